@@ -1,0 +1,101 @@
+# vaultvol userspace build, tests, demo, bench and packages.
+# `make` builds build/vaultvol and dm-quiesce for every installed kernel with
+# headers; `make check` is what CI runs (see README.md).
+
+B        ?= build
+SAN      ?=
+PKGS     := libcryptsetup devmapper blkid mount libcurl json-c openssl
+CC       ?= cc
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -fPIC $(WARN) $(CFLAGS) \
+	-DVV_VERSION='"$(VERSION)"' -I. $(shell pkg-config --cflags $(PKGS))
+LIBS     := $(shell pkg-config --libs $(PKGS)) -lpthread
+ifeq ($(SAN),1)
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -O1
+LDSAN    := -fsanitize=address,undefined
+endif
+
+VAULT_SRC := $(sort $(wildcard vault/*.c))
+AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+SUPP_SRC  := $(sort $(wildcard tests/unit/support/*.c))
+
+VAULT_OBJ := $(VAULT_SRC:%.c=$(B)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
+SUPP_OBJ  := $(SUPP_SRC:%.c=$(B)/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+KVERS    := $(notdir $(patsubst %/build/Makefile,%,$(wildcard /lib/modules/*/build/Makefile)))
+KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
+
+.PHONY: all userspace module unit unit-asan check deps vm-test vm-suite bench demo packages clean
+.DELETE_ON_ERROR:
+
+all: userspace module
+
+userspace: $(B)/vaultvol $(B)/libvault.a $(B)/libagent.a
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libvault.a: $(VAULT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libagent.a: $(AGENT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Commands register themselves in a linker section, so every agent object is
+# linked in directly rather than picked from the archive on demand.
+$(B)/vaultvol: $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a
+	$(CC) $(LDSAN) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(SUPP_OBJ) $(B)/libagent.a $(B)/libvault.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(SUPP_OBJ) \
+		-Wl,--whole-archive $(B)/libagent.a -Wl,--no-whole-archive \
+		$(B)/libvault.a $(LIBS) -lcmocka
+
+module: $(KMODS)
+
+$(B)/kmod/%/dmtarget/dm-quiesce.ko: Kbuild $(wildcard dmtarget/*.c dmtarget/*.h dmtarget/*.sh dmtarget/Kbuild)
+	dmtarget/build.sh $* $(B)/kmod/$*
+
+unit: $(UNIT_BIN) $(B)/vaultvol
+	tests/unit/run.sh $(B)
+
+unit-asan:
+	$(MAKE) B=build-asan SAN=1 unit
+
+deps:
+	tests/deps.sh
+
+check:
+	tests/check.sh
+
+vm-test: all
+	tests/vm/run.sh $(if $(K),--kernel $(K)) $(T)
+
+vm-suite: all
+	tests/vm/run.sh --suite
+
+bench: all
+	bench/run.sh
+
+demo:
+	tests/deps.sh
+	$(MAKE) all
+	tests/vm/demo.sh
+
+packages: all
+	packaging/build-all.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(VAULT_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(SUPP_OBJ:.o=.d) $(B)/agent/main.d

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vault/: where a volume's key comes from. This is the public API the agent
+ * (and later the token plugin and initramfs helper) use. It knows nothing of
+ * volumes: it turns a key reference into key bytes in a struct vv_secret.
+ *
+ * Key references (strings stored in LUKS2 tokens and config files):
+ *   https://<vault>/secrets/<name>[/<version>]   Key Vault secret
+ *   <name>[/<version>]                           secret in the configured vault
+ *   bek:<file name>                              file on the platform's BEK VOLUME
+ *   keystore:<name>                              local keystore (root-only dir)
+ *   file:<absolute path>                         key file
+ * KEK references:
+ *   https://<vault>/keys/<name>/<version>        remote wrap/unwrap
+ *   file:<absolute path to PEM private key>      local wrap/unwrap
+ *   keystore-kek:<name>                          PEM in the local keystore
+ */
+#ifndef VV_VAULT_H
+#define VV_VAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vault/secret.h"
+
+/* Why a call failed, so a caller can act on it (retry, report, refuse). */
+enum vv_cause {
+	VV_CAUSE_NONE = 0,
+	VV_CAUSE_NOT_FOUND,	/* 404 SecretNotFound/KeyNotFound, missing file */
+	VV_CAUSE_DISABLED,	/* 403 SecretDisabled / key disabled (revoked) */
+	VV_CAUSE_FORBIDDEN,	/* 403 RBAC/policy denial; inner code kept */
+	VV_CAUSE_UNAUTHORIZED,	/* 401 even with a fresh token */
+	VV_CAUSE_THROTTLED,	/* 429 after retries */
+	VV_CAUSE_UNAVAILABLE,	/* connect failure, timeout, 5xx after retries */
+	VV_CAUSE_BAD_RESPONSE,	/* unparseable or inconsistent answer */
+	VV_CAUSE_NO_IDENTITY,	/* IMDS: no managed identity */
+	VV_CAUSE_EXPIRED,	/* exp in the past / nbf in the future */
+	VV_CAUSE_CRYPTO,	/* unwrap failed (wrong KEK, bad padding) */
+	VV_CAUSE_CONFIG,	/* bad reference or configuration */
+};
+
+struct vv_error {
+	enum vv_cause cause;
+	int http_status;	/* 0 when not HTTP */
+	char code[64];		/* e.g. "Forbidden" */
+	char inner[64];		/* e.g. "ForbiddenByRbac", "SecretDisabled" */
+	char message[384];	/* human readable, never key material */
+};
+
+const char *vv_cause_str(enum vv_cause c);
+/* A definite answer: never fail over to another vault on it. */
+bool vv_cause_is_definite(enum vv_cause c);
+
+struct vv_vault_config {
+	const char *vault_url;		/* default vault for bare names; may be NULL */
+	const char *secondary_url;	/* same key material, tried on outage only */
+	const char *imds_url;		/* default http://169.254.169.254 */
+	const char *ca_file;		/* extra CA bundle (tests); verification stays on */
+	const char *identity_kind;	/* NULL, "client_id", "object_id", "msi_res_id" */
+	const char *identity_value;
+	/* AAD application (older ADE setups) instead of managed identity: */
+	const char *aad_authority;	/* default https://login.microsoftonline.com */
+	const char *aad_tenant;
+	const char *aad_client_id;
+	const char *aad_secret_file;	/* file holding the client secret */
+	const char *aad_cert_file;	/* PEM cert+key for client assertion */
+	const char *keystore_dir;	/* default /etc/vaultvol/keys */
+	const char *bek_volume_label;	/* default "BEK VOLUME" */
+	int request_timeout_ms;		/* per request, default 10000 */
+	int total_timeout_ms;		/* per operation incl. retries, default 60000 */
+	int max_retries;		/* default 5 */
+};
+
+/* Counters, for tests and the bench (N volumes, K secrets -> K gets + 1 token). */
+struct vv_vault_stats {
+	unsigned secret_gets, secret_puts, key_gets, wraps, unwraps;
+	unsigned token_requests;	/* IMDS/AAD token fetches */
+	unsigned challenges;		/* 401 challenges received */
+	unsigned retries, failovers;
+	unsigned connections;		/* new TCP connections opened */
+};
+
+struct vv_vault;	/* thread-safe client: token cache, connection reuse */
+
+int vv_vault_new(const struct vv_vault_config *cfg, struct vv_vault **out);
+void vv_vault_free(struct vv_vault *v);
+void vv_vault_get_stats(const struct vv_vault *v, struct vv_vault_stats *st);
+
+struct vv_tag {
+	char *name;
+	char *value;
+};
+
+/* What a Key Vault secret bundle says; value in locked memory. */
+struct vv_secret_bundle {
+	char *id;		/* full URL with version */
+	char *content_type;	/* may be NULL */
+	struct vv_tag *tags;
+	size_t ntags;
+	bool enabled;
+	int64_t nbf, exp, created, updated;	/* 0 when absent */
+	struct vv_secret *value;		/* the raw "value" string */
+};
+void vv_secret_bundle_free(struct vv_secret_bundle *b);
+const char *vv_bundle_tag(const struct vv_secret_bundle *b, const char *name);
+
+int vv_secret_get(struct vv_vault *v, const char *ref,
+		  struct vv_secret_bundle **out, struct vv_error *err);
+int vv_secret_put(struct vv_vault *v, const char *name,
+		  const struct vv_secret *value, const char *content_type,
+		  const struct vv_tag *tags, size_t ntags,
+		  struct vv_secret_bundle **out, struct vv_error *err);
+
+struct vv_key_info {
+	char *kid;		/* full URL with version */
+	char *kty;		/* RSA, RSA-HSM */
+	bool enabled;
+	int64_t nbf, exp;
+	unsigned bits;		/* modulus size */
+};
+void vv_key_info_free(struct vv_key_info *k);
+int vv_key_get(struct vv_vault *v, const char *kek_ref,
+	       struct vv_key_info **out, struct vv_error *err);
+
+/* alg: "RSA-OAEP", "RSA-OAEP-256", "RSA1_5". wrapped is base64url, unpadded. */
+int vv_key_wrap(struct vv_vault *v, const char *kek_ref, const char *alg,
+		const struct vv_secret *plain, char **wrapped, char **kid_out,
+		struct vv_error *err);
+int vv_key_unwrap(struct vv_vault *v, const char *kek_ref, const char *alg,
+		  const char *wrapped, struct vv_secret **plain,
+		  struct vv_error *err);
+
+/*
+ * The key that opens a volume, resolved from a key reference: fetched,
+ * base64-decoded once (ADE convention), unwrapped when the secret is tagged
+ * with a KEK (or kek_ref is given), with its provenance for status output.
+ */
+struct vv_bek {
+	struct vv_secret *key;	/* passphrase bytes or .BEK file bytes */
+	char *source;		/* "keyvault", "bek-volume", "keystore", "file" */
+	char *secret_id;	/* versioned URL / file name / path */
+	char *kek_id;		/* versioned KEK URL or NULL */
+	char *alg;		/* unwrap algorithm or NULL */
+	char *file_name;	/* DiskEncryptionKeyFileName tag, if any */
+	bool wrapped;
+	bool windows_bek;	/* .BEK file bytes (BitLocker startup key) */
+	int64_t nbf, exp;	/* 0 when absent; caller decides (warn on open) */
+};
+void vv_bek_free(struct vv_bek *b);
+
+/* kek_ref may be NULL: then the secret's tags decide. */
+int vv_bek_fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
+		 struct vv_bek **out, struct vv_error *err);
+
+/*
+ * Store a BEK: base64 once, wrap with kek_ref when given, tag ADE-style
+ * (DiskEncryptionKeyFileName, ...EncryptionAlgorithm, ...EncryptionKeyURL,
+ * MachineName), contentType "BEK" or "Wrapped BEK". For keystore: refs it
+ * writes a file. Returns the new versioned reference in *stored_ref.
+ */
+int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
+		 const struct vv_secret *bek, const char *kek_ref,
+		 const char *alg, const char *file_name,
+		 char **stored_ref, char **kek_id_out, struct vv_error *err);
+
+#endif

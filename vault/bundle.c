@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vault/vault.h"
 
@@ -25,8 +26,8 @@ void vv_secret_bundle_free(struct vv_secret_bundle *b)
 }
 
 /*
- * Key Vault tag names are case-insensitive in practice (ADE itself has
- * written DiskEncryptionKeyFileName with varying case), so match that way.
+ * Tags are written by several tools (ADE, portals, scripts, us), so a name
+ * matches regardless of case rather than missing a hand-written tag.
  */
 const char *vv_bundle_tag(const struct vv_secret_bundle *b, const char *name)
 {

@@ -27,6 +27,9 @@ VAULT_OBJ := $(VAULT_SRC:%.c=$(B)/%.o)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 SUPP_OBJ  := $(SUPP_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Small programs the guest scenarios use (built on our libraries).
+VMTOOL_SRC := $(sort $(wildcard tests/vm/tools/*.c))
+VMTOOL_BIN := $(VMTOOL_SRC:tests/vm/tools/%.c=$(B)/vm-tools/%)
 
 KVERS    := $(notdir $(patsubst %/build/Makefile,%,$(wildcard /lib/modules/*/build/Makefile)))
 KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
@@ -36,7 +39,7 @@ KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
 
 all: userspace module
 
-userspace: $(B)/vaultvol $(B)/libvault.a $(B)/libagent.a
+userspace: $(B)/vaultvol $(B)/libvault.a $(B)/libagent.a $(VMTOOL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -60,6 +63,10 @@ $(B)/tests/%: tests/unit/%.c $(SUPP_OBJ) $(B)/libagent.a $(B)/libvault.a
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(SUPP_OBJ) \
 		-Wl,--whole-archive $(B)/libagent.a -Wl,--no-whole-archive \
 		$(B)/libvault.a $(LIBS) -lcmocka
+
+$(B)/vm-tools/%: tests/vm/tools/%.c $(B)/libagent.a $(B)/libvault.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(B)/libagent.a $(B)/libvault.a $(LIBS)
 
 module: $(KMODS)
 

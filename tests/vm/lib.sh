@@ -1,0 +1,135 @@
+# Host-side harness functions, sourced by run.sh before each scenario file.
+# A scenario (tests/vm/scenarios/NAME.sh) is a bash script that uses:
+#   vm_disk NAME SIZE              create $VM_WORK/NAME.img (sparse)
+#   vm_boot [--disk NAME]... [--mem MB] [--timeout S] [--serial NAME]... <<'EOF'
+#       guest script (busybox sh; step/expect_fail/metric from guest/lib.sh)
+#   EOF
+#   host_step NAME CMD...          a step run on the host (e.g. inspect images)
+#   host_metric NAME VALUE UNIT    a measured figure from the host side
+# Disks appear in the guest as /dev/vda, /dev/vdb, ... in --disk order.
+# --serial NAME adds a virtio-serial port NAME whose host end is the unix
+# socket $VM_WORK/NAME.sock (the guest sees /dev/vport*p*; see guest_port).
+# Results: $VM_WORK/results.tsv, one "PASS|FAIL<TAB>step<TAB>detail" per
+# line, plus metrics.tsv; console logs in $VM_WORK/bootN/console.log.
+
+vm_record() {	# STATUS STEP DETAIL
+	printf '%s\t%s\t%s\n' "$1" "$2" "${3:-}" >>"$VM_WORK/results.tsv"
+	if [ "$1" = PASS ]; then
+		echo "    ok   $2"
+	else
+		echo "    FAIL $2 ${3:-}"
+	fi
+}
+
+vm_disk() {
+	rm -f "$VM_WORK/$1.img"
+	truncate -s "$2" "$VM_WORK/$1.img"
+}
+
+host_step() {
+	local name=$1
+	shift
+	if "$@" >>"$VM_WORK/host.log" 2>&1; then
+		vm_record PASS "host/$name"
+	else
+		vm_record FAIL "host/$name" "exit=$? (see $VM_WORK/host.log)"
+	fi
+}
+
+host_metric() {
+	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$VM_WORK/metrics.tsv"
+}
+
+# Builds the per-boot overlay: the things that change between runs.
+_vm_overlay() {	# DIR SCRIPT
+	local d=$1
+	mkdir -p "$d/usr/sbin" "$d/vv/tests" "$d/vv/shared"
+	cp "$VV_BUILD/vaultvol" "$d/usr/sbin/vaultvol"
+	mkdir -p "$d/usr/local/bin"
+	for t in "$VV_BUILD"/vm-tools/*; do
+		[ -x "$t" ] && cp "$t" "$d/usr/local/bin/"
+	done
+	if [ -f "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" ]; then
+		cp "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" "$d/vv/"
+	fi
+	# The tests tree (fakes, guest helpers), without node modules.
+	tar -C "$VV_SRC/tests" --exclude=node_modules --exclude=__pycache__ -cf - . |
+		tar -C "$d/vv/tests" -xf -
+	if [ -d "$VV_SHARED/testdata" ]; then
+		cp -r "$VV_SHARED/testdata" "$d/vv/shared/"
+	fi
+	cp "$2" "$d/vv/scenario.sh"
+	for v in ${VM_GUEST_ENV:-}; do
+		echo "export $v=\"${!v}\""
+	done >"$d/vv/env.sh"
+	(cd "$d" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet)
+}
+
+VM_BOOTS=0
+vm_boot() {
+	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra=""
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--disk) disks+=("$2"); shift 2 ;;
+		--serial) serials+=("$2"); shift 2 ;;
+		--mem) mem=$2; shift 2 ;;
+		--timeout) timeout=$2; shift 2 ;;
+		--cmdline) extra=$2; shift 2 ;;
+		*) echo "vm_boot: unknown option $1" >&2; return 2 ;;
+		esac
+	done
+	VM_BOOTS=$((VM_BOOTS + 1))
+	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
+	mkdir -p "$bd/overlay"
+	cat >"$bd/scenario.sh"
+	_vm_overlay "$bd/overlay" "$bd/scenario.sh" >"$bd/overlay.cpio"
+	cat "$VM_BASE" "$bd/overlay.cpio" >"$bd/initrd.cpio"
+	rm -rf "$bd/overlay" "$bd/overlay.cpio"
+
+	local args=(-m "$mem" -smp 2 -display none -no-reboot -nic none
+		-kernel "$VM_KERNEL" -initrd "$bd/initrd.cpio"
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 $extra"
+		-serial "file:$bd/console.log" -serial "file:$bd/results.raw"
+		-device virtio-rng-pci)
+	args+=($VM_ACCEL_ARGS)
+	local d
+	for d in "${disks[@]}"; do
+		args+=(-drive "file=$VM_WORK/$d.img,if=virtio,format=raw,cache=unsafe")
+	done
+	if [ ${#serials[@]} -gt 0 ]; then
+		args+=(-device virtio-serial)
+		for d in "${serials[@]}"; do
+			args+=(-chardev "socket,path=$VM_WORK/$d.sock,server=on,wait=off,id=$d"
+				-device "virtserialport,chardev=$d,name=$d")
+		done
+	fi
+	local t0=$SECONDS
+	timeout --kill-after=5 "$timeout" qemu-system-x86_64 "${args[@]}" \
+		>"$bd/qemu.log" 2>&1
+	local rc=$?
+	rm -f "$bd/initrd.cpio"
+	tr -d '\r' <"$bd/results.raw" >"$bd/results.txt"
+	echo "  boot$n: $((SECONDS - t0)) s (kernel $VM_KVER)"
+	local line status name detail done_seen=""
+	while IFS= read -r line; do
+		set -- $line
+		case "$1" in
+		STEP)
+			status=$2 name=$3
+			shift 3
+			vm_record "$status" "boot$n/$name" "$*"
+			;;
+		METRIC) printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$VM_WORK/metrics.tsv" ;;
+		DONE) done_seen=$2 ;;
+		esac
+	done <"$bd/results.txt"
+	if [ -z "$done_seen" ]; then
+		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+			vm_record FAIL "boot$n/finished" "timed out after ${timeout}s; console: $bd/console.log"
+		else
+			vm_record FAIL "boot$n/finished" "guest died (qemu exit $rc); console: $bd/console.log"
+		fi
+		return 1
+	fi
+	return 0
+}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* libcurl wrapper: shared connection cache, TLS always verified, wiped bodies. */
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <json-c/json.h>
+#include <json-c/printbuf.h>
 #include <openssl/crypto.h>
 
 #include "vault/http.h"
@@ -433,4 +436,62 @@ void vv_http_resp_free(struct vv_http_resp *resp)
 	free(resp->retry_after);
 	resp->www_authenticate = NULL;
 	resp->retry_after = NULL;
+}
+
+/* ---- JSON with wiping ---- */
+
+struct json_object *vv_json_parse_wiped(const char *text, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (len > INT32_MAX)
+		return NULL;
+	tok = json_tokener_new();
+	if (!tok)
+		return NULL;
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
+		  !json_object_is_type(o, json_type_object))) {
+		vv_json_put_wiped(o);
+		o = NULL;
+	} else if (!o && json_tokener_get_error(tok) == json_tokener_continue) {
+		o = NULL;	/* truncated */
+	}
+	/* The tokener keeps the last string it assembled in its printbuf. */
+	if (tok->pb && tok->pb->buf)
+		OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
+	json_tokener_free(tok);
+	return o;
+}
+
+static void wipe_strings(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		OPENSSL_cleanse((char *)json_object_get_string(o),
+				(size_t)json_object_get_string_len(o));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(o, k, val) {
+			(void)k;
+			wipe_strings(val);
+		}
+		break;
+	}
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			wipe_strings(json_object_array_get_idx(o, i));
+		break;
+	default:
+		break;
+	}
+}
+
+void vv_json_put_wiped(struct json_object *o)
+{
+	if (!o)
+		return;
+	wipe_strings(o);
+	json_object_put(o);
 }

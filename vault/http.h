@@ -83,4 +83,13 @@ int vv_http_do(struct vv_http *h, const struct vv_http_req *req,
 	       struct vv_http_resp *resp);
 void vv_http_resp_free(struct vv_http_resp *resp);
 
+/*
+ * JSON answers may carry secret values: parse them with the parser's scratch
+ * copy wiped afterwards, and release them with every string wiped first.
+ * vv_json_parse_wiped returns NULL when the text is not one JSON object.
+ */
+struct json_object;
+struct json_object *vv_json_parse_wiped(const char *text, size_t len);
+void vv_json_put_wiped(struct json_object *o);
+
 #endif

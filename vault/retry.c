@@ -152,3 +152,32 @@ void vv_retry_sleep_ms(long ms)
 	while (ms > 0 && nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
+
+int vv_http_do_retry(struct vv_http *h, const struct vv_http_req *req,
+		     struct vv_retry *r, unsigned *retries,
+		     struct vv_http_resp *resp)
+{
+	struct vv_http_req one = *req;
+	long wait, left;
+	int rc;
+
+	for (;;) {
+		left = vv_retry_remaining_ms(r);
+		if (left < 1)
+			left = 1;
+		one.timeout_ms = req->timeout_ms > 0 && req->timeout_ms < left ?
+				 req->timeout_ms : left;
+		rc = vv_http_do(h, &one, resp);
+		if (rc < 0 && rc != -EIO)
+			return rc;
+		if (!vv_retry_retryable(r->policy, resp->status, resp->fail))
+			return rc;
+		wait = vv_retry_next(r, resp->retry_after);
+		if (wait < 0)
+			return rc;
+		if (retries)
+			__atomic_add_fetch(retries, 1, __ATOMIC_RELAXED);
+		vv_http_resp_free(resp);
+		vv_retry_sleep_ms(wait);
+	}
+}

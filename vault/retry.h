@@ -53,4 +53,14 @@ double vv_retry_scale(void);
 long vv_retry_next(struct vv_retry *r, const char *retry_after);
 void vv_retry_sleep_ms(long ms);
 
+/*
+ * vv_http_do() repeated while the outcome is retryable under r's policy and
+ * budget; each attempt's timeout is capped by the time left. *retries (may
+ * be NULL) is incremented atomically per retry. Returns what the last
+ * attempt returned; resp holds the last attempt's response.
+ */
+int vv_http_do_retry(struct vv_http *h, const struct vv_http_req *req,
+		     struct vv_retry *r, unsigned *retries,
+		     struct vv_http_resp *resp);
+
 #endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The `vaultvol` LUKS2 token: a volume describes itself. Provisioning and
+ * adoption write it; open reads it. It records the exact key version that
+ * opens the volume, so a restored disk still opens after later rotations.
+ *
+ * JSON (crypt_token_json_set), all strings except keyslots' members:
+ * {
+ *   "type": "vaultvol", "keyslots": ["1"], "vv_version": 1,
+ *   "key": "https://v.vault.azure.net/secrets/data1/<version>",  key ref, versioned
+ *   "kek": "https://v.vault.azure.net/keys/kek/<version>",        optional
+ *   "alg": "RSA-OAEP",                                             optional, with kek
+ *   "name": "data1",                  mapper name
+ *   "mount": "/data", "fs": "ext4", "options": "defaults"          optional
+ * }
+ */
+#ifndef VV_TOKEN_H
+#define VV_TOKEN_H
+
+#define VV_TOKEN_TYPE "vaultvol"
+
+struct vv_token {
+	int token_id;		/* LUKS2 token slot, -1 when not yet written */
+	int keyslot;		/* keyslot the key opens */
+	char *key;
+	char *kek;		/* NULL when not wrapped */
+	char *alg;
+	char *name;
+	char *mount;
+	char *fs;
+	char *options;
+};
+
+void vv_token_clear(struct vv_token *t);	/* frees members, zeroes */
+
+/* JSON text <-> struct (pure; unit-testable). -EINVAL names nothing secret. */
+int vv_token_from_json(const char *json, struct vv_token *t);
+int vv_token_to_json(const struct vv_token *t, char **json);
+
+/*
+ * Read the vaultvol token of a LUKS2 device: 0 and *t filled, -ENOENT when
+ * the volume has none, -EINVAL when it is malformed.
+ */
+int vv_token_read(const char *device, struct vv_token *t);
+
+/*
+ * Write (replace) the vaultvol token. The caller has backed up the header
+ * (vv_header_backup) before calling.
+ */
+int vv_token_write(const char *device, const struct vv_token *t);
+
+#endif

@@ -6,7 +6,8 @@
 #                                                 its "# vm-kernels:" line names
 # Environment: VV_ACCEL=auto|kvm|tcg (default auto: KVM if a probe boot
 # works, else software emulation), VM_TIMEOUT (s per boot, default 300),
-# VV_BUILD (default build), VV_SHARED (default ../shared).
+# VV_BUILD (default build), VV_SHARED (default ../shared), VM_KEEP=1 keeps
+# the work dirs of passing scenarios too.
 # Output ends with "vm: N passed, N failed". Work dirs of failed scenarios
 # (console logs, images) are kept under build/vm/runs/; passing ones removed.
 set -u
@@ -138,7 +139,7 @@ for entry in "${plan[@]}"; do
 		for c in "$work"/boot*/console.log; do [ -f "$c" ] && echo "  console log: $c"; done
 	else
 		echo "  $name: $p passed ($((SECONDS - t0)) s)"
-		rm -rf "$work"
+		[ "${VM_KEEP:-0}" = 1 ] || rm -rf "$work"
 	fi
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
 done

@@ -208,8 +208,11 @@ int vv_rsa_unwrap(EVP_PKEY *pk, const char *alg, const char *wrapped,
 	alg = check_alg(alg, err);
 	if (!alg)
 		return -EINVAL;
-	if (!wrapped || vv_b64_decode(VV_B64_URL, wrapped, strlen(wrapped), &ct,
-				      &ctlen) < 0) {
+	/* Key Vault writes base64url; accept standard base64 from other tools. */
+	if (!wrapped || (vv_b64_decode(VV_B64_URL, wrapped, strlen(wrapped), &ct,
+				       &ctlen) < 0 &&
+			 vv_b64_decode(VV_B64_STD, wrapped, strlen(wrapped), &ct,
+				       &ctlen) < 0)) {
 		vv_error_set(err, VV_CAUSE_BAD_RESPONSE, 0,
 			     "wrapped key is not base64url");
 		return -EINVAL;

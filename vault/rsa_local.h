@@ -42,7 +42,10 @@ int vv_rsa_load_pem(const struct vv_secret *pem, bool allow_public,
 /* alg NULL means RSA-OAEP. *wrapped is malloc'ed unpadded base64url. */
 int vv_rsa_wrap(EVP_PKEY *pk, const char *alg, const struct vv_secret *plain,
 		char **wrapped, struct vv_error *err);
-/* Padded or unpadded base64url in; plaintext in a new secret. CRYPTO on a wrong key. */
+/*
+ * Padded or unpadded base64url (standard base64 is tolerated) in;
+ * plaintext in a new secret. CRYPTO on a wrong key.
+ */
 int vv_rsa_unwrap(EVP_PKEY *pk, const char *alg, const char *wrapped,
 		  struct vv_secret **plain, struct vv_error *err);
 

@@ -101,5 +101,5 @@ install -m 0755 "$(dirname "$0")/guest/init" "$root/init"
 install -m 0644 "$(dirname "$0")/guest/lib.sh" "$root/vv/guest-lib.sh"
 echo "$kver" >"$root/vv/kernel"
 
-(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out.tmp"
-mv "$out.tmp" "$out"
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out.tmp.$$"
+mv "$out.tmp.$$" "$out"

@@ -140,7 +140,7 @@ static void test_atomic_files(void **state)
 		meta = kt_read(p, NULL);
 		assert_non_null(meta);
 		/* metadata names the secret but never holds its value */
-		assert_non_null(strstr(meta, "\"contentType\": \"BEK\""));
+		assert_non_null(strstr(meta, "\"contentType\":\"BEK\""));
 		assert_non_null(strstr(meta, ref));
 		assert_null(strstr(meta, "dmFsdWU="));
 		free(meta);

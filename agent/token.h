@@ -4,7 +4,10 @@
  * adoption write it; open reads it. It records the exact key version that
  * opens the volume, so a restored disk still opens after later rotations.
  *
- * JSON (crypt_token_json_set), all strings except keyslots' members:
+ * JSON (crypt_token_json_set); every member is a string except vv_version.
+ * Parsing is strict (vv_version must be 1, exactly one keyslot, key and name
+ * required, alg only with kek, mount absolute); unknown members are ignored
+ * so later versions can add optional ones.
  * {
  *   "type": "vaultvol", "keyslots": ["1"], "vv_version": 1,
  *   "key": "https://v.vault.azure.net/secrets/data1/<version>",  key ref, versioned
@@ -45,7 +48,9 @@ int vv_token_read(const char *device, struct vv_token *t);
 
 /*
  * Write (replace) the vaultvol token. The caller has backed up the header
- * (vv_header_backup) before calling.
+ * (vv_header_backup) before calling. An existing vaultvol token is replaced
+ * in place (one header write: a crash leaves the old or the new token).
+ * -EINVAL when t is invalid or t->keyslot is not an active keyslot.
  */
 int vv_token_write(const char *device, const struct vv_token *t);
 

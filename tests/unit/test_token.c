@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The vaultvol LUKS2 token: JSON round trip, strict parsing, on-disk read/write. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <libcryptsetup.h>
+
+#include "agent/token.h"
+
+static const char full_json[] =
+	"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,"
+	"\"key\":\"https://v.vault.azure.net/secrets/data1/0123abcd\","
+	"\"kek\":\"https://v.vault.azure.net/keys/kek/99ff\","
+	"\"alg\":\"RSA-OAEP\",\"name\":\"data1\",\"mount\":\"/data\","
+	"\"fs\":\"ext4\",\"options\":\"defaults,noatime\"}";
+
+static void test_parse_full(void **state)
+{
+	struct vv_token t;
+
+	(void)state;
+	assert_int_equal(vv_token_from_json(full_json, &t), 0);
+	assert_int_equal(t.keyslot, 1);
+	assert_int_equal(t.token_id, -1);
+	assert_string_equal(t.key, "https://v.vault.azure.net/secrets/data1/0123abcd");
+	assert_string_equal(t.kek, "https://v.vault.azure.net/keys/kek/99ff");
+	assert_string_equal(t.alg, "RSA-OAEP");
+	assert_string_equal(t.name, "data1");
+	assert_string_equal(t.mount, "/data");
+	assert_string_equal(t.fs, "ext4");
+	assert_string_equal(t.options, "defaults,noatime");
+	vv_token_clear(&t);
+	assert_null(t.key);
+	assert_int_equal(t.keyslot, -1);
+}
+
+static void test_round_trip(void **state)
+{
+	struct vv_token a = {
+		.token_id = -1, .keyslot = 7,
+		.key = "keystore:data-1/0123456789abcdef0123456789abcdef",
+		.kek = "keystore-kek:kek1", .alg = "RSA-OAEP-256",
+		.name = "data-1", .mount = "/srv/data \"quoted\"", .fs = "xfs",
+		.options = NULL,
+	};
+	struct vv_token b;
+	char *json = NULL, *json2 = NULL;
+
+	(void)state;
+	assert_int_equal(vv_token_to_json(&a, &json), 0);
+	assert_non_null(strstr(json, "\"keyslots\":[\"7\"]"));
+	assert_non_null(strstr(json, "\"type\":\"vaultvol\""));
+	assert_null(strstr(json, "options"));
+	assert_int_equal(vv_token_from_json(json, &b), 0);
+	assert_int_equal(b.keyslot, 7);
+	assert_string_equal(b.key, a.key);
+	assert_string_equal(b.kek, a.kek);
+	assert_string_equal(b.alg, a.alg);
+	assert_string_equal(b.name, a.name);
+	assert_string_equal(b.mount, a.mount);
+	assert_string_equal(b.fs, a.fs);
+	assert_null(b.options);
+	assert_int_equal(vv_token_to_json(&b, &json2), 0);
+	assert_string_equal(json, json2);
+	vv_token_clear(&b);
+	free(json);
+	free(json2);
+}
+
+static void test_minimal_unwrapped(void **state)
+{
+	struct vv_token t;
+
+	(void)state;
+	assert_int_equal(vv_token_from_json(
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],\"vv_version\":1,"
+		"\"key\":\"keystore:d\",\"name\":\"d\",\"future_field\":{\"x\":1}}", &t), 0);
+	assert_int_equal(t.keyslot, 0);
+	assert_null(t.kek);
+	assert_null(t.alg);
+	assert_null(t.mount);
+	vv_token_clear(&t);
+}
+
+static void test_malformed_refused(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"[]",
+		"{\"type\":\"vaultvol\"",
+		/* wrong type */
+		"{\"type\":\"luks2-keyring\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"}",
+		/* unknown format version, missing version */
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":2,\"key\":\"k\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"key\":\"k\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":\"1\",\"key\":\"k\",\"name\":\"n\"}",
+		/* keyslots: none, two, number, out of range, junk */
+		"{\"type\":\"vaultvol\",\"keyslots\":[],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\",\"2\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[1],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"32\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"-1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1x\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"}",
+		/* required strings missing, empty, wrong type */
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":5,\"name\":\"n\"}",
+		/* alg without kek, control chars, relative mount, bad mapper name */
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\",\"alg\":\"RSA-OAEP\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\\n\",\"name\":\"n\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\",\"mount\":\"data\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"../x\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"..\"}",
+		/* trailing document */
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"} {}",
+	};
+	struct vv_token t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = vv_token_from_json(bad[i], &t);
+
+		if (r != -EINVAL)
+			fail_msg("accepted or wrong error %d for: %s", r, bad[i]);
+		assert_null(t.key);
+		assert_null(t.name);
+	}
+	assert_int_equal(vv_token_from_json(NULL, &t), -EINVAL);
+}
+
+static void test_to_json_refuses(void **state)
+{
+	struct vv_token t = { .keyslot = 1, .key = "k", .name = "n" };
+	char *json = NULL;
+
+	(void)state;
+	t.keyslot = -1;
+	assert_int_equal(vv_token_to_json(&t, &json), -EINVAL);
+	t.keyslot = 1;
+	t.name = NULL;
+	assert_int_equal(vv_token_to_json(&t, &json), -EINVAL);
+	t.name = "n";
+	t.alg = "RSA-OAEP";
+	assert_int_equal(vv_token_to_json(&t, &json), -EINVAL);
+	t.alg = NULL;
+	t.mount = "rel";
+	assert_int_equal(vv_token_to_json(&t, &json), -EINVAL);
+	assert_null(json);
+}
+
+/* A 32 MiB sparse LUKS2 image with one cheap keyslot (slot 0) holding "pw". */
+static char *make_luks2(const char *type)
+{
+	struct crypt_pbkdf_type pbkdf = {
+		.type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000,
+		.flags = CRYPT_PBKDF_NO_BENCHMARK,
+	};
+	struct crypt_device *cd = NULL;
+	char *path = strdup("/tmp/vv-token-XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 32 << 20), 0);
+	close(fd);
+	assert_int_equal(crypt_init(&cd, path), 0);
+	if (!strcmp(type, CRYPT_LUKS2)) {
+		assert_int_equal(crypt_set_pbkdf_type(cd, &pbkdf), 0);
+		assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
+					      NULL, NULL, 64, NULL), 0);
+	} else {
+		pbkdf.hash = "sha256";
+		assert_int_equal(crypt_set_pbkdf_type(cd, &pbkdf), 0);
+		assert_int_equal(crypt_format(cd, CRYPT_LUKS1, "aes", "xts-plain64",
+					      NULL, NULL, 64, NULL), 0);
+	}
+	assert_int_equal(crypt_keyslot_add_by_volume_key(cd, 0, NULL, 0, "pw", 2), 0);
+	crypt_free(cd);
+	return path;
+}
+
+static void test_read_write_image(void **state)
+{
+	char *img = make_luks2(CRYPT_LUKS2);
+	struct vv_token w = {
+		.token_id = -1, .keyslot = 0,
+		.key = "keystore:data1/00112233445566778899aabbccddeeff",
+		.name = "data1", .mount = "/data", .fs = "ext4",
+		.options = "defaults",
+	};
+	struct vv_token r;
+	struct crypt_device *cd = NULL;
+	const char *type = NULL;
+	int max, i, n = 0;
+
+	(void)state;
+	assert_int_equal(vv_token_read(img, &r), -ENOENT);
+	assert_int_equal(r.token_id, -1);
+
+	/* A foreign token is ignored, and left alone. */
+	assert_int_equal(crypt_init(&cd, img), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	assert_int_equal(crypt_token_json_set(cd, CRYPT_ANY_TOKEN,
+		"{\"type\":\"other\",\"keyslots\":[\"0\"]}"), 0);
+	crypt_free(cd);
+	assert_int_equal(vv_token_read(img, &r), -ENOENT);
+
+	assert_int_equal(vv_token_write(img, &w), 0);
+	assert_int_equal(vv_token_read(img, &r), 0);
+	assert_int_equal(r.token_id, 1);
+	assert_int_equal(r.keyslot, 0);
+	assert_string_equal(r.key, w.key);
+	assert_null(r.kek);
+	assert_string_equal(r.mount, "/data");
+	vv_token_clear(&r);
+
+	/* Rewriting replaces in place: still one vaultvol token, same id. */
+	w.key = "keystore:data1/ffeeddccbbaa99887766554433221100";
+	w.kek = "keystore-kek:k1";
+	w.alg = "RSA-OAEP";
+	assert_int_equal(vv_token_write(img, &w), 0);
+	assert_int_equal(vv_token_read(img, &r), 0);
+	assert_int_equal(r.token_id, 1);
+	assert_string_equal(r.key, w.key);
+	assert_string_equal(r.kek, "keystore-kek:k1");
+	assert_string_equal(r.alg, "RSA-OAEP");
+	vv_token_clear(&r);
+
+	assert_int_equal(crypt_init(&cd, img), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	max = crypt_token_max(CRYPT_LUKS2);
+	for (i = 0; i < max; i++) {
+		crypt_token_info st = crypt_token_status(cd, i, &type);
+
+		if (st != CRYPT_TOKEN_INACTIVE && st != CRYPT_TOKEN_INVALID &&
+		    type && !strcmp(type, VV_TOKEN_TYPE))
+			n++;
+	}
+	assert_int_equal(crypt_token_status(cd, 0, &type), CRYPT_TOKEN_EXTERNAL_UNKNOWN);
+	assert_string_equal(type, "other");
+	crypt_free(cd);
+	assert_int_equal(n, 1);
+
+	/* A token for an empty keyslot is refused; the stored one is unchanged. */
+	w.keyslot = 5;
+	assert_int_equal(vv_token_write(img, &w), -EINVAL);
+	assert_int_equal(vv_token_read(img, &r), 0);
+	assert_int_equal(r.keyslot, 0);
+	vv_token_clear(&r);
+
+	unlink(img);
+	free(img);
+}
+
+static void test_malformed_on_disk(void **state)
+{
+	char *img = make_luks2(CRYPT_LUKS2);
+	struct crypt_device *cd = NULL;
+	struct vv_token r;
+
+	(void)state;
+	assert_int_equal(crypt_init(&cd, img), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	/* libcryptsetup accepts it (valid LUKS2 token), we do not: no key. */
+	assert_int_equal(crypt_token_json_set(cd, CRYPT_ANY_TOKEN,
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],\"vv_version\":1,\"name\":\"x\"}"), 0);
+	crypt_free(cd);
+	assert_int_equal(vv_token_read(img, &r), -EINVAL);
+	assert_null(r.name);
+	unlink(img);
+	free(img);
+}
+
+static void test_not_luks2(void **state)
+{
+	char *img = make_luks2(CRYPT_LUKS1);
+	char path[] = "/tmp/vv-token-plain-XXXXXX";
+	struct vv_token t = { .keyslot = 0, .key = "k", .name = "n" };
+	struct vv_token r;
+	int fd;
+
+	(void)state;
+	assert_int_equal(vv_token_read(img, &r), -ENOENT);
+	assert_true(vv_token_write(img, &t) < 0);
+	unlink(img);
+	free(img);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 << 20), 0);
+	close(fd);
+	assert_int_equal(vv_token_read(path, &r), -EINVAL);
+	assert_true(vv_token_write(path, &t) < 0);
+	unlink(path);
+	assert_true(vv_token_read("/nonexistent/vv-dev", &r) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_full),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_minimal_unwrapped),
+		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_to_json_refuses),
+		cmocka_unit_test(test_read_write_image),
+		cmocka_unit_test(test_malformed_on_disk),
+		cmocka_unit_test(test_not_luks2),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Reading a key from the platform's BEK VOLUME (libblkid + libmount). */
+#include "vault/bek_volume.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <blkid.h>
+#include <libmount.h>
+
+#include "vault/internal.h"
+#include "vault/keyfile.h"
+#include "vault/log.h"
+
+bool vv_bek_file_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] == '/' || (unsigned char)name[i] < 0x20)
+			return false;
+	return true;
+}
+
+bool vv_bek_file_is_windows(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	return n > 4 && strcasecmp(name + n - 4, ".BEK") == 0;
+}
+
+int vv_bek_file_name_for(int controller, int lun, char *buf, size_t len)
+{
+	int n;
+
+	if (controller < 0)
+		n = snprintf(buf, len, "%s", VV_BEK_OS_FILE);
+	else if (lun < 0)
+		return -EINVAL;
+	else
+		n = snprintf(buf, len, "%s_%d_%d", VV_BEK_OS_FILE, controller, lun);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int vv_bek_volume_pick(int dirfd, const char *want, char *found, size_t foundlen,
+		       struct vv_error *err)
+{
+	bool any_bek;
+	struct dirent *e;
+	unsigned matches = 0;
+	DIR *d;
+	int fd, r = 0;
+
+	if (!want || !*want)
+		want = VV_BEK_OS_FILE;
+	any_bek = strcmp(want, VV_BEK_ANY_BEK) == 0;
+	if (!any_bek && !vv_bek_file_name_valid(want)) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0,
+			     "'%.100s' is not a file name on the BEK volume", want);
+		return -EINVAL;
+	}
+	/* fdopendir takes the descriptor over: give it its own. */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "cannot list the BEK volume: %s",
+			     strerror(-r));
+		return r;
+	}
+	while ((e = readdir(d))) {
+		bool hit = any_bek ? vv_bek_file_is_windows(e->d_name)
+				   : strcasecmp(e->d_name, want) == 0;
+
+		if (!hit || e->d_name[0] == '.')
+			continue;
+		/* An exact-case match beats a case-insensitive one. */
+		if (matches == 0 || strcmp(e->d_name, want) == 0)
+			snprintf(found, foundlen, "%s", e->d_name);
+		matches++;
+	}
+	closedir(d);
+	if (matches == 0) {
+		vv_error_set(err, VV_CAUSE_NOT_FOUND, 0, "the BEK volume holds no %s",
+			     any_bek ? "*.BEK file" : want);
+		return -ENOENT;
+	}
+	if (any_bek && matches > 1) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0,
+			     "the BEK volume holds %u .BEK files; name one (bek:<GUID>.BEK)",
+			     matches);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+int vv_bek_volume_read_dir(const char *dir, const char *want,
+			   struct vv_secret **key, char **found_name,
+			   struct vv_error *err)
+{
+	char found[256];
+	int dfd, r;
+
+	*key = NULL;
+	if (found_name)
+		*found_name = NULL;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	r = vv_bek_volume_pick(dfd, want, found, sizeof(found), err);
+	if (r == 0)
+		r = vv_key_file_read(dfd, found, VV_KF_PRIVATE | VV_KF_NOFOLLOW, key, err);
+	if (r == 0 && (*key)->len == 0) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "BEK volume file %s is empty", found);
+		vv_secret_free(*key);
+		*key = NULL;
+		r = -ENODATA;
+	}
+	if (r == 0 && found_name && !(*found_name = strdup(found))) {
+		vv_secret_free(*key);
+		*key = NULL;
+		r = -ENOMEM;
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
+	}
+	close(dfd);
+	return r;
+}
+
+bool vv_bek_volume_probe(const char *dev, const char *label)
+{
+	blkid_probe pr = blkid_new_probe_from_filename(dev);
+	const char *type = NULL, *lbl = NULL;
+	bool ok = false;
+
+	if (!pr)
+		return false;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_LABEL | BLKID_SUBLKS_TYPE);
+	if (blkid_do_safeprobe(pr) == 0 &&
+	    blkid_probe_lookup_value(pr, "TYPE", &type, NULL) == 0 &&
+	    blkid_probe_lookup_value(pr, "LABEL", &lbl, NULL) == 0)
+		ok = strcmp(type, "vfat") == 0 && strcmp(lbl, label) == 0;
+	blkid_free_probe(pr);
+	return ok;
+}
+
+int vv_bek_volume_find(const char *label, char **devname, struct vv_error *err)
+{
+	blkid_cache cache = NULL;
+	char *dev;
+
+	*devname = NULL;
+	if (!label || !*label)
+		label = VV_BEK_VOLUME_LABEL;
+	/*
+	 * A cache that is never read from or written to disk: the answer
+	 * must come from the devices present now (a restored VM has new
+	 * ones), and we leave no file behind.
+	 */
+	if (blkid_get_cache(&cache, "/dev/null") < 0) {
+		vv_error_set(err, VV_CAUSE_UNAVAILABLE, 0, "libblkid: cannot create a cache");
+		return -ENOMEM;
+	}
+	dev = blkid_evaluate_tag("LABEL", label, &cache);
+	blkid_put_cache(cache);
+	if (!dev) {
+		vv_error_set(err, VV_CAUSE_NOT_FOUND, 0, "no filesystem labelled '%s'", label);
+		return -ENOENT;
+	}
+	if (!vv_bek_volume_probe(dev, label)) {
+		vv_error_set(err, VV_CAUSE_NOT_FOUND, 0,
+			     "%s is labelled '%s' but is not a vfat filesystem", dev, label);
+		free(dev);
+		return -ENOENT;
+	}
+	*devname = dev;
+	return 0;
+}
+
+/* /run/vaultvol: made 0700 when missing, refused when others could reach into it. */
+static int prepare_run_dir(struct vv_error *err)
+{
+	struct stat st;
+	int r;
+
+	if (mkdir("/run", 0755) < 0 && errno != EEXIST)
+		goto fail;
+	if (mkdir(VV_BEK_RUN_DIR, 0700) < 0 && errno != EEXIST)
+		goto fail;
+	if (lstat(VV_BEK_RUN_DIR, &st) < 0)
+		goto fail;
+	if (!S_ISDIR(st.st_mode)) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s is not a directory", VV_BEK_RUN_DIR);
+		return -ENOTDIR;
+	}
+	return vv_stat_private(&st, VV_BEK_RUN_DIR, err) ? 0 : -EPERM;
+fail:
+	r = -errno;
+	vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", VV_BEK_RUN_DIR, strerror(-r));
+	return r;
+}
+
+/* One libmount mount; returns 0 or -errno with a message in err. */
+static int do_mount(const char *source, const char *target, const char *fstype,
+		    const char *options, struct vv_error *err)
+{
+	struct libmnt_context *cxt = mnt_new_context();
+	int r;
+
+	if (!cxt) {
+		vv_error_set(err, VV_CAUSE_UNAVAILABLE, 0, "libmount: out of memory");
+		return -ENOMEM;
+	}
+	/*
+	 * No fstab lookup, no /sbin/mount.<type> helper, no utab entry: this
+	 * mount is ours alone and lives for a few milliseconds.
+	 */
+	mnt_context_set_optsmode(cxt, MNT_OMODE_NOTAB);
+	mnt_context_disable_helpers(cxt, 1);
+	mnt_context_disable_mtab(cxt, 1);
+	mnt_context_disable_canonicalize(cxt, 1);
+	r = mnt_context_set_source(cxt, source);
+	if (!r)
+		r = mnt_context_set_target(cxt, target);
+	if (!r && fstype)
+		r = mnt_context_set_fstype(cxt, fstype);
+	if (!r)
+		r = mnt_context_set_options(cxt, options);
+	if (!r)
+		r = mnt_context_mount(cxt);
+	if (r == 0 && mnt_context_get_status(cxt) != 1)
+		r = -EIO;
+	if (r != 0) {
+		int e = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
+
+		r = e ? -e : (r < 0 ? r : -EIO);
+		vv_error_set(err, VV_CAUSE_UNAVAILABLE, 0, "mounting %s on %s (%s) failed: %s",
+			     source, target, options, strerror(-r));
+	}
+	mnt_free_context(cxt);
+	return r;
+}
+
+/* Unmount target: libmount first, then a lazy detach so nothing stays behind. */
+static int do_umount(const char *target)
+{
+	struct libmnt_context *cxt = mnt_new_context();
+	int r = -ENOMEM;
+
+	if (cxt) {
+		mnt_context_disable_mtab(cxt, 1);
+		mnt_context_disable_helpers(cxt, 1);
+		r = mnt_context_set_target(cxt, target);
+		if (!r)
+			r = mnt_context_umount(cxt);
+		if (r == 0 && mnt_context_get_status(cxt) != 1)
+			r = -EIO;
+		mnt_free_context(cxt);
+	}
+	if (r != 0) {
+		if (umount2(target, UMOUNT_NOFOLLOW) == 0)
+			return 0;
+		if (umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+			vv_warn("BEK volume mount %s was busy; detached it", target);
+			return 0;
+		}
+		vv_err("cannot unmount %s: %s", target, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int vv_bek_volume_read(const char *label, const char *want,
+		       struct vv_secret **key, char **found_name, char **device,
+		       struct vv_error *err)
+{
+	char dir[] = VV_BEK_RUN_DIR "/bek-XXXXXX";
+	char *dev = NULL;
+	bool made = false, bound = false, mounted = false;
+	int r;
+
+	*key = NULL;
+	if (found_name)
+		*found_name = NULL;
+	if (device)
+		*device = NULL;
+	r = vv_bek_volume_find(label, &dev, err);
+	if (r < 0)
+		return r;
+	r = prepare_run_dir(err);
+	if (r < 0)
+		goto out;
+	if (!mkdtemp(dir)) {
+		r = -errno;
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "mkdtemp under %s: %s",
+			     VV_BEK_RUN_DIR, strerror(-r));
+		goto out;
+	}
+	made = true;
+	/*
+	 * Make the mount point a private mount of its own first: mounting
+	 * the volume under a shared parent would copy it into every peer
+	 * mount namespace, and making it private afterwards does not undo
+	 * those copies.
+	 */
+	r = do_mount(dir, dir, NULL, "bind,private", err);
+	if (r < 0)
+		goto out;
+	bound = true;
+	r = do_mount(dev, dir, "vfat",
+		     "ro,nosuid,nodev,noexec,private,uid=0,gid=0,fmask=0077,dmask=0077",
+		     err);
+	if (r < 0)
+		goto out;
+	mounted = true;
+	r = vv_bek_volume_read_dir(dir, want, key, found_name, err);
+out:
+	if (mounted && do_umount(dir) < 0 && r == 0) {
+		/* The key was read, but leaving the volume mounted must be seen. */
+		vv_warn("the BEK volume stays mounted on %s", dir);
+	}
+	if (bound)
+		do_umount(dir);
+	if (made && rmdir(dir) < 0)
+		vv_warn("cannot remove %s: %s", dir, strerror(errno));
+	if (r == 0 && device)
+		*device = dev;
+	else
+		free(dev);
+	if (r < 0) {
+		vv_secret_free(*key);
+		*key = NULL;
+		if (found_name) {
+			free(*found_name);
+			*found_name = NULL;
+		}
+	}
+	return r;
+}

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Header backups: private directory, 0600 files, distinct names, restorable. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <libcryptsetup.h>
+
+#include "agent/header_backup.h"
+#include "tests/unit/keysrc_helpers.h"
+
+static char *make_luks2(void)
+{
+	struct crypt_pbkdf_type pbkdf = {
+		.type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000,
+		.flags = CRYPT_PBKDF_NO_BENCHMARK,
+	};
+	struct crypt_device *cd = NULL;
+	char *path = strdup("/tmp/vv-hb-img-XXXXXX");
+	int fd;
+
+	assert_non_null(path);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 32 << 20), 0);
+	close(fd);
+	assert_int_equal(crypt_init(&cd, path), 0);
+	assert_int_equal(crypt_set_pbkdf_type(cd, &pbkdf), 0);
+	assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
+				      NULL, NULL, 64, NULL), 0);
+	assert_int_equal(crypt_keyslot_add_by_volume_key(cd, 0, NULL, 0, "old", 3), 0);
+	crypt_free(cd);
+	return path;
+}
+
+static int check_pw(const char *img, const char *pw)
+{
+	struct crypt_device *cd = NULL;
+	int r;
+
+	if (crypt_init(&cd, img) < 0)
+		return -1;
+	r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	if (r == 0)
+		r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT, pw, strlen(pw), 0);
+	crypt_free(cd);
+	return r;
+}
+
+static int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void test_backup_and_restore(void **state)
+{
+	char *img = make_luks2();
+	char *st = kt_mkdtemp("hb-state");
+	char sub[512], dir[1024], p1[4200], p2[4200];
+	struct crypt_device *cd = NULL;
+	struct stat sb;
+
+	(void)state;
+	/* state_dir missing components are created 0700 */
+	snprintf(sub, sizeof(sub), "%s/var/lib/vaultvol", st);
+	snprintf(dir, sizeof(dir), "%s/%s", sub, VV_HEADER_BACKUP_DIR);
+	assert_int_equal(vv_header_backup(img, sub, p1, sizeof(p1)), 0);
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(stat(sub, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(stat(p1, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	assert_true(sb.st_size >= 16384);
+	assert_int_equal(strncmp(p1, dir, strlen(dir)), 0);
+
+	/* two backups in a row get distinct names */
+	assert_int_equal(vv_header_backup(img, sub, p2, sizeof(p2)), 0);
+	assert_string_not_equal(p1, p2);
+	assert_int_equal(count_files(dir), 2);
+
+	/* change the header (new passphrase, old one gone), then restore p1 */
+	assert_int_equal(crypt_init(&cd, img), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	assert_int_equal(crypt_keyslot_change_by_passphrase(cd, 0, 0, "old", 3, "new", 3), 0);
+	crypt_free(cd);
+	assert_true(check_pw(img, "old") < 0);
+	assert_int_equal(check_pw(img, "new"), 0);
+	assert_int_equal(crypt_init(&cd, img), 0);
+	assert_int_equal(crypt_header_restore(cd, CRYPT_LUKS2, p1), 0);
+	crypt_free(cd);
+	assert_int_equal(check_pw(img, "old"), 0);
+
+	assert_int_equal(kt_sh("rm -rf '%s'", st), 0);
+	unlink(img);
+	free(img);
+	free(st);
+}
+
+static void test_refuses_open_dir(void **state)
+{
+	char *img = make_luks2();
+	char *st = kt_mkdtemp("hb-state");
+	char dir[1024], p[4200];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/%s", st, VV_HEADER_BACKUP_DIR);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(vv_header_backup(img, st, p, sizeof(p)), -EPERM);
+	assert_string_equal(p, "");
+	assert_int_equal(count_files(dir), 0);
+	assert_int_equal(rmdir(dir), 0);
+	/* a symlink in its place is refused too */
+	assert_int_equal(symlink("/tmp", dir), 0);
+	assert_int_equal(vv_header_backup(img, st, p, sizeof(p)), -ENOTDIR);
+	assert_int_equal(kt_sh("rm -rf '%s'", st), 0);
+	unlink(img);
+	free(img);
+	free(st);
+}
+
+static void test_not_luks(void **state)
+{
+	char *st = kt_mkdtemp("hb-state");
+	char path[] = "/tmp/vv-hb-plain-XXXXXX";
+	char dir[1024], p[4200];
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4 << 20), 0);
+	close(fd);
+	assert_true(vv_header_backup(path, st, p, sizeof(p)) < 0);
+	snprintf(dir, sizeof(dir), "%s/%s", st, VV_HEADER_BACKUP_DIR);
+	assert_int_equal(count_files(dir), 0);
+	assert_int_equal(vv_header_backup(path, "", p, sizeof(p)), -EINVAL);
+	unlink(path);
+	assert_int_equal(kt_sh("rm -rf '%s'", st), 0);
+	free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backup_and_restore),
+		cmocka_unit_test(test_refuses_open_dir),
+		cmocka_unit_test(test_not_luks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

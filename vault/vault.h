@@ -146,6 +146,10 @@ struct vv_bek {
 	bool wrapped;
 	bool windows_bek;	/* .BEK file bytes (BitLocker startup key) */
 	int64_t nbf, exp;	/* 0 when absent; caller decides (warn on open) */
+	/* The secret's metadata as stored, for `key show` and status output: */
+	char *content_type;	/* "BEK", "Wrapped BEK", other, or NULL */
+	struct vv_tag *tags;	/* copy of the secret's tags (none for files) */
+	size_t ntags;
 };
 void vv_bek_free(struct vv_bek *b);
 

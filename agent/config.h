@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * /etc/vaultvol/vaultvol.conf: INI with `[section]` headers, `key = value`
+ * lines and whole-line `#` comments. Parsing is strict because the file
+ * decides where keys come from and what gets mounted where: an unknown
+ * section or key, a repeated section or key, or a bad value is an error
+ * naming file:line, and the file must be owned by root (or the calling
+ * user, for tests) and not writable by group or others.
+ *
+ *   [vault]
+ *   url = https://myvault.vault.azure.net     default vault for bare names
+ *   secondary = https://backup.vault.azure.net  same keys, tried on outage
+ *   imds = http://169.254.169.254
+ *   ca_file = /path/ca.pem                     extra CA; verification stays on
+ *   identity = client_id:ID | object_id:ID | msi_res_id:ID
+ *   aad_tenant = ..., aad_client_id = ..., aad_secret_file = /path,
+ *   aad_cert_file = /path                      AAD application instead of MSI
+ *   keystore = /etc/vaultvol/keys              local keystore directory
+ *   timeout = 60                               seconds per key operation,
+ *                                              retries included
+ *   [volume NAME]                              NAME = the /dev/mapper name
+ *   match = uuid:LUKS-UUID | lun:N | path:/dev/disk/... | bitlocker:GUID
+ *   key = KEY-REF (vault/vault.h), kek = KEK-REF, alg = RSA-OAEP...
+ *   mount = /data, fs = ext4, options = noatime
+ *   readonly = yes|no      (default: yes for BitLocker/NTFS, no otherwise)
+ *   quiesce = auto|yes|no  (stack dm-quiesce; auto = when it is loaded)
+ *   [snapshot]
+ *   timeout = 60           freeze deadline in seconds
+ *   exclude = /scratch, /tmp/x     mount points never frozen
+ *   scripts_config = /etc/azure/VMSnapshotScriptPluginConfig.json
+ *   hooks_dir = /etc/qemu/fsfreeze-hook.d
+ */
+#ifndef VV_CONFIG_H
+#define VV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "agent/options.h"
+#include "vault/vault.h"
+
+enum vv_match_kind {
+	VV_MATCH_NONE = 0,
+	VV_MATCH_UUID,		/* LUKS UUID (lower case) */
+	VV_MATCH_LUN,		/* Azure data disk LUN, /dev/disk/azure/scsi1/lun<N> */
+	VV_MATCH_PATH,		/* stable path: /dev/disk/by-..., /dev/disk/azure/... */
+	VV_MATCH_BITLOCKER,	/* BitLocker volume GUID (lower case) */
+	VV_MATCH_DEVNAME,	/* kernel name (/dev/sdc): ADE state only, never trusted alone */
+};
+
+struct vv_match {
+	enum vv_match_kind kind;
+	char *value;		/* UUID, GUID or path; NULL for LUN */
+	int lun;
+	int part;		/* partition number for lun:N-partM, 0 = whole disk */
+};
+
+enum vv_tristate { VV_TRI_AUTO = 0, VV_TRI_YES, VV_TRI_NO };
+
+/* Where a volume description came from (also the key-reference order). */
+enum vv_origin { VV_ORIGIN_TOKEN = 0, VV_ORIGIN_CONFIG, VV_ORIGIN_ADE };
+const char *vv_origin_str(enum vv_origin o);
+
+/* One volume as described by the config file, ADE state or a token. */
+struct vv_volume_conf {
+	char *name;		/* mapper name */
+	struct vv_match match;
+	char *key;		/* key reference, NULL when another source gives it */
+	char *kek;
+	char *alg;
+	char *mount;		/* NULL: open only */
+	char *fs;
+	char *options;
+	char *header;		/* detached LUKS header (ADE), NULL when on disk */
+	enum vv_tristate readonly;	/* AUTO: BitLocker/NTFS read-only */
+	enum vv_tristate quiesce;
+	enum vv_origin origin;
+	char *where;		/* "file:line" of the description, for messages */
+};
+
+struct vv_config_vault {
+	char *url, *secondary, *imds, *ca_file;
+	char *identity_kind, *identity_value;
+	char *aad_tenant, *aad_client_id, *aad_secret_file, *aad_cert_file;
+	char *keystore;
+	int timeout_s;		/* 0 = the vault library's default */
+};
+
+struct vv_config_snapshot {
+	int timeout_s;		/* freeze deadline, default 60 */
+	char **exclude;		/* mount points, nexclude of them */
+	size_t nexclude;
+	char *scripts_config;	/* VMSnapshotScriptPluginConfig.json, NULL = none */
+	char *hooks_dir;	/* qemu-ga style hook directory, NULL = none */
+};
+
+struct vv_config {
+	char *path;		/* the file read, or NULL when it did not exist */
+	struct vv_config_vault vault;
+	struct vv_volume_conf *volumes;
+	size_t nvolumes;
+	struct vv_config_snapshot snapshot;
+};
+
+#define VV_SNAPSHOT_DEFAULT_TIMEOUT_S 60
+
+/*
+ * Read and validate the config file. path NULL means VV_DEFAULT_CONFIG. A
+ * missing file is an empty configuration only at the default path (a
+ * machine that relies on tokens and ADE state needs none); a path given
+ * explicitly (--config) must exist. Returns 0, or -errno with a message
+ * "FILE:LINE: what is wrong" in errbuf; *out is set only on success.
+ */
+int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen);
+
+/* The same from a string (tests; no ownership checks); name is used in messages. */
+int vv_config_parse(const char *text, const char *name, struct vv_config **out,
+		    char *errbuf, size_t errlen);
+
+void vv_config_free(struct vv_config *cfg);
+
+/* The [volume NAME] section, or NULL. */
+const struct vv_volume_conf *vv_config_volume(const struct vv_config *cfg, const char *name);
+
+/*
+ * Fill a vault client configuration from [vault], with command-line
+ * overrides (--vault, --imds, --ca-file) taking precedence. The strings
+ * point into cfg and opt, which must outlive vcfg. cfg or opt may be NULL.
+ */
+int vv_config_vault(const struct vv_config *cfg, const struct vv_options *opt,
+		    struct vv_vault_config *vcfg);
+
+/*
+ * Parse a match specification ("uuid:...", "lun:N", "path:/dev/disk/...",
+ * "bitlocker:GUID"). Bare device names (/dev/sdc) are refused: they change
+ * across reboots and restores. 0 or -EINVAL with a reason in why.
+ */
+int vv_match_parse(const char *spec, struct vv_match *m, char *why, size_t whylen);
+void vv_match_clear(struct vv_match *m);
+/* "uuid:...", "lun:3" ... for messages and status; buf returned. */
+const char *vv_match_str(const struct vv_match *m, char *buf, size_t len);
+
+/* Mapper names: 1-64 of [A-Za-z0-9._+-], not starting with '.' or '-'. */
+bool vv_volume_name_valid(const char *name);
+
+void vv_volume_conf_clear(struct vv_volume_conf *v);
+/* Deep copy; -ENOMEM. */
+int vv_volume_conf_copy(struct vv_volume_conf *dst, const struct vv_volume_conf *src);
+
+#endif

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* agent/config: the config file format, its strictness and the vault merge. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/config.h"
+
+static const char full[] =
+	"# vaultvol test config\n"
+	"[vault]\n"
+	"url = https://main.vault.azure.net\n"
+	"secondary = https://backup.vault.azure.net\n"
+	"imds = http://127.0.0.1:8080\n"
+	"ca_file = /etc/ssl/test-ca.pem\n"
+	"identity = client_id:1234-abcd\n"
+	"keystore = /etc/vaultvol/keys\n"
+	"timeout = 30\n"
+	"\n"
+	"[volume data1]\n"
+	"match = uuid:0A1B2C3D-0000-4000-8000-00000000abcd\n"
+	"key = https://main.vault.azure.net/secrets/data1/0123456789abcdef\n"
+	"kek = https://main.vault.azure.net/keys/kek/fedcba\n"
+	"alg = RSA-OAEP-256\n"
+	"mount = /data1\n"
+	"fs = ext4\n"
+	"options = noatime,nodiratime\n"
+	"quiesce = no\n"
+	"  # indented comment\n"
+	"[volume win]\n"
+	"match = bitlocker:{5A95DB04-6EBC-4BA9-99A3-15A87A3D07B2}\n"
+	"key = keystore:winbek\n"
+	"mount = /win\n"
+	"readonly = no\n"
+	"[volume lun]\n"
+	"match = lun:2-part1\n"
+	"key = bek:LinuxPassPhraseFileName_1_2\n"
+	"[snapshot]\n"
+	"timeout = 90\n"
+	"exclude = /scratch, /mnt/resource\n"
+	"scripts_config = /etc/azure/VMSnapshotScriptPluginConfig.json\n"
+	"hooks_dir = /etc/qemu/fsfreeze-hook.d\n";
+
+static void test_full_config(void **state)
+{
+	struct vv_config *cfg = NULL;
+	const struct vv_volume_conf *v;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(vv_config_parse(full, "t.conf", &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->vault.url, "https://main.vault.azure.net");
+	assert_string_equal(cfg->vault.secondary, "https://backup.vault.azure.net");
+	assert_string_equal(cfg->vault.imds, "http://127.0.0.1:8080");
+	assert_string_equal(cfg->vault.identity_kind, "client_id");
+	assert_string_equal(cfg->vault.identity_value, "1234-abcd");
+	assert_int_equal(cfg->vault.timeout_s, 30);
+	assert_int_equal(cfg->nvolumes, 3);
+
+	v = vv_config_volume(cfg, "data1");
+	assert_non_null(v);
+	assert_int_equal(v->match.kind, VV_MATCH_UUID);
+	/* UUIDs are compared in lower case: blkid reports them that way. */
+	assert_string_equal(v->match.value, "0a1b2c3d-0000-4000-8000-00000000abcd");
+	assert_string_equal(v->alg, "RSA-OAEP-256");
+	assert_string_equal(v->options, "noatime,nodiratime");
+	assert_int_equal(v->quiesce, VV_TRI_NO);
+	assert_int_equal(v->readonly, VV_TRI_AUTO);
+	assert_int_equal(v->origin, VV_ORIGIN_CONFIG);
+	assert_string_equal(v->where, "t.conf:11");
+
+	v = vv_config_volume(cfg, "win");
+	assert_int_equal(v->match.kind, VV_MATCH_BITLOCKER);
+	assert_string_equal(v->match.value, "5a95db04-6ebc-4ba9-99a3-15a87a3d07b2");
+	assert_int_equal(v->readonly, VV_TRI_NO);
+
+	v = vv_config_volume(cfg, "lun");
+	assert_int_equal(v->match.kind, VV_MATCH_LUN);
+	assert_int_equal(v->match.lun, 2);
+	assert_int_equal(v->match.part, 1);
+	assert_null(v->mount);
+	assert_null(vv_config_volume(cfg, "nope"));
+
+	assert_int_equal(cfg->snapshot.timeout_s, 90);
+	assert_int_equal(cfg->snapshot.nexclude, 2);
+	assert_string_equal(cfg->snapshot.exclude[0], "/scratch");
+	assert_string_equal(cfg->snapshot.exclude[1], "/mnt/resource");
+	assert_string_equal(cfg->snapshot.hooks_dir, "/etc/qemu/fsfreeze-hook.d");
+	vv_config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct vv_config *cfg = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(vv_config_parse("", "e", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->nvolumes, 0);
+	assert_int_equal(cfg->snapshot.timeout_s, VV_SNAPSHOT_DEFAULT_TIMEOUT_S);
+	assert_null(cfg->vault.url);
+	vv_config_free(cfg);
+}
+
+/* Each bad input must fail and name the right line and the problem. */
+static void expect_error(const char *text, const char *where, const char *what)
+{
+	struct vv_config *cfg = NULL;
+	char err[512];
+	int r = vv_config_parse(text, "bad.conf", &cfg, err, sizeof(err));
+
+	if (r == 0 || !strstr(err, where) || !strstr(err, what))
+		fail_msg("input:\n%s\ngot r=%d err='%s', wanted '%s' and '%s'", text, r,
+			 r ? err : "", where, what);
+	assert_null(cfg);
+}
+
+static void test_strictness(void **state)
+{
+	(void)state;
+	expect_error("[vault]\nurl = https://a\n[nonsense]\n", "bad.conf:3:", "unknown section [nonsense]");
+	expect_error("[vault]\nurl = https://a\nurll = https://b\n", "bad.conf:3:", "unknown key 'urll'");
+	expect_error("[vault]\nurl = https://a\nurl = https://b\n", "bad.conf:3:", "duplicate key 'url'");
+	expect_error("[vault]\n[vault]\n", "bad.conf:2:", "duplicate section [vault]");
+	expect_error("[volume a]\nmatch = lun:1\n[volume a]\nmatch = lun:2\n", "bad.conf:3:",
+		     "duplicate section [volume a]");
+	expect_error("url = https://a\n", "bad.conf:1:", "outside any section");
+	expect_error("[vault]\nurl = http://insecure\n", "bad.conf:2:", "https://");
+	expect_error("[vault]\ntimeout = 0\n", "bad.conf:2:", "timeout");
+	expect_error("[vault]\ntimeout = 12s\n", "bad.conf:2:", "timeout");
+	expect_error("[vault]\nidentity = user:abc\n", "bad.conf:2:", "client_id:ID");
+	expect_error("[vault]\njust words\n", "bad.conf:2:", "key = value");
+	expect_error("[vault]\nurl =\n", "bad.conf:2:", "empty value");
+	expect_error("[volume]\n", "bad.conf:1:", "needs a name");
+	expect_error("[volume -bad]\n", "bad.conf:1:", "invalid volume name");
+	expect_error("[volume ok]\nkey = keystore:x\n", "bad.conf:1:", "has no 'match'");
+	expect_error("[volume ok]\nmatch = /dev/sdc\n", "bad.conf:2:", "bare device name");
+	expect_error("[volume ok]\nmatch = path:/dev/sdc\n", "bad.conf:2:", "not a stable device path");
+	expect_error("[volume ok]\nmatch = uuid:1234\n", "bad.conf:2:", "not a LUKS UUID");
+	expect_error("[volume ok]\nmatch = lun:300\n", "bad.conf:2:", "not a LUN");
+	expect_error("[volume ok]\nmatch = lun:1\nkey = ftp://x\n", "bad.conf:3:", "key: invalid");
+	expect_error("[volume ok]\nmatch = lun:1\nkek = https://v/secrets/x\n", "bad.conf:3:", "kek: invalid");
+	expect_error("[volume ok]\nmatch = lun:1\nalg = RSA-OAEP\n", "bad.conf:1:", "'alg' needs 'kek'");
+	expect_error("[volume ok]\nmatch = lun:1\nalg = AES\n", "bad.conf:3:", "alg: invalid");
+	expect_error("[volume ok]\nmatch = lun:1\nmount = data\n", "bad.conf:3:", "mount: invalid");
+	expect_error("[volume ok]\nmatch = lun:1\nreadonly = maybe\n", "bad.conf:3:", "readonly");
+	expect_error("[volume ok]\nmatch = lun:1\nquiesce = sometimes\n", "bad.conf:3:", "quiesce");
+	expect_error("[volume ok]\nmatch = lun:1\noptions = a b\n", "bad.conf:3:", "options");
+	expect_error("[snapshot]\nexclude = /a, relative\n", "bad.conf:2:", "'relative'");
+	expect_error("[snapshot]\nscripts_config = x.json\n", "bad.conf:2:", "scripts_config");
+	expect_error("[snapshot]\nfreeze = yes\n", "bad.conf:2:", "unknown key 'freeze' in [snapshot]");
+	expect_error("[vault]\n\n\n[vault\n", "bad.conf:4:", "malformed section");
+}
+
+static void test_match_strings(void **state)
+{
+	struct vv_match m;
+	char why[256], buf[128];
+
+	(void)state;
+	assert_int_equal(vv_match_parse("lun:7", &m, why, sizeof(why)), 0);
+	assert_string_equal(vv_match_str(&m, buf, sizeof(buf)), "lun:7");
+	vv_match_clear(&m);
+	assert_int_equal(vv_match_parse("path:/dev/disk/by-id/wwn-0x5000", &m, why, sizeof(why)), 0);
+	assert_string_equal(vv_match_str(&m, buf, sizeof(buf)), "path:/dev/disk/by-id/wwn-0x5000");
+	vv_match_clear(&m);
+	assert_int_equal(vv_match_parse("path:/dev/disk/by-id/../../sda", &m, why, sizeof(why)), -EINVAL);
+	assert_int_equal(vv_match_parse("uuid:", &m, why, sizeof(why)), -EINVAL);
+	assert_int_equal(vv_match_parse("bitlocker:{5a95db04-6ebc-4ba9-99a3-15a87a3d07b2", &m, why,
+					sizeof(why)), -EINVAL);
+	assert_true(vv_volume_name_valid("data_1.x+y-z"));
+	assert_false(vv_volume_name_valid("a/b"));
+	assert_false(vv_volume_name_valid(""));
+	assert_false(vv_volume_name_valid("a b"));
+}
+
+static void test_vault_merge(void **state)
+{
+	struct vv_config *cfg = NULL;
+	struct vv_vault_config vc;
+	struct vv_options opt = { .vault_url = "https://override.example", .ca_file = "/tmp/ca.pem" };
+	char err[256];
+
+	(void)state;
+	assert_int_equal(vv_config_parse(full, "t.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_string_equal(vc.vault_url, "https://main.vault.azure.net");
+	assert_string_equal(vc.ca_file, "/etc/ssl/test-ca.pem");
+	assert_string_equal(vc.keystore_dir, "/etc/vaultvol/keys");
+	assert_int_equal(vc.total_timeout_ms, 30000);
+	assert_int_equal(vv_config_vault(cfg, &opt, &vc), 0);
+	assert_string_equal(vc.vault_url, "https://override.example");
+	assert_string_equal(vc.ca_file, "/tmp/ca.pem");
+	assert_string_equal(vc.secondary_url, "https://backup.vault.azure.net");
+	assert_string_equal(vc.imds_url, "http://127.0.0.1:8080");
+	/* No config at all: only the command line. */
+	assert_int_equal(vv_config_vault(NULL, &opt, &vc), 0);
+	assert_string_equal(vc.vault_url, "https://override.example");
+	assert_null(vc.keystore_dir);
+	vv_config_free(cfg);
+}
+
+static char tmpdir[] = "/tmp/vv-test-config-XXXXXX";
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static void test_load_file(void **state)
+{
+	struct vv_config *cfg = NULL;
+	char path[256], err[512];
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(path, sizeof(path), "%s/vaultvol.conf", tmpdir);
+
+	/* An explicitly named file must exist. */
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, path));
+
+	write_file(path, full, 0644);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->path, path);
+	assert_int_equal(cfg->nvolumes, 3);
+	vv_config_free(cfg);
+	cfg = NULL;
+
+	/* Group- or world-writable: someone else could redirect keys and mounts. */
+	write_file(path, full, 0664);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "writable by group or others"));
+	write_file(path, full, 0602);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	assert_null(cfg);
+
+	/* Errors from a file carry its name and the line. */
+	write_file(path, "[vault]\nurl = https://a\n\n[volume x]\nmatch = lun:1\nbogus = 1\n", 0600);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	{
+		char want[300];
+
+		snprintf(want, sizeof(want), "%s:6: unknown key 'bogus'", path);
+		assert_non_null(strstr(err, want));
+	}
+	/* Someone else's file (when we can arrange one: needs root). */
+	write_file(path, "[vault]\n", 0600);
+	if (geteuid() == 0 && chown(path, 65534, 65534) == 0) {
+		assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "owned by uid 65534"));
+	}
+	unlink(path);
+	rmdir(tmpdir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_strictness),
+		cmocka_unit_test(test_match_strings),
+		cmocka_unit_test(test_vault_merge),
+		cmocka_unit_test(test_load_file),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""Fake Azure Key Vault (HTTPS, primary and secondary), IMDS (HTTP), AAD
+token endpoint (on the primary vault's port) and a control API, in one
+process, using only the Python standard library.
+
+    fakes.py --state-dir DIR [--kv-addr 127.0.0.1] [--kv-port 0]
+             [--kv2-addr ADDR] [--kv2-port 0|-1] [--imds-addr 127.0.0.1]
+             [--imds-port 0] [--ctl-addr 127.0.0.1] [--ctl-port 0]
+             [--tenant GUID] [--certs DIR] [--preload FILE] [--quiet]
+
+Port 0 picks a free port.  When every server listens, the chosen ports are
+written to DIR/ports.json and DIR/ports.env and only then DIR/ready appears.
+SIGTERM or SIGINT stops it cleanly (DIR/ready is removed).  See README.md.
+"""
+
+import argparse
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from fake_core import Counters, Faults, FakeServer, Tokens  # noqa: E402
+from fake_control import ControlApp, default_app  # noqa: E402
+from fake_identity import (AadApps, DEFAULT_APP_ID, DEFAULT_APP_SECRET,  # noqa: E402
+                           DEFAULT_TENANT, Identities, ImdsApp, default_instance)
+from fake_kv import Vault, VaultApp  # noqa: E402
+
+TLS_CERTS = ("server", "wronghost", "untrusted", "expired")
+
+
+class World:
+    """Everything the servers share."""
+
+    def __init__(self, args):
+        self.quiet = args.quiet
+        self.defaults = {
+            "tenant": args.tenant,
+            "authority": args.authority,
+            "challenge_style": "authorization",
+            "imds_token_lifetime": args.imds_token_lifetime,
+            "aad_token_lifetime": args.aad_token_lifetime,
+        }
+        self.config = dict(self.defaults)
+        self.counters = Counters()
+        self.tokens = Tokens(self.counters)
+        self.identities = Identities()
+        self.aad_apps = AadApps()
+        self.vaults = {}
+        self.tls_contexts = {}
+        self.info = {}
+        self.imds = None
+        self.app_cert = None
+        self.faults = None
+
+    def reset(self):
+        self.config.clear()
+        self.config.update(self.defaults)
+        self.counters.reset()
+        self.faults.clear()
+        self.tokens.expire_all()
+        self.identities.reset()
+        self.aad_apps.clear()
+        default_app(self, self.app_cert)
+        for v in self.vaults.values():
+            v.reset()
+        self.imds.set_instance(doc=default_instance())
+
+
+def tls_context(certs, name):
+    pem, key = os.path.join(certs, name + ".pem"), os.path.join(certs, name + ".key")
+    if not (os.path.exists(pem) and os.path.exists(key)):
+        return None
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(pem, key)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def url_host(addr):
+    return "[%s]" % addr if ":" in addr else addr
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+
+
+def env_quote(v):
+    return "'" + str(v).replace("'", "'\\''") + "'"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--state-dir", required=True)
+    ap.add_argument("--kv-addr", default="127.0.0.1")
+    ap.add_argument("--kv-port", type=int, default=0)
+    ap.add_argument("--kv2-addr", default=None, help="secondary vault address (default: --kv-addr)")
+    ap.add_argument("--kv2-port", type=int, default=0, help="-1 disables the secondary vault")
+    ap.add_argument("--imds-addr", default="127.0.0.1")
+    ap.add_argument("--imds-port", type=int, default=0)
+    ap.add_argument("--ctl-addr", default="127.0.0.1")
+    ap.add_argument("--ctl-port", type=int, default=0)
+    ap.add_argument("--tenant", default=DEFAULT_TENANT)
+    ap.add_argument("--authority", default="https://login.windows.net",
+                    help="authority host written in the 401 challenge")
+    ap.add_argument("--certs", default=None, help="directory with ca.pem, server.pem/.key "
+                    "(default: the state dir; made with mkca.sh when missing)")
+    ap.add_argument("--preload", default=None, help="JSON list of {\"op\": ..., params} control calls")
+    ap.add_argument("--imds-token-lifetime", type=int, default=86399)
+    ap.add_argument("--aad-token-lifetime", type=int, default=3599)
+    ap.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    args = ap.parse_args()
+
+    state = os.path.abspath(args.state_dir)
+    os.makedirs(state, exist_ok=True)
+    for f in ("ready", "ports.json", "ports.env"):
+        try:
+            os.unlink(os.path.join(state, f))
+        except FileNotFoundError:
+            pass
+    certs = os.path.abspath(args.certs or state)
+    if not os.path.exists(os.path.join(certs, "server.pem")):
+        subprocess.run([os.path.join(HERE, "mkca.sh"), certs], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    world = World(args)
+    for name in TLS_CERTS:
+        ctx = tls_context(certs, name)
+        if ctx:
+            world.tls_contexts[name] = ctx
+    if "server" not in world.tls_contexts:
+        sys.exit("fakes.py: no server.pem/server.key in %s" % certs)
+    app_cert = os.path.join(certs, "app.pem")
+    world.app_cert = app_cert if os.path.exists(app_cert) else None
+
+    vault_specs = [("primary", args.kv_addr, args.kv_port)]
+    if args.kv2_port >= 0:
+        vault_specs.append(("secondary", args.kv2_addr or args.kv_addr, args.kv2_port))
+    world.faults = Faults([n for n, _, _ in vault_specs] + ["imds"])
+    default_app(world, world.app_cert)
+
+    servers = []
+    for name, addr, port in vault_specs:
+        vault = Vault(name)
+        world.vaults[name] = vault
+        app = VaultApp(world, vault, None, serve_aad=(name == "primary"))
+        srv = FakeServer(addr, port, app,
+                         tls_picker=(lambda v=vault: world.tls_contexts.get(v.tls_cert,
+                                                                            world.tls_contexts["server"])))
+        vault.base = app.default_base = "https://%s:%d" % (url_host(addr), srv.server_address[1])
+        servers.append(srv)
+    world.imds = ImdsApp(world)
+    imds_srv = FakeServer(args.imds_addr, args.imds_port, world.imds)
+    servers.append(imds_srv)
+    ctl = ControlApp(world)
+    ctl_srv = FakeServer(args.ctl_addr, args.ctl_port, ctl)
+    servers.append(ctl_srv)
+
+    kv = world.vaults["primary"].base
+    kv2 = world.vaults["secondary"].base if "secondary" in world.vaults else None
+    info = {
+        "pid": os.getpid(),
+        "state_dir": state,
+        "tenant": args.tenant,
+        "ca": os.path.join(certs, "ca.pem"),
+        "certs_dir": certs,
+        "kv_url": kv, "kv_addr": args.kv_addr, "kv_port": servers[0].server_address[1],
+        "kv2_url": kv2,
+        "kv2_addr": (args.kv2_addr or args.kv_addr) if kv2 else None,
+        "kv2_port": servers[1].server_address[1] if kv2 else None,
+        "imds_url": "http://%s:%d" % (url_host(args.imds_addr), imds_srv.server_address[1]),
+        "imds_addr": args.imds_addr, "imds_port": imds_srv.server_address[1],
+        "ctl_url": "http://%s:%d" % (url_host(args.ctl_addr), ctl_srv.server_address[1]),
+        "ctl_port": ctl_srv.server_address[1],
+        "aad_url": kv,
+        "aad_token_url_v1": "%s/%s/oauth2/token" % (kv, args.tenant),
+        "aad_token_url_v2": "%s/%s/oauth2/v2.0/token" % (kv, args.tenant),
+        "aad_client_id": DEFAULT_APP_ID,
+        "aad_client_secret": DEFAULT_APP_SECRET,
+        "aad_cert": world.app_cert,
+        "aad_key": os.path.join(certs, "app.key") if world.app_cert else None,
+        "system_identity": world.identities.describe()["system"],
+    }
+    world.info = info
+
+    if args.preload:
+        with open(args.preload) as f:
+            calls = json.load(f)
+        for call in calls:
+            call = dict(call)
+            op = call.pop("op")
+            ctl.run(op, call)
+
+    threads = []
+    for srv in servers:
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2},
+                             name="serve-" + srv.app.name, daemon=True)
+        t.start()
+        threads.append(t)
+
+    stop = ctl.shutdown_event
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    write_atomic(os.path.join(state, "ports.json"), json.dumps(info, indent=1) + "\n")
+    env = {"FAKE_PID": info["pid"], "FAKE_TENANT": info["tenant"], "FAKE_CA": info["ca"],
+           "FAKE_KV_URL": kv, "FAKE_KV_PORT": info["kv_port"],
+           "FAKE_KV2_URL": kv2 or "", "FAKE_KV2_PORT": info["kv2_port"] or "",
+           "FAKE_IMDS_URL": info["imds_url"], "FAKE_IMDS_PORT": info["imds_port"],
+           "FAKE_CTL_URL": info["ctl_url"], "FAKE_CTL_PORT": info["ctl_port"],
+           "FAKE_AAD_URL": kv, "FAKE_AAD_CLIENT_ID": DEFAULT_APP_ID,
+           "FAKE_AAD_CLIENT_SECRET": DEFAULT_APP_SECRET,
+           "FAKE_AAD_CERT": info["aad_cert"] or "", "FAKE_AAD_KEY": info["aad_key"] or ""}
+    write_atomic(os.path.join(state, "ports.env"),
+                 "".join("%s=%s\n" % (k, env_quote(v)) for k, v in env.items()))
+    write_atomic(os.path.join(state, "ready"), "%d\n" % os.getpid())
+    if not args.quiet:
+        sys.stderr.write("fakes: ready, kv %s, imds %s, ctl %s\n" % (kv, info["imds_url"], info["ctl_url"]))
+
+    while not stop.wait(1.0):
+        pass
+
+    try:
+        os.unlink(os.path.join(state, "ready"))
+    except FileNotFoundError:
+        pass
+    for srv in servers:
+        srv.shutdown()
+    for srv in servers:
+        srv.close_all()
+        srv.server_close()
+    if not args.quiet:
+        sys.stderr.write("fakes: stopped\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

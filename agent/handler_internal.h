@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Helpers shared by the agent/handler*.c files only (not a public API). */
+#ifndef VV_HANDLER_INTERNAL_H
+#define VV_HANDLER_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* snprintf into err (NULL/0 is fine). */
+void vv_herr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Read a regular file of at most max bytes into a NUL-terminated malloc'ed
+ * buffer. -EFBIG when larger (nothing beyond max is read), -EINVAL when not
+ * a regular file, -errno otherwise; err says which in words.
+ */
+int vv_handler_read_file(const char *path, size_t max, char **text,
+			 size_t *len, char *err, size_t errlen);
+
+/*
+ * Replace path atomically: a temp file in the same directory, written,
+ * fsync'ed, renamed over path, then the directory fsync'ed. Mode 0600.
+ */
+int vv_handler_write_atomic(const char *path, const char *data, size_t len);
+
+/* "YYYY-MM-DDTHH:MM:SSZ" for now. */
+void vv_handler_timestamp(char out[32]);
+
+#endif

@@ -38,6 +38,9 @@ void vv_token_clear(struct vv_token *t)
 	free(t->mount);
 	free(t->fs);
 	free(t->options);
+	free(t->retire_key);
+	free(t->retire_kek);
+	free(t->retire_alg);
 	memset(t, 0, sizeof(*t));
 	t->token_id = -1;
 	t->keyslot = -1;
@@ -90,6 +93,28 @@ static int parse_keyslot(const char *s)
 	if (errno || *end || n < 0 || n > VV_KEYSLOT_MAX)
 		return -EINVAL;
 	return (int)n;
+}
+
+/* The "retire" object: keyslot and key required, a different keyslot. */
+static int parse_retire(struct json_object *o, struct vv_token *n)
+{
+	struct json_object *slot;
+	int r;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "keyslot", &slot) ||
+	    !json_object_is_type(slot, json_type_string))
+		return -EINVAL;
+	n->retire_keyslot = parse_keyslot(json_object_get_string(slot));
+	if (n->retire_keyslot < 0 || n->retire_keyslot == n->keyslot)
+		return -EINVAL;
+	if ((r = get_str(o, "key", true, &n->retire_key)) < 0 ||
+	    (r = get_str(o, "kek", false, &n->retire_kek)) < 0 ||
+	    (r = get_str(o, "alg", false, &n->retire_alg)) < 0)
+		return r;
+	if (n->retire_alg && !n->retire_kek)
+		return -EINVAL;
+	return 0;
 }
 
 int vv_token_from_json(const char *json, struct vv_token *t)
@@ -150,6 +175,9 @@ int vv_token_from_json(const char *json, struct vv_token *t)
 	    (r = get_str(root, "mount", false, &n.mount)) < 0 ||
 	    (r = get_str(root, "fs", false, &n.fs)) < 0 ||
 	    (r = get_str(root, "options", false, &n.options)) < 0)
+		goto out;
+	if (json_object_object_get_ex(root, "retire", &v) &&
+	    (r = parse_retire(v, &n)) < 0)
 		goto out;
 	r = -EINVAL;
 	/* An algorithm without a KEK names nothing to unwrap with. */
@@ -227,6 +255,21 @@ int vv_token_to_json(const struct vv_token *t, char **json)
 	    (r = add_str(root, "fs", t->fs, false)) < 0 ||
 	    (r = add_str(root, "options", t->options, false)) < 0)
 		goto out;
+	if (t->retire_key) {
+		struct json_object *ret = json_object_new_object();
+
+		if (!ret) {
+			r = -ENOMEM;
+			goto out;
+		}
+		json_object_object_add(root, "retire", ret);
+		snprintf(slot, sizeof(slot), "%d", t->retire_keyslot);
+		if ((r = add_str(ret, "keyslot", slot, true)) < 0 ||
+		    (r = add_str(ret, "key", t->retire_key, true)) < 0 ||
+		    (r = add_str(ret, "kek", t->retire_kek, false)) < 0 ||
+		    (r = add_str(ret, "alg", t->retire_alg, false)) < 0)
+			goto out;
+	}
 	txt = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
 	if (!txt) {
 		r = -ENOMEM;

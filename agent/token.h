@@ -15,7 +15,13 @@
  *   "alg": "RSA-OAEP",                                             optional, with kek
  *   "name": "data1",                  mapper name
  *   "mount": "/data", "fs": "ext4", "options": "defaults"          optional
+ *   "retire": {"keyslot": "0", "key": "<previous key ref>",        optional,
+ *              "kek": "...", "alg": "..."}                         see below
  * }
+ * "retire" is present only while a BEK rotation is between writing the new
+ * token and removing the previous keyslot: it names the keyslot to remove
+ * and the key that opens it, so an interrupted rotation can be completed
+ * (the key is checked against that keyslot before anything is removed).
  */
 #ifndef VV_TOKEN_H
 #define VV_TOKEN_H
@@ -32,6 +38,11 @@ struct vv_token {
 	char *mount;
 	char *fs;
 	char *options;
+	/* Rotation in progress (compatible extension); NULL key: none. */
+	char *retire_key;
+	char *retire_kek;
+	char *retire_alg;
+	int retire_keyslot;	/* meaningful only with retire_key */
 };
 
 void vv_token_clear(struct vv_token *t);	/* frees members, zeroes */

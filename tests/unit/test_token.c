@@ -91,6 +91,46 @@ static void test_minimal_unwrapped(void **state)
 	vv_token_clear(&t);
 }
 
+static void test_retire_marker(void **state)
+{
+	struct vv_token a = {
+		.keyslot = 2, .key = "keystore:d/22222222222222222222222222222222",
+		.kek = "keystore-kek:k", .name = "d",
+		.retire_key = "keystore:d/11111111111111111111111111111111",
+		.retire_kek = "keystore-kek:k", .retire_alg = "RSA-OAEP-256",
+		.retire_keyslot = 0,
+	};
+	struct vv_token b;
+	char *json = NULL;
+
+	(void)state;
+	assert_int_equal(vv_token_to_json(&a, &json), 0);
+	assert_non_null(strstr(json, "\"retire\":{\"keyslot\":\"0\""));
+	assert_int_equal(vv_token_from_json(json, &b), 0);
+	assert_int_equal(b.keyslot, 2);
+	assert_int_equal(b.retire_keyslot, 0);
+	assert_string_equal(b.retire_key, a.retire_key);
+	assert_string_equal(b.retire_kek, a.retire_kek);
+	assert_string_equal(b.retire_alg, a.retire_alg);
+	vv_token_clear(&b);
+	free(json);
+
+	/* no marker: nothing emitted, nothing parsed */
+	a.retire_key = NULL;
+	assert_int_equal(vv_token_to_json(&a, &json), 0);
+	assert_null(strstr(json, "retire"));
+	assert_int_equal(vv_token_from_json(json, &b), 0);
+	assert_null(b.retire_key);
+	vv_token_clear(&b);
+	free(json);
+
+	/* retiring the keyslot the token uses is refused both ways */
+	a.retire_key = "keystore:d/1";
+	a.retire_keyslot = 2;
+	assert_int_equal(vv_token_to_json(&a, &json), -EINVAL);
+	assert_null(json);
+}
+
 static void test_malformed_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -122,6 +162,11 @@ static void test_malformed_refused(void **state)
 		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\",\"mount\":\"data\"}",
 		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"../x\"}",
 		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"..\"}",
+		/* retire: same keyslot, no key, not an object, alg without kek */
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\",\"retire\":{\"keyslot\":\"1\",\"key\":\"o\"}}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\",\"retire\":{\"keyslot\":\"0\"}}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\",\"retire\":\"0\"}",
+		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\",\"retire\":{\"keyslot\":\"0\",\"key\":\"o\",\"alg\":\"RSA-OAEP\"}}",
 		/* trailing document */
 		"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,\"key\":\"k\",\"name\":\"n\"} {}",
 	};
@@ -314,6 +359,7 @@ int main(void)
 		cmocka_unit_test(test_parse_full),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_minimal_unwrapped),
+		cmocka_unit_test(test_retire_marker),
 		cmocka_unit_test(test_malformed_refused),
 		cmocka_unit_test(test_to_json_refuses),
 		cmocka_unit_test(test_read_write_image),

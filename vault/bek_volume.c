@@ -284,6 +284,27 @@ static int do_umount(const char *target)
 	return 0;
 }
 
+/* Debug: how the volume is really mounted (options, propagation), from mountinfo. */
+static void log_mount(const char *dev, const char *dir)
+{
+	struct libmnt_table *tb;
+	struct libmnt_fs *fs;
+
+	if (vv_log_get_level() < VV_LOG_DEBUG)
+		return;
+	tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	fs = tb ? mnt_table_find_target(tb, dir, MNT_ITER_BACKWARD) : NULL;
+	if (fs)
+		vv_debug("BEK volume %s mounted on %s: type %s, vfs options %s, "
+			 "fs options %s, propagation %s", dev, dir,
+			 mnt_fs_get_fstype(fs) ? mnt_fs_get_fstype(fs) : "?",
+			 mnt_fs_get_vfs_options(fs) ? mnt_fs_get_vfs_options(fs) : "",
+			 mnt_fs_get_fs_options(fs) ? mnt_fs_get_fs_options(fs) : "",
+			 mnt_fs_get_optional_fields(fs) && *mnt_fs_get_optional_fields(fs)
+			 ? mnt_fs_get_optional_fields(fs) : "private");
+	mnt_unref_table(tb);
+}
+
 int vv_bek_volume_read(const char *label, const char *want,
 		       struct vv_secret **key, char **found_name, char **device,
 		       struct vv_error *err)
@@ -327,6 +348,7 @@ int vv_bek_volume_read(const char *label, const char *want,
 	if (r < 0)
 		goto out;
 	mounted = true;
+	log_mount(dev, dir);
 	r = vv_bek_volume_read_dir(dir, want, key, found_name, err);
 out:
 	if (mounted && do_umount(dir) < 0 && r == 0) {

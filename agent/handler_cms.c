@@ -8,6 +8,7 @@
  * wiped memory (struct vv_secret, OpenSSL's secure-memory BIO).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -237,6 +238,27 @@ int vv_handler_decrypt(const char *waagent_dir, const char *thumbprint,
 		r = -EINVAL;
 		goto out;
 	}
+	/*
+	 * Say plainly when the data was encrypted for another certificate
+	 * (the commonest field mistake) rather than as a decryption failure.
+	 */
+	{
+		STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+		bool match = false;
+
+		for (int i = 0; ris && i < sk_CMS_RecipientInfo_num(ris); i++) {
+			CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+
+			if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS &&
+			    CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+				match = true;
+		}
+		if (!match) {
+			vv_herr(err, errlen, "protectedSettings is not encrypted to certificate %s", upper);
+			r = -EACCES;
+			goto out;
+		}
+	}
 	/* Secure-memory BIO: its buffer is wiped on growth and on free. */
 	mem = BIO_new(BIO_s_secmem());
 	if (!mem) {
@@ -244,12 +266,7 @@ int vv_handler_decrypt(const char *waagent_dir, const char *thumbprint,
 		goto out;
 	}
 	if (CMS_decrypt(cms, key, cert, NULL, mem, 0) != 1) {
-		unsigned long e = ERR_peek_last_error();
-
-		if (ERR_GET_REASON(e) == CMS_R_NO_MATCHING_RECIPIENT)
-			vv_herr(err, errlen, "protectedSettings is not encrypted to certificate %s", upper);
-		else
-			vv_herr(err, errlen, "protectedSettings cannot be decrypted with certificate %s", upper);
+		vv_herr(err, errlen, "protectedSettings cannot be decrypted with certificate %s", upper);
 		r = -EACCES;
 		goto out;
 	}

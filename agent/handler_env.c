@@ -104,14 +104,23 @@ int vv_handler_env_parse(const char *text, size_t len,
 		vv_herr(err, errlen, "HandlerEnvironment.json: no \"handlerEnvironment\" object");
 		goto out;
 	}
+	/* version is a number in some waagent releases: only keep a string. */
+	{
+		struct json_object *v;
+
+		if (json_object_object_get_ex(first, "version", &v) &&
+		    json_object_is_type(v, json_type_string) &&
+		    !(env->version = strdup(json_object_get_string(v)))) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
 	if ((r = get_str(first, "name", false, &env->name, err, errlen)) < 0 ||
-	    (r = get_str(first, "version", false, &env->version, err, errlen)) < 0 ||
 	    (r = get_str(he, "logFolder", true, &env->log_folder, err, errlen)) < 0 ||
 	    (r = get_str(he, "configFolder", true, &env->config_folder, err, errlen)) < 0 ||
 	    (r = get_str(he, "statusFolder", true, &env->status_folder, err, errlen)) < 0 ||
 	    (r = get_str(he, "heartbeatFile", true, &env->heartbeat_file, err, errlen)) < 0)
 		goto out;
-	/* version is a number in some waagent releases: tolerate, ignore it. */
 	if (!env->config_folder || !env->status_folder) {
 		vv_herr(err, errlen, "HandlerEnvironment.json: \"%s\" is missing",
 			env->config_folder ? "statusFolder" : "configFolder");

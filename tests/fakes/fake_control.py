@@ -351,8 +351,14 @@ class ControlApp(App):
         return {"access_token": token, "expires_on": claims["exp"]}
 
     def op_config(self, p):
+        def opt_int(v):
+            return None if v in (None, "", "null") else int(v)
         allowed = {"imds_token_lifetime": int, "aad_token_lifetime": int,
-                   "challenge_style": str, "authority": str, "tenant": str}
+                   "challenge_style": str, "authority": str, "tenant": str,
+                   "limits": lambda v: _bool(v, "limits"), "imds_rps": int, "imds_concurrency": int,
+                   "kv_secret_reads_per_10s": int, "kv_secret_writes_per_10s": int,
+                   "kv_key_ops_per_10s": int, "kv_hsm_key_ops_per_10s": int,
+                   "throttle_retry_after": opt_int}
         self._check(p, allowed)
         for k, conv in allowed.items():
             if k in p:
@@ -360,6 +366,8 @@ class ControlApp(App):
                 if k == "challenge_style" and val not in ("authorization", "authorization_uri"):
                     raise CtlError("challenge_style must be authorization or authorization_uri")
                 self.world.config[k] = val
+        if any(k.startswith(("kv_", "imds_rps", "imds_conc", "limits")) for k in p):
+            self.world.limiter.reset()  # new limits start with empty windows
         return {"config": dict(self.world.config)}
 
     def op_imds_identity(self, p):

@@ -5,6 +5,7 @@ reads the request, applies injected faults and hands the rest to an app.
 Stdlib only: this runs in a guest that has nothing but python3.
 """
 
+import collections
 import fnmatch
 import hashlib
 import hmac
@@ -141,6 +142,49 @@ class Faults:
     def pending(self):
         with self._lock:
             return [dict(f) for f in self._q if f["count"] != 0]
+
+
+# ---------------------------------------------------------------- limits
+
+
+class RateLimiter:
+    """Sliding-window request limits, like the services' throttling."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._hits = {}
+        self._busy = {}
+
+    def allow(self, key, limit, window):
+        """Record a request for key; False when limit per window is exceeded."""
+        if limit is None or limit <= 0:
+            return True
+        t = time.monotonic()
+        with self._lock:
+            q = self._hits.setdefault(key, collections.deque())
+            while q and q[0] <= t - window:
+                q.popleft()
+            if len(q) >= limit:
+                return False
+            q.append(t)
+            return True
+
+    def enter(self, key, limit):
+        """Concurrency slot; False when limit requests are already in flight."""
+        with self._lock:
+            n = self._busy.get(key, 0)
+            if limit and n >= limit:
+                return False
+            self._busy[key] = n + 1
+            return True
+
+    def leave(self, key):
+        with self._lock:
+            self._busy[key] = max(0, self._busy.get(key, 1) - 1)
+
+    def reset(self):
+        with self._lock:
+            self._hits.clear()
 
 
 # ---------------------------------------------------------------- tokens

@@ -254,6 +254,22 @@ class ImdsApp(App):
         return Response(404, {"error": "Not found"})
 
     def _token(self, req):
+        # The identity endpoint allows 20 requests/s and 5 in flight.
+        cfg = self.world.config
+        limited = cfg["limits"]
+        if limited and not self.world.limiter.allow("imds.token", cfg["imds_rps"], 1.0):
+            self.counters.inc("imds.throttled")
+            return self.fault_response(req, 429)
+        if limited and not self.world.limiter.enter("imds.token", cfg["imds_concurrency"]):
+            self.counters.inc("imds.throttled")
+            return self.fault_response(req, 429)
+        try:
+            return self._token_inner(req)
+        finally:
+            if limited:
+                self.world.limiter.leave("imds.token")
+
+    def _token_inner(self, req):
         def bad(desc, status=400):
             return Response(status, {"error": "invalid_request", "error_description": desc})
         if req.method != "GET":

@@ -25,7 +25,7 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from fake_core import Counters, Faults, FakeServer, Tokens  # noqa: E402
+from fake_core import Counters, Faults, FakeServer, RateLimiter, Tokens  # noqa: E402
 from fake_control import ControlApp, default_app  # noqa: E402
 from fake_identity import (AadApps, DEFAULT_APP_ID, DEFAULT_APP_SECRET,  # noqa: E402
                            DEFAULT_TENANT, Identities, ImdsApp, default_instance)
@@ -45,10 +45,20 @@ class World:
             "challenge_style": "authorization",
             "imds_token_lifetime": args.imds_token_lifetime,
             "aad_token_lifetime": args.aad_token_lifetime,
+            # service limits (REFERENCE.md); "limits": false turns them off
+            "limits": not args.no_limits,
+            "imds_rps": 20,
+            "imds_concurrency": 5,
+            "kv_secret_reads_per_10s": 4000,
+            "kv_secret_writes_per_10s": 300,
+            "kv_key_ops_per_10s": 4000,
+            "kv_hsm_key_ops_per_10s": 2000,
+            "throttle_retry_after": None,
         }
         self.config = dict(self.defaults)
         self.counters = Counters()
         self.tokens = Tokens(self.counters)
+        self.limiter = RateLimiter()
         self.identities = Identities()
         self.aad_apps = AadApps()
         self.vaults = {}
@@ -62,6 +72,7 @@ class World:
         self.config.clear()
         self.config.update(self.defaults)
         self.counters.reset()
+        self.limiter.reset()
         self.faults.clear()
         self.tokens.expire_all()
         self.identities.reset()
@@ -119,6 +130,8 @@ def main():
     ap.add_argument("--preload", default=None, help="JSON list of {\"op\": ..., params} control calls")
     ap.add_argument("--imds-token-lifetime", type=int, default=86399)
     ap.add_argument("--aad-token-lifetime", type=int, default=3599)
+    ap.add_argument("--no-limits", action="store_true",
+                    help="do not enforce the services' request limits (429)")
     ap.add_argument("--quiet", action="store_true", help="no per-request log lines")
     args = ap.parse_args()
 
@@ -240,9 +253,33 @@ def main():
     for srv in servers:
         srv.close_all()
         srv.server_close()
+    write_imported_files(os.path.join(state, "imported-files.txt"))
     if not args.quiet:
         sys.stderr.write("fakes: stopped\n")
     return 0
+
+
+def write_imported_files(path):
+    """Every Python file and shared library this run used, one per line:
+    what a minimal guest image needs besides /usr/bin/python3 (complete
+    once the fakes served the requests a scenario makes)."""
+    files = set()
+    for mod in list(sys.modules.values()):
+        f = getattr(mod, "__file__", None)
+        if f and os.path.exists(f):
+            files.add(os.path.abspath(f))
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                part = line.split()
+                if len(part) >= 6 and ".so" in part[5] and os.path.exists(part[5]):
+                    files.add(part[5])
+    except OSError:
+        pass
+    try:
+        write_atomic(path, "".join(f + "\n" for f in sorted(files)))
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

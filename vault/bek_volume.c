@@ -342,9 +342,15 @@ int vv_bek_volume_read(const char *label, const char *want,
 	if (r < 0)
 		goto out;
 	bound = true;
+	/*
+	 * iocharset is explicit: the kernel default (often "ascii") is a
+	 * build option, and its nls module may be missing (initramfs, minimal
+	 * images). Names are matched by us (vv_bek_volume_pick), not by the
+	 * kernel's case folding.
+	 */
 	r = do_mount(dev, dir, "vfat",
-		     "ro,nosuid,nodev,noexec,private,uid=0,gid=0,fmask=0077,dmask=0077",
-		     err);
+		     "ro,nosuid,nodev,noexec,private,uid=0,gid=0,fmask=0077,dmask=0077,"
+		     "iocharset=utf8", err);
 	if (r < 0)
 		goto out;
 	mounted = true;

@@ -13,10 +13,10 @@ GUID=3F2504E0-4F89-11D3-9A0C-0305E82C3301
 step mkfs-decoy mkfs.vfat -n DATA /dev/vda
 step mkfs-bek mkfs.vfat -n "BEK VOLUME" /dev/vdb
 mkdir -p /mnt/w /mnt/d
-step fill-decoy sh -c 'mount -t vfat /dev/vda /mnt/d &&
+step fill-decoy sh -c 'mount -t vfat -o iocharset=utf8 /dev/vda /mnt/d &&
 	printf decoy-os >/mnt/d/LinuxPassPhraseFileName &&
 	printf decoy-1-0 >/mnt/d/LinuxPassPhraseFileName_1_0 && umount /mnt/d'
-step fill-bek sh -c "mount -t vfat /dev/vdb /mnt/w &&
+step fill-bek sh -c "mount -t vfat -o iocharset=utf8 /dev/vdb /mnt/w &&
 	printf '%s' 'Zm9vYmFy+os/passphrase=' >/mnt/w/LinuxPassPhraseFileName &&
 	printf '%s' 'Zm9vYmFy-data-1-0' >/mnt/w/LinuxPassPhraseFileName_1_0 &&
 	printf '%s' 'other-disk-1-1' >/mnt/w/LinuxPassPhraseFileName_1_1 &&
@@ -27,7 +27,6 @@ FP_10=$(fp /mnt/w/LinuxPassPhraseFileName_1_0)
 FP_BEK=$(fp /mnt/w/$GUID.BEK)
 umount /mnt/w
 BEFORE=$(fp /dev/vdb)
-mkdir -p /run/vaultvol
 
 unmounted() { ! grep -q '^/dev/vdb ' /proc/mounts && ! grep -q /run/vaultvol/ /proc/mounts; }
 no_leftovers() { [ -z "$(ls -A /run/vaultvol)" ]; }
@@ -42,6 +41,7 @@ step not-wrapped grep -q '^wrapped: *no$' /tmp/s10
 step no-key-in-output sh -c '! grep -q -e Zm9vYmFy-data -e decoy /tmp/s10 /tmp/e10'
 step unmounted-after unmounted
 step no-leftover-dir no_leftovers
+step run-dir-0700 sh -c '[ "$(stat -c %a /run/vaultvol)" = 700 ]'
 
 # "bek:" alone is the OS disk file; JSON output.
 step show-os sh -c 'vaultvol --json key show bek: >/tmp/sos'
@@ -71,6 +71,11 @@ expect_fail missing-file vaultvol key show bek:LinuxPassPhraseFileName_2_0
 step unmounted-after-failure unmounted
 step no-leftover-after-failure no_leftovers
 step volume-unchanged sh -c "[ \"\$(sha256sum /dev/vdb | cut -d' ' -f1)\" = $BEFORE ]"
+
+# A mount point directory others can enter is refused.
+chmod 0755 /run/vaultvol
+expect_fail run-dir-0755-refused vaultvol key show bek:LinuxPassPhraseFileName_1_0
+chmod 0700 /run/vaultvol
 
 # Without the label there is no BEK volume (the decoy is not used).
 step relabel fatlabel /dev/vdb OTHER

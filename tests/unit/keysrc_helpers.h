@@ -101,6 +101,52 @@ static inline char *kt_read(const char *path, size_t *len)
 	return buf;
 }
 
+/*
+ * Run a shell command and return its stdout (malloc'ed, trailing newlines
+ * removed), or NULL when it fails.
+ */
+static inline __attribute__((format(printf, 1, 2))) char *kt_capture(const char *fmt, ...)
+{
+	char *cmd = NULL, *buf = NULL;
+	size_t cap = 0, n = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		cmd = NULL;
+	va_end(ap);
+	if (!cmd || !(p = popen(cmd, "r"))) {
+		free(cmd);
+		return NULL;
+	}
+	for (;;) {
+		if (n + 1024 + 1 > cap) {
+			char *nb = realloc(buf, cap = n + 4096);
+
+			if (!nb)
+				break;
+			buf = nb;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, p);
+
+		n += got;
+		if (got == 0)
+			break;
+	}
+	st = pclose(p);
+	free(cmd);
+	if (!buf || st != 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return buf;
+}
+
 /* rm -rf a test directory (only ever one we made under /tmp). */
 static inline void kt_rmrf(const char *dir)
 {

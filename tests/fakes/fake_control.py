@@ -8,6 +8,7 @@ Answers 200 {"ok": true, ...} or 400 {"ok": false, "error": "..."}.
 The ops are listed in README.md; fakectl.py is the command-line client.
 """
 
+import base64
 import json
 import re
 import threading
@@ -228,6 +229,65 @@ class ControlApp(App):
             key = vs[0].key
         public = _bool(p.get("public", False), "public")
         return {"pem": key.public_pem() if public else key.private_pem()}
+
+    @staticmethod
+    def _plaintext(p, field="plaintext"):
+        if p.get(field + "_b64") is not None:
+            return base64.b64decode(p[field + "_b64"], validate=True)
+        if isinstance(p.get(field), str):
+            return p[field].encode("utf-8")
+        raise CtlError("%s (a string) or %s_b64 (standard base64) is required" % (field, field))
+
+    def _kek(self, vault, name, version):
+        with vault.lock:
+            obj, vs = self._versions(vault, "key", name, version or "latest")
+            return obj, vs[0]
+
+    def op_wrap(self, p):
+        """Wrap with a vault key, no state checks: a test-data helper."""
+        vaults = self._vaults(p, allow_all=False)
+        self._check(p, ["name", "version", "alg", "plaintext", "plaintext_b64"])
+        alg = p.get("alg", "RSA-OAEP")
+        obj, v = self._kek(vaults[0], p.get("name", ""), p.get("version"))
+        out = v.key.encrypt(alg, self._plaintext(p))
+        return {"value": fake_rsa.b64url_encode(out),
+                "kid": "%s/keys/%s/%s" % (vaults[0].base, obj.name, v.version)}
+
+    def op_put_bek(self, p):
+        """An ADE-style BEK secret.  Unwrapped: value = base64(K), standard
+        alphabet, padded, contentType "BEK".  Wrapped (kek given): value =
+        wrapkey output base64url(RSA(K)), contentType "Wrapped BEK", tags
+        DiskEncryptionKeyEncryptionKeyURL / ...EncryptionAlgorithm."""
+        vaults = self._vaults(p)
+        self._check(p, ["name", "key", "key_b64", "kek", "kek_version", "alg", "machine_name",
+                        "file_name", "version", "tags", "enabled", "nbf", "exp", "created"])
+        k = self._plaintext(p, "key")
+        alg = p.get("alg", "RSA-OAEP")
+        tags = {"DiskEncryptionKeyFileName": p.get("file_name", "LinuxPassPhraseFileName"),
+                "MachineName": p.get("machine_name", "fake-vm")}
+        value = base64.b64encode(k).decode("ascii")
+        ctype = "BEK"
+        wrapped = None
+        if p.get("kek"):
+            _, kv = self._kek(vaults[0], p["kek"], p.get("kek_version"))
+            wrapped = fake_rsa.b64url_encode(kv.key.encrypt(alg, k))
+            ctype = "Wrapped BEK"
+            tags["DiskEncryptionKeyEncryptionAlgorithm"] = alg
+        tags.update(p.get("tags") or {})
+        version = str(p.get("version") or new_version()).lower()
+        ids = {}
+        for vault in vaults:
+            t = dict(tags)
+            if wrapped:
+                kobj, kv = self._kek(vault, p["kek"], p.get("kek_version"))
+                t["DiskEncryptionKeyEncryptionKeyURL"] = "%s/keys/%s/%s" % (vault.base, kobj.name,
+                                                                            kv.version)
+            r = self.op_put_secret({"vault": vault.name, "name": p.get("name"),
+                                    "value": wrapped or value, "version": version,
+                                    "content_type": ctype, "tags": t,
+                                    **{x: p[x] for x in ("enabled", "nbf", "exp", "created") if x in p}})
+            ids[vault.name] = r["id"]
+        return {"version": version, "id": ids[vaults[0].name], "ids": ids, "content_type": ctype}
 
     def op_set_attributes(self, p):
         vaults = self._vaults(p)

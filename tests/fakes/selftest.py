@@ -380,6 +380,23 @@ def run(env):
                             {"alg": "RSA-OAEP", "value": b64url_encode(ct)}, token=tok)
         expect(st == 200 and b64url_decode(doc["value"]) == b"abc", (st, doc))
 
+    @check("put_bek: ADE wrapped BEK unwraps with the tagged KEK/alg; plain BEK is base64 once")
+    def _():
+        r = env.ctl("put_bek", name="adebek", key="pass phrase", kek="kek", alg="RSA-OAEP-256")
+        st, _, doc = env.kv("GET", "/secrets/adebek" + V, token=tok)
+        t = doc["tags"]
+        expect(doc["contentType"] == "Wrapped BEK" and t["DiskEncryptionKeyEncryptionAlgorithm"] ==
+               "RSA-OAEP-256" and t["DiskEncryptionKeyEncryptionKeyURL"].endswith("/keys/kek/" + key["version"])
+               and t["DiskEncryptionKeyFileName"] == "LinuxPassPhraseFileName", doc)
+        path = urllib.parse.urlsplit(t["DiskEncryptionKeyEncryptionKeyURL"]).path
+        st, _, u = env.kv("POST", path + "/unwrapkey" + V, {"alg": "RSA-OAEP-256", "value": doc["value"]},
+                          token=tok)
+        expect(st == 200 and b64url_decode(u["value"]) == b"pass phrase", (st, u))
+        env.ctl("put_bek", name="plainbek", key_b64="AAECAw==")
+        st, _, doc = env.kv("GET", "/secrets/plainbek" + V, token=tok)
+        expect(doc["value"] == "AAECAw==" and doc["contentType"] == "BEK", doc)
+        return r["version"]
+
     # ------------------------------------------------------------ RBAC
 
     @check("RBAC deny -> 403 Forbidden/ForbiddenByRbac, count honoured; policy style")

@@ -520,10 +520,13 @@ static int kv_error(const struct vv_http_resp *resp, const char *method,
 
 	if (st == 404)
 		cause = VV_CAUSE_NOT_FOUND;
+	else if (st == 403 && ((inner && strcasestr(inner, "Disabled")) ||
+			       (code && strcasestr(code, "Disabled"))))
+		cause = VV_CAUSE_DISABLED;
+	else if (st == 403 && inner && strcasestr(inner, "Expired"))
+		cause = VV_CAUSE_EXPIRED;	/* KeyNotYetValidOrExpired */
 	else if (st == 403)
-		cause = ((inner && strcasestr(inner, "Disabled")) ||
-			 (code && strcasestr(code, "Disabled"))) ?
-			VV_CAUSE_DISABLED : VV_CAUSE_FORBIDDEN;
+		cause = VV_CAUSE_FORBIDDEN;
 	else if (st == 401)
 		cause = VV_CAUSE_UNAUTHORIZED;
 	else if (st == 409 && ((code && strcasestr(code, "Deleted")) ||

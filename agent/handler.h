@@ -152,7 +152,9 @@ struct vv_handler_request {
 	char *identity_client_id;	/* user-assigned managed identity */
 	char *aad_client_id;	/* AAD application (with aad_client_secret) */
 	char *aad_tenant_id;
-	int timeout_s;		/* snapshot: freeze deadline; 0 = default */
+	int timeout_s;		/* snapshot: freeze deadline; 0 = config/default */
+	char *service_url;	/* snapshot: the backup service (required) */
+	bool fs_consistent;	/* snapshot: "filesystem" instead of "application" */
 	struct vv_secret *aad_client_secret;	/* protected; NULL when absent */
 };
 

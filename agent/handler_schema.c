@@ -302,13 +302,14 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 	static const char *const keys[] = {
 		"operation", "volumes", "vaultUrl", "kekUrl", "kekAlgorithm",
 		"rotate", "managedIdentityClientId", "aadClientId", "aadTenantId",
-		"timeoutSeconds", NULL
+		"timeoutSeconds", "serviceUrl", "consistency", NULL
 	};
 	static const char *const ops[] = { "reopen", "provision", "rotate", "snapshot", NULL };
 	static const char *const algs[] = { "RSA-OAEP", "RSA-OAEP-256", "RSA1_5", NULL };
 	static const char *const rot[] = { "bek", "kek", NULL };
+	static const char *const cons[] = { "application", "filesystem", NULL };
 	const char *w = "publicSettings";
-	int op = VV_HOP_REOPEN, alg = -1, what = 0, r;
+	int op = VV_HOP_REOPEN, alg = -1, what = 0, level = 0, r;
 
 	if ((r = only_keys(pub, w, keys, err, errlen)) < 0 ||
 	    (r = get_enum(pub, w, "operation", ops, &op, err, errlen)) < 0)
@@ -325,8 +326,17 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 			    &req->aad_client_id, err, errlen)) < 0 ||
 	    (r = get_string(pub, w, "aadTenantId", S_TOKEN, 128, false,
 			    &req->aad_tenant_id, err, errlen)) < 0 ||
-	    (r = get_int(pub, w, "timeoutSeconds", 1, 3600, &req->timeout_s, err, errlen)) < 0)
+	    (r = get_int(pub, w, "timeoutSeconds", 1, 3600, &req->timeout_s, err, errlen)) < 0 ||
+	    (r = get_string(pub, w, "serviceUrl", S_TOKEN, 2048, false,
+			    &req->service_url, err, errlen)) < 0 ||
+	    (r = get_enum(pub, w, "consistency", cons, &level, err, errlen)) < 0)
 		return r;
+	req->fs_consistent = level == 1;
+	if (req->service_url && strncmp(req->service_url, "https://", 8) != 0 &&
+	    strncmp(req->service_url, "http://", 7) != 0) {
+		vv_herr(err, errlen, "publicSettings.serviceUrl must be an http:// or https:// URL");
+		return -EINVAL;
+	}
 	if (req->vault_url && strncmp(req->vault_url, "https://", 8) != 0) {
 		vv_herr(err, errlen, "publicSettings.vaultUrl must be an https:// URL");
 		return -EINVAL;
@@ -408,8 +418,20 @@ static int cross_check(struct vv_handler_request *req, char *err, size_t errlen)
 		vv_herr(err, errlen, "publicSettings.kekUrl applies to provision and rotate only");
 		return -EINVAL;
 	}
-	if (req->timeout_s && req->op != VV_HOP_SNAPSHOT) {
-		vv_herr(err, errlen, "publicSettings.timeoutSeconds applies to snapshot only");
+	if ((req->timeout_s || req->service_url || req->fs_consistent) &&
+	    req->op != VV_HOP_SNAPSHOT) {
+		vv_herr(err, errlen, "publicSettings.%s applies to snapshot only",
+			req->timeout_s ? "timeoutSeconds" :
+			req->service_url ? "serviceUrl" : "consistency");
+		return -EINVAL;
+	}
+	if (req->op == VV_HOP_SNAPSHOT && !req->service_url) {
+		vv_herr(err, errlen, "publicSettings.serviceUrl (the backup service) is required for snapshot");
+		return -EINVAL;
+	}
+	if (req->op == VV_HOP_SNAPSHOT && req->nvolumes) {
+		vv_herr(err, errlen, "publicSettings.volumes does not apply to snapshot "
+			"(every mounted filesystem is frozen; exclude some in the config file)");
 		return -EINVAL;
 	}
 	return 0;
@@ -446,6 +468,7 @@ void vv_handler_request_clear(struct vv_handler_request *req)
 	free(req->identity_client_id);
 	free(req->aad_client_id);
 	free(req->aad_tenant_id);
+	free(req->service_url);
 	vv_secret_free(req->aad_client_secret);
 	memset(req, 0, sizeof(*req));
 }

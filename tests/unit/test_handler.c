@@ -322,9 +322,12 @@ static void test_schema_good(void **state)
 	assert_true(req.rotate_kek);
 	vv_handler_request_clear(&req);
 
-	assert_int_equal(build("{\"operation\": \"snapshot\", \"timeoutSeconds\": 30}", NULL,
+	assert_int_equal(build("{\"operation\": \"snapshot\", \"timeoutSeconds\": 30,"
+			       "\"serviceUrl\": \"http://127.0.0.1:8080\", \"consistency\": \"filesystem\"}", NULL,
 			       &req, err, sizeof(err)), 0);
 	assert_int_equal(req.timeout_s, 30);
+	assert_true(req.fs_consistent);
+	assert_string_equal(req.service_url, "http://127.0.0.1:8080");
 	vv_handler_request_clear(&req);
 
 	assert_int_equal(build("{\"aadClientId\": \"app\", \"aadTenantId\": \"t\"}",
@@ -353,6 +356,13 @@ static void test_schema_hostile(void **state)
 		{ "{\"timeoutSeconds\": \"10\", \"operation\": \"snapshot\"}", NULL, "must be an integer" },
 		{ "{\"timeoutSeconds\": 1.5, \"operation\": \"snapshot\"}", NULL, "must be an integer" },
 		{ "{\"timeoutSeconds\": 0, \"operation\": \"snapshot\"}", NULL, "between 1 and 3600" },
+		{ "{\"operation\": \"snapshot\"}", NULL, "serviceUrl (the backup service) is required" },
+		{ "{\"operation\": \"snapshot\", \"serviceUrl\": \"ftp://x\"}", NULL, "http:// or https://" },
+		{ "{\"operation\": \"snapshot\", \"serviceUrl\": \"http://x\", \"volumes\": [\"a\"]}", NULL,
+		  "does not apply to snapshot" },
+		{ "{\"operation\": \"snapshot\", \"serviceUrl\": \"http://x\", \"consistency\": \"app\"}", NULL,
+		  "\"app\" is not one of \"application\", \"filesystem\"" },
+		{ "{\"consistency\": \"filesystem\"}", NULL, "consistency applies to snapshot only" },
 		{ "{\"timeoutSeconds\": 10}", NULL, "snapshot only" },
 		{ "{\"kekAlgorithm\": \"RSA-OAEP\"}", NULL, "needs publicSettings.kekUrl" },
 		{ "{\"kekUrl\": \"keystore-kek:k\"}", NULL, "provision and rotate only" },
@@ -936,7 +946,7 @@ static void test_enable_flow(void **state)
 	json_object_put(root);
 
 	/* An operation this build lacks (stand-in table has no snapshot). */
-	put_settings(&t, 4, "{\"operation\": \"snapshot\"}", NULL);
+	put_settings(&t, 4, "{\"operation\": \"snapshot\", \"serviceUrl\": \"http://127.0.0.1:1\"}", NULL);
 	assert_int_equal(vv_handler_enable(&opt, &a), VV_EXIT_FAILURE);
 	assert_int_equal(fake_calls, 2);
 	root = read_status(&t, 4);

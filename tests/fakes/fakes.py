@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/python3 -S
 """Fake Azure Key Vault (HTTPS, primary and secondary), IMDS (HTTP), AAD
 token endpoint (on the primary vault's port) and a control API, in one
 process, using only the Python standard library.

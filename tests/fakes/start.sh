@@ -11,7 +11,7 @@ shift
 mkdir -p "$dir"
 rm -f "$dir/ready"
 py=${FAKES_PYTHON:-/usr/bin/python3}
-"$py" "$here/fakes.py" --state-dir "$dir" "$@" >"$dir/fakes.log" 2>&1 </dev/null &
+"$py" -S "$here/fakes.py" --state-dir "$dir" "$@" >"$dir/fakes.log" 2>&1 </dev/null &
 pid=$!
 echo "$pid" > "$dir/fakes.pid"
 limit=$(( ${FAKES_START_TIMEOUT:-60} * 10 ))

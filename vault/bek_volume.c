@@ -309,7 +309,7 @@ int vv_bek_volume_read(const char *label, const char *want,
 		       struct vv_secret **key, char **found_name, char **device,
 		       struct vv_error *err)
 {
-	char dir[] = VV_BEK_RUN_DIR "/bek-XXXXXX";
+	char dir[sizeof(VV_BEK_RUN_DIR "/bek-") + 6];
 	char *dev = NULL;
 	bool made = false, bound = false, mounted = false;
 	int r;
@@ -325,6 +325,10 @@ int vv_bek_volume_read(const char *label, const char *want,
 	r = prepare_run_dir(err);
 	if (r < 0)
 		goto out;
+	/* mkdtemp's template: the prefix, then six 'X' it replaces. */
+	snprintf(dir, sizeof(dir), "%s/bek-", VV_BEK_RUN_DIR);
+	memset(dir + strlen(dir), 'X', 6);
+	dir[sizeof(dir) - 1] = '\0';
 	if (!mkdtemp(dir)) {
 		r = -errno;
 		vv_error_set(err, VV_CAUSE_CONFIG, 0, "mkdtemp under %s: %s",

@@ -167,9 +167,13 @@ static int open_entry(int storefd, const char *name, bool create,
 		return r;
 	}
 	snprintf(what, sizeof(what), "keystore entry %s", name);
-	if (fstat(fd, &st) < 0 || !vv_stat_private(&st, what, err)) {
-		if (!err || err->cause == VV_CAUSE_NONE)
-			vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: cannot stat", what);
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", what, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!vv_stat_private(&st, what, err)) {
 		close(fd);
 		return -EPERM;
 	}

@@ -8,6 +8,8 @@
  *   https://<vault>/secrets/<name>[/<version>]   Key Vault secret
  *   <name>[/<version>]                           secret in the configured vault
  *   bek:<file name>                              file on the platform's BEK VOLUME
+ *                                                ("bek:" = LinuxPassPhraseFileName,
+ *                                                "bek:*.BEK" = its only .BEK file)
  *   keystore:<name>                              local keystore (root-only dir)
  *   file:<absolute path>                         key file
  * KEK references:

@@ -377,6 +377,12 @@ int vv_http_do(struct vv_http *h, const struct vv_http_req *req,
 	}
 
 	curl_easy_setopt(c, CURLOPT_SHARE, h->share);
+	/*
+	 * The shared cache keeps at most this many idle connections; libcurl's
+	 * default (4 per easy handle) would close kept-alive connections as
+	 * soon as more than 4 volumes are opened in parallel.
+	 */
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 64L);
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, req->allow_http ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

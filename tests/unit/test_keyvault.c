@@ -65,7 +65,7 @@ static void put_secret(const char *vault, const char *name, const char *value,
 		snprintf(id, idlen, "%s", buf);
 }
 
-static __attribute__((unused)) void put_key(const char *name, char *kid, size_t len)
+static void put_key(const char *name, char *kid, size_t len)
 {
 	assert_non_null(vv_fakes_ctl_str(&F, kid, len, "kid", "put_key",
 					 "{\"vault\":\"all\",\"name\":\"%s\",\"bits\":2048}", name));
@@ -167,10 +167,928 @@ static void test_get_by_name_version_url(void **state)
 	vv_vault_free(v);
 }
 
+static void test_challenge_authorization_uri(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+
+	(void)state;
+	assert_int_equal(vv_fakes_ctl_ok(&F, "config", "{\"challenge_style\":\"authorization_uri\"}"), 0);
+	put_secret("primary", "uri-style", "v1", NULL, 0);
+	v = mkvault(NULL);
+	assert_int_equal(vv_secret_get(v, "uri-style", &b, &err), 0);
+	check_value(b, "v1");
+	vv_secret_bundle_free(b);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.challenges, 1);
+	assert_int_equal(st.token_requests, 1);
+	vv_vault_free(v);
+}
+
+static void test_one_token_many_requests(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	char name[32];
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "shared-%d", i);
+		put_secret("primary", name, name, NULL, 0);
+	}
+	v = mkvault(NULL);
+	/* 20 "volumes" over 5 distinct secrets, each fetched when needed */
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "shared-%d", i % 5);
+		assert_int_equal(vv_secret_get(v, name, &b, &err), 0);
+		check_value(b, name);
+		vv_secret_bundle_free(b);
+	}
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.secret_gets, 20);
+	assert_int_equal(st.token_requests, 1);
+	assert_int_equal(st.challenges, 1);
+	assert_int_equal(st.connections, 2);
+	assert_int_equal(ctr("imds.token"), 1);
+	assert_int_equal(ctr("tokens_issued"), 1);
+	assert_int_equal(ctr("primary.connections"), 1);
+	assert_int_equal(ctr("primary.requests"), 21);
+	vv_vault_free(v);
+}
+
+struct par {
+	struct vv_vault *v;
+	int fails;
+};
+
+static void *par_get(void *arg)
+{
+	struct par *p = arg;
+	struct vv_secret_bundle *b;
+	struct vv_error err;
+
+	for (int i = 0; i < 5; i++) {
+		b = NULL;
+		if (vv_secret_get(p->v, "par", &b, &err) < 0)
+			__atomic_add_fetch(&p->fails, 1, __ATOMIC_RELAXED);
+		vv_secret_bundle_free(b);
+	}
+	return NULL;
+}
+
+/* Volumes open in parallel: still one token, connections bounded by threads. */
+static void test_parallel_one_token(void **state)
+{
+	struct par p = { 0 };
+	struct vv_vault_stats st;
+	pthread_t th[8];
+
+	(void)state;
+	put_secret("primary", "par", "pv", NULL, 0);
+	p.v = mkvault(NULL);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, par_get, &p), 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(p.fails, 0);
+	vv_vault_get_stats(p.v, &st);
+	assert_int_equal(st.secret_gets, 40);
+	assert_int_equal(st.token_requests, 1);
+	assert_int_equal(ctr("imds.token"), 1);
+	/* no more connections than requests in flight at once */
+	assert_true(ctr("primary.connections") <= 8);
+	vv_vault_free(p.v);
+}
+
+/* A revoked/expired token is refused: one new token, then success. */
+static void test_token_refreshed_after_401(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("primary", "s", "x", NULL, 0);
+	v = mkvault(NULL);
+	assert_int_equal(vv_secret_get(v, "s", &b, &err), 0);
+	vv_secret_bundle_free(b);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "expire_tokens", NULL), 0);
+	assert_int_equal(vv_secret_get(v, "s", &b, &err), 0);
+	check_value(b, "x");
+	vv_secret_bundle_free(b);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 2);
+	assert_int_equal(st.challenges, 2);
+	vv_vault_free(v);
+}
+
+/* 401 even with a fresh token: UNAUTHORIZED, definite, no failover. */
+static void test_unauthorized_fresh_token(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct opts o = { .secondary = true };
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("all", "s", "x", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"status\":401,"
+					 "\"when\":\"authed\",\"count\":-1}"), 0);
+	v = mkvault(&o);
+	assert_true(vv_secret_get(v, "s", &b, &err) < 0);
+	assert_null(b);
+	assert_int_equal(err.cause, VV_CAUSE_UNAUTHORIZED);
+	assert_int_equal(err.http_status, 401);
+	assert_true(vv_cause_is_definite(err.cause));
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 1);
+	assert_int_equal(st.failovers, 0);
+	assert_int_equal(ctr("secondary.requests"), 0);
+	vv_vault_free(v);
+}
+
+/* A challenge sending us for a token for another service is refused. */
+static void test_challenge_foreign_resource(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("primary", "s", "x", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"status\":401,"
+		"\"when\":\"unauthed\",\"body\":\"\",\"headers\":{\"WWW-Authenticate\":"
+		"\"Bearer authorization=\\\"https://login.windows.net/t\\\", "
+		"resource=\\\"https://management.azure.com\\\"\"}}"), 0);
+	v = mkvault(NULL);
+	assert_true(vv_secret_get(v, "s", &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_UNAUTHORIZED);
+	assert_non_null(strstr(err.message, "management.azure.com"));
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 0);
+	assert_int_equal(ctr("imds.token"), 0);
+	vv_vault_free(v);
+}
+
+static void test_attributes_and_tags(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	int64_t now = time(NULL);
+
+	(void)state;
+	assert_int_equal(vv_fakes_ctl_ok(&F, "put_secret",
+		"{\"name\":\"tagged\",\"value\":\"dGVzdA==\",\"content_type\":\"Wrapped BEK\","
+		"\"tags\":{\"DiskEncryptionKeyFileName\":\"LinuxPassPhraseFileName\","
+		"\"DiskEncryptionKeyEncryptionAlgorithm\":\"RSA-OAEP\"},"
+		"\"nbf\":%lld,\"exp\":%lld}", (long long)(now - 100), (long long)(now - 10)), 0);
+	v = mkvault(NULL);
+	/* expired secrets are still read; exp is reported for the caller to judge */
+	assert_int_equal(vv_secret_get(v, "tagged", &b, &err), 0);
+	check_value(b, "dGVzdA==");
+	assert_string_equal(b->content_type, "Wrapped BEK");
+	assert_int_equal(b->ntags, 2);
+	assert_string_equal(vv_bundle_tag(b, "DiskEncryptionKeyFileName"), "LinuxPassPhraseFileName");
+	assert_string_equal(vv_bundle_tag(b, "diskencryptionkeyencryptionalgorithm"), "RSA-OAEP");
+	assert_int_equal(b->nbf, now - 100);
+	assert_int_equal(b->exp, now - 10);
+	vv_secret_bundle_free(b);
+	vv_vault_free(v);
+}
+
+static void test_put_then_get(void **state)
+{
+	static const char value[] = "quote\" back\\slash\nnewline \x01 ctl";
+	struct vv_tag tags[] = {
+		{ "MachineName", "vm-1" },
+		{ "DiskEncryptionKeyFileName", "LinuxPassPhraseFileName_1_0" },
+	};
+	struct vv_secret_bundle *b = NULL, *g = NULL;
+	struct vv_secret *s = vv_secret_from(value, sizeof(value) - 1);
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+
+	(void)state;
+	v = mkvault(NULL);
+	assert_int_equal(vv_secret_put(v, "newdisk", s, "BEK", tags, 2, &b, &err), 0);
+	assert_non_null(b);
+	assert_non_null(strstr(b->id, "/secrets/newdisk/"));
+	assert_true(strlen(strrchr(b->id, '/') + 1) == 32);
+	assert_string_equal(b->content_type, "BEK");
+	assert_true(vv_secret_equal(b->value, s));
+	assert_int_equal(vv_secret_get(v, b->id, &g, &err), 0);
+	assert_true(vv_secret_equal(g->value, s));
+	assert_string_equal(vv_bundle_tag(g, "MachineName"), "vm-1");
+	assert_string_equal(vv_bundle_tag(g, "DiskEncryptionKeyFileName"), "LinuxPassPhraseFileName_1_0");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.secret_puts, 1);
+	assert_int_equal(ctr("primary.set_secret.ok"), 1);
+	vv_secret_bundle_free(b);
+	vv_secret_bundle_free(g);
+	/* a version in a put reference is a mistake */
+	assert_true(vv_secret_put(v, "newdisk/0123456789abcdef0123456789abcdef", s, NULL,
+				  NULL, 0, NULL, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	vv_secret_free(s);
+	vv_vault_free(v);
+}
+
+static void test_key_get(void **state)
+{
+	struct vv_key_info *k = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char kid[256];
+
+	(void)state;
+	put_key("kek1", kid, sizeof(kid));
+	v = mkvault(NULL);
+	assert_int_equal(vv_key_get(v, kid, &k, &err), 0);
+	assert_string_equal(k->kid, kid);
+	assert_string_equal(k->kty, "RSA");
+	assert_int_equal(k->bits, 2048);
+	assert_true(k->enabled);
+	vv_key_info_free(k);
+	assert_int_equal(vv_key_get(v, "kek1", &k, &err), 0);
+	assert_string_equal(k->kid, kid);
+	vv_key_info_free(k);
+	assert_true(vv_key_get(v, "nokey", &k, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
+	assert_string_equal(err.code, "KeyNotFound");
+	vv_vault_free(v);
+}
+
+static bool is_b64url_unpadded(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+			return false;
+	return true;
+}
+
+static void test_wrap_unwrap_all_algs(void **state)
+{
+	static const char *const algs[] = { "RSA-OAEP", "RSA-OAEP-256", "RSA1_5" };
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	unsigned char raw[48];
+	char kid[256];
+
+	(void)state;
+	put_key("kek", kid, sizeof(kid));
+	v = mkvault(NULL);
+	assert_int_equal(RAND_bytes(raw, sizeof(raw)), 1);
+	for (int i = 0; i < 3; i++) {
+		struct vv_secret *plain = vv_secret_from(raw, sizeof(raw)), *back = NULL;
+		char *wrapped = NULL, *kid_out = NULL;
+
+		assert_int_equal(vv_key_wrap(v, kid, algs[i], plain, &wrapped, &kid_out, &err), 0);
+		assert_true(is_b64url_unpadded(wrapped));
+		assert_int_equal(strlen(wrapped), 342);	/* 256 bytes, unpadded */
+		assert_string_equal(kid_out, kid);
+		assert_int_equal(vv_key_unwrap(v, kid, algs[i], wrapped, &back, &err), 0);
+		assert_true(vv_secret_equal(plain, back));
+		vv_secret_free(back);
+		back = NULL;
+		/* the wrong algorithm does not give the key back */
+		if (i != 2) {
+			int r = vv_key_unwrap(v, kid, algs[(i + 1) % 2], wrapped, &back, &err);
+
+			assert_true(r < 0);
+			assert_int_equal(err.cause, VV_CAUSE_CRYPTO);
+			assert_null(back);
+		}
+		free(wrapped);
+		free(kid_out);
+		vv_secret_free(plain);
+	}
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.wraps, 3);
+	assert_int_equal(st.unwraps, 5);
+	assert_int_equal(st.token_requests, 1);
+	vv_vault_free(v);
+}
+
+/* Wrapped values from other tools: padded, or in the standard alphabet. */
+static void test_unwrap_accepts_padded(void **state)
+{
+	struct vv_secret *back = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char kid[256], w[600], pad[700];
+	size_t n;
+
+	(void)state;
+	put_key("kekp", kid, sizeof(kid));
+	assert_non_null(vv_fakes_ctl_str(&F, w, sizeof(w), "value", "wrap",
+		"{\"name\":\"kekp\",\"alg\":\"RSA-OAEP-256\",\"plaintext\":\"my passphrase\"}"));
+	n = strlen(w);
+	snprintf(pad, sizeof(pad), "%s%s", w, n % 4 == 2 ? "==" : n % 4 == 3 ? "=" : "");
+	v = mkvault(NULL);
+	assert_int_equal(vv_key_unwrap(v, kid, "RSA-OAEP-256", w, &back, &err), 0);
+	assert_int_equal(back->len, 13);
+	assert_memory_equal(back->data, "my passphrase", 13);
+	vv_secret_free(back);
+	assert_int_equal(vv_key_unwrap(v, kid, "RSA-OAEP-256", pad, &back, &err), 0);
+	assert_memory_equal(back->data, "my passphrase", 13);
+	vv_secret_free(back);
+	for (char *p = pad; *p; p++)
+		*p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+	assert_int_equal(vv_key_unwrap(v, kid, "RSA-OAEP-256", pad, &back, &err), 0);
+	assert_memory_equal(back->data, "my passphrase", 13);
+	vv_secret_free(back);
+	back = NULL;
+	assert_true(vv_key_unwrap(v, kid, "RSA-OAEP-256", "not base64!", &back, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_CRYPTO);
+	assert_true(vv_key_unwrap(v, kid, "AES-KW", w, &back, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	vv_vault_free(v);
+}
+
+static void test_key_revoked_and_expired(void **state)
+{
+	struct vv_secret *plain = vv_secret_from("k", 1), *back = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char kid[256], *w = NULL;
+	struct opts o = { .secondary = true };
+
+	(void)state;
+	put_key("kr", kid, sizeof(kid));
+	v = mkvault(&o);
+	assert_int_equal(vv_key_wrap(v, kid, "RSA-OAEP", plain, &w, NULL, &err), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "revoke_key", "{\"vault\":\"primary\",\"name\":\"kr\"}"), 0);
+	assert_true(vv_key_unwrap(v, kid, "RSA-OAEP", w, &back, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_DISABLED);
+	assert_int_equal(err.http_status, 403);
+	assert_string_equal(err.inner, "KeyDisabled");
+	/* the secondary holds the same key, enabled: revocation is not routed around */
+	assert_int_equal(ctr("secondary.requests"), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "unrevoke_key", "{\"vault\":\"primary\",\"name\":\"kr\"}"), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "set_attributes", "{\"kind\":\"key\",\"name\":\"kr\","
+					 "\"exp\":%lld}", (long long)time(NULL) - 5), 0);
+	free(w);
+	w = NULL;
+	assert_true(vv_key_wrap(v, kid, "RSA-OAEP", plain, &w, NULL, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_EXPIRED);
+	assert_null(w);
+	vv_secret_free(plain);
+	vv_vault_free(v);
+}
+
+/* ---- faults ---- */
+
+static void expect_fail(struct vv_vault *v, const char *ref, enum vv_cause cause,
+			int status, const char *code, const char *inner)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_error err;
+
+	assert_true(vv_secret_get(v, ref, &b, &err) < 0);
+	assert_null(b);
+	if (err.cause != cause)
+		fprintf(stderr, "got %s: %s\n", vv_cause_str(err.cause), err.message);
+	assert_int_equal(err.cause, cause);
+	assert_int_equal(err.http_status, status);
+	if (code)
+		assert_string_equal(err.code, code);
+	if (inner)
+		assert_string_equal(err.inner, inner);
+}
+
+static void test_not_found(void **state)
+{
+	struct opts o = { .secondary = true };
+	struct vv_vault *v;
+	struct vv_vault_stats st;
+
+	(void)state;
+	/* present only in the secondary: a 404 from the primary is final */
+	put_secret("secondary", "only2", "x", NULL, 0);
+	v = mkvault(&o);
+	expect_fail(v, "only2", VV_CAUSE_NOT_FOUND, 404, "SecretNotFound", NULL);
+	assert_true(vv_cause_is_definite(VV_CAUSE_NOT_FOUND));
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 0);
+	assert_int_equal(st.retries, 0);
+	assert_int_equal(ctr("secondary.requests"), 0);
+	vv_vault_free(v);
+}
+
+static void test_disabled(void **state)
+{
+	struct opts o = { .secondary = true };
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("all", "dis", "x", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "disable", "{\"vault\":\"primary\",\"name\":\"dis\"}"), 0);
+	v = mkvault(&o);
+	expect_fail(v, "dis", VV_CAUSE_DISABLED, 403, "Forbidden", "SecretDisabled");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 0);
+	assert_int_equal(ctr("secondary.requests"), 0);
+	vv_vault_free(v);
+}
+
+static void test_rbac_forbidden(void **state)
+{
+	struct opts o = { .secondary = true };
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("all", "locked", "x", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"vault\":\"primary\"}"), 0);
+	v = mkvault(&o);
+	expect_fail(v, "locked", VV_CAUSE_FORBIDDEN, 403, "Forbidden", "ForbiddenByRbac");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 0);
+	assert_int_equal(ctr("secondary.requests"), 0);
+	vv_vault_free(v);
+	/* access-policy style denial */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_clear", "{\"vault\":\"primary\"}"), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"vault\":\"primary\",\"style\":\"policy\"}"), 0);
+	v = mkvault(NULL);
+	expect_fail(v, "locked", VV_CAUSE_FORBIDDEN, 403, "Forbidden", "AccessDenied");
+	vv_vault_free(v);
+}
+
+static void get_ok(struct vv_vault *v, const char *ref, const char *value)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_error err;
+	int r = vv_secret_get(v, ref, &b, &err);
+
+	if (r < 0)
+		fprintf(stderr, "get %s: %s: %s\n", ref, vv_cause_str(err.cause), err.message);
+	assert_int_equal(r, 0);
+	check_value(b, value);
+	vv_secret_bundle_free(b);
+}
+
+static void test_throttled_then_ok(void **state)
+{
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+	long long t0, t;
+
+	(void)state;
+	put_secret("primary", "t", "tv", NULL, 0);
+	v = mkvault(NULL);
+	get_ok(v, "t", "tv");	/* challenge and token out of the way */
+
+	/* without Retry-After: the 1, 2 s schedule (scaled to ~10, ~20 ms) */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":429,\"when\":\"authed\",\"count\":2}"), 0);
+	t0 = vv_retry_now_ms();
+	get_ok(v, "t", "tv");
+	t = vv_retry_now_ms() - t0;
+	assert_true(t >= 24 && t < 1000);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 2);
+
+	/* with Retry-After: 10 s each (scaled: ~100 ms), far above the schedule */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":429,\"when\":\"authed\","
+					 "\"count\":2,\"retry_after\":10}"), 0);
+	t0 = vv_retry_now_ms();
+	get_ok(v, "t", "tv");
+	t = vv_retry_now_ms() - t0;
+	assert_true(t >= 200);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 4);
+	assert_int_equal(st.token_requests, 1);
+	vv_vault_free(v);
+}
+
+static void test_throttled_exhausted(void **state)
+{
+	struct opts o = { .max_retries = 2 };
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("primary", "t", "tv", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":429,\"when\":\"authed\",\"count\":-1}"), 0);
+	v = mkvault(&o);
+	expect_fail(v, "t", VV_CAUSE_THROTTLED, 429, NULL, NULL);
+	assert_false(vv_cause_is_definite(VV_CAUSE_THROTTLED));
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 2);
+	/* first unauthenticated request + 3 authenticated attempts */
+	assert_int_equal(ctr("primary.status.429"), 3);
+	vv_vault_free(v);
+}
+
+static void test_5xx_retried(void **state)
+{
+	struct opts o = { .max_retries = 3 };
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("primary", "f", "fv", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":503,\"count\":1}"), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":500,\"when\":\"authed\",\"count\":1}"), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":502,\"when\":\"authed\",\"count\":1}"), 0);
+	v = mkvault(&o);
+	get_ok(v, "f", "fv");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 3);
+	vv_vault_free(v);
+
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":500,\"count\":-1}"), 0);
+	v = mkvault(&o);
+	expect_fail(v, "f", VV_CAUSE_UNAVAILABLE, 500, NULL, NULL);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 3);
+	vv_vault_free(v);
+}
+
+static void test_timeout(void **state)
+{
+	struct opts o = { .request_timeout_ms = 300, .max_retries = 2 };
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	long long t0;
+
+	(void)state;
+	put_secret("primary", "slow", "sv", NULL, 0);
+	v = mkvault(&o);
+	get_ok(v, "slow", "sv");
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"delay_ms\":1500,\"count\":1}"), 0);
+	get_ok(v, "slow", "sv");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 1);
+
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"delay_ms\":1500,\"count\":3}"), 0);
+	t0 = vv_retry_now_ms();
+	expect_fail(v, "slow", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
+	assert_true(vv_retry_now_ms() - t0 < 1500);
+	(void)err;
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 3);
+	vv_vault_free(v);
+}
+
+static void test_garbage_body(void **state)
+{
+	struct opts o = { .secondary = true };
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("all", "g", "gv", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"garbage\":true,\"status\":200,"
+					 "\"when\":\"authed\",\"count\":1}"), 0);
+	v = mkvault(&o);
+	expect_fail(v, "g", VV_CAUSE_BAD_RESPONSE, 200, NULL, NULL);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 0);
+	/* a well-formed answer for another secret is not accepted either */
+	put_secret("primary", "other", "ov", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"status\":200,\"when\":\"authed\",\"count\":1,"
+		"\"body\":{\"value\":\"ov\",\"id\":\"%s/secrets/other/0123456789abcdef0123456789abcdef\"}}",
+		F.kv_url), 0);
+	expect_fail(v, "g", VV_CAUSE_BAD_RESPONSE, 200, NULL, NULL);
+	get_ok(v, "g", "gv");
+	vv_vault_free(v);
+}
+
+static void test_connection_closed(void **state)
+{
+	struct opts o = { .max_retries = 2 };
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("primary", "c", "cv", NULL, 0);
+	v = mkvault(&o);
+	get_ok(v, "c", "cv");
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"close\":true,\"count\":1}"), 0);
+	get_ok(v, "c", "cv");
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"reset\":true,\"count\":1}"), 0);
+	get_ok(v, "c", "cv");
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"truncate\":true,\"count\":1}"), 0);
+	get_ok(v, "c", "cv");
+	vv_vault_get_stats(v, &st);
+	/*
+	 * libcurl itself repeats a request once when a reused connection
+	 * turns out dead; the truncated body is ours to retry.
+	 */
+	assert_int_equal(ctr("primary.faults"), 3);
+	assert_true(st.retries >= 1);
+	assert_true(ctr("primary.connections") >= 3);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"close\":true,\"count\":-1}"), 0);
+	expect_fail(v, "c", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
+	vv_vault_free(v);
+}
+
+/* ---- secondary vault ---- */
+
+static void test_failover_on_outage(void **state)
+{
+	struct opts o = { .secondary = true, .max_retries = 1 };
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	char id[256];
+
+	(void)state;
+	put_secret("all", "rep", "same", id, sizeof(id));
+	v = mkvault(&o);
+
+	/* 5xx after retries */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"status\":503,\"count\":-1}"), 0);
+	assert_int_equal(vv_secret_get(v, id, &b, &err), 0);
+	check_value(b, "same");
+	assert_non_null(strstr(b->id, F.kv2_url));
+	vv_secret_bundle_free(b);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 1);
+	assert_true(ctr("secondary.get_secret.ok") == 1);
+
+	/* 429 after retries */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "faults_clear", NULL), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"status\":429,\"count\":-1}"), 0);
+	get_ok(v, "rep", "same");
+	/* timeouts */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "faults_clear", NULL), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"delay_ms\":6000,\"count\":2}"), 0);
+	vv_vault_free(v);
+	o.request_timeout_ms = 300;
+	v = mkvault(&o);
+	get_ok(v, "rep", "same");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 1);
+	vv_vault_free(v);
+	/* both down: the outage is reported */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"status\":503,\"count\":-1}"), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"secondary\",\"status\":503,\"count\":-1}"), 0);
+	v = mkvault(&o);
+	expect_fail(v, "rep", VV_CAUSE_UNAVAILABLE, 503, NULL, NULL);
+	vv_vault_free(v);
+}
+
+static int closed_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	port = ntohs(a.sin_port);
+	close(fd);	/* nothing listens there now */
+	return port;
+}
+
+static void test_failover_on_connect_failure(void **state)
+{
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+	char url[64];
+	struct opts o = { .secondary = true, .max_retries = 1, .vault_url = url };
+
+	(void)state;
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d", closed_port());
+	put_secret("secondary", "rep", "from-2", NULL, 0);
+	v = mkvault(&o);
+	get_ok(v, "rep", "from-2");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 1);
+	assert_int_equal(st.retries, 1);
+	vv_vault_free(v);
+	/* without a secondary: UNAVAILABLE, no HTTP status */
+	o.secondary = false;
+	v = mkvault(&o);
+	expect_fail(v, "rep", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
+	vv_vault_free(v);
+}
+
+/* ---- TLS ---- */
+
+static void test_tls_verified(void **state)
+{
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+
+	(void)state;
+	put_secret("primary", "tls", "x", NULL, 0);
+	/* a certificate from a CA we do not trust */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "tls", "{\"vault\":\"primary\",\"cert\":\"untrusted\"}"), 0);
+	v = mkvault(NULL);
+	expect_fail(v, "tls", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 0);	/* it would not verify next time either */
+	vv_vault_free(v);
+	/* trusted CA, but for another host name */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "tls", "{\"vault\":\"primary\",\"cert\":\"wronghost\"}"), 0);
+	v = mkvault(NULL);
+	expect_fail(v, "tls", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
+	vv_vault_free(v);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "tls", "{\"vault\":\"primary\",\"cert\":\"expired\"}"), 0);
+	v = mkvault(NULL);
+	expect_fail(v, "tls", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
+	vv_vault_free(v);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "tls", "{\"vault\":\"primary\",\"cert\":\"server\"}"), 0);
+	v = mkvault(NULL);
+	get_ok(v, "tls", "x");
+	vv_vault_free(v);
+}
+
+/* ---- references ---- */
+
+static void test_bad_references(void **state)
+{
+	static const char *const bad[] = {
+		"", "http://127.0.0.1/secrets/x", "bek:LinuxPassPhraseFileName", "keystore:x",
+		"file:/etc/passwd", "https://h/keys/x", "https:///secrets/x", "a b",
+		"name/version/extra", "name/ver-sion", "../x",
+	};
+	struct vv_secret_bundle *b = NULL;
+	struct vv_key_info *k = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	struct vv_vault_config none = { .imds_url = F.imds_url, .ca_file = F.ca };
+
+	(void)state;
+	v = mkvault(NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(vv_secret_get(v, bad[i], &b, &err) < 0);
+		assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+		assert_true(vv_cause_is_definite(err.cause));
+	}
+	assert_true(vv_key_get(v, "https://h/secrets/x", &k, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_int_equal(ctr("primary.requests"), 0);
+	vv_vault_free(v);
+	/* bare names need a configured vault */
+	assert_int_equal(vv_vault_new(&none, &v), 0);
+	assert_true(vv_secret_get(v, "disk", &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	vv_vault_free(v);
+}
+
+static void test_cause_names(void **state)
+{
+	(void)state;
+	assert_string_equal(vv_cause_str(VV_CAUSE_NOT_FOUND), "not-found");
+	assert_string_equal(vv_cause_str(VV_CAUSE_UNAVAILABLE), "unavailable");
+	assert_string_equal(vv_cause_str((enum vv_cause)999), "unknown");
+	assert_true(vv_cause_is_definite(VV_CAUSE_DISABLED));
+	assert_true(vv_cause_is_definite(VV_CAUSE_FORBIDDEN));
+	assert_true(vv_cause_is_definite(VV_CAUSE_UNAUTHORIZED));
+	assert_false(vv_cause_is_definite(VV_CAUSE_UNAVAILABLE));
+	assert_false(vv_cause_is_definite(VV_CAUSE_THROTTLED));
+}
+
+/* ---- AAD application instead of a managed identity ---- */
+
+static struct vv_vault *mk_aad_vault(const char *secret_file, const char *cert_file)
+{
+	struct vv_vault_config c = {
+		.vault_url = F.kv_url, .imds_url = F.imds_url, .ca_file = F.ca,
+		.aad_authority = F.aad_url, .aad_client_id = F.aad_client_id,
+		.aad_secret_file = secret_file, .aad_cert_file = cert_file,
+		.request_timeout_ms = 5000, .total_timeout_ms = 20000, .max_retries = 2,
+	};
+	struct vv_vault *v = NULL;
+
+	/* no tenant configured: learnt from the challenge's authority */
+	assert_int_equal(vv_vault_new(&c, &v), 0);
+	return v;
+}
+
+static void write_file(const char *path, const char *a, const char *b)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(a, f);
+	if (b)
+		fputs(b, f);
+	fclose(f);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	assert_true(fread(buf, 1, 65535, f) > 0);
+	fclose(f);
+	return buf;
+}
+
+static void test_aad_client_secret(void **state)
+{
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+	char path[300], line[200];
+
+	(void)state;
+	put_secret("primary", "aad", "av", NULL, 0);
+	snprintf(path, sizeof(path), "%s/aad-secret", F.dir);
+	snprintf(line, sizeof(line), "%s\n", F.aad_client_secret);
+	write_file(path, line, NULL);
+	v = mk_aad_vault(path, NULL);
+	get_ok(v, "aad", "av");
+	get_ok(v, "aad", "av");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 1);
+	assert_int_equal(ctr("primary.aad_token.ok"), 1);
+	assert_int_equal(ctr("imds.token"), 0);
+	vv_vault_free(v);
+
+	/* a wrong secret is refused by AAD: unauthorized, not retried */
+	write_file(path, "not-the-secret\n", NULL);
+	v = mk_aad_vault(path, NULL);
+	expect_fail(v, "aad", VV_CAUSE_UNAUTHORIZED, 401, NULL, NULL);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.retries, 0);
+	vv_vault_free(v);
+}
+
+static void test_aad_certificate(void **state)
+{
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+	char path[300], *cert, *key;
+
+	(void)state;
+	put_secret("primary", "aadc", "cv", NULL, 0);
+	cert = slurp(F.aad_cert);
+	key = slurp(F.aad_key);
+	snprintf(path, sizeof(path), "%s/app-bundle.pem", F.dir);
+	write_file(path, cert, key);
+	v = mk_aad_vault(NULL, path);
+	get_ok(v, "aadc", "cv");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 1);
+	assert_int_equal(ctr("primary.aad_token.ok"), 1);
+	vv_vault_free(v);
+	/* key first, then certificate: same result */
+	write_file(path, key, cert);
+	v = mk_aad_vault(NULL, path);
+	get_ok(v, "aadc", "cv");
+	vv_vault_free(v);
+	/* a certificate alone cannot sign */
+	v = mk_aad_vault(NULL, F.aad_cert);
+	expect_fail(v, "aadc", VV_CAUSE_CONFIG, 0, NULL, NULL);
+	vv_vault_free(v);
+	free(cert);
+	free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_get_by_name_version_url, reset),
+		cmocka_unit_test_setup(test_challenge_authorization_uri, reset),
+		cmocka_unit_test_setup(test_one_token_many_requests, reset),
+		cmocka_unit_test_setup(test_parallel_one_token, reset),
+		cmocka_unit_test_setup(test_token_refreshed_after_401, reset),
+		cmocka_unit_test_setup(test_unauthorized_fresh_token, reset),
+		cmocka_unit_test_setup(test_challenge_foreign_resource, reset),
+		cmocka_unit_test_setup(test_attributes_and_tags, reset),
+		cmocka_unit_test_setup(test_put_then_get, reset),
+		cmocka_unit_test_setup(test_key_get, reset),
+		cmocka_unit_test_setup(test_wrap_unwrap_all_algs, reset),
+		cmocka_unit_test_setup(test_unwrap_accepts_padded, reset),
+		cmocka_unit_test_setup(test_key_revoked_and_expired, reset),
+		cmocka_unit_test_setup(test_not_found, reset),
+		cmocka_unit_test_setup(test_disabled, reset),
+		cmocka_unit_test_setup(test_rbac_forbidden, reset),
+		cmocka_unit_test_setup(test_throttled_then_ok, reset),
+		cmocka_unit_test_setup(test_throttled_exhausted, reset),
+		cmocka_unit_test_setup(test_5xx_retried, reset),
+		cmocka_unit_test_setup(test_timeout, reset),
+		cmocka_unit_test_setup(test_garbage_body, reset),
+		cmocka_unit_test_setup(test_connection_closed, reset),
+		cmocka_unit_test_setup(test_failover_on_outage, reset),
+		cmocka_unit_test_setup(test_failover_on_connect_failure, reset),
+		cmocka_unit_test_setup(test_tls_verified, reset),
+		cmocka_unit_test_setup(test_bad_references, reset),
+		cmocka_unit_test(test_cause_names),
+		cmocka_unit_test_setup(test_aad_client_secret, reset),
+		cmocka_unit_test_setup(test_aad_certificate, reset),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

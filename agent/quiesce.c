@@ -178,14 +178,53 @@ out:
 	return r;
 }
 
-int vv_quiesce_create(const char *name, const char *lower_dev_path, uint64_t sectors)
+/*
+ * One dm ioctl on NAME: create (no table), load a table, resume or remove.
+ * Done step by step rather than with libdevmapper's create-with-table,
+ * whose inner tasks keep the kernel's errno to themselves.
+ */
+static int dm_simple(int type, const char *name, uint64_t sectors, const char *params,
+		     int with_cookie)
 {
-	struct dm_task *dmt = NULL;
-	char params[4200];
+	struct dm_task *dmt;
 	uint32_t cookie = 0;
 	int r, cookie_set = 0;
-	struct stat sb;
+
+	dmt = dm_task_create(type);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) ||
+	    (params && !dm_task_add_target(dmt, 0, sectors, VV_QUIESCE_TARGET, params)) ||
+	    (type == DM_DEVICE_REMOVE && !dm_task_retry_remove(dmt))) {
+		r = -EINVAL;
+		goto out;
+	}
+	/*
+	 * With udev running the cookie makes us wait for its node work;
+	 * without udev (guest, initramfs) libdevmapper does mknod/unlink
+	 * itself when the cookie is waited on.
+	 */
+	if (with_cookie) {
+		if (!dm_task_set_cookie(dmt, &cookie, 0)) {
+			r = -EIO;
+			goto out;
+		}
+		cookie_set = 1;
+	}
+	r = dm_task_run(dmt) ? 0 : dm_err(dmt);
+out:
+	if (cookie_set)
+		(void)dm_udev_wait(cookie);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int vv_quiesce_create(const char *name, const char *lower_dev_path, uint64_t sectors)
+{
+	char params[PATH_MAX + 8];
 	char node[PATH_MAX];
+	struct stat sb;
+	int r;
 
 	if (!name || !*name || strlen(name) >= DM_NAME_LEN || strchr(name, '/') ||
 	    !lower_dev_path || !*lower_dev_path || strchr(lower_dev_path, ' '))
@@ -198,42 +237,26 @@ int vv_quiesce_create(const char *name, const char *lower_dev_path, uint64_t sec
 	if ((size_t)snprintf(params, sizeof(params), "%s 0", lower_dev_path) >= sizeof(params))
 		return -ENAMETOOLONG;
 
-	dmt = dm_task_create(DM_DEVICE_CREATE);
-	if (!dmt)
-		return -ENOMEM;
-	if (!dm_task_set_name(dmt, name) ||
-	    !dm_task_add_target(dmt, 0, sectors, VV_QUIESCE_TARGET, params)) {
-		r = -EINVAL;
-		goto out;
-	}
-	/*
-	 * With udev running the cookie makes us wait for its node; without
-	 * udev (guest, initramfs) libdevmapper falls back to mknod itself.
-	 */
-	if (!dm_task_set_cookie(dmt, &cookie, 0)) {
-		r = -EIO;
-		goto out;
-	}
-	cookie_set = 1;
-	if (!dm_task_run(dmt)) {
-		r = dm_err(dmt);
+	r = dm_simple(DM_DEVICE_CREATE, name, 0, NULL, 0);
+	if (r < 0) {
 		/* The kernel says EBUSY for a name already in use. */
 		if (r == -EBUSY && mapping_exists(name) == 1)
 			r = -EEXIST;
-		goto out;
+		return r;
 	}
-	r = 0;
-out:
-	if (cookie_set)
-		(void)dm_udev_wait(cookie);
-	dm_task_destroy(dmt);
-	if (r == 0) {
-		snprintf(node, sizeof(node), "%s/%s", dm_dir(), name);
-		/* Belt and braces for a udev that did not make the node. */
-		if (stat(node, &sb) < 0 && !dm_mknodes(name))
-			r = -EIO;
+	r = dm_simple(DM_DEVICE_RELOAD, name, sectors, params, 0);
+	if (r == 0)
+		r = dm_simple(DM_DEVICE_RESUME, name, 0, NULL, 1);
+	if (r < 0) {
+		/* Leave no half-made mapping behind; the first error is the news. */
+		(void)dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
+		return r;
 	}
-	return r;
+	snprintf(node, sizeof(node), "%s/%s", dm_dir(), name);
+	/* Belt and braces for a udev that did not make the node. */
+	if (stat(node, &sb) < 0 && !dm_mknodes(name))
+		return -EIO;
+	return 0;
 }
 
 /* Send one target message to sector 0 of NAME. */
@@ -314,29 +337,7 @@ out:
 
 int vv_quiesce_remove(const char *name)
 {
-	struct dm_task *dmt;
-	uint32_t cookie = 0;
-	int r, cookie_set = 0;
-
 	if (!name || !*name)
 		return -EINVAL;
-	dmt = dm_task_create(DM_DEVICE_REMOVE);
-	if (!dmt)
-		return -ENOMEM;
-	/* Retry: a probe by udev/blkid may hold the device open a moment. */
-	if (!dm_task_set_name(dmt, name) || !dm_task_retry_remove(dmt)) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (!dm_task_set_cookie(dmt, &cookie, 0)) {
-		r = -EIO;
-		goto out;
-	}
-	cookie_set = 1;
-	r = dm_task_run(dmt) ? 0 : dm_err(dmt);
-out:
-	if (cookie_set)
-		(void)dm_udev_wait(cookie);
-	dm_task_destroy(dmt);
-	return r;
+	return dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
 }

@@ -74,6 +74,10 @@ settings() {
 			"$pub" >"$H/config/$n.settings"
 	fi
 }
+# The host's own ADE state (/etc/crypttab ...) and Azure LUN links are not
+# ours to open: point vaultvol at empty stand-ins.
+mkdir -p "$T/root" "$T/luns"
+export VAULTVOL_ROOT=$T/root VAULTVOL_LUN_DIR=$T/luns
 run() {	# SUBCOMMAND -> $T/out, $T/err, returns exit status
 	"$VV" --config "$T/vaultvol.conf" --state-dir "$T/state" handler "$1" \
 		--handler-dir "$H" --waagent-dir "$WA" >"$T/out" 2>"$T/err"

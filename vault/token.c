@@ -109,6 +109,15 @@ static const char *json_str(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+int64_t vv_token_refresh_at(int64_t now, int64_t expires_on)
+{
+	int64_t life = expires_on - now;
+
+	if (life <= 0)
+		return now;
+	return expires_on - (life / 2 < VV_TOKEN_MARGIN_S ? life / 2 : VV_TOKEN_MARGIN_S);
+}
+
 /* access_token plus expiry from an IMDS or AAD answer. */
 static int parse_token(const struct vv_http_resp *resp, const char *who,
 		       struct vv_secret **token, int64_t *refresh_at,
@@ -116,7 +125,7 @@ static int parse_token(const struct vv_http_resp *resp, const char *who,
 {
 	struct json_object *o = vv_json_parse_wiped(vv_buf_str(&resp->body),
 						    vv_buf_len(&resp->body));
-	int64_t now = time(NULL), exp_on = 0, exp_in = 0, life;
+	int64_t now = time(NULL), exp_on = 0, exp_in = 0;
 	const char *at, *type;
 	int r = -EPROTO;
 
@@ -127,13 +136,13 @@ static int parse_token(const struct vv_http_resp *resp, const char *who,
 			     "%s: answer without a bearer access_token", who);
 		goto out;
 	}
-	if (json_i64(o, "expires_on", &exp_on) && exp_on > 0)
-		life = exp_on - now;
-	else if (json_i64(o, "expires_in", &exp_in))
-		life = exp_in;
-	else
-		life = 0;	/* unknown: use once, never cache */
-	*refresh_at = now + life - (life / 2 < VV_TOKEN_MARGIN_S ? life / 2 : VV_TOKEN_MARGIN_S);
+	if (!(json_i64(o, "expires_on", &exp_on) && exp_on > 0)) {
+		if (json_i64(o, "expires_in", &exp_in))
+			exp_on = now + exp_in;
+		else
+			exp_on = now;	/* unknown: use once, never cache */
+	}
+	*refresh_at = vv_token_refresh_at(now, exp_on);
 	*token = vv_secret_from(at, strlen(at));
 	r = *token ? 0 : -ENOMEM;
 out:

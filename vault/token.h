@@ -35,6 +35,13 @@ int vv_token_get(struct vv_tokens *t, const char *resource,
 		 bool *fetched, struct vv_error *err);
 
 /*
+ * When a token obtained at now and expiring at expires_on should be
+ * replaced: 5 minutes before expiry, or at half its lifetime when that is
+ * shorter. Exposed for tests.
+ */
+int64_t vv_token_refresh_at(int64_t now, int64_t expires_on);
+
+/*
  * Build a signed RS256 JWT client assertion (x5t header = base64url SHA-1
  * of the certificate) from a PEM file holding a certificate and its private
  * key. Exposed for tests.

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `vaultvol close [--all | VOLUME...]`: unmount and close volumes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/command.h"
+#include "agent/open.h"
+
+static int run_close(const struct vv_options *opt, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ 0 }
+	};
+	struct vv_open_setup s;
+	bool all = false;
+	char err[1024], bad[128];
+	int c, failed, r;
+
+	while ((c = getopt_long(argc, argv, "a", longopts, NULL)) != -1) {
+		if (c != 'a')
+			return VV_EXIT_USAGE;
+		all = true;
+	}
+	if (all == (optind < argc)) {
+		fprintf(stderr, "vaultvol close: give --all or volume names (see --help)\n");
+		return VV_EXIT_USAGE;
+	}
+	r = vv_open_setup(opt, false, &s, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "vaultvol close: %s\n", err);
+		vv_open_teardown(&s);
+		return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
+	}
+	if (!all && vv_open_select(&s.plan, argv + optind, (size_t)(argc - optind),
+				   bad, sizeof(bad)) < 0) {
+		fprintf(stderr, "vaultvol close: no volume named '%s'\n", bad);
+		vv_open_teardown(&s);
+		return VV_EXIT_USAGE;
+	}
+	/* Failures found while planning (a missing disk) do not stop a close. */
+	for (size_t i = 0; i < s.plan.n; i++)
+		s.plan.v[i].fail = VV_FAIL_NONE;
+	failed = vv_close_run(&s.plan);
+	for (size_t i = 0; i < s.plan.n; i++) {
+		struct vv_vol *v = &s.plan.v[i];
+
+		if (!v->selected)
+			continue;
+		if (v->fail)
+			fprintf(stderr, "%s: FAILED (%s): %s\n%s:   remedy: %s\n", v->conf.name,
+				vv_fail_str(v->fail), v->message, v->conf.name, v->remedy);
+		else
+			printf("%s: %s\n", v->conf.name, v->changed ? "closed" : "already closed");
+	}
+	if (vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
+		fprintf(stderr, "vaultvol close: warning: %s\n", err);
+	vv_open_teardown(&s);
+	return failed ? VV_EXIT_FAILURE : VV_EXIT_OK;
+}
+
+VV_COMMAND(close,
+	.name = "close",
+	.summary = "unmount and close encrypted volumes",
+	.usage =
+	"Usage: vaultvol [OPTIONS] close (--all | VOLUME...)\n"
+	"\n"
+	"Unmounts each volume (every mount of its device), removes its dm-quiesce layer\n"
+	"and closes its crypt mapping. Volumes that are not open are reported as\n"
+	"already closed. Nothing is written to the disks.\n"
+	"\n"
+	"Exit status: 0 closed, 1 some volume could not be closed (busy), 2 usage or\n"
+	"configuration error.\n",
+	.order = 11,
+	.run = run_close);

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `vaultvol open [--all | VOLUME...]`: unlock and mount encrypted volumes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "agent/command.h"
+#include "agent/open.h"
+#include "vault/log.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void print_volume(const struct vv_vol *v, bool check)
+{
+	const char *what;
+
+	if (v->fail) {
+		fprintf(stderr, "%s: FAILED (%s%s%s): %s\n", v->conf.name, vv_fail_str(v->fail),
+			v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
+			v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->cause) : "", v->message);
+		if (v->remedy[0])
+			fprintf(stderr, "%s:   remedy: %s\n", v->conf.name, v->remedy);
+		return;
+	}
+	if (check)
+		what = "key verified";
+	else if (v->state == VV_VS_MOUNTED)
+		what = v->changed ? "mounted on" : "already mounted on";
+	else
+		what = v->changed ? "opened as" : "already open as";
+	printf("%s: %s %s (%s %s%s%s%s%s)\n", v->conf.name, what,
+	       check ? "" : v->state == VV_VS_MOUNTED ? v->mounted_on : v->top,
+	       vv_vol_type_str(v->type), v->device ? v->device : "?",
+	       v->key_source ? ", key " : "", v->key_source ? v->key_source : "",
+	       v->key_version ? " " : "", v->key_version ? v->key_version : "");
+	if (v->warning[0])
+		fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
+}
+
+static void print_json(const struct vv_open_plan *plan, const struct vv_open_stats *st,
+		       int failed)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	struct json_object *s = json_object_new_object();
+
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].selected)
+			json_object_array_add(a, vv_open_vol_json(&plan->v[i]));
+	json_object_object_add(o, "volumes", a);
+	json_object_object_add(o, "failed", json_object_new_int(failed));
+	json_object_object_add(s, "key_fetches", json_object_new_int((int)st->fetches));
+	json_object_object_add(s, "opened", json_object_new_int((int)st->opened));
+	json_object_object_add(s, "mounted", json_object_new_int((int)st->mounted));
+	json_object_object_add(s, "unchanged", json_object_new_int((int)st->unchanged));
+	json_object_object_add(o, "stats", s);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	json_object_put(o);
+}
+
+/* Does any selected volume have a failure that time may fix? */
+static bool retryable(const struct vv_open_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].selected && plan->v[i].fail && plan->v[i].transient)
+			return true;
+	return false;
+}
+
+static int run_open(const struct vv_options *opt, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "json", no_argument, NULL, 'J' },
+		{ 0 }
+	};
+	struct vv_open_setup s;
+	struct vv_open_ctx ctx = { 0 };
+	bool all = false, json = opt->json;
+	long wait_s = 0, jobs = 0;
+	long long deadline;
+	char err[1024], bad[128];
+	int c, failed = 0, r, attempt = 0;
+
+	while ((c = getopt_long(argc, argv, "aw:j:", longopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'a': all = true; break;
+		case 'C': ctx.check_only = true; break;
+		case 'J': json = true; break;
+		case 'w':
+			wait_s = strtol(optarg, &end, 10);
+			if (*end || wait_s < 0 || wait_s > 86400) {
+				fprintf(stderr, "vaultvol open: --wait takes seconds (0-86400)\n");
+				return VV_EXIT_USAGE;
+			}
+			break;
+		case 'j':
+			jobs = strtol(optarg, &end, 10);
+			if (*end || jobs < 1 || jobs > 64) {
+				fprintf(stderr, "vaultvol open: --jobs takes 1-64\n");
+				return VV_EXIT_USAGE;
+			}
+			break;
+		default:
+			return VV_EXIT_USAGE;
+		}
+	}
+	if (all == (optind < argc)) {
+		fprintf(stderr, "vaultvol open: give --all or volume names (see --help)\n");
+		return VV_EXIT_USAGE;
+	}
+	ctx.jobs = (int)jobs;
+	deadline = now_ms() + wait_s * 1000;
+	for (;;) {
+		r = vv_open_setup(opt, true, &s, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "vaultvol open: %s\n", err);
+			vv_open_teardown(&s);
+			return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
+		}
+		if (!all && vv_open_select(&s.plan, argv + optind, (size_t)(argc - optind),
+					   bad, sizeof(bad)) < 0) {
+			fprintf(stderr, "vaultvol open: no volume named '%s' (`vaultvol status` "
+				"lists them)\n", bad);
+			vv_open_teardown(&s);
+			return VV_EXIT_USAGE;
+		}
+		ctx.vault = s.vault;
+		failed = vv_open_run(&ctx, &s.plan);
+		attempt++;
+		/*
+		 * --wait: a vault that is not reachable yet or a disk that is
+		 * not attached yet may be there in a moment; the volumes that
+		 * opened are left alone by the next round.
+		 */
+		if (!failed || !retryable(&s.plan) || now_ms() >= deadline)
+			break;
+		{
+			long long left = deadline - now_ms();
+			long pause = attempt < 4 ? 2000L << attempt : 30000;
+
+			if (pause > left)
+				pause = (long)left;
+			vv_info("open: %d volume(s) failed transiently; retrying in %ld ms", failed,
+				pause);
+			if (!ctx.check_only) {
+				if (vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
+					vv_warn("%s", err);
+			}
+			vv_open_teardown(&s);
+			usleep((useconds_t)pause * 1000);
+		}
+	}
+	if (json)
+		print_json(&s.plan, &ctx.stats, failed);
+	else {
+		size_t shown = 0;
+
+		for (size_t i = 0; i < s.plan.n; i++)
+			if (s.plan.v[i].selected) {
+				print_volume(&s.plan.v[i], ctx.check_only);
+				shown++;
+			}
+		if (!shown)
+			printf("no encrypted volumes described (config, ADE state or vaultvol tokens)\n");
+	}
+	if (!ctx.check_only && vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
+		fprintf(stderr, "vaultvol open: warning: %s\n", err);
+	vv_debug("open: %u key fetch(es), %u reuse(s)", ctx.stats.fetches, ctx.stats.key_waits);
+	vv_open_teardown(&s);
+	return failed ? VV_EXIT_FAILURE : VV_EXIT_OK;
+}
+
+VV_COMMAND(open,
+	.name = "open",
+	.summary = "unlock and mount encrypted volumes",
+	.usage =
+	"Usage: vaultvol [OPTIONS] open [--wait S] [--jobs N] [--check] [--json] (--all | VOLUME...)\n"
+	"\n"
+	"Finds the encrypted disks (LUKS1, LUKS2, BitLocker) by UUID, Azure LUN, stable\n"
+	"path or BitLocker GUID, fetches each volume's key (its vaultvol token first, then\n"
+	"the config file, then ADE state), unlocks it, stacks dm-quiesce when available,\n"
+	"and mounts it. Volumes open in parallel; each key is fetched once. Running it\n"
+	"again changes nothing for volumes that are already open and mounted.\n"
+	"\n"
+	"  --all        every described volume\n"
+	"  --wait S     retry volumes whose vault is unreachable or whose disk is not\n"
+	"               there yet, for up to S seconds (the boot service uses this)\n"
+	"  --jobs N     volumes handled in parallel (default 8)\n"
+	"  --check      only verify that each key opens its volume; change nothing\n"
+	"  --json       machine-readable result\n"
+	"\n"
+	"Exit status: 0 all opened, 1 some volume failed (each failure is printed with\n"
+	"its cause and a remedy), 2 usage or configuration error.\n",
+	.order = 10,
+	.run = run_open);

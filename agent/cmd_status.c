@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `vaultvol status [--json]`: the encrypted volumes and their state. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "agent/command.h"
+#include "agent/open.h"
+
+/* The secret's name and version from a versioned id (URL or keystore:N/V). */
+static const char *short_version(const char *id, char *buf, size_t len)
+{
+	const char *s;
+
+	if (!id || !*id)
+		return "-";
+	s = strstr(id, "/secrets/");
+	if (s)
+		id = s + 9;
+	else if (!strncmp(id, "keystore:", 9))
+		id += 9;
+	snprintf(buf, len, "%s", id);
+	return buf;
+}
+
+static void print_table(const struct vv_open_plan *plan)
+{
+	printf("%-16s %-12s %-9s %-10s %-44s %-8s %-20s %s\n", "VOLUME", "DEVICE", "TYPE",
+	       "KEY-SOURCE", "KEY-VERSION", "STATE", "MOUNT", "LAST-ERROR");
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct vv_vol *v = &plan->v[i];
+		const char *err = v->fail ? vv_fail_str(v->fail) :
+				  v->last_error[0] ? v->last_error : "-";
+		char ver[128];
+
+		printf("%-16s %-12s %-9s %-10s %-44s %-8s %-20s %s\n", v->conf.name,
+		       v->device ? v->device : "-", vv_vol_type_str(v->type),
+		       v->key_source ? v->key_source :
+		       v->conf.key ? vv_origin_str(v->key_origin) : "-",
+		       short_version(v->key_version, ver, sizeof(ver)),
+		       vv_vstate_str(v->state),
+		       v->mounted_on ? v->mounted_on : v->conf.mount ? v->conf.mount : "-", err);
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct vv_vol *v = &plan->v[i];
+
+		if (v->message[0])
+			printf("%s: %s%s%s\n", v->conf.name, v->message,
+			       v->remedy[0] ? "; remedy: " : "", v->remedy);
+		if (v->warning[0])
+			printf("%s: warning: %s\n", v->conf.name, v->warning);
+	}
+}
+
+static int run_status(const struct vv_options *opt, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ 0 }
+	};
+	struct vv_open_setup s;
+	bool json = opt->json;
+	char err[1024];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'J')
+			return VV_EXIT_USAGE;
+		json = true;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vaultvol status: no arguments expected\n");
+		return VV_EXIT_USAGE;
+	}
+	r = vv_open_setup(opt, false, &s, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "vaultvol status: %s\n", err);
+		vv_open_teardown(&s);
+		return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
+	}
+	vv_open_refresh(&s.plan);
+	vv_open_state_merge(opt->state_dir, &s.plan);
+	if (json) {
+		struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+		for (size_t i = 0; i < s.plan.n; i++)
+			json_object_array_add(a, vv_open_vol_json(&s.plan.v[i]));
+		json_object_object_add(o, "volumes", a);
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		json_object_put(o);
+	} else if (s.plan.n == 0)
+		printf("no encrypted volumes described (config, ADE state or vaultvol tokens)\n");
+	else
+		print_table(&s.plan);
+	vv_open_teardown(&s);
+	return VV_EXIT_OK;
+}
+
+VV_COMMAND(status,
+	.name = "status",
+	.summary = "show encrypted volumes, their keys and state",
+	.usage =
+	"Usage: vaultvol [OPTIONS] status [--json]\n"
+	"\n"
+	"Lists every volume described by a vaultvol token, the config file or ADE state:\n"
+	"its disk, type, where its key comes from and which version opened it, whether it\n"
+	"is closed, open or mounted and where, and the last error with its remedy. It\n"
+	"reads the disks' headers and the running system; it changes nothing and\n"
+	"contacts no vault.\n",
+	.order = 12,
+	.run = run_status);

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Planning an open: merging token, config and ADE descriptions (pure). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/open.h"
+
+const char *vv_vstate_str(enum vv_vstate s)
+{
+	switch (s) {
+	case VV_VS_CLOSED: return "closed";
+	case VV_VS_OPEN: return "open";
+	case VV_VS_MOUNTED: return "mounted";
+	case VV_VS_FAILED: return "failed";
+	default: return "unknown";
+	}
+}
+
+const char *vv_fail_str(enum vv_fail f)
+{
+	switch (f) {
+	case VV_FAIL_NONE: return "";
+	case VV_FAIL_NO_KEY_REF: return "no-key-reference";
+	case VV_FAIL_KEY_ACCESS: return "key-access";
+	case VV_FAIL_WRONG_KEY: return "wrong-key";
+	case VV_FAIL_HEADER: return "header-damaged";
+	case VV_FAIL_MISSING: return "disk-missing";
+	case VV_FAIL_AMBIGUOUS: return "ambiguous";
+	case VV_FAIL_UNTRUSTED: return "untrusted-device-name";
+	case VV_FAIL_UNSUPPORTED: return "unsupported";
+	case VV_FAIL_CONFLICT: return "conflict";
+	case VV_FAIL_TOKEN: return "token-damaged";
+	case VV_FAIL_ACTIVATE: return "activate-failed";
+	case VV_FAIL_QUIESCE: return "quiesce-unavailable";
+	case VV_FAIL_MOUNT: return "mount-failed";
+	}
+	return "unknown";
+}
+
+void vv_open_crypt_name(const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-vvcrypt", name);
+}
+
+static void vol_fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void vol_fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->fail = f;
+	v->state = VV_VS_FAILED;
+	va_start(ap, fmt);
+	vsnprintf(v->message, sizeof(v->message), fmt, ap);
+	va_end(ap);
+	snprintf(v->remedy, sizeof(v->remedy), "%s", remedy ? remedy : "");
+}
+
+static void vol_clear(struct vv_vol *v)
+{
+	vv_volume_conf_clear(&v->conf);
+	free(v->alt_key);
+	free(v->alt_kek);
+	free(v->device);
+	free(v->key_source);
+	free(v->key_version);
+	free(v->kek_version);
+	free(v->mounted_on);
+	memset(v, 0, sizeof(*v));
+}
+
+void vv_open_plan_free(struct vv_open_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		vol_clear(&plan->v[i]);
+	free(plan->v);
+	plan->v = NULL;
+	plan->n = 0;
+}
+
+struct vv_vol *vv_open_plan_find(struct vv_open_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (!strcmp(plan->v[i].conf.name, name))
+			return &plan->v[i];
+	return NULL;
+}
+
+static struct vv_vol *plan_add(struct vv_open_plan *plan)
+{
+	struct vv_vol *nv = realloc(plan->v, (plan->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return NULL;
+	plan->v = nv;
+	memset(&nv[plan->n], 0, sizeof(nv[0]));
+	nv[plan->n].lun = -1;
+	nv[plan->n].selected = true;
+	return &nv[plan->n++];
+}
+
+static int set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static bool is_encrypted(const struct vv_blockdev *b)
+{
+	return !strcmp(b->blkid_type, "crypto_LUKS") || !strcmp(b->blkid_type, "BitLocker");
+}
+
+static int take_device(struct vv_vol *v, const struct vv_blockdev *b)
+{
+	v->type = b->type;
+	v->lun = b->lun;
+	snprintf(v->uuid, sizeof(v->uuid), "%s", b->uuid);
+	return set_str(&v->device, b->path);
+}
+
+/*
+ * Find the disk of v. On failure v is marked failed with a cause and a
+ * remedy; returns the disk index, -1 when none, or -ENOMEM as -2.
+ */
+static long resolve(struct vv_vol *v, const struct vv_open_env *env)
+{
+	const struct vv_disks *d = env->disks;
+	char ms[160];
+	size_t idx = 0, other = 0;
+	int r;
+
+	if (v->conf.match.kind == VV_MATCH_DEVNAME) {
+		/* A kernel name is trusted only as the disk a previous run verified. */
+		for (size_t i = 0; i < env->nprev; i++) {
+			struct vv_match m = { .kind = VV_MATCH_UUID };
+
+			if (strcmp(env->prev[i].name, v->conf.name) || !env->prev[i].uuid)
+				continue;
+			m.value = strdup(env->prev[i].uuid);
+			if (!m.value)
+				return -2;
+			vv_match_clear(&v->conf.match);
+			v->conf.match = m;
+			break;
+		}
+	}
+	if (v->conf.match.kind == VV_MATCH_DEVNAME) {
+		char hint[200] = "";
+
+		if (vv_discover_match(d, &v->conf.match, &idx, NULL) == 0 && d->dev[idx].uuid[0])
+			snprintf(hint, sizeof(hint), " (%s holds %s now: match = %s:%s)",
+				 v->conf.match.value, d->dev[idx].uuid,
+				 d->dev[idx].type == VV_VOL_BITLK ? "bitlocker" : "uuid",
+				 d->dev[idx].uuid);
+		snprintf(ms, sizeof(ms), "add a [volume %s] section to vaultvol.conf with a "
+			 "stable match (uuid:, lun: or path:/dev/disk/...)", v->conf.name);
+		vol_fail(v, VV_FAIL_UNTRUSTED, ms,
+			 "%s names the disk only by its kernel name %s, which can change across "
+			 "restores; refusing to guess%s", v->conf.where ? v->conf.where : "ADE state",
+			 v->conf.match.value, hint);
+		return -1;
+	}
+	vv_match_str(&v->conf.match, ms, sizeof(ms));
+	r = vv_discover_match(d, &v->conf.match, &idx, &other);
+	if (r == -ENOENT) {
+		vol_fail(v, VV_FAIL_MISSING,
+			 "attach the disk (or fix 'match'); `vaultvol status` lists what was found",
+			 "no disk matches %s", ms);
+		v->transient = true;
+		return -1;
+	}
+	if (r == -ENOTUNIQ) {
+		vol_fail(v, VV_FAIL_AMBIGUOUS,
+			 "detach the copy, or match this volume by lun: or path: instead of its UUID",
+			 "ambiguous: %s and %s both match %s (a cloned disk?); refusing to choose",
+			 d->dev[idx].path, d->dev[other].path, ms);
+		return -1;
+	}
+	if (r < 0) {
+		vol_fail(v, VV_FAIL_MISSING, "fix 'match'", "cannot resolve %s", ms);
+		return -1;
+	}
+	if (take_device(v, &d->dev[idx]) < 0)
+		return -2;
+	/* A detached header (ADE) means the disk itself has none to check. */
+	if (!v->conf.header) {
+		if (!is_encrypted(&d->dev[idx])) {
+			vol_fail(v, VV_FAIL_HEADER,
+				 "restore the header from a backup (cryptsetup luksHeaderRestore); "
+				 "nothing was written to the disk",
+				 "%s (%s) has no LUKS or BitLocker header%s%s: damaged or wiped",
+				 d->dev[idx].path, ms, d->dev[idx].blkid_type[0] ? ", it holds " : "",
+				 d->dev[idx].blkid_type);
+			return -1;
+		}
+		if (d->dev[idx].probe_rc < 0) {
+			vol_fail(v, VV_FAIL_HEADER,
+				 "restore the header from a backup (cryptsetup luksHeaderRestore, or "
+				 "`vaultvol` header backups in the state directory); nothing was written",
+				 "the %s header on %s is damaged (its signature is there, its metadata "
+				 "does not load)", d->dev[idx].blkid_type, d->dev[idx].path);
+			return -1;
+		}
+	}
+	return (long)idx;
+}
+
+/* The token's fields: the key always (token first), the rest where unset. */
+static int apply_token(struct vv_vol *v, const struct vv_token *t)
+{
+	int r = 0;
+
+	r |= set_str(&v->conf.key, t->key);
+	r |= set_str(&v->conf.kek, t->kek);
+	r |= set_str(&v->conf.alg, t->alg);
+	v->key_origin = VV_ORIGIN_TOKEN;
+	if (!v->conf.mount) {
+		r |= set_str(&v->conf.mount, t->mount);
+		r |= set_str(&v->conf.fs, t->fs);
+		r |= set_str(&v->conf.options, t->options);
+	}
+	if (t->retire_key) {
+		r |= set_str(&v->alt_key, t->retire_key);
+		r |= set_str(&v->alt_kek, t->retire_kek);
+	}
+	return r ? -ENOMEM : 0;
+}
+
+int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
+{
+	const struct vv_disks *d = env->disks;
+	long *claim = NULL;	/* disk index -> volume index, -1 = none */
+	int r = -ENOMEM;
+
+	memset(plan, 0, sizeof(*plan));
+	claim = malloc((d->n ? d->n : 1) * sizeof(*claim));
+	if (!claim)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++)
+		claim[i] = -1;
+
+	/* 1. the config file, 2. ADE state (unless the config covers it) */
+	for (int pass = 0; pass < 2; pass++) {
+		const struct vv_volume_conf *src = pass == 0 && env->cfg ? env->cfg->volumes : env->ade;
+		size_t nsrc = pass == 0 ? (env->cfg ? env->cfg->nvolumes : 0) : env->nade;
+
+		for (size_t i = 0; i < nsrc; i++) {
+			struct vv_vol *v;
+			long idx;
+
+			if (pass == 1 && vv_open_plan_find(plan, src[i].name))
+				continue;	/* the config file describes it */
+			v = plan_add(plan);
+			if (!v || vv_volume_conf_copy(&v->conf, &src[i]) < 0)
+				goto out;
+			v->key_origin = src[i].origin;
+			idx = resolve(v, env);
+			if (idx == -2)
+				goto out;
+			if (idx < 0)
+				continue;
+			if (claim[idx] >= 0) {
+				struct vv_vol *owner = &plan->v[claim[idx]];
+
+				if (pass == 1) {
+					/* ADE describes a disk the config already names. */
+					vol_clear(v);
+					plan->n--;
+					continue;
+				}
+				vol_fail(v, VV_FAIL_CONFLICT, "give each disk one [volume] section",
+					 "%s is the disk of volume %s too", v->device, owner->conf.name);
+				continue;
+			}
+			claim[idx] = (long)(v - plan->v);
+		}
+	}
+
+	/* 3. tokens: the key of a described disk; a volume of its own otherwise */
+	for (size_t i = 0; i < d->n; i++) {
+		const struct vv_blockdev *b = &d->dev[i];
+		struct vv_vol *v;
+
+		if (b->token_rc == 0 && claim[i] >= 0) {
+			if (apply_token(&plan->v[claim[i]], &b->token) < 0)
+				goto out;
+			continue;
+		}
+		if (b->token_rc == -EINVAL && claim[i] >= 0) {
+			v = &plan->v[claim[i]];
+			snprintf(v->warning, sizeof(v->warning),
+				 "the vaultvol token on %s is malformed; using the %s key reference",
+				 b->path, vv_origin_str(v->key_origin));
+			continue;
+		}
+		if (b->token_rc != 0 && b->token_rc != -EINVAL)
+			continue;
+		v = plan_add(plan);
+		if (!v)
+			goto out;
+		v->conf.origin = VV_ORIGIN_TOKEN;
+		v->conf.match.kind = VV_MATCH_UUID;
+		if (set_str(&v->conf.match.value, b->uuid) < 0 || take_device(v, b) < 0)
+			goto out;
+		if (b->token_rc == -EINVAL) {
+			if (asprintf(&v->conf.name, "luks-%s", b->uuid) < 0) {
+				v->conf.name = NULL;
+				goto out;
+			}
+			vol_fail(v, VV_FAIL_TOKEN,
+				 "rewrite the token (vaultvol provision/adopt) or describe the volume "
+				 "in vaultvol.conf",
+				 "the vaultvol token on %s is malformed", b->path);
+			continue;
+		}
+		if (set_str(&v->conf.name, b->token.name) < 0 || apply_token(v, &b->token) < 0 ||
+		    asprintf(&v->conf.where, "token on %s", b->path) < 0)
+			goto out;
+		if (plan->n > 1 && vv_open_plan_find(plan, v->conf.name) != v) {
+			struct vv_vol *other = vv_open_plan_find(plan, v->conf.name);
+
+			vol_fail(v, VV_FAIL_CONFLICT,
+				 "rename one of them (the [volume] section, or re-provision the token)",
+				 "the token on %s names volume %s, which is already %s", b->path,
+				 v->conf.name, other->device ? other->device : "described elsewhere");
+		}
+		claim[i] = (long)(v - plan->v);
+	}
+
+	/* 4. a volume nobody gave a key */
+	for (size_t i = 0; i < plan->n; i++) {
+		struct vv_vol *v = &plan->v[i];
+
+		if (v->fail == VV_FAIL_NONE && !v->conf.key)
+			vol_fail(v, VV_FAIL_NO_KEY_REF,
+				 "add 'key = ...' to its [volume] section, or provision a vaultvol token",
+				 "no key reference: %s has no vaultvol token and %s gives no key",
+				 v->device, v->conf.where ? v->conf.where : "its description");
+	}
+	r = 0;
+out:
+	free(claim);
+	if (r)
+		vv_open_plan_free(plan);
+	return r;
+}
+
+int vv_open_select(struct vv_open_plan *plan, char *const *names, size_t n,
+		   char *bad, size_t badlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!vv_open_plan_find(plan, names[i])) {
+			snprintf(bad, badlen, "%s", names[i]);
+			return -ENOENT;
+		}
+	for (size_t i = 0; i < plan->n; i++) {
+		plan->v[i].selected = false;
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(plan->v[i].conf.name, names[j]))
+				plan->v[i].selected = true;
+	}
+	return 0;
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "agent/unlock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libcryptsetup.h>
+
+#include "vault/log.h"
+
+/* Larger than any volume key libcryptsetup supports (512-bit XTS = 64 B). */
+#define VV_VK_MAX 256
+
+struct vv_unlock {
+	struct crypt_device *cd;
+	enum vv_vol_type type;
+};
+
+/* libcryptsetup's messages (never key material) at debug level. */
+static void log_cb(int level, const char *msg, void *usrptr)
+{
+	size_t n = strlen(msg);
+
+	(void)usrptr;
+	if (n && msg[n - 1] == '\n')
+		n--;
+	if (level != CRYPT_LOG_DEBUG && level != CRYPT_LOG_DEBUG_JSON)
+		vv_debug("libcryptsetup: %.*s", (int)n, msg);
+}
+
+static enum vv_vol_type type_of(struct crypt_device *cd)
+{
+	const char *t = crypt_get_type(cd);
+
+	if (t && !strcmp(t, CRYPT_LUKS2))
+		return VV_VOL_LUKS2;
+	if (t && !strcmp(t, CRYPT_LUKS1))
+		return VV_VOL_LUKS1;
+	if (t && !strcmp(t, CRYPT_BITLK))
+		return VV_VOL_BITLK;
+	return VV_VOL_UNKNOWN;
+}
+
+int vv_unlock_load(const char *device, const char *header, struct vv_unlock **out,
+		   struct vv_crypt_info *info)
+{
+	struct crypt_device *cd = NULL;
+	struct vv_unlock *u;
+	int r;
+
+	*out = NULL;
+	if (header)
+		r = crypt_init_data_device(&cd, header, device);
+	else
+		r = crypt_init(&cd, device);
+	if (r < 0)
+		return r == -ENOTBLK || r == -ENOENT ? -ENOENT : r;
+	crypt_set_log_callback(cd, log_cb, NULL);
+	/* Loading only reads: repair of a damaged header is never attempted here. */
+	r = crypt_load(cd, CRYPT_LUKS, NULL);
+	if (r < 0 && !header)
+		r = crypt_load(cd, CRYPT_BITLK, NULL);
+	if (r < 0) {
+		crypt_free(cd);
+		return r == -ENOENT ? -ENOENT : -EINVAL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		crypt_free(cd);
+		return -ENOMEM;
+	}
+	u->cd = cd;
+	u->type = type_of(cd);
+	if (info) {
+		const char *s = crypt_get_uuid(cd);
+
+		memset(info, 0, sizeof(*info));
+		info->type = u->type;
+		snprintf(info->uuid, sizeof(info->uuid), "%s", s ? s : "");
+		snprintf(info->cipher, sizeof(info->cipher), "%s-%s",
+			 crypt_get_cipher(cd) ? crypt_get_cipher(cd) : "?",
+			 crypt_get_cipher_mode(cd) ? crypt_get_cipher_mode(cd) : "?");
+		info->data_offset = crypt_get_data_offset(cd);
+	}
+	*out = u;
+	return 0;
+}
+
+int vv_unlock_volume_key(struct vv_unlock *u, const struct vv_secret *key,
+			 struct vv_secret **vk)
+{
+	struct vv_secret *s = vv_secret_new(VV_VK_MAX);
+	size_t len = VV_VK_MAX;
+	int r;
+
+	*vk = NULL;
+	if (!s)
+		return -ENOMEM;
+	r = crypt_volume_key_get(u->cd, CRYPT_ANY_SLOT, (char *)s->data, &len,
+				 (const char *)key->data, key->len);
+	if (r < 0) {
+		vv_secret_free(s);
+		/* BitLocker reports a key no protector accepts as -EPERM too. */
+		return r;
+	}
+	s->len = len;
+	*vk = s;
+	return r;
+}
+
+int vv_unlock_activate(struct vv_unlock *u, const char *name,
+		       const struct vv_secret *vk, uint32_t flags)
+{
+	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
+		return -EEXIST;
+	return crypt_activate_by_volume_key(u->cd, name, (const char *)vk->data, vk->len, flags);
+}
+
+struct dump_buf {
+	char *out;
+	size_t len, used;
+};
+
+/* Collect "Protection: VMK protected with X" lines of crypt_dump's output. */
+static void dump_cb(int level, const char *msg, void *usrptr)
+{
+	struct dump_buf *b = usrptr;
+	const char *p;
+
+	if (level != CRYPT_LOG_NORMAL)
+		return;
+	for (p = strstr(msg, "Protection:"); p; p = strstr(p, "Protection:")) {
+		size_t n;
+		int w;
+
+		p += strlen("Protection:");
+		p += strspn(p, " \t");
+		if (!strncmp(p, "VMK protected with ", 19))
+			p += 19;
+		n = strcspn(p, "\n");
+		if (b->used >= b->len)
+			return;
+		w = snprintf(b->out + b->used, b->len - b->used, "%s%.*s",
+			     b->used ? ", " : "", (int)n, p);
+		if (w > 0)
+			b->used += (size_t)w < b->len - b->used ? (size_t)w : b->len - b->used - 1;
+	}
+}
+
+int vv_unlock_protectors(struct vv_unlock *u, char *buf, size_t len)
+{
+	struct dump_buf b = { .out = buf, .len = len };
+	int r;
+
+	if (!len)
+		return -EINVAL;
+	buf[0] = '\0';
+	if (u->type != VV_VOL_BITLK)
+		return -ENOTSUP;
+	crypt_set_log_callback(u->cd, dump_cb, &b);
+	r = crypt_dump(u->cd);
+	crypt_set_log_callback(u->cd, log_cb, NULL);
+	if (r < 0)
+		return r;
+	return buf[0] ? 0 : -ENOENT;
+}
+
+void vv_unlock_free(struct vv_unlock *u)
+{
+	if (!u)
+		return;
+	crypt_free(u->cd);
+	free(u);
+}

@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The snapshot run end to end on the host, with a sample mountinfo and
+ * freeze ops that only log (no real filesystem is frozen): the order of
+ * hooks, freezes, the command and thaws; consistency and reasons for each
+ * failure; the deadline (watchdog); parallel waves; the marker; the JSON
+ * report and exit statuses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <pthread.h>
+
+#include "agent/command.h"
+#include "agent/freeze_marker.h"
+#include "agent/snapshot.h"
+#include "tests/unit/snap_test_util.h"
+
+static const char *mountinfo_text =
+	"20 1 253:0 / / rw - ext4 /dev/mapper/root rw\n"
+	"21 20 253:1 / /a rw - ext4 /dev/mapper/a rw\n"
+	"22 20 253:2 / /b rw - xfs /dev/mapper/b rw\n"
+	"23 20 253:3 / /c rw - ext4 /dev/mapper/c rw\n"
+	"24 20 253:4 / /d rw - btrfs /dev/vdd rw\n"
+	"25 20 0:22 / /tmp rw - tmpfs tmpfs rw\n";
+
+/* Test-wide state of the fake ops (the tests run one at a time). */
+static char g_log[128];
+static const char *g_fail_target;
+static int g_fail_err;
+static int g_freeze_delay_ms;
+
+static void log_line(const char *fmt, ...)
+{
+	va_list ap;
+	FILE *f = fopen(g_log, "a");
+
+	if (!f)
+		return;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fclose(f);
+}
+
+static int fake_freeze(struct vv_freeze_target *t, unsigned timeout_ms)
+{
+	(void)timeout_ms;
+	if (g_freeze_delay_ms)
+		usleep((useconds_t)g_freeze_delay_ms * 1000);
+	if (g_fail_target && !strcmp(t->fs->target, g_fail_target))
+		return g_fail_err;
+	log_line("F %s\n", t->fs->target);
+	return 0;
+}
+
+static int fake_thaw(struct vv_freeze_target *t, int *count)
+{
+	log_line("T %s\n", t->fs->target);
+	*count = 1;
+	return 0;
+}
+
+static const struct vv_freeze_ops fake_ops = {
+	.name = "fake",
+	.freeze = fake_freeze,
+	.thaw = fake_thaw,
+};
+
+struct fx {
+	char dir[64];
+	char mountinfo[128];
+	char sysfs[128];
+	char state[128];
+	char hooks[128];
+	char plugin[128];
+	char cmd_text[512];
+	char *cmd[4];
+	struct vv_snapshot_opts o;
+	struct vv_snapshot_report rep;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/vv-snap-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(chmod(f->dir, 0700), 0);
+	snap_write(f->dir, "mountinfo", 0644, "%s", mountinfo_text);
+	snap_mkdirs(f->dir, "sys");
+	snprintf(f->mountinfo, sizeof(f->mountinfo), "%s/mountinfo", f->dir);
+	snprintf(f->sysfs, sizeof(f->sysfs), "%s/sys", f->dir);
+	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
+	snprintf(f->hooks, sizeof(f->hooks), "%s/hooks", f->dir);
+	snprintf(f->plugin, sizeof(f->plugin), "%s/plugin.json", f->dir);
+	snprintf(g_log, sizeof(g_log), "%s/log", f->dir);
+	g_fail_target = NULL;
+	g_fail_err = 0;
+	g_freeze_delay_ms = 0;
+	/* The command logs itself and checks what it is told. */
+	snprintf(f->cmd_text, sizeof(f->cmd_text),
+		 "echo \"C $VAULTVOL_CONSISTENCY\" >> %s; test -n \"$VAULTVOL_FROZEN\"", g_log);
+	f->cmd[0] = "/bin/sh";
+	f->cmd[1] = "-c";
+	f->cmd[2] = f->cmd_text;
+	f->o.cmd = f->cmd;
+	f->o.cmd_stdout_to_stderr = true;
+	f->o.timeout_s = 10;
+	f->o.state_dir = f->state;
+	f->o.plugin_config = "";
+	f->o.mountinfo = f->mountinfo;
+	f->o.sysfs = f->sysfs;
+	f->o.ops_override = &fake_ops;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	vv_snapshot_report_free(&f->rep);
+	snap_rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static char *log_text(void)
+{
+	char *s = snap_read(g_log);
+
+	return s ? s : strdup("");
+}
+
+/* Position of needle in the log, -1 when absent. */
+static long at(const char *log, const char *needle)
+{
+	const char *p = strstr(log, needle);
+
+	return p ? p - log : -1;
+}
+
+static void hook(struct fx *f, const char *name, int exit_code)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "hooks/%s", name);
+	snap_write(f->dir, rel, 0700, "#!/bin/sh\necho \"H $1 %s\" >> %s\nexit %d\n", name, g_log,
+		   exit_code);
+	f->o.hooks_dir = f->hooks;
+}
+
+static bool has_reason(const struct vv_snapshot_report *r, const char *needle)
+{
+	for (size_t i = 0; i < r->n_reasons; i++)
+		if (strstr(r->reasons[i], needle))
+			return true;
+	return false;
+}
+
+static void test_no_scripts_is_filesystem_consistent(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	assert_true(has_reason(&f->rep, "no pre-snapshot script"));
+	assert_int_equal(vv_snapshot_exit_status(&f->rep), VV_EXIT_PARTIAL);
+	assert_true(f->rep.snapshot_ok);
+	assert_int_equal(f->rep.n_fs, 5);
+	log = log_text();
+	/* Everything frozen before the command, / last; thawed after, / first. */
+	assert_true(at(log, "F /a") >= 0 && at(log, "F /d") >= 0);
+	assert_true(at(log, "F /a") < at(log, "F /\n"));
+	assert_true(at(log, "F /\n") < at(log, "C filesystem"));
+	assert_true(at(log, "C filesystem") < at(log, "T /\n"));
+	assert_true(at(log, "T /\n") < at(log, "T /a"));
+	assert_string_equal(f->rep.thawed_by, "agent");
+	assert_false(f->rep.deadline_expired);
+	/* No marker left behind. */
+	{
+		char m[256];
+
+		snprintf(m, sizeof(m), "%s/frozen.json", f->state);
+		assert_int_equal(access(m, F_OK), -1);
+	}
+	free(log);
+}
+
+static void test_fs_requested_exit_zero(void **state)
+{
+	struct fx *f = *state;
+
+	hook(f, "10-a", 0);
+	f->o.requested = VV_CONS_FS;
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	assert_int_equal(f->rep.n_reasons, 0);
+	assert_int_equal(vv_snapshot_exit_status(&f->rep), VV_EXIT_OK);
+	/* Scripts are not run for a filesystem-consistent request. */
+	assert_int_equal(f->rep.n_scripts, 0);
+}
+
+static void test_hooks_application_consistent(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	hook(f, "20-b", 0);
+	hook(f, "10-a", 0);
+	hook(f, "30-c.bak", 1);	/* skipped */
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_APP);
+	assert_int_equal(vv_snapshot_exit_status(&f->rep), VV_EXIT_OK);
+	assert_int_equal(f->rep.n_scripts, 4);
+	log = log_text();
+	/* freeze hooks in name order, freeze, command, thaw, thaw hooks in name order. */
+	assert_true(at(log, "H freeze 10-a") < at(log, "H freeze 20-b"));
+	assert_true(at(log, "H freeze 20-b") < at(log, "F /a"));
+	assert_true(at(log, "F /\n") < at(log, "C application"));
+	assert_true(at(log, "T /a") < at(log, "H thaw 10-a"));
+	assert_true(at(log, "H thaw 10-a") < at(log, "H thaw 20-b"));
+	assert_int_equal(at(log, "30-c"), -1);
+	free(log);
+}
+
+static void test_failing_hook_continues_and_thaw_hooks_run(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	hook(f, "10-a", 3);
+	hook(f, "20-b", 0);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	assert_true(has_reason(&f->rep, "exited with 3"));
+	assert_true(f->rep.snapshot_ok);
+	log = log_text();
+	/* Every hook still ran, and the thaw hooks ran after the thaw. */
+	assert_true(at(log, "H freeze 20-b") >= 0);
+	assert_true(at(log, "H thaw 10-a") > at(log, "T /a"));
+	assert_true(at(log, "H thaw 20-b") >= 0);
+	free(log);
+}
+
+static void plugin(struct fx *f, const char *pre_body, const char *extra)
+{
+	snap_write(f->dir, "pre.sh", 0700, "#!/bin/sh\necho \"P pre $*\" >> %s\n%s\n", g_log, pre_body);
+	snap_write(f->dir, "post.sh", 0700, "#!/bin/sh\necho \"P post $*\" >> %s\n", g_log);
+	snap_write(f->dir, "plugin.json", 0600,
+		   "{\"pluginName\":\"ScriptRunner\",\"preScriptLocation\":\"%s/pre.sh\","
+		   "\"postScriptLocation\":\"%s/post.sh\",\"preScriptParams\":[\"x\"],"
+		   "\"postScriptParams\":[\"y\"]%s}", f->dir, f->dir, extra);
+	f->o.plugin_config = f->plugin;
+}
+
+static void test_plugin_abort_still_runs_post(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	plugin(f, "exit 1", ",\"continueBackupOnFailure\":false,\"preScriptNoOfRetries\":2");
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FAILED);
+	assert_int_equal(vv_snapshot_exit_status(&f->rep), VV_EXIT_FAILURE);
+	assert_true(has_reason(&f->rep, "continueBackupOnFailure is false"));
+	assert_false(f->rep.snapshot_attempted);
+	assert_int_equal(f->rep.scripts[0].attempts, 3);
+	log = log_text();
+	assert_int_equal(at(log, "F /"), -1);
+	assert_int_equal(at(log, "C "), -1);
+	/* Three attempts with its parameter, then the post-script all the same. */
+	assert_true(at(log, "P pre x") >= 0);
+	assert_true(at(log, "P post y") > at(log, "P pre x"));
+	free(log);
+}
+
+static void test_plugin_hanging_pre_script_times_out(void **state)
+{
+	struct fx *f = *state;
+	long long t0 = snap_mono_ms();
+
+	plugin(f, "sleep 30", ",\"timeoutInSeconds\":1");
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_true(snap_mono_ms() - t0 < 5000);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	assert_true(has_reason(&f->rep, "timed out"));
+	assert_true(f->rep.scripts[0].ex.timed_out);
+	assert_true(f->rep.snapshot_ok);
+	assert_int_equal(vv_snapshot_exit_status(&f->rep), VV_EXIT_PARTIAL);
+}
+
+static void test_plugin_app_consistent_and_refused_config(void **state)
+{
+	struct fx *f = *state;
+
+	plugin(f, "exit 0", "");
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_APP);
+	vv_snapshot_report_free(&f->rep);
+
+	/* A config others can write is refused: filesystem-consistent, with the reason. */
+	assert_int_equal(chmod(f->plugin, 0646), 0);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	assert_true(has_reason(&f->rep, "script config refused"));
+	assert_true(has_reason(&f->rep, "writable by group or others"));
+	vv_snapshot_report_free(&f->rep);
+
+	/* A script others can write is refused; post-scripts are still owed. */
+	assert_int_equal(chmod(f->plugin, 0600), 0);
+	{
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s/pre.sh", f->dir);
+		assert_int_equal(chmod(p, 0777), 0);
+	}
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	assert_true(f->rep.scripts[0].refused);
+	assert_true(has_reason(&f->rep, "refused"));
+	assert_string_equal(f->rep.scripts[f->rep.n_scripts - 1].phase, "post");
+}
+
+static void test_fs_freeze_disabled(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	plugin(f, "exit 0", ",\"fsFreezeEnabled\":false");
+	/* Nothing frozen: the command sees an empty VAULTVOL_FROZEN. */
+	snprintf(f->cmd_text, sizeof(f->cmd_text),
+		 "echo \"C $VAULTVOL_CONSISTENCY\" >> %s; test -z \"$VAULTVOL_FROZEN\"", g_log);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_CRASH);
+	assert_true(has_reason(&f->rep, "fsFreezeEnabled"));
+	log = log_text();
+	assert_int_equal(at(log, "F /"), -1);
+	assert_true(at(log, "C crash") >= 0);
+	free(log);
+}
+
+static void test_unsupported_fs_is_crash(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	g_fail_target = "/b";
+	g_fail_err = -EOPNOTSUPP;
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_CRASH);
+	assert_true(has_reason(&f->rep, "/b (xfs) not frozen: unsupported"));
+	log = log_text();
+	/* The others were frozen and thawed; /b never needed a thaw. */
+	assert_true(at(log, "T /a") >= 0);
+	assert_int_equal(at(log, "T /b"), -1);
+	free(log);
+	vv_snapshot_report_free(&f->rep);
+
+	/* EBUSY: already frozen by someone else; counts as frozen, not ours to thaw. */
+	g_fail_err = -EBUSY;
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	for (size_t i = 0; i < f->rep.n_fs; i++)
+		if (!strcmp(f->rep.fs[i].mount, "/b"))
+			assert_int_equal(f->rep.fs[i].state, VV_FZ_BUSY);
+}
+
+static void test_deadline_passes(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	f->o.timeout_s = 1;
+	snprintf(f->cmd_text, sizeof(f->cmd_text), "sleep 2; echo C-late >> %s", g_log);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_CRASH);
+	assert_true(f->rep.deadline_expired);
+	assert_non_null(strstr(f->rep.thawed_by, "deadline"));
+	assert_true(has_reason(&f->rep, "deadline passed before the snapshot finished"));
+	/* The window ended at the deadline, not when the command did. */
+	assert_true(f->rep.window_ms >= 900 && f->rep.window_ms < 1800);
+	log = log_text();
+	assert_true(at(log, "T /a") < at(log, "C-late"));
+	free(log);
+}
+
+static void test_command_failure(void **state)
+{
+	struct fx *f = *state;
+	char *log;
+
+	hook(f, "10-a", 0);
+	snprintf(f->cmd_text, sizeof(f->cmd_text), "exit 4");
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FAILED);
+	assert_int_equal(f->rep.snapshot_exit, 4);
+	assert_true(has_reason(&f->rep, "exited with 4"));
+	assert_int_equal(vv_snapshot_exit_status(&f->rep), VV_EXIT_FAILURE);
+	log = log_text();
+	assert_true(at(log, "H thaw 10-a") > at(log, "T /a"));
+	free(log);
+	vv_snapshot_report_free(&f->rep);
+
+	f->cmd[0] = "/nonexistent/snapshot-tool";
+	f->cmd[1] = NULL;
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FAILED);
+	assert_true(has_reason(&f->rep, "cannot run"));
+}
+
+static void test_parallel_wave(void **state)
+{
+	struct fx *f = *state;
+
+	/* Four independent filesystems at 300 ms each, then / alone. */
+	g_freeze_delay_ms = 300;
+	f->o.requested = VV_CONS_FS;
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	/* Serial would be 1.5 s; two waves in parallel about 0.6 s. */
+	assert_true(f->rep.freeze_ms >= 550);
+	assert_true(f->rep.freeze_ms < 1200);
+	for (size_t i = 0; i < f->rep.n_fs; i++)
+		assert_int_equal(f->rep.fs[i].wave, strcmp(f->rep.fs[i].mount, "/") ? 0 : 1);
+}
+
+static void test_markers(void **state)
+{
+	struct fx *f = *state;
+	struct vv_marker mk = { 0 };
+	struct vv_marker_mount m = { .target = f->dir };
+	char path[256];
+
+	/* A stale marker from a dead agent: recovered (a thaw attempt) and removed. */
+	snprintf(path, sizeof(path), "%s/frozen.json", f->state);
+	mk.agent_pid = 999999;
+	mk.wd_pid = 999998;
+	mk.deadline_ms = vv_clock_ms() + 60000;
+	mk.m = &m;
+	mk.n = 1;
+	vv_boot_id(mk.boot_id);
+	assert_int_equal(vv_marker_write(path, &mk), 0);
+	f->o.requested = VV_CONS_FS;
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.achieved, VV_CONS_FS);
+	assert_true(f->rep.n_warnings >= 1);
+	assert_non_null(strstr(f->rep.warnings[0], "left frozen by an earlier run"));
+	assert_int_equal(access(path, F_OK), -1);
+	vv_snapshot_report_free(&f->rep);
+
+	/* A live owner (this process): the run refuses to start. */
+	mk.agent_pid = getpid();
+	mk.agent_start = vv_proc_starttime(getpid());
+	assert_int_equal(vv_marker_write(path, &mk), 0);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), -EBUSY);
+	assert_int_equal(f->rep.achieved, VV_CONS_FAILED);
+	assert_true(has_reason(&f->rep, "another freeze is in progress"));
+	assert_int_equal(access(path, F_OK), 0);
+	vv_snapshot_report_free(&f->rep);
+
+	/* Round trip of the marker itself. */
+	{
+		struct vv_marker back;
+
+		assert_int_equal(vv_marker_read(path, &back), 0);
+		assert_int_equal(back.agent_pid, getpid());
+		assert_int_equal(back.n, 1);
+		assert_string_equal(back.m[0].target, f->dir);
+		assert_true(vv_marker_live(&back));
+		vv_marker_clear(&back);
+	}
+	/* Past its deadline, a live owner no longer protects it. */
+	mk.deadline_ms = vv_clock_ms() - 5000;
+	assert_int_equal(vv_marker_write(path, &mk), 0);
+	{
+		struct vv_recover_result rr;
+
+		assert_int_equal(vv_marker_recover(f->state, false, &rr), 0);
+		assert_true(rr.found);
+		assert_false(rr.skipped_live);
+		assert_int_equal(access(path, F_OK), -1);
+		/* No marker: nothing to do. */
+		assert_int_equal(vv_marker_recover(f->state, false, &rr), 0);
+		assert_false(rr.found);
+	}
+}
+
+static void test_report_json(void **state)
+{
+	struct fx *f = *state;
+	struct json_object *o, *v, *a;
+	char *json = NULL, line[512];
+
+	hook(f, "10-a", 0);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(vv_snapshot_report_json(&f->rep, &json), 0);
+	o = json_tokener_parse(json);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "consistency", &v));
+	assert_string_equal(json_object_get_string(v), "application");
+	assert_true(json_object_object_get_ex(o, "exit_status", &v));
+	assert_int_equal(json_object_get_int(v), 0);
+	assert_true(json_object_object_get_ex(o, "freeze_window_ms", &v));
+	assert_true(json_object_object_get_ex(o, "phases", &v));
+	assert_true(json_object_object_get_ex(v, "pre_scripts_ms", &a));
+	assert_true(json_object_object_get_ex(o, "filesystems", &a));
+	assert_int_equal(json_object_array_length(a), 5);
+	v = json_object_array_get_idx(a, 0);
+	assert_true(json_object_object_get_ex(v, "state", &v));
+	assert_string_equal(json_object_get_string(v), "frozen");
+	assert_true(json_object_object_get_ex(o, "scripts", &a));
+	assert_int_equal(json_object_array_length(a), 2);
+	v = json_object_array_get_idx(a, 0);
+	assert_true(json_object_object_get_ex(v, "exit_code", &v));
+	assert_int_equal(json_object_get_int(v), 0);
+	assert_true(json_object_object_get_ex(o, "snapshot", &v));
+	assert_true(json_object_object_get_ex(v, "ok", &v));
+	assert_true(json_object_get_boolean(v));
+	json_object_put(o);
+	free(json);
+	vv_snapshot_report_line(&f->rep, line, sizeof(line));
+	assert_non_null(strstr(line, "application-consistent"));
+	assert_non_null(strstr(line, "5 filesystems frozen"));
+}
+
+static void test_report_bookkeeping(void **state)
+{
+	struct vv_snapshot_report r = { .requested = VV_CONS_APP, .achieved = VV_CONS_APP };
+	enum vv_consistency c;
+
+	(void)state;
+	assert_int_equal(vv_snapshot_exit_status(&r), VV_EXIT_OK);
+	vv_report_lower(&r, VV_CONS_FS, "first %d", 1);
+	vv_report_lower(&r, VV_CONS_CRASH, "second");
+	/* Lowering never raises. */
+	vv_report_lower(&r, VV_CONS_FS, "third");
+	assert_int_equal(r.achieved, VV_CONS_CRASH);
+	assert_int_equal(r.n_reasons, 3);
+	assert_string_equal(r.reasons[0], "first 1");
+	assert_int_equal(vv_snapshot_exit_status(&r), VV_EXIT_PARTIAL);
+	vv_report_lower(&r, VV_CONS_FAILED, "no snapshot");
+	assert_int_equal(vv_snapshot_exit_status(&r), VV_EXIT_FAILURE);
+	vv_snapshot_report_free(&r);
+
+	assert_int_equal(vv_consistency_parse("app", &c), 0);
+	assert_int_equal(c, VV_CONS_APP);
+	assert_int_equal(vv_consistency_parse("filesystem", &c), 0);
+	assert_int_equal(c, VV_CONS_FS);
+	assert_int_equal(vv_consistency_parse("crash", &c), -EINVAL);
+	assert_string_equal(vv_consistency_name(VV_CONS_CRASH), "crash");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_no_scripts_is_filesystem_consistent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fs_requested_exit_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hooks_application_consistent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failing_hook_continues_and_thaw_hooks_run, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_abort_still_runs_post, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_hanging_pre_script_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_app_consistent_and_refused_config, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fs_freeze_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsupported_fs_is_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline_passes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_command_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parallel_wave, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_markers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_report_json, setup, teardown),
+		cmocka_unit_test(test_report_bookkeeping),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -65,7 +65,7 @@ static void print_json(const struct vv_open_plan *plan, const struct vv_open_sta
 	json_object_object_add(s, "mounted", json_object_new_int((int)st->mounted));
 	json_object_object_add(s, "unchanged", json_object_new_int((int)st->unchanged));
 	json_object_object_add(o, "stats", s);
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+	printf("%s\n", json_object_to_json_string_ext(o, VV_OPEN_JSON_FLAGS));
 	json_object_put(o);
 }
 

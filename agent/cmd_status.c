@@ -89,7 +89,7 @@ static int run_status(const struct vv_options *opt, int argc, char **argv)
 		for (size_t i = 0; i < s.plan.n; i++)
 			json_object_array_add(a, vv_open_vol_json(&s.plan.v[i]));
 		json_object_object_add(o, "volumes", a);
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		printf("%s\n", json_object_to_json_string_ext(o, VV_OPEN_JSON_FLAGS));
 		json_object_put(o);
 	} else if (s.plan.n == 0)
 		printf("no encrypted volumes described (config, ADE state or vaultvol tokens)\n");

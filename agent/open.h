@@ -161,6 +161,8 @@ void vv_open_refresh(struct vv_open_plan *plan);
  * Entries of volumes not selected in plan are carried over unchanged.
  */
 #define VV_OPEN_STATE_FILE "volumes.json"
+/* json-c output flags for volumes.json and --json: readable, URLs unescaped. */
+#define VV_OPEN_JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 int vv_open_state_write(const char *state_dir, const struct vv_open_plan *plan,
 			char *err, size_t errlen);
 /* The names and UUIDs recorded there (none when the file is missing). */

@@ -231,7 +231,7 @@ int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
 	json_object_object_add(root, "volumes", vols);
 	vols = NULL;
 	r = write_atomic(dir, VV_OPEN_STATE_FILE,
-			 json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), err, errlen);
+			 json_object_to_json_string_ext(root, VV_OPEN_JSON_FLAGS), err, errlen);
 out:
 	if (r == -ENOMEM)
 		snprintf(err, errlen, "out of memory");

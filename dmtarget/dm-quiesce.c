@@ -15,9 +15,12 @@
  *	Freezes the filesystem mounted on this mapped device (the block-device
  *	freeze of the mapped device itself), then holds every write that still
  *	reaches the target (raw users of the device, e.g. with no filesystem
- *	mounted) until the thaw. The deadline is armed before freezing starts:
- *	<timeout_ms> (1..3600000) after the message, the kernel thaws by itself
- *	and counts an expiry.
+ *	mounted) until the thaw, and waits until the writes that passed before
+ *	have completed on <device>. So when the message returns, what <device>
+ *	holds stays put until the thaw: a snapshot of it is consistent.
+ *	The deadline is armed before freezing starts: <timeout_ms>
+ *	(1..3600000) after the message, the kernel thaws by itself and counts
+ *	an expiry.
  *	Errors: EBUSY when already frozen or while the device is suspended;
  *	ETIMEDOUT when freezing itself outlasted the deadline (it has then been
  *	undone and counted as an expiry); what the block-device freeze returned.
@@ -41,6 +44,8 @@
  * presuspend) and submits the held writes, because device-mapper waits for
  * in-flight I/O before it suspends. ioctls are not passed to <device>
  * (no prepare_ioctl): an SG_IO write would otherwise bypass the hold.
+ * The freeze is of the whole mapped device, so a table holds this target
+ * alone (DM_TARGET_SINGLETON).
  */
 
 #include <linux/module.h>
@@ -51,6 +56,7 @@
 #include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/device-mapper.h>
 
@@ -88,6 +94,14 @@ struct quiesce_c {
 	struct delayed_work deadline_work;
 	ktime_t deadline;		/* under lock */
 	bool suspending;		/* under lock: presuspend to resume */
+
+	/*
+	 * Writes sent to <device> and not yet completed. map() counts before
+	 * it looks at @holding and the freeze sets @holding before it waits
+	 * for zero, so no write can slip past both.
+	 */
+	atomic_t inflight;
+	wait_queue_head_t drained;
 
 	/* Under hold_lock: read by map() and status(). */
 	spinlock_t hold_lock;
@@ -128,6 +142,13 @@ static void quiesce_submit(struct bio *bio)
 #endif
 }
 
+static void quiesce_write_done(struct quiesce_c *qc)
+{
+	/* wq_has_sleeper() has the barrier that pairs with the waiter. */
+	if (atomic_dec_and_test(&qc->inflight) && wq_has_sleeper(&qc->drained))
+		wake_up(&qc->drained);
+}
+
 static void quiesce_set_state(struct quiesce_c *qc, enum quiesce_state state)
 {
 	spin_lock_irq(&qc->hold_lock);
@@ -152,8 +173,10 @@ static void quiesce_thaw_locked(struct quiesce_c *qc, bool expired)
 	qc->nr_held = 0;
 	spin_unlock_irq(&qc->hold_lock);
 
-	while ((bio = bio_list_pop(&held)))
+	while ((bio = bio_list_pop(&held))) {
+		atomic_inc(&qc->inflight);
 		quiesce_submit(bio);
+	}
 
 	/*
 	 * Fails only when someone else thawed the filesystem behind our back
@@ -200,6 +223,7 @@ static int quiesce_freeze(struct dm_target *ti, unsigned int timeout_ms)
 {
 	struct quiesce_c *qc = ti->private;
 	ktime_t now = ktime_get();
+	ktime_t left;
 	int r = 0;
 
 	mutex_lock(&qc->lock);
@@ -231,15 +255,22 @@ static int quiesce_freeze(struct dm_target *ti, unsigned int timeout_ms)
 
 	/* Only now: the filesystem's own sync writes had to pass. */
 	spin_lock_irq(&qc->hold_lock);
-	qc->state = QUIESCE_FROZEN;
 	WRITE_ONCE(qc->holding, true);
 	qc->epoch++;
 	spin_unlock_irq(&qc->hold_lock);
+	smp_mb();	/* order @holding before reading @inflight; pairs with map() */
 
-	if (!ktime_before(ktime_get(), qc->deadline)) {
+	/* Writes that got past before the hold must land before we say frozen. */
+	left = ktime_sub(qc->deadline, ktime_get());
+	if (ktime_to_ns(left) <= 0 ||
+	    !wait_event_timeout(qc->drained, !atomic_read(&qc->inflight),
+				nsecs_to_jiffies(ktime_to_ns(left)) + 1) ||
+	    !ktime_before(ktime_get(), qc->deadline)) {
 		quiesce_thaw_locked(qc, true);
 		r = -ETIMEDOUT;
+		goto out;
 	}
+	quiesce_set_state(qc, QUIESCE_FROZEN);
 out:
 	mutex_unlock(&qc->lock);
 	return r;
@@ -300,7 +331,12 @@ static int quiesce_map(struct dm_target *ti, struct bio *bio)
 		bio->bi_iter.bi_sector = qc->start +
 			dm_target_offset(ti, bio->bi_iter.bi_sector);
 
-	if (!op_is_write(bio_op(bio)) || !READ_ONCE(qc->holding))
+	if (!op_is_write(bio_op(bio)))
+		return DM_MAPIO_REMAPPED;
+
+	atomic_inc(&qc->inflight);
+	smp_mb__after_atomic();	/* count before looking; pairs with the freeze */
+	if (likely(!READ_ONCE(qc->holding)))
 		return DM_MAPIO_REMAPPED;
 
 	spin_lock_irqsave(&qc->hold_lock, flags);
@@ -311,7 +347,17 @@ static int quiesce_map(struct dm_target *ti, struct bio *bio)
 	bio_list_add(&qc->held, bio);
 	qc->nr_held++;
 	spin_unlock_irqrestore(&qc->hold_lock, flags);
+	/* Counted again when released. */
+	quiesce_write_done(qc);
 	return DM_MAPIO_SUBMITTED;
+}
+
+static int quiesce_end_io(struct dm_target *ti, struct bio *bio,
+			  blk_status_t *error)
+{
+	if (op_is_write(bio_op(bio)))
+		quiesce_write_done(ti->private);
+	return DM_ENDIO_DONE;
 }
 
 static void quiesce_presuspend(struct dm_target *ti)
@@ -431,6 +477,8 @@ static int quiesce_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mutex_init(&qc->lock);
 	spin_lock_init(&qc->hold_lock);
 	bio_list_init(&qc->held);
+	atomic_set(&qc->inflight, 0);
+	init_waitqueue_head(&qc->drained);
 	INIT_DELAYED_WORK(&qc->deadline_work, quiesce_deadline);
 	qc->state = QUIESCE_THAWED;
 	ti->private = qc;
@@ -477,10 +525,12 @@ bad:
 static struct target_type quiesce_target = {
 	.name = "quiesce",
 	.version = {1, 0, 0},
+	.features = DM_TARGET_SINGLETON,
 	.module = THIS_MODULE,
 	.ctr = quiesce_ctr,
 	.dtr = quiesce_dtr,
 	.map = quiesce_map,
+	.end_io = quiesce_end_io,
 	.presuspend = quiesce_presuspend,
 	.presuspend_undo = quiesce_resume,
 	.resume = quiesce_resume,

@@ -3,8 +3,11 @@
 # held at the target (writers block, the lower device is unchanged, reads
 # still work, status counts the held writes); after "thaw" and after a
 # deadline expiry every held write reaches the disk (sha256 of the regions).
+# And the freeze drains: it returns only once writes that passed the target
+# before it have completed below (shown with one quiesce stacked on another).
 vm_disk data 64M
-vm_boot --disk data --timeout 400 <<'GUEST'
+vm_disk data2 32M
+vm_boot --disk data --disk data2 --timeout 400 <<'GUEST'
 . /vv/tests/vm/scenarios/quiesce_lib.sh
 step insmod load_quiesce
 step create q_create q /dev/vda
@@ -61,6 +64,34 @@ step data-D test "$(cat /tmp/hD)" = "$(q_pattern_hash 2048 4)" -a \
 step rest-untouched test "$(q_hash /dev/vda 8192 2048)" = "$zero"
 
 step remove dmsetup remove q
+
+# Drain: "hi" stacked on "lo" on vdb. With lo frozen, a write through hi is
+# in flight (held below), so hi cannot promise a stable lower device: its
+# freeze runs into its deadline. Started again, hi's freeze stays "freezing"
+# until lo thaws and the write completes, and only then reports frozen.
+step create-lo q_create lo /dev/vdb
+step create-hi q_create hi /dev/mapper/lo
+step freeze-lo dmsetup message lo 0 freeze 120000
+( q_write_pattern /dev/mapper/hi 0 64 9 direct >/tmp/hW && touch /tmp/doneW ) &
+step write-held-below sh -c 'for i in $(seq 200); do [ "$(dmsetup status lo | cut -d" " -f8)" -ge 1 ] && exit 0; sleep 0.1; done; exit 1'
+t0=$(now_ms)
+step freeze-hi-overruns sh -c \
+	'! dmsetup message hi 0 freeze 1500 2>/tmp/err; cat /tmp/err; grep -qi "timed out" /tmp/err'
+step overrun-waited-for-deadline test $(($(now_ms) - t0)) -ge 1500
+step hi-overrun-counted q_expect hi thawed 1 1 0
+rm -f /tmp/hiF
+( dmsetup message hi 0 freeze 30000 && touch /tmp/hiF ) &
+sleep 1
+step hi-draining test "$(q_field hi 1)" = freezing -a ! -e /tmp/hiF
+step thaw-lo dmsetup message lo 0 thaw
+step hi-frozen-after-drain q_wait_for /tmp/hiF 10000
+step write-landed-before-frozen test "$(q_hash /dev/vdb 0 64)" = "$(q_pattern_hash 64 9)"
+# The writer's fsync (a flush, which is a write) now waits at hi: held 0 or 1.
+step hi-status sh -c '. /vv/tests/vm/scenarios/quiesce_lib.sh; q_expect hi frozen 2 1 0 || q_expect hi frozen 2 1 1'
+step thaw-hi dmsetup message hi 0 thaw
+step writer-W-done q_wait_for /tmp/doneW 10000
+step remove-hi dmsetup remove hi
+step remove-lo dmsetup remove lo
 step rmmod rmmod dm_quiesce
 step no-kernel-complaints q_no_kernel_complaints
 GUEST

@@ -9,6 +9,12 @@
  * The guest and initramfs have no udev: mappings are created with a udev
  * cookie, so where udev runs the nodes come from it, and where it does not
  * libdevmapper creates /dev/mapper/NAME itself.
+ *
+ * libdevmapper keeps process-wide node-operation state, so do not call these
+ * from several threads at once (serialise them, as with libcryptsetup's own
+ * dm calls). Each call is one or a few ioctls and returns promptly, except
+ * vv_quiesce_freeze, which returns once the filesystem is frozen and earlier
+ * writes have landed (at most timeout_ms).
  */
 #ifndef VV_QUIESCE_H
 #define VV_QUIESCE_H

@@ -35,13 +35,12 @@ struct vv_vault {
 	struct vv_vault_stats stats;	/* updated with atomics */
 	struct vv_http *http;
 	struct vv_tokens *tokens;
-	pthread_mutex_t lock;		/* protects challenges */
+	pthread_mutex_t lock;		/* protects challenges, in_flight */
 	struct challenge *challenges;
+	pthread_cond_t gate_cv;		/* a request slot became free */
+	int in_flight;			/* operations holding a slot */
+	pthread_mutex_t probe;		/* one unauthenticated probe per vault */
 };
-
-/* Local KEK operations live in the local half of vault/; optional here. */
-#pragma weak vv_local_key_wrap
-#pragma weak vv_local_key_unwrap
 
 #define STAT_INC(v, field) __atomic_add_fetch(&(v)->stats.field, 1, __ATOMIC_RELAXED)
 
@@ -113,6 +112,7 @@ static int copy_config(struct vv_vault_config *d, const struct vv_vault_config *
 	d->request_timeout_ms = s->request_timeout_ms > 0 ? s->request_timeout_ms : 10000;
 	d->total_timeout_ms = s->total_timeout_ms > 0 ? s->total_timeout_ms : 60000;
 	d->max_retries = s->max_retries > 0 ? s->max_retries : 5;
+	d->max_parallel = s->max_parallel > 0 ? s->max_parallel : 1;
 	if (!ok) {
 		free_config(d);
 		return -ENOMEM;
@@ -131,6 +131,8 @@ int vv_vault_new(const struct vv_vault_config *cfg, struct vv_vault **out)
 	if (!v)
 		return -ENOMEM;
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_mutex_init(&v->probe, NULL);
+	pthread_cond_init(&v->gate_cv, NULL);
 	r = copy_config(&v->cfg, cfg ? cfg : &empty);
 	if (r < 0)
 		goto fail;
@@ -163,6 +165,8 @@ void vv_vault_free(struct vv_vault *v)
 		free(c->authority);
 		free(c);
 	}
+	pthread_cond_destroy(&v->gate_cv);
+	pthread_mutex_destroy(&v->probe);
 	pthread_mutex_destroy(&v->lock);
 	free_config(&v->cfg);
 	free(v);
@@ -584,7 +588,7 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 	char *resource = NULL, *authority = NULL;
 	struct vv_buf url = { 0 };
 	struct vv_retry retry;
-	bool fetched = false, force = false;
+	bool fetched = false, force = false, probing = false;
 	int r;
 
 	*outage = false;
@@ -594,6 +598,22 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 	r = challenge_lookup(v, base, &resource, &authority);
 	if (r < 0)
 		goto out;
+	if (!resource) {
+		/*
+		 * Nothing learnt from this vault yet: one caller probes without
+		 * a token, the others wait and use what it learns, so N
+		 * parallel volumes cost one challenge, not N.
+		 */
+		pthread_mutex_lock(&v->probe);
+		probing = true;
+		r = challenge_lookup(v, base, &resource, &authority);
+		if (r < 0)
+			goto out;
+		if (resource) {
+			pthread_mutex_unlock(&v->probe);
+			probing = false;
+		}
+	}
 	vv_retry_init(&retry, VV_RETRY_KEYVAULT, v->cfg.max_retries, v->cfg.total_timeout_ms);
 	/*
 	 * At most: one request without a token (learns the challenge), one
@@ -620,6 +640,11 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 		}
 		vv_http_resp_free(resp);
 		r = vv_http_do_retry(v->http, &req, &retry, &v->stats.retries, resp);
+		if (probing && (resp->status != 401 || r < 0)) {
+			/* No challenge came: let the next caller probe. */
+			pthread_mutex_unlock(&v->probe);
+			probing = false;
+		}
 		if (r < 0 && r != -EIO)
 			goto out;
 		if (r == -EIO) {
@@ -643,6 +668,10 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 		free(authority);
 		resource = nres;
 		authority = nauth;
+		if (probing) {
+			pthread_mutex_unlock(&v->probe);
+			probing = false;
+		}
 		if (r < 0)
 			goto out;
 		/* A cached token was refused: it may be revoked; get a new one. */
@@ -653,6 +682,8 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 			 err->cause == VV_CAUSE_THROTTLED) :
 		      r == -EIO;
 out:
+	if (probing)
+		pthread_mutex_unlock(&v->probe);
 	vv_secret_free(token);
 	free(resource);
 	free(authority);
@@ -676,6 +707,12 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 
 	if (!err)
 		err = &local;
+	/* At most max_parallel operations in flight: one kept-alive connection by default. */
+	pthread_mutex_lock(&v->lock);
+	while (v->in_flight >= v->cfg.max_parallel)
+		pthread_cond_wait(&v->gate_cv, &v->lock);
+	v->in_flight++;
+	pthread_mutex_unlock(&v->lock);
 	for (int i = 0; i < 2 && bases[i]; i++) {
 		if (i > 0) {
 			if (!outage || !strcasecmp(bases[1], bases[0]))
@@ -687,8 +724,12 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 		vv_error_clear(err);
 		r = kv_try(v, bases[i], op, resp, &outage, err);
 		if (r == 0)
-			return 0;
+			break;
 	}
+	pthread_mutex_lock(&v->lock);
+	v->in_flight--;
+	pthread_cond_signal(&v->gate_cv);
+	pthread_mutex_unlock(&v->lock);
 	return r;
 }
 
@@ -1089,13 +1130,9 @@ int vv_key_wrap(struct vv_vault *v, const char *kek_ref, const char *alg,
 			     alg ? alg : "(null)");
 		return -EINVAL;
 	}
-	if (is_local_kek(kek_ref)) {
-		if (!vv_local_key_wrap) {
-			vv_error_set(err, VV_CAUSE_CONFIG, 0, "local KEKs are not built in");
-			return -ENOTSUP;
-		}
+	/* file: and keystore-kek: KEKs are the local half's (rsa_local.c). */
+	if (is_local_kek(kek_ref))
 		return vv_local_key_wrap(v, kek_ref, alg, plain, wrapped, kid_out, err);
-	}
 	STAT_INC(v, wraps);
 	r = vv_b64_encode_secret(VV_B64_URL, plain->data, plain->len, &b64);
 	if (r < 0)
@@ -1142,13 +1179,8 @@ int vv_key_unwrap(struct vv_vault *v, const char *kek_ref, const char *alg,
 			     alg ? alg : "(null)");
 		return -EINVAL;
 	}
-	if (is_local_kek(kek_ref)) {
-		if (!vv_local_key_unwrap) {
-			vv_error_set(err, VV_CAUSE_CONFIG, 0, "local KEKs are not built in");
-			return -ENOTSUP;
-		}
+	if (is_local_kek(kek_ref))
 		return vv_local_key_unwrap(v, kek_ref, alg, wrapped, plain, err);
-	}
 	STAT_INC(v, unwraps);
 	norm = b64url_normalize(wrapped);
 	if (!norm || !*norm) {

@@ -72,6 +72,13 @@ struct vv_vault_config {
 	int request_timeout_ms;		/* per request, default 10000 */
 	int total_timeout_ms;		/* per operation incl. retries, default 60000 */
 	int max_retries;		/* default 5 */
+	/*
+	 * Key Vault requests in flight at once per client (default 1: every
+	 * volume's fetch goes over one kept-alive connection; raise it to
+	 * trade connections for latency when many distinct secrets are
+	 * fetched from a slow vault).
+	 */
+	int max_parallel;
 };
 
 /* Counters, for tests and the bench (N volumes, K secrets -> K gets + 1 token). */

@@ -33,6 +33,7 @@ struct opts {
 	const char *vault_url;
 	int request_timeout_ms;
 	int max_retries;
+	int max_parallel;
 };
 
 static struct vv_vault *mkvault(const struct opts *o)
@@ -45,6 +46,7 @@ static struct vv_vault *mkvault(const struct opts *o)
 		.request_timeout_ms = o && o->request_timeout_ms ? o->request_timeout_ms : 5000,
 		.total_timeout_ms = 30000,
 		.max_retries = o && o->max_retries ? o->max_retries : 5,
+		.max_parallel = o ? o->max_parallel : 0,
 	};
 	struct vv_vault *v = NULL;
 
@@ -240,28 +242,49 @@ static void *par_get(void *arg)
 	return NULL;
 }
 
-/* Volumes open in parallel: still one token, connections bounded by threads. */
-static void test_parallel_one_token(void **state)
+static void run_parallel(const struct opts *o, struct vv_vault_stats *st)
 {
 	struct par p = { 0 };
-	struct vv_vault_stats st;
 	pthread_t th[8];
 
-	(void)state;
-	put_secret("primary", "par", "pv", NULL, 0);
-	p.v = mkvault(NULL);
+	p.v = mkvault(o);
 	for (int i = 0; i < 8; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, par_get, &p), 0);
 	for (int i = 0; i < 8; i++)
 		pthread_join(th[i], NULL);
 	assert_int_equal(p.fails, 0);
-	vv_vault_get_stats(p.v, &st);
+	vv_vault_get_stats(p.v, st);
+	vv_vault_free(p.v);
+}
+
+/*
+ * Volumes open in parallel: one probe (challenge), one token; by default
+ * one connection, with max_parallel no more connections than that.
+ */
+static void test_parallel_one_token(void **state)
+{
+	struct opts o = { .max_parallel = 4 };
+	struct vv_vault_stats st;
+
+	(void)state;
+	put_secret("primary", "par", "pv", NULL, 0);
+	run_parallel(NULL, &st);
 	assert_int_equal(st.secret_gets, 40);
 	assert_int_equal(st.token_requests, 1);
+	assert_int_equal(st.challenges, 1);
 	assert_int_equal(ctr("imds.token"), 1);
-	/* no more connections than requests in flight at once */
-	assert_true(ctr("primary.connections") <= 8);
-	vv_vault_free(p.v);
+	assert_int_equal(ctr("primary.connections"), 1);
+	assert_int_equal(ctr("primary.requests"), 41);
+
+	assert_int_equal(vv_fakes_ctl_ok(&F, "reset_counters", NULL), 0);
+	/* a slow vault makes the callers overlap */
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"delay_ms\":50,\"count\":20}"), 0);
+	run_parallel(&o, &st);
+	assert_int_equal(st.token_requests, 1);
+	assert_int_equal(st.challenges, 1);
+	assert_int_equal(ctr("primary.requests"), 41);
+	assert_true(ctr("primary.connections") <= 4);
+	assert_true(ctr("primary.connections") >= 2);
 }
 
 /* A revoked/expired token is refused: one new token, then success. */

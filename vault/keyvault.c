@@ -574,6 +574,7 @@ struct kv_op {
 	const struct vv_buf *body;	/* JSON or NULL */
 	const char *what;		/* for messages: the reference */
 	bool unwrap;
+	bool no_failover;		/* writes stay on the primary */
 };
 
 /*
@@ -692,6 +693,22 @@ out:
 }
 
 /*
+ * The secondary holds the configured vault's key material: only references
+ * to that vault (or any, when none is configured) may be sent there, and
+ * never writes, which would make the two diverge.
+ */
+static const char *secondary_for(const struct vv_vault *v, const struct kv_ref *ref,
+				 const struct kv_op *op)
+{
+	if (!v->cfg.secondary_url || op->no_failover ||
+	    !strcasecmp(v->cfg.secondary_url, ref->base))
+		return NULL;
+	if (v->cfg.vault_url && strcasecmp(v->cfg.vault_url, ref->base))
+		return NULL;
+	return v->cfg.secondary_url;
+}
+
+/*
  * Run op against the reference's vault and, on outage only, against the
  * secondary vault (same path, its host instead). Each vault gets the full
  * retry budget.
@@ -700,7 +717,7 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 		   const struct kv_op *op, struct vv_http_resp *resp,
 		   struct vv_error *err)
 {
-	const char *bases[2] = { ref->base, v->cfg.secondary_url };
+	const char *bases[2] = { ref->base, secondary_for(v, ref, op) };
 	struct vv_error local;
 	bool outage = false;
 	int r = -EINVAL;
@@ -715,7 +732,7 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 	pthread_mutex_unlock(&v->lock);
 	for (int i = 0; i < 2 && bases[i]; i++) {
 		if (i > 0) {
-			if (!outage || !strcasecmp(bases[1], bases[0]))
+			if (!outage)
 				break;
 			vv_warn("vault: %s unavailable (%s), trying secondary %s",
 				bases[0], err->message, bases[1]);
@@ -725,6 +742,13 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 		r = kv_try(v, bases[i], op, resp, &outage, err);
 		if (r == 0)
 			break;
+		if (i > 0) {
+			/* Say that this is the secondary's answer, the primary being down. */
+			size_t n = strlen(err->message);
+
+			snprintf(err->message + n, sizeof(err->message) - n,
+				 " (from the secondary; primary unavailable)");
+		}
 	}
 	pthread_mutex_lock(&v->lock);
 	v->in_flight--;
@@ -765,7 +789,7 @@ static bool id_matches(const char *id, const struct kv_ref *ref)
 		return false;
 	if (!ref->version)
 		return true;
-	return p[nl] == '/' && !strcmp(p + nl + 1, ref->version);
+	return p[nl] == '/' && !strcasecmp(p + nl + 1, ref->version);
 }
 
 static int parse_bundle(const struct vv_http_resp *resp, const struct kv_ref *ref,
@@ -885,7 +909,8 @@ int vv_secret_put(struct vv_vault *v, const char *name,
 	struct vv_http_resp resp = { 0 };
 	struct vv_buf path = { 0 }, body = { 0 };
 	struct kv_ref ref;
-	struct kv_op op = { .method = "PUT", .what = name, .body = &body };
+	struct kv_op op = { .method = "PUT", .what = name, .body = &body,
+			    .no_failover = true };
 	int r;
 
 	if (out)

@@ -866,6 +866,50 @@ static void test_failover_on_outage(void **state)
 	vv_vault_free(v);
 }
 
+/* Writes stay on the primary; references to other vaults never fail over. */
+static void test_failover_limits(void **state)
+{
+	struct opts o = { .secondary = true, .max_retries = 1 };
+	struct vv_secret *val = vv_secret_from("v", 1);
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	char url[128], ref[300];
+
+	(void)state;
+	put_secret("all", "rep", "same", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"status\":503,\"count\":-1}"), 0);
+	v = mkvault(&o);
+	assert_true(vv_secret_put(v, "rep", val, NULL, NULL, 0, NULL, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_UNAVAILABLE);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 0);
+	assert_int_equal(ctr("secondary.requests"), 0);
+	vv_vault_free(v);
+
+	/* the configured vault is another one: its secondary is no replica of this */
+	snprintf(url, sizeof(url), "https://localhost:%s", strrchr(F.kv_url, ':') + 1);
+	o.vault_url = url;
+	v = mkvault(&o);
+	snprintf(ref, sizeof(ref), "%s/secrets/rep", F.kv_url);
+	assert_true(vv_secret_get(v, ref, &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_UNAVAILABLE);
+	assert_int_equal(ctr("secondary.requests"), 0);
+	vv_vault_free(v);
+
+	/* on outage, what the secondary answers is reported as the secondary's */
+	o.vault_url = NULL;
+	v = mkvault(&o);
+	expect_fail(v, "only-primary", VV_CAUSE_NOT_FOUND, 404, "SecretNotFound", NULL);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 1);
+	assert_true(vv_secret_get(v, "only-primary", &b, &err) < 0);
+	assert_non_null(strstr(err.message, "secondary"));
+	vv_vault_free(v);
+	vv_secret_free(val);
+}
+
 static int closed_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -1107,6 +1151,7 @@ int main(void)
 		cmocka_unit_test_setup(test_connection_closed, reset),
 		cmocka_unit_test_setup(test_failover_on_outage, reset),
 		cmocka_unit_test_setup(test_failover_on_connect_failure, reset),
+		cmocka_unit_test_setup(test_failover_limits, reset),
 		cmocka_unit_test_setup(test_tls_verified, reset),
 		cmocka_unit_test_setup(test_bad_references, reset),
 		cmocka_unit_test(test_cause_names),

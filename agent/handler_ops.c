@@ -2,14 +2,298 @@
 /*
  * The operations the extension handler performs, behind the function
  * pointers of struct vv_handler_ops so the protocol code (handler.c) is
- * tested on its own with stand-ins. Each fills a struct vv_handler_result
- * with one substatus per volume.
+ * tested on its own with stand-ins. Each turns a validated request into
+ * calls of the same library code the CLI uses (`vaultvol open`,
+ * `vaultvol snapshot`) and fills a struct vv_handler_result with one
+ * substatus per volume (per filesystem for a snapshot).
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "agent/command.h"
+#include "agent/config.h"
 #include "agent/handler.h"
+#include "agent/open.h"
+#include "agent/snapshot.h"
+#include "agent/vault_config.h"
+#include "vault/log.h"
+
+/*
+ * The vault library reads an AAD client secret from a file
+ * (aad_secret_file). The handler's secret arrives decrypted in memory and
+ * must not touch a disk, so it is handed over as an anonymous memory file
+ * (memfd) whose pages are locked while mapped, reachable as
+ * /proc/self/fd/N, wiped and closed when the operation ends.
+ */
+struct aad_memfd {
+	int fd;
+	void *map;
+	size_t len;
+	char path[40];
+};
+
+static void aad_memfd_close(struct aad_memfd *m)
+{
+	if (m->map) {
+		explicit_bzero(m->map, m->len);
+		munmap(m->map, m->len);
+	}
+	if (m->fd >= 0) {
+		/* Drop the pages too, not just our mapping of them. */
+		if (ftruncate(m->fd, 0) < 0)
+			vv_debug("handler: truncating the secret memfd: %s", strerror(errno));
+		close(m->fd);
+	}
+	m->fd = -1;
+	m->map = NULL;
+}
+
+static int aad_memfd_open(const struct vv_secret *s, struct aad_memfd *m)
+{
+	int r;
+
+	m->fd = memfd_create("vaultvol-aad", MFD_CLOEXEC);
+	m->map = NULL;
+	m->len = s->len;
+	if (m->fd < 0)
+		return -errno;
+	if (ftruncate(m->fd, (off_t)s->len) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	m->map = mmap(NULL, s->len, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	if (m->map == MAP_FAILED) {
+		m->map = NULL;
+		r = -errno;
+		goto fail;
+	}
+	if (mlock(m->map, s->len) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	madvise(m->map, s->len, MADV_DONTDUMP);
+	memcpy(m->map, s->data, s->len);
+	snprintf(m->path, sizeof(m->path), "/proc/self/fd/%d", m->fd);
+	return 0;
+fail:
+	aad_memfd_close(m);
+	return r;
+}
+
+/* Replace a config string with a copy of value. */
+static int set_str(char **field, const char *value)
+{
+	char *c = strdup(value);
+
+	if (!c)
+		return -ENOMEM;
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+/*
+ * Apply the settings' identity choices to the loaded config, then create
+ * the vault client from it (the client keeps its own copy of every string).
+ */
+static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
+		      struct vv_config *cfg, struct vv_vault **vault, struct aad_memfd *m,
+		      char *err, size_t errlen)
+{
+	struct vv_vault_config vcfg;
+	int r = 0;
+
+	if (req->identity_client_id) {
+		r = set_str(&cfg->vault.identity_kind, "client_id");
+		if (!r)
+			r = set_str(&cfg->vault.identity_value, req->identity_client_id);
+	}
+	if (!r && req->aad_client_id) {
+		r = set_str(&cfg->vault.aad_client_id, req->aad_client_id);
+		if (!r && req->aad_tenant_id)
+			r = set_str(&cfg->vault.aad_tenant, req->aad_tenant_id);
+		free(cfg->vault.aad_cert_file);
+		cfg->vault.aad_cert_file = NULL;
+		/* Read when the client asks for a token: kept until the caller ends. */
+		if (!r)
+			r = aad_memfd_open(req->aad_client_secret, m);
+		if (!r)
+			r = set_str(&cfg->vault.aad_secret_file, m->path);
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "preparing the vault identity: %s", strerror(-r));
+		return r;
+	}
+	r = vv_config_vault(cfg, ctx->opt, &vcfg);
+	if (r < 0) {
+		snprintf(err, errlen, "vault configuration: %s", strerror(-r));
+		return r;
+	}
+	r = vv_vault_new(&vcfg, vault);
+	if (r < 0)
+		snprintf(err, errlen, "cannot create the vault client: %s", strerror(-r));
+	return r;
+}
+
+/* ---- reopen ---------------------------------------------------------------- */
+
+static void report_volume(struct vv_handler_result *res, const struct vv_vol *v)
+{
+	if (v->fail) {
+		vv_handler_result_add(res, v->conf.name, VV_HS_ERROR, VV_EXIT_FAILURE,
+				      "%s: failed (%s%s%s): %s%s%s", v->conf.name,
+				      vv_fail_str(v->fail),
+				      v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
+				      v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->cause) : "",
+				      v->message, v->remedy[0] ? "; remedy: " : "", v->remedy);
+		return;
+	}
+	vv_handler_result_add(res, v->conf.name,
+			      v->warning[0] ? VV_HS_WARNING : VV_HS_SUCCESS, 0,
+			      "%s: %s %s (%s %s%s%s%s%s)%s%s", v->conf.name,
+			      v->state == VV_VS_MOUNTED ?
+				      (v->changed ? "mounted on" : "already mounted on") :
+				      (v->changed ? "opened as" : "already open as"),
+			      v->state == VV_VS_MOUNTED && v->mounted_on ? v->mounted_on : v->top,
+			      vv_vol_type_str(v->type), v->device ? v->device : "?",
+			      v->key_source ? ", key from " : "", v->key_source ? v->key_source : "",
+			      v->key_version ? " " : "", v->key_version ? v->key_version : "",
+			      v->warning[0] ? "; warning: " : "", v->warning);
+}
+
+static int op_reopen(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
+		     struct vv_handler_result *res)
+{
+	struct vv_open_setup s;
+	struct vv_open_ctx oc = { 0 };
+	char err[640];
+	struct aad_memfd m = { .fd = -1 };
+	char **names = NULL;
+	size_t nnames = 0;
+	int r;
+
+	r = vv_open_setup(ctx->opt, false, &s, err, sizeof(err));
+	if (r < 0) {
+		vv_handler_result_set(res, VV_HS_ERROR,
+				      r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
+				      "reopen: %s", err);
+		goto out;
+	}
+	r = make_vault(ctx, req, s.cfg, &s.vault, &m, err, sizeof(err));
+	if (r < 0) {
+		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "reopen: %s", err);
+		goto out;
+	}
+	/*
+	 * Named volumes: the ones vaultvol does not know get an error
+	 * substatus of their own; the others are opened.
+	 */
+	if (req->nvolumes) {
+		names = calloc(req->nvolumes, sizeof(*names));
+		if (!names) {
+			r = -ENOMEM;
+			vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "reopen: out of memory");
+			goto out;
+		}
+		for (size_t i = 0; i < req->nvolumes; i++) {
+			if (vv_open_plan_find(&s.plan, req->volumes[i].name))
+				names[nnames++] = req->volumes[i].name;
+			else
+				vv_handler_result_add(res, req->volumes[i].name, VV_HS_ERROR,
+						      VV_EXIT_FAILURE,
+						      "%s: no such volume (not in the config file, "
+						      "ADE state or any disk's vaultvol token)",
+						      req->volumes[i].name);
+		}
+		r = vv_open_select(&s.plan, names, nnames, err, sizeof(err));
+		if (r < 0) {
+			vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE,
+					      "reopen: cannot select volume %s", err);
+			goto out;
+		}
+	}
+	if (!req->nvolumes || nnames) {
+		oc.vault = s.vault;
+		vv_open_run(&oc, &s.plan);
+		if (vv_open_state_write(ctx->opt->state_dir, &s.plan, err, sizeof(err)) < 0)
+			vv_warn("handler reopen: %s", err);
+	}
+	for (size_t i = 0; i < s.plan.n; i++)
+		if (s.plan.v[i].selected)
+			report_volume(res, &s.plan.v[i]);
+	vv_handler_result_summarize(res, "reopen");
+	r = 0;
+out:
+	free(names);
+	vv_open_teardown(&s);
+	aad_memfd_close(&m);
+	return r;
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+static int op_snapshot(const struct vv_handler_ctx *ctx,
+		       const struct vv_handler_request *req,
+		       struct vv_handler_result *res)
+{
+	struct vv_snapshot_report rep = { 0 };
+	struct vv_snapshot_opts so = { 0 };
+	struct vv_config *cfg = NULL;
+	char line[VV_HANDLER_MSG_MAX + 1], err[512];
+	int r, exit_status;
+
+	r = vv_config_load(ctx->opt->config_path, &cfg, err, sizeof(err));
+	if (r < 0) {
+		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_USAGE, "snapshot: %s", err);
+		return r;
+	}
+	/* The same defaults as `vaultvol snapshot`. */
+	so.timeout_s = req->timeout_s ? req->timeout_s :
+		       cfg->snapshot.timeout_s > 0 ? cfg->snapshot.timeout_s :
+		       VV_SNAPSHOT_DEFAULT_TIMEOUT_S;
+	so.requested = req->fs_consistent ? VV_CONS_FS : VV_CONS_APP;
+	so.service_url = req->service_url;
+	so.ca_file = ctx->opt->ca_file ? ctx->opt->ca_file : cfg->vault.ca_file;
+	so.state_dir = ctx->opt->state_dir;
+	so.plugin_config = cfg->snapshot.scripts_config ? cfg->snapshot.scripts_config :
+			   VV_PLUGIN_CONFIG_DEFAULT;
+	so.hooks_dir = cfg->snapshot.hooks_dir;
+	so.exclude = (const char *const *)cfg->snapshot.exclude;
+	so.n_exclude = cfg->snapshot.nexclude;
+	r = vv_snapshot_run(&so, &rep);
+	vv_snapshot_report_line(&rep, line, sizeof(line));
+	for (size_t i = 0; i < rep.n_fs; i++) {
+		const struct vv_snap_fs *f = &rep.fs[i];
+		bool ok = f->err == 0 && f->thaw_err == 0;
+
+		vv_handler_result_add(res, f->mount, ok ? VV_HS_SUCCESS : VV_HS_ERROR,
+				      ok ? 0 : VV_EXIT_FAILURE,
+				      "%s (%s) via %s: %s%s%s, frozen for %lld ms", f->mount,
+				      f->fstype ? f->fstype : "?", f->method ? f->method : "?",
+				      f->err ? "freeze failed: " : "frozen and thawed",
+				      f->err ? strerror(-f->err) : "",
+				      f->q_expired ? " (the kernel deadline thawed it)" : "",
+				      f->freeze_ms);
+	}
+	exit_status = r < 0 ? VV_EXIT_FAILURE : vv_snapshot_exit_status(&rep);
+	if (exit_status == VV_EXIT_OK)
+		vv_handler_result_set(res, VV_HS_SUCCESS, 0, "snapshot: %s", line);
+	else if (exit_status == VV_EXIT_PARTIAL)
+		vv_handler_result_set(res, VV_HS_WARNING, VV_EXIT_PARTIAL, "snapshot: %s", line);
+	else
+		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "snapshot: %s", line);
+	vv_snapshot_report_free(&rep);
+	vv_config_free(cfg);
+	return r < 0 ? r : 0;
+}
 
 const struct vv_handler_ops vv_handler_default_ops = {
-	.reopen = NULL,
+	.reopen = op_reopen,
 	.provision = NULL,
 	.rotate = NULL,
-	.snapshot = NULL,
+	.snapshot = op_snapshot,
 };

@@ -456,13 +456,11 @@ struct json_object *vv_json_parse_wiped(const char *text, size_t len)
 	tok = json_tokener_new();
 	if (!tok)
 		return NULL;
+	/* NULL for invalid or truncated text; only an object is an answer. */
 	o = json_tokener_parse_ex(tok, text, (int)len);
-	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
-		  !json_object_is_type(o, json_type_object))) {
+	if (o && !json_object_is_type(o, json_type_object)) {
 		vv_json_put_wiped(o);
 		o = NULL;
-	} else if (!o && json_tokener_get_error(tok) == json_tokener_continue) {
-		o = NULL;	/* truncated */
 	}
 	/* The tokener keeps the last string it assembled in its printbuf. */
 	if (tok->pb && tok->pb->buf)

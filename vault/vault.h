@@ -83,11 +83,12 @@ struct vv_vault_config {
 
 /* Counters, for tests and the bench (N volumes, K secrets -> K gets + 1 token). */
 struct vv_vault_stats {
+	/* calls of vv_secret_get/put, vv_key_get/wrap/unwrap (remote refs) */
 	unsigned secret_gets, secret_puts, key_gets, wraps, unwraps;
 	unsigned token_requests;	/* IMDS/AAD token fetches */
 	unsigned challenges;		/* 401 challenges received */
 	unsigned retries, failovers;
-	unsigned connections;		/* new TCP connections opened */
+	unsigned connections;		/* new TCP connections opened (vault + IMDS/AAD) */
 };
 
 struct vv_vault;	/* thread-safe client: token cache, connection reuse */

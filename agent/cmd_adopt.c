@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `vaultvol adopt`: give an existing LUKS2 volume a vaultvol token. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/command.h"
+#include "agent/provision.h"
+#include "agent/provision_cli.h"
+#include "agent/vault_config.h"
+#include "vault/log.h"
+
+static const char usage[] =
+	"Usage: vaultvol [--json] adopt DEVICE --secret REF [--kek KEK-REF]\n"
+	"                [--name MAPPER] [--mount PATH] [--fs FS] [--options OPTS]\n"
+	"                [--keystore DIR] [--force]\n"
+	"\n"
+	"Make an existing LUKS2 volume self-describing: fetch the key REF (any key\n"
+	"reference: vault secret, keystore:, bek:, file:), check that it opens a\n"
+	"keyslot, back up the header and write a `vaultvol` token naming the exact\n"
+	"version fetched, the KEK and the mount. Keyslots are not changed. A volume\n"
+	"that already has a vaultvol token needs --force. LUKS1 and BitLocker\n"
+	"cannot hold tokens: describe them in the config file.\n";
+
+enum { OPT_SECRET = 1, OPT_KEK, OPT_NAME, OPT_MOUNT, OPT_FS, OPT_OPTIONS, OPT_KEYSTORE,
+       OPT_FORCE };
+
+static int run_adopt(const struct vv_options *opt, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "secret", required_argument, NULL, OPT_SECRET },
+		{ "kek", required_argument, NULL, OPT_KEK },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "mount", required_argument, NULL, OPT_MOUNT },
+		{ "fs", required_argument, NULL, OPT_FS },
+		{ "options", required_argument, NULL, OPT_OPTIONS },
+		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ 0 }
+	};
+	struct vv_adopt_req req = { 0 };
+	struct vv_vault_session s;
+	struct vv_error err = { 0 };
+	struct vv_token t;
+	const char *keystore = NULL;
+	char msg[512];
+	int c, r;
+
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SECRET: req.secret = optarg; break;
+		case OPT_KEK: req.kek = optarg; break;
+		case OPT_NAME: req.name = optarg; break;
+		case OPT_MOUNT: req.mount = optarg; break;
+		case OPT_FS: req.fs = optarg; break;
+		case OPT_OPTIONS: req.options = optarg; break;
+		case OPT_KEYSTORE: keystore = optarg; break;
+		case OPT_FORCE: req.force = true; break;
+		default: return VV_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !req.secret) {
+		fprintf(stderr, "vaultvol adopt: expected DEVICE and --secret (see --help)\n");
+		return VV_EXIT_USAGE;
+	}
+	req.device = argv[optind];
+	req.state_dir = opt->state_dir;
+	r = vv_vault_session_open(opt, keystore, &s, msg, sizeof(msg));
+	if (r < 0) {
+		vv_err("adopt: %s", msg);
+		vv_vault_session_close(&s);
+		return VV_EXIT_USAGE;
+	}
+	r = vv_adopt(s.vault, &req, &t, &err, msg, sizeof(msg));
+	if (r < 0) {
+		vv_err("adopt %s: %s", req.device, msg);
+	} else if (opt->json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "device", json_object_new_string(req.device));
+		json_object_object_add(o, "token", pv_token_json(&t));
+		pv_print_json(o);
+		json_object_put(o);
+	} else {
+		pv_print_token("adopted ", &t);
+	}
+	vv_token_clear(&t);
+	vv_vault_session_close(&s);
+	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
+}
+
+VV_COMMAND(adopt,
+	.name = "adopt",
+	.summary = "write a vaultvol token into an existing LUKS2 volume",
+	.usage = usage,
+	.order = 41,
+	.run = run_adopt);

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `vaultvol provision`: encrypt a new data disk keyed from the vault. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/command.h"
+#include "agent/provision.h"
+#include "agent/provision_cli.h"
+#include "agent/vault_config.h"
+#include "vault/log.h"
+
+static const char usage[] =
+	"Usage: vaultvol [--json] provision DEVICE --secret NAME --mount PATH\n"
+	"                [--kek KEK-REF] [--alg ALG] [--fs ext4|xfs] [--label L]\n"
+	"                [--name MAPPER] [--options OPTS] [--recovery print|secret]\n"
+	"                [--recovery-iter-time MS] [--recovery-memory KB]\n"
+	"                [--recovery-iterations N] [--keystore DIR] [--force]\n"
+	"                [--format-only]\n"
+	"\n"
+	"Encrypt DEVICE with LUKS2 (aes-xts-plain64, 512-bit key, 4096-byte\n"
+	"sectors where the device allows) under a new random 32-byte key (BEK),\n"
+	"store the BEK as a new version of secret NAME (wrapped by the KEK when\n"
+	"given, ADE tags), write a `vaultvol` token naming that version, make the\n"
+	"filesystem and mount it. The volume then reopens by itself: `vaultvol open`.\n"
+	"\n"
+	"DEVICE must hold nothing libblkid recognises (filesystem, partition table,\n"
+	"LUKS, BitLocker, RAID, swap); --force erases it instead. Nothing is\n"
+	"written before the key is stored and read back from the vault.\n"
+	"\n"
+	"  --secret NAME     keystore:NAME, NAME (the configured vault, else the\n"
+	"                    keystore) or https://VAULT/secrets/NAME; no version\n"
+	"  --kek REF         https://VAULT/keys/NAME[/VERSION], keystore-kek:NAME\n"
+	"                    or file:/PATH.pem; --alg RSA-OAEP (default),\n"
+	"                    RSA-OAEP-256 or RSA1_5\n"
+	"  --mount PATH      mount point, recorded in the token\n"
+	"  --fs ext4|xfs     filesystem (default ext4); --label its label\n"
+	"  --name MAPPER     /dev/mapper name (default: the secret's name)\n"
+	"  --options OPTS    mount options recorded in the token (default defaults)\n"
+	"  --recovery print  a recovery passphrase keyslot (argon2id); the\n"
+	"                    passphrase is printed once on stdout (default)\n"
+	"  --recovery secret store it as secret NAME-recovery instead (wrapped by\n"
+	"                    the same KEK)\n"
+	"  --recovery-iter-time MS, --recovery-memory KB, --recovery-iterations N\n"
+	"                    argon2id cost for the recovery keyslot, as cryptsetup's\n"
+	"                    --iter-time, --pbkdf-memory, --pbkdf-force-iterations\n"
+	"  --keystore DIR    local keystore directory\n"
+	"  --force           overwrite whatever DEVICE holds\n"
+	"  --format-only     header, keyslots and token only: no mkfs, no mount\n"
+	"                    (prepares a disk image without device-mapper)\n"
+	"\n"
+	"Header backups go to STATE-DIR/header-backups (root only).\n";
+
+enum { OPT_SECRET = 1, OPT_KEK, OPT_ALG, OPT_MOUNT, OPT_FS, OPT_LABEL, OPT_NAME,
+       OPT_OPTIONS, OPT_RECOVERY, OPT_ITER, OPT_MEM, OPT_ITERS, OPT_KEYSTORE,
+       OPT_FORCE, OPT_FORMAT_ONLY };
+
+static int parse(int argc, char **argv, struct vv_provision_req *req, const char **keystore)
+{
+	static const struct option longopts[] = {
+		{ "secret", required_argument, NULL, OPT_SECRET },
+		{ "kek", required_argument, NULL, OPT_KEK },
+		{ "alg", required_argument, NULL, OPT_ALG },
+		{ "mount", required_argument, NULL, OPT_MOUNT },
+		{ "fs", required_argument, NULL, OPT_FS },
+		{ "label", required_argument, NULL, OPT_LABEL },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "options", required_argument, NULL, OPT_OPTIONS },
+		{ "recovery", required_argument, NULL, OPT_RECOVERY },
+		{ "recovery-iter-time", required_argument, NULL, OPT_ITER },
+		{ "recovery-memory", required_argument, NULL, OPT_MEM },
+		{ "recovery-iterations", required_argument, NULL, OPT_ITERS },
+		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "format-only", no_argument, NULL, OPT_FORMAT_ONLY },
+		{ 0 }
+	};
+	int c;
+
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SECRET: req->secret = optarg; break;
+		case OPT_KEK: req->kek = optarg; break;
+		case OPT_ALG: req->alg = optarg; break;
+		case OPT_MOUNT: req->mount = optarg; break;
+		case OPT_FS: req->fs = optarg; break;
+		case OPT_LABEL: req->label = optarg; break;
+		case OPT_NAME: req->name = optarg; break;
+		case OPT_OPTIONS: req->options = optarg; break;
+		case OPT_KEYSTORE: *keystore = optarg; break;
+		case OPT_FORCE: req->force = true; break;
+		case OPT_FORMAT_ONLY: req->format_only = true; break;
+		case OPT_RECOVERY:
+			if (!strcmp(optarg, "print")) {
+				req->recovery = VV_RECOVERY_PRINT;
+			} else if (!strcmp(optarg, "secret")) {
+				req->recovery = VV_RECOVERY_SECRET;
+			} else {
+				fprintf(stderr, "vaultvol provision: --recovery print|secret\n");
+				return VV_EXIT_USAGE;
+			}
+			break;
+		case OPT_ITER:
+		case OPT_MEM:
+		case OPT_ITERS:
+			if (!pv_parse_u32(optarg, c == OPT_ITER ? &req->recovery_iter_ms :
+					  c == OPT_MEM ? &req->recovery_max_kb :
+					  &req->recovery_iterations)) {
+				fprintf(stderr, "vaultvol provision: '%s' is not a number\n", optarg);
+				return VV_EXIT_USAGE;
+			}
+			break;
+		default:
+			return VV_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "vaultvol provision: expected one DEVICE (see --help)\n");
+		return VV_EXIT_USAGE;
+	}
+	req->device = argv[optind];
+	if (!req->secret || (!req->mount && !req->format_only)) {
+		fprintf(stderr, "vaultvol provision: --secret and --mount are required\n");
+		return VV_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/*
+ * The one time the recovery passphrase exists outside locked memory: the
+ * write(2) to stdout, bypassing stdio so no copy stays in its buffer.
+ */
+static void show_recovery(const struct vv_provision_result *res, bool json)
+{
+	static const char nl = '\n';
+
+	if (isatty(STDOUT_FILENO))
+		fprintf(stderr, "vaultvol: the recovery passphrase below opens keyslot %d "
+			"of this volume. It is shown only once and stored nowhere: write it "
+			"down now.\n", res->recovery_keyslot);
+	else
+		fprintf(stderr, "vaultvol: warning: stdout is not a terminal - the recovery "
+			"passphrase is going to a file or pipe; protect or destroy that copy "
+			"(or use --recovery secret)\n");
+	fflush(stdout);
+	if (json) {
+		printf("{\"recovery_keyslot\":%d,\"recovery_passphrase\":\"", res->recovery_keyslot);
+		fflush(stdout);
+		if (write(STDOUT_FILENO, res->recovery->data, res->recovery->len) < 0)
+			vv_err("cannot write the recovery passphrase: %m");
+		printf("\"}\n");
+	} else {
+		printf("recovery passphrase (keyslot %d):\n", res->recovery_keyslot);
+		fflush(stdout);
+		if (write(STDOUT_FILENO, res->recovery->data, res->recovery->len) < 0 ||
+		    write(STDOUT_FILENO, &nl, 1) < 0)
+			vv_err("cannot write the recovery passphrase: %m");
+	}
+	fflush(stdout);
+}
+
+static int run_provision(const struct vv_options *opt, int argc, char **argv)
+{
+	struct vv_provision_req req = { .recovery = VV_RECOVERY_PRINT };
+	struct vv_provision_result res;
+	struct vv_vault_session s;
+	struct vv_error err = { 0 };
+	const char *keystore = NULL;
+	char msg[512];
+	int r;
+
+	r = parse(argc, argv, &req, &keystore);
+	if (r)
+		return r;
+	req.state_dir = opt->state_dir;
+	r = vv_vault_session_open(opt, keystore, &s, msg, sizeof(msg));
+	if (r < 0) {
+		vv_err("provision: %s", msg);
+		vv_vault_session_close(&s);
+		return VV_EXIT_USAGE;
+	}
+	r = vv_provision(s.vault, &req, &res, &err, msg, sizeof(msg));
+	/* Shown even after a later failure: its keyslot exists. */
+	if (res.recovery)
+		show_recovery(&res, opt->json);
+	if (r < 0) {
+		vv_err("provision %s: %s", req.device, msg);
+	} else if (opt->json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "device", json_object_new_string(req.device));
+		json_object_object_add(o, "token", pv_token_json(&res.token));
+		json_object_object_add(o, "sector_size", json_object_new_int64(res.sector_size));
+		json_object_object_add(o, "recovery_keyslot",
+				       json_object_new_int(res.recovery_keyslot));
+		if (res.recovery_ref)
+			json_object_object_add(o, "recovery_secret",
+					       json_object_new_string(res.recovery_ref));
+		if (res.mapper_path[0])
+			json_object_object_add(o, "mapper", json_object_new_string(res.mapper_path));
+		json_object_object_add(o, "header_backup", json_object_new_string(res.backup));
+		pv_print_json(o);
+		json_object_put(o);
+	} else {
+		pv_print_token("provisioned ", &res.token);
+		if (res.recovery_ref)
+			printf("recovery passphrase stored as %s (keyslot %d)\n", res.recovery_ref,
+			       res.recovery_keyslot);
+		if (res.mapper_path[0])
+			printf("%s is open%s%s\n", res.mapper_path,
+			       req.mount ? " and mounted on " : "", req.mount ? req.mount : "");
+	}
+	vv_provision_result_clear(&res);
+	vv_vault_session_close(&s);
+	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
+}
+
+VV_COMMAND(provision,
+	.name = "provision",
+	.summary = "encrypt a new data disk with a vault-stored key",
+	.usage = usage,
+	.order = 40,
+	.run = run_provision);

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* `vaultvol rotate`: new BEK and/or KEK for a volume with a vaultvol token. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/command.h"
+#include "agent/provision.h"
+#include "agent/provision_cli.h"
+#include "agent/vault_config.h"
+#include "vault/log.h"
+
+static const char usage[] =
+	"Usage: vaultvol [--json] rotate DEVICE [--bek] [--kek NEW-KEK-REF] [--alg ALG]\n"
+	"                [--keystore DIR]\n"
+	"\n"
+	"--bek (the default without --kek): a new random BEK is stored as a new\n"
+	"version of the volume's secret, a keyslot for it is added, the token is\n"
+	"switched to it, and the old keyslot is removed.\n"
+	"--kek REF: the same BEK is wrapped by REF and stored as a new secret\n"
+	"version; the token is switched to it. Keyslots are not touched.\n"
+	"Both: a new BEK wrapped by the new KEK.\n"
+	"\n"
+	"Old secret versions and KEK versions are never deleted: a backup of the\n"
+	"disk taken before the rotation still opens with the versions named in its\n"
+	"own token. The header is backed up before every change. Each step is\n"
+	"printed on stdout as it completes (`step NAME KEY KEYSLOT`). Interrupted at\n"
+	"any point, the volume opens with the key its token names; running rotate\n"
+	"again completes the interrupted rotation instead of starting another.\n";
+
+enum { OPT_BEK = 1, OPT_KEK, OPT_ALG, OPT_KEYSTORE };
+
+struct progress {
+	bool json;
+};
+
+/* Printed and flushed as each step is durable, so an operator (or a test) sees where it is. */
+static void on_step(enum vv_rotate_step step, const struct vv_token *t, void *arg)
+{
+	const struct progress *p = arg;
+
+	if (p->json)
+		printf("{\"step\":\"%s\",\"key\":\"%s\",\"keyslot\":%d}\n",
+		       vv_rotate_step_str(step), t->key, t->keyslot);
+	else
+		printf("step %s %s %d\n", vv_rotate_step_str(step), t->key, t->keyslot);
+	fflush(stdout);
+}
+
+static int run_rotate(const struct vv_options *opt, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bek", no_argument, NULL, OPT_BEK },
+		{ "kek", required_argument, NULL, OPT_KEK },
+		{ "alg", required_argument, NULL, OPT_ALG },
+		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
+		{ 0 }
+	};
+	struct progress p = { .json = opt->json };
+	struct vv_rotate_req req = { .progress = on_step, .progress_arg = &p };
+	struct vv_rotate_result res;
+	struct vv_vault_session s;
+	struct vv_error err = { 0 };
+	const char *keystore = NULL;
+	char msg[512];
+	int c, r;
+
+	optind = 0;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_BEK: req.bek = true; break;
+		case OPT_KEK: req.kek = optarg; break;
+		case OPT_ALG: req.alg = optarg; break;
+		case OPT_KEYSTORE: keystore = optarg; break;
+		default: return VV_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "vaultvol rotate: expected one DEVICE (see --help)\n");
+		return VV_EXIT_USAGE;
+	}
+	req.device = argv[optind];
+	req.state_dir = opt->state_dir;
+	r = vv_vault_session_open(opt, keystore, &s, msg, sizeof(msg));
+	if (r < 0) {
+		vv_err("rotate: %s", msg);
+		vv_vault_session_close(&s);
+		return VV_EXIT_USAGE;
+	}
+	r = vv_rotate(s.vault, &req, &res, &err, msg, sizeof(msg));
+	if (r < 0) {
+		vv_err("rotate %s: %s", req.device, msg);
+	} else if (opt->json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "device", json_object_new_string(req.device));
+		json_object_object_add(o, "resumed", json_object_new_boolean(res.resumed));
+		json_object_object_add(o, "before", pv_token_json(&res.before));
+		json_object_object_add(o, "after", pv_token_json(&res.after));
+		json_object_object_add(o, "header_backups", json_object_new_int(res.backups));
+		pv_print_json(o);
+		json_object_put(o);
+	} else {
+		if (res.resumed)
+			printf("completed an interrupted rotation (run rotate again for a new key)\n");
+		pv_print_token("was ", &res.before);
+		pv_print_token("now ", &res.after);
+	}
+	vv_rotate_result_clear(&res);
+	vv_vault_session_close(&s);
+	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
+}
+
+VV_COMMAND(rotate,
+	.name = "rotate",
+	.summary = "rotate a volume's BEK and/or KEK without losing old backups",
+	.usage = usage,
+	.order = 42,
+	.run = run_rotate);

@@ -68,9 +68,15 @@ static const char *layer_type(const struct vv_fs_layer *l)
 	return "dm";
 }
 
-/* The encrypted layer of a stack and what it sits on. */
+/*
+ * The encrypted layer of a stack and what it sits on. The volume's name is
+ * the outermost mapping (vaultvol stacks NAME = quiesce over NAME-vvcrypt),
+ * which is the name the config file uses.
+ */
 static struct json_object *encryption_json(const struct vv_fs *f, vv_key_ref_fn fn, void *ctx)
 {
+	const char *volume = f->n_layers && f->layers[0].dm_name ? f->layers[0].dm_name : NULL;
+
 	for (size_t i = 0; i < f->n_layers; i++) {
 		const struct vv_fs_layer *l = &f->layers[i];
 		struct json_object *e;
@@ -84,7 +90,8 @@ static struct json_object *encryption_json(const struct vv_fs *f, vv_key_ref_fn 
 			return NULL;
 		snprintf(lower, sizeof(lower), "/dev/%s", f->layers[i + 1].kname);
 		e = json_object_new_object();
-		jstr(e, "mapper", l->dm_name);
+		jstr(e, "volume", volume ? volume : l->dm_name);
+		jstr(e, "crypt_mapper", l->dm_name);
 		jstr(e, "device", lower);
 		/* CRYPT-LUKS2-<uuid>-<name>, CRYPT-LUKS1-..., CRYPT-BITLK-... */
 		{
@@ -97,7 +104,7 @@ static struct json_object *encryption_json(const struct vv_fs *f, vv_key_ref_fn 
 			}
 			jstr(e, "format", fmt[0] ? fmt : NULL);
 		}
-		if (fn && fn(ctx, l->dm_name, lower, &key, &kek, &alg) == 0) {
+		if (fn && fn(ctx, volume ? volume : l->dm_name, lower, &key, &kek, &alg) == 0) {
 			jstr(e, "key", key);
 			jstr(e, "kek", kek);
 			jstr(e, "alg", alg);

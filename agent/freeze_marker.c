@@ -134,7 +134,7 @@ int vv_marker_write(const char *path, const struct vv_marker *mk)
 		json_object_array_add(arr, e);
 	}
 	json_object_object_add(o, "mounts", arr);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');

@@ -275,7 +275,7 @@ void vv_snapshot_report_text(const struct vv_snapshot_report *rep, FILE *f)
 		rep->pre_ms, rep->freeze_ms, rep->snapshot_ms, rep->thaw_ms, rep->post_ms,
 		rep->total_ms);
 	if (rep->thawed_by)
-		fprintf(f, "  thawed by %s (deadline %d s%s)\n", rep->thawed_by, rep->timeout_s,
+		fprintf(f, "  thawed by %s; deadline %d s%s\n", rep->thawed_by, rep->timeout_s,
 			rep->deadline_expired ? ", expired" : "");
 	for (size_t i = 0; i < rep->n_fs; i++) {
 		const struct vv_snap_fs *x = &rep->fs[i];

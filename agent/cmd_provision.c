@@ -16,7 +16,8 @@ static const char usage[] =
 	"                [--kek KEK-REF] [--alg ALG] [--fs ext4|xfs] [--label L]\n"
 	"                [--name MAPPER] [--options OPTS] [--recovery print|secret]\n"
 	"                [--recovery-iter-time MS] [--recovery-memory KB]\n"
-	"                [--recovery-iterations N] [--keystore DIR] [--force]\n"
+	"                [--recovery-iterations N] [--recovery-parallel N]\n"
+	"                [--keystore DIR] [--force]\n"
 	"                [--format-only]\n"
 	"\n"
 	"Encrypt DEVICE with LUKS2 (aes-xts-plain64, 512-bit key, 4096-byte\n"
@@ -42,9 +43,11 @@ static const char usage[] =
 	"                    passphrase is printed once on stdout (default)\n"
 	"  --recovery secret store it as secret NAME-recovery instead (wrapped by\n"
 	"                    the same KEK)\n"
-	"  --recovery-iter-time MS, --recovery-memory KB, --recovery-iterations N\n"
+	"  --recovery-iter-time MS, --recovery-memory KB, --recovery-iterations N,\n"
+	"  --recovery-parallel N\n"
 	"                    argon2id cost for the recovery keyslot, as cryptsetup's\n"
-	"                    --iter-time, --pbkdf-memory, --pbkdf-force-iterations\n"
+	"                    --iter-time, --pbkdf-memory, --pbkdf-force-iterations,\n"
+	"                    --pbkdf-parallel\n"
 	"  --keystore DIR    local keystore directory\n"
 	"  --force           overwrite whatever DEVICE holds\n"
 	"  --format-only     header, keyslots and token only: no mkfs, no mount\n"
@@ -53,7 +56,7 @@ static const char usage[] =
 	"Header backups go to STATE-DIR/header-backups (root only).\n";
 
 enum { OPT_SECRET = 1, OPT_KEK, OPT_ALG, OPT_MOUNT, OPT_FS, OPT_LABEL, OPT_NAME,
-       OPT_OPTIONS, OPT_RECOVERY, OPT_ITER, OPT_MEM, OPT_ITERS, OPT_KEYSTORE,
+       OPT_OPTIONS, OPT_RECOVERY, OPT_ITER, OPT_MEM, OPT_ITERS, OPT_PAR, OPT_KEYSTORE,
        OPT_FORCE, OPT_FORMAT_ONLY };
 
 static int parse(int argc, char **argv, struct vv_provision_req *req, const char **keystore)
@@ -71,6 +74,7 @@ static int parse(int argc, char **argv, struct vv_provision_req *req, const char
 		{ "recovery-iter-time", required_argument, NULL, OPT_ITER },
 		{ "recovery-memory", required_argument, NULL, OPT_MEM },
 		{ "recovery-iterations", required_argument, NULL, OPT_ITERS },
+		{ "recovery-parallel", required_argument, NULL, OPT_PAR },
 		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "format-only", no_argument, NULL, OPT_FORMAT_ONLY },
@@ -106,8 +110,10 @@ static int parse(int argc, char **argv, struct vv_provision_req *req, const char
 		case OPT_ITER:
 		case OPT_MEM:
 		case OPT_ITERS:
+		case OPT_PAR:
 			if (!pv_parse_u32(optarg, c == OPT_ITER ? &req->recovery_iter_ms :
 					  c == OPT_MEM ? &req->recovery_max_kb :
+					  c == OPT_PAR ? &req->recovery_parallel :
 					  &req->recovery_iterations)) {
 				fprintf(stderr, "vaultvol provision: '%s' is not a number\n", optarg);
 				return VV_EXIT_USAGE;

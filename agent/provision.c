@@ -247,6 +247,8 @@ static int format_luks2(const struct vv_provision_req *req, const char *name,
 		argon.time_ms = req->recovery_iter_ms;
 	if (req->recovery_max_kb)
 		argon.max_memory_kb = req->recovery_max_kb;
+	if (req->recovery_parallel)
+		argon.parallel_threads = req->recovery_parallel;
 	if (req->recovery_iterations) {
 		argon.iterations = req->recovery_iterations;
 		argon.flags |= CRYPT_PBKDF_NO_BENCHMARK;

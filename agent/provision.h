@@ -78,6 +78,7 @@ struct vv_provision_req {
 	uint32_t recovery_iter_ms;
 	uint32_t recovery_max_kb;
 	uint32_t recovery_iterations;
+	uint32_t recovery_parallel;	/* argon2id threads (--pbkdf-parallel), 0: default */
 };
 
 struct vv_provision_result {

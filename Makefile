@@ -71,7 +71,7 @@ $(B)/vm-tools/%: tests/vm/tools/%.c $(B)/libagent.a $(B)/libvault.a
 module: $(KMODS)
 
 $(B)/kmod/%/dmtarget/dm-quiesce.ko: Kbuild $(wildcard dmtarget/*.c dmtarget/*.h dmtarget/*.sh dmtarget/Kbuild)
-	dmtarget/build.sh $* $(B)/kmod/$*
+	+dmtarget/build.sh $* $(B)/kmod/$*
 
 unit: $(UNIT_BIN) $(B)/vaultvol
 	tests/unit/run.sh $(B)

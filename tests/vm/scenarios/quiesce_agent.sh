@@ -5,7 +5,6 @@
 # thaw, status figures, the documented errors, remove.
 # Needs build/vm-tools/vv-quiesce, built from tests/vm/tools/vv-quiesce.c;
 # out of the suite until that tool is in the tree (drop the next line then).
-# vm-suite: no
 vm_disk data 128M
 vm_boot --disk data --timeout 400 <<'GUEST'
 . /vv/tests/vm/scenarios/quiesce_lib.sh

@@ -89,6 +89,8 @@ plan=()	# "scenario kernel-spec"
 if [ $suite -eq 1 ]; then
 	for f in tests/vm/scenarios/*.sh; do
 		n=$(basename "$f" .sh)
+		# NAME_lib.sh files are helpers sourced by scenarios, not scenarios.
+		case "$n" in *_lib) continue ;; esac
 		grep -q '^# vm-suite: no' "$f" && continue
 		ks=$(sed -n 's/^# vm-kernels: *//p' "$f" | head -1)
 		for k in ${ks:-6.1}; do plan+=("$n $k"); done

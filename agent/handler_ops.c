@@ -18,8 +18,10 @@
 #include "agent/config.h"
 #include "agent/handler.h"
 #include "agent/open.h"
+#include "agent/provision.h"
 #include "agent/snapshot.h"
 #include "agent/vault_config.h"
+#include "agent/token.h"
 #include "vault/log.h"
 
 /*
@@ -234,6 +236,164 @@ out:
 	return r;
 }
 
+/* ---- provision ------------------------------------------------------------ */
+
+/*
+ * One provision entry. A device that already carries this volume's vaultvol
+ * token counts as provisioned (the same request sent again, possibly with
+ * the volume open by now); any other content is refused by vv_provision
+ * unwritten.
+ */
+static void provision_one(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
+			  struct vv_vault *vault, const struct vv_handler_volume *hv,
+			  struct vv_handler_result *res)
+{
+	struct vv_provision_req pr = {
+		.device = hv->device,
+		.secret = hv->key ? hv->key : hv->name,
+		.kek = req->kek_url,
+		.alg = req->kek_alg,
+		.name = hv->name,
+		.mount = hv->mount,
+		.fs = hv->fs,
+		.options = hv->options,
+		/* Never printed: the status file must hold no secret. */
+		.recovery = VV_RECOVERY_SECRET,
+		.state_dir = ctx->opt->state_dir,
+	};
+	struct vv_provision_result pres;
+	struct vv_error err = { 0 };
+	struct vv_token tok = { 0 };
+	char msg[512] = "";
+	int r;
+
+	memset(&pres, 0, sizeof(pres));
+	r = vv_provision(vault, &pr, &pres, &err, msg, sizeof(msg));
+	if ((r == -EEXIST || r == -EBUSY) && vv_token_read(hv->device, &tok) == 0 && tok.name &&
+	    strcmp(tok.name, hv->name) == 0) {
+		vv_handler_result_add(res, hv->name, VV_HS_SUCCESS, 0,
+				      "%s: %s is already provisioned (key %s)", hv->name,
+				      hv->device, tok.key ? tok.key : "?");
+	} else if (r < 0) {
+		vv_handler_result_add(res, hv->name, VV_HS_ERROR, VV_EXIT_FAILURE,
+				      "%s: provisioning %s failed: %s%s%s", hv->name, hv->device,
+				      msg[0] ? msg : strerror(-r),
+				      err.cause ? "; key source: " : "",
+				      err.cause ? vv_cause_str(err.cause) : "");
+	} else {
+		vv_handler_result_add(res, hv->name, VV_HS_SUCCESS, 0,
+				      "%s: provisioned %s (key %s%s%s%s%s)%s%s", hv->name,
+				      hv->device, pres.token.key ? pres.token.key : "?",
+				      pres.token.kek ? ", wrapped by " : "",
+				      pres.token.kek ? pres.token.kek : "",
+				      pres.recovery_ref ? ", recovery passphrase stored as " : "",
+				      pres.recovery_ref ? pres.recovery_ref : "",
+				      pres.mapper_path[0] ? ", open as " : "", pres.mapper_path);
+	}
+	vv_token_clear(&tok);
+	vv_provision_result_clear(&pres);
+}
+
+static int op_provision(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
+			struct vv_handler_result *res)
+{
+	struct aad_memfd m = { .fd = -1 };
+	struct vv_config *cfg = NULL;
+	struct vv_vault *vault = NULL;
+	char err[640];
+	int r;
+
+	r = vv_config_load(ctx->opt->config_path, &cfg, err, sizeof(err));
+	if (r < 0) {
+		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_USAGE, "provision: %s", err);
+		goto out;
+	}
+	r = make_vault(ctx, req, cfg, &vault, &m, err, sizeof(err));
+	if (r < 0) {
+		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "provision: %s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < req->nvolumes; i++)
+		provision_one(ctx, req, vault, &req->volumes[i], res);
+	vv_handler_result_summarize(res, "provision");
+out:
+	vv_vault_free(vault);
+	vv_config_free(cfg);
+	aad_memfd_close(&m);
+	return r < 0 ? r : 0;
+}
+
+/* ---- rotate ----------------------------------------------------------------- */
+
+static int op_rotate(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
+		     struct vv_handler_result *res)
+{
+	struct aad_memfd m = { .fd = -1 };
+	struct vv_open_setup s;
+	char err[640];
+	int r;
+
+	/* The volumes are found the way `vaultvol open` finds them. */
+	r = vv_open_setup(ctx->opt, false, &s, err, sizeof(err));
+	if (r < 0) {
+		vv_handler_result_set(res, VV_HS_ERROR,
+				      r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
+				      "rotate: %s", err);
+		goto out;
+	}
+	r = make_vault(ctx, req, s.cfg, &s.vault, &m, err, sizeof(err));
+	if (r < 0) {
+		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "rotate: %s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < req->nvolumes; i++) {
+		const char *name = req->volumes[i].name;
+		struct vv_vol *v = vv_open_plan_find(&s.plan, name);
+		struct vv_rotate_req rr = {
+			.bek = !req->rotate_kek,
+			.kek = req->kek_url,
+			.alg = req->kek_alg,
+			.state_dir = ctx->opt->state_dir,
+		};
+		struct vv_rotate_result rres;
+		struct vv_error verr = { 0 };
+		char msg[512] = "";
+
+		if (!v || !v->device) {
+			vv_handler_result_add(res, name, VV_HS_ERROR, VV_EXIT_FAILURE,
+					      "%s: %s", name, v ? "its disk was not found" :
+					      "no such volume (not in the config file, ADE state "
+					      "or any disk's vaultvol token)");
+			continue;
+		}
+		rr.device = v->device;
+		memset(&rres, 0, sizeof(rres));
+		r = vv_rotate(s.vault, &rr, &rres, &verr, msg, sizeof(msg));
+		if (r < 0)
+			vv_handler_result_add(res, name, VV_HS_ERROR, VV_EXIT_FAILURE,
+					      "%s: rotating %s failed: %s%s%s", name, v->device,
+					      msg[0] ? msg : strerror(-r),
+					      verr.cause ? "; key source: " : "",
+					      verr.cause ? vv_cause_str(verr.cause) : "");
+		else
+			vv_handler_result_add(res, name, VV_HS_SUCCESS, 0,
+					      "%s: %s %s; key now %s%s%s (was %s)", name,
+					      rres.resumed ? "completed the interrupted rotation of" :
+					      "rotated", v->device,
+					      rres.after.key ? rres.after.key : "?",
+					      rres.after.kek ? ", wrapped by " : "",
+					      rres.after.kek ? rres.after.kek : "",
+					      rres.before.key ? rres.before.key : "?");
+		vv_rotate_result_clear(&rres);
+	}
+	vv_handler_result_summarize(res, "rotate");
+	r = 0;
+out:
+	vv_open_teardown(&s);
+	aad_memfd_close(&m);
+	return r;
+}
+
 /* ---- snapshot ------------------------------------------------------------ */
 
 static int op_snapshot(const struct vv_handler_ctx *ctx,
@@ -293,7 +453,7 @@ static int op_snapshot(const struct vv_handler_ctx *ctx,
 
 const struct vv_handler_ops vv_handler_default_ops = {
 	.reopen = op_reopen,
-	.provision = NULL,
-	.rotate = NULL,
+	.provision = op_provision,
+	.rotate = op_rotate,
 	.snapshot = op_snapshot,
 };

@@ -10,8 +10,9 @@
 # volume, the data reads back, a rerun of the same sequence number changes
 # nothing, a partial request reports each volume, and hostile settings leave
 # the mounted volumes alone. Then a blank disk is provisioned, re-requested
-# (already provisioned), rotated and reopened with its new key, all through
-# the handler.
+# (already provisioned), rotated and reopened with its new key, and a
+# filesystem-consistent snapshot is taken by a fake backup service, all
+# through the handler.
 vm_disk os 128M
 vm_disk tok 24M
 vm_disk cfg 16M
@@ -212,5 +213,23 @@ settings 7 '{"operation": "reopen", "volumes": ["newvol"]}' '{}'
 step reopen-rotated enable
 has reopen-rotated-key 7 'st["substatus"][0]["formattedMessage"]["message"]' "$new_key"
 step rotated-data grep -qx new-data /data/new/file.txt
+
+# A snapshot through the handler: the fake backup service takes it while
+# every filesystem is frozen; the status has a substatus per filesystem.
+python3 /vv/tests/fakes/backup_service.py --port 0 --port-file /tmp/bsvc.port \
+	--copy-cmd 'echo "$SNAPSHOT_ID" >/tmp/snap.taken' >/tmp/bsvc.log 2>&1 &
+BSPID=$!
+i=0
+while [ ! -s /tmp/bsvc.port ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+step backup-service-up test -s /tmp/bsvc.port
+settings 8 "{\"operation\": \"snapshot\", \"serviceUrl\": \"http://127.0.0.1:$(cat /tmp/bsvc.port)\", \"consistency\": \"filesystem\", \"timeoutSeconds\": 30}" '{}'
+step snapshot enable
+is snapshot-success success 8 'st["status"]'
+is snapshot-operation snapshot 8 'st["operation"]'
+has snapshot-message 8 'st["formattedMessage"]["message"]' 'filesystem'
+is snapshot-fs-frozen True 8 'any(x["name"] == "/data/tok" and x["status"] == "success" for x in st["substatus"])'
+step snapshot-taken test -s /tmp/snap.taken
+step thawed-after sh -c 'echo after >/data/tok/after.txt && sync'
+kill $BSPID 2>/dev/null
 umount /data/tok /data/cfg /data/new
 GUEST

@@ -531,7 +531,7 @@ static void test_status_limits(void **state)
 	assert_int_equal(strlen(r.message), VV_HANDLER_MSG_MAX);
 	/* 400 volumes with 1,000-character messages: ~400 KB unbounded. */
 	for (int i = 0; i < 400; i++) {
-		char name[16];
+		char name[24];
 
 		snprintf(name, sizeof(name), "vol%d", i);
 		assert_int_equal(vv_handler_result_add(&r, name, VV_HS_ERROR, 1, "%.1000s", big), 0);
@@ -550,7 +550,7 @@ static void test_status_limits(void **state)
 
 	/* Thousands of volumes: some are dropped and the message says so. */
 	for (int i = 400; i < 3000; i++) {
-		char name[16];
+		char name[24];
 
 		snprintf(name, sizeof(name), "volume-%d", i);
 		assert_int_equal(vv_handler_result_add(&r, name, VV_HS_ERROR, 1, "%.1000s", big), 0);

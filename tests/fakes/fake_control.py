@@ -157,6 +157,39 @@ class ControlApp(App):
                 "faults": self.world.faults.pending(),
                 "config": dict(self.world.config)}
 
+    def op_export(self, p):
+        """The live secrets and keys of one vault, every version in order,
+        as a --preload list: a vault that outlives the VMs using it (a
+        restored VM meets the same vault). Holds values and private keys:
+        test data only."""
+        vaults = self._vaults(p, allow_all=False)
+        self._check(p, [])
+        ops = []
+        vault = vaults[0]
+        with vault.lock:
+            for kind in ("key", "secret"):
+                for obj in vault.live[kind].values():
+                    for ver in obj.order:
+                        v = obj.versions[ver]
+                        op = {"op": "put_" + kind, "name": obj.name, "version": v.version,
+                              "enabled": v.enabled, "created": v.created}
+                        if v.nbf is not None:
+                            op["nbf"] = v.nbf
+                        if v.exp is not None:
+                            op["exp"] = v.exp
+                        if v.tags:
+                            op["tags"] = dict(v.tags)
+                        if kind == "secret":
+                            op["value"] = v.value
+                            if v.content_type is not None:
+                                op["content_type"] = v.content_type
+                        else:
+                            op["pem"] = v.key.private_pem()
+                            op["kty"] = v.kty
+                            op["key_ops"] = list(v.key_ops)
+                        ops.append(op)
+        return {"ops": ops}
+
     # ---- secrets and keys
 
     def op_put_secret(self, p):

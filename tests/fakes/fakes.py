@@ -210,6 +210,8 @@ def main():
     if args.preload:
         with open(args.preload) as f:
             calls = json.load(f)
+        if isinstance(calls, dict):  # the answer of the `export` op
+            calls = calls.get("ops", [])
         for call in calls:
             call = dict(call)
             op = call.pop("op")

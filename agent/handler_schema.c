@@ -398,6 +398,12 @@ static int cross_check(struct vv_handler_request *req, char *err, size_t errlen)
 		vv_herr(err, errlen, "publicSettings: give aadClientId or managedIdentityClientId, not both");
 		return -EINVAL;
 	}
+	for (size_t i = 0; req->op == VV_HOP_PROVISION && i < req->nvolumes; i++)
+		if (req->volumes[i].fs && strcmp(req->volumes[i].fs, "ext4") != 0 &&
+		    strcmp(req->volumes[i].fs, "xfs") != 0) {
+			vv_herr(err, errlen, "publicSettings.volumes[%zu].fs must be \"ext4\" or \"xfs\"", i);
+			return -EINVAL;
+		}
 	if ((req->op == VV_HOP_PROVISION || req->op == VV_HOP_ROTATE) && req->nvolumes == 0) {
 		vv_herr(err, errlen, "publicSettings.volumes must list the volumes to %s", op);
 		return -EINVAL;

@@ -377,6 +377,8 @@ static void test_schema_hostile(void **state)
 		  NULL, "unknown key \"size\"" },
 		{ "{\"operation\": \"provision\", \"volumes\": [{\"name\": \"a\", \"device\": \"/dev/x\", \"fs\": \"EXT4;\"}]}",
 		  NULL, "filesystem type" },
+		{ "{\"operation\": \"provision\", \"volumes\": [{\"name\": \"a\", \"device\": \"/dev/x\", \"fs\": \"vfat\"}]}",
+		  NULL, "fs must be \"ext4\" or \"xfs\"" },
 		{ "{\"aadClientId\": \"app\"}", NULL, "needs protectedSettings.aadClientSecret" },
 		{ NULL, "{\"aadClientSecret\": \"TOPSECRET-1\"}", "needs publicSettings.aadClientId" },
 		{ NULL, "{\"aadClientSecret\": 42}", "aadClientSecret must be a string" },

@@ -61,6 +61,8 @@ static const char *layer_type(const struct vv_fs_layer *l)
 {
 	if (l->backing_file)
 		return "loop";
+	if (l->partition)
+		return "partition";
 	if (!l->dm_uuid)
 		return l->dm_name ? "dm" : "disk";
 	if (!strncmp(l->dm_uuid, "CRYPT-", 6))

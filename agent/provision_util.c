@@ -123,9 +123,17 @@ int pv_lock(const char *state_dir)
 
 	if (!state_dir || !*state_dir)
 		return -EINVAL;
-	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(path, sizeof(path), "%s/header-change.lock", state_dir);
+	if (snprintf(path, sizeof(path), "%s/header-change.lock", state_dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	/* mkdir -p: missing components are created root-only */
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;

@@ -63,6 +63,35 @@ done
 units=$(cd packaging/systemd && ls ./*.service ./*.timer 2>/dev/null | sed 's|^\./||')
 dkmsdir=usr/src/vaultvol-dm-quiesce-$version
 
+# ---- vaultvol(8) is truthful: every command and option of --help, no more ----
+man=packaging/man/vaultvol.8
+VV=build/vaultvol
+{
+	plain=$(sed 's/\\-/-/g' "$man")
+	cmds=$("$VV" --help | awk '/^Commands:/{f=1; next} /^$/{f=0} f{print $1}')
+	for c in $cmds; do
+		missing=""
+		grep -q "^\.SS \"$c\b" "$man" || missing="the section"
+		for o in $("$VV" "$c" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u); do
+			grep -qF -- "$o" <<<"$plain" || missing="$missing $o"
+		done
+		if [ -z "$missing" ]; then ok "man page documents '$c' and its options"; else bad "man page: $c" "missing$missing"; fi
+	done
+	missing=""
+	for o in $("$VV" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u); do
+		grep -qF -- "$o" <<<"$plain" || missing="$missing $o"
+	done
+	if [ -z "$missing" ]; then ok "man page documents the global options"; else bad "man page: global options" "missing$missing"; fi
+	extra=""
+	for c in $(sed -n '/^\.SH COMMANDS/,/^\.SH EXIT/s/^\.SS "\([a-z-]*\).*/\1/p' "$man" | sort -u); do
+		grep -qx "$c" <<<"$cmds" || extra="$extra $c"
+	done
+	if [ -z "$extra" ]; then ok "man page documents no command that does not exist"; else bad "man page: unknown commands" "$extra"; fi
+	missing=""
+	for st in 0 1 2 3; do grep -q "^\.B $st\$" "$man" || missing="$missing $st"; done
+	if [ -z "$missing" ]; then ok "man page lists exit statuses 0-3"; else bad "man page: exit statuses" "missing$missing"; fi
+}
+
 # ---- file lists -----------------------------------------------------------------
 dpkg-deb -c "$deb" | awk '{print $1, $NF}' >"$T/deb.list"
 dpkg-deb -c "$dkmsdeb" | awk '{print $1, $NF}' >"$T/dkmsdeb.list"

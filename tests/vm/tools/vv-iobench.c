@@ -6,21 +6,24 @@
  * interpreter's start-up would swamp millisecond timings.
  *
  * Usage:
- *   vv-iobench seqwrite|seqread DEV SECONDS
- *	1 MiB O_DIRECT I/O from sector 0 onward, wrapping at the end of DEV,
- *	for SECONDS (writes end with fdatasync, counted); prints MB/s (10^6).
- *   vv-iobench randwrite|randread DEV SECONDS SEED
- *	4 KiB O_DIRECT I/O at 4 KiB-aligned offsets drawn from SEED (the same
- *	SEED gives the same offsets on every device of that size), one at a
- *	time (queue depth 1: the per-I/O cost of the mapping is what shows);
- *	prints I/O per second.
- *   vv-iobench fill DEV
- *	Writes all of DEV once (1 MiB O_DIRECT, a non-zero pattern) so later
- *	reads hit allocated blocks of the disk image rather than holes.
- *   vv-iobench time CMD [ARG...]
- *	Runs CMD (PATH lookup), waits, prints its wall time in microseconds
- *	(CLOCK_MONOTONIC, fork to reap); exits with CMD's status.
- * Exit status: 0, 2 for usage, CMD's status for time, else an errno.
+ *   vv-iobench seqwrite|seqread|randwrite|randread MS SEED DEV...
+ *	O_DIRECT I/O at queue depth 1 (the per-I/O cost of a mapping is what
+ *	shows): seq* 1 MiB blocks from offset 0 on, wrapping at the end; rand*
+ *	4 KiB blocks at aligned offsets drawn from SEED (every device sees the
+ *	same offsets; SEED is ignored by seq*). With several devices they take
+ *	turns of 100 ms (A B B A A B ...) until each has had MS ms, so outside
+ *	load and drift fall on all alike. Writes end each turn with fdatasync,
+ *	counted. Prints one figure per device, in order: MB/s (10^6 bytes) for
+ *	seq*, I/O per second for rand*.
+ *   vv-iobench fill DEV...
+ *	Writes all of each DEV once (1 MiB O_DIRECT, a non-zero pattern) so
+ *	later reads hit allocated blocks of a disk image rather than holes.
+ *   vv-iobench time CMD [ARG...] [-- CMD [ARG...]]...
+ *	Runs the commands one after another (PATH lookup), stopping at the
+ *	first that fails; prints the wall time of each that ran in
+ *	microseconds (CLOCK_MONOTONIC, fork to reap), space-separated on one
+ *	line; exits with the status of the last one run.
+ * Exit status: 0, 2 for usage, the commands' status for time, else an errno.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +39,20 @@
 
 #define SEQ_BS (1u << 20)
 #define RAND_BS 4096u
+#define SLICE_MS 100u
+#define MAX_DEVS 8
 
 enum io_kind { IO_SEQ_WRITE, IO_SEQ_READ, IO_RAND_WRITE, IO_RAND_READ, IO_FILL };
+
+/* One device under test: where it is, and what it did in its slices. */
+struct stream {
+	int fd;
+	uint64_t size;	/* usable bytes: a multiple of the block size */
+	uint64_t off;	/* next sequential offset */
+	uint64_t rng;	/* random-offset state */
+	uint64_t ops;
+	uint64_t us;
+};
 
 static uint64_t now_us(void)
 {
@@ -47,7 +62,7 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* xorshift64*: cheap, and reproducible from a seed on any device. */
+/* xorshift64*: cheap, and the same sequence from a seed on every device. */
 static uint64_t next_rand(uint64_t *s)
 {
 	*s ^= *s >> 12;
@@ -56,88 +71,148 @@ static uint64_t next_rand(uint64_t *s)
 	return *s * 0x2545F4914F6CDD1DULL;
 }
 
-static int full_io(int fd, enum io_kind kind, void *buf, size_t len, uint64_t off)
+static bool is_write(enum io_kind k)
 {
-	bool wr = kind == IO_SEQ_WRITE || kind == IO_RAND_WRITE || kind == IO_FILL;
-	ssize_t n = wr ? pwrite(fd, buf, len, (off_t)off) : pread(fd, buf, len, (off_t)off);
+	return k == IO_SEQ_WRITE || k == IO_RAND_WRITE || k == IO_FILL;
+}
 
-	if (n < 0)
+static bool is_rand(enum io_kind k)
+{
+	return k == IO_RAND_WRITE || k == IO_RAND_READ;
+}
+
+static int stream_open(struct stream *st, const char *dev, enum io_kind kind, uint64_t seed)
+{
+	size_t bs = is_rand(kind) ? RAND_BS : SEQ_BS;
+	off_t end;
+
+	*st = (struct stream){ .fd = -1, .rng = seed ? seed : 1 };
+	st->fd = open(dev, (is_write(kind) ? O_WRONLY : O_RDONLY) | O_DIRECT | O_CLOEXEC);
+	if (st->fd < 0)
 		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	/* SEEK_END gives the size of a block device as of a file. */
+	end = lseek(st->fd, 0, SEEK_END);
+	if (end < 0)
+		return -errno;
+	st->size = (uint64_t)end - (uint64_t)end % bs;
+	return st->size ? 0 : -EINVAL;
 }
 
 /*
- * Runs one measurement; *ops gets the I/Os done and *elapsed_us their time.
- * seconds == 0 means one pass over the device (fill).
+ * I/O on one stream until `until_us` (or, for fill, to the end of the
+ * device); writes end with fdatasync, inside the slice, so a write figure
+ * includes making the writes durable.
  */
-static int run_io(const char *dev, enum io_kind kind, unsigned seconds, uint64_t seed,
-		  uint64_t *ops, uint64_t *elapsed_us)
+static int stream_slice(struct stream *st, enum io_kind kind, void *buf, uint64_t until_us)
 {
-	bool rnd = kind == IO_RAND_WRITE || kind == IO_RAND_READ;
-	bool rd = kind == IO_SEQ_READ || kind == IO_RAND_READ;
-	size_t bs = rnd ? RAND_BS : SEQ_BS;
-	uint64_t size = 0, off = 0, n = 0, t0, deadline, s = seed ? seed : 1;
-	void *buf = NULL;
-	int fd, r;
+	size_t bs = is_rand(kind) ? RAND_BS : SEQ_BS;
+	uint64_t t0 = now_us();
+	ssize_t n;
 
-	fd = open(dev, (rd ? O_RDONLY : O_WRONLY) | O_DIRECT | O_CLOEXEC);
-	if (fd < 0)
+	for (;;) {
+		if (kind == IO_FILL ? st->off >= st->size : now_us() >= until_us)
+			break;
+		if (is_rand(kind))
+			st->off = next_rand(&st->rng) % (st->size / bs) * bs;
+		else if (st->off >= st->size)
+			st->off = 0;
+		n = is_write(kind) ? pwrite(st->fd, buf, bs, (off_t)st->off)
+				   : pread(st->fd, buf, bs, (off_t)st->off);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n != bs)
+			return -EIO;
+		st->ops++;
+		if (!is_rand(kind))
+			st->off += bs;
+	}
+	if (is_write(kind) && fdatasync(st->fd) < 0)
 		return -errno;
-	/* SEEK_END gives the size of a block device as of a file. */
-	size = (uint64_t)lseek(fd, 0, SEEK_END);
-	if (size == (uint64_t)-1) {
-		r = -errno;
-		goto out;
-	}
-	size -= size % bs;
-	if (size == 0) {
-		r = -EINVAL;
-		goto out;
-	}
-	r = -posix_memalign(&buf, 4096, bs);
+	st->us += now_us() - t0;
+	return 0;
+}
+
+static bool all_done(const struct stream *st, int ndev, unsigned total_ms)
+{
+	int i;
+
+	for (i = 0; i < ndev; i++)
+		if (st[i].us < (uint64_t)total_ms * 1000u)
+			return false;
+	return true;
+}
+
+/*
+ * Measures every device for total_ms, in SLICE_MS turns: forward order in
+ * even turns, backward in odd ones (A B B A A B ...), so load from outside
+ * the guest falls on all devices alike. Prints one figure per device.
+ */
+static int run_io(enum io_kind kind, unsigned total_ms, uint64_t seed, char **devs, int ndev)
+{
+	struct stream st[MAX_DEVS];
+	void *buf = NULL;
+	int i, k, opened = 0, turn, r;
+
+	r = -posix_memalign(&buf, 4096, SEQ_BS);
 	if (r < 0) {
 		buf = NULL;
+		fprintf(stderr, "vv-iobench: buffer: %s\n", strerror(-r));
 		goto out;
 	}
 	/* Not zeros: a zero-detecting layer below must not get an easy ride. */
-	memset(buf, 0xa5, bs);
-	t0 = now_us();
-	deadline = t0 + (uint64_t)seconds * 1000000u;
-	for (;;) {
-		if (kind == IO_FILL ? off >= size : now_us() >= deadline)
-			break;
-		if (rnd)
-			off = next_rand(&s) % (size / bs) * bs;
-		else if (off >= size)
-			off = 0;
-		r = full_io(fd, kind, buf, bs, off);
-		if (r < 0)
+	memset(buf, 0xa5, SEQ_BS);
+	for (opened = 0; opened < ndev; opened++) {
+		r = stream_open(&st[opened], devs[opened], kind, seed);
+		if (r < 0) {
+			fprintf(stderr, "vv-iobench: %s: %s\n", devs[opened], strerror(-r));
+			opened++;
 			goto out;
-		n++;
-		if (!rnd)
-			off += bs;
+		}
 	}
-	/* A write figure counts the time to make the writes durable. */
-	if (!rd && fdatasync(fd) < 0) {
-		r = -errno;
+	if (kind == IO_FILL) {
+		for (i = 0; i < ndev; i++) {
+			r = stream_slice(&st[i], kind, buf, 0);
+			if (r < 0) {
+				fprintf(stderr, "vv-iobench: %s: %s\n", devs[i], strerror(-r));
+				goto out;
+			}
+		}
 		goto out;
 	}
-	*elapsed_us = now_us() - t0;
-	*ops = n;
-	r = 0;
+	for (turn = 0; !all_done(st, ndev, total_ms); turn++) {
+		for (k = 0; k < ndev; k++) {
+			i = turn % 2 ? ndev - 1 - k : k;
+			r = stream_slice(&st[i], kind, buf, now_us() + SLICE_MS * 1000u);
+			if (r < 0) {
+				fprintf(stderr, "vv-iobench: %s: %s\n", devs[i], strerror(-r));
+				goto out;
+			}
+		}
+	}
+	for (i = 0; i < ndev; i++) {
+		double per_s = (double)st[i].ops * 1e6 / (double)(st[i].us ? st[i].us : 1);
+
+		if (is_rand(kind))
+			printf("%s%.0f", i ? " " : "", per_s);
+		else
+			printf("%s%.1f", i ? " " : "", per_s * SEQ_BS / 1e6);
+	}
+	printf("\n");
 out:
+	for (i = 0; i < opened; i++)
+		if (st[i].fd >= 0)
+			close(st[i].fd);
 	free(buf);
-	close(fd);
 	return r;
 }
 
-static int cmd_time(char **argv)
+/* Runs one command; its wall time goes to *us. Returns its exit status. */
+static int time_one(char **argv, uint64_t *us)
 {
-	uint64_t t0 = now_us(), t;
+	uint64_t t0 = now_us();
 	int status;
 	pid_t pid;
 
-	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {
 		perror("vv-iobench: fork");
@@ -154,8 +229,7 @@ static int cmd_time(char **argv)
 			return 1;
 		}
 	}
-	t = now_us() - t0;
-	printf("%" PRIu64 "\n", t);
+	*us = now_us() - t0;
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -163,9 +237,35 @@ static int cmd_time(char **argv)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vv-iobench seqwrite|seqread DEV SECONDS | "
-		"randwrite|randread DEV SECONDS SEED | fill DEV | time CMD [ARG...]\n");
+	fprintf(stderr, "usage: vv-iobench seqwrite|seqread|randwrite|randread MS SEED DEV... | "
+		"fill DEV... | time CMD [ARG...] [-- CMD [ARG...]]...\n");
 	return 2;
+}
+
+/* argv: CMD [ARG...] [-- CMD [ARG...]]..., NULL-terminated; "--" are cut. */
+static int cmd_time(int argc, char **argv)
+{
+	int i, first = 0, rc = 0, printed = 0;
+	uint64_t us;
+
+	/* An empty command anywhere is a usage error, found before running any. */
+	for (i = 0; i <= argc; i++)
+		if ((i == argc || !strcmp(argv[i], "--")) && (i == 0 || !strcmp(argv[i - 1], "--")))
+			return usage();
+	for (i = 0; i <= argc; i++) {
+		if (i < argc && strcmp(argv[i], "--"))
+			continue;
+		argv[i] = NULL;
+		us = 0;
+		rc = time_one(argv + first, &us);
+		if (us)
+			printf("%s%" PRIu64, printed++ ? " " : "", us);
+		if (rc)
+			break;
+		first = i + 1;
+	}
+	printf("\n");
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -173,42 +273,37 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		enum io_kind kind;
-		int argc;
 	} modes[] = {
-		{ "seqwrite", IO_SEQ_WRITE, 4 },
-		{ "seqread", IO_SEQ_READ, 4 },
-		{ "randwrite", IO_RAND_WRITE, 5 },
-		{ "randread", IO_RAND_READ, 5 },
-		{ "fill", IO_FILL, 3 },
+		{ "seqwrite", IO_SEQ_WRITE },
+		{ "seqread", IO_SEQ_READ },
+		{ "randwrite", IO_RAND_WRITE },
+		{ "randread", IO_RAND_READ },
+		{ "fill", IO_FILL },
 	};
-	uint64_t ops = 0, us = 0;
-	unsigned seconds;
+	unsigned ms = 0;
+	uint64_t seed = 0;
+	int first, r;
 	size_t i;
-	int r;
 
-	if (argc < 2)
+	if (argc < 3)
 		return usage();
 	if (!strcmp(argv[1], "time"))
-		return argc > 2 ? cmd_time(argv + 2) : usage();
+		return cmd_time(argc - 2, argv + 2);
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		if (!strcmp(argv[1], modes[i].name))
 			break;
-	if (i == sizeof(modes) / sizeof(modes[0]) || argc != modes[i].argc)
+	if (i == sizeof(modes) / sizeof(modes[0]))
 		return usage();
-	seconds = argc > 3 ? (unsigned)strtoul(argv[3], NULL, 10) : 0;
-	if (modes[i].kind != IO_FILL && seconds == 0)
-		return usage();
-	r = run_io(argv[2], modes[i].kind, seconds,
-		   argc > 4 ? strtoull(argv[4], NULL, 10) : 0, &ops, &us);
-	if (r < 0) {
-		fprintf(stderr, "vv-iobench %s %s: %s\n", argv[1], argv[2], strerror(-r));
-		return -r;
+	first = 2;
+	if (modes[i].kind != IO_FILL) {
+		if (argc < 5)
+			return usage();
+		ms = (unsigned)strtoul(argv[2], NULL, 10);
+		seed = strtoull(argv[3], NULL, 10);
+		first = 4;
 	}
-	if (us == 0)
-		us = 1;
-	if (modes[i].kind == IO_SEQ_WRITE || modes[i].kind == IO_SEQ_READ)
-		printf("%.1f\n", (double)ops * SEQ_BS / (double)us);
-	else if (modes[i].kind != IO_FILL)
-		printf("%.0f\n", (double)ops * 1e6 / (double)us);
-	return 0;
+	if (argc - first > MAX_DEVS || (modes[i].kind != IO_FILL && ms == 0))
+		return usage();
+	r = run_io(modes[i].kind, ms, seed, argv + first, argc - first);
+	return r < 0 ? -r : 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "agent/backup_service.h"
 #include "agent/command.h"
 #include "agent/config.h"
 #include "agent/handler.h"
@@ -396,6 +397,34 @@ out:
 
 /* ---- snapshot ------------------------------------------------------------ */
 
+/*
+ * Key references the backup service is told about, as `vaultvol snapshot`
+ * does: the volume's token, else its [volume] section in the config file.
+ */
+static int snapshot_key_refs(void *ctx, const char *mapper_name, const char *lower_dev,
+			     char **key, char **kek, char **alg)
+{
+	const struct vv_config *cfg = ctx;
+	const struct vv_volume_conf *v;
+
+	if (vv_key_refs_from_token(NULL, mapper_name, lower_dev, key, kek, alg) == 0)
+		return 0;
+	v = cfg && mapper_name ? vv_config_volume(cfg, mapper_name) : NULL;
+	if (!v || !v->key)
+		return -ENOENT;
+	*key = strdup(v->key);
+	*kek = v->kek ? strdup(v->kek) : NULL;
+	*alg = v->alg ? strdup(v->alg) : NULL;
+	if (!*key || (v->kek && !*kek) || (v->alg && !*alg)) {
+		free(*key);
+		free(*kek);
+		free(*alg);
+		*key = *kek = *alg = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int op_snapshot(const struct vv_handler_ctx *ctx,
 		       const struct vv_handler_request *req,
 		       struct vv_handler_result *res)
@@ -424,6 +453,8 @@ static int op_snapshot(const struct vv_handler_ctx *ctx,
 	so.hooks_dir = cfg->snapshot.hooks_dir;
 	so.exclude = (const char *const *)cfg->snapshot.exclude;
 	so.n_exclude = cfg->snapshot.nexclude;
+	so.key_refs = snapshot_key_refs;
+	so.key_refs_ctx = cfg;
 	r = vv_snapshot_run(&so, &rep);
 	vv_snapshot_report_line(&rep, line, sizeof(line));
 	for (size_t i = 0; i < rep.n_fs; i++) {

@@ -73,7 +73,7 @@ struct rot {
 
 static void report(struct rot *c, enum vv_rotate_step step)
 {
-	vv_info("%s: rotate: %s (key %s, keyslot %d)", c->req->device,
+	vv_debug("%s: rotate: %s (key %s, keyslot %d)", c->req->device,
 		vv_rotate_step_str(step), c->tok.key, c->tok.keyslot);
 	if (c->req->progress)
 		c->req->progress(step, &c->tok, c->req->progress_arg);

@@ -320,6 +320,50 @@ static void test_token_first(void **state)
 	unlink(tokimg);
 }
 
+/* An ADE volume with a detached LUKS header (older ADE): the data disk has no header. */
+static void test_detached_header(void **state)
+{
+	struct vv_volume_conf ade = { .name = "det", .key = "keystore:shared",
+				      .origin = VV_ORIGIN_ADE };
+	struct vv_open_env env = { 0 };
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx = { 0 };
+	struct vv_disks disks = { 0 };
+	char data[PATH_MAX], hdr[PATH_MAX], kf[PATH_MAX];
+
+	(void)state;
+	snprintf(data, sizeof(data), "%s/det-data.img", F.dir);
+	snprintf(hdr, sizeof(hdr), "%s/det-header.img", F.dir);
+	snprintf(kf, sizeof(kf), "%s/k", F.dir);
+	assert_int_equal(kt_sh("truncate -s 8M '%s' && truncate -s 16M '%s' && cryptsetup "
+			       "luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 "
+			       "--header '%s' --key-file '%s' '%s' >/dev/null 2>&1", data, hdr, hdr,
+			       kf, data), 0);
+	store_key("shared", "passphrase-one", 14, NULL);
+	ade.match.kind = VV_MATCH_PATH;
+	ade.match.value = data;
+	ade.header = hdr;
+	assert_int_equal(vv_discover_add(&disks, data), 0);	/* nothing to see on the data disk */
+	env.ade = &ade;
+	env.nade = 1;
+	env.disks = &disks;
+	assert_int_equal(vv_open_plan_build(&env, &plan), 0);
+	ctx.vault = F.vault;
+	ctx.check_only = true;
+	assert_int_equal(vv_open_run(&ctx, &plan), 0);
+	assert_int_equal(plan.v[0].type, VV_VOL_LUKS2);
+	assert_string_equal(plan.v[0].conf.header, hdr);
+	done(&plan, &disks);
+	/* Without the header it is just an empty disk. */
+	ade.header = NULL;
+	assert_int_equal(vv_discover_add(&disks, data), 0);
+	assert_int_equal(vv_open_plan_build(&env, &plan), 0);
+	assert_int_equal(plan.v[0].fail, VV_FAIL_HEADER);
+	done(&plan, &disks);
+	unlink(data);
+	unlink(hdr);
+}
+
 /* ---- BitLocker images made by Windows ------------------------------------ */
 
 static char bl_dir[2048];
@@ -445,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_luks_dedupe_and_errors),
 		cmocka_unit_test(test_header_and_ambiguous),
 		cmocka_unit_test(test_token_first),
+		cmocka_unit_test(test_detached_header),
 		cmocka_unit_test(test_bitlocker),
 		cmocka_unit_test(test_protector_names),
 	};

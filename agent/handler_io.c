@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,19 +98,24 @@ int vv_handler_write_atomic(const char *path, const char *data, size_t len)
 	char *tmp = NULL, *dcopy = NULL;
 	int fd = -1, dfd = -1, r;
 	size_t off = 0;
+	uint32_t rnd = 0;
 
-	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
+	/* A name nobody else uses: our pid and random bits, created exclusively. */
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint32_t)time(NULL);
+	if (asprintf(&tmp, "%s.tmp-%d-%08x", path, (int)getpid(), rnd) < 0) {
 		tmp = NULL;
 		r = -ENOMEM;
 		goto out;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		r = -errno;
 		free(tmp);
 		tmp = NULL;
 		goto out;
 	}
+	/* The umask could only have narrowed it; make it exactly 0600. */
 	if (fchmod(fd, 0600) < 0) {
 		r = -errno;
 		goto out;

@@ -48,7 +48,63 @@ struct run {
 	 */
 	pthread_mutex_t dm;
 	int quiesce_available;		/* vv_quiesce_available() once per run */
+	/*
+	 * argon2 key derivations may each want up to half the machine's
+	 * memory: parallel ones share this budget (KiB), guarded by lock.
+	 */
+	unsigned long mem_budget_kb, mem_used_kb;
+	pthread_cond_t mem_freed;
 };
+
+/* Half of MemAvailable, the share libcryptsetup itself allows one argon2 run. */
+static unsigned long memory_budget_kb(void)
+{
+	unsigned long kb = 0;
+	char line[128];
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb ? kb / 2 : 1024 * 1024;
+}
+
+/* Wait until need KiB fit in the budget (or nothing else runs), take them. */
+static void mem_acquire(struct run *run, unsigned long need)
+{
+	if (!need)
+		return;
+	pthread_mutex_lock(&run->lock);
+	while (run->mem_used_kb && run->mem_used_kb + need > run->mem_budget_kb)
+		pthread_cond_wait(&run->mem_freed, &run->lock);
+	run->mem_used_kb += need;
+	pthread_mutex_unlock(&run->lock);
+}
+
+static void mem_release(struct run *run, unsigned long need)
+{
+	if (!need)
+		return;
+	pthread_mutex_lock(&run->lock);
+	run->mem_used_kb -= need;
+	pthread_cond_broadcast(&run->mem_freed);
+	pthread_mutex_unlock(&run->lock);
+}
+
+/* The key derivation, within the memory budget. */
+static int derive_vk(struct run *run, struct vv_unlock *u, int keyslot,
+		     const struct vv_secret *key, struct vv_secret **vk)
+{
+	unsigned long need = vv_unlock_kdf_memory_kb(u, keyslot);
+	int r;
+
+	mem_acquire(run, need);
+	r = vv_unlock_volume_key(u, keyslot, key, vk);
+	mem_release(run, need);
+	return r;
+}
 
 static bool same(const char *a, const char *b)
 {
@@ -300,6 +356,15 @@ static void record_key(struct vv_vol *v, const struct vv_bek *bek)
 			 bek->secret_id ? bek->secret_id : v->conf.key, (long long)bek->nbf);
 }
 
+static void unlock_free(struct run *run, struct vv_unlock *u)
+{
+	if (!u)
+		return;
+	pthread_mutex_lock(&run->dm);
+	vv_unlock_free(u);
+	pthread_mutex_unlock(&run->dm);
+}
+
 /* Fetch the key and derive the volume key. 0 with *vk, or v is failed. */
 static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		  struct vv_secret **vk)
@@ -322,7 +387,14 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		     e->err.message[0] ? e->err.message : strerror(-e->rc));
 		return e->rc;
 	}
+	/*
+	 * crypt_init()/crypt_free() move libcryptsetup's device-mapper backend
+	 * use count (no lock of its own): under the dm mutex. The key
+	 * derivation below runs outside it, in parallel.
+	 */
+	pthread_mutex_lock(&run->dm);
 	r = vv_unlock_load(v->device, v->conf.header, &u, &info);
+	pthread_mutex_unlock(&run->dm);
 	if (r < 0) {
 		if (r == -ENOENT)
 			fail(v, VV_FAIL_MISSING, "attach the disk", "%s disappeared", v->device);
@@ -335,12 +407,12 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		return r;
 	}
 	v->type = info.type;
-	r = vv_unlock_volume_key(u, e->bek->key, vk);
+	r = derive_vk(run, u, v->keyslot, e->bek->key, vk);
 	if (r == -EPERM && v->alt_key) {
 		/* A rotation was interrupted: the previous key still opens its slot. */
 		struct key_entry *alt = get_key(run, v->alt_key, v->alt_kek);
 
-		if (alt && alt->rc == 0 && vv_unlock_volume_key(u, alt->bek->key, vk) >= 0) {
+		if (alt && alt->rc == 0 && derive_vk(run, u, v->alt_keyslot, alt->bek->key, vk) >= 0) {
 			record_key(v, alt->bek);
 			snprintf(v->warning, sizeof(v->warning),
 				 "opened with the previous key %s (a key rotation did not finish)",
@@ -360,7 +432,7 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		else
 			fail(v, VV_FAIL_ACTIVATE, NULL, "%s: cannot derive the volume key: %s",
 			     v->device, vv_crypt_strerror(r));
-		vv_unlock_free(u);
+		unlock_free(run, u);
 		return r;
 	}
 	record_key(v, e->bek);
@@ -495,7 +567,7 @@ static void do_volume(struct run *run, struct vv_vol *v)
 	mount_volume(v, false);
 out:
 	vv_secret_free(vk);
-	vv_unlock_free(u);
+	unlock_free(run, u);
 }
 
 static void *worker(void *arg)
@@ -524,6 +596,8 @@ int vv_open_run(struct vv_open_ctx *ctx, struct vv_open_plan *plan)
 	pthread_mutex_init(&run.lock, NULL);
 	pthread_mutex_init(&run.dm, NULL);
 	pthread_cond_init(&run.fetched, NULL);
+	pthread_cond_init(&run.mem_freed, NULL);
+	run.mem_budget_kb = memory_budget_kb();
 	atomic_init(&run.next, 0);
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].selected && !plan->v[i].fail)
@@ -560,6 +634,7 @@ int vv_open_run(struct vv_open_ctx *ctx, struct vv_open_plan *plan)
 	}
 	free_keys(&run);
 	pthread_cond_destroy(&run.fetched);
+	pthread_cond_destroy(&run.mem_freed);
 	pthread_mutex_destroy(&run.dm);
 	pthread_mutex_destroy(&run.lock);
 	return failed;

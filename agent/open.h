@@ -63,7 +63,9 @@ const char *vv_fail_str(enum vv_fail f);
 struct vv_vol {
 	struct vv_volume_conf conf;	/* merged description; conf.key is the ref used */
 	enum vv_origin key_origin;	/* where conf.key came from */
+	int keyslot;			/* the keyslot the token names, -1: any */
 	char *alt_key, *alt_kek;	/* token "retire": the previous key, tried on wrong key */
+	int alt_keyslot;
 	bool selected;			/* part of this run */
 
 	/* the disk */

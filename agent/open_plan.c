@@ -99,6 +99,8 @@ static struct vv_vol *plan_add(struct vv_open_plan *plan)
 	plan->v = nv;
 	memset(&nv[plan->n], 0, sizeof(nv[0]));
 	nv[plan->n].lun = -1;
+	nv[plan->n].keyslot = -1;
+	nv[plan->n].alt_keyslot = -1;
 	nv[plan->n].selected = true;
 	return &nv[plan->n++];
 }
@@ -222,6 +224,7 @@ static int apply_token(struct vv_vol *v, const struct vv_token *t)
 	r |= set_str(&v->conf.kek, t->kek);
 	r |= set_str(&v->conf.alg, t->alg);
 	v->key_origin = VV_ORIGIN_TOKEN;
+	v->keyslot = t->keyslot;
 	if (!v->conf.mount) {
 		r |= set_str(&v->conf.mount, t->mount);
 		r |= set_str(&v->conf.fs, t->fs);
@@ -230,6 +233,7 @@ static int apply_token(struct vv_vol *v, const struct vv_token *t)
 	if (t->retire_key) {
 		r |= set_str(&v->alt_key, t->retire_key);
 		r |= set_str(&v->alt_kek, t->retire_kek);
+		v->alt_keyslot = t->retire_keyslot;
 	}
 	return r ? -ENOMEM : 0;
 }

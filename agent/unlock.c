@@ -88,7 +88,41 @@ int vv_unlock_load(const char *device, const char *header, struct vv_unlock **ou
 	return 0;
 }
 
-int vv_unlock_volume_key(struct vv_unlock *u, const struct vv_secret *key,
+static unsigned long slot_memory(struct crypt_device *cd, int slot)
+{
+	struct crypt_pbkdf_type pbkdf;
+
+	if (crypt_keyslot_get_pbkdf(cd, slot, &pbkdf) < 0 || !pbkdf.type)
+		return 0;
+	if (strcmp(pbkdf.type, CRYPT_KDF_ARGON2I) && strcmp(pbkdf.type, CRYPT_KDF_ARGON2ID))
+		return 0;
+	return pbkdf.max_memory_kb;
+}
+
+unsigned long vv_unlock_kdf_memory_kb(struct vv_unlock *u, int keyslot)
+{
+	unsigned long most = 0;
+	int max;
+
+	if (u->type != VV_VOL_LUKS2)
+		return 0;
+	if (keyslot >= 0)
+		return slot_memory(u->cd, keyslot);
+	max = crypt_keyslot_max(CRYPT_LUKS2);
+	for (int s = 0; s < max; s++) {
+		crypt_keyslot_info st = crypt_keyslot_status(u->cd, s);
+		unsigned long m;
+
+		if (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST)
+			continue;
+		m = slot_memory(u->cd, s);
+		if (m > most)
+			most = m;
+	}
+	return most;
+}
+
+int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secret *key,
 			 struct vv_secret **vk)
 {
 	struct vv_secret *s = vv_secret_new(VV_VK_MAX);
@@ -98,7 +132,10 @@ int vv_unlock_volume_key(struct vv_unlock *u, const struct vv_secret *key,
 	*vk = NULL;
 	if (!s)
 		return -ENOMEM;
-	r = crypt_volume_key_get(u->cd, CRYPT_ANY_SLOT, (char *)s->data, &len,
+	/* BitLocker has no numbered keyslots to choose from. */
+	if (u->type == VV_VOL_BITLK || keyslot < 0)
+		keyslot = CRYPT_ANY_SLOT;
+	r = crypt_volume_key_get(u->cd, keyslot, (char *)s->data, &len,
 				 (const char *)key->data, key->len);
 	if (r < 0) {
 		vv_secret_free(s);

@@ -2,16 +2,17 @@
 /*
  * Unlocking in two steps, for opening many volumes in parallel threads:
  *
- *   1. vv_unlock_load + vv_unlock_volume_key: read the header and run the
- *      key derivation (PBKDF2/argon2, the slow part) to get the volume key.
- *      No device-mapper is involved, so threads may do this concurrently,
- *      and it works on image files (tests).
+ *   1. vv_unlock_load, then vv_unlock_volume_key: read the header, then
+ *      run the key derivation (PBKDF2/argon2, the slow part) to get the
+ *      volume key. The derivation involves no device-mapper, so threads
+ *      may run it concurrently; it works on image files (tests).
  *   2. vv_unlock_activate: create the dm-crypt mapping from the volume key.
  *      libcryptsetup's device-mapper backend keeps process-wide state
  *      without locks (a use count that releases libdevmapper's control
- *      descriptor, a log context), so the caller serialises every call
- *      that touches device-mapper (this one, vv_crypt_is_active,
- *      vv_crypt_deactivate, vv_quiesce_*) with one mutex.
+ *      descriptor, moved by every crypt_init() and crypt_free(); a log
+ *      context), so the caller serialises with one mutex every call that
+ *      touches it: vv_unlock_load, vv_unlock_activate, vv_unlock_free,
+ *      vv_crypt_*, vv_quiesce_*. Only vv_unlock_volume_key runs unlocked.
  *
  * This complements agent/crypt.h (one-step vv_crypt_activate, which runs
  * the key derivation inside the device-mapper critical section) and maps
@@ -40,11 +41,20 @@ int vv_unlock_load(const char *device, const char *header, struct vv_unlock **ou
 
 /*
  * Derive the volume key with key (passphrase, .BEK file bytes or BitLocker
- * recovery password). Returns the keyslot (>= 0; 0 for BitLocker) with *vk
- * set, -EPERM for a wrong key, other -errno.
+ * recovery password), trying only keyslot (a token names it) or every
+ * keyslot (-1). Returns the keyslot (>= 0; 0 for BitLocker) with *vk set,
+ * -EPERM for a wrong key, other -errno.
  */
-int vv_unlock_volume_key(struct vv_unlock *u, const struct vv_secret *key,
+int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secret *key,
 			 struct vv_secret **vk);
+
+/*
+ * Memory (KiB) the key derivation may need: the largest argon2 memory cost
+ * among the keyslots it would try (keyslot, or all active ones for -1); 0
+ * for PBKDF2, LUKS1 and BitLocker. Lets a caller keep parallel argon2 runs
+ * within the machine's memory.
+ */
+unsigned long vv_unlock_kdf_memory_kb(struct vv_unlock *u, int keyslot);
 
 /*
  * Activate the mapping name from a volume key (device-mapper: serialise).

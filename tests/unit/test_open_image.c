@@ -483,6 +483,38 @@ static void test_protector_names(void **state)
 	vv_unlock_free(u);
 }
 
+/* argon2 memory per keyslot (parallel opens budget it), and slot choice. */
+static void test_kdf_memory_and_slot(void **state)
+{
+	struct vv_unlock *u = NULL;
+	struct vv_secret *k = vv_secret_from("passphrase-one", 14), *vk = NULL;
+	char img[PATH_MAX], kf[PATH_MAX], k2[PATH_MAX];
+
+	(void)state;
+	snprintf(img, sizeof(img), "%s/argon.img", F.dir);
+	snprintf(kf, sizeof(kf), "%s/k", F.dir);
+	snprintf(k2, sizeof(k2), "%s/k2", F.dir);
+	assert_int_equal(kt_write(k2, "second-passphrase", 17, 0600), 0);
+	assert_int_equal(kt_sh("cp '%s' '%s' && cryptsetup luksAddKey -q --key-file '%s' "
+			       "--pbkdf argon2id --pbkdf-memory 32768 --pbkdf-force-iterations 4 "
+			       "--pbkdf-parallel 1 '%s' '%s' >/dev/null 2>&1", F.luks2, img, kf, img,
+			       k2), 0);
+	assert_int_equal(vv_unlock_load(img, NULL, &u, NULL), 0);
+	assert_int_equal(vv_unlock_kdf_memory_kb(u, 0), 0);		/* PBKDF2 */
+	assert_int_equal(vv_unlock_kdf_memory_kb(u, 1), 32768);
+	assert_int_equal(vv_unlock_kdf_memory_kb(u, -1), 32768);	/* the most of any slot */
+	/* The BEK opens slot 0 and not slot 1 when a token names slot 1. */
+	assert_int_equal(vv_unlock_volume_key(u, 0, k, &vk), 0);
+	vv_secret_free(vk);
+	assert_int_equal(vv_unlock_volume_key(u, 1, k, &vk), -EPERM);
+	assert_int_equal(vv_unlock_volume_key(u, -1, k, &vk), 0);
+	assert_int_equal(vk->len, 64);		/* aes-xts-plain64, 512-bit key */
+	vv_secret_free(vk);
+	vv_secret_free(k);
+	vv_unlock_free(u);
+	unlink(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_detached_header),
 		cmocka_unit_test(test_bitlocker),
 		cmocka_unit_test(test_protector_names),
+		cmocka_unit_test(test_kdf_memory_and_slot),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -56,7 +56,7 @@ $(B)/libagent.a: $(AGENT_OBJ)
 # Commands register themselves in a linker section, so every agent object is
 # linked in directly rather than picked from the archive on demand.
 $(B)/vaultvol: $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a
-	$(CC) $(LDSAN) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(LIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(SUPP_OBJ) $(B)/libagent.a $(B)/libvault.a
 	@mkdir -p $(dir $@)

@@ -18,7 +18,7 @@ pkgs=(
 	# fakes, test tools, benchmarks
 	python3 openssl curl sqlite3
 	# packaging
-	debhelper devscripts lintian rpm dkms zip fakeroot debootstrap
+	debhelper dh-dkms devscripts lintian rpm dkms zip fakeroot debootstrap
 )
 missing=()
 for p in "${pkgs[@]}"; do

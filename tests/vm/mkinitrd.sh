@@ -71,6 +71,11 @@ for lib in libcryptsetup.so.12 libdevmapper.so.1.02.1 libblkid.so.1 libmount.so.
 	[ -n "$f" ] && copy_with_libs "$f"
 done
 # libcurl's own dependencies (nghttp2, ssh, ldap, ...) come via ldd above.
+# glibc dlopen()s libgcc_s for pthread_exit/cancellation: ldd cannot see it.
+for lib in libgcc_s.so.1; do
+	f=$(ldconfig -p | awk -v l="$lib" '$1==l && /x86-64/ {print $NF; exit}')
+	[ -n "$f" ] && copy_with_libs "$f"
+done
 
 # --- python standard library (fakes) ----------------------------------------
 py=/usr/lib/python3.11

@@ -130,6 +130,19 @@ static void send_event(int sock, enum vv_wd_cause cause, int thaws)
 		(void)send(sock, &ev, sizeof(ev), MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/*
+ * Leaving with the agent's messages unread would reset the connection and
+ * the agent could lose our last event: read them first.
+ */
+static __attribute__((noreturn)) void wd_exit(int sock)
+{
+	struct wd_cmd c;
+
+	while (sock >= 0 && recv(sock, &c, sizeof(c), MSG_DONTWAIT) > 0)
+		;
+	_exit(0);
+}
+
 static __attribute__((noreturn)) void
 wd_main(const struct vv_watchdog_cfg *cfg, unsigned char *busy, int sock, pid_t parent)
 {
@@ -209,7 +222,7 @@ wd_main(const struct vv_watchdog_cfg *cfg, unsigned char *busy, int sock, pid_t 
 			send_event(sock, VV_WD_SIGNAL, thaw_all(cfg, busy));
 			if (cfg->marker_path)
 				unlink(cfg->marker_path);
-			_exit(0);
+			wd_exit(sock);
 		}
 		if (sock >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 			struct wd_cmd c;
@@ -222,7 +235,7 @@ wd_main(const struct vv_watchdog_cfg *cfg, unsigned char *busy, int sock, pid_t 
 			if (n == sizeof(c) && c.op == MSG_BUSY && c.idx < cfg->n)
 				busy[c.idx] = 1;
 			else if (n == sizeof(c) && c.op == MSG_DONE)
-				_exit(0);
+				wd_exit(sock);
 		}
 	}
 agent_died:
@@ -330,9 +343,19 @@ int vv_watchdog_finish(struct vv_watchdog *wd)
 	if (wd->pid <= 0 || wd->sock < 0)
 		return -ECHILD;
 	(void)send(wd->sock, &c, sizeof(c), MSG_NOSIGNAL);
-	/* Its last words, then EOF when it exits. */
-	while ((n = recv(wd->sock, &ev, sizeof(ev), 0)) == sizeof(ev))
-		take_event(wd, &ev);
+	/*
+	 * Its last words, then EOF when it exits. A reset (it left with our
+	 * message unread) is reported once, ahead of what it had queued.
+	 */
+	for (;;) {
+		n = recv(wd->sock, &ev, sizeof(ev), 0);
+		if (n == sizeof(ev))
+			take_event(wd, &ev);
+		else if (n < 0 && (errno == ECONNRESET || errno == EINTR))
+			continue;
+		else
+			break;
+	}
 	if (waitpid(wd->pid, &st, 0) < 0)
 		r = -errno;
 	close(wd->sock);

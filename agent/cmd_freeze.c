@@ -155,6 +155,7 @@ static int run_freeze(const struct vv_options *opt, int argc, char **argv)
 	wcfg.detached = true;
 	wcfg.keep_fds = fds;
 	wcfg.n_keep = fz.n;
+	wcfg.child_init = vv_freeze_after_fork;
 	if (vv_watchdog_start(&wcfg, &wd)) {
 		fprintf(stderr, "vaultvol freeze: cannot start the watchdog; not freezing\n");
 		goto out;

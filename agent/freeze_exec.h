@@ -115,6 +115,12 @@ void vv_freezer_close(struct vv_freezer *fz);
 /* Are all targets FROZEN or BUSY? (vacuously true when there are none) */
 bool vv_freezer_all_frozen(const struct vv_freezer *fz);
 
+/*
+ * For a forked watchdog: drop what the methods cached in the parent (the
+ * device-mapper control fd) so they reopen it in the child.
+ */
+void vv_freeze_after_fork(void);
+
 /* Method choice for one filesystem when no override is given. */
 const struct vv_freeze_ops *vv_freeze_pick_ops(const struct vv_fs *fs, char **dm_name);
 

@@ -9,8 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libdevmapper.h>
+
 #include "agent/freeze_exec.h"
 #include "agent/quiesce.h"
+
+void vv_freeze_after_fork(void)
+{
+	/* Closes the control fd libdevmapper keeps; the next call reopens it. */
+	dm_lib_release();
+}
 
 static int q_freeze(struct vv_freeze_target *t, unsigned timeout_ms)
 {

@@ -119,6 +119,7 @@ static int arm_and_freeze(struct run *rn)
 	cfg.marker_path = rn->marker;
 	cfg.keep_fds = fds;
 	cfg.n_keep = rn->fz.n;
+	cfg.child_init = vv_freeze_after_fork;
 	r = vv_watchdog_start(&cfg, &rn->wd);
 	if (r) {
 		/* Without it an agent crash could leave the VM frozen: do not freeze. */

@@ -151,6 +151,8 @@ wd_main(const struct vv_watchdog_cfg *cfg, unsigned char *busy, int sock, pid_t 
 	size_t nk = 0;
 	bool expired = false;
 
+	if (cfg->child_init)
+		cfg->child_init();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	/* Informational signals and faults are not a reason to thaw. */

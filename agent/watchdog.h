@@ -37,6 +37,12 @@ struct vv_watchdog_cfg {
 	bool detached;
 	const int *keep_fds;			/* fds the thaw needs; others closed */
 	size_t n_keep;
+	/*
+	 * Run in the child first, before inherited fds are closed: a library
+	 * the thaw uses may cache an fd (libdevmapper's control node) that it
+	 * must drop and reopen. May be NULL.
+	 */
+	void (*child_init)(void);
 };
 
 /* Why the watchdog thawed (or did not). */

@@ -418,14 +418,14 @@ static void test_parallel_wave(void **state)
 {
 	struct fx *f = *state;
 
-	/* Four independent filesystems at 300 ms each, then / alone. */
-	g_freeze_delay_ms = 300;
+	/* Four independent filesystems at 400 ms each, then / alone. */
+	g_freeze_delay_ms = 400;
 	f->o.requested = VV_CONS_FS;
 	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
 	assert_int_equal(f->rep.achieved, VV_CONS_FS);
-	/* Serial would be 1.5 s; two waves in parallel about 0.6 s. */
-	assert_true(f->rep.freeze_ms >= 550);
-	assert_true(f->rep.freeze_ms < 1200);
+	/* Serial would be 2 s; two waves in parallel about 0.8 s. */
+	assert_true(f->rep.freeze_ms >= 750);
+	assert_true(f->rep.freeze_ms < 1600);
 	for (size_t i = 0; i < f->rep.n_fs; i++)
 		assert_int_equal(f->rep.fs[i].wave, strcmp(f->rep.fs[i].mount, "/") ? 0 : 1);
 }

@@ -196,6 +196,23 @@ assert q["method"] == "quiesce" and q["state"] == "frozen", q
 assert q["kernel"]["last_freeze_us"] > 0 and not q["kernel"]["expired"], q
 assert fs["/mnt/data"]["method"] == "ioctl", fs'
 step q-status-epoch sh -c 'dmsetup status q | grep -q " frozen\| thawed 1 "'
+# The agent killed: its watchdog thaws /mnt/q through the target at once.
+rm -f /tmp/frozen /tmp/cmd.pid
+vaultvol snapshot --consistency fs --timeout 20 -- \
+	sh -c 'echo $$ >/tmp/cmd.pid; touch /tmp/frozen; exec sleep 600' >/tmp/qa.out 2>&1 &
+apid=$!
+wait_file /tmp/frozen 30000
+SNAP_FS=/mnt/q
+probe_start
+sleep 0.3
+step q-frozen probes_none_done
+t0=$(now_ms)
+kill -9 $apid
+step q-watchdog-thaws-on-agent-kill wait_probes 2000
+echo "watchdog thaw of /mnt/q $(( $(now_ms) - t0 )) ms after kill -9"
+step q-watchdog-thawed-via-target sh -c 'dmsetup status q | tee /dev/stderr | grep -q " thawed 2 [0-9]* 0 0"'
+kill $(cat /tmp/cmd.pid) 2>/dev/null
+wait $apid 2>/dev/null
 # Both processes killed: only the kernel is left to thaw /mnt/q.
 rm -f /tmp/frozen /tmp/cmd.pid
 vaultvol snapshot --consistency fs --timeout 3 -- \

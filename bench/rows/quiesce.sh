@@ -3,8 +3,9 @@
 #  - O_DIRECT throughput at queue depth 1 through a quiesce mapping vs a
 #    linear mapping of the same disk (1 MiB sequential write/read in MB/s,
 #    4 KiB random write/read in IOPS; both measured in one process taking
-#    100 ms turns; median of 3 rounds). Ratio = quiesce / linear: 1 is parity,
-#    above 1 is better here.
+#    100 ms turns, 1.5 s each per round; rates from the median time of single
+#    I/Os; of 3 rounds, the one with the median ratio). Ratio = quiesce /
+#    linear: 1 is parity, above 1 is better here.
 #  - freeze+thaw of a mounted ext4 with 4 MiB dirty, `vv-quiesce freeze` +
 #    `vv-quiesce thaw` (agent/quiesce.c) vs `dmsetup suspend` + `dmsetup
 #    resume` of a linear mapping with the same fs and dirty data (wall time of
@@ -45,11 +46,14 @@ if not m:
 guest = "guest " + (kernel or "6.1")
 short = ".".join((kernel or "6.1").split(".")[:2])
 
+def num(x):
+    return int(x) if x is not None and x.is_integer() else x
+
 def row(name, key, unit, base_key=None):
-    v = m.get(key)
+    v = num(m.get(key))
     if v is None:
         return
-    b = m.get(base_key) if base_key else None
+    b = num(m.get(base_key)) if base_key else None
     print(json.dumps({"name": "%s [%s]" % (name, short), "value": v, "unit": unit, "baseline": b,
                       "ratio": round(v / b, 3) if b else None, "kernel": guest}))
 

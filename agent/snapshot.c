@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,17 @@
 #include "agent/snapshot_internal.h"
 #include "agent/watchdog.h"
 #include "vault/log.h"
+
+/*
+ * The one piece of process-wide state: which signal interrupted the run
+ * (a handler has no other way to reach it). Written by the handler only.
+ */
+static volatile sig_atomic_t snap_interrupted;
+
+static void on_signal(int sig)
+{
+	snap_interrupted = sig;
+}
 
 struct run {
 	const struct vv_snapshot_opts *o;
@@ -76,6 +88,17 @@ static void on_deadline(void *ctx)
 
 	rn->agent_deadline = true;
 	thaw_now(rn);
+}
+
+/* Called by the command wait at the deadline or on a signal. */
+static void cmd_thaw(void *ctx)
+{
+	struct run *rn = ctx;
+
+	if (snap_interrupted)
+		thaw_now(rn);
+	else
+		on_deadline(rn);
 }
 
 static int arm_and_freeze(struct run *rn)
@@ -207,8 +230,8 @@ static void take_with_cmd(struct run *rn)
 	if (asprintf(&env[n], "VAULTVOL_CONSISTENCY=%s", vv_consistency_name(rep->achieved)) >= 0)
 		n++;
 	env[n] = NULL;
-	r = vv_snap_run_cmd(rn->o->cmd, env, rn->o->cmd_stdout_to_stderr, deadline, on_deadline,
-			    rn, &rn->snapshot_end_ms);
+	r = vv_snap_run_cmd(rn->o->cmd, env, rn->o->cmd_stdout_to_stderr, deadline, cmd_thaw,
+			    rn, &snap_interrupted, &rn->snapshot_end_ms);
 	rep->snapshot_exit = r;
 	if (r == 0) {
 		rep->snapshot_ok = true;
@@ -372,6 +395,8 @@ int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report 
 	struct vv_plan_opts po = { 0 };
 	const char *state_dir = o->state_dir ? o->state_dir : VV_DEFAULT_STATE_DIR;
 	long long t0 = vv_clock_ms(), t;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_signal }, old[3];
 	int r, pre;
 
 	memset(rep, 0, sizeof(*rep));
@@ -388,11 +413,21 @@ int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report 
 		return r;
 	}
 
+	/*
+	 * Ctrl-C or a TERM must not skip the thaw and the post-scripts: note
+	 * the signal, end the freeze, let the command go, finish the run.
+	 */
+	snap_interrupted = 0;
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+
 	/* What an earlier, crashed run left frozen is thawed first. */
 	r = vv_marker_recover(state_dir, false, &rr);
 	if (rr.skipped_live) {
 		vv_report_lower(rep, VV_CONS_FAILED, "another freeze is in progress (%s)", rn.marker);
-		return -EBUSY;
+		r = -EBUSY;
+		goto out;
 	}
 	if (rr.found)
 		vv_report_warn(rep, "thawed %d filesystem(s) left frozen by an earlier run", rr.thawed);
@@ -418,6 +453,11 @@ int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report 
 	vv_snap_scripts_load(o, rep, &scripts);
 	pre = vv_snap_scripts_pre(&scripts, rep);
 	rep->pre_ms = vv_clock_ms() - t;
+	if (snap_interrupted && pre != -ECANCELED) {
+		vv_report_lower(rep, VV_CONS_FAILED, "interrupted by signal %d before the freeze",
+				(int)snap_interrupted);
+		pre = -ECANCELED;
+	}
 
 	if (pre != -ECANCELED) {
 		/* Freeze. */
@@ -440,6 +480,9 @@ int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report 
 
 		/* Thaw. */
 		finish_freeze(&rn);
+		if (snap_interrupted)
+			vv_report_lower(rep, VV_CONS_FAILED, "interrupted by signal %d",
+					(int)snap_interrupted);
 		if (!rep->snapshot_ok)
 			vv_report_lower(rep, VV_CONS_FAILED, "%s",
 					rep->snapshot_error ? rep->snapshot_error : "snapshot failed");
@@ -469,5 +512,7 @@ out:
 		vv_freezer_close(&rn.fz);
 	vv_snap_scripts_free(&scripts);
 	vv_freeze_plan_free(&rn.plan);
+	for (int i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
 	return r;
 }

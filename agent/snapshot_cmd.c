@@ -13,11 +13,11 @@
 #include "agent/snapshot_internal.h"
 
 int vv_snap_run_cmd(char *const cmd[], char *const env[], bool stdout_to_stderr,
-		    long long deadline_ms, void (*on_deadline)(void *), void *ctx,
-		    long long *end_ms)
+		    long long deadline_ms, void (*thaw)(void *), void *ctx,
+		    volatile sig_atomic_t *stop, long long *end_ms)
 {
 	int errp[2], pfd, st = 0, e;
-	bool fired = false;
+	bool fired = false, forwarded = false;
 	pid_t pid;
 
 	if (pipe2(errp, O_CLOEXEC) < 0)
@@ -60,9 +60,15 @@ int vv_snap_run_cmd(char *const cmd[], char *const env[], bool stdout_to_stderr,
 			break;
 		if (!fired && left <= 0) {
 			fired = true;
-			on_deadline(ctx);
+			thaw(ctx);
 		}
-		timeout = fired ? 200 : (int)(left > 200 ? 200 : left);
+		if (!forwarded && stop && *stop) {
+			/* Interrupted: end the freeze now, and tell the command. */
+			forwarded = true;
+			thaw(ctx);
+			kill(pid, (int)*stop);
+		}
+		timeout = fired || forwarded ? 200 : (int)(left > 200 ? 200 : left);
 		if (pfd >= 0) {
 			struct pollfd p = { .fd = pfd, .events = POLLIN };
 

@@ -3,6 +3,8 @@
 #ifndef VV_SNAPSHOT_INTERNAL_H
 #define VV_SNAPSHOT_INTERNAL_H
 
+#include <signal.h>
+
 #include "agent/snapshot.h"
 
 /* The scripts a run will use, loaded and checked up front. */
@@ -38,13 +40,15 @@ void vv_snap_scripts_post(struct vv_snap_scripts *s, struct vv_snapshot_report *
 
 /*
  * Run the snapshot command while frozen. At deadline_ms (vv_clock_ms),
- * on_deadline(ctx) is called once and the wait goes on: the command is
- * not killed (a late snapshot is still a crash-consistent one). Returns
- * its wait status mapped to 0..255 (128+signal), or -errno when it could
- * not be started. *end_ms: when it ended.
+ * thaw(ctx) is called once and the wait goes on: the command is not killed
+ * (a late snapshot is still a crash-consistent one). When *stop becomes
+ * non-zero (a signal reached the agent), thaw(ctx) is called and the
+ * signal is passed on to the command. Returns its wait status mapped to
+ * 0..255 (128+signal), or -errno when it could not be started. *end_ms:
+ * when it ended.
  */
 int vv_snap_run_cmd(char *const cmd[], char *const env[], bool stdout_to_stderr,
-		    long long deadline_ms, void (*on_deadline)(void *), void *ctx,
-		    long long *end_ms);
+		    long long deadline_ms, void (*thaw)(void *), void *ctx,
+		    volatile sig_atomic_t *stop, long long *end_ms);
 
 #endif

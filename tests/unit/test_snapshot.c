@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 #include <pthread.h>
+#include <signal.h>
 
 #include "agent/command.h"
 #include "agent/freeze_marker.h"
@@ -414,6 +415,34 @@ static void test_command_failure(void **state)
 	assert_true(has_reason(&f->rep, "cannot run"));
 }
 
+static void test_interrupted_by_signal(void **state)
+{
+	struct fx *f = *state;
+	long long t0 = snap_mono_ms();
+	char *log;
+
+	hook(f, "10-a", 0);
+	/* The command sends SIGTERM to the agent (this process) and waits. */
+	snprintf(f->cmd_text, sizeof(f->cmd_text), "echo C >> %s; kill -TERM $PPID; sleep 20", g_log);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	/* Not killed: the run ended the freeze, passed the signal on, finished. */
+	assert_true(snap_mono_ms() - t0 < 8000);
+	assert_int_equal(f->rep.achieved, VV_CONS_FAILED);
+	assert_true(has_reason(&f->rep, "interrupted by signal 15"));
+	assert_int_equal(f->rep.snapshot_exit, 128 + SIGTERM);
+	log = log_text();
+	assert_true(at(log, "T /a") > at(log, "C\n"));
+	assert_true(at(log, "H thaw 10-a") > at(log, "T /a"));
+	free(log);
+	/* The previous disposition is back. */
+	{
+		struct sigaction sa;
+
+		sigaction(SIGTERM, NULL, &sa);
+		assert_true(sa.sa_handler == SIG_DFL);
+	}
+}
+
 static void test_parallel_wave(void **state)
 {
 	struct fx *f = *state;
@@ -572,6 +601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsupported_fs_is_crash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline_passes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_command_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupted_by_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_wave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_markers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_json, setup, teardown),

@@ -65,6 +65,9 @@ row("freeze+thaw mean vs dm suspend+resume", "freeze_thaw_mean_ms", "ms", "suspe
 row("freeze+thaw p95 vs dm suspend+resume", "freeze_thaw_p95_ms", "ms", "suspend_resume_p95_ms")
 row("dm-quiesce kernel freeze window mean", "kernel_freeze_mean_ms", "ms")
 PY
+# The per-round figures and every cycle's times, for the bench log.
+tr -d '\r' <"$work/boot1/console.log" 2>/dev/null |
+	grep -E '^(round |vv-iobench:|[a-z]+ rounds|[0-9.]+ [0-9.]+ [0-9.]+$|freeze\+thaw us|suspend\+resume us|kernel last)' >&2 || true
 # Drop the kept images (256M sparse) once read; a failed run keeps them anyway.
 [ "${rc:-0}" -ne 0 ] || rm -rf "$work"
 exit "${rc:-0}"

@@ -93,6 +93,7 @@ SPID=$!
 step service-up wait_file /tmp/bsvc.port 60000
 
 ok=0 c=0
+t0=$(now_ms)
 while [ $c -lt $SNAP_CYCLES ]; do
 	c=$((c + 1))
 	sleep 1
@@ -107,6 +108,7 @@ while [ $c -lt $SNAP_CYCLES ]; do
 	metric snapshot_window_ms_$c "${w:-0}" ms
 done
 step "cycles-app-consistent-$SNAP_CYCLES" test $ok -eq $SNAP_CYCLES
+metric backup_cycles_ms $(( $(now_ms) - t0 )) ms
 # The volumes were frozen through dm-quiesce (kernel deadline, kernel figures).
 step frozen-through-quiesce json_has /tmp/report.1.json '"method":"quiesce","state":"frozen"'
 step kernel-figures json_has /tmp/report.1.json '"kernel":{"last_freeze_us":'
@@ -156,7 +158,8 @@ set -u
 T=/vv/tests/vm/snapshot
 MB=1048576
 step insmod load_quiesce
-ok=0 k=0
+opened=0 k=0 checks=""
+t0=$(now_ms)
 set -- $REC_ACKS
 for dba in $DB_ACKS; do
 	k=$((k + 1)) reca=$1
@@ -170,11 +173,15 @@ for dba in $DB_ACKS; do
 	# Taken while frozen, the copy holds the frozen-state marker of its own
 	# snapshot: a restored VM must treat it as stale (another boot).
 	[ $k -eq 1 ] && step copy-has-stale-marker test -s /var/lib/vaultvol/frozen.json
-	if vaultvol open --all && python3 $T/checker.py /data/rec/records.log "$reca" /data/db/app.db "$dba"; then
-		ok=$((ok + 1))
-		echo "copy $k: ok"
+	# Opened and mounted by vaultvol from the copy alone; the files are
+	# taken aside so one checker run (python starts slowly here) checks all.
+	if vaultvol open --all; then
+		opened=$((opened + 1))
+		mkdir -p /tmp/c$k
+		cp /data/rec/records.log /data/db/app.db* /tmp/c$k/
+		checks="$checks /tmp/c$k/records.log $reca /tmp/c$k/app.db $dba"
 	else
-		echo "copy $k: FAILED"
+		echo "copy $k: vaultvol open failed"
 	fi
 	if [ $k -eq 1 ]; then
 		step stale-marker-harmless vaultvol thaw
@@ -185,5 +192,7 @@ for dba in $DB_ACKS; do
 	umount /os
 	/sbin/losetup -d /dev/loop1 /dev/loop2 /dev/loop3
 done
-step "restored-copies-verified-$SNAP_CYCLES" test $ok -eq "$SNAP_CYCLES"
+step "restored-copies-opened-$SNAP_CYCLES" test $opened -eq "$SNAP_CYCLES"
+step "restored-copies-verified-$SNAP_CYCLES" python3 $T/checker.py $checks
+metric restore_verify_all_ms $(( $(now_ms) - t0 )) ms
 GUEST

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check a restored copy against what was acknowledged when it was taken.
 
-  checker.py RECORDS ACKED_RECORDS DB ACKED_ROWS
+  checker.py RECORDS ACKED_RECORDS DB ACKED_ROWS [RECORDS ACKED_RECORDS DB ACKED_ROWS]...
 
 RECORDS (writer.py): every record 1..ACKED_RECORDS present, numbered in
 sequence, checksums right, no torn record (the file ends on a record
@@ -10,7 +10,7 @@ have got further while frozen).
 DB (dbapp.py, quiesced by the pre-script): PRAGMA integrity_check is "ok",
 rows are 1..N with valid checksums, N == ACKED_ROWS (the application was
 paused, so nothing after the acknowledgement can be in the copy).
-Prints one JSON line; exit status 1 on any failure.
+Prints one JSON line per copy; exit status 1 when any copy fails.
 """
 
 import hashlib
@@ -76,13 +76,19 @@ def check_db(path, acked):
 
 
 def main():
-    rec_path, rec_acked, db_path, db_acked = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    count, p1 = check_records(rec_path, rec_acked)
-    rows, ic, p2 = check_db(db_path, db_acked)
-    out = {"records": count, "records_acked": rec_acked, "rows": rows, "rows_acked": db_acked,
-           "integrity": ic, "problems": p1 + p2}
-    print(json.dumps(out))
-    sys.exit(1 if out["problems"] else 0)
+    args = sys.argv[1:]
+    if not args or len(args) % 4:
+        sys.exit(__doc__)
+    failed = 0
+    for i in range(0, len(args), 4):
+        rec_path, rec_acked, db_path, db_acked = args[i], int(args[i + 1]), args[i + 2], int(args[i + 3])
+        count, p1 = check_records(rec_path, rec_acked)
+        rows, ic, p2 = check_db(db_path, db_acked)
+        out = {"copy": i // 4 + 1, "records": count, "records_acked": rec_acked, "rows": rows,
+               "rows_acked": db_acked, "integrity": ic, "problems": p1 + p2}
+        print(json.dumps(out))
+        failed += bool(out["problems"])
+    sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@
 # absolute figures are far below real hardware and swing with host load;
 # the ratios, from runs interleaved so load falls on both sides alike, are
 # the figures to read. Even they move between runs on a busy 2-core host
-# (seen: throughput 0.87..1.25, freeze+thaw mean 0.86..1.05, p95 0.57..1.8),
+# (seen: throughput 0.90..1.25, freeze+thaw mean 0.85..1.05, p95 0.57..1.8),
 # so one run resolves parity, not a difference of a few per cent.
 set -eu
 B=${VV_BUILD:-$PWD/build}

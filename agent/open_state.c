@@ -156,8 +156,11 @@ static int write_atomic(const char *dir, const char *name, const char *text,
 		return r;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-	fd = mkostemp(tmp, O_CLOEXEC);
+	/* Per-process name in a root-only directory; a crashed run's leftover is replaced. */
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "cannot write in %s: %s", dir, strerror(errno));

@@ -320,6 +320,51 @@ static void test_token_first(void **state)
 	unlink(tokimg);
 }
 
+/* volumes.json: 0600, atomic, no key, carried-over entries, read back. */
+static void test_state_file(void **state)
+{
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	struct vv_prev *prev = NULL;
+	size_t nprev = 0;
+	struct stat st;
+	char conf[1024], sdir[PATH_MAX], path[PATH_MAX + 32], err[256], *text;
+	const char *imgs[] = { F.luks2, F.luks1 };
+
+	(void)state;
+	store_key("shared", "passphrase-one", 14, NULL);
+	snprintf(sdir, sizeof(sdir), "%s/state", F.dir);
+	snprintf(path, sizeof(path), "%s/volumes.json", sdir);
+	snprintf(conf, sizeof(conf), "[volume s2]\nmatch = uuid:%s\nkey = keystore:shared\n"
+		 "[volume s1]\nmatch = uuid:%s\nkey = keystore:shared\n", F.u2, F.u1);
+	assert_int_equal(check_run(conf, imgs, 2, &plan, &ctx, &disks), 0);
+	assert_int_equal(vv_open_state_write(sdir, &plan, err, sizeof(err)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	text = kt_read(path, NULL);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"key_version\""));
+	assert_non_null(strstr(text, "keystore:shared/"));	/* slashes not escaped */
+	assert_null(strstr(text, "passphrase-one"));
+	free(text);
+	/* A run over s1 only keeps what the file said about s2. */
+	plan.v[0].selected = false;
+	snprintf(plan.v[1].warning, sizeof(plan.v[1].warning), "second run");
+	assert_int_equal(vv_open_state_write(sdir, &plan, err, sizeof(err)), 0);
+	done(&plan, &disks);
+	assert_int_equal(vv_open_state_read(sdir, &prev, &nprev), 0);
+	assert_int_equal(nprev, 2);
+	for (size_t i = 0; i < nprev; i++)
+		assert_string_equal(prev[i].uuid, !strcmp(prev[i].name, "s1") ? F.u1 : F.u2);
+	vv_prev_free(prev, nprev);
+	text = kt_read(path, NULL);
+	assert_non_null(strstr(text, "second run"));
+	free(text);
+	/* No temporary file left behind. */
+	assert_int_equal(kt_sh("test $(ls -A '%s' | wc -l) -eq 1", sdir), 0);
+}
+
 /* An ADE volume with a detached LUKS header (older ADE): the data disk has no header. */
 static void test_detached_header(void **state)
 {
@@ -522,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_header_and_ambiguous),
 		cmocka_unit_test(test_token_first),
 		cmocka_unit_test(test_detached_header),
+		cmocka_unit_test(test_state_file),
 		cmocka_unit_test(test_bitlocker),
 		cmocka_unit_test(test_protector_names),
 		cmocka_unit_test(test_kdf_memory_and_slot),

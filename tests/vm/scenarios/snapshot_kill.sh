@@ -53,6 +53,23 @@ fs = {f["mount"]: f for f in json.load(open("/tmp/first.json"))["filesystems"]}
 assert fs["/mnt/loop"]["wave"] < fs["/mnt/data"]["wave"], fs
 assert all(f["state"] == "frozen" for f in fs.values()), fs'
 
+# --- vaultvol freeze / thaw (detached watchdog) ----------------------------------
+step freeze-cmd vaultvol freeze --timeout 30
+probe_start
+sleep 0.3
+step freeze-cmd-holds probes_none_done
+step freeze-cmd-marker test -s /var/lib/vaultvol/frozen.json
+step freeze-cmd-twice-refused sh -c '! vaultvol freeze --timeout 30'
+step thaw-cmd vaultvol thaw
+step thaw-cmd-released wait_probes 3000
+step thaw-cmd-watchdog-gone sh -c '! ps | grep -v grep | grep -q vaultvol-wdog'
+step freeze-cmd-short vaultvol freeze --timeout 2
+tf=$(now_ms)
+probe_start
+step freeze-cmd-deadline wait_probes 3500
+echo "vaultvol freeze --timeout 2: thawed $(( $(now_ms) - tf )) ms after it returned"
+step freeze-cmd-marker-gone sh -c '. /vv/tests/vm/scenarios/snapshot_lib.sh; for i in 1 2 3 4 5 6 7 8 9 10; do [ -e /var/lib/vaultvol/frozen.json ] || exit 0; sleep 0.1; done; exit 1'
+
 # --- kill -9 of the agent while frozen: 10 trials ------------------------------
 T=5
 ok=0 worst=0 worst_total=0

@@ -320,6 +320,29 @@ static void test_token_first(void **state)
 	unlink(tokimg);
 }
 
+/* A secret past its exp still opens the volume, with a warning. */
+static void test_expired_warns(void **state)
+{
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	char conf[1024];
+	const char *imgs[] = { F.luks2 };
+
+	(void)state;
+	store_key("old", "passphrase-one", 14, NULL);
+	assert_int_equal(kt_sh("python3 -c 'import json,glob,sys\n"
+			       "for p in glob.glob(sys.argv[1] + \"/old/*.json\"):\n"
+			       "    d = json.load(open(p)); d[\"attributes\"][\"exp\"] = 1000\n"
+			       "    json.dump(d, open(p, \"w\"))' '%s'", F.store), 0);
+	snprintf(conf, sizeof(conf), "[volume e]\nmatch = uuid:%s\nkey = keystore:old\n", F.u2);
+	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 0);
+	assert_int_equal(plan.v[0].fail, VV_FAIL_NONE);
+	assert_non_null(strstr(plan.v[0].warning, "expired"));
+	assert_non_null(strstr(plan.v[0].warning, "renew"));
+	done(&plan, &disks);
+}
+
 /* volumes.json: 0600, atomic, no key, carried-over entries, read back. */
 static void test_state_file(void **state)
 {
@@ -568,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_token_first),
 		cmocka_unit_test(test_detached_header),
 		cmocka_unit_test(test_state_file),
+		cmocka_unit_test(test_expired_warns),
 		cmocka_unit_test(test_bitlocker),
 		cmocka_unit_test(test_protector_names),
 		cmocka_unit_test(test_kdf_memory_and_slot),

@@ -283,6 +283,10 @@ static void finish_freeze(struct run *rn)
 	if (rn->wd_on) {
 		vv_watchdog_finish(&rn->wd);
 		rn->wd_on = false;
+		/* Someone killed it: the deadline was guarded by us alone. */
+		if (rn->wd.term_signal)
+			vv_report_warn(rep, "the freeze watchdog was killed by signal %d",
+				       rn->wd.term_signal);
 	}
 	rep->thaw_ms = vv_clock_ms() - t;
 	end = rn->fz.last_thaw_ms;

@@ -360,6 +360,8 @@ int vv_watchdog_finish(struct vv_watchdog *wd)
 	}
 	if (waitpid(wd->pid, &st, 0) < 0)
 		r = -errno;
+	else if (WIFSIGNALED(st))
+		wd->term_signal = WTERMSIG(st);
 	close(wd->sock);
 	wd->sock = -1;
 	wd->pid = -1;

@@ -62,6 +62,7 @@ struct vv_watchdog {
 	enum vv_wd_cause cause;
 	long long thawed_at_ms;	/* vv_clock_ms() when it thawed */
 	int thaws;		/* thaws that took effect in its first sweep */
+	int term_signal;	/* set by finish: the signal that killed it, 0 if it exited */
 };
 
 /* Fork the watchdog. 0, or -errno (nothing forked). */

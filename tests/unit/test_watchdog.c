@@ -217,6 +217,23 @@ static void test_agent_sigkill(void **state)
 	assert_int_equal(access(f->marker, F_OK), -1);
 }
 
+static void test_watchdog_killed_is_reported(void **state)
+{
+	struct fx *f = *state;
+	struct vv_watchdog_cfg c;
+	struct vv_watchdog wd;
+	unsigned char t[4];
+
+	cfg_init(f, &c, 2, 60000);
+	assert_int_equal(vv_watchdog_start(&c, &wd), 0);
+	assert_int_equal(kill(wd.pid, SIGKILL), 0);
+	usleep(100 * 1000);
+	assert_int_equal(vv_watchdog_finish(&wd), 0);
+	assert_int_equal(wd.term_signal, SIGKILL);
+	assert_int_equal(wd.cause, VV_WD_NONE);
+	assert_int_equal(read_thaws(f, t, 1, 100), 0);
+}
+
 static void test_detached(void **state)
 {
 	struct fx *f = *state;
@@ -281,6 +298,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_done_means_no_thaw, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_sigkill, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watchdog_killed_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detached_sigterm, setup, teardown),
 		cmocka_unit_test(test_thaw_fds_not_frozen),

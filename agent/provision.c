@@ -237,6 +237,7 @@ static int format_luks2(const struct vv_provision_req *req, const char *name,
 		goto out;
 	}
 	res->bek_keyslot = r;
+	pv_prefer_slot(cd, r);
 
 	/* A passphrase a human types keeps argon2id at libcryptsetup's defaults. */
 	def = crypt_get_pbkdf_default(CRYPT_LUKS2);

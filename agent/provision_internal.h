@@ -26,6 +26,13 @@ void pv_crypt_quiet(void);
 /* PBKDF2-SHA256 at the minimum iteration count, for the next keyslot added. */
 int pv_set_bek_pbkdf(struct crypt_device *cd);
 
+/*
+ * Mark a BEK keyslot "preferred": any-slot unlocks (cryptsetup open,
+ * systemd-cryptsetup, the token plugin) try it before the argon2id
+ * recovery keyslot. Best effort: a failure only costs unlock time.
+ */
+void pv_prefer_slot(struct crypt_device *cd, int slot);
+
 /* True when slot is a vaultvol BEK keyslot (PBKDF2 at the minimum count). */
 bool pv_slot_is_bek(struct crypt_device *cd, int slot);
 

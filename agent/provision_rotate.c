@@ -222,24 +222,72 @@ static int switch_token(struct rot *c, const char *ref, const char *kek_id,
  */
 static int find_pending(struct rot *c, const char *base, struct vv_bek **pending, int *slot)
 {
+	struct crypt_device *cd = NULL;
 	struct vv_bek *b = NULL;
 	struct vv_error e;
-	int s;
+	int s, max = crypt_keyslot_max(CRYPT_LUKS2);
 
 	*pending = NULL;
 	if (vv_bek_fetch(c->v, base, NULL, &b, &e) < 0 || !b->secret_id ||
-	    !strcmp(b->secret_id, c->tok.key)) {
+	    !strcmp(b->secret_id, c->tok.key) || pv_load_luks2(c->req->device, &cd) < 0) {
 		vv_bek_free(b);
 		return 0;
 	}
-	s = vv_crypt_check_key(c->req->device, b->key);
-	if (s < 0 || s == c->tok.keyslot) {
+	/*
+	 * Only vaultvol BEK keyslots other than the token's are candidates,
+	 * each checked by number: trying a wrong key on an argon2id keyslot
+	 * (the recovery passphrase's) would cost seconds and gigabytes.
+	 */
+	for (s = 0; s < max; s++) {
+		crypt_keyslot_info st = crypt_keyslot_status(cd, s);
+
+		if (s == c->tok.keyslot || (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST) ||
+		    !pv_slot_is_bek(cd, s))
+			continue;
+		if (pv_check_slot(c->req->device, s, b->key) == s)
+			break;
+	}
+	crypt_free(cd);
+	if (s >= max) {
 		vv_bek_free(b);
 		return 0;
 	}
 	*pending = b;
 	*slot = s;
 	return 1;
+}
+
+/*
+ * Add a keyslot for bek, unlocking the volume key through the token's
+ * keyslot by number (an any-slot unlock could first spend seconds on the
+ * argon2id recovery keyslot). The volume key stays in locked memory.
+ */
+static int add_bek_keyslot(struct crypt_device *cd, int cur_slot,
+			   const struct vv_secret *cur, const struct vv_secret *bek)
+{
+	struct vv_secret *vk = NULL;
+	size_t len;
+	int r, size = crypt_get_volume_key_size(cd);
+
+	if (size <= 0)
+		return -EINVAL;
+	vk = vv_secret_new((size_t)size);
+	if (!vk)
+		return -ENOMEM;
+	len = vk->cap;
+	r = crypt_volume_key_get(cd, cur_slot, (char *)vk->data, &len,
+				 (const char *)cur->data, cur->len);
+	if (r >= 0) {
+		vk->len = len;
+		r = pv_set_bek_pbkdf(cd);
+	}
+	if (r >= 0)
+		r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk->data,
+						    vk->len, (const char *)bek->data, bek->len);
+	vv_secret_free(vk);
+	if (r >= 0)
+		pv_prefer_slot(cd, r);
+	return r;
 }
 
 /* Steps 2-4 of a BEK rotation. */
@@ -271,11 +319,7 @@ static int rotate_bek(struct rot *c, const char *base, const struct vv_bek *cur)
 		goto out;
 	r = pv_load_luks2(c->req->device, &cd);
 	if (r == 0)
-		r = pv_set_bek_pbkdf(cd);
-	if (r == 0)
-		r = crypt_keyslot_add_by_passphrase(cd, CRYPT_ANY_SLOT,
-						    (const char *)cur->key->data, cur->key->len,
-						    (const char *)bek->data, bek->len);
+		r = add_bek_keyslot(cd, c->tok.keyslot, cur->key, bek);
 	crypt_free(cd);
 	if (r < 0) {
 		pv_fail(r, c->msg, c->msglen, "adding a keyslot failed: %s", strerror(-r));

@@ -89,6 +89,14 @@ int pv_set_bek_pbkdf(struct crypt_device *cd)
 	return crypt_set_pbkdf_type(cd, &pbkdf);
 }
 
+void pv_prefer_slot(struct crypt_device *cd, int slot)
+{
+	int r = crypt_keyslot_set_priority(cd, slot, CRYPT_SLOT_PRIORITY_PREFER);
+
+	if (r < 0)
+		vv_warn("cannot prefer keyslot %d: %s", slot, strerror(-r));
+}
+
 bool pv_slot_is_bek(struct crypt_device *cd, int slot)
 {
 	struct crypt_pbkdf_type p;

@@ -318,6 +318,12 @@ static void test_provision_format(void **state)
 	check_pbkdf(f->img, res.bek_keyslot, CRYPT_KDF_PBKDF2, 1000);
 	check_pbkdf(f->img, res.recovery_keyslot, CRYPT_KDF_ARGON2ID, 0);
 	assert_int_equal(count_active_keyslots(f->img), 2);
+	/* any-slot unlocks try the cheap BEK keyslot first */
+	assert_int_equal(crypt_init(&cd, f->img), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	assert_int_equal(crypt_keyslot_get_priority(cd, res.bek_keyslot), CRYPT_SLOT_PRIORITY_PREFER);
+	assert_int_equal(crypt_keyslot_get_priority(cd, res.recovery_keyslot), CRYPT_SLOT_PRIORITY_NORMAL);
+	crypt_free(cd);
 
 	/* token: versioned key, KEK, alg, keyslot, name, mount, fs, options */
 	assert_int_equal(vv_token_read(f->img, &t), 0);
@@ -483,6 +489,15 @@ static void test_rotate_bek_then_kek(void **state)
 	assert_null(t1.retire_key);
 	assert_int_equal(count_active_keyslots(f->img), 2);	/* new BEK + recovery */
 	check_pbkdf(f->img, t1.keyslot, CRYPT_KDF_PBKDF2, 1000);
+	{
+		struct crypt_device *cd = NULL;
+
+		assert_int_equal(crypt_init(&cd, f->img), 0);
+		assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+		assert_int_equal(crypt_keyslot_get_priority(cd, t1.keyslot),
+				 CRYPT_SLOT_PRIORITY_PREFER);
+		crypt_free(cd);
+	}
 	assert_int_equal(vv_bek_fetch(f->v, t0.key, t0.kek, &old, &err), 0);
 	assert_int_equal(vv_crypt_check_key(f->img, old->key), -EPERM);
 	assert_int_equal(vv_crypt_check_key(copy, old->key), t0.keyslot);

@@ -25,7 +25,7 @@ host_step images-made test "$(wc -l <"$VM_WORK/before.sha")" -eq 5
 vm_boot --disk ext4 --disk xfs --disk gpt --disk luks --disk bitlk --disk blank --disk forced <<'GUEST'
 set -u
 pv() { vaultvol --state-dir /tmp/state provision "$@" --recovery secret \
-	--recovery-iterations 4 --recovery-memory 32768 --recovery-parallel 1; }
+	--recovery-iterations 4 --recovery-memory 32768; }
 i=0
 for d in "vda:filesystem ext4" "vdb:filesystem xfs" "vdc:partition table gpt" \
 	 "vdd:crypto_LUKS (crypto)" "vde:BitLocker (crypto)"; do

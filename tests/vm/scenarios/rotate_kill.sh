@@ -23,7 +23,7 @@ mkdir -p /etc/vaultvol/keys && chmod 700 /etc/vaultvol /etc/vaultvol/keys
 st="--state-dir /tmp/state"
 step provision vaultvol $st provision /dev/vda --secret keystore:data1 \
 	--kek keystore-kek:kek1 --mount /data --recovery secret \
-	--recovery-iterations 4 --recovery-memory 32768 --recovery-parallel 1
+	--recovery-iterations 4 --recovery-memory 32768
 head -c 1000000 /dev/urandom >/data/payload.bin
 (cd /data && sha256sum payload.bin) >/tmp/expected
 mkfifo /tmp/progress

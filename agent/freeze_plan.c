@@ -2,6 +2,7 @@
 /* Freeze planning: candidates, one per superblock, dependency waves. */
 #include "agent/freeze_plan.h"
 
+#include <blkid.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -635,21 +636,46 @@ out:
 	return r;
 }
 
+static size_t add_dev(dev_t *out, size_t n, size_t max, dev_t d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == d)
+			return n;
+	if (n < max)
+		out[n++] = d;
+	return n;
+}
+
 size_t vv_freeze_resource_devs(const char *devroot, dev_t *out, size_t max)
 {
 	static const char *const links[] = {
 		"disk/azure/resource-part1", "disk/azure/resource",
 		"disk/cloud/azure_resource-part1", "disk/cloud/azure_resource",
 	};
+	/* cloud-init formats the resource disk "ephemeral0"; the platform's NTFS. */
+	static const char *const labels[] = { "ephemeral0", "Temporary Storage" };
 	size_t n = 0;
 
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]) && n < max; i++) {
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		char path[PATH_MAX];
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/%s", devroot ? devroot : "/dev", links[i]);
 		if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
-			out[n++] = st.st_rdev;
+			n = add_dev(out, n, max, st.st_rdev);
+	}
+	/* A test tree has no labels to look for; only the real /dev does. */
+	if (devroot)
+		return n;
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		blkid_cache cache = NULL;
+		char *dev = blkid_evaluate_tag("LABEL", labels[i], &cache);
+		struct stat st;
+
+		if (dev && stat(dev, &st) == 0 && S_ISBLK(st.st_mode))
+			n = add_dev(out, n, max, st.st_rdev);
+		free(dev);
+		blkid_put_cache(cache);
 	}
 	return n;
 }

@@ -85,8 +85,9 @@ bool vv_freeze_fstype_ok(const char *fstype);
 /*
  * Devices of the Azure resource (temporary) disk as seen under devroot
  * (NULL: /dev): /dev/disk/azure/resource{,-part1},
- * /dev/disk/cloud/azure_resource{,-part1}. Returns how many were found
- * (at most max).
+ * /dev/disk/cloud/azure_resource{,-part1}, and (real /dev only) the
+ * filesystems labelled "ephemeral0" (cloud-init) or "Temporary Storage"
+ * (libblkid). Returns how many were found (at most max).
  */
 size_t vv_freeze_resource_devs(const char *devroot, dev_t *out, size_t max);
 

@@ -15,7 +15,8 @@
 vm_disk a 96M
 vm_disk b 320M
 vm_disk c 48M
-vm_boot --disk a --disk b --disk c --timeout 900 <<'GUEST'
+vm_disk r 16M
+vm_boot --disk a --disk b --disk c --disk r --timeout 900 <<'GUEST'
 . /vv/tests/vm/scenarios/snapshot_lib.sh
 head -c 32 /dev/urandom >/tmp/key
 cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
@@ -31,6 +32,11 @@ mkfs.ext4 -q -F /mnt/data/loop.img
 losetup /dev/loop0 /mnt/data/loop.img
 mount /dev/loop0 /mnt/loop
 SNAP_FS="/mnt/data /mnt/b /mnt/loop"
+# An Azure-style resource disk (cloud-init's label): never frozen, wherever
+# it is mounted (/mnt in Azure; /mnt holds the test mounts here).
+mkfs.ext4 -q -L ephemeral0 /dev/vdd
+mkdir -p /ephemeral
+mount /dev/vdd /ephemeral
 
 # --- the freeze holds writers, in the right order --------------------------
 # The snapshot command itself checks that writes to every filesystem wait.
@@ -46,6 +52,7 @@ step freeze-blocks-writes test $? -eq 0
 cat /tmp/first.json
 step released-after-thaw wait_probes 3000
 step report-fs json_has /tmp/first.json '"consistency":"filesystem"'
+step resource-disk-skipped json_has /tmp/first.json '"/ephemeral (ext4): resource disk"'
 # The loop-backed filesystem freezes in an earlier wave than the one holding its file.
 step loop-before-holder python3 -c '
 import json

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/command.h"
+#include "agent/freeze_marker.h"
 #include "agent/version.h"
 #include "vault/log.h"
 #include "vault/secret.h"
@@ -20,6 +21,26 @@ static const struct vv_command *find_command(const char *name)
 		if (strcmp((*c)->name, name) == 0)
 			return *c;
 	return NULL;
+}
+
+/*
+ * A snapshot whose agent and watchdog were both killed leaves filesystems
+ * frozen and a marker behind: whatever vaultvol runs next thaws them. The
+ * freeze commands do this themselves (under their own lock); `version` must
+ * work for anyone and touch nothing.
+ */
+static void recover_crashed_freeze(const struct vv_options *opt, const char *cmd)
+{
+	static const char *const own[] = { "snapshot", "freeze", "thaw", "version" };
+	struct vv_recover_result res = { 0 };
+
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!strcmp(cmd, own[i]))
+			return;
+	if (vv_marker_recover(opt->state_dir, false, &res) == 0 && res.found &&
+	    !res.skipped_live)
+		vv_warn("thawed %d filesystem(s) left frozen by a crashed snapshot%s",
+			res.thawed, res.errors ? " (some could not be thawed)" : "");
 }
 
 static void print_help(FILE *f)
@@ -124,6 +145,7 @@ int main(int argc, char **argv)
 			return VV_EXIT_OK;
 		}
 	}
+	recover_crashed_freeze(&opt, cmd->name);
 	{
 		int first = optind;
 

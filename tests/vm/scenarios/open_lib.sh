@@ -8,6 +8,8 @@
 
 # Start the Key Vault / IMDS fakes on the guest's loopback: the vault on
 # 127.0.0.1, IMDS on 169.254.169.254:80 (vaultvol's default). Sets FAKE_*.
+# Extra arguments go to fakes.py (e.g. --preload FILE: control calls made
+# before it is ready, cheaper than one fakectl process each under emulation).
 open_fakes_start() {
 	mkdir -p /tmp/certs
 	(umask 077
@@ -15,7 +17,7 @@ open_fakes_start() {
 	 printf '%s\n' "$VV_SERVER_PEM" >/tmp/certs/server.pem
 	 printf '%s\n' "$VV_SERVER_KEY" >/tmp/certs/server.key)
 	FAKES_START_TIMEOUT=180 /vv/tests/fakes/start.sh /tmp/fakes --certs /tmp/certs \
-		--imds-addr 169.254.169.254 --imds-port 80 --kv2-port -1 --no-limits --quiet \
+		--imds-addr 169.254.169.254 --imds-port 80 --kv2-port -1 --no-limits --quiet "$@" \
 		>/dev/null || return 1
 	. /tmp/fakes/ports.env
 	export FAKES_STATE_DIR=/tmp/fakes

@@ -7,21 +7,7 @@
 
 #include <libcryptsetup.h>
 
-#include "vault/log.h"
-
-/* libcryptsetup's own messages (never key material) at debug level. */
-static void vv_crypt_log(int level, const char *msg, void *usrptr)
-{
-	size_t n = strlen(msg);
-
-	(void)usrptr;
-	if (n && msg[n - 1] == '\n')
-		n--;
-	if (level == CRYPT_LOG_ERROR)
-		vv_debug("libcryptsetup: %.*s", (int)n, msg);
-	else if (level != CRYPT_LOG_DEBUG && level != CRYPT_LOG_DEBUG_JSON)
-		vv_debug("libcryptsetup: %.*s", (int)n, msg);
-}
+#include "agent/unlock.h"
 
 const char *vv_vol_type_str(enum vv_vol_type t)
 {
@@ -33,93 +19,56 @@ const char *vv_vol_type_str(enum vv_vol_type t)
 	}
 }
 
-/* Load whatever header the device has (LUKS1, LUKS2 or BitLocker). */
-static int load_any(const char *device, struct crypt_device **out)
-{
-	struct crypt_device *cd = NULL;
-	int r;
-
-	crypt_set_log_callback(NULL, vv_crypt_log, NULL);
-	r = crypt_init(&cd, device);
-	if (r < 0)
-		return r;
-	crypt_set_log_callback(cd, vv_crypt_log, NULL);
-	r = crypt_load(cd, CRYPT_LUKS, NULL);
-	if (r < 0)
-		r = crypt_load(cd, CRYPT_BITLK, NULL);
-	if (r < 0) {
-		crypt_free(cd);
-		return r == -ENOENT ? -ENOENT : -EINVAL;
-	}
-	*out = cd;
-	return 0;
-}
-
-static enum vv_vol_type type_of(struct crypt_device *cd)
-{
-	const char *t = crypt_get_type(cd);
-
-	if (!t)
-		return VV_VOL_UNKNOWN;
-	if (!strcmp(t, CRYPT_LUKS2))
-		return VV_VOL_LUKS2;
-	if (!strcmp(t, CRYPT_LUKS1))
-		return VV_VOL_LUKS1;
-	if (!strcmp(t, CRYPT_BITLK))
-		return VV_VOL_BITLK;
-	return VV_VOL_UNKNOWN;
-}
-
+/*
+ * The one-step operations are the two-step unlock (agent/unlock.c) run
+ * back to back, so reading a header, deriving a key and mapping errors
+ * live in one place.
+ */
 int vv_crypt_probe(const char *device, struct vv_crypt_info *info)
 {
-	struct crypt_device *cd = NULL;
-	const char *s;
+	struct vv_unlock *u = NULL;
 	int r;
 
-	memset(info, 0, sizeof(*info));
-	r = load_any(device, &cd);
-	if (r < 0)
-		return r;
-	info->type = type_of(cd);
-	s = crypt_get_uuid(cd);
-	snprintf(info->uuid, sizeof(info->uuid), "%s", s ? s : "");
-	snprintf(info->cipher, sizeof(info->cipher), "%s-%s",
-		 crypt_get_cipher(cd) ? crypt_get_cipher(cd) : "?",
-		 crypt_get_cipher_mode(cd) ? crypt_get_cipher_mode(cd) : "?");
-	info->data_offset = crypt_get_data_offset(cd);
-	crypt_free(cd);
-	return 0;
+	r = vv_unlock_load(device, NULL, &u, info);
+	vv_unlock_free(u);
+	return r;
 }
 
 int vv_crypt_check_key(const char *device, const struct vv_secret *key)
 {
-	struct crypt_device *cd = NULL;
+	struct vv_unlock *u = NULL;
+	struct vv_secret *vk = NULL;
 	int r;
 
-	r = load_any(device, &cd);
-	if (r < 0)
-		return r;
-	/* A NULL name only verifies the key: nothing is activated. */
-	r = crypt_activate_by_passphrase(cd, NULL, CRYPT_ANY_SLOT,
-					 (const char *)key->data, key->len, 0);
-	crypt_free(cd);
+	r = vv_unlock_load(device, NULL, &u, NULL);
+	if (r == 0)
+		r = vv_unlock_volume_key(u, -1, key, &vk);
+	vv_secret_free(vk);
+	vv_unlock_free(u);
 	return r;
 }
 
 int vv_crypt_activate(const char *device, const char *name,
 		      const struct vv_secret *key, uint32_t flags)
 {
-	struct crypt_device *cd = NULL;
-	int r;
+	struct vv_unlock *u = NULL;
+	struct vv_secret *vk = NULL;
+	int r, slot;
 
 	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
 		return -EEXIST;
-	r = load_any(device, &cd);
+	r = vv_unlock_load(device, NULL, &u, NULL);
 	if (r < 0)
-		return r;
-	r = crypt_activate_by_passphrase(cd, name, CRYPT_ANY_SLOT,
-					 (const char *)key->data, key->len, flags);
-	crypt_free(cd);
+		goto out;
+	r = slot = vv_unlock_volume_key(u, -1, key, &vk);
+	if (r < 0)
+		goto out;
+	r = vv_unlock_activate(u, name, vk, flags);
+	if (r >= 0)
+		r = slot;
+out:
+	vv_secret_free(vk);
+	vv_unlock_free(u);
 	return r;
 }
 

@@ -113,8 +113,13 @@ int vv_quiesce_available(void)
 	int r;
 
 	dmt = dm_task_create(DM_DEVICE_LIST_VERSIONS);
+	/*
+	 * libdevmapper refuses to create a task when the kernel has no
+	 * device-mapper driver (what a host without dm-mod sees), far more
+	 * often than for lack of memory: report "no device-mapper".
+	 */
 	if (!dmt)
-		return -ENOMEM;
+		return -ENODEV;
 	if (!dm_task_run(dmt)) {
 		/* No control node or no dm driver: nothing to talk to. */
 		r = dm_task_get_errno(dmt);

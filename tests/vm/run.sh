@@ -115,7 +115,11 @@ for entry in "${plan[@]}"; do
 	if [ -z "$kver" ]; then
 		echo "vm: no installed kernel $spec (image + headers)"; total_fail=$((total_fail + 1)); continue
 	fi
-	base=$(base_for "$kver") || { total_fail=$((total_fail + 1)); continue; }
+	if ! base=$(base_for "$kver"); then
+		echo "vm: FAIL $name: could not build the initramfs for $kver"
+		total_fail=$((total_fail + 1))
+		continue
+	fi
 	work=$VMDIR/runs/$name-$spec
 	rm -rf "$work"; mkdir -p "$work"
 	echo "== $name on $kver"

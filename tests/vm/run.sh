@@ -6,7 +6,8 @@
 #                                                 its "# vm-kernels:" line names
 # Environment: VV_ACCEL=auto|kvm|tcg (default auto: KVM if a probe boot
 # works, else software emulation), VM_TIMEOUT (s per boot, default 300),
-# VV_BUILD (default build), VV_SHARED (default ../shared), VM_KEEP=1 keeps
+# VM_JOBS (guests at a time, default 2), VV_BUILD (default build),
+# VV_SHARED (default ../shared), VM_KEEP=1 keeps
 # the work dirs of passing scenarios too.
 # Output ends with "vm: N passed, N failed". Work dirs of failed scenarios
 # (console logs, images) are kept under build/vm/runs/; passing ones removed.
@@ -104,11 +105,42 @@ total_pass=0 total_fail=0 t_start=$SECONDS
 rm -f "$VMDIR/metrics.tsv"
 mkdir -p "$VMDIR/runs"
 : >"$VMDIR/summary.tsv"
+
+# run_one NAME KVER BASE WORK: one scenario; its output goes to WORK/out.log
+# and "PASSED FAILED SECONDS" to WORK/count.
+run_one() {
+	local name=$1 kver=$2 base=$3 work=$4 t0=$SECONDS p f
+	{
+		echo "== $name on $kver"
+		(
+			export VM_WORK=$work VM_KVER=$kver VM_BASE=$base VM_KERNEL=/boot/vmlinuz-$kver
+			export VM_ACCEL_ARGS VM_SCENARIO=$name
+			: >"$VM_WORK/results.tsv"
+			. tests/vm/lib.sh
+			. "tests/vm/scenarios/$name.sh"
+		) 2>&1 | sed 's/^/  /'
+		p=$(grep -c '^PASS' "$work/results.tsv" 2>/dev/null)
+		f=$(grep -c '^FAIL' "$work/results.tsv" 2>/dev/null)
+		p=${p:-0} f=${f:-0}
+		if [ $((p + f)) -eq 0 ]; then
+			echo "  FAIL $name: no steps ran"; f=1
+		fi
+		if [ "$f" -gt 0 ]; then
+			echo "  $name: $p passed, $f failed ($((SECONDS - t0)) s); kept $work"
+			for c in "$work"/boot*/console.log; do [ -f "$c" ] && echo "  console log: $c"; done
+		else
+			echo "  $name: $p passed ($((SECONDS - t0)) s)"
+		fi
+		echo "$p $f $((SECONDS - t0))" >"$work/count"
+	} >"$work/out.log" 2>&1
+}
+
+# Resolve kernels and build initramfs images first (shared by the jobs).
+runs=()	# "name kver base work"
 for entry in "${plan[@]}"; do
 	set -- $entry
 	name=$1 spec=$2
-	file=tests/vm/scenarios/$name.sh
-	if [ ! -f "$file" ]; then
+	if [ ! -f "tests/vm/scenarios/$name.sh" ]; then
 		echo "vm: no scenario $name"; total_fail=$((total_fail + 1)); continue
 	fi
 	kver=$(kver_for "$spec")
@@ -122,33 +154,40 @@ for entry in "${plan[@]}"; do
 	fi
 	work=$VMDIR/runs/$name-$spec
 	rm -rf "$work"; mkdir -p "$work"
-	echo "== $name on $kver"
-	t0=$SECONDS
-	(
-		export VM_WORK=$work VM_KVER=$kver VM_BASE=$base VM_KERNEL=/boot/vmlinuz-$kver
-		export VM_ACCEL_ARGS VM_SCENARIO=$name
-		VM_ACCEL_ARGS=$(accel_args "$VM_KERNEL")
-		: >"$VM_WORK/results.tsv"
-		. tests/vm/lib.sh
-		. "$file"
-	) 2>&1 | sed 's/^/  /'
-	p=$(grep -c '^PASS' "$work/results.tsv" 2>/dev/null)
-	f=$(grep -c '^FAIL' "$work/results.tsv" 2>/dev/null)
-	p=${p:-0} f=${f:-0}
-	if [ $((p + f)) -eq 0 ]; then
-		echo "  FAIL $name: no steps ran"; f=1
+	runs+=("$name $kver $base $work")
+done
+[ ${#runs[@]} -gt 0 ] && VM_ACCEL_ARGS=$(accel_args "/boot/vmlinuz-$(echo "${runs[0]}" | cut -d' ' -f2)")
+export VM_ACCEL_ARGS
+
+# VM_JOBS guests at a time (default 2): much of a scenario's wall time is
+# guest-side waiting (deadlines, timeouts, emulated I/O), so two guests on
+# two cores finish the suite far sooner than one after the other.
+jobs_max=${VM_JOBS:-2}
+running=0
+for r in "${runs[@]}"; do
+	set -- $r
+	if [ "$running" -ge "$jobs_max" ]; then
+		wait -n
+		running=$((running - 1))
 	fi
+	echo "vm: starting $1 on $2"
+	run_one "$1" "$2" "$3" "$4" &
+	running=$((running + 1))
+done
+wait
+
+for r in "${runs[@]}"; do
+	set -- $r
+	name=$1 kver=$2 work=$4
+	cat "$work/out.log" 2>/dev/null
+	read -r p f secs <"$work/count" 2>/dev/null || { p=0 f=1 secs=0; echo "  FAIL $name: no result"; }
 	[ -f "$work/metrics.tsv" ] && sed "s/^/$name\t$kver\t/" "$work/metrics.tsv" >>"$VMDIR/metrics.tsv"
-	printf '%s\t%s\t%d\t%d\t%d\n' "$name" "$kver" "$p" "$f" $((SECONDS - t0)) >>"$VMDIR/summary.tsv"
-	if [ "$f" -gt 0 ]; then
-		echo "  $name: $p passed, $f failed ($((SECONDS - t0)) s); kept $work"
-		for c in "$work"/boot*/console.log; do [ -f "$c" ] && echo "  console log: $c"; done
-	else
-		echo "  $name: $p passed ($((SECONDS - t0)) s)"
-		[ "${VM_KEEP:-0}" = 1 ] || rm -rf "$work"
+	printf '%s\t%s\t%d\t%d\t%d\n' "$name" "$kver" "$p" "$f" "$secs" >>"$VMDIR/summary.tsv"
+	if [ "$f" -eq 0 ] && [ "${VM_KEEP:-0}" != 1 ]; then
+		rm -rf "$work"
 	fi
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
 done
-echo "vm: wall time $((SECONDS - t_start)) s"
+echo "vm: wall time $((SECONDS - t_start)) s ($jobs_max guests at a time)"
 echo "vm: $total_pass passed, $total_fail failed"
 [ $total_fail -eq 0 ]

@@ -29,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${2:-$here/dm-quiesce-compat.h}
 [ -f "$kdir/Makefile" ] || die "no kernel build tree at $kdir (install its headers)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/dm-quiesce-conf.XXXXXX")
+tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
 # probe NAME BODY: a test object that compiles only if BODY does.

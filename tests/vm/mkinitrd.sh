@@ -7,6 +7,8 @@
 # (see lib.sh), so this is rebuilt only when this script or the kernel changes.
 #
 # Usage: tests/vm/mkinitrd.sh KVER OUT.cpio
+# (No early exit in a pipeline reader here: with pipefail, a writer killed
+# by SIGPIPE would fail the build at random.)
 set -euo pipefail
 kver=$1 out=$2
 root=$(mktemp -d)
@@ -67,13 +69,13 @@ cp /etc/mke2fs.conf "$root/etc/" 2>/dev/null || true
 # libcryptsetup's and vaultvol's libraries (vaultvol itself is in the overlay).
 for lib in libcryptsetup.so.12 libdevmapper.so.1.02.1 libblkid.so.1 libmount.so.1 \
 	   libcurl.so.4 libjson-c.so.5 libssl.so.3 libcrypto.so.3 libuuid.so.1; do
-	f=$(ldconfig -p | awk -v l="$lib" '$1==l && /x86-64/ {print $NF; exit}')
+	f=$(ldconfig -p | awk -v l="$lib" '$1==l && /x86-64/ && !found {print $NF; found=1}')
 	[ -n "$f" ] && copy_with_libs "$f"
 done
 # libcurl's own dependencies (nghttp2, ssh, ldap, ...) come via ldd above.
 # glibc dlopen()s libgcc_s for pthread_exit/cancellation: ldd cannot see it.
 for lib in libgcc_s.so.1; do
-	f=$(ldconfig -p | awk -v l="$lib" '$1==l && /x86-64/ {print $NF; exit}')
+	f=$(ldconfig -p | awk -v l="$lib" '$1==l && /x86-64/ && !found {print $NF; found=1}')
 	[ -n "$f" ] && copy_with_libs "$f"
 done
 

@@ -21,8 +21,8 @@ run_suite() {
 	"$@" 2>&1 | tee "$log_dir/$name.log"
 	local rc=${PIPESTATUS[0]}
 	line=$(grep -E '([0-9]+) passed, ([0-9]+) failed' "$log_dir/$name.log" | tail -1)
-	p=$(echo "$line" | sed -nE 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1/p')
-	f=$(echo "$line" | sed -nE 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+	p=$(echo "$line" | sed -nE 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2/p')
+	f=$(echo "$line" | sed -nE 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\3/p')
 	p=${p:-0} f=${f:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	if [ $((p + f)) -eq 0 ]; then f=1; fi

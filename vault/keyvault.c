@@ -570,7 +570,8 @@ static int kv_error(const struct vv_http_resp *resp, const char *method,
 
 struct kv_op {
 	const char *method;
-	const char *path;		/* "/secrets/name/version[/op]" */
+	const char *action;		/* "wrapkey"/"unwrapkey", or NULL */
+	const char *path;		/* set by kv_call from the ref and action */
 	const struct vv_buf *body;	/* JSON or NULL */
 	const char *what;		/* for messages: the reference */
 	bool unwrap;
@@ -708,22 +709,41 @@ static const char *secondary_for(const struct vv_vault *v, const struct kv_ref *
 	return v->cfg.secondary_url;
 }
 
+static int build_path(struct vv_buf *p, const struct kv_ref *ref, const char *op)
+{
+	int r = vv_buf_printf(p, "/%s/%s", ref->kind, ref->name);
+
+	if (!r && ref->version)
+		r = vv_buf_printf(p, "/%s", ref->version);
+	if (!r && op)
+		r = vv_buf_printf(p, "/%s", op);
+	return r;
+}
+
 /*
  * Run op against the reference's vault and, on outage only, against the
  * secondary vault (same path, its host instead). Each vault gets the full
  * retry budget.
  */
 static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
-		   const struct kv_op *op, struct vv_http_resp *resp,
+		   const struct kv_op *req, struct vv_http_resp *resp,
 		   struct vv_error *err)
 {
-	const char *bases[2] = { ref->base, secondary_for(v, ref, op) };
+	const char *bases[2] = { ref->base, secondary_for(v, ref, req) };
+	struct kv_op call = *req, *op = &call;
+	struct vv_buf path = { 0 };
 	struct vv_error local;
 	bool outage = false;
-	int r = -EINVAL;
+	int r;
 
 	if (!err)
 		err = &local;
+	/* The same path on whichever vault answers: built once, here. */
+	r = build_path(&path, ref, req->action);
+	if (r < 0)
+		return r;
+	call.path = vv_buf_str(&path);
+	r = -EINVAL;
 	/* At most max_parallel operations in flight: one kept-alive connection by default. */
 	pthread_mutex_lock(&v->lock);
 	while (v->in_flight >= v->cfg.max_parallel)
@@ -754,6 +774,7 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 	v->in_flight--;
 	pthread_cond_signal(&v->gate_cv);
 	pthread_mutex_unlock(&v->lock);
+	vv_buf_free(&path);
 	return r;
 }
 
@@ -849,24 +870,12 @@ out:
 	return r;
 }
 
-static int build_path(struct vv_buf *p, const struct kv_ref *ref, const char *op)
-{
-	int r = vv_buf_printf(p, "/%s/%s", ref->kind, ref->name);
-
-	if (!r && ref->version)
-		r = vv_buf_printf(p, "/%s", ref->version);
-	if (!r && op)
-		r = vv_buf_printf(p, "/%s", op);
-	return r;
-}
-
 /* ---- secrets ---- */
 
 int vv_secret_get(struct vv_vault *v, const char *ref_str,
 		  struct vv_secret_bundle **out, struct vv_error *err)
 {
 	struct vv_http_resp resp = { 0 };
-	struct vv_buf path = { 0 };
 	struct kv_ref ref;
 	struct kv_op op = { .method = "GET", .what = ref_str };
 	int r;
@@ -877,10 +886,6 @@ int vv_secret_get(struct vv_vault *v, const char *ref_str,
 	r = parse_ref(v, ref_str, "secrets", &ref, err);
 	if (r < 0)
 		return r;
-	r = build_path(&path, &ref, NULL);
-	if (r < 0)
-		goto out;
-	op.path = vv_buf_str(&path);
 	r = kv_call(v, &ref, &op, &resp, err);
 	if (r < 0)
 		goto out;
@@ -895,7 +900,6 @@ int vv_secret_get(struct vv_vault *v, const char *ref_str,
 	}
 out:
 	vv_http_resp_free(&resp);
-	vv_buf_free(&path);
 	kv_ref_free(&ref);
 	return r;
 }
@@ -907,7 +911,7 @@ int vv_secret_put(struct vv_vault *v, const char *name,
 {
 	struct vv_secret_bundle *b = NULL;
 	struct vv_http_resp resp = { 0 };
-	struct vv_buf path = { 0 }, body = { 0 };
+	struct vv_buf body = { 0 };
 	struct kv_ref ref;
 	struct kv_op op = { .method = "PUT", .what = name, .body = &body,
 			    .no_failover = true };
@@ -952,11 +956,8 @@ int vv_secret_put(struct vv_vault *v, const char *name,
 	}
 	if (!r)
 		r = vv_buf_puts(&body, "}");
-	if (!r)
-		r = build_path(&path, &ref, NULL);
 	if (r < 0)
 		goto out;
-	op.path = vv_buf_str(&path);
 	r = kv_call(v, &ref, &op, &resp, err);
 	if (r < 0)
 		goto out;
@@ -970,7 +971,6 @@ int vv_secret_put(struct vv_vault *v, const char *name,
 out:
 	vv_secret_bundle_free(b);
 	vv_http_resp_free(&resp);
-	vv_buf_free(&path);
 	vv_buf_free(&body);
 	kv_ref_free(&ref);
 	return r;
@@ -982,7 +982,6 @@ int vv_key_get(struct vv_vault *v, const char *kek_ref,
 	       struct vv_key_info **out, struct vv_error *err)
 {
 	struct vv_http_resp resp = { 0 };
-	struct vv_buf path = { 0 };
 	struct vv_key_info *k = NULL;
 	struct json_object *o = NULL, *key, *attrs;
 	unsigned char *n = NULL;
@@ -998,10 +997,6 @@ int vv_key_get(struct vv_vault *v, const char *kek_ref,
 	r = parse_ref(v, kek_ref, "keys", &ref, err);
 	if (r < 0)
 		return r;
-	r = build_path(&path, &ref, NULL);
-	if (r < 0)
-		goto out;
-	op.path = vv_buf_str(&path);
 	r = kv_call(v, &ref, &op, &resp, err);
 	if (r < 0)
 		goto out;
@@ -1048,7 +1043,6 @@ out:
 	free(n);
 	vv_json_put_wiped(o);
 	vv_http_resp_free(&resp);
-	vv_buf_free(&path);
 	kv_ref_free(&ref);
 	return r;
 }
@@ -1091,10 +1085,10 @@ static int key_op(struct vv_vault *v, const char *kek_ref, const char *alg,
 		  struct json_object **ans, struct kv_ref *ref, struct vv_error *err)
 {
 	struct vv_http_resp resp = { 0 };
-	struct vv_buf path = { 0 }, body = { 0 };
+	struct vv_buf body = { 0 };
 	bool unwrap = !strcmp(opname, "unwrapkey");
-	struct kv_op op = { .method = "POST", .what = kek_ref, .body = &body,
-			    .unwrap = unwrap };
+	struct kv_op op = { .method = "POST", .action = opname, .what = kek_ref,
+			    .body = &body, .unwrap = unwrap };
 	int r;
 
 	*ans = NULL;
@@ -1106,11 +1100,8 @@ static int key_op(struct vv_vault *v, const char *kek_ref, const char *alg,
 		r = vv_buf_json_str(&body, value, value_len);
 	if (!r)
 		r = vv_buf_puts(&body, "}");
-	if (!r)
-		r = build_path(&path, ref, opname);
 	if (r < 0)
 		goto out;
-	op.path = vv_buf_str(&path);
 	r = kv_call(v, ref, &op, &resp, err);
 	if (r < 0)
 		goto out;
@@ -1126,7 +1117,6 @@ static int key_op(struct vv_vault *v, const char *kek_ref, const char *alg,
 	}
 out:
 	vv_http_resp_free(&resp);
-	vv_buf_free(&path);
 	vv_buf_free(&body);
 	return r;
 }

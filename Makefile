@@ -34,7 +34,8 @@ VMTOOL_BIN := $(VMTOOL_SRC:tests/vm/tools/%.c=$(B)/vm-tools/%)
 KVERS    := $(notdir $(patsubst %/build/Makefile,%,$(wildcard /lib/modules/*/build/Makefile)))
 KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
 
-.PHONY: all userspace module unit unit-asan check deps vm-test vm-suite bench demo packages clean
+.PHONY: all userspace module unit unit-asan check deps vm-test vm-suite bench demo packages clean \
+	fuzz fuzz-build fuzz-replay
 .DELETE_ON_ERROR:
 
 all: userspace module
@@ -102,7 +103,52 @@ demo:
 packages: all
 	packaging/build-all.sh
 
+# ---- fuzzing: libFuzzer harnesses (tests/fuzz/), clang + ASan + UBSan ----
+# A separate object dir built by clang: the gcc build above is untouched.
+FZ        := build-fuzz
+FZ_CC     := clang
+FUZZ_S    ?= 60
+FUZZ_FRESH_S ?= 10
+FZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	$(WARN) -DVV_VERSION='"$(VERSION)"' -I. $(shell pkg-config --cflags $(PKGS)) \
+	-DFZ_DATA_DIR='"$(CURDIR)/tests/fuzz/data"'
+# The harnesses answer HTTP themselves and keep stderr for the sanitizers.
+FZ_WRAP   := -Wl,--wrap=vv_log,--wrap=vv_http_do,--wrap=vv_http_new,--wrap=vv_http_free \
+	-Wl,--wrap=vv_http_connections,--wrap=vv_retry_sleep_ms
+FZ_HARN   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FZ_BIN    := $(FZ_HARN:tests/fuzz/%.c=$(FZ)/bin/%)
+FZ_SUPP   := $(addprefix $(FZ)/tests/fuzz/,fz_util.o fake_http.o vault_fixture.o)
+
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FZ_CC) $(FZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FZ)/libvault.a: $(VAULT_SRC:%.c=$(FZ)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/libagent.a: $(AGENT_SRC:%.c=$(FZ)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/bin/%: $(FZ)/tests/fuzz/%.o $(FZ_SUPP) $(FZ)/libagent.a $(FZ)/libvault.a
+	@mkdir -p $(dir $@)
+	$(FZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FZ_SUPP) \
+		$(FZ)/libagent.a $(FZ)/libvault.a $(LIBS) $(FZ_WRAP)
+
+fuzz-build: $(FZ_BIN)
+
+# Every harness for FUZZ_S seconds, from its committed corpus.
+fuzz: fuzz-build
+	tests/fuzz/run.sh fuzz $(FUZZ_S)
+
+# Every corpus replayed, plus FUZZ_FRESH_S seconds of fresh fuzzing each.
+fuzz-replay: fuzz-build
+	tests/fuzz/run.sh replay $(FUZZ_FRESH_S)
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(VAULT_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(SUPP_OBJ:.o=.d) $(B)/agent/main.d
+-include $(wildcard $(FZ)/*/*.d $(FZ)/tests/fuzz/*.d)

@@ -109,8 +109,11 @@ int vv_open_state_read(const char *dir, struct vv_prev **prev, size_t *n)
 	for (size_t i = 0; i < cnt; i++) {
 		struct json_object *e = json_object_array_get_idx(vols, i), *nm, *uu;
 
+		/* A JSON null has no string: strdup(NULL) would crash the agent. */
 		if (!json_object_object_get_ex(e, "name", &nm) ||
-		    !json_object_object_get_ex(e, "uuid", &uu))
+		    !json_object_object_get_ex(e, "uuid", &uu) ||
+		    !json_object_is_type(nm, json_type_string) ||
+		    !json_object_is_type(uu, json_type_string))
 			continue;
 		(*prev)[*n].name = strdup(json_object_get_string(nm));
 		(*prev)[*n].uuid = strdup(json_object_get_string(uu));
@@ -248,7 +251,8 @@ static void fill(char **dst, struct json_object *e, const char *key)
 {
 	struct json_object *v;
 
-	if (*dst || !json_object_object_get_ex(e, key, &v))
+	if (*dst || !json_object_object_get_ex(e, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return;
 	*dst = strdup(json_object_get_string(v));
 }
@@ -257,7 +261,8 @@ static void fill_buf(char *dst, size_t len, struct json_object *e, const char *k
 {
 	struct json_object *v;
 
-	if (dst[0] || !json_object_object_get_ex(e, key, &v))
+	if (dst[0] || !json_object_object_get_ex(e, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return;
 	snprintf(dst, len, "%s", json_object_get_string(v));
 }

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * An extension <N>.settings file (agent/handler_settings.c): the
+ * runtimeSettings envelope around public and protected settings.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fuzz/fz_util.h"
+
+#include "agent/handler.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_quiet();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vv_handler_settings s = { 0 };
+	char err[512];
+
+	vv_handler_settings_parse((const char *)data, size, &s, err, sizeof(err));
+	vv_handler_settings_clear(&s);
+	return 0;
+}

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * VMSnapshotScriptPluginConfig.json (agent/scripts_plugin.c).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fuzz/fz_util.h"
+
+#include "agent/scripts.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	fz_quiet();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = fz_strndup(data, size), why[512];
+	struct vv_plugin_config c;
+
+	memset(&c, 0, sizeof(c));
+	vv_plugin_config_parse(text, &c, why, sizeof(why));
+	vv_plugin_config_clear(&c);
+	free(text);
+	return 0;
+}

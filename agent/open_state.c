@@ -279,7 +279,8 @@ int vv_open_state_merge(const char *dir, struct vv_open_plan *plan)
 			struct json_object *e = json_object_array_get_idx(vols, i), *nm, *err;
 			struct vv_vol *v;
 
-			if (!json_object_object_get_ex(e, "name", &nm))
+			if (!json_object_object_get_ex(e, "name", &nm) ||
+			    !json_object_is_type(nm, json_type_string))
 				continue;
 			v = vv_open_plan_find(plan, json_object_get_string(nm));
 			if (!v)

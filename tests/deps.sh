@@ -15,6 +15,8 @@ pkgs=(
 	qemu-system-x86 busybox-static cpio zstd xz-utils
 	cryptsetup-bin dmsetup e2fsprogs xfsprogs dosfstools ntfs-3g
 	util-linux fdisk
+	# fuzzing (tests/fuzz: libFuzzer and the sanitizer runtimes come with clang)
+	clang libclang-rt-dev
 	# fakes, test tools, benchmarks
 	python3 openssl curl sqlite3
 	# packaging

@@ -61,7 +61,7 @@ static void rm_scratch(void)
 {
 	char cmd[PATH_MAX + 16];
 
-	if (!scratch[0] || strncmp(scratch, "/tmp/vv-fuzz-", 13))
+	if (!strstr(scratch, "/vv-fuzz-"))
 		return;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
 	if (system(cmd) != 0)
@@ -71,7 +71,11 @@ static void rm_scratch(void)
 const char *fz_dir(const char *name)
 {
 	if (!scratch[0]) {
-		snprintf(scratch, sizeof(scratch), "/tmp/vv-fuzz-%s-%d", name, (int)getpid());
+		/* tmpfs when there is one: rewriting a file per input stays cheap. */
+		struct stat st;
+		const char *base = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
+
+		snprintf(scratch, sizeof(scratch), "%s/vv-fuzz-%s-%d", base, name, (int)getpid());
 		if (mkdir(scratch, 0700) < 0 && errno != EEXIST)
 			abort();
 		atexit(rm_scratch);
@@ -102,7 +106,9 @@ int fz_write(const char *dir, const char *rel, const void *data, size_t len)
 	r = mkparents(path);
 	if (r < 0)
 		return r;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* A new file each time: truncating the old one can wait for writeback. */
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
 	while (len > 0) {

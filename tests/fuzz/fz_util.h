@@ -31,7 +31,8 @@ char *fz_strndup(const uint8_t *data, size_t size);
 
 /*
  * This harness's own scratch directory (created on first use, removed at
- * exit): /tmp/vv-fuzz-NAME-PID, so parallel runs never share files.
+ * exit): /dev/shm (or /tmp)/vv-fuzz-NAME-PID, so parallel runs never share
+ * files.
  */
 const char *fz_dir(const char *name);
 /* Write len bytes to dir/rel (parents created), mode 0600. 0 or -errno. */

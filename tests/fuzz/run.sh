@@ -38,7 +38,7 @@ mkdir -p "$FZ/logs" "$FZ/results"
 one() {
 	local n=$1 bin="$FZ/bin/fuzz_$1" seeds="tests/fuzz/corpus/$1"
 	local work="$FZ/corpus/$1" crashes="$FZ/crashes/$1" log="$FZ/logs/$1.log"
-	local res="$FZ/results/$1" t0=$SECONDS rc execs art why limit
+	local res="$FZ/results/$1" t0=$SECONDS rc execs art why limit pid
 	mkdir -p "$work" "$crashes"
 	if [ ! -x "$bin" ] || [ ! -d "$seeds" ]; then
 		echo "FAIL $n: missing harness or corpus ($bin, $seeds)" >"$res"
@@ -47,8 +47,12 @@ one() {
 	if [ "$secs" -eq 0 ]; then limit=(-runs=0); else limit=(-max_total_time="$secs"); fi
 	# New finds go to the first directory (the work one), never the seeds.
 	"$bin" "${limit[@]}" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$crashes/" "$work" "$seeds" >"$log" 2>&1
+		-artifact_prefix="$crashes/" "$work" "$seeds" >"$log" 2>&1 &
+	pid=$!
+	wait "$pid"
 	rc=$?
+	# A harness that died left its scratch directory (fz_dir) behind.
+	rm -rf "/dev/shm/vv-fuzz-$n-$pid" "/tmp/vv-fuzz-$n-$pid"
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -1)
 	if [ $rc -eq 0 ]; then
 		echo "ok   $n: ${execs:-?} executions in $((SECONDS - t0)) s" \

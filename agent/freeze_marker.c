@@ -249,10 +249,11 @@ int vv_marker_read(const char *path, struct vv_marker *mk)
 			goto out;
 		}
 		mk->m[i].target = strdup(json_object_get_string(v));
-		if (json_object_object_get_ex(e, "dev", &v) &&
+		/* A JSON null has no string (sscanf/strdup of NULL crashed here). */
+		if (json_object_object_get_ex(e, "dev", &v) && json_object_is_type(v, json_type_string) &&
 		    sscanf(json_object_get_string(v), "%u:%u", &ma, &mi) == 2)
 			mk->m[i].devno = makedev(ma, mi);
-		if (json_object_object_get_ex(e, "dm_name", &v))
+		if (json_object_object_get_ex(e, "dm_name", &v) && json_object_is_type(v, json_type_string))
 			mk->m[i].dm_name = strdup(json_object_get_string(v));
 		if (!mk->m[i].target) {
 			r = -ENOMEM;

@@ -1,33 +1,61 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * HandlerEnvironment.json (agent/handler_env.c), as waagent writes it.
+ * HandlerEnvironment.json (agent/handler_env.c), as waagent writes it, then
+ * after a "----" line the sequence number waagent names: first as the
+ * ConfigSequenceNumber variable, then as an <N>.settings file name in a
+ * scratch config folder (vv_handler_pick_seq reads both).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/fuzz/fz_util.h"
-
 #include "agent/handler.h"
+#include "tests/fuzz/fz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *dir;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
 	fz_quiet();
+	dir = fz_dir("handler_env");
+	/* What a folder commonly holds besides the newest settings. */
+	if (fz_write(dir, "config/0.settings", "{}", 2) < 0 ||
+	    fz_write(dir, "config/HandlerState", "Enabled", 7) < 0)
+		abort();
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vv_handler_env env = { 0 };
-	char err[512];
+	struct fz_parts p;
+	char err[512], cfg[4096], name[300];
+	int seq;
 
-	/* No copy: the parser is given a length, not a C string. */
-	vv_handler_env_parse((const char *)data, size, &env, err, sizeof(err));
+	fz_split(data, size, &p);
+	/* The parser is given a length, not a C string. */
+	vv_handler_env_parse(p.part[0], p.len[0], &env, err, sizeof(err));
 	vv_handler_env_clear(&env);
+	if (p.n > 1) {
+		const char *s = p.part[1];
+
+		snprintf(cfg, sizeof(cfg), "%s/config", dir);
+		vv_handler_pick_seq(cfg, s, &seq, err, sizeof(err));
+		/* As a file name: one path component, as readdir returns it. */
+		if (*s && p.len[1] < 200 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..")) {
+			snprintf(name, sizeof(name), "config/%s.settings", s);
+			if (fz_write(dir, name, "{}", 2) == 0) {
+				vv_handler_pick_seq(cfg, NULL, &seq, err, sizeof(err));
+				fz_unlink(dir, name);
+			}
+		}
+	}
+	fz_parts_free(&p);
 	return 0;
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of tests/fuzz/corpus/NAME/ (run from anywhere).
 
-Seeds are small, real-looking inputs taken from the unit tests and
+Existing files are kept (--force rewrites them). Seeds are small, real-looking inputs taken from the unit tests and
 REFERENCE.md's wire facts; crash reproducers found later are added by hand
 as extra files next to them. The CMS seeds are made with the openssl CLI
 for the test-only certificate in tests/fuzz/data/.
 """
 import os
 import subprocess
+import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -180,6 +181,8 @@ add("handler_env", "waagent", '[{"version": 1.0, "handlerEnvironment": {"logFold
     '"/var/lib/waagent/Vaultvol.Linux-1.0.0/status", "heartbeatFile": "/var/lib/waagent/Vaultvol.Linux-1.0.0/heartbeat.log", '
     '"eventsFolder": "/var/log/azure/Vaultvol.Linux/events", "deploymentid": "d", "rolename": "r", "instance": "i", '
     '"hostResolverAddress": null}}]')
+add("handler_env", "seq", '[{"version": 1.0, "handlerEnvironment": {"configFolder": "/c", "statusFolder": "/s"}}]' + SEP + "12")
+add("handler_env", "seq-bad", '[{"version": 1.0, "handlerEnvironment": {"configFolder": "/c", "statusFolder": "/s"}}]' + SEP + "999999999999")
 add("handler_settings", "good", '{"runtimeSettings": [{"handlerSettings": {'
     '"protectedSettingsCertThumbprint": "ABCD", "protectedSettings": "TUlJ", '
     '"publicSettings": {"operation": "reopen"}, "other": 1}}]}')
@@ -256,5 +259,8 @@ for name, seeds in C.items():
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
     for k, v in seeds.items():
-        open(os.path.join(d, k), "wb").write(v)
+        # CMS output is random: keep what is committed unless asked (--force).
+        f = os.path.join(d, k)
+        if "--force" in sys.argv or not os.path.exists(f):
+            open(f, "wb").write(v)
 print("%d corpora, %d seeds" % (len(C), sum(len(s) for s in C.values())))

@@ -6,7 +6,8 @@
 #       the committed corpus is always replayed first, then SECONDS of fresh
 #       fuzzing (0: replay only)
 #
-# Each harness starts from its committed seeds (tests/fuzz/corpus/NAME) and
+# Each harness starts from its committed seeds (tests/fuzz/corpus/NAME), with
+# tests/fuzz/dict/NAME.dict when there is one, and
 # what earlier runs found (build-fuzz/corpus/NAME, never committed by this
 # script). A crash, leak, UBSan report, timeout or out-of-memory fails the
 # harness; the input is kept under build-fuzz/crashes/NAME/ and named in the
@@ -38,7 +39,7 @@ mkdir -p "$FZ/logs" "$FZ/results"
 one() {
 	local n=$1 bin="$FZ/bin/fuzz_$1" seeds="tests/fuzz/corpus/$1"
 	local work="$FZ/corpus/$1" crashes="$FZ/crashes/$1" log="$FZ/logs/$1.log"
-	local res="$FZ/results/$1" t0=$SECONDS rc execs art why limit pid
+	local res="$FZ/results/$1" t0=$SECONDS rc execs art why limit pid dict
 	mkdir -p "$work" "$crashes"
 	if [ ! -x "$bin" ] || [ ! -d "$seeds" ]; then
 		echo "FAIL $n: missing harness or corpus ($bin, $seeds)" >"$res"
@@ -46,7 +47,9 @@ one() {
 	fi
 	if [ "$secs" -eq 0 ]; then limit=(-runs=0); else limit=(-max_total_time="$secs"); fi
 	# New finds go to the first directory (the work one), never the seeds.
-	"$bin" "${limit[@]}" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+	dict=()
+	[ -f "tests/fuzz/dict/$n.dict" ] && dict=(-dict="tests/fuzz/dict/$n.dict")
+	"$bin" "${limit[@]}" "${dict[@]}" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$crashes/" "$work" "$seeds" >"$log" 2>&1 &
 	pid=$!
 	wait "$pid"

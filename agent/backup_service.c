@@ -259,10 +259,12 @@ int vv_bsvc_take(struct vv_bsvc *s, const char *id, const char *body, long timeo
 	*answer = strdup(vv_buf_str(&resp.body));
 	if (strcmp(json_object_get_string(v), "taken") != 0) {
 		struct json_object *e;
+		/* "error": null has no string; %s of NULL is undefined. */
+		const char *msg = json_object_object_get_ex(o, "error", &e) ?
+				  json_object_get_string(e) : NULL;
 
 		snprintf(why, whylen, "service says the snapshot %s%s%s", json_object_get_string(v),
-			 json_object_object_get_ex(o, "error", &e) ? ": " : "",
-			 json_object_object_get_ex(o, "error", &e) ? json_object_get_string(e) : "");
+			 msg ? ": " : "", msg ? msg : "");
 		r = -EREMOTEIO;
 		goto out;
 	}

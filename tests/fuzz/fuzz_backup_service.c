@@ -41,10 +41,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_http_push(FZ_SERVICE, p.part[i], p.len[i]);
 	if (vv_bsvc_open("http://127.0.0.1:8080/", NULL, &s, why, sizeof(why)) < 0)
 		abort();
+	why[0] = '\0';
 	if (vv_bsvc_prepare(s, body, &id, &timeout_ms, why, sizeof(why)) == 0) {
 		vv_bsvc_take(s, id, body, timeout_ms, &answer, &status, why, sizeof(why));
+		/* glibc prints a NULL %s as "(null)": the message shows it. */
+		if (strstr(why, "(null)"))
+			abort();
 		vv_bsvc_report(s, id, "{\"status\":\"ok\"}", why, sizeof(why));
 	}
+	if (strstr(why, "(null)"))
+		abort();
 	free(id);
 	free(answer);
 	vv_bsvc_close(s);

@@ -6,7 +6,7 @@ Authorization header, body length) as JSON lines, and answers each with the
 so a client that does not verify the challenge would fetch a Key Vault token
 and send it here.
 
-  rogue_vault.py --cert PEM --key KEY --log FILE --port-file FILE [--addr 127.0.0.1]
+  rogue_vault.py --cert PEM --key KEY --log FILE --port-file FILE [--addr 127.0.0.1] [--port N]
 
 Writes the port it listens on to --port-file when ready; SIGTERM stops it.
 """
@@ -27,6 +27,7 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--addr", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
     lock = threading.Lock()
 
@@ -55,7 +56,7 @@ def main():
 
         do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
 
-    srv = http.server.ThreadingHTTPServer((args.addr, 0), H)
+    srv = http.server.ThreadingHTTPServer((args.addr, args.port), H)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)

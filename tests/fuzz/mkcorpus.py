@@ -148,6 +148,13 @@ add("config", "snapshot", "[vault]\nurl = https://main.vault.azure.net\nallowed 
     "timeout = 2147483647\n\n[snapshot]\ntimeout = 60\nexclude = /tmp /var/tmp\nscripts_config = "
     "/etc/azure/VMSnapshotScriptPluginConfig.json\nhooks_dir = /etc/vaultvol/hooks.d\n\n"
     "[volume lun3]\nmatch = lun:3-part1\nkey = bek:LinuxPassPhraseFileName\nmount = /srv\n" % TENANT)
+add("config", "dropins", "[vault]\nurl = https://main.vault.azure.net\n" + SEP +
+    "# written by vaultvol adopt\n[vault]\nallowed = https://other.vault.azure.net\n" + SEP +
+    "[vault]\nallowed = https://third.vault.azure.net:8443, https://other.vault.azure.net/\n"
+    "moved = https://old.vault.azure.net https://main.vault.azure.net\n" + SEP +
+    "[volume data2]\nmatch = lun:2\nkey = https://other.vault.azure.net/secrets/data2\nmount = /data2\n")
+add("config", "moved-twice", "[vault]\nmoved = https://a.vault.azure.net https://b.vault.azure.net\n" + SEP +
+    "[vault]\nmoved = https://a.vault.azure.net https://c.vault.azure.net\n")
 add("config", "paths", "[volume p]\nmatch = /dev/disk/azure/scsi1/lun0\nkey = file:/etc/keys/p\nheader = /boot/h\n"
     "[volume p]\nmatch = uuid:x\n")
 

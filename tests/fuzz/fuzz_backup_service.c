@@ -7,6 +7,7 @@
  * Input: the service's answers in order, separated by "----" lines (a 429
  * or 503 to prepare is retried, so it may consume several).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[512], *id = NULL, *answer = NULL;
 	long timeout_ms = 60000;
 	int status = 0;
+	bool sent_null = memmem(data, size, "(null)", 6) != NULL;
 	struct fz_parts p;
 
 	fz_split(data, size, &p);
@@ -44,12 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	why[0] = '\0';
 	if (vv_bsvc_prepare(s, body, &id, &timeout_ms, why, sizeof(why)) == 0) {
 		vv_bsvc_take(s, id, body, timeout_ms, &answer, &status, why, sizeof(why));
-		/* glibc prints a NULL %s as "(null)": the message shows it. */
-		if (strstr(why, "(null)"))
+		/* glibc prints a NULL %s as "(null)": the message shows it
+		 * (unless the service itself sent that text). */
+		if (strstr(why, "(null)") && !sent_null)
 			abort();
 		vv_bsvc_report(s, id, "{\"status\":\"ok\"}", why, sizeof(why));
 	}
-	if (strstr(why, "(null)"))
+	if (strstr(why, "(null)") && !sent_null)
 		abort();
 	free(id);
 	free(answer);

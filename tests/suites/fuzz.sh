@@ -10,7 +10,8 @@ if ! command -v clang >/dev/null; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-if ! mkdir -p build-fuzz && make -s -j2 fuzz-build >build-fuzz/build.log 2>&1; then
+mkdir -p build-fuzz
+if ! make -s -j2 fuzz-build >build-fuzz/build.log 2>&1; then
 	tail -20 build-fuzz/build.log
 	echo "fuzz: the harnesses do not build (build-fuzz/build.log)"
 	echo "0 passed, 1 failed"

@@ -293,7 +293,7 @@ static int make_fs_and_mount(const struct vv_provision_req *req, const char *fs,
 		goto fail;
 	if (req->mount) {
 		r = vv_mount_volume(res->mapper_path, req->mount, fs, req->options,
-				    false, ebuf, sizeof(ebuf));
+				    0, ebuf, sizeof(ebuf));
 		if (r < 0) {
 			pv_fail(r, msg, msglen, "mounting on %s failed: %s", req->mount, ebuf);
 			goto fail;

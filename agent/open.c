@@ -488,6 +488,7 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 {
 	char where[PATH_MAX], err[512], fs[64] = "";
 	const char *use_fs = v->conf.fs;
+	unsigned flags;
 	int r;
 
 	if (vv_mount_find(v->top, where, sizeof(where)) == 0) {
@@ -504,8 +505,18 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 	}
 	if (!use_fs && vv_mount_detect_fs(v->top, fs, sizeof(fs)) == 0)
 		use_fs = fs;
-	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options,
-			    ro_default || is_readonly(v, use_fs), err, sizeof(err));
+	flags = ro_default || is_readonly(v, use_fs) ? VV_MOUNT_READONLY : 0;
+	if (v->mount_from_token)
+		flags |= VV_MOUNT_UNTRUSTED;
+	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options, flags, err,
+			    sizeof(err));
+	if (r < 0 && v->mount_from_token && (r == -EPERM || r == -ENOTEMPTY || r == -ELOOP)) {
+		/* The disk asked for something no disk may have; not mounted. */
+		fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY, "volume %s: the token on %s: %s",
+		     v->conf.name, v->device, err);
+		v->state = VV_VS_OPEN;
+		return;
+	}
 	if (r < 0) {
 		fail(v, VV_FAIL_MOUNT, "fix the mount point or filesystem options; the volume "
 		     "itself is open", "%s", err);

@@ -56,9 +56,16 @@ enum vv_fail {
 	VV_FAIL_ACTIVATE,	/* device-mapper refused */
 	VV_FAIL_QUIESCE,	/* quiesce = yes but dm-quiesce is not usable */
 	VV_FAIL_MOUNT,
+	VV_FAIL_REFUSED,	/* the disk asks for what no disk may (token mount point, options, fs) */
 };
 /* Short stable names for status and JSON: "wrong-key", "key-access", ... */
 const char *vv_fail_str(enum vv_fail f);
+
+/* What to do about a token whose mount point, filesystem or options are refused. */
+#define VV_TOKEN_MOUNT_REMEDY \
+	"rewrite the token with `vaultvol adopt --force --mount PATH` (PATH outside the " \
+	"system directories), or describe the volume in /etc/vaultvol/vaultvol.conf"
+
 
 struct vv_vol {
 	struct vv_volume_conf conf;	/* merged description; conf.key is the ref used */
@@ -66,6 +73,7 @@ struct vv_vol {
 	int keyslot;			/* the keyslot the token names, -1: any */
 	char *alt_key, *alt_kek;	/* token "retire": the previous key, tried on wrong key */
 	int alt_keyslot;
+	bool mount_from_token;		/* conf.mount/fs/options are the token's: untrusted */
 	bool selected;			/* part of this run */
 
 	/* the disk */

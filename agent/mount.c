@@ -487,15 +487,30 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	return -EIO;
 }
 
-static int mount_libmount(const char *dev, const char *target, const char *fs,
+/*
+ * target_fd is the mount point vv_mount_point_open checked: mount(2) is
+ * given /proc/self/fd/N, so a directory swapped for a symlink after the
+ * check is not followed (libmount must not canonicalise it back into a
+ * path). Without /proc, the path itself.
+ */
+static int mount_libmount(const char *dev, const char *target, int target_fd, const char *fs,
 			  const char *opts, bool untrusted, char *err, size_t errlen)
 {
 	struct libmnt_context *cxt = mnt_new_context();
-	char msg[256] = "";
+	char msg[256] = "", fdpath[64];
+	const char *at = target;
 	int rc, r = 0;
 
 	if (!cxt)
 		return -ENOMEM;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", target_fd);
+	if (access(fdpath, F_OK) == 0) {
+		at = fdpath;
+		if (mnt_context_disable_canonicalize(cxt, 1)) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
 	/* Source and target are explicit: fstab must not add to them. */
 	mnt_context_set_optsmode(cxt, MNT_OMODE_IGNORE);
 	/* A disk must not pick a program to run: mount(2) only, no /sbin/mount.TYPE. */
@@ -503,7 +518,7 @@ static int mount_libmount(const char *dev, const char *target, const char *fs,
 		r = -ENOMEM;
 		goto out;
 	}
-	if (mnt_context_set_source(cxt, dev) || mnt_context_set_target(cxt, target) ||
+	if (mnt_context_set_source(cxt, dev) || mnt_context_set_target(cxt, at) ||
 	    mnt_context_set_fstype(cxt, fs) ||
 	    (opts && *opts && mnt_context_set_options(cxt, opts))) {
 		r = -ENOMEM;
@@ -612,7 +627,7 @@ int vv_mount_volume(const char *dev, const char *target, const char *fs,
 	if (!strcmp(fs, "ntfs") || !strcmp(fs, "ntfs-3g"))
 		r = mount_ntfs3g(dev, target, opts, err, errlen);
 	else
-		r = mount_libmount(dev, target, fs, opts, untrusted, err, errlen);
+		r = mount_libmount(dev, target, dfd, fs, opts, untrusted, err, errlen);
 out:
 	if (dfd >= 0)
 		close(dfd);

@@ -602,7 +602,7 @@ int vv_mount_volume(const char *dev, const char *target, const char *fs,
 	if (untrusted && !vv_mount_fs_allowed(fs)) {
 		set_err(err, errlen, "%s holds a %s filesystem; a volume its token describes may "
 			"be ext4, xfs, btrfs, vfat or ntfs", dev, fs);
-		return -EPERM;
+		return -EMEDIUMTYPE;
 	}
 	r = vv_mount_options_build(options, flags & VV_MOUNT_READONLY, &opts);
 	if (r < 0) {

@@ -36,7 +36,7 @@
  * Returns 0 when mounted now, 1 when dev was already mounted on target (left
  * alone: idempotent), -EBUSY when target already has another filesystem or
  * dev is mounted elsewhere, -ENOTEMPTY when an untrusted target is not
- * empty, -EPERM for an untrusted filesystem type, -ELOOP when target
+ * empty, -EMEDIUMTYPE for an untrusted filesystem type, -ELOOP when target
  * involves a symlink, -errno otherwise; err gets a one-line reason.
  */
 int vv_mount_volume(const char *dev, const char *target, const char *fs,

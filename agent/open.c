@@ -510,7 +510,7 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 		flags |= VV_MOUNT_UNTRUSTED;
 	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options, flags, err,
 			    sizeof(err));
-	if (r < 0 && v->mount_from_token && (r == -EPERM || r == -ENOTEMPTY || r == -ELOOP)) {
+	if (r < 0 && v->mount_from_token && (r == -EMEDIUMTYPE || r == -ENOTEMPTY || r == -ELOOP)) {
 		/* The disk asked for something no disk may have; not mounted. */
 		fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY, "volume %s: the token on %s: %s",
 		     v->conf.name, v->device, err);

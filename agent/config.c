@@ -112,13 +112,14 @@ int vv_mount_point_check(const char *path, enum vv_origin from, char *why, size_
 				 path, system_dirs[i]);
 			return -EPERM;
 		}
+	/* /var itself holds the system's state; data volumes below it are usual. */
+	if (!strcmp(path, "/var")) {
+		snprintf(why, whylen, "/var is a system directory");
+		return -EPERM;
+	}
 	for (size_t i = 0; i < sizeof(config_only_dirs) / sizeof(config_only_dirs[0]); i++) {
 		const char *d = config_only_dirs[i];
 
-		if (!strcmp(path, "/var") && !strcmp(d, "/var")) {
-			snprintf(why, whylen, "/var is a system directory");
-			return -EPERM;
-		}
 		if (from == VV_ORIGIN_TOKEN && path_under(path, d)) {
 			if (strcmp(path, d))
 				snprintf(why, whylen, "%s is under %s, where only vaultvol.conf "

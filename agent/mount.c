@@ -356,6 +356,10 @@ int vv_mount_options_check(const char *options, unsigned allowed, char *why, siz
 		    in_list(token_fs_opts, sizeof(token_fs_opts) / sizeof(token_fs_opts[0]),
 			    name, namesz))
 			known = true;
+		/* errors=panic: a damaged filesystem would take the whole VM down. */
+		if (known && namesz == 6 && !strncmp(name, "errors", 6) && value &&
+		    valsz == 5 && !strncmp(value, "panic", 5))
+			known = false;
 		if (!known) {
 			snprintf(why, whylen, "option '%.*s' is not one a token may give",
 				 (int)(value ? (size_t)(value - name) + valsz : namesz), name);

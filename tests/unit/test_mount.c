@@ -56,6 +56,7 @@ static void test_token_options(void **state)
 		{ "user", 0, -EPERM, "'user'" },
 		{ "context=system_u:object_r:etc_t:s0", 0, -EPERM, "context" },
 		{ "ro=1", 0, -EPERM, "ro=1" },
+		{ "noatime,errors=panic", 0, -EPERM, "errors=panic" },
 		{ "noatime,\"b", 0, -EINVAL, "quoted" },
 		{ "context=\"a,b\"", 0, -EINVAL, "quoted" },
 	};

@@ -8,7 +8,11 @@
  * The key reference comes from, in this order: the volume's own vaultvol
  * LUKS2 token, its [volume] section in the config file, ADE state. Mount
  * point, filesystem and options come from the config file, else the token,
- * else ADE. A config section and an ADE entry with the same name, or that
+ * else ADE. A token's are what a disk asks for, and a header is not
+ * authenticated: they are held to vv_mount_point_check (agent/config.h),
+ * vv_mount_fs_allowed and vv_mount_options_check (agent/mount.h), and
+ * mounted with VV_MOUNT_UNTRUSTED; a volume they refuse fails as
+ * VV_FAIL_REFUSED. A config section and an ADE entry with the same name, or that
  * match the same disk, are one volume (the config file wins). A disk with a
  * vaultvol token and no other description is a volume of its own, named by
  * the token.

@@ -427,7 +427,8 @@ static void test_allowed_and_dropins(void **state)
 	snprintf(f, sizeof(f), "%s/20-b.conf", d);
 	write_file(f, "[vault]\nallowed = https://b.vault.azure.net\n[volume v2]\nmatch = lun:2\nkey = k2\n", 0644);
 	snprintf(f, sizeof(f), "%s/10-a.conf", d);
-	write_file(f, "[vault]\nallowed = https://a.vault.azure.net https://c.vault.azure.net\n", 0600);
+	write_file(f, "[vault]\nallowed = https://a.vault.azure.net https://c.vault.azure.net\n"
+		   "[open]\ntoken_options_allowed = exec\n", 0600);
 	snprintf(f, sizeof(f), "%s/ignored.conf.bak", d);
 	write_file(f, "garbage\n", 0600);
 	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
@@ -436,6 +437,7 @@ static void test_allowed_and_dropins(void **state)
 	assert_string_equal(cfg->vault.allowed[2], "https://b.vault.azure.net");
 	assert_int_equal(cfg->nvolumes, 2);
 	assert_non_null(vv_config_volume(cfg, "v2"));
+	assert_int_equal(cfg->token_options_allowed, VV_TOKOPT_EXEC);
 
 	/* provision's writer: nothing for a vault already trusted or a local ref */
 	assert_int_equal(vv_config_trust_vault(path, cfg, "https://b.vault.azure.net/secrets/x/1",

@@ -335,8 +335,10 @@ static int parse_ref(const struct vv_vault *v, const char *ref, const char *kind
 	return 0;
 bad:
 	kv_ref_free(out);
-	vv_error_set(err, VV_CAUSE_CONFIG, 0, "'%s' is not a Key Vault %s reference",
-		     ref ? ref : "(null)", kind);
+	vv_error_set(err, VV_CAUSE_CONFIG, 0,
+		     "'%s' is not a Key Vault %s reference (https://VAULT/%s/NAME[/VERSION], "
+		     "VAULT a DNS name with an optional port)",
+		     ref ? ref : "(null)", kind, kind);
 	return -EINVAL;
 }
 

@@ -534,6 +534,15 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 	v->state = VV_VS_MOUNTED;
 }
 
+/* What the token asked to mount was refused at planning: fail it now. */
+static bool refuse_token_mount(struct vv_vol *v)
+{
+	if (!v->refusal[0])
+		return false;
+	fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY, "%s", v->refusal);
+	return true;
+}
+
 static void do_volume(struct run *run, struct vv_vol *v)
 {
 	struct vv_unlock *u = NULL;
@@ -547,7 +556,7 @@ static void do_volume(struct run *run, struct vv_vol *v)
 	snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
 
 	if (run->ctx->check_only) {
-		if (derive(run, v, &u, &vk) == 0)
+		if (derive(run, v, &u, &vk) == 0 && !refuse_token_mount(v))
 			v->state = VV_VS_CLOSED;
 		goto out;
 	}
@@ -572,6 +581,8 @@ static void do_volume(struct run *run, struct vv_vol *v)
 	} else {
 		if (cur == MAP_NONE && derive(run, v, &u, &vk) < 0)
 			goto out;
+		if (refuse_token_mount(v))
+			goto out;
 		ro = is_readonly(v, v->conf.fs);
 		pthread_mutex_lock(&run->dm);
 		/* A lower mapping without quiesce on top: finish the stacking. */
@@ -580,6 +591,9 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		if (v->fail)
 			goto out;
 	}
+	/* Opened before (by hand, or by an older vaultvol): left open, not mounted. */
+	if (refuse_token_mount(v))
+		goto out;
 	mount_volume(v, false);
 out:
 	vv_secret_free(vk);

@@ -12,7 +12,7 @@
  * authenticated: they are held to vv_mount_point_check (agent/config.h),
  * vv_mount_fs_allowed and vv_mount_options_check (agent/mount.h), and
  * mounted with VV_MOUNT_UNTRUSTED; a volume they refuse fails as
- * VV_FAIL_REFUSED. A config section and an ADE entry with the same name, or that
+ * VV_FAIL_REFUSED (after its key reference is checked, before any mapping). A config section and an ADE entry with the same name, or that
  * match the same disk, are one volume (the config file wins). A disk with a
  * vaultvol token and no other description is a volume of its own, named by
  * the token.
@@ -78,6 +78,13 @@ struct vv_vol {
 	char *alt_key, *alt_kek;	/* token "retire": the previous key, tried on wrong key */
 	int alt_keyslot;
 	bool mount_from_token;		/* conf.mount/fs/options are the token's: untrusted */
+	/*
+	 * Set by planning when the token asks for what no disk may: the run
+	 * fails the volume with it (VV_FAIL_REFUSED) once its key reference has
+	 * been checked, so a hostile key reference is reported first, and
+	 * before any mapping or mount.
+	 */
+	char refusal[400];
 	bool selected;			/* part of this run */
 
 	/* the disk */

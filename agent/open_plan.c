@@ -245,9 +245,24 @@ static int apply_token(struct vv_vol *v, const struct vv_token *t)
 /*
  * A LUKS2 header is not authenticated: whoever can write the disk writes
  * its token. What the token asks to mount is held to the rules a disk may
- * not break (agent/config.h vv_mount_point_check, agent/mount.h): refused,
- * the volume is not opened at all, and every other volume goes on.
+ * not break (agent/config.h vv_mount_point_check, agent/mount.h). The
+ * refusal is recorded for the run (v->refusal): it fails the volume once
+ * the key reference has had its say (an untrusted vault is the first thing
+ * to name) and before anything is activated or mounted; every other volume
+ * goes on.
  */
+static void set_refusal(struct vv_vol *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_refusal(struct vv_vol *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->refusal, sizeof(v->refusal), fmt, ap);
+	va_end(ap);
+}
+
 static void check_token_mount(struct vv_vol *v, const struct vv_config *cfg)
 {
 	char why[PATH_MAX + 160];
@@ -269,9 +284,8 @@ static void check_token_mount(struct vv_vol *v, const struct vv_config *cfg)
 		goto refuse;
 	return;
 refuse:
-	vol_fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY,
-		 "the token on %s asks to mount volume %s on %s (%s refused: %s); nothing was "
-		 "opened", v->device, v->conf.name, v->conf.mount, what, why);
+	set_refusal(v, "the token on %s asks to mount volume %s on %s (%s refused: %s); "
+		    "nothing was opened", v->device, v->conf.name, v->conf.mount, what, why);
 }
 
 int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)

@@ -333,12 +333,15 @@ static void token_disk(char *img, size_t len, const char *file, int n, const str
 /*
  * A header is not authenticated: what a token asks to mount is held to
  * what a disk may ask for. Refused volumes are named with the cause and
- * the fix, get no key fetched, and leave the other volumes alone.
+ * the fix, after their key reference has been checked (a bad one is
+ * reported first), and leave the other volumes alone.
  */
 static void test_token_mount_refused(void **state)
 {
-	struct vv_token evil = { .token_id = -1, .keyslot = 0, .key = "keystore:evilkey",
+	struct vv_token evil = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
 				 .name = "evil", .mount = "/etc", .options = "suid,dev,exec" };
+	struct vv_token nokey = { .token_id = -1, .keyslot = 0, .key = "keystore:nosuchkey",
+				  .name = "nokey", .mount = "/etc" };
 	struct vv_token good = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
 				 .name = "good", .mount = "/data/good", .fs = "ext4",
 				 .options = "noatime" };
@@ -348,8 +351,8 @@ static void test_token_mount_refused(void **state)
 			       .name = "execvol", .mount = "/data/x", .options = "exec" };
 	struct vv_token var = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
 				.name = "varvol", .mount = "/var/lib/vaultvol" };
-	char i1[PATH_MAX], i2[PATH_MAX], i3[PATH_MAX], i4[PATH_MAX], i5[PATH_MAX];
-	const char *imgs[] = { i1, i2, i3, i4, i5 };
+	char i1[PATH_MAX], i2[PATH_MAX], i3[PATH_MAX], i4[PATH_MAX], i5[PATH_MAX], i6[PATH_MAX];
+	const char *imgs[] = { i1, i2, i3, i4, i5, i6 };
 	struct vv_open_plan plan;
 	struct vv_open_ctx ctx;
 	struct vv_disks disks;
@@ -362,10 +365,11 @@ static void test_token_mount_refused(void **state)
 	token_disk(i3, sizeof(i3), "badfs.img", 3, &badfs);
 	token_disk(i4, sizeof(i4), "exec.img", 4, &ex);
 	token_disk(i5, sizeof(i5), "var.img", 5, &var);
+	token_disk(i6, sizeof(i6), "nokey.img", 6, &nokey);
 	store_key("tokkey", "passphrase-one", 14, NULL);
 
-	assert_int_equal(check_run("", imgs, 5, &plan, &ctx, &disks), 4);
-	assert_int_equal(plan.n, 5);
+	assert_int_equal(check_run("", imgs, 6, &plan, &ctx, &disks), 5);
+	assert_int_equal(plan.n, 6);
 	v = vv_open_plan_find(&plan, "evil");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
 	assert_string_equal(vv_fail_str(v->fail), "refused");
@@ -374,7 +378,12 @@ static void test_token_mount_refused(void **state)
 	assert_non_null(strstr(v->message, i1));
 	assert_non_null(strstr(v->remedy, "vaultvol adopt --force --mount"));
 	assert_non_null(strstr(v->remedy, "vaultvol.conf"));
-	assert_null(v->key_version);	/* never fetched */
+	assert_int_equal(v->state, VV_VS_FAILED);
+	/* A key reference that fails is what is reported first. */
+	v = vv_open_plan_find(&plan, "nokey");
+	assert_int_equal(v->fail, VV_FAIL_KEY_ACCESS);
+	assert_int_equal(v->cause, VV_CAUSE_NOT_FOUND);
+	assert_non_null(strstr(v->refusal, "/etc is a system directory"));
 	v = vv_open_plan_find(&plan, "badfs");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
 	assert_non_null(strstr(v->message, "'squashfs' is not ext4"));
@@ -389,12 +398,12 @@ static void test_token_mount_refused(void **state)
 	assert_int_equal(v->fail, VV_FAIL_NONE);
 	assert_true(v->mount_from_token);
 	assert_non_null(strstr(v->key_version, "keystore:tokkey/"));
-	assert_int_equal(ctx.stats.fetches, 1);
+	assert_int_equal(ctx.stats.fetches, 2);	/* tokkey once, nosuchkey */
 	done(&plan, &disks);
 
 	/* Root's consent: exec allowed; suid and dev still refused. */
-	assert_int_equal(check_run("[open]\ntoken_options_allowed = exec\n", imgs, 5, &plan, &ctx,
-				   &disks), 3);
+	assert_int_equal(check_run("[open]\ntoken_options_allowed = exec\n", imgs, 6, &plan, &ctx,
+				   &disks), 4);
 	assert_int_equal(vv_open_plan_find(&plan, "execvol")->fail, VV_FAIL_NONE);
 	v = vv_open_plan_find(&plan, "evil");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
@@ -413,7 +422,6 @@ static void test_token_mount_refused(void **state)
 	done(&plan, &disks);
 	snprintf(conf, sizeof(conf), "[volume cfgevil]\nmatch = uuid:0a1b2c3d-0000-4000-8000-"
 		 "000000000001\nkey = keystore:tokkey\nmount = /data/cfg\n");
-	store_key("evilkey", "passphrase-one", 14, NULL);
 	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 0);
 	v = vv_open_plan_find(&plan, "cfgevil");
 	assert_int_equal(v->fail, VV_FAIL_NONE);
@@ -421,7 +429,7 @@ static void test_token_mount_refused(void **state)
 	assert_string_equal(v->conf.mount, "/data/cfg");
 	assert_null(v->conf.options);
 	done(&plan, &disks);
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 6; i++)
 		unlink(imgs[i]);
 }
 

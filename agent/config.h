@@ -11,7 +11,9 @@
  *   url = https://myvault.vault.azure.net     default vault for bare names
  *   secondary = https://backup.vault.azure.net  same keys, tried on outage
  *   allowed = https://other.vault.azure.net ...  more vaults keys may come
- *                                              from (one line per file)
+ *                                              from (lines add up)
+ *   moved = https://OLD https://NEW           OLD's keys now live at NEW
+ *                                              (lines add up)
  *   imds = http://169.254.169.254
  *   ca_file = /path/ca.pem                     extra CA; verification stays on
  *   identity = client_id:ID | object_id:ID | msi_res_id:ID
@@ -86,6 +88,8 @@ struct vv_config_vault {
 	char *url, *secondary, *imds, *ca_file;
 	char **allowed;		/* normalised vault origins, NULL-terminated */
 	size_t nallowed;
+	struct vv_vault_move *moves;	/* normalised; strings owned */
+	size_t nmoves;
 	char *identity_kind, *identity_value;
 	char *aad_tenant, *aad_client_id, *aad_secret_file, *aad_cert_file;
 	char *keystore;
@@ -137,6 +141,13 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
  */
 int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
 			  size_t errlen, const char *file, int line);
+
+/*
+ * Add a `moved = OLD NEW` mapping (normalised origins). A vault moved
+ * twice, or moved to itself, is an error naming file:line.
+ */
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
+			size_t errlen, const char *file, int line);
 
 /* The drop-in directory of a config file: "conf.d" beside it. */
 int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen);

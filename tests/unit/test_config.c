@@ -420,6 +420,30 @@ static void test_allowed_and_dropins(void **state)
 	assert_string_equal(vc.allowed_urls[1], "https://kv2.vault.azure.net:8443");
 	vv_config_free(cfg);
 
+	/* moved: lines add up, normalised; chains, self-moves and junk refused */
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://A.vault.azure.net https://b.vault.azure.net:443\n"
+					 "moved = https://c.vault.azure.net https://d.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->vault.nmoves, 2);
+	assert_string_equal(cfg->vault.moves[0].from, "https://a.vault.azure.net");
+	assert_string_equal(cfg->vault.moves[0].to, "https://b.vault.azure.net");
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_int_equal(vc.nmoves, 2);
+	assert_string_equal(vc.moves[1].to, "https://d.vault.azure.net");
+	vv_config_free(cfg);
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net\n", "t", &cfg,
+					 err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t:2: moved: expected two vault URLs"));
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://a.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://b.vault.azure.net\n"
+					 "moved = https://b.vault.azure.net https://c.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no chains"));
+	/* other keys still may not repeat */
+	assert_int_equal(vv_config_parse("[vault]\nurl = https://a.vault.azure.net\nurl = https://b.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+
 	/* main file + two drop-ins in name order */
 	write_file(path, "[vault]\nurl = https://main.vault.azure.net\nallowed = https://a.vault.azure.net\n"
 		   "[volume v1]\nmatch = lun:1\nkey = k1\n", 0644);

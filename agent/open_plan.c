@@ -263,6 +263,33 @@ static void set_refusal(struct vv_vol *v, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A token may name a vault (the allow-list decides), the keystore or the
+ * BEK VOLUME; never a local file: a disk does not choose which file root
+ * reads (/etc/shadow as a passphrase oracle, a FIFO to hang the boot).
+ * `file:` references are for the config file and the command line.
+ */
+static bool token_ref_ok(const char *ref)
+{
+	return !ref || strncmp(ref, "file:", 5);
+}
+
+static void check_token_keys(struct vv_vol *v, const struct vv_token *t)
+{
+	const char *bad = !token_ref_ok(t->key) ? t->key : !token_ref_ok(t->kek) ? t->kek :
+			  !token_ref_ok(t->retire_key) ? t->retire_key :
+			  !token_ref_ok(t->retire_kek) ? t->retire_kek : NULL;
+
+	if (!bad || v->fail != VV_FAIL_NONE)
+		return;
+	vol_fail(v, VV_FAIL_REFUSED,
+		 "a disk's token may name a vault, the keystore or the BEK VOLUME, not a local "
+		 "file: describe the volume in a [volume] section of vaultvol.conf (trusted "
+		 "configuration) if the key really is in that file",
+		 "the token on %s names the local file '%s' as a key of volume %s; refused, "
+		 "nothing was read", v->device ? v->device : "its disk", bad, v->conf.name);
+}
+
 static void check_token_mount(struct vv_vol *v, const struct vv_config *cfg)
 {
 	char why[PATH_MAX + 160];
@@ -346,6 +373,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 		if (b->token_rc == 0 && claim[i] >= 0) {
 			if (apply_token(&plan->v[claim[i]], &b->token) < 0)
 				goto out;
+			check_token_keys(&plan->v[claim[i]], &b->token);
 			check_token_mount(&plan->v[claim[i]], env->cfg);
 			continue;
 		}
@@ -387,6 +415,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 				 "the token on %s names volume %s, which is already %s", b->path,
 				 v->conf.name, other->device ? other->device : "described elsewhere");
 		}
+		check_token_keys(v, &b->token);
 		check_token_mount(v, env->cfg);
 		claim[i] = (long)(v - plan->v);
 	}

@@ -434,6 +434,47 @@ static void test_token_mount_refused(void **state)
 }
 
 /*
+ * A token may not name a local file as a key (or KEK): the disk would choose
+ * which file root reads. Nothing is read and the neighbour opens (`file:`
+ * in the config file, which is trusted, is tested with the key sources).
+ */
+static void test_token_file_key_refused(void **state)
+{
+	struct vv_token tf = { .token_id = -1, .keyslot = 0, .key = "file:/etc/hostname",
+			       .name = "filekey" };
+	struct vv_token tk = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+			       .name = "filekek", .kek = "file:/root/kek.pem" };
+	struct vv_token good = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+				 .name = "good" };
+	char i1[PATH_MAX], i2[PATH_MAX], i3[PATH_MAX];
+	const char *imgs[] = { i1, i2, i3 };
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	struct vv_vol *v;
+
+	(void)state;
+	token_disk(i1, sizeof(i1), "filekey.img", 1, &tf);
+	token_disk(i2, sizeof(i2), "filekek.img", 2, &tk);
+	token_disk(i3, sizeof(i3), "good.img", 3, &good);
+	store_key("tokkey", "passphrase-one", 14, NULL);
+	assert_int_equal(check_run("", imgs, 3, &plan, &ctx, &disks), 2);
+	v = vv_open_plan_find(&plan, "filekey");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "names the local file 'file:/etc/hostname'"));
+	assert_non_null(strstr(v->remedy, "[volume]"));
+	v = vv_open_plan_find(&plan, "filekek");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "file:/root/kek.pem"));
+	assert_int_equal(vv_open_plan_find(&plan, "good")->fail, VV_FAIL_NONE);
+	assert_int_equal(ctx.stats.fetches, 1);	/* only the good one's key */
+	done(&plan, &disks);
+
+	for (size_t i = 0; i < 3; i++)
+		unlink(imgs[i]);
+}
+
+/*
  * A header whose UUID is not a UUID ("../../tmp/x") is a damaged header:
  * its UUID names nothing (no volume luks-<uuid>, no match, no file).
  */
@@ -728,6 +769,7 @@ int main(void)
 		cmocka_unit_test(test_header_and_ambiguous),
 		cmocka_unit_test(test_token_first),
 		cmocka_unit_test(test_token_mount_refused),
+		cmocka_unit_test(test_token_file_key_refused),
 		cmocka_unit_test(test_hostile_uuid),
 		cmocka_unit_test(test_detached_header),
 		cmocka_unit_test(test_state_file),

@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "vault/http.h"
+#include "vault/wipe_alloc.h"
 
 /* Key Vault bundles are a few KB; anything far larger is not an answer. */
 #define VV_HTTP_MAX_BODY (1024 * 1024)
@@ -162,8 +163,14 @@ static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
 static void curl_init_once(void)
 {
-	/* Once per process: curl_global_init is not thread-safe. */
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	/*
+	 * Once per process: curl_global_init is not thread-safe. Its buffers
+	 * hold the bearer token and the secrets' values: they are wiped on
+	 * free. (OpenSSL's are routed by main, before any other call.)
+	 */
+	vv_wipe_alloc_openssl();
+	curl_init_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, vv_wipe_malloc, vv_wipe_free,
+					    vv_wipe_realloc, vv_wipe_strdup, vv_wipe_calloc);
 }
 
 static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *u)

@@ -496,14 +496,23 @@ int vv_jwt_client_assertion(const char *pem_file, const char *client_id,
 	X509 *cert = NULL;
 	size_t siglen = 0;
 	const char *s;
+	struct vv_secret *pem = NULL;
 	BIO *bio = NULL;
 	int r = -EINVAL;
 
 	*jwt = NULL;
-	bio = BIO_new_file(pem_file, "r");
+	/* Read like every file (no link, no FIFO), into locked memory: it holds the key. */
+	r = vv_key_file_read(AT_FDCWD, pem_file, 0, &pem, err);
+	if (r < 0)
+		goto out;
+	r = -EINVAL;
+	bio = BIO_new_mem_buf(pem->data, (int)pem->len);
 	if (bio)
 		cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (bio && BIO_reset(bio) == 0)
+	/* From the start again, whichever comes first in the file. */
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(pem->data, (int)pem->len);
+	if (bio)
 		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	if (!cert || !pkey || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
@@ -568,5 +577,6 @@ out:
 	EVP_PKEY_free(pkey);
 	X509_free(cert);
 	BIO_free(bio);
+	vv_secret_free(pem);
 	return r;
 }

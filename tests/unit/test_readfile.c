@@ -19,7 +19,10 @@
 #include "agent/open.h"
 #include "agent/state_dir.h"
 #include "tests/unit/keysrc_helpers.h"
+#include "vault/http.h"
 #include "vault/readfile.h"
+#include "vault/secret.h"
+#include "vault/token.h"
 
 #define NOBODY 65534
 
@@ -236,6 +239,25 @@ static void test_state_files_checked(void **state)
 	assert_int_equal(vv_marker_read(file, &mk), -EPERM);
 }
 
+/* Files libraries would open by name are checked first: the CA bundle, the AAD PEM. */
+static void test_library_files(void **state)
+{
+	struct vv_error e = { 0 };
+	struct vv_secret *jwt = NULL;
+	struct vv_http *h = NULL;
+
+	(void)state;
+	assert_int_equal(mkfifo(pth("ca.pem"), 0644), 0);
+	assert_int_equal(vv_http_new(pth("ca.pem"), &h), -EINVAL);
+	assert_null(h);
+	assert_int_equal(vv_jwt_client_assertion(pth("ca.pem"), "a", "b", 1, &jwt, &e), -EINVAL);
+	assert_int_equal(kt_write(pth("real.pem"), "x", 1, 0600), 0);
+	assert_int_equal(symlink(pth("real.pem"), pth("link.pem")), 0);
+	assert_int_equal(vv_http_new(pth("link.pem"), &h), -ELOOP);
+	assert_int_equal(vv_jwt_client_assertion(pth("link.pem"), "a", "b", 1, &jwt, &e), -ELOOP);
+	assert_null(jwt);
+}
+
 /* Header backups go below the state directory: a bad one stops them first. */
 static void test_header_backup_state_dir(void **state)
 {
@@ -260,6 +282,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_state_dir_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_files_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_backup_state_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_library_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,7 +328,8 @@ int vv_marker_recover(const char *state_dir, bool force, struct vv_recover_resul
 		return 0;
 	if (r) {
 		/* Unreadable: nothing to act on; keep it for a human to see. */
-		vv_warn("frozen-state marker %s is unreadable (%s)", path, strerror(-r));
+		if (r == -EINVAL || r == -EFBIG || r == -EIO)
+			vv_warn("frozen-state marker %s is unreadable (%s)", path, strerror(-r));
 		return r;
 	}
 	res->found = true;

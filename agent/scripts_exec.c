@@ -82,13 +82,21 @@ static __attribute__((noreturn)) void child(int exec_fd, char *const argv[],
 	if (exec_fd >= 0) {
 		/*
 		 * The checked file itself, not whatever its path names now. A
-		 * "#!" script's interpreter opens it again as /dev/fd/N, so that
-		 * N must survive the exec: a dup without close-on-exec.
+		 * "#!" script's interpreter opens it again by the name the
+		 * kernel gives it, so the descriptor must survive the exec (a
+		 * dup without close-on-exec). execveat(AT_EMPTY_PATH) names it
+		 * /dev/fd/N, which minimal systems (initramfs) lack; the magic
+		 * link /proc/self/fd/N is the same open file and works wherever
+		 * /proc is mounted, so it goes first.
 		 */
 		int fd = dup(exec_fd);
+		char self[40];
 
-		if (fd >= 0)
+		if (fd >= 0) {
+			snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+			execve(self, argv, environ);
 			execveat(fd, "", argv, environ, AT_EMPTY_PATH);
+		}
 	} else {
 		execve(argv[0], argv, environ);
 	}

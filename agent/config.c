@@ -464,6 +464,8 @@ static int vault_key(struct parser *p, const char *k, const char *v)
 		return set_str(p, &c->url, k, v, https_url, "an https:// URL");
 	if (!strcmp(k, "secondary"))
 		return set_str(p, &c->secondary, k, v, https_url, "an https:// URL");
+	if (!strcmp(k, "allowed"))
+		return vv_config_add_allowed(c, v, p->err, p->errlen, p->name, p->line);
 	if (!strcmp(k, "imds"))
 		return set_str(p, &c->imds, k, v, http_url, "an http:// URL");
 	if (!strcmp(k, "ca_file"))
@@ -671,9 +673,10 @@ out:
 	return 0;
 }
 
-int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen)
+int vv_config_load_file(const char *path, bool must_exist, struct vv_config **out,
+			char *errbuf, size_t errlen)
 {
-	bool is_default = !path || !strcmp(path, VV_DEFAULT_CONFIG);
+	bool is_default = !must_exist;
 	struct vv_error e = { 0 };
 	char *text = NULL;
 	size_t got = 0;
@@ -724,6 +727,9 @@ void vv_config_free(struct vv_config *cfg)
 	c = &cfg->vault;
 	free(c->url);
 	free(c->secondary);
+	for (size_t i = 0; i < c->nallowed; i++)
+		free(c->allowed[i]);
+	free(c->allowed);
 	free(c->imds);
 	free(c->ca_file);
 	free(c->identity_kind);
@@ -764,6 +770,7 @@ int vv_config_vault(const struct vv_config *cfg, const struct vv_options *opt,
 	if (c) {
 		vcfg->vault_url = c->url;
 		vcfg->secondary_url = c->secondary;
+		vcfg->allowed_urls = (const char *const *)c->allowed;
 		vcfg->imds_url = c->imds;
 		vcfg->ca_file = c->ca_file;
 		vcfg->identity_kind = c->identity_kind;

@@ -38,6 +38,8 @@ if ! tests/fakes/start.sh "$T/fakes" --quiet >/dev/null; then
 	finish
 fi
 . "$T/fakes/ports.env"
+# The fake vault by its vault name, pinned to loopback; trusted by the config.
+export VAULTVOL_TEST_RESOLVE=$FAKE_RESOLVE
 fakectl() { python3 tests/fakes/fakectl.py -s "$T/fakes" "$@"; }
 
 hex() { xxd -p -c 100000; }
@@ -88,11 +90,14 @@ expect_control() {	# NAME: the non-secret needle is found in every run
 
 # ---- key show ----------------------------------------------------------------
 REF=$FAKE_KV_URL/secrets/heapwipe-bek
-if scan show "$VV" "$T/needles+control" key show "$REF"; then ok "key show ran"
+printf '[vault]\nurl = %s\n' "$FAKE_KV_URL" >"$T/vault.conf"
+chmod 600 "$T/vault.conf"
+if scan show "$VV" "$T/needles+control" -c "$T/vault.conf" key show "$REF"; then
+	ok "key show ran"
 else bad "key show" "$(tail -2 "$T/show.out")"; fi
 expect_clean show
 expect_control show
-scan show-nowipe "$NOWIPE" "$T/needles" key show "$REF"
+scan show-nowipe "$NOWIPE" "$T/needles" -c "$T/vault.conf" key show "$REF"
 expect_found show-nowipe
 
 # ---- open --check on a loop device -----------------------------------------------

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "keysrc_helpers.h"
+#include "tests/unit/support/fakes_proc.h"
 #include "vault/b64.h"
 #include "vault/rsa_local.h"
 #include "vault/vault.h"
@@ -53,7 +54,7 @@ static int port_field(const char *json, const char *key, char *out, size_t len)
 static int setup(void **state)
 {
 	struct vv_vault_config cfg = { 0 };
-	char path[700], self[PATH_MAX], *ports, *out;
+	char path[700], self[PATH_MAX], pins[256], *ports, *out;
 	ssize_t n;
 
 	(void)state;
@@ -70,7 +71,6 @@ static int setup(void **state)
 	    port_field(ports, "imds_url", F.imds, sizeof(F.imds)) ||
 	    port_field(ports, "ca", F.ca, sizeof(F.ca)))
 		return -1;
-	free(ports);
 	/* a KEK in the vault, and its private PEM for the offline path */
 	out = CTL("-f kid put_key name=kek bits=2048", F.dir);
 	if (!out)
@@ -82,6 +82,10 @@ static int setup(void **state)
 		  F.pem) != 0)
 		return -1;
 	snprintf(F.pemref, sizeof(F.pemref), "file:%s", F.pem);
+	if (port_field(ports, "resolve", pins, sizeof(pins)))
+		return -1;
+	vv_fakes_pin(pins);
+	free(ports);
 	cfg.vault_url = F.kv;
 	cfg.imds_url = F.imds;
 	cfg.ca_file = F.ca;

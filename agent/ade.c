@@ -62,7 +62,7 @@ static FILE *open_state(const char *path, int *r, char *err, size_t errlen)
 	if (fd < 0) {
 		if (fd != -ENOENT) {
 			*r = fd == -EINVAL || fd == -ELOOP ? -EPERM : fd;
-			snprintf(err, errlen, "%s; ignoring ADE state", e.message);
+			snprintf(err, errlen, "%.400s; ignoring ADE state", e.message);
 		}
 		errno = -fd;
 		return NULL;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1302,6 +1303,13 @@ static void test_aad_client_secret(void **state)
 	snprintf(path, sizeof(path), "%s/aad-secret", F.dir);
 	snprintf(line, sizeof(line), "%s\n", F.aad_client_secret);
 	write_file(path, line, NULL);
+	/* as secret as a key file: readable by others is refused, naming the fix */
+	assert_int_equal(chmod(path, 0644), 0);
+	v = mk_aad_vault(path, NULL);
+	expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+	assert_int_equal(ctr("primary.aad_token.ok"), 0);
+	vv_vault_free(v);
+	assert_int_equal(chmod(path, 0600), 0);
 	v = mk_aad_vault(path, NULL);
 	get_ok(v, "aad", "av");
 	get_ok(v, "aad", "av");
@@ -1318,6 +1326,26 @@ static void test_aad_client_secret(void **state)
 	vv_vault_get_stats(v, &st);
 	assert_int_equal(st.retries, 0);
 	vv_vault_free(v);
+
+	/* a FIFO or a symbolic link in its place: refused at once, no hang */
+	{
+		char link[320];
+
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(mkfifo(path, 0600), 0);
+		v = mk_aad_vault(path, NULL);
+		expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+		vv_vault_free(v);
+		assert_int_equal(unlink(path), 0);
+		write_file(path, line, NULL);
+		assert_int_equal(chmod(path, 0600), 0);
+		snprintf(link, sizeof(link), "%s.link", path);
+		assert_int_equal(symlink(path, link), 0);
+		v = mk_aad_vault(link, NULL);
+		expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+		vv_vault_free(v);
+		unlink(link);
+	}
 }
 
 static void test_aad_certificate(void **state)

@@ -207,6 +207,7 @@ int vv_volume_conf_copy(struct vv_volume_conf *dst, const struct vv_volume_conf 
 	dst->readonly = src->readonly;
 	dst->quiesce = src->quiesce;
 	dst->origin = src->origin;
+	dst->ade_resource = src->ade_resource;
 	r |= dup_field(&dst->name, src->name);
 	r |= dup_field(&dst->match.value, src->match.value);
 	r |= dup_field(&dst->key, src->key);

@@ -75,6 +75,7 @@ struct vv_volume_conf {
 	enum vv_tristate readonly;	/* AUTO: BitLocker/NTFS read-only */
 	enum vv_tristate quiesce;
 	enum vv_origin origin;
+	bool ade_resource;	/* ADE's resourceencrypt line: the platform's resource disk */
 	char *where;		/* "file:line" of the description, for messages */
 };
 

@@ -313,7 +313,7 @@ static int parse_bool(const char *v, enum vv_tristate *out)
 
 /* ---- parser ------------------------------------------------------------ */
 
-enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT };
+enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_ADE };
 
 struct parser {
 	const char *name;
@@ -323,7 +323,7 @@ struct parser {
 	struct vv_config *cfg;
 	enum section sec;
 	struct vv_volume_conf *vol;	/* current [volume] */
-	bool seen_vault, seen_snapshot;
+	bool seen_vault, seen_snapshot, seen_ade;
 	/* keys seen in the current section, for duplicate detection */
 	char seen[32][32];
 	int nseen;
@@ -407,6 +407,13 @@ static int section_header(struct parser *p, char *s)
 		p->sec = body[0] == 'v' ? SEC_VAULT : SEC_SNAPSHOT;
 		return 0;
 	}
+	if (!strcmp(body, "ade")) {
+		if (*arg || p->seen_ade)
+			return perr(p, *arg ? "[ade] takes no name" : "duplicate section [ade]");
+		p->seen_ade = true;
+		p->sec = SEC_ADE;
+		return 0;
+	}
 	if (!strcmp(body, "volume")) {
 		struct vv_volume_conf *nv;
 		char where[PATH_MAX + 16];
@@ -432,7 +439,8 @@ static int section_header(struct parser *p, char *s)
 		p->sec = SEC_VOLUME;
 		return 0;
 	}
-	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [snapshot])", body);
+	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [snapshot], [ade])",
+		    body);
 }
 
 static int set_str(struct parser *p, char **dst, const char *key, const char *v,
@@ -604,6 +612,13 @@ static int key_line(struct parser *p, char *s)
 	case SEC_VAULT: return vault_key(p, k, v);
 	case SEC_VOLUME: return volume_key(p, k, v);
 	case SEC_SNAPSHOT: return snapshot_key(p, k, v);
+	case SEC_ADE:
+		if (strcmp(k, "resource_disk"))
+			return perr(p, "unknown key '%s' in [ade]", k);
+		if (strcmp(v, "reencrypt") && strcmp(v, "skip"))
+			return perr(p, "resource_disk: invalid value '%s' (expected reencrypt or skip)", v);
+		p->cfg->ade_resource_skip = !strcmp(v, "skip");
+		return 0;
 	default: return -EINVAL;
 	}
 }

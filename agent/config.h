@@ -101,6 +101,8 @@ struct vv_config {
 	struct vv_volume_conf *volumes;
 	size_t nvolumes;
 	struct vv_config_snapshot snapshot;
+	/* [ade] resource_disk = reencrypt (default) | skip */
+	bool ade_resource_skip;
 };
 
 #define VV_SNAPSHOT_DEFAULT_TIMEOUT_S 60

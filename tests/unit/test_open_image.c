@@ -293,7 +293,14 @@ static void test_token_first(void **state)
 
 	/* A disk that only its token describes is a volume named by the token. */
 	assert_int_equal(check_run("", imgs, 2, &plan, &ctx, &disks), 0);
-	assert_int_equal(plan.n, 1);
+	/* the LUKS1 disk nobody describes is listed, not opened, no failure */
+	assert_int_equal(plan.n, 2);
+	assert_int_equal(ctx.stats.undescribed, 1);
+	v = &plan.v[1];
+	assert_true(v->undescribed);
+	assert_int_equal(v->state, VV_VS_UNDESCRIBED);
+	assert_int_equal(v->type, VV_VOL_LUKS1);
+	assert_string_equal(v->uuid, F.u1);
 	v = vv_open_plan_find(&plan, "tokvol");
 	assert_non_null(v);
 	assert_int_equal(v->key_origin, VV_ORIGIN_TOKEN);
@@ -309,7 +316,7 @@ static void test_token_first(void **state)
 	snprintf(conf, sizeof(conf), "[volume cfgname]\nmatch = uuid:%s\nkey = keystore:other\n"
 		 "mount = /cfg\n", F.u2);
 	assert_int_equal(check_run(conf, imgs, 2, &plan, &ctx, &disks), 0);
-	assert_int_equal(plan.n, 1);
+	assert_int_equal(plan.n, 2);
 	v = vv_open_plan_find(&plan, "cfgname");
 	assert_non_null(v);
 	assert_int_equal(v->key_origin, VV_ORIGIN_TOKEN);

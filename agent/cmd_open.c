@@ -203,7 +203,8 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 	}
 	if (ctx.stats.relocated)
 		fprintf(stderr, "vaultvol open: %u volume(s) found on another disk than described "
-			"(exchanged LUNs?): opened by UUID, not by LUN; fix the descriptions\n",
+			"(exchanged LUNs?): each used its own disk (by UUID), not its LUN's; fix "
+			"the descriptions\n",
 			ctx.stats.relocated);
 	if (!ctx.check_only && vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
 		fprintf(stderr, "vaultvol open: warning: %s\n", err);

@@ -223,7 +223,7 @@ static long check_recorded(struct vv_vol *v, const struct vv_open_env *env, size
 		v->relocated = true;
 		snprintf(v->warning, sizeof(v->warning),
 			 "%.40s (%.32s) now holds %.100s, not %.64s (uuid %.40s when it last "
-			 "opened); opened it from %.32s instead. LUNs exchanged? fix the "
+			 "opened); its own disk %.32s is used instead. LUNs exchanged? fix the "
 			 "description (match by uuid:)", ms, b->path, holds, v->conf.name, rec,
 			 d->dev[j].path);
 		return (long)j;

@@ -47,7 +47,7 @@ int vv_ade_device_match(const char *device, struct vv_match *m)
 }
 
 /* A plain file name on the BEK volume: no directory part. */
-static bool vv_bek_name_ok(const char *name)
+static bool bek_name_ok(const char *name)
 {
 	return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
 }
@@ -325,7 +325,7 @@ static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t 
 			continue;
 		if (!strcmp(fld[0], "osencrypt"))
 			continue;
-		if (!vv_volume_name_valid(fld[0]) || !vv_bek_name_ok(file)) {
+		if (!vv_volume_name_valid(fld[0]) || !bek_name_ok(file)) {
 			vv_warn("%s:%d: unusable ADE line; ignored", path, lineno);
 			continue;
 		}

@@ -11,8 +11,10 @@
 #               luks,nofail" with the variants: LUKS2 by LUN (d0), LUKS1 by LUN
 #               (d1), LUKS2 on a partition lun2-part1 with the older
 #               /azure_bek_disk/ key prefix (d2), a LUKS2 volume mid online
-#               encryption named by /dev/disk/by-uuid (d4), and the resource
-#               disk line (resourceencrypt /dev/disk/azure/resource-part1)
+#               encryption named by /dev/disk/by-uuid (d4), a LUKS2 volume with
+#               ADE's detached header azureluksheader<mapper> (d5, header=),
+#               and the resource disk line (resourceencrypt
+#               /dev/disk/azure/resource-part1)
 #   und         a LUKS2 disk at LUN 4 nothing describes
 # Boot 2, the restored VM: a fresh unencrypted resource disk; `open --all`
 # opens and mounts every data volume, re-encrypts and mounts the resource
@@ -29,10 +31,11 @@ vm_disk d2 32M
 vm_disk d4 40M
 vm_disk und 24M
 vm_disk res 48M
-DISKS="--disk os --disk bek --disk d0 --disk d1 --disk d2 --disk d4 --disk und --disk res"
+vm_disk d5 8M
+DISKS="--disk os --disk bek --disk d0 --disk d1 --disk d2 --disk d4 --disk und --disk res --disk d5"
 
 # Links the Azure udev rules make: data LUNs and the resource disk.
-# (os=vda bek=vdb d0=vdc d1=vdd d2=vde d4=vdf und=vdg res=vdh)
+# (os=vda bek=vdb d0=vdc d1=vdd d2=vde d4=vdf und=vdg res=vdh d5=vdi)
 cat >"$VM_WORK/links.sh" <<'SH'
 azlinks() {	# LUN0-DEV LUN1-DEV
 	mkdir -p /dev/disk/azure/scsi1
@@ -42,6 +45,7 @@ azlinks() {	# LUN0-DEV LUN1-DEV
 	ln -sf ../../../vde1 /dev/disk/azure/scsi1/lun2-part1
 	ln -sf ../../../vdf /dev/disk/azure/scsi1/lun3
 	ln -sf ../../../vdg /dev/disk/azure/scsi1/lun4
+	ln -sf ../../../vdi /dev/disk/azure/scsi1/lun5
 	ln -sf ../../vdh /dev/disk/azure/resource
 	[ -b /dev/vdh1 ] && ln -sf ../../vdh1 /dev/disk/azure/resource-part1
 	return 0
@@ -80,7 +84,9 @@ step pass-length sh -c 'test "$(wc -c </tmp/pass)" -eq 172'
 step bek-mkfs mkfs.vfat -n "BEK VOLUME" /dev/vdb
 mkdir -p /mnt/w && mount -t vfat /dev/vdb /mnt/w
 for f in LinuxPassPhraseFileName LinuxPassPhraseFileName_1_0 LinuxPassPhraseFileName_1_1 \
-	 LinuxPassPhraseFileName_1_2 LinuxPassPhraseFileName_1_3; do cp /tmp/pass /mnt/w/$f; done
+	 LinuxPassPhraseFileName_1_2 LinuxPassPhraseFileName_1_3 LinuxPassPhraseFileName_1_5; do
+	cp /tmp/pass /mnt/w/$f
+done
 umount /mnt/w
 # A partition on d2 (LUN 2): ADE encrypts lun2-part1.
 step d2-partition sh -c 'echo "2048,,L" | sfdisk -q /dev/vde'
@@ -97,15 +103,22 @@ mkdir -p /mnt/p && mount /dev/vdf /mnt/p && head -c 2000000 /dev/urandom >/mnt/p
 	echo "volume d4" >/mnt/p/name.txt && (cd /mnt/p && sha256sum data.bin name.txt) >/os/expected.d4
 umount /mnt/p
 # Mapper names are uuid4, as ADE names them.
-for n in d0 d1 d2 d4; do cat /proc/sys/kernel/random/uuid >/os/mapper.$n; done
+for n in d0 d1 d2 d4 d5; do cat /proc/sys/kernel/random/uuid >/os/mapper.$n; done
+# d5: the LUKS header kept apart from the disk, where ADE keeps it.
+H5=/os/var/lib/azure_disk_encryption_config/azureluksheader$(cat /os/mapper.d5)
+step d5-format sh -c "truncate -s 16M $H5 && cryptsetup luksFormat -q --type luks2 $fast \
+	--key-file /tmp/pass --header $H5 /dev/vdi"
+chmod 600 $H5
 # Data through the mappings (the "application" on the original VM).
-for v in d0:vdc d1:vdd d2:vde1; do
-	n=${v%%:*} dev=/dev/${v#*:}
-	cryptsetup open --key-file /tmp/pass $dev p$n && mkfs.ext4 -q /dev/mapper/p$n &&
+for v in d0:vdc d1:vdd d2:vde1 d5:vdi; do
+	n=${v%%:*} dev=/dev/${v#*:} hdr=
+	[ $n = d5 ] && hdr="--header $H5"
+	cryptsetup open $hdr --key-file /tmp/pass $dev p$n && mkfs.ext4 -q /dev/mapper/p$n &&
 	mount /dev/mapper/p$n /mnt/p && head -c 1000000 /dev/urandom >/mnt/p/data.bin &&
 	echo "volume $n" >/mnt/p/name.txt && (cd /mnt/p && sha256sum data.bin name.txt) >/os/expected.$n
 	umount /mnt/p; cryptsetup close p$n
 done
+step d5-no-header-on-disk sh -c '! cryptsetup isLuks /dev/vdi'
 step d4-init cryptsetup reencrypt --encrypt --init-only --reduce-device-size 32768S --type luks2 \
 	$fast -q --key-file /tmp/pass /dev/vdf
 step d4-half sh -c 'vv-reencrypt-step /dev/vdf 40 </tmp/pass'
@@ -113,6 +126,7 @@ cryptsetup luksDump /dev/vdf | sed -n '/Data segments/,/Keyslots/p'
 step d4-in-progress sh -c 'cryptsetup luksDump /dev/vdf | grep -q "online-reencrypt"'
 U4=$(cryptsetup luksUUID /dev/vdf)
 M0=$(cat /os/mapper.d0) M1=$(cat /os/mapper.d1) M2=$(cat /os/mapper.d2) M4=$(cat /os/mapper.d4)
+M5=$(cat /os/mapper.d5)
 # crypttab as CryptMountConfigUtil.add_crypt_item_to_crypttab writes it (each
 # line preceded by an empty one), plus ResourceDiskUtil's resource line.
 {
@@ -120,12 +134,14 @@ M0=$(cat /os/mapper.d0) M1=$(cat /os/mapper.d1) M2=$(cat /os/mapper.d2) M4=$(cat
 	printf '\n%s %s %s luks,nofail\n' $M1 /dev/disk/azure/scsi1/lun1 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_1
 	printf '\n%s %s %s luks,nofail\n' $M2 /dev/disk/azure/scsi1/lun2-part1 /azure_bek_disk/LinuxPassPhraseFileName_1_2
 	printf '\n%s %s %s luks,nofail\n' $M4 /dev/disk/by-uuid/$U4 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_3
+	printf '\n%s %s %s luks,nofail,header=%s\n' $M5 /dev/disk/azure/scsi1/lun5 \
+		/mnt/azure_bek_disk/LinuxPassPhraseFileName_1_5 /var/lib/azure_disk_encryption_config/azureluksheader$M5
 	printf '\n%s %s %s luks,nofail\n' resourceencrypt /dev/disk/azure/resource-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName
 } >/os/etc/crypttab
 {
 	echo "LABEL=vvos / ext4 defaults 0 1"
 	printf 'LABEL=BEK\\040VOLUME /mnt/azure_bek_disk/ auto defaults,discard,nofail 0 0\n'
-	for n in 0 1 2 4; do
+	for n in 0 1 2 4 5; do
 		eval "m=\$M$n"
 		printf '\n#This line was added by Azure Disk Encryption\n/dev/mapper/%s /datadrive%s auto defaults,nofail,discard 0 0' $m $n
 	done
@@ -159,7 +175,7 @@ vaultvol open --all --wait 300 >/tmp/open.out 2>&1
 echo "exit $?" >>/tmp/open.out
 cat /tmp/open.out
 step open-exit-0 grep -qx "exit 0" /tmp/open.out
-for n in 0 1 2 4; do
+for n in 0 1 2 4 5; do
 	step "d$n-data" sh -c "cd /datadrive$n && sha256sum -c /os/expected.d$n"
 	step "d$n-mounted" sh -c "findmnt -n -o SOURCE /datadrive$n | grep -q '^/dev/mapper/$(cat /os/mapper.d$n)\$'"
 done
@@ -185,7 +201,7 @@ vaultvol open --all >/tmp/again.out 2>&1
 echo "exit $?" >>/tmp/again.out
 cat /tmp/again.out
 step again-exit-0 grep -qx "exit 0" /tmp/again.out
-step again-unchanged sh -c 'test "$(grep -c "already mounted on" /tmp/again.out)" -eq 5'
+step again-unchanged sh -c 'test "$(grep -c "already mounted on" /tmp/again.out)" -eq 6'
 dmsetup ls | sort >/tmp/dm.after
 findmnt -rn -o SOURCE,TARGET,OPTIONS | sort >/tmp/mnt.after
 step again-same-dm cmp /tmp/dm.before /tmp/dm.after

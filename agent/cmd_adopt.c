@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* `vaultvol adopt`: give an existing LUKS2 volume a vaultvol token. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,6 +87,9 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 	} else {
 		pv_print_token("adopted ", &t);
 	}
+	/* The vaults it used become trusted here (a drop-in), never by the disk. */
+	if (r >= 0 && pv_trust_vaults(opt, s.cfg, &t) < 0)
+		r = -EIO;
 	vv_token_clear(&t);
 	vv_vault_session_close(&s);
 	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;

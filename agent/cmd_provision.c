@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* `vaultvol provision`: encrypt a new data disk keyed from the vault. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -219,6 +220,9 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 			printf("%s is open%s%s\n", res.mapper_path,
 			       req.mount ? " and mounted on " : "", req.mount ? req.mount : "");
 	}
+	/* The vaults it used become trusted here (a drop-in), never by the disk. */
+	if (r >= 0 && pv_trust_vaults(opt, s.cfg, &res.token) < 0)
+		r = -EIO;
 	vv_provision_result_clear(&res);
 	vv_vault_session_close(&s);
 	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* `vaultvol rotate`: new BEK and/or KEK for a volume with a vaultvol token. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +108,9 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 		pv_print_token("was ", &res.before);
 		pv_print_token("now ", &res.after);
 	}
+	/* The vaults it used become trusted here (a drop-in), never by the disk. */
+	if (r >= 0 && pv_trust_vaults(opt, s.cfg, &res.after) < 0)
+		r = -EIO;
 	vv_rotate_result_clear(&res);
 	vv_vault_session_close(&s);
 	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;

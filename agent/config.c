@@ -471,6 +471,10 @@ static int vault_key(struct parser *p, const char *k, const char *v)
 		return set_str(p, &c->url, k, v, https_url, "an https:// URL");
 	if (!strcmp(k, "secondary"))
 		return set_str(p, &c->secondary, k, v, https_url, "an https:// URL");
+	if (!strcmp(k, "allowed"))
+		return vv_config_add_allowed(c, v, p->err, p->errlen, p->name, p->line);
+	if (!strcmp(k, "moved"))
+		return vv_config_add_moved(c, v, p->err, p->errlen, p->name, p->line);
 	if (!strcmp(k, "imds"))
 		return set_str(p, &c->imds, k, v, http_url, "an http:// URL");
 	if (!strcmp(k, "ca_file"))
@@ -603,8 +607,10 @@ static int key_line(struct parser *p, char *s)
 		return perr(p, "'%s' outside any section", k);
 	if (strlen(k) >= sizeof(p->seen[0]))
 		return perr(p, "unknown key '%s'", k);
+	/* Lists (`allowed`, `moved`) may take several lines; values may not. */
 	for (int i = 0; i < p->nseen; i++)
-		if (!strcmp(p->seen[i], k))
+		if (!strcmp(p->seen[i], k) &&
+		    !(p->sec == SEC_VAULT && (!strcmp(k, "allowed") || !strcmp(k, "moved"))))
 			return perr(p, "duplicate key '%s' in this section", k);
 	if (p->nseen < (int)(sizeof(p->seen) / sizeof(p->seen[0])))
 		strcpy(p->seen[p->nseen++], k);
@@ -685,9 +691,10 @@ out:
 	return 0;
 }
 
-int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen)
+int vv_config_load_file(const char *path, bool must_exist, struct vv_config **out,
+			char *errbuf, size_t errlen)
 {
-	bool is_default = !path || !strcmp(path, VV_DEFAULT_CONFIG);
+	bool is_default = !must_exist;
 	char *text = NULL;
 	struct stat st;
 	ssize_t n;
@@ -785,6 +792,14 @@ void vv_config_free(struct vv_config *cfg)
 	c = &cfg->vault;
 	free(c->url);
 	free(c->secondary);
+	for (size_t i = 0; i < c->nallowed; i++)
+		free(c->allowed[i]);
+	free(c->allowed);
+	for (size_t i = 0; i < c->nmoves; i++) {
+		free((char *)c->moves[i].from);
+		free((char *)c->moves[i].to);
+	}
+	free(c->moves);
 	free(c->imds);
 	free(c->ca_file);
 	free(c->identity_kind);
@@ -825,6 +840,9 @@ int vv_config_vault(const struct vv_config *cfg, const struct vv_options *opt,
 	if (c) {
 		vcfg->vault_url = c->url;
 		vcfg->secondary_url = c->secondary;
+		vcfg->allowed_urls = (const char *const *)c->allowed;
+		vcfg->moves = c->moves;
+		vcfg->nmoves = c->nmoves;
 		vcfg->imds_url = c->imds;
 		vcfg->ca_file = c->ca_file;
 		vcfg->identity_kind = c->identity_kind;

@@ -10,6 +10,10 @@
  *   [vault]
  *   url = https://myvault.vault.azure.net     default vault for bare names
  *   secondary = https://backup.vault.azure.net  same keys, tried on outage
+ *   allowed = https://other.vault.azure.net ...  more vaults keys may come
+ *                                              from (lines add up)
+ *   moved = https://OLD https://NEW           OLD's keys now live at NEW
+ *                                              (lines add up)
  *   imds = http://169.254.169.254
  *   ca_file = /path/ca.pem                     extra CA; verification stays on
  *   identity = client_id:ID | object_id:ID | msi_res_id:ID
@@ -81,6 +85,10 @@ struct vv_volume_conf {
 
 struct vv_config_vault {
 	char *url, *secondary, *imds, *ca_file;
+	char **allowed;		/* normalised vault origins, NULL-terminated */
+	size_t nallowed;
+	struct vv_vault_move *moves;	/* normalised; strings owned */
+	size_t nmoves;
 	char *identity_kind, *identity_value;
 	char *aad_tenant, *aad_client_id, *aad_secret_file, *aad_cert_file;
 	char *keystore;
@@ -108,13 +116,47 @@ struct vv_config {
 #define VV_SNAPSHOT_DEFAULT_TIMEOUT_S 60
 
 /*
- * Read and validate the config file. path NULL means VV_DEFAULT_CONFIG. A
- * missing file is an empty configuration only at the default path (a
- * machine that relies on tokens and ADE state needs none); a path given
- * explicitly (--config) must exist. Returns 0, or -errno with a message
- * "FILE:LINE: what is wrong" in errbuf; *out is set only on success.
+ * Read and validate the config file and its drop-ins (conf.d/NAME.conf beside
+ * it, in name order, e.g. /etc/vaultvol/conf.d/). path NULL means
+ * VV_DEFAULT_CONFIG. A missing file is an empty configuration only at the
+ * default path (a machine that relies on tokens and ADE state needs none);
+ * a path given explicitly (--config) must exist. Returns 0, or -errno with
+ * a message "FILE:LINE: what is wrong" in errbuf; *out is set only on
+ * success.
  */
 int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen);
+
+/* One file, without drop-ins; must_exist false: ENOENT is an empty config. */
+int vv_config_load_file(const char *path, bool must_exist, struct vv_config **out,
+			char *errbuf, size_t errlen);
+
+/*
+ * Add the vault URLs of an `allowed` value (space or comma separated) as
+ * normalised origins; duplicates are dropped. file:line for messages.
+ */
+int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
+			  size_t errlen, const char *file, int line);
+
+/*
+ * Add a `moved = OLD NEW` mapping (normalised origins). A vault moved
+ * twice, or moved to itself, is an error naming file:line.
+ */
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
+			size_t errlen, const char *file, int line);
+
+/* The drop-in directory of a config file: "conf.d" beside it. */
+int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen);
+
+/*
+ * Make a vault trusted on this machine: write (atomically, 0644, root)
+ * DROPIN_DIR/50-vault-HOST[-PORT].conf with "[vault] allowed = ORIGIN",
+ * unless the configuration already trusts it. Called by provision, adopt
+ * and rotate with the references they used, so a restored OS disk carries
+ * its own allow-list. ref: any key or KEK reference; non-vault references
+ * are ignored. 0 or -errno with a message in errbuf.
+ */
+int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
+			  const char *ref, char *errbuf, size_t errlen);
 
 /* The same from a string (tests; no ownership checks); name is used in messages. */
 int vv_config_parse(const char *text, const char *name, struct vv_config **out,

@@ -20,6 +20,7 @@
 #include "agent/handler.h"
 #include "agent/open.h"
 #include "agent/provision.h"
+#include "agent/provision_cli.h"
 #include "agent/snapshot.h"
 #include "agent/vault_config.h"
 #include "agent/token.h"
@@ -127,7 +128,16 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 		if (!r)
 			r = set_str(&cfg->vault.aad_secret_file, m->path);
 	}
+	/*
+	 * The extension's settings are trusted configuration (they come from
+	 * the platform, the protected half encrypted to this VM): the KEK
+	 * they name may live in another vault than vaultUrl.
+	 */
+	if (!r && req->kek_url && !strncmp(req->kek_url, "https://", 8))
+		r = vv_config_add_allowed(&cfg->vault, req->kek_url, err, errlen, "settings", 0);
 	if (r < 0) {
+		if (r == -EINVAL)
+			return r;	/* the message names the URL */
 		snprintf(err, errlen, "preparing the vault identity: %s", strerror(-r));
 		return r;
 	}
@@ -289,6 +299,10 @@ static void provision_one(const struct vv_handler_ctx *ctx, const struct vv_hand
 				      msg[0] ? msg : strerror(-r),
 				      err.cause ? "; key source: " : "",
 				      err.cause ? vv_cause_str(err.cause) : "");
+	} else if (pv_trust_vaults(ctx->opt, NULL, &pres.token) < 0) {
+		vv_handler_result_add(res, hv->name, VV_HS_ERROR, VV_EXIT_FAILURE,
+				      "%s: provisioned %s, but its vault could not be added to the "
+				      "allow-list drop-in (see the log)", hv->name, hv->device);
 	} else {
 		vv_handler_result_add(res, hv->name, VV_HS_SUCCESS, 0,
 				      "%s: provisioned %s (key %s%s%s%s%s)%s%s", hv->name,
@@ -384,6 +398,10 @@ static int op_rotate(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 					      msg[0] ? msg : strerror(-r),
 					      verr.cause ? "; key source: " : "",
 					      verr.cause ? vv_cause_str(verr.cause) : "");
+		else if (pv_trust_vaults(ctx->opt, s.cfg, &rres.after) < 0)
+			vv_handler_result_add(res, name, VV_HS_ERROR, VV_EXIT_FAILURE,
+					      "%s: rotated %s, but its vault could not be added to the "
+					      "allow-list drop-in (see the log)", name, v->device);
 		else
 			vv_handler_result_add(res, name, VV_HS_SUCCESS, 0,
 					      "%s: %s %s; key now %s%s%s (was %s)", name,

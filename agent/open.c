@@ -211,6 +211,11 @@ static const char *cause_remedy(enum vv_cause c)
 		return "fix the key reference or the [vault] section";
 	case VV_CAUSE_EXPIRED:
 		return "renew the secret in the vault";
+	case VV_CAUSE_UNTRUSTED:
+		return "the volume names a vault no trusted configuration names, or a vault whose "
+		       "challenge failed: a disk cannot choose where this VM's identity token goes. "
+		       "If the vault is yours, add it to [vault] allowed; if not, the disk's header "
+		       "was tampered with";
 	default:
 		return "see the message; `vaultvol -v open` shows more";
 	}

@@ -3,8 +3,11 @@
 #include "agent/provision_cli.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#include "vault/log.h"
 
 static void add(struct json_object *o, const char *k, const char *v)
 {
@@ -62,4 +65,20 @@ void pv_print_json(struct json_object *o)
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						     JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
+}
+
+int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
+		    const struct vv_token *t)
+{
+	const char *refs[] = { t->key, t->kek };
+	char msg[PATH_MAX + 512];
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]) && !r; i++)
+		r = vv_config_trust_vault(opt ? opt->config_path : NULL, cfg, refs[i], msg,
+					  sizeof(msg));
+	if (r < 0)
+		vv_err("%s; the volume is ready, but after a restore vaultvol will not trust "
+		       "its vault: add the vault under [vault] allowed = in the config file", msg);
+	return r;
 }

@@ -20,6 +20,7 @@ const char *vv_cause_str(enum vv_cause c)
 	case VV_CAUSE_EXPIRED: return "expired";
 	case VV_CAUSE_CRYPTO: return "crypto";
 	case VV_CAUSE_CONFIG: return "config";
+	case VV_CAUSE_UNTRUSTED: return "untrusted-vault";
 	}
 	return "unknown";
 }
@@ -40,6 +41,7 @@ bool vv_cause_is_definite(enum vv_cause c)
 	case VV_CAUSE_EXPIRED:
 	case VV_CAUSE_CRYPTO:
 	case VV_CAUSE_CONFIG:
+	case VV_CAUSE_UNTRUSTED:
 		return true;
 	case VV_CAUSE_NONE:
 	case VV_CAUSE_THROTTLED:

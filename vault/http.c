@@ -9,12 +9,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <json-c/printbuf.h>
 #include <openssl/crypto.h>
 
 #include "vault/http.h"
+#include "vault/log.h"
 
 /* Key Vault bundles are a few KB; anything far larger is not an answer. */
 #define VV_HTTP_MAX_BODY (1024 * 1024)
@@ -153,6 +157,7 @@ void vv_buf_free(struct vv_buf *b)
 struct vv_http {
 	CURLSH *share;
 	char *ca_file;
+	struct curl_slist *resolve;	/* test-only loopback name pins */
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 	unsigned connections;	/* atomic */
 };
@@ -185,6 +190,63 @@ static void share_unlock(CURL *c, curl_lock_data d, void *u)
 		pthread_mutex_unlock(&h->locks[d]);
 }
 
+/* 127.0.0.0/8 or ::1, the only addresses a test pin may name. */
+static bool loopback_addr(const char *a, size_t n)
+{
+	char buf[64];
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (n >= 2 && a[0] == '[' && a[n - 1] == ']') {
+		a++;
+		n -= 2;
+	}
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, a, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, buf, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/*
+ * VAULTVOL_TEST_RESOLVE="host:port:addr[,host:port:addr...]" pins vault
+ * host names to loopback addresses (curl's CURLOPT_RESOLVE), so tests reach
+ * the fakes under real vault names such as myvault.vault.azure.net with
+ * every check of production in force: TLS verification, the allow-list
+ * and the challenge verification all see the real name. Only loopback
+ * targets are accepted; anything else is ignored with a warning.
+ */
+static int test_resolve(struct vv_http *h)
+{
+	const char *env = secure_getenv("VAULTVOL_TEST_RESOLVE");
+	char *copy, *save = NULL;
+	struct curl_slist *t;
+	int r = 0;
+
+	if (!env || !*env)
+		return 0;
+	copy = strdup(env);
+	if (!copy)
+		return -ENOMEM;
+	for (char *e = strtok_r(copy, ", ", &save); e; e = strtok_r(NULL, ", ", &save)) {
+		const char *c1 = strchr(e, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2 || !loopback_addr(c2 + 1, strlen(c2 + 1))) {
+			vv_warn("VAULTVOL_TEST_RESOLVE: ignoring '%s' (only host:port:loopback-address)", e);
+			continue;
+		}
+		if (!(t = curl_slist_append(h->resolve, e))) {
+			r = -ENOMEM;
+			break;
+		}
+		h->resolve = t;
+	}
+	free(copy);
+	return r;
+}
+
 int vv_http_new(const char *ca_file, struct vv_http **out)
 {
 	struct vv_http *h;
@@ -200,6 +262,8 @@ int vv_http_new(const char *ca_file, struct vv_http **out)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->locks[i], NULL);
 	if (ca_file && !(h->ca_file = strdup(ca_file)))
+		goto fail;
+	if (test_resolve(h) < 0)
 		goto fail;
 	h->share = curl_share_init();
 	if (!h->share)
@@ -234,6 +298,7 @@ void vv_http_free(struct vv_http *h)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->locks[i]);
 	free(h->ca_file);
+	curl_slist_free_all(h->resolve);
 	free(h);
 }
 
@@ -384,6 +449,8 @@ int vv_http_do(struct vv_http *h, const struct vv_http_req *req,
 	 */
 	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 64L);
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	if (h->resolve)
+		curl_easy_setopt(c, CURLOPT_RESOLVE, h->resolve);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, req->allow_http ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

@@ -5,6 +5,7 @@
  * failover to a secondary vault on outage only.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "vault/log.h"
 #include "vault/retry.h"
 #include "vault/token.h"
+#include "vault/trust.h"
 
 #define KV_API "api-version=7.4"
 
@@ -40,6 +42,10 @@ struct vv_vault {
 	pthread_cond_t gate_cv;		/* a request slot became free */
 	int in_flight;			/* operations holding a slot */
 	pthread_mutex_t probe;		/* one unauthenticated probe per vault */
+	char **trusted;			/* normalised origins a request may go to */
+	size_t ntrusted;
+	char (*moves)[2][VV_ORIGIN_MAX];	/* normalised from -> to */
+	size_t nmoves;
 };
 
 #define STAT_INC(v, field) __atomic_add_fetch(&(v)->stats.field, 1, __ATOMIC_RELAXED)
@@ -90,13 +96,73 @@ static const char *dup_url(const char *s, const char *dflt, bool *ok)
 	return r;
 }
 
+/* A vault URL as its normalised origin when it is one, else as given. */
+static const char *dup_origin(const char *s, bool *ok)
+{
+	char o[VV_ORIGIN_MAX];
+
+	if (s && vv_origin(s, o, sizeof(o)) == 0)
+		return dup_or(o, NULL, ok);
+	return dup_url(s, NULL, ok);
+}
+
+/*
+ * The vaults trusted configuration names: the default vault, the
+ * secondary and the allowed list. Nothing else ever gets a request.
+ */
+static int build_trusted(struct vv_vault *v, const struct vv_vault_config *cfg)
+{
+	const char *one[2] = { v->cfg.vault_url, v->cfg.secondary_url };
+	size_t n = 2;
+	char o[VV_ORIGIN_MAX];
+
+	size_t na = 0, nm = cfg ? cfg->nmoves : 0;
+
+	for (const char *const *a = cfg ? cfg->allowed_urls : NULL; a && *a; a++)
+		na++;
+	n += na + nm;
+	v->trusted = calloc(n, sizeof(*v->trusted));
+	v->moves = calloc(nm ? nm : 1, sizeof(*v->moves));
+	if (!v->trusted || !v->moves)
+		return -ENOMEM;
+	/* A moved vault's new home is trusted; its old one is never asked. */
+	for (size_t i = 0; i < nm; i++) {
+		if (vv_origin(cfg->moves[i].from, v->moves[v->nmoves][0], VV_ORIGIN_MAX) < 0 ||
+		    vv_origin(cfg->moves[i].to, v->moves[v->nmoves][1], VV_ORIGIN_MAX) < 0)
+			return -EINVAL;
+		v->nmoves++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *u = i < 2 ? one[i] : i < 2 + na ? cfg->allowed_urls[i - 2] :
+			v->moves[i - 2 - na][1];
+
+		if (!u || vv_origin(u, o, sizeof(o)) < 0)
+			continue;	/* the config parser already refused bad URLs */
+		if (!(v->trusted[v->ntrusted] = strdup(o)))
+			return -ENOMEM;
+		v->ntrusted++;
+	}
+	return 0;
+}
+
+static bool vault_trusted(const struct vv_vault *v, const char *origin)
+{
+	for (size_t i = 0; i < v->nmoves; i++)
+		if (!strcmp(v->moves[i][0], origin))
+			return false;	/* moved away: never contacted */
+	for (size_t i = 0; i < v->ntrusted; i++)
+		if (!strcmp(v->trusted[i], origin))
+			return true;
+	return false;
+}
+
 static int copy_config(struct vv_vault_config *d, const struct vv_vault_config *s)
 {
 	bool ok = true;
 
 	memset(d, 0, sizeof(*d));
-	d->vault_url = dup_url(s->vault_url, NULL, &ok);
-	d->secondary_url = dup_url(s->secondary_url, NULL, &ok);
+	d->vault_url = dup_origin(s->vault_url, &ok);
+	d->secondary_url = dup_origin(s->secondary_url, &ok);
 	d->imds_url = dup_url(s->imds_url, "http://169.254.169.254", &ok);
 	d->ca_file = dup_or(s->ca_file, NULL, &ok);
 	d->identity_kind = dup_or(s->identity_kind, NULL, &ok);
@@ -136,6 +202,9 @@ int vv_vault_new(const struct vv_vault_config *cfg, struct vv_vault **out)
 	r = copy_config(&v->cfg, cfg ? cfg : &empty);
 	if (r < 0)
 		goto fail;
+	r = build_trusted(v, cfg);
+	if (r < 0)
+		goto fail;
 	/* vv_http_new runs curl_global_init once per process (pthread_once). */
 	r = vv_http_new(v->cfg.ca_file, &v->http);
 	if (r < 0)
@@ -168,6 +237,10 @@ void vv_vault_free(struct vv_vault *v)
 	pthread_cond_destroy(&v->gate_cv);
 	pthread_mutex_destroy(&v->probe);
 	pthread_mutex_destroy(&v->lock);
+	for (size_t i = 0; i < v->ntrusted; i++)
+		free(v->trusted[i]);
+	free(v->trusted);
+	free(v->moves);
 	free_config(&v->cfg);
 	free(v);
 }
@@ -196,7 +269,8 @@ void vv_vault_get_stats(const struct vv_vault *v, struct vv_vault_stats *st)
 /* ---- references ---- */
 
 struct kv_ref {
-	char *base;		/* "https://host[:port]" */
+	char *base;		/* "https://host[:port]": where it is resolved */
+	char *moved_from;	/* the vault it names, when moved; else NULL */
 	const char *kind;	/* "secrets" or "keys" */
 	char *name;
 	char *version;		/* NULL: latest */
@@ -205,6 +279,7 @@ struct kv_ref {
 static void kv_ref_free(struct kv_ref *r)
 {
 	free(r->base);
+	free(r->moved_from);
 	free(r->name);
 	free(r->version);
 	memset(r, 0, sizeof(*r));
@@ -239,7 +314,12 @@ static int parse_ref(const struct vv_vault *v, const char *ref, const char *kind
 		path = strchr(ref + 8, '/');
 		if (!path || path == ref + 8 || strncmp(path + 1, kind, kl) || path[1 + kl] != '/')
 			goto bad;
-		out->base = strndup(ref, (size_t)(path - ref));
+		char o[VV_ORIGIN_MAX];
+
+		/* The host checks see is the host curl connects to. */
+		if (vv_origin(ref, o, sizeof(o)) < 0)
+			goto bad;
+		out->base = strdup(o);
 		name = path + 2 + kl;
 	} else if (strchr(ref, ':')) {
 		goto bad;	/* http:, bek:, keystore:, file: ... are not ours */
@@ -254,6 +334,16 @@ static int parse_ref(const struct vv_vault *v, const char *ref, const char *kind
 	}
 	if (!out->base)
 		return -ENOMEM;
+	for (size_t i = 0; i < v->nmoves; i++)
+		if (!strcmp(out->base, v->moves[i][0])) {
+			out->moved_from = out->base;
+			out->base = strdup(v->moves[i][1]);
+			if (!out->base) {
+				kv_ref_free(out);
+				return -ENOMEM;
+			}
+			break;
+		}
 	end = name + strcspn(name, "?#");
 	slash = memchr(name, '/', (size_t)(end - name));
 	nlen = slash ? (size_t)(slash - name) : (size_t)(end - name);
@@ -276,8 +366,10 @@ static int parse_ref(const struct vv_vault *v, const char *ref, const char *kind
 	return 0;
 bad:
 	kv_ref_free(out);
-	vv_error_set(err, VV_CAUSE_CONFIG, 0, "'%s' is not a Key Vault %s reference",
-		     ref ? ref : "(null)", kind);
+	vv_error_set(err, VV_CAUSE_CONFIG, 0,
+		     "'%s' is not a Key Vault %s reference (https://VAULT/%s/NAME[/VERSION], "
+		     "VAULT a DNS name with an optional port)",
+		     ref ? ref : "(null)", kind, kind);
 	return -EINVAL;
 }
 
@@ -322,50 +414,6 @@ static char *challenge_param(const char *hdr, const char *key)
 		}
 	}
 	return NULL;
-}
-
-/* Host of an https URL, without port, malloc'ed. */
-static char *url_host(const char *url)
-{
-	const char *h, *e;
-
-	if (strncmp(url, "https://", 8))
-		return NULL;
-	h = url + 8;
-	e = h + strcspn(h, ":/?#");
-	return e > h ? strndup(h, (size_t)(e - h)) : NULL;
-}
-
-/*
- * A vault may only send us to fetch a token for a Key Vault audience or for
- * a resource in its own domain: otherwise a rogue endpoint could collect a
- * token that is good for something else.
- */
-static bool resource_allowed(const char *resource, const char *vault_base)
-{
-	static const char *const known[] = {
-		"vault.azure.net", "vault.azure.cn", "vault.usgovcloudapi.net",
-		"vault.microsoftazure.de", "managedhsm.azure.net",
-		"managedhsm.azure.cn", "managedhsm.usgovcloudapi.net",
-	};
-	char *rh = url_host(resource), *vh = url_host(vault_base);
-	bool ok = false;
-	size_t rl, vl;
-
-	if (!rh || !vh)
-		goto out;
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcasecmp(rh, known[i]))
-			ok = true;
-	rl = strlen(rh);
-	vl = strlen(vh);
-	if (!strcasecmp(rh, vh) ||
-	    (vl > rl && vh[vl - rl - 1] == '.' && !strcasecmp(vh + vl - rl, rh)))
-		ok = true;
-out:
-	free(rh);
-	free(vh);
-	return ok;
 }
 
 /* Remember (or update) what base announced; copies out resource/authority. */
@@ -455,9 +503,14 @@ static int parse_challenge(const char *hdr, const char *base, char **resource,
 			     "%s: 401 without a usable Bearer challenge", base);
 		goto fail;
 	}
-	if (!resource_allowed(res, base)) {
-		vv_error_set(err, VV_CAUSE_UNAUTHORIZED, 401,
-			     "%s: challenge asks for a token for %s, which is not a Key Vault resource",
+	/*
+	 * The token is good at every vault of its audience: a host may only
+	 * ask for an audience it belongs to (the SDKs' verifyChallengeResource).
+	 */
+	if (!vv_challenge_resource_ok(res, base)) {
+		vv_error_set(err, VV_CAUSE_UNTRUSTED, 401,
+			     "%s: its challenge asks for a token for %s, a domain this host is not in; "
+			     "no token was sent",
 			     base, res);
 		goto fail;
 	}
@@ -503,7 +556,12 @@ static bool json_i64(struct json_object *o, const char *key, int64_t *out)
 		return true;
 	}
 	if (json_object_is_type(val, json_type_double)) {
-		*out = (int64_t)json_object_get_double(val);
+		double d = json_object_get_double(val);
+
+		/* Out of int64's range (1e300, NaN) the cast is undefined. */
+		if (!(d > -9.2e18 && d < 9.2e18))
+			return false;
+		*out = (int64_t)d;
 		return true;
 	}
 	return false;
@@ -624,9 +682,6 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 	for (int round = 0; round < 3; round++) {
 		struct vv_http_req req = {
 			.method = op->method, .url = vv_buf_str(&url),
-			.content_type = op->body ? "application/json" : NULL,
-			.body = op->body ? vv_buf_str(op->body) : NULL,
-			.body_len = op->body ? vv_buf_len(op->body) : 0,
 			.timeout_ms = v->cfg.request_timeout_ms,
 		};
 		char *nres = NULL, *nauth = NULL;
@@ -639,6 +694,15 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 			if (r < 0)
 				goto out;	/* identity trouble: not the vault's outage */
 			req.bearer = (const char *)token->data;
+			/*
+			 * The body (a BEK on a PUT, wrapped key material on a
+			 * wrapkey) goes only with the token, to a host whose
+			 * challenge passed; the probe is empty, as the SDKs
+			 * send it (Content-Length: 0).
+			 */
+			req.content_type = op->body ? "application/json" : NULL;
+			req.body = op->body ? vv_buf_str(op->body) : NULL;
+			req.body_len = op->body ? vv_buf_len(op->body) : 0;
 		}
 		vv_http_resp_free(resp);
 		r = vv_http_do_retry(v->http, &req, &retry, &v->stats.retries, resp);
@@ -720,6 +784,36 @@ static int build_path(struct vv_buf *p, const struct kv_ref *ref, const char *op
 	return r;
 }
 
+/* Append to err's message; never cut what is there. */
+static void err_append(struct vv_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void err_append(struct vv_error *err, const char *fmt, ...)
+{
+	size_t n = strlen(err->message);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->message + n, sizeof(err->message) - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Say where a moved reference was resolved; and when a vault cannot be
+ * reached at all, that a VM restored into another region needs a `moved`
+ * line (its original vault may be unreachable from there, or gone).
+ */
+static void explain_vault(const struct kv_ref *ref, const struct vv_http_resp *resp,
+			  bool outage, struct vv_error *err)
+{
+	if (ref->moved_from)
+		err_append(err, " (its vault %s is mapped to %s by [vault] moved)",
+			   ref->moved_from, ref->base);
+	else if (outage && resp->fail == VV_HTTP_CONNECT)
+		err_append(err, "; if this VM was restored into another region and the keys "
+			   "into another vault, add under [vault]: moved = %s https://NEW-VAULT",
+			   ref->base);
+}
+
 /*
  * Run op against the reference's vault and, on outage only, against the
  * secondary vault (same path, its host instead). Each vault gets the full
@@ -743,6 +837,17 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 	if (r < 0)
 		return r;
 	call.path = vv_buf_str(&path);
+	/* Before any byte leaves: only vaults trusted configuration names. */
+	if (!vault_trusted(v, ref->base)) {
+		vv_error_set(err, VV_CAUSE_UNTRUSTED, 0,
+			     "%s is not a trusted vault (no trusted configuration names it): "
+			     "if it is yours, add 'allowed = %s' under [vault] in "
+			     "/etc/vaultvol/vaultvol.conf or a /etc/vaultvol/conf.d/*.conf drop-in, "
+			     "or pass --vault %s",
+			     ref->base, ref->base, ref->base);
+		vv_buf_free(&path);
+		return -EPERM;
+	}
 	r = -EINVAL;
 	/* At most max_parallel operations in flight: one kept-alive connection by default. */
 	pthread_mutex_lock(&v->lock);
@@ -774,6 +879,8 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 	v->in_flight--;
 	pthread_cond_signal(&v->gate_cv);
 	pthread_mutex_unlock(&v->lock);
+	if (r < 0)
+		explain_vault(ref, resp, outage, err);
 	vv_buf_free(&path);
 	return r;
 }

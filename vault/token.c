@@ -26,9 +26,12 @@
 /* Refresh this long before expiry (half the lifetime if that is shorter). */
 #define VV_TOKEN_MARGIN_S 300
 #define VV_AAD_SECRET_MAX 4096
+/* Managed-identity tokens live 24 h; nothing announced beyond a week is believed. */
+#define VV_TOKEN_LIFE_MAX_S (7 * 86400)
 
 struct tok_entry {
 	char *resource;
+	char *tenant;			/* from the challenge's authority; "" when none */
 	struct vv_secret *token;	/* NUL-terminated */
 	int64_t refresh_at;		/* wall clock, seconds */
 	struct tok_entry *next;
@@ -67,6 +70,7 @@ void vv_tokens_free(struct vv_tokens *t)
 	for (e = t->cache; e; e = n) {
 		n = e->next;
 		free(e->resource);
+		free(e->tenant);
 		vv_secret_free(e->token);
 		free(e);
 	}
@@ -137,11 +141,15 @@ static int parse_token(const struct vv_http_resp *resp, const char *who,
 		goto out;
 	}
 	if (!(json_i64(o, "expires_on", &exp_on) && exp_on > 0)) {
-		if (json_i64(o, "expires_in", &exp_in))
-			exp_on = now + exp_in;
+		/* Bounded before adding: expires_in = INT64_MAX must not overflow. */
+		if (json_i64(o, "expires_in", &exp_in) && exp_in > 0)
+			exp_on = now + (exp_in < VV_TOKEN_LIFE_MAX_S ? exp_in : VV_TOKEN_LIFE_MAX_S);
 		else
 			exp_on = now;	/* unknown: use once, never cache */
 	}
+	/* No token is cached longer than a token can live. */
+	if (exp_on > now + VV_TOKEN_LIFE_MAX_S)
+		exp_on = now + VV_TOKEN_LIFE_MAX_S;
 	*refresh_at = vv_token_refresh_at(now, exp_on);
 	*token = vv_secret_from(at, strlen(at));
 	r = *token ? 0 : -ENOMEM;
@@ -392,14 +400,20 @@ int vv_token_get(struct vv_tokens *t, const char *resource,
 	struct vv_secret *fresh = NULL;
 	struct tok_entry *e;
 	int64_t refresh_at = 0;
+	char *tenant = tenant_from_authority(authority);
+	const char *tn = tenant ? tenant : "";
 	int r;
 
 	*token = NULL;
 	if (fetched)
 		*fetched = false;
 	pthread_mutex_lock(&t->lock);
+	/*
+	 * Keyed by resource and tenant, as the SDKs cache: a token a vault of
+	 * one tenant obtained is never handed to a vault of another.
+	 */
 	for (e = t->cache; e; e = e->next)
-		if (!strcmp(e->resource, resource))
+		if (!strcmp(e->resource, resource) && !strcmp(e->tenant, tn))
 			break;
 	if (e && !force && time(NULL) < e->refresh_at) {
 		*token = vv_secret_from(e->token->data, e->token->len);
@@ -415,7 +429,9 @@ int vv_token_get(struct vv_tokens *t, const char *resource,
 		goto out;
 	if (!e) {
 		e = calloc(1, sizeof(*e));
-		if (!e || !(e->resource = strdup(resource))) {
+		if (!e || !(e->resource = strdup(resource)) || !(e->tenant = strdup(tn))) {
+			if (e)
+				free(e->resource);
 			free(e);
 			r = -ENOMEM;
 			goto out;
@@ -431,10 +447,11 @@ int vv_token_get(struct vv_tokens *t, const char *resource,
 	r = *token ? 0 : -ENOMEM;
 	if (fetched)
 		*fetched = true;
-	vv_debug("vault: new token for %s", resource);
+	vv_debug("vault: new token for %s (tenant %s)", resource, *tn ? tn : "-");
 out:
 	pthread_mutex_unlock(&t->lock);
 	vv_secret_free(fresh);
+	free(tenant);
 	return r;
 }
 

@@ -40,6 +40,8 @@ enum vv_cause {
 	VV_CAUSE_EXPIRED,	/* exp in the past / nbf in the future */
 	VV_CAUSE_CRYPTO,	/* unwrap failed (wrong KEK, bad padding) */
 	VV_CAUSE_CONFIG,	/* bad reference or configuration */
+	VV_CAUSE_UNTRUSTED,	/* vault not named by trusted configuration, or
+				 * its challenge failed verification */
 };
 
 struct vv_error {
@@ -47,16 +49,36 @@ struct vv_error {
 	int http_status;	/* 0 when not HTTP */
 	char code[64];		/* e.g. "Forbidden" */
 	char inner[64];		/* e.g. "ForbiddenByRbac", "SecretDisabled" */
-	char message[384];	/* human readable, never key material */
+	char message[1024];	/* human readable, never key material */
 };
 
 const char *vv_cause_str(enum vv_cause c);
 /* A definite answer: never fail over to another vault on it. */
 bool vv_cause_is_definite(enum vv_cause c);
 
+struct vv_vault_move {
+	const char *from, *to;	/* https://HOST[:PORT] */
+};
+
 struct vv_vault_config {
 	const char *vault_url;		/* default vault for bare names; may be NULL */
 	const char *secondary_url;	/* same key material, tried on outage only */
+	/*
+	 * The only vaults a bearer token (or any request) is ever sent to:
+	 * vault_url, secondary_url and these "https://host[:port]" origins.
+	 * They come from trusted configuration (root-owned config and its
+	 * drop-ins, the extension's protected settings, the command line),
+	 * never from a disk or a vault answer. NULL-terminated; may be NULL.
+	 */
+	const char *const *allowed_urls;
+	/*
+	 * A vault's keys restored into another one (cross-region restore: Key
+	 * Vault's backup/restore keeps names and versions): every reference to
+	 * moves[i].from is resolved at moves[i].to with the same path; from is
+	 * never contacted, to is trusted. From trusted configuration only.
+	 */
+	const struct vv_vault_move *moves;
+	size_t nmoves;
 	const char *imds_url;		/* default http://169.254.169.254 */
 	const char *ca_file;		/* extra CA bundle (tests); verification stays on */
 	const char *identity_kind;	/* NULL, "client_id", "object_id", "msi_res_id" */
@@ -90,6 +112,18 @@ struct vv_vault_stats {
 	unsigned retries, failovers;
 	unsigned connections;		/* new TCP connections opened (vault + IMDS/AAD) */
 };
+
+/* "https://host[:port]" of an origin, plenty for any DNS name and port. */
+#define VV_ORIGIN_MAX 300
+
+/*
+ * The origin of an https URL, normalised: lower-case host, ":443" dropped,
+ * path/query ignored. Only DNS host names (letters, digits, '-', '.') and a
+ * port 1-65535 are accepted: no user info ("https://a@b"), no IP literals,
+ * no percent-escapes, so the host a check sees is the host curl connects
+ * to. 0, or -EINVAL when url is not such a URL.
+ */
+int vv_origin(const char *url, char *out, size_t outlen);
 
 struct vv_vault;	/* thread-safe client: token cache, connection reuse */
 

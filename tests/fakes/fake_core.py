@@ -425,6 +425,12 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         name = self.app.name
         c = self.app.counters
         c.inc(name + ".requests")
+        if not req.header("Authorization"):
+            # What a client sends before it knows the vault is genuine:
+            # the SDKs send no body there; neither may vaultvol.
+            c.inc(name + ".unauthed")
+            if body:
+                c.inc(name + ".unauthed_with_body")
         op = self.app.classify(req)
         req.op = op
         c.inc(name + "." + op)

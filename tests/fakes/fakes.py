@@ -117,6 +117,10 @@ def main():
     ap.add_argument("--kv-addr", default="127.0.0.1")
     ap.add_argument("--kv-port", type=int, default=0)
     ap.add_argument("--kv2-addr", default=None, help="secondary vault address (default: --kv-addr)")
+    ap.add_argument("--kv-name", default="myvault.vault.azure.net",
+                    help="vault host name clients use (pinned to --kv-addr with VAULTVOL_TEST_RESOLVE)")
+    ap.add_argument("--kv2-name", default="myvault-dr.vault.azure.net",
+                    help="secondary vault host name")
     ap.add_argument("--kv2-port", type=int, default=0, help="-1 disables the secondary vault")
     ap.add_argument("--imds-addr", default="127.0.0.1")
     ap.add_argument("--imds-port", type=int, default=0)
@@ -157,21 +161,27 @@ def main():
     app_cert = os.path.join(certs, "app.pem")
     world.app_cert = app_cert if os.path.exists(app_cert) else None
 
-    vault_specs = [("primary", args.kv_addr, args.kv_port)]
+    vault_specs = [("primary", args.kv_addr, args.kv_port, args.kv_name)]
     if args.kv2_port >= 0:
-        vault_specs.append(("secondary", args.kv2_addr or args.kv_addr, args.kv2_port))
-    world.faults = Faults([n for n, _, _ in vault_specs] + ["imds"])
+        vault_specs.append(("secondary", args.kv2_addr or args.kv_addr, args.kv2_port, args.kv2_name))
+    world.faults = Faults([n for n, _, _, _ in vault_specs] + ["imds"])
     default_app(world, world.app_cert)
 
     servers = []
-    for name, addr, port in vault_specs:
+    resolve = []
+    ip_urls = {}
+    for name, addr, port, host in vault_specs:
         vault = Vault(name)
         world.vaults[name] = vault
         app = VaultApp(world, vault, None, serve_aad=(name == "primary"))
         srv = FakeServer(addr, port, app,
                          tls_picker=(lambda v=vault: world.tls_contexts.get(v.tls_cert,
                                                                             world.tls_contexts["server"])))
-        vault.base = app.default_base = "https://%s:%d" % (url_host(addr), srv.server_address[1])
+        # Clients reach a vault by its name (production checks need one);
+        # the name is pinned to the loopback address it listens on.
+        vault.base = app.default_base = "https://%s:%d" % (host, srv.server_address[1])
+        ip_urls[name] = "https://%s:%d" % (url_host(addr), srv.server_address[1])
+        resolve.append("%s:%d:%s" % (host, srv.server_address[1], url_host(addr)))
         servers.append(srv)
     world.imds = ImdsApp(world)
     imds_srv = FakeServer(args.imds_addr, args.imds_port, world.imds)
@@ -190,6 +200,9 @@ def main():
         "certs_dir": certs,
         "kv_url": kv, "kv_addr": args.kv_addr, "kv_port": servers[0].server_address[1],
         "kv2_url": kv2,
+        "kv_ip_url": ip_urls["primary"],
+        "kv2_ip_url": ip_urls.get("secondary"),
+        "resolve": ",".join(resolve),
         "kv2_addr": (args.kv2_addr or args.kv_addr) if kv2 else None,
         "kv2_port": servers[1].server_address[1] if kv2 else None,
         "imds_url": "http://%s:%d" % (url_host(args.imds_addr), imds_srv.server_address[1]),
@@ -231,6 +244,7 @@ def main():
     write_atomic(os.path.join(state, "ports.json"), json.dumps(info, indent=1) + "\n")
     env = {"FAKE_PID": info["pid"], "FAKE_TENANT": info["tenant"], "FAKE_CA": info["ca"],
            "FAKE_KV_URL": kv, "FAKE_KV_PORT": info["kv_port"],
+           "FAKE_KV_IP_URL": info["kv_ip_url"], "FAKE_RESOLVE": info["resolve"],
            "FAKE_KV2_URL": kv2 or "", "FAKE_KV2_PORT": info["kv2_port"] or "",
            "FAKE_IMDS_URL": info["imds_url"], "FAKE_IMDS_PORT": info["imds_port"],
            "FAKE_CTL_URL": info["ctl_url"], "FAKE_CTL_PORT": info["ctl_port"],

@@ -2,7 +2,7 @@
 # mkca.sh DIR [--force]: test PKI for the fakes, made with the openssl CLI.
 #
 #   ca.pem / ca.key                 test CA ("vaultvol fakes test CA")
-#   server.pem / server.key         SAN localhost, 127.0.0.1, 127.0.0.2, ::1
+#   server.pem / server.key         SAN *.vault.azure.net, *.example.net (rogue-vault tests), localhost, 127.0.0.1, 127.0.0.2, ::1
 #   wronghost.pem / .key            signed by the CA, SAN wrong.invalid only
 #   expired.pem / .key              signed by the CA, valid Jan 2020 only
 #   untrusted-ca.pem, untrusted.pem / .key   other CA, SAN as server
@@ -15,7 +15,9 @@ set -eu
 dir=${1:?usage: mkca.sh DIR [--force]}
 force=${2:-}
 mkdir -p "$dir"
-if [ -s "$dir/server.pem" ] && [ -s "$dir/app.pem" ] && [ "$force" != "--force" ]; then
+# Kept unless --force, or unless made before the vault names were in the SAN.
+if [ -s "$dir/server.pem" ] && [ -s "$dir/app.pem" ] && [ "$force" != "--force" ] &&
+    grep -q vault.azure.net "$dir/server.san" 2>/dev/null; then
     exit 0
 fi
 command -v openssl >/dev/null || { echo "mkca.sh: openssl not found" >&2; exit 1; }
@@ -54,10 +56,13 @@ leaf() { # name ca san
         -extfile "$tmp/ext" -out "$dir/$1.pem" 2>/dev/null
 }
 
-SAN="DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:::1"
+# Vault names as production has them (clients pin them to loopback with
+# VAULTVOL_TEST_RESOLVE), plus the loopback names for the fakes' own tests.
+SAN="DNS:*.vault.azure.net,DNS:*.example.net,DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:::1"
 
 mkca ca "vaultvol fakes test CA"
 leaf server ca "$SAN"
+echo "$SAN" >"$dir/server.san"
 leaf wronghost ca "DNS:wrong.invalid"
 
 # An expired leaf needs explicit dates, which only `openssl ca` sets on 3.0.

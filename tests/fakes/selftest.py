@@ -662,8 +662,12 @@ def ipv6_check():
                                 "--imds-addr", "::1", "--kv2-port", "-1"], capture_output=True)
             expect(p.returncode == 0, p.stderr)
             info = json.load(open(os.path.join(state, "ports.json")))
-            expect(info["kv_url"].startswith("https://[::1]:"), info["kv_url"])
+            expect(info["kv_ip_url"].startswith("https://[::1]:"), info["kv_ip_url"])
+            expect(info["kv_url"].startswith("https://myvault.vault.azure.net:"), info["kv_url"])
+            expect(info["resolve"].endswith(":[::1]"), info["resolve"])
+            # by its vault name, pinned to ::1 as vaultvol's clients pin it
             rc = subprocess.run(["curl", "-sS", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code}",
+                                 "--resolve", info["resolve"],
                                  "--cacert", info["ca"], info["kv_url"] + "/secrets/x?api-version=7.4"],
                                 capture_output=True)
             expect(rc.stdout == b"401", rc)

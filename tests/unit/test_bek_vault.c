@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "keysrc_helpers.h"
+#include "tests/unit/support/fakes_proc.h"
 #include "vault/b64.h"
 #include "vault/rsa_local.h"
 #include "vault/vault.h"
@@ -53,7 +54,7 @@ static int port_field(const char *json, const char *key, char *out, size_t len)
 static int setup(void **state)
 {
 	struct vv_vault_config cfg = { 0 };
-	char path[700], self[PATH_MAX], *ports, *out;
+	char path[700], self[PATH_MAX], pins[256], *ports, *out;
 	ssize_t n;
 
 	(void)state;
@@ -70,7 +71,6 @@ static int setup(void **state)
 	    port_field(ports, "imds_url", F.imds, sizeof(F.imds)) ||
 	    port_field(ports, "ca", F.ca, sizeof(F.ca)))
 		return -1;
-	free(ports);
 	/* a KEK in the vault, and its private PEM for the offline path */
 	out = CTL("-f kid put_key name=kek bits=2048", F.dir);
 	if (!out)
@@ -82,6 +82,10 @@ static int setup(void **state)
 		  F.pem) != 0)
 		return -1;
 	snprintf(F.pemref, sizeof(F.pemref), "file:%s", F.pem);
+	if (port_field(ports, "resolve", pins, sizeof(pins)))
+		return -1;
+	vv_fakes_pin(pins);
+	free(ports);
 	cfg.vault_url = F.kv;
 	cfg.imds_url = F.imds;
 	cfg.ca_file = F.ca;
@@ -266,7 +270,7 @@ static void test_store_with_vault_kek(void **state)
 	vv_secret_free(k);
 }
 
-/* A KEK that is disabled, expired or not yet valid is not used to wrap. */
+/* A KEK that is disabled, expired, not yet valid or too weak is not used to wrap. */
 static void test_store_refuses_bad_kek(void **state)
 {
 	struct vv_secret *k = vv_secret_from("0123456789abcdef0123456789abcdef", 32);
@@ -301,6 +305,19 @@ static void test_store_refuses_bad_kek(void **state)
 		assert_int_equal(after.wraps, before.wraps);
 		assert_int_equal(after.secret_puts, before.secret_puts);
 	}
+	/* A 1024-bit RSA key is no KEK (ADE takes 2048, 3072 and 4096). */
+	out = CTL("-f kid put_key name=weakkek bits=1024", F.dir);
+	assert_non_null(out);
+	snprintf(kid, sizeof(kid), "%s", out);
+	free(out);
+	vv_vault_get_stats(F.v, &before);
+	assert_true(vv_bek_store(F.v, "never-stored", k, kid, NULL, NULL, &ref, NULL, &err) < 0);
+	vv_vault_get_stats(F.v, &after);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_non_null(strstr(err.message, "RSA of 1024 bits"));
+	assert_null(ref);
+	assert_int_equal(after.wraps, before.wraps);
+	assert_int_equal(after.secret_puts, before.secret_puts);
 	vv_secret_free(k);
 }
 

@@ -283,6 +283,133 @@ static void test_load_file(void **state)
 	rmdir(tmpdir);
 }
 
+/*
+ * The allow-list: `allowed` in [vault], drop-ins in conf.d/ beside the file
+ * (name order, lists grow, a volume described twice is an error), the
+ * directory checked like the files, and provision's drop-in writer.
+ */
+static void test_allowed_and_dropins(void **state)
+{
+	static char dir[] = "/tmp/vv-test-dropin-XXXXXX";
+	struct vv_config *cfg = NULL;
+	struct vv_vault_config vc;
+	char path[256], d[256], f[320], err[512];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vaultvol.conf", dir);
+	snprintf(d, sizeof(d), "%s/conf.d", dir);
+
+	/* bad URLs are refused by name, good ones normalised */
+	assert_int_equal(vv_config_parse("[vault]\nallowed = https://a@evil.example/\n", "t",
+					 &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t:2: allowed: 'https://a@evil.example/'"));
+	assert_int_equal(vv_config_parse("[vault]\nallowed = https://127.0.0.1\n", "t",
+					 &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vv_config_parse("[vault]\nallowed = https://KV1.vault.azure.net:443/x, "
+					 "https://kv2.vault.azure.net:8443\n", "t", &cfg, err,
+					 sizeof(err)), 0);
+	assert_int_equal(cfg->vault.nallowed, 2);
+	assert_string_equal(cfg->vault.allowed[0], "https://kv1.vault.azure.net");
+	assert_string_equal(cfg->vault.allowed[1], "https://kv2.vault.azure.net:8443");
+	assert_null(cfg->vault.allowed[2]);
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_string_equal(vc.allowed_urls[1], "https://kv2.vault.azure.net:8443");
+	vv_config_free(cfg);
+
+	/* moved: lines add up, normalised; chains, self-moves and junk refused */
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://A.vault.azure.net https://b.vault.azure.net:443\n"
+					 "moved = https://c.vault.azure.net https://d.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->vault.nmoves, 2);
+	assert_string_equal(cfg->vault.moves[0].from, "https://a.vault.azure.net");
+	assert_string_equal(cfg->vault.moves[0].to, "https://b.vault.azure.net");
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_int_equal(vc.nmoves, 2);
+	assert_string_equal(vc.moves[1].to, "https://d.vault.azure.net");
+	vv_config_free(cfg);
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net\n", "t", &cfg,
+					 err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t:2: moved: expected two vault URLs"));
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://a.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://b.vault.azure.net\n"
+					 "moved = https://b.vault.azure.net https://c.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no chains"));
+	/* other keys still may not repeat */
+	assert_int_equal(vv_config_parse("[vault]\nurl = https://a.vault.azure.net\nurl = https://b.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+
+	/* main file + two drop-ins in name order */
+	write_file(path, "[vault]\nurl = https://main.vault.azure.net\nallowed = https://a.vault.azure.net\n"
+		   "[volume v1]\nmatch = lun:1\nkey = k1\n", 0644);
+	assert_int_equal(mkdir(d, 0755), 0);
+	snprintf(f, sizeof(f), "%s/20-b.conf", d);
+	write_file(f, "[vault]\nallowed = https://b.vault.azure.net\n[volume v2]\nmatch = lun:2\nkey = k2\n", 0644);
+	snprintf(f, sizeof(f), "%s/10-a.conf", d);
+	write_file(f, "[vault]\nallowed = https://a.vault.azure.net https://c.vault.azure.net\n", 0600);
+	snprintf(f, sizeof(f), "%s/ignored.conf.bak", d);
+	write_file(f, "garbage\n", 0600);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->vault.nallowed, 3);
+	assert_string_equal(cfg->vault.allowed[1], "https://c.vault.azure.net");
+	assert_string_equal(cfg->vault.allowed[2], "https://b.vault.azure.net");
+	assert_int_equal(cfg->nvolumes, 2);
+	assert_non_null(vv_config_volume(cfg, "v2"));
+
+	/* provision's writer: nothing for a vault already trusted or a local ref */
+	assert_int_equal(vv_config_trust_vault(path, cfg, "https://b.vault.azure.net/secrets/x/1",
+					       err, sizeof(err)), 0);
+	assert_int_equal(vv_config_trust_vault(path, cfg, "keystore:x", err, sizeof(err)), 0);
+	assert_int_equal(vv_config_trust_vault(path, cfg, "https://new.vault.azure.net:8443/keys/k/v",
+					       err, sizeof(err)), 0);
+	vv_config_free(cfg);
+	snprintf(f, sizeof(f), "%s/50-vault-new.vault.azure.net-8443.conf", d);
+	assert_int_equal(stat(f, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->vault.nallowed, 4);
+	assert_string_equal(cfg->vault.allowed[3], "https://new.vault.azure.net:8443");
+	vv_config_free(cfg);
+	cfg = NULL;
+	unlink(f);
+
+	/* a volume described twice, and [snapshot] in a drop-in, are errors */
+	snprintf(f, sizeof(f), "%s/30-dup.conf", d);
+	write_file(f, "[volume v1]\nmatch = lun:3\nkey = k3\n", 0600);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "[volume v1] is already described at"));
+	write_file(f, "[snapshot]\ntimeout = 5\n", 0600);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "[snapshot] belongs in the main config file"));
+	unlink(f);
+
+	/* a drop-in or a directory others can write is refused */
+	snprintf(f, sizeof(f), "%s/20-b.conf", d);
+	assert_int_equal(chmod(f, 0666), 0);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	assert_int_equal(chmod(f, 0644), 0);
+	assert_int_equal(chmod(d, 0777), 0);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "conf.d: writable by group or others"));
+	assert_null(cfg);
+	assert_int_equal(chmod(d, 0755), 0);
+
+	/* an explicit path must exist, drop-ins or not */
+	unlink(path);
+	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
+	snprintf(f, sizeof(f), "%s/20-b.conf", d);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/10-a.conf", d);
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/ignored.conf.bak", d);
+	unlink(f);
+	rmdir(d);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_match_strings),
 		cmocka_unit_test(test_vault_merge),
 		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_allowed_and_dropins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -349,6 +349,25 @@ static void test_garbage_answer(void **state)
 	src_close(&s);
 }
 
+/*
+ * Found by fuzzing: expires_in = INT64_MAX made now + expires_in overflow
+ * (undefined; UBSan aborts the unit-asan run). The lifetime is capped: the
+ * token is used and cached, and the cache still expires.
+ */
+static void test_huge_expires_in(void **state)
+{
+	struct src s;
+
+	(void)state;
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"imds\",\"status\":200,"
+		"\"body\":{\"access_token\":\"huge-lifetime-token\",\"token_type\":\"Bearer\","
+		"\"expires_in\":\"9223372036854775807\",\"resource\":\"https://vault.azure.net\"}}"), 0);
+	src_open(&s, NULL, NULL, 3);
+	get_ok(&s, false, true, NULL);
+	get_ok(&s, false, false, NULL);
+	src_close(&s);
+}
+
 static int closed_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -503,6 +522,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_system_identity_cached, reset),
+		cmocka_unit_test_setup(test_huge_expires_in, reset),
 		cmocka_unit_test(test_refresh_margin),
 		cmocka_unit_test_setup(test_short_lived_token_refetched, reset),
 		cmocka_unit_test_setup(test_user_assigned, reset),

@@ -31,6 +31,8 @@ static struct vv_fakes F;
 struct opts {
 	bool secondary;
 	const char *vault_url;
+	const char *allowed;		/* one more trusted vault */
+	const struct vv_vault_move *move;	/* one [vault] moved mapping */
 	int request_timeout_ms;
 	int max_retries;
 	int max_parallel;
@@ -38,8 +40,12 @@ struct opts {
 
 static struct vv_vault *mkvault(const struct opts *o)
 {
+	const char *allowed[] = { o ? o->allowed : NULL, NULL };
 	struct vv_vault_config c = {
 		.vault_url = o && o->vault_url ? o->vault_url : F.kv_url,
+		.allowed_urls = allowed,
+		.moves = o ? o->move : NULL,
+		.nmoves = o && o->move ? 1 : 0,
 		.secondary_url = o && o->secondary ? F.kv2_url : NULL,
 		.imds_url = F.imds_url,
 		.ca_file = F.ca,
@@ -352,7 +358,7 @@ static void test_challenge_foreign_resource(void **state)
 		"resource=\\\"https://management.azure.com\\\"\"}}"), 0);
 	v = mkvault(NULL);
 	assert_true(vv_secret_get(v, "s", &b, &err) < 0);
-	assert_int_equal(err.cause, VV_CAUSE_UNAUTHORIZED);
+	assert_int_equal(err.cause, VV_CAUSE_UNTRUSTED);
 	assert_non_null(strstr(err.message, "management.azure.com"));
 	vv_vault_get_stats(v, &st);
 	assert_int_equal(st.token_requests, 0);
@@ -383,6 +389,30 @@ static void test_attributes_and_tags(void **state)
 	assert_string_equal(vv_bundle_tag(b, "diskencryptionkeyencryptionalgorithm"), "RSA-OAEP");
 	assert_int_equal(b->nbf, now - 100);
 	assert_int_equal(b->exp, now - 10);
+	vv_secret_bundle_free(b);
+	vv_vault_free(v);
+}
+
+/*
+ * Found by fuzzing: "exp": 1e300 was cast from double to int64 (undefined;
+ * UBSan aborts the unit-asan run). A time out of range is no time at all.
+ */
+static void test_exp_out_of_range(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char id[256];
+
+	(void)state;
+	put_secret("primary", "far", "x", id, sizeof(id));
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"primary\",\"status\":200,"
+		"\"when\":\"authed\",\"body\":{\"value\":\"x\",\"id\":\"%s\","
+		"\"attributes\":{\"enabled\":true,\"exp\":1e300,\"nbf\":-1e300}}}", id), 0);
+	v = mkvault(NULL);
+	assert_int_equal(vv_secret_get(v, "far", &b, &err), 0);
+	assert_int_equal(b->exp, 0);
+	assert_int_equal(b->nbf, 0);
 	vv_secret_bundle_free(b);
 	vv_vault_free(v);
 }
@@ -662,6 +692,126 @@ static void get_ok(struct vv_vault *v, const char *ref, const char *value)
 	vv_secret_bundle_free(b);
 }
 
+/*
+ * A reference naming a vault no trusted configuration names (as a hostile
+ * disk's token would) is refused before any byte is sent: no request, no
+ * token, and the message names the host and the line to add.
+ */
+static void test_untrusted_vault_refused(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	char ref[256];
+	long before = ctr("primary.requests");
+
+	(void)state;
+	put_secret("primary", "s", "x", NULL, 0);
+	before = ctr("primary.requests");
+	vv_fakes_pin("rogue.example.net:1:127.0.0.1");
+	snprintf(ref, sizeof(ref), "https://rogue.example.net:%s/secrets/s",
+		 strrchr(F.kv_url, ':') + 1);
+	v = mkvault(NULL);
+	assert_int_equal(vv_secret_get(v, ref, &b, &err), -EPERM);
+	assert_int_equal(err.cause, VV_CAUSE_UNTRUSTED);
+	assert_true(vv_cause_is_definite(err.cause));
+	assert_non_null(strstr(err.message, "rogue.example.net"));
+	assert_non_null(strstr(err.message, "allowed = https://rogue.example.net:"));
+	/* user info, IP literals and other spellings are not vault references */
+	assert_true(vv_secret_get(v, "https://myvault.vault.azure.net@rogue.example.net/secrets/s",
+				  &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_true(vv_secret_get(v, "https://127.0.0.1/secrets/s", &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 0);
+	assert_int_equal(ctr("primary.requests"), before);
+	assert_int_equal(ctr("imds.token"), 0);
+	vv_vault_free(v);
+}
+
+/*
+ * A trusted host whose challenge names an audience it is not part of
+ * (rogue.example.net asking for https://vault.azure.net) gets no token: the
+ * SDKs' verifyChallengeResource.
+ */
+static void test_challenge_other_domain(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	char url[128], pin[128], ref[192];
+	struct opts o = { .vault_url = url };
+
+	(void)state;
+	put_secret("primary", "s", "x", NULL, 0);
+	snprintf(url, sizeof(url), "https://rogue.example.net:%s", strrchr(F.kv_url, ':') + 1);
+	snprintf(pin, sizeof(pin), "rogue.example.net:%s:127.0.0.1", strrchr(F.kv_url, ':') + 1);
+	vv_fakes_pin(pin);
+	v = mkvault(&o);
+	snprintf(ref, sizeof(ref), "%s/secrets/s", url);
+	assert_true(vv_secret_get(v, ref, &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_UNTRUSTED);
+	assert_non_null(strstr(err.message, "vault.azure.net"));
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.challenges, 1);
+	assert_int_equal(st.token_requests, 0);
+	assert_int_equal(ctr("imds.token"), 0);
+	assert_int_equal(ctr("primary.requests"), ctr("primary.unauthed"));
+	vv_vault_free(v);
+}
+
+/* The unauthenticated probe of a PUT carries no body (Content-Length: 0). */
+static void test_probe_has_no_body(void **state)
+{
+	struct vv_secret *val = vv_secret_from("probe-secret-value", 18);
+	struct vv_secret_bundle *b = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+
+	(void)state;
+	v = mkvault(NULL);
+	assert_int_equal(vv_secret_put(v, "probe", val, NULL, NULL, 0, &b, &err), 0);
+	assert_true(ctr("primary.unauthed") >= 1);
+	assert_int_equal(ctr("primary.unauthed_with_body"), 0);
+	assert_int_equal(ctr("primary.set_secret.ok"), 1);
+	vv_secret_bundle_free(b);
+	vv_vault_free(v);
+	vv_secret_free(val);
+}
+
+/*
+ * Tokens are cached per resource and tenant: a vault whose challenge names
+ * another tenant does not get the token obtained for the first one.
+ */
+static void test_token_cache_per_tenant(void **state)
+{
+	struct vv_vault_stats st;
+	struct vv_vault *v;
+	char ref[192];
+	struct opts o = { .secondary = true };
+
+	(void)state;
+	put_secret("all", "t", "x", NULL, 0);
+	v = mkvault(&o);
+	get_ok(v, "t", "x");
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"server\":\"secondary\",\"status\":401,"
+		"\"when\":\"unauthed\",\"body\":\"\",\"headers\":{\"WWW-Authenticate\":"
+		"\"Bearer authorization=\\\"https://login.windows.net/other-tenant\\\", "
+		"resource=\\\"https://vault.azure.net\\\"\"}}"), 0);
+	snprintf(ref, sizeof(ref), "%s/secrets/t", F.kv2_url);
+	get_ok(v, ref, "x");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 2);
+	/* the same tenant again: cached */
+	get_ok(v, "t", "x");
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 2);
+	vv_vault_free(v);
+}
+
 static void test_throttled_then_ok(void **state)
 {
 	struct vv_vault_stats st;
@@ -889,8 +1039,11 @@ static void test_failover_limits(void **state)
 	vv_vault_free(v);
 
 	/* the configured vault is another one: its secondary is no replica of this */
-	snprintf(url, sizeof(url), "https://localhost:%s", strrchr(F.kv_url, ':') + 1);
+	snprintf(url, sizeof(url), "https://other.vault.azure.net:%s", strrchr(F.kv_url, ':') + 1);
+	snprintf(ref, sizeof(ref), "other.vault.azure.net:%s:127.0.0.1", strrchr(F.kv_url, ':') + 1);
+	vv_fakes_pin(ref);
 	o.vault_url = url;
+	o.allowed = F.kv_url;
 	v = mkvault(&o);
 	snprintf(ref, sizeof(ref), "%s/secrets/rep", F.kv_url);
 	assert_true(vv_secret_get(v, ref, &b, &err) < 0);
@@ -928,11 +1081,14 @@ static void test_failover_on_connect_failure(void **state)
 {
 	struct vv_vault_stats st;
 	struct vv_vault *v;
-	char url[64];
+	char url[64], pin[96];
 	struct opts o = { .secondary = true, .max_retries = 1, .vault_url = url };
+	int port = closed_port();
 
 	(void)state;
-	snprintf(url, sizeof(url), "https://127.0.0.1:%d", closed_port());
+	snprintf(url, sizeof(url), "https://down.vault.azure.net:%d", port);
+	snprintf(pin, sizeof(pin), "down.vault.azure.net:%d:127.0.0.1", port);
+	vv_fakes_pin(pin);
 	put_secret("secondary", "rep", "from-2", NULL, 0);
 	v = mkvault(&o);
 	get_ok(v, "rep", "from-2");
@@ -945,6 +1101,77 @@ static void test_failover_on_connect_failure(void **state)
 	v = mkvault(&o);
 	expect_fail(v, "rep", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
 	vv_vault_free(v);
+}
+
+/*
+ * Cross-region restore: the keys of a vault that is gone now live in
+ * another one with the same names and versions. With `moved`, a reference
+ * to the old vault (secret, and the KEK its tag names) is resolved at the
+ * new one, and the old one gets nothing - not even when it is also in the
+ * allow-list.
+ */
+static void test_moved_vault(void **state)
+{
+	struct vv_secret *plain = vv_secret_from("restored-passphrase", 19);
+	struct vv_vault_move mv;
+	struct vv_secret_bundle *b = NULL;
+	struct vv_bek *bek = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char old[128], pin[128], kid[256], oldkid[300], ref[300], *wrapped = NULL;
+	int dead = closed_port();
+	struct opts o = { .move = &mv };
+
+	(void)state;
+	/* old.vault.azure.net is pinned to a port nobody listens on */
+	snprintf(old, sizeof(old), "https://old.vault.azure.net:%d", dead);
+	snprintf(pin, sizeof(pin), "old.vault.azure.net:%d:127.0.0.1", dead);
+	vv_fakes_pin(pin);
+	mv.from = old;
+	mv.to = F.kv_url;
+	o.allowed = old;
+	put_key("kek", kid, sizeof(kid));
+	v = mkvault(NULL);
+	assert_int_equal(vv_key_wrap(v, kid, "RSA-OAEP", plain, &wrapped, NULL, &err), 0);
+	vv_vault_free(v);
+	/* the secret's KEK tag names the old vault, as the restored copy does */
+	snprintf(oldkid, sizeof(oldkid), "%s%s", old, strstr(kid, "/keys/"));
+	assert_int_equal(vv_fakes_ctl_ok(&F, "put_secret",
+		"{\"vault\":\"primary\",\"name\":\"moved\",\"value\":\"%s\",\"content_type\":\"Wrapped BEK\","
+		"\"tags\":{\"DiskEncryptionKeyEncryptionKeyURL\":\"%s\","
+		"\"DiskEncryptionKeyEncryptionAlgorithm\":\"RSA-OAEP\"}}", wrapped, oldkid), 0);
+
+	v = mkvault(&o);
+	snprintf(ref, sizeof(ref), "%s/secrets/moved", old);
+	assert_int_equal(vv_secret_get(v, ref, &b, &err), 0);
+	assert_non_null(strstr(b->id, F.kv_url));
+	vv_secret_bundle_free(b);
+	if (vv_bek_fetch(v, ref, NULL, &bek, &err) < 0)
+		fprintf(stderr, "fetch: %s\n", err.message);
+	assert_non_null(bek);
+	assert_int_equal(bek->key->len, 19);
+	assert_memory_equal(bek->key->data, "restored-passphrase", 19);
+	vv_bek_free(bek);
+	vv_vault_free(v);
+
+	/* a KEK that was not restored: the error names it and the new vault */
+	snprintf(ref, sizeof(ref), "%s/keys/notrestored/0123456789abcdef0123456789abcdef", old);
+	v = mkvault(&o);
+	assert_true(vv_key_unwrap(v, ref, "RSA-OAEP", wrapped, &plain, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
+	assert_non_null(strstr(err.message, "notrestored"));
+	assert_non_null(strstr(err.message, "is mapped to"));
+	assert_non_null(strstr(err.message, F.kv_url));
+	vv_vault_free(v);
+
+	/* without the mapping, an unreachable vault suggests it */
+	v = mkvault(&(struct opts){ .vault_url = old, .max_retries = 1 });
+	assert_true(vv_secret_get(v, "moved", &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "moved = https://old.vault.azure.net:"));
+	vv_vault_free(v);
+	free(wrapped);
+	vv_secret_free(plain);
 }
 
 /* ---- TLS ---- */
@@ -1134,6 +1361,11 @@ int main(void)
 		cmocka_unit_test_setup(test_token_refreshed_after_401, reset),
 		cmocka_unit_test_setup(test_unauthorized_fresh_token, reset),
 		cmocka_unit_test_setup(test_challenge_foreign_resource, reset),
+		cmocka_unit_test_setup(test_untrusted_vault_refused, reset),
+		cmocka_unit_test_setup(test_exp_out_of_range, reset),
+		cmocka_unit_test_setup(test_challenge_other_domain, reset),
+		cmocka_unit_test_setup(test_probe_has_no_body, reset),
+		cmocka_unit_test_setup(test_token_cache_per_tenant, reset),
 		cmocka_unit_test_setup(test_attributes_and_tags, reset),
 		cmocka_unit_test_setup(test_put_then_get, reset),
 		cmocka_unit_test_setup(test_key_get, reset),
@@ -1152,6 +1384,7 @@ int main(void)
 		cmocka_unit_test_setup(test_failover_on_outage, reset),
 		cmocka_unit_test_setup(test_failover_on_connect_failure, reset),
 		cmocka_unit_test_setup(test_failover_limits, reset),
+		cmocka_unit_test_setup(test_moved_vault, reset),
 		cmocka_unit_test_setup(test_tls_verified, reset),
 		cmocka_unit_test_setup(test_bad_references, reset),
 		cmocka_unit_test(test_cause_names),

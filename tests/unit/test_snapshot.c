@@ -384,8 +384,12 @@ static void test_deadline_passes(void **state)
 	assert_true(f->rep.deadline_expired);
 	assert_non_null(strstr(f->rep.thawed_by, "deadline"));
 	assert_true(has_reason(&f->rep, "deadline passed before the snapshot finished"));
-	/* The window ended at the deadline, not when the command did. */
-	assert_true(f->rep.window_ms >= 900 && f->rep.window_ms < 1800);
+	/*
+	 * The window ended at the deadline, not when the command did: the
+	 * thaw is logged before the late command's line (an order, not a
+	 * timing, so a loaded machine cannot fail it); never before 1 s.
+	 */
+	assert_true(f->rep.window_ms >= 900);
 	log = log_text();
 	assert_true(at(log, "T /a") < at(log, "C-late"));
 	free(log);

@@ -26,6 +26,15 @@ static void copy_member(struct json_object *o, const char *key, char *dst, size_
 		snprintf(dst, len, "%s", json_object_get_string(v));
 }
 
+void vv_fakes_pin(const char *pins)
+{
+	const char *old = getenv("VAULTVOL_TEST_RESOLVE");
+	char all[2048];
+
+	snprintf(all, sizeof(all), "%s%s%s", old ? old : "", old && *old ? "," : "", pins);
+	setenv("VAULTVOL_TEST_RESOLVE", all, 1);
+}
+
 static int read_ports(struct vv_fakes *f)
 {
 	char path[512];
@@ -46,7 +55,16 @@ static int read_ports(struct vv_fakes *f)
 	copy_member(o, "aad_client_secret", f->aad_client_secret, sizeof(f->aad_client_secret));
 	copy_member(o, "aad_cert", f->aad_cert, sizeof(f->aad_cert));
 	copy_member(o, "aad_key", f->aad_key, sizeof(f->aad_key));
+	copy_member(o, "kv_ip_url", f->kv_ip_url, sizeof(f->kv_ip_url));
+	copy_member(o, "resolve", f->resolve, sizeof(f->resolve));
 	json_object_put(o);
+	/*
+	 * The vault client (and every vaultvol this test runs) reaches the
+	 * fakes by their vault names, pinned to loopback: added to what an
+	 * earlier fake of this process pinned.
+	 */
+	if (f->resolve[0])
+		vv_fakes_pin(f->resolve);
 	return f->kv_url[0] && f->imds_url[0] && f->ctl_url[0] && f->ca[0] ? 0 : -EPROTO;
 }
 

@@ -20,10 +20,19 @@ struct vv_fakes {
 	char aad_url[128], tenant[64];
 	char aad_client_id[64], aad_client_secret[128];
 	char aad_cert[512], aad_key[512];
+	char kv_ip_url[128];		/* the primary by its address (fakes' own checks) */
+	char resolve[256];		/* host:port:addr pins, also set in VAULTVOL_TEST_RESOLVE */
 };
 
 /* Start with extra fakes.py arguments (NULL-terminated, may be NULL). 0 or -errno. */
 int vv_fakes_start(struct vv_fakes *f, const char *const *extra_args);
+/*
+ * Pin "host:port:addr[,...]" (loopback only) for vault clients of this
+ * process and the programs it runs: appended to VAULTVOL_TEST_RESOLVE.
+ * vv_fakes_start() pins the fakes' vault names itself.
+ */
+void vv_fakes_pin(const char *pins);
+
 /* SIGTERM, wait, remove the state dir. */
 void vv_fakes_stop(struct vv_fakes *f);
 

@@ -95,7 +95,7 @@ step sc-names-protectors grep -q "protectors: smart card, recovery passphrase" /
 step sc-remedy grep -q "win-sc:   remedy: .*recovery password" /tmp/open.out
 step sc-not-open sh -c '! dmsetup info win-sc >/dev/null 2>&1'
 step sk-bek-sha sh -c 'test "$(sha256sum /dev/mapper/win-sk | cut -d" " -f1)" = "$SK_SHA"'
-step sk-source grep -q "win-sk: opened as /dev/mapper/win-sk (BitLocker .*key keyvault https://127.0.0.1:[0-9]*/secrets/winbek/" /tmp/open.out
+step sk-source grep -q "win-sk: opened as /dev/mapper/win-sk (BitLocker .*key keyvault https://myvault.vault.azure.net:[0-9]*/secrets/winbek/" /tmp/open.out
 step sk-ro-mapping sh -c 'test "$(blockdev --getro /dev/mapper/win-sk)" = 1'
 step cbc-password-sha sh -c 'test "$(sha256sum /dev/mapper/win-cbc | cut -d" " -f1)" = "$CBC_SHA"'
 step ntfs-mounted grep -q "ntfs: mounted on /win/ntfs" /tmp/open.out

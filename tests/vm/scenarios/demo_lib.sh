@@ -23,6 +23,9 @@ demo_vault_start() {
 		--kv-port 8443 --imds-addr 169.254.169.254 --imds-port 80 --kv2-port -1 \
 		--no-limits --quiet "$@" >/dev/null || return 1
 	. /tmp/fakes/ports.env
+	# The vault is reached by its name (myvault.vault.azure.net), pinned to
+	# the guest's loopback: every production check sees a real vault name.
+	export VAULTVOL_TEST_RESOLVE=$FAKE_RESOLVE
 }
 
 demo_vault_stop() {

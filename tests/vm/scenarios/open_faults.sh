@@ -112,7 +112,7 @@ vaultvol open --all >/tmp/open.out 2>&1
 echo "exit $?" >>/tmp/open.out
 cat /tmp/open.out
 step exit-1 grep -qx "exit 1" /tmp/open.out
-step good1-mounted grep -q "^good1: mounted on /data/good1 (LUKS1 .*key keyvault https://127.0.0.1:[0-9]*/secrets/good1/" /tmp/open.out
+step good1-mounted grep -q "^good1: mounted on /data/good1 (LUKS1 .*key keyvault https://myvault.vault.azure.net:[0-9]*/secrets/good1/" /tmp/open.out
 step good2-mounted grep -q "^good2: mounted on /data/good2 (LUKS1 .*key keystore keystore:good2/" /tmp/open.out
 step good-data sh -c 'grep -qx "data of good1" /data/good1/f.txt && grep -qx "data of good2" /data/good2/f.txt'
 step wrong-key grep -q "^wrong: FAILED (wrong-key): wrong key: no keyslot of /dev/vd. accepts the key" /tmp/open.out

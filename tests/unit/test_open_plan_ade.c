@@ -20,6 +20,7 @@
 #define U1 "0a1b2c3d-0000-4000-8000-000000000001"
 #define U2 "0a1b2c3d-0000-4000-8000-000000000002"
 #define U3 "0a1b2c3d-0000-4000-8000-000000000003"
+#define G1 "5a95db04-6ebc-4ba9-99a3-15a87a3d07b2"
 
 static char *rd_links[] = { "/dev/disk/azure/resource-part1" };
 static char *other_links[] = { "/dev/disk/by-id/scsi-other-part1" };
@@ -27,12 +28,21 @@ static char *fake_links[] = { "/dev/disk/azure/resource-part1x" };
 
 /* LUN 0 and 1 exchanged: lun0 holds what data2 opened, lun1 data1's. */
 static struct vv_blockdev devs[] = {
-	{ .path = "/dev/sdb", .type = VV_VOL_LUKS2, .blkid_type = "crypto_LUKS", .uuid = U2, .lun = 0, .token_rc = -ENOENT },
-	{ .path = "/dev/sdc", .type = VV_VOL_LUKS2, .blkid_type = "crypto_LUKS", .uuid = U1, .lun = 1, .token_rc = -ENOENT },
-	{ .path = "/dev/sda1", .blkid_type = "ext4", .lun = -1, .token_rc = -ENOENT, .links = rd_links, .nlinks = 1 },
-	{ .path = "/dev/sdd", .type = VV_VOL_LUKS2, .blkid_type = "crypto_LUKS", .uuid = U3, .lun = 4, .token_rc = -ENOENT },
-	{ .path = "/dev/sde1", .blkid_type = "ext4", .lun = -1, .token_rc = -ENOENT, .links = other_links, .nlinks = 1 },
-	{ .path = "/dev/sdf1", .blkid_type = "ext4", .lun = -1, .token_rc = -ENOENT, .links = fake_links, .nlinks = 1 },
+	{ .path = "/dev/sdb", .type = VV_VOL_LUKS2, .blkid_type = "crypto_LUKS", .uuid = U2,
+	  .lun = 0, .token_rc = -ENOENT },
+	{ .path = "/dev/sdc", .type = VV_VOL_LUKS2, .blkid_type = "crypto_LUKS", .uuid = U1,
+	  .lun = 1, .token_rc = -ENOENT },
+	{ .path = "/dev/sda1", .blkid_type = "ext4", .lun = -1, .token_rc = -ENOENT,
+	  .links = rd_links, .nlinks = 1 },
+	{ .path = "/dev/sdd", .type = VV_VOL_LUKS2, .blkid_type = "crypto_LUKS", .uuid = U3,
+	  .lun = 4, .token_rc = -ENOENT },
+	{ .path = "/dev/sde1", .blkid_type = "ext4", .lun = -1, .token_rc = -ENOENT,
+	  .links = other_links, .nlinks = 1 },
+	{ .path = "/dev/sdf1", .blkid_type = "ext4", .lun = -1, .token_rc = -ENOENT,
+	  .links = fake_links, .nlinks = 1 },
+	/* BitLocker metadata libcryptsetup refuses (e.g. an unsupported version) */
+	{ .path = "/dev/sdg1", .blkid_type = "BitLocker", .probe_rc = -EINVAL, .uuid = G1,
+	  .lun = 6, .part = 1, .token_rc = -ENOENT },
 };
 static const struct vv_disks disks = { .dev = devs, .n = sizeof(devs) / sizeof(devs[0]) };
 
@@ -54,8 +64,8 @@ static void clear(struct vv_volume_conf *v, size_t n)
 		vv_volume_conf_clear(&v[i]);
 }
 
-static struct vv_vol *plan_of(struct vv_open_plan *plan, const struct vv_volume_conf *vols, size_t n,
-			      const struct vv_prev *prev, size_t nprev, const struct vv_config *cfg)
+static struct vv_vol *plan_of(struct vv_open_plan *plan, const struct vv_volume_conf *vols,
+			      size_t n, const struct vv_prev *prev, size_t nprev, const struct vv_config *cfg)
 {
 	struct vv_open_env env = { .cfg = cfg, .ade = vols, .nade = n, .disks = &disks,
 				   .prev = prev, .nprev = nprev };
@@ -177,10 +187,30 @@ static void test_undescribed(void **state)
 	assert_string_equal(v->device, "/dev/sdd");
 	assert_int_equal(v->lun, 4);
 	assert_string_equal(vv_vstate_str(v->state), "undescribed");
-	/* unencrypted disks are not listed */
-	assert_int_equal(plan.n, 3);
+	/* so is the BitLocker disk (damaged or not); unencrypted disks are not */
+	assert_non_null(vv_open_plan_find(&plan, "bitlk-" G1));
+	assert_int_equal(plan.n, 4);
 	vv_open_plan_free(&plan);
 	clear(vols, 2);
+}
+
+/* A BitLocker volume libcryptsetup refuses is not a LUKS header or dm-crypt matter. */
+static void test_bitlocker_refused(void **state)
+{
+	struct vv_volume_conf vols[1];
+	struct vv_open_plan plan;
+	struct vv_vol *v;
+
+	(void)state;
+	ade(&vols[0], "win", "bitlocker:" G1, false);
+	plan_of(&plan, vols, 1, NULL, 0, NULL);
+	v = vv_open_plan_find(&plan, "win");
+	assert_int_equal(v->fail, VV_FAIL_UNSUPPORTED);
+	assert_null(strstr(v->remedy, "luksHeaderRestore"));
+	assert_null(strstr(v->remedy, "dm-crypt"));
+	assert_non_null(strstr(v->remedy, "Windows"));
+	vv_open_plan_free(&plan);
+	clear(vols, 1);
 }
 
 static void test_reencrypt_percent(void **state)
@@ -217,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_exchanged_luns),
 		cmocka_unit_test(test_resource_disk),
 		cmocka_unit_test(test_undescribed),
+		cmocka_unit_test(test_bitlocker_refused),
 		cmocka_unit_test(test_reencrypt_percent),
 	};
 

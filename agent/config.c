@@ -42,32 +42,129 @@ bool vv_volume_name_valid(const char *name)
 	return true;
 }
 
+/* ---- identifiers and mount points ---------------------------------- */
+
+/* Where a mount would replace what the system runs, reads or exposes. */
+static const char *const system_dirs[] = {
+	"/etc", "/usr", "/bin", "/sbin", "/boot", "/proc", "/sys", "/dev", "/run", "/root",
+};
+/*
+ * Ordinary places for data, but holding state, spools and users' files
+ * that other programs trust: a disk may not put itself there, root may.
+ */
+static const char *const config_only_dirs[] = { "/var", "/tmp", "/home" };
+
+/* path is dir or below it (component-wise: /etcetera is not /etc). */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool path_normalised(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || (n > 1 && p[n - 1] == '/') || strstr(p, "//"))
+		return false;
+	for (const char *c = p; c; c = strchr(c + 1, '/'))
+		if (!strncmp(c, "/./", 3) || !strcmp(c, "/.") ||
+		    !strncmp(c, "/../", 4) || !strcmp(c, "/.."))
+			return false;
+	return true;
+}
+
+int vv_mount_point_check(const char *path, enum vv_origin from, char *why, size_t whylen)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (!n || path[0] != '/') {
+		snprintf(why, whylen, "'%s' is not an absolute path", path ? path : "");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isgraph((unsigned char)path[i])) {
+			snprintf(why, whylen, "'%s' contains a space or control character", path);
+			return -EINVAL;
+		}
+	if (n >= PATH_MAX || !path_normalised(path)) {
+		snprintf(why, whylen, "'%s' is not a normalised path (no '//', '.', '..' or "
+			 "trailing '/')", path);
+		return -EINVAL;
+	}
+	if (!strcmp(path, "/")) {
+		snprintf(why, whylen, "/ is the root directory");
+		return -EPERM;
+	}
+	/* /lib, /lib32, /lib64, /libx32: every top-level lib* directory. */
+	if (!strncmp(path, "/lib", 4)) {
+		int top = (int)strcspn(path + 1, "/") + 1;
+
+		snprintf(why, whylen, (size_t)top == n ? "%s is a system directory" :
+			 "%s is under the system directory %.*s", path, top, path);
+		return -EPERM;
+	}
+	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
+		if (path_under(path, system_dirs[i])) {
+			snprintf(why, whylen, !strcmp(path, system_dirs[i]) ?
+				 "%s is a system directory" : "%s is under the system directory %s",
+				 path, system_dirs[i]);
+			return -EPERM;
+		}
+	/* /var itself holds the system's state; data volumes below it are usual. */
+	if (!strcmp(path, "/var")) {
+		snprintf(why, whylen, "/var is a system directory");
+		return -EPERM;
+	}
+	for (size_t i = 0; i < sizeof(config_only_dirs) / sizeof(config_only_dirs[0]); i++) {
+		const char *d = config_only_dirs[i];
+
+		if (from == VV_ORIGIN_TOKEN && path_under(path, d)) {
+			if (strcmp(path, d))
+				snprintf(why, whylen, "%s is under %s, where only vaultvol.conf "
+					 "may put a volume", path, d);
+			else
+				snprintf(why, whylen, "%s is where only vaultvol.conf may put "
+					 "a volume", path);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+bool vv_uuid_valid(const char *s)
+{
+	static const int groups[] = { 8, 4, 4, 4, 12 };
+	size_t pos = 0;
+
+	if (!s)
+		return false;
+	for (size_t g = 0; g < 5; g++) {
+		for (int i = 0; i < groups[g]; i++, pos++)
+			if (!isxdigit((unsigned char)s[pos]))
+				return false;
+		if (g < 4 && s[pos++] != '-')
+			return false;
+	}
+	return s[pos] == '\0';
+}
+
 void vv_match_clear(struct vv_match *m)
 {
 	free(m->value);
 	memset(m, 0, sizeof(*m));
 }
 
-/* 8-4-4-4-12 hex digits; copied lower-cased into out. */
+/* A UUID or GUID (vv_uuid_valid), copied lower-cased into out. */
 static bool parse_uuid(const char *s, char *out)
 {
-	static const int groups[] = { 8, 4, 4, 4, 12 };
-	size_t pos = 0;
-
-	for (size_t g = 0; g < 5; g++) {
-		for (int i = 0; i < groups[g]; i++, pos++) {
-			if (!isxdigit((unsigned char)s[pos]))
-				return false;
-			out[pos] = (char)tolower((unsigned char)s[pos]);
-		}
-		if (g < 4) {
-			if (s[pos] != '-')
-				return false;
-			out[pos++] = '-';
-		}
-	}
-	out[pos] = '\0';
-	return s[pos] == '\0';
+	if (!vv_uuid_valid(s))
+		return false;
+	for (; *s; s++)
+		*out++ = (char)tolower((unsigned char)*s);
+	*out = '\0';
+	return true;
 }
 
 static bool parse_int(const char *s, long min, long max, long *out)
@@ -313,7 +410,7 @@ static int parse_bool(const char *v, enum vv_tristate *out)
 
 /* ---- parser ------------------------------------------------------------ */
 
-enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_ADE };
+enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_OPEN, SEC_ADE };
 
 struct parser {
 	const char *name;
@@ -323,7 +420,7 @@ struct parser {
 	struct vv_config *cfg;
 	enum section sec;
 	struct vv_volume_conf *vol;	/* current [volume] */
-	bool seen_vault, seen_snapshot, seen_ade;
+	bool seen_vault, seen_snapshot, seen_open, seen_ade;
 	/* keys seen in the current section, for duplicate detection */
 	char seen[32][32];
 	int nseen;
@@ -407,6 +504,15 @@ static int section_header(struct parser *p, char *s)
 		p->sec = body[0] == 'v' ? SEC_VAULT : SEC_SNAPSHOT;
 		return 0;
 	}
+	if (!strcmp(body, "open")) {
+		if (*arg)
+			return perr(p, "[open] takes no name");
+		if (p->seen_open)
+			return perr(p, "duplicate section [open]");
+		p->seen_open = true;
+		p->sec = SEC_OPEN;
+		return 0;
+	}
 	if (!strcmp(body, "ade")) {
 		if (*arg || p->seen_ade)
 			return perr(p, *arg ? "[ade] takes no name" : "duplicate section [ade]");
@@ -439,8 +545,8 @@ static int section_header(struct parser *p, char *s)
 		p->sec = SEC_VOLUME;
 		return 0;
 	}
-	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [snapshot], [ade])",
-		    body);
+	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [open], [snapshot], "
+		    "[ade])", body);
 }
 
 static int set_str(struct parser *p, char **dst, const char *key, const char *v,
@@ -528,8 +634,13 @@ static int volume_key(struct parser *p, const char *k, const char *v)
 			       "https://VAULT/keys/NAME/VERSION, file:/PATH.pem or keystore-kek:NAME");
 	if (!strcmp(k, "alg"))
 		return set_str(p, &vol->alg, k, v, alg_ok, "RSA-OAEP, RSA-OAEP-256 or RSA1_5");
-	if (!strcmp(k, "mount"))
-		return set_str(p, &vol->mount, k, v, abs_path, "an absolute path");
+	if (!strcmp(k, "mount")) {
+		char why[PATH_MAX + 80];
+
+		if (vv_mount_point_check(v, VV_ORIGIN_CONFIG, why, sizeof(why)) < 0)
+			return perr(p, "mount: invalid value: %s", why);
+		return set_str(p, &vol->mount, k, v, NULL, NULL);
+	}
 	if (!strcmp(k, "fs"))
 		return set_str(p, &vol->fs, k, v, fs_ok, "a filesystem type such as ext4");
 	if (!strcmp(k, "options"))
@@ -589,6 +700,37 @@ static int snapshot_key(struct parser *p, const char *k, const char *v)
 	return perr(p, "unknown key '%s' in [snapshot]", k);
 }
 
+/*
+ * [open] token_options_allowed = suid, dev, exec: the mount options a
+ * disk's token may ask for (a header is not authenticated; see docs/open.md).
+ */
+static int open_key(struct parser *p, const char *k, const char *v)
+{
+	char *copy, *save = NULL, *tok;
+	int r = 0;
+
+	if (strcmp(k, "token_options_allowed"))
+		return perr(p, "unknown key '%s' in [open]", k);
+	copy = strdup(v);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok);
+
+		if (!strcmp(t, "suid"))
+			p->cfg->token_options_allowed |= VV_TOKOPT_SUID;
+		else if (!strcmp(t, "dev"))
+			p->cfg->token_options_allowed |= VV_TOKOPT_DEV;
+		else if (!strcmp(t, "exec"))
+			p->cfg->token_options_allowed |= VV_TOKOPT_EXEC;
+		else
+			r = perr(p, "token_options_allowed: invalid value '%s' (expected a list "
+				 "of suid, dev, exec)", t);
+	}
+	free(copy);
+	return r;
+}
+
 static int key_line(struct parser *p, char *s)
 {
 	char *eq = strchr(s, '=');
@@ -618,6 +760,7 @@ static int key_line(struct parser *p, char *s)
 	case SEC_VAULT: return vault_key(p, k, v);
 	case SEC_VOLUME: return volume_key(p, k, v);
 	case SEC_SNAPSHOT: return snapshot_key(p, k, v);
+	case SEC_OPEN: return open_key(p, k, v);
 	case SEC_ADE:
 		if (strcmp(k, "resource_disk"))
 			return perr(p, "unknown key '%s' in [ade]", k);

@@ -28,6 +28,8 @@
  *   mount = /data, fs = ext4, options = noatime
  *   readonly = yes|no      (default: yes for BitLocker/NTFS, no otherwise)
  *   quiesce = auto|yes|no  (stack dm-quiesce; auto = when it is loaded)
+ *   [open]
+ *   token_options_allowed = exec, suid, dev   what a disk's token may ask for
  *   [snapshot]
  *   timeout = 60           freeze deadline in seconds
  *   exclude = /scratch, /tmp/x     mount points never frozen
@@ -103,9 +105,15 @@ struct vv_config_snapshot {
 	char *hooks_dir;	/* qemu-ga style hook directory, NULL = none */
 };
 
+/* [open] token_options_allowed: the mount options a token may ask for. */
+#define VV_TOKOPT_SUID	0x1
+#define VV_TOKOPT_DEV	0x2
+#define VV_TOKOPT_EXEC	0x4
+
 struct vv_config {
 	char *path;		/* the file read, or NULL when it did not exist */
 	struct vv_config_vault vault;
+	unsigned token_options_allowed;	/* VV_TOKOPT_*, 0 = none */
 	struct vv_volume_conf *volumes;
 	size_t nvolumes;
 	struct vv_config_snapshot snapshot;
@@ -185,8 +193,29 @@ void vv_match_clear(struct vv_match *m);
 /* "uuid:...", "lun:3" ... for messages and status; buf returned. */
 const char *vv_match_str(const struct vv_match *m, char *buf, size_t len);
 
-/* Mapper names: 1-64 of [A-Za-z0-9._+-], not starting with '.' or '-'. */
+/*
+ * Identifiers that reach file names, device-mapper names and messages are
+ * checked here, one function per kind, whoever read them (config file,
+ * ADE state, a disk's header or token).
+ *
+ * Mapper names: 1-64 of [A-Za-z0-9._+-], not starting with '.' or '-'.
+ */
 bool vv_volume_name_valid(const char *name);
+
+/* A LUKS UUID or BitLocker volume GUID: 8-4-4-4-12 hex digits, no braces. */
+bool vv_uuid_valid(const char *s);
+
+/*
+ * A mount point, from the config file (VV_ORIGIN_CONFIG, VV_ORIGIN_ADE) or
+ * a disk's token (VV_ORIGIN_TOKEN): absolute, normalised (no "//", "." or
+ * ".." component, no trailing '/'), printable without spaces, not "/".
+ * Refused for everyone: /etc /usr /bin /sbin /lib* /boot /proc /sys /dev
+ * /run /root and anything below them, and /var itself. A token is refused
+ * below /var, /tmp and /home as well (state, spool, other users' files):
+ * only root's config may put a volume there. 0, -EINVAL (malformed) or
+ * -EPERM (a protected place), with a phrase naming the path in why.
+ */
+int vv_mount_point_check(const char *path, enum vv_origin from, char *why, size_t whylen);
 
 void vv_volume_conf_clear(struct vv_volume_conf *v);
 /* Deep copy; -ENOMEM. */

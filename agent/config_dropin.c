@@ -175,6 +175,8 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 	take_str(&a->keystore, &b->keystore);
 	if (b->timeout_s)
 		a->timeout_s = b->timeout_s;
+	/* [open] token_options_allowed: a list, it grows like allowed. */
+	cfg->token_options_allowed |= d->token_options_allowed;
 	if (!d->nvolumes)
 		return 0;
 	nv = realloc(cfg->volumes, (cfg->nvolumes + d->nvolumes) * sizeof(*nv));

@@ -12,6 +12,7 @@
 
 #include <libcryptsetup.h>
 
+#include "agent/config.h"
 #include "vault/log.h"
 
 static void hb_crypt_log(int level, const char *msg, void *usrptr)
@@ -115,7 +116,17 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 		vv_err("%s: no LUKS header to back up", device);
 		goto out;
 	}
+	/*
+	 * The UUID names the backup file: a header is not authenticated, and
+	 * "../../x" must not become a path, so anything but a UUID is refused.
+	 */
 	uuid = crypt_get_uuid(cd);
+	if (!vv_uuid_valid(uuid)) {
+		vv_err("%s: the LUKS header's UUID is not a UUID; refusing to name a backup "
+		       "after it (restore the header or re-create the volume)", device);
+		r = -EINVAL;
+		goto out;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
@@ -126,7 +137,7 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 	r = -EEXIST;
 	for (i = 0; i < 100 && r == -EEXIST; i++) {
 		snprintf(path, sizeof(path), "%s/%s-%s.%09ldZ%s%.0d.luks", dir,
-			 uuid ? uuid : "unknown", stamp, (long)ts.tv_nsec,
+			 uuid, stamp, (long)ts.tv_nsec,
 			 i ? "-" : "", i);
 		if (access(path, F_OK) == 0)
 			continue;

@@ -170,6 +170,7 @@ step os-mounted os_mount
 mkdir -p /mnt/azure_bek_disk
 step bek-fstab-mount mount /mnt/azure_bek_disk/
 findmnt /mnt/azure_bek_disk
+# dm-quiesce stacked where built (the reencrypting and resource volumes too).
 load_quiesce
 vaultvol open --all --wait 300 >/tmp/open.out 2>&1
 echo "exit $?" >>/tmp/open.out
@@ -179,6 +180,10 @@ for n in 0 1 2 4 5; do
 	step "d$n-data" sh -c "cd /datadrive$n && sha256sum -c /os/expected.d$n"
 	step "d$n-mounted" sh -c "findmnt -n -o SOURCE /datadrive$n | grep -q '^/dev/mapper/$(cat /os/mapper.d$n)\$'"
 done
+dmsetup ls | sort
+# dm-quiesce over the crypt mapping, the reencrypting volume's too.
+step d4-quiesced sh -c "dmsetup table $(cat /os/mapper.d4) | grep -q ' quiesce ' &&
+	dmsetup table $(cat /os/mapper.d4)-vvcrypt | grep -q ' crypt '"
 step resource-luks cryptsetup isLuks /dev/vdh1
 step resource-mounted sh -c 'findmnt -n -o SOURCE,FSTYPE /mnt/resource | grep -q "^/dev/mapper/resourceencrypt ext4"'
 step resource-writable sh -c 'echo scratch >/mnt/resource/t && rm /mnt/resource/t'
@@ -220,6 +225,7 @@ echo "$LINKS_SH" | base64 -d >/tmp/links.sh && . /tmp/links.sh
 azlinks vdd vdc
 step os-mounted os_mount
 mkdir -p /mnt/azure_bek_disk && mount /mnt/azure_bek_disk/
+load_quiesce
 M0=$(cat /os/mapper.d0) M1=$(cat /os/mapper.d1)
 vaultvol open --all >/tmp/swap.out 2>&1
 echo "exit $?" >>/tmp/swap.out

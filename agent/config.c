@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vault/readfile.h"
+
 /* Larger than any sane config; a bigger file is refused, not truncated. */
 #define VV_CONFIG_MAX (1024 * 1024)
 #define VV_TIMEOUT_MAX_S 3600
@@ -838,74 +840,28 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
 			char *errbuf, size_t errlen)
 {
 	bool is_default = !must_exist;
+	struct vv_error e = { 0 };
 	char *text = NULL;
-	struct stat st;
-	ssize_t n;
 	size_t got = 0;
-	int fd, r;
+	int r;
 
 	if (!path)
 		path = VV_DEFAULT_CONFIG;
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT && is_default) {
-			*out = config_new();
-			return *out ? 0 : -ENOMEM;
-		}
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
-		goto out;
-	}
 	/*
 	 * The file names key sources and mount points: whoever can write it
 	 * can redirect keys and mounts, so it must be as protected as root.
 	 */
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(errbuf, errlen, "%s: not a regular file", path);
-		r = -EINVAL;
-		goto out;
+	r = vv_file_read(AT_FDCWD, path, VV_RF_TRUSTED, VV_CONFIG_MAX, &text, &got, &e);
+	if (r == -ENOENT && is_default) {
+		*out = config_new();
+		return *out ? 0 : -ENOMEM;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		snprintf(errbuf, errlen, "%s: owned by uid %u, must be owned by root",
-			 path, (unsigned)st.st_uid);
-		r = -EPERM;
-		goto out;
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", e.message);
+		return r;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(errbuf, errlen, "%s: writable by group or others (mode %04o); "
-			 "run: chmod go-w %s", path, (unsigned)(st.st_mode & 07777), path);
-		r = -EPERM;
-		goto out;
-	}
-	if (st.st_size > VV_CONFIG_MAX) {
-		snprintf(errbuf, errlen, "%s: larger than %d bytes", path, VV_CONFIG_MAX);
-		r = -EFBIG;
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size &&
-	       (n = read(fd, text + got, (size_t)st.st_size - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	text[got] = '\0';
 	if (strlen(text) != got) {
 		snprintf(errbuf, errlen, "%s: contains a NUL byte", path);
 		r = -EINVAL;
@@ -922,7 +878,6 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
 	}
 out:
 	free(text);
-	close(fd);
 	return r;
 }
 

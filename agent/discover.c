@@ -242,6 +242,7 @@ int vv_discover_scan(const struct vv_discover_opts *opts, struct vv_disks *out)
 		if (snprintf(sizef, sizeof(sizef), "%s/%s/size", sys, e->d_name) >= (int)sizeof(sizef) ||
 		    snprintf(path, sizeof(path), "%s/%s", dev, e->d_name) >= (int)sizeof(path))
 			continue;
+		/* sysfs, not a regular file: read directly, not through vv_file_read. */
 		f = fopen(sizef, "re");
 		if (!f)
 			continue;

@@ -62,6 +62,7 @@ static unsigned long memory_budget_kb(void)
 {
 	unsigned long kb = 0;
 	char line[128];
+	/* procfs, not a regular file: read directly, not through vv_file_read. */
 	FILE *f = fopen("/proc/meminfo", "re");
 
 	while (f && fgets(line, sizeof(line), f))

@@ -219,7 +219,8 @@ void vv_open_refresh(struct vv_open_plan *plan);
 int vv_open_state_write(const char *state_dir, const struct vv_open_plan *plan,
 			char *err, size_t errlen);
 /* The names and UUIDs recorded there (none when the file is missing). */
-int vv_open_state_read(const char *state_dir, struct vv_prev **prev, size_t *n);
+int vv_open_state_read(const char *state_dir, struct vv_prev **prev, size_t *n,
+		       char *err, size_t errlen);
 void vv_prev_free(struct vv_prev *prev, size_t n);
 /* One volume as JSON (status --json, state file); NULL on ENOMEM. */
 struct json_object *vv_open_vol_json(const struct vv_vol *v);

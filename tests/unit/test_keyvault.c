@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1112,7 +1113,7 @@ static void test_failover_on_connect_failure(void **state)
  */
 static void test_moved_vault(void **state)
 {
-	struct vv_secret *plain = vv_secret_from("restored-passphrase", 19);
+	struct vv_secret *plain = vv_secret_from("restored-passphrase", 19), *got = NULL;
 	struct vv_vault_move mv;
 	struct vv_secret_bundle *b = NULL;
 	struct vv_bek *bek = NULL;
@@ -1157,7 +1158,8 @@ static void test_moved_vault(void **state)
 	/* a KEK that was not restored: the error names it and the new vault */
 	snprintf(ref, sizeof(ref), "%s/keys/notrestored/0123456789abcdef0123456789abcdef", old);
 	v = mkvault(&o);
-	assert_true(vv_key_unwrap(v, ref, "RSA-OAEP", wrapped, &plain, &err) < 0);
+	assert_true(vv_key_unwrap(v, ref, "RSA-OAEP", wrapped, &got, &err) < 0);
+	assert_null(got);
 	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
 	assert_non_null(strstr(err.message, "notrestored"));
 	assert_non_null(strstr(err.message, "is mapped to"));
@@ -1302,6 +1304,13 @@ static void test_aad_client_secret(void **state)
 	snprintf(path, sizeof(path), "%s/aad-secret", F.dir);
 	snprintf(line, sizeof(line), "%s\n", F.aad_client_secret);
 	write_file(path, line, NULL);
+	/* as secret as a key file: readable by others is refused, naming the fix */
+	assert_int_equal(chmod(path, 0644), 0);
+	v = mk_aad_vault(path, NULL);
+	expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+	assert_int_equal(ctr("primary.aad_token.ok"), 0);
+	vv_vault_free(v);
+	assert_int_equal(chmod(path, 0600), 0);
 	v = mk_aad_vault(path, NULL);
 	get_ok(v, "aad", "av");
 	get_ok(v, "aad", "av");
@@ -1318,6 +1327,26 @@ static void test_aad_client_secret(void **state)
 	vv_vault_get_stats(v, &st);
 	assert_int_equal(st.retries, 0);
 	vv_vault_free(v);
+
+	/* a FIFO or a symbolic link in its place: refused at once, no hang */
+	{
+		char link[320];
+
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(mkfifo(path, 0600), 0);
+		v = mk_aad_vault(path, NULL);
+		expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+		vv_vault_free(v);
+		assert_int_equal(unlink(path), 0);
+		write_file(path, line, NULL);
+		assert_int_equal(chmod(path, 0600), 0);
+		snprintf(link, sizeof(link), "%s.link", path);
+		assert_int_equal(symlink(path, link), 0);
+		v = mk_aad_vault(link, NULL);
+		expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+		vv_vault_free(v);
+		unlink(link);
+	}
 }
 
 static void test_aad_certificate(void **state)

@@ -562,7 +562,7 @@ static void test_state_file(void **state)
 	snprintf(plan.v[1].warning, sizeof(plan.v[1].warning), "second run");
 	assert_int_equal(vv_open_state_write(sdir, &plan, err, sizeof(err)), 0);
 	done(&plan, &disks);
-	assert_int_equal(vv_open_state_read(sdir, &prev, &nprev), 0);
+	assert_int_equal(vv_open_state_read(sdir, &prev, &nprev, err, sizeof(err)), 0);
 	assert_int_equal(nprev, 2);
 	for (size_t i = 0; i < nprev; i++)
 		assert_string_equal(prev[i].uuid, !strcmp(prev[i].name, "s1") ? F.u1 : F.u2);

@@ -135,6 +135,12 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 	 */
 	if (!r && req->kek_url && !strncmp(req->kek_url, "https://", 8))
 		r = vv_config_add_allowed(&cfg->vault, req->kek_url, err, errlen, "settings", 0);
+	if (!r && req->moved_from) {
+		char line[4200];
+
+		snprintf(line, sizeof(line), "%s %s", req->moved_from, req->moved_to);
+		r = vv_config_add_moved(&cfg->vault, line, err, errlen, "settings", 0);
+	}
 	if (r < 0) {
 		if (r == -EINVAL)
 			return r;	/* the message names the URL */
@@ -156,6 +162,14 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 
 static void report_volume(struct vv_handler_result *res, const struct vv_vol *v)
 {
+	if (v->undescribed) {
+		/* Listed so it is seen, never opened, no failure. */
+		vv_handler_result_add(res, v->conf.name, VV_HS_SUCCESS, 0,
+				      "%s: undescribed %s volume on %s (uuid %s): not opened",
+				      v->conf.name, vv_vol_type_str(v->type),
+				      v->device ? v->device : "?", v->uuid);
+		return;
+	}
 	if (v->fail) {
 		vv_handler_result_add(res, v->conf.name, VV_HS_ERROR, VV_EXIT_FAILURE,
 				      "%s: failed (%s%s%s): %s%s%s", v->conf.name,

@@ -54,12 +54,17 @@ sys_boot() {
 		-kernel "$SYS_IMAGE/vmlinuz" -initrd "$SYS_IMAGE/initrd.img"
 		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 $extra"
 		-serial "file:$bd/console.log" -serial "file:$bd/results.raw"
-		-device virtio-rng-pci
-		-drive "file=$VM_WORK/os.qcow2,if=virtio,format=qcow2,cache=unsafe")
+		-device virtio-rng-pci)
 	args+=($VM_ACCEL_ARGS)
+	# Every disk as its own -device, in this order: QEMU creates if=virtio
+	# drives after the -device ones, so mixing the two would make the
+	# payload /dev/vda. The guest names them vda, vdb, ... in PCI order.
+	args+=(-drive "file=$VM_WORK/os.qcow2,if=none,id=os,format=qcow2,cache=unsafe"
+		-device virtio-blk-pci,drive=os)
 	local d
 	for d in "${disks[@]}"; do
-		args+=(-drive "file=$VM_WORK/$d.img,if=virtio,format=raw,cache=unsafe")
+		args+=(-drive "file=$VM_WORK/$d.img,if=none,id=d-$d,format=raw,cache=unsafe"
+			-device "virtio-blk-pci,drive=d-$d")
 	done
 	args+=(-drive "file=$bd/payload.tar,if=none,id=vvpayload,format=raw,readonly=on"
 		-device "virtio-blk-pci,drive=vvpayload,serial=vvpayload")

@@ -68,6 +68,20 @@ $(B)/vm-tools/%: tests/vm/tools/%.c $(B)/libagent.a $(B)/libvault.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(B)/libagent.a $(B)/libvault.a $(LIBS)
 
+# tests/suites/heap-wipe.sh: the LD_PRELOAD free() scanner, and vaultvol
+# linked with the wiping allocators turned off (to show the scan can fail).
+$(B)/tests/heapscan.so: tests/heapscan/heapscan.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $< -ldl
+
+$(B)/tests/wipe_alloc_off.o: vault/wipe_alloc.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DVV_WIPE_ALLOC_OFF -c -o $@ $<
+
+$(B)/tests/vaultvol-nowipe: $(B)/agent/main.o $(AGENT_OBJ) $(B)/tests/wipe_alloc_off.o $(B)/libvault.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/tests/wipe_alloc_off.o \
+		$(B)/libvault.a $(LIBS)
+
 module: $(KMODS)
 
 $(B)/kmod/%/dmtarget/dm-quiesce.ko: Kbuild $(wildcard dmtarget/*.c dmtarget/*.h dmtarget/*.sh dmtarget/Kbuild)

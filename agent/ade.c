@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include "vault/log.h"
+#include "vault/readfile.h"
 
+/* crypttab, fstab and azure_crypt_mount are a few lines; more is not ADE state. */
+#define ADE_FILE_MAX (1024 * 1024)
 #define AZURE_LUN_DIR "/dev/disk/azure/scsi1/lun"
 
 int vv_ade_device_match(const char *device, struct vv_match *m)
@@ -49,25 +52,26 @@ int vv_ade_device_match(const char *device, struct vv_match *m)
 /* Open a state file; NULL with errno ENOENT when absent. Unsafe files fail. */
 static FILE *open_state(const char *path, int *r, char *err, size_t errlen)
 {
+	struct vv_error e = { 0 };
 	struct stat st;
 	FILE *f;
+	int fd;
 
 	*r = 0;
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno != ENOENT) {
-			*r = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	fd = vv_file_open_checked(AT_FDCWD, path, VV_RF_TRUSTED, ADE_FILE_MAX, &st, &e);
+	if (fd < 0) {
+		if (fd != -ENOENT) {
+			*r = fd == -EINVAL || fd == -ELOOP ? -EPERM : fd;
+			snprintf(err, errlen, "%.400s; ignoring ADE state", e.message);
 		}
+		errno = -fd;
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		snprintf(err, errlen, "%s: not a root-owned regular file protected from "
-			 "group/other writes; ignoring ADE state", path);
-		fclose(f);
-		*r = -EPERM;
-		return NULL;
+	f = fdopen(fd, "re");
+	if (!f) {
+		*r = -errno;
+		close(fd);
+		snprintf(err, errlen, "%s: %s", path, strerror(-*r));
 	}
 	return f;
 }

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vault/readfile.h"
+
 /* Larger than any sane config; a bigger file is refused, not truncated. */
 #define VV_CONFIG_MAX (1024 * 1024)
 #define VV_TIMEOUT_MAX_S 3600
@@ -42,32 +44,129 @@ bool vv_volume_name_valid(const char *name)
 	return true;
 }
 
+/* ---- identifiers and mount points ---------------------------------- */
+
+/* Where a mount would replace what the system runs, reads or exposes. */
+static const char *const system_dirs[] = {
+	"/etc", "/usr", "/bin", "/sbin", "/boot", "/proc", "/sys", "/dev", "/run", "/root",
+};
+/*
+ * Ordinary places for data, but holding state, spools and users' files
+ * that other programs trust: a disk may not put itself there, root may.
+ */
+static const char *const config_only_dirs[] = { "/var", "/tmp", "/home" };
+
+/* path is dir or below it (component-wise: /etcetera is not /etc). */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+static bool path_normalised(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || (n > 1 && p[n - 1] == '/') || strstr(p, "//"))
+		return false;
+	for (const char *c = p; c; c = strchr(c + 1, '/'))
+		if (!strncmp(c, "/./", 3) || !strcmp(c, "/.") ||
+		    !strncmp(c, "/../", 4) || !strcmp(c, "/.."))
+			return false;
+	return true;
+}
+
+int vv_mount_point_check(const char *path, enum vv_origin from, char *why, size_t whylen)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (!n || path[0] != '/') {
+		snprintf(why, whylen, "'%s' is not an absolute path", path ? path : "");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!isgraph((unsigned char)path[i])) {
+			snprintf(why, whylen, "'%s' contains a space or control character", path);
+			return -EINVAL;
+		}
+	if (n >= PATH_MAX || !path_normalised(path)) {
+		snprintf(why, whylen, "'%s' is not a normalised path (no '//', '.', '..' or "
+			 "trailing '/')", path);
+		return -EINVAL;
+	}
+	if (!strcmp(path, "/")) {
+		snprintf(why, whylen, "/ is the root directory");
+		return -EPERM;
+	}
+	/* /lib, /lib32, /lib64, /libx32: every top-level lib* directory. */
+	if (!strncmp(path, "/lib", 4)) {
+		int top = (int)strcspn(path + 1, "/") + 1;
+
+		snprintf(why, whylen, (size_t)top == n ? "%s is a system directory" :
+			 "%s is under the system directory %.*s", path, top, path);
+		return -EPERM;
+	}
+	for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
+		if (path_under(path, system_dirs[i])) {
+			snprintf(why, whylen, !strcmp(path, system_dirs[i]) ?
+				 "%s is a system directory" : "%s is under the system directory %s",
+				 path, system_dirs[i]);
+			return -EPERM;
+		}
+	/* /var itself holds the system's state; data volumes below it are usual. */
+	if (!strcmp(path, "/var")) {
+		snprintf(why, whylen, "/var is a system directory");
+		return -EPERM;
+	}
+	for (size_t i = 0; i < sizeof(config_only_dirs) / sizeof(config_only_dirs[0]); i++) {
+		const char *d = config_only_dirs[i];
+
+		if (from == VV_ORIGIN_TOKEN && path_under(path, d)) {
+			if (strcmp(path, d))
+				snprintf(why, whylen, "%s is under %s, where only vaultvol.conf "
+					 "may put a volume", path, d);
+			else
+				snprintf(why, whylen, "%s is where only vaultvol.conf may put "
+					 "a volume", path);
+			return -EPERM;
+		}
+	}
+	return 0;
+}
+
+bool vv_uuid_valid(const char *s)
+{
+	static const int groups[] = { 8, 4, 4, 4, 12 };
+	size_t pos = 0;
+
+	if (!s)
+		return false;
+	for (size_t g = 0; g < 5; g++) {
+		for (int i = 0; i < groups[g]; i++, pos++)
+			if (!isxdigit((unsigned char)s[pos]))
+				return false;
+		if (g < 4 && s[pos++] != '-')
+			return false;
+	}
+	return s[pos] == '\0';
+}
+
 void vv_match_clear(struct vv_match *m)
 {
 	free(m->value);
 	memset(m, 0, sizeof(*m));
 }
 
-/* 8-4-4-4-12 hex digits; copied lower-cased into out. */
+/* A UUID or GUID (vv_uuid_valid), copied lower-cased into out. */
 static bool parse_uuid(const char *s, char *out)
 {
-	static const int groups[] = { 8, 4, 4, 4, 12 };
-	size_t pos = 0;
-
-	for (size_t g = 0; g < 5; g++) {
-		for (int i = 0; i < groups[g]; i++, pos++) {
-			if (!isxdigit((unsigned char)s[pos]))
-				return false;
-			out[pos] = (char)tolower((unsigned char)s[pos]);
-		}
-		if (g < 4) {
-			if (s[pos] != '-')
-				return false;
-			out[pos++] = '-';
-		}
-	}
-	out[pos] = '\0';
-	return s[pos] == '\0';
+	if (!vv_uuid_valid(s))
+		return false;
+	for (; *s; s++)
+		*out++ = (char)tolower((unsigned char)*s);
+	*out = '\0';
+	return true;
 }
 
 static bool parse_int(const char *s, long min, long max, long *out)
@@ -312,7 +411,7 @@ static int parse_bool(const char *v, enum vv_tristate *out)
 
 /* ---- parser ------------------------------------------------------------ */
 
-enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT };
+enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_OPEN };
 
 struct parser {
 	const char *name;
@@ -322,7 +421,7 @@ struct parser {
 	struct vv_config *cfg;
 	enum section sec;
 	struct vv_volume_conf *vol;	/* current [volume] */
-	bool seen_vault, seen_snapshot;
+	bool seen_vault, seen_snapshot, seen_open;
 	/* keys seen in the current section, for duplicate detection */
 	char seen[32][32];
 	int nseen;
@@ -406,6 +505,15 @@ static int section_header(struct parser *p, char *s)
 		p->sec = body[0] == 'v' ? SEC_VAULT : SEC_SNAPSHOT;
 		return 0;
 	}
+	if (!strcmp(body, "open")) {
+		if (*arg)
+			return perr(p, "[open] takes no name");
+		if (p->seen_open)
+			return perr(p, "duplicate section [open]");
+		p->seen_open = true;
+		p->sec = SEC_OPEN;
+		return 0;
+	}
 	if (!strcmp(body, "volume")) {
 		struct vv_volume_conf *nv;
 		char where[PATH_MAX + 16];
@@ -431,7 +539,8 @@ static int section_header(struct parser *p, char *s)
 		p->sec = SEC_VOLUME;
 		return 0;
 	}
-	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [snapshot])", body);
+	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [open], [snapshot])",
+		    body);
 }
 
 static int set_str(struct parser *p, char **dst, const char *key, const char *v,
@@ -464,6 +573,8 @@ static int vault_key(struct parser *p, const char *k, const char *v)
 		return set_str(p, &c->secondary, k, v, https_url, "an https:// URL");
 	if (!strcmp(k, "allowed"))
 		return vv_config_add_allowed(c, v, p->err, p->errlen, p->name, p->line);
+	if (!strcmp(k, "moved"))
+		return vv_config_add_moved(c, v, p->err, p->errlen, p->name, p->line);
 	if (!strcmp(k, "imds"))
 		return set_str(p, &c->imds, k, v, http_url, "an http:// URL");
 	if (!strcmp(k, "ca_file"))
@@ -517,8 +628,13 @@ static int volume_key(struct parser *p, const char *k, const char *v)
 			       "https://VAULT/keys/NAME/VERSION, file:/PATH.pem or keystore-kek:NAME");
 	if (!strcmp(k, "alg"))
 		return set_str(p, &vol->alg, k, v, alg_ok, "RSA-OAEP, RSA-OAEP-256 or RSA1_5");
-	if (!strcmp(k, "mount"))
-		return set_str(p, &vol->mount, k, v, abs_path, "an absolute path");
+	if (!strcmp(k, "mount")) {
+		char why[PATH_MAX + 80];
+
+		if (vv_mount_point_check(v, VV_ORIGIN_CONFIG, why, sizeof(why)) < 0)
+			return perr(p, "mount: invalid value: %s", why);
+		return set_str(p, &vol->mount, k, v, NULL, NULL);
+	}
 	if (!strcmp(k, "fs"))
 		return set_str(p, &vol->fs, k, v, fs_ok, "a filesystem type such as ext4");
 	if (!strcmp(k, "options"))
@@ -578,6 +694,37 @@ static int snapshot_key(struct parser *p, const char *k, const char *v)
 	return perr(p, "unknown key '%s' in [snapshot]", k);
 }
 
+/*
+ * [open] token_options_allowed = suid, dev, exec: the mount options a
+ * disk's token may ask for (a header is not authenticated; see docs/open.md).
+ */
+static int open_key(struct parser *p, const char *k, const char *v)
+{
+	char *copy, *save = NULL, *tok;
+	int r = 0;
+
+	if (strcmp(k, "token_options_allowed"))
+		return perr(p, "unknown key '%s' in [open]", k);
+	copy = strdup(v);
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !r; tok = strtok_r(NULL, ",", &save)) {
+		char *t = trim(tok);
+
+		if (!strcmp(t, "suid"))
+			p->cfg->token_options_allowed |= VV_TOKOPT_SUID;
+		else if (!strcmp(t, "dev"))
+			p->cfg->token_options_allowed |= VV_TOKOPT_DEV;
+		else if (!strcmp(t, "exec"))
+			p->cfg->token_options_allowed |= VV_TOKOPT_EXEC;
+		else
+			r = perr(p, "token_options_allowed: invalid value '%s' (expected a list "
+				 "of suid, dev, exec)", t);
+	}
+	free(copy);
+	return r;
+}
+
 static int key_line(struct parser *p, char *s)
 {
 	char *eq = strchr(s, '=');
@@ -596,8 +743,10 @@ static int key_line(struct parser *p, char *s)
 		return perr(p, "'%s' outside any section", k);
 	if (strlen(k) >= sizeof(p->seen[0]))
 		return perr(p, "unknown key '%s'", k);
+	/* Lists (`allowed`, `moved`) may take several lines; values may not. */
 	for (int i = 0; i < p->nseen; i++)
-		if (!strcmp(p->seen[i], k))
+		if (!strcmp(p->seen[i], k) &&
+		    !(p->sec == SEC_VAULT && (!strcmp(k, "allowed") || !strcmp(k, "moved"))))
 			return perr(p, "duplicate key '%s' in this section", k);
 	if (p->nseen < (int)(sizeof(p->seen) / sizeof(p->seen[0])))
 		strcpy(p->seen[p->nseen++], k);
@@ -605,6 +754,7 @@ static int key_line(struct parser *p, char *s)
 	case SEC_VAULT: return vault_key(p, k, v);
 	case SEC_VOLUME: return volume_key(p, k, v);
 	case SEC_SNAPSHOT: return snapshot_key(p, k, v);
+	case SEC_OPEN: return open_key(p, k, v);
 	default: return -EINVAL;
 	}
 }
@@ -675,74 +825,28 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
 			char *errbuf, size_t errlen)
 {
 	bool is_default = !must_exist;
+	struct vv_error e = { 0 };
 	char *text = NULL;
-	struct stat st;
-	ssize_t n;
 	size_t got = 0;
-	int fd, r;
+	int r;
 
 	if (!path)
 		path = VV_DEFAULT_CONFIG;
 	if (errbuf && errlen)
 		errbuf[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		r = -errno;
-		if (r == -ENOENT && is_default) {
-			*out = config_new();
-			return *out ? 0 : -ENOMEM;
-		}
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
-		goto out;
-	}
 	/*
 	 * The file names key sources and mount points: whoever can write it
 	 * can redirect keys and mounts, so it must be as protected as root.
 	 */
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(errbuf, errlen, "%s: not a regular file", path);
-		r = -EINVAL;
-		goto out;
+	r = vv_file_read(AT_FDCWD, path, VV_RF_TRUSTED, VV_CONFIG_MAX, &text, &got, &e);
+	if (r == -ENOENT && is_default) {
+		*out = config_new();
+		return *out ? 0 : -ENOMEM;
 	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		snprintf(errbuf, errlen, "%s: owned by uid %u, must be owned by root",
-			 path, (unsigned)st.st_uid);
-		r = -EPERM;
-		goto out;
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", e.message);
+		return r;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(errbuf, errlen, "%s: writable by group or others (mode %04o); "
-			 "run: chmod go-w %s", path, (unsigned)(st.st_mode & 07777), path);
-		r = -EPERM;
-		goto out;
-	}
-	if (st.st_size > VV_CONFIG_MAX) {
-		snprintf(errbuf, errlen, "%s: larger than %d bytes", path, VV_CONFIG_MAX);
-		r = -EFBIG;
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size &&
-	       (n = read(fd, text + got, (size_t)st.st_size - got)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			snprintf(errbuf, errlen, "%s: %s", path, strerror(-r));
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	text[got] = '\0';
 	if (strlen(text) != got) {
 		snprintf(errbuf, errlen, "%s: contains a NUL byte", path);
 		r = -EINVAL;
@@ -759,7 +863,6 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
 	}
 out:
 	free(text);
-	close(fd);
 	return r;
 }
 
@@ -775,6 +878,11 @@ void vv_config_free(struct vv_config *cfg)
 	for (size_t i = 0; i < c->nallowed; i++)
 		free(c->allowed[i]);
 	free(c->allowed);
+	for (size_t i = 0; i < c->nmoves; i++) {
+		free((char *)c->moves[i].from);
+		free((char *)c->moves[i].to);
+	}
+	free(c->moves);
 	free(c->imds);
 	free(c->ca_file);
 	free(c->identity_kind);
@@ -816,6 +924,8 @@ int vv_config_vault(const struct vv_config *cfg, const struct vv_options *opt,
 		vcfg->vault_url = c->url;
 		vcfg->secondary_url = c->secondary;
 		vcfg->allowed_urls = (const char *const *)c->allowed;
+		vcfg->moves = c->moves;
+		vcfg->nmoves = c->nmoves;
 		vcfg->imds_url = c->imds;
 		vcfg->ca_file = c->ca_file;
 		vcfg->identity_kind = c->identity_kind;

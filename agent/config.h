@@ -11,7 +11,9 @@
  *   url = https://myvault.vault.azure.net     default vault for bare names
  *   secondary = https://backup.vault.azure.net  same keys, tried on outage
  *   allowed = https://other.vault.azure.net ...  more vaults keys may come
- *                                              from (one line per file)
+ *                                              from (lines add up)
+ *   moved = https://OLD https://NEW           OLD's keys now live at NEW
+ *                                              (lines add up)
  *   imds = http://169.254.169.254
  *   ca_file = /path/ca.pem                     extra CA; verification stays on
  *   identity = client_id:ID | object_id:ID | msi_res_id:ID
@@ -26,6 +28,8 @@
  *   mount = /data, fs = ext4, options = noatime
  *   readonly = yes|no      (default: yes for BitLocker/NTFS, no otherwise)
  *   quiesce = auto|yes|no  (stack dm-quiesce; auto = when it is loaded)
+ *   [open]
+ *   token_options_allowed = exec, suid, dev   what a disk's token may ask for
  *   [snapshot]
  *   timeout = 60           freeze deadline in seconds
  *   exclude = /scratch, /tmp/x     mount points never frozen
@@ -84,6 +88,8 @@ struct vv_config_vault {
 	char *url, *secondary, *imds, *ca_file;
 	char **allowed;		/* normalised vault origins, NULL-terminated */
 	size_t nallowed;
+	struct vv_vault_move *moves;	/* normalised; strings owned */
+	size_t nmoves;
 	char *identity_kind, *identity_value;
 	char *aad_tenant, *aad_client_id, *aad_secret_file, *aad_cert_file;
 	char *keystore;
@@ -98,9 +104,15 @@ struct vv_config_snapshot {
 	char *hooks_dir;	/* qemu-ga style hook directory, NULL = none */
 };
 
+/* [open] token_options_allowed: the mount options a token may ask for. */
+#define VV_TOKOPT_SUID	0x1
+#define VV_TOKOPT_DEV	0x2
+#define VV_TOKOPT_EXEC	0x4
+
 struct vv_config {
 	char *path;		/* the file read, or NULL when it did not exist */
 	struct vv_config_vault vault;
+	unsigned token_options_allowed;	/* VV_TOKOPT_*, 0 = none */
 	struct vv_volume_conf *volumes;
 	size_t nvolumes;
 	struct vv_config_snapshot snapshot;
@@ -129,6 +141,13 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
  */
 int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
 			  size_t errlen, const char *file, int line);
+
+/*
+ * Add a `moved = OLD NEW` mapping (normalised origins). A vault moved
+ * twice, or moved to itself, is an error naming file:line.
+ */
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
+			size_t errlen, const char *file, int line);
 
 /* The drop-in directory of a config file: "conf.d" beside it. */
 int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen);
@@ -171,8 +190,29 @@ void vv_match_clear(struct vv_match *m);
 /* "uuid:...", "lun:3" ... for messages and status; buf returned. */
 const char *vv_match_str(const struct vv_match *m, char *buf, size_t len);
 
-/* Mapper names: 1-64 of [A-Za-z0-9._+-], not starting with '.' or '-'. */
+/*
+ * Identifiers that reach file names, device-mapper names and messages are
+ * checked here, one function per kind, whoever read them (config file,
+ * ADE state, a disk's header or token).
+ *
+ * Mapper names: 1-64 of [A-Za-z0-9._+-], not starting with '.' or '-'.
+ */
 bool vv_volume_name_valid(const char *name);
+
+/* A LUKS UUID or BitLocker volume GUID: 8-4-4-4-12 hex digits, no braces. */
+bool vv_uuid_valid(const char *s);
+
+/*
+ * A mount point, from the config file (VV_ORIGIN_CONFIG, VV_ORIGIN_ADE) or
+ * a disk's token (VV_ORIGIN_TOKEN): absolute, normalised (no "//", "." or
+ * ".." component, no trailing '/'), printable without spaces, not "/".
+ * Refused for everyone: /etc /usr /bin /sbin /lib* /boot /proc /sys /dev
+ * /run /root and anything below them, and /var itself. A token is refused
+ * below /var, /tmp and /home as well (state, spool, other users' files):
+ * only root's config may put a volume there. 0, -EINVAL (malformed) or
+ * -EPERM (a protected place), with a phrase naming the path in why.
+ */
+int vv_mount_point_check(const char *path, enum vv_origin from, char *why, size_t whylen);
 
 void vv_volume_conf_clear(struct vv_volume_conf *v);
 /* Deep copy; -ENOMEM. */

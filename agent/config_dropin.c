@@ -60,6 +60,48 @@ int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *er
 	return r;
 }
 
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
+			size_t errlen, const char *file, int line)
+{
+	char from[VV_ORIGIN_MAX], to[VV_ORIGIN_MAX], a[VV_ORIGIN_MAX], b[VV_ORIGIN_MAX];
+	struct vv_vault_move *n;
+	char extra;
+
+	if (sscanf(value, "%299s %299s %c", a, b, &extra) != 2 ||
+	    vv_origin(a, from, sizeof(from)) < 0 || vv_origin(b, to, sizeof(to)) < 0) {
+		snprintf(errbuf, errlen, "%s:%d: moved: expected two vault URLs, "
+			 "'https://OLD-VAULT https://NEW-VAULT' (got '%s')", file, line, value);
+		return -EINVAL;
+	}
+	if (!strcmp(from, to)) {
+		snprintf(errbuf, errlen, "%s:%d: moved: %s moved to itself", file, line, from);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->nmoves; i++) {
+		if (!strcmp(c->moves[i].from, from) && !strcmp(c->moves[i].to, to))
+			return 0;	/* the same line in two files */
+		if (!strcmp(c->moves[i].from, from) || !strcmp(c->moves[i].to, from) ||
+		    !strcmp(c->moves[i].from, to)) {
+			snprintf(errbuf, errlen, "%s:%d: moved: %s is already mapped (to %s); "
+				 "one mapping per vault, no chains", file, line, from, c->moves[i].to);
+			return -EINVAL;
+		}
+	}
+	n = realloc(c->moves, (c->nmoves + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->moves = n;
+	n[c->nmoves].from = strdup(from);
+	n[c->nmoves].to = strdup(to);
+	if (!n[c->nmoves].from || !n[c->nmoves].to) {
+		free((char *)n[c->nmoves].from);
+		free((char *)n[c->nmoves].to);
+		return -ENOMEM;
+	}
+	c->nmoves++;
+	return 0;
+}
+
 int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen)
 {
 	const char *p = config_path ? config_path : VV_DEFAULT_CONFIG;
@@ -111,6 +153,15 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 		if (r < 0)
 			return r;
 	}
+	for (size_t i = 0; i < b->nmoves; i++) {
+		char line[2 * VV_ORIGIN_MAX + 2];
+		int r;
+
+		snprintf(line, sizeof(line), "%s %s", b->moves[i].from, b->moves[i].to);
+		r = vv_config_add_moved(a, line, errbuf, errlen, path, 0);
+		if (r < 0)
+			return r;
+	}
 	take_str(&a->url, &b->url);
 	take_str(&a->secondary, &b->secondary);
 	take_str(&a->imds, &b->imds);
@@ -124,6 +175,8 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 	take_str(&a->keystore, &b->keystore);
 	if (b->timeout_s)
 		a->timeout_s = b->timeout_s;
+	/* [open] token_options_allowed: a list, it grows like allowed. */
+	cfg->token_options_allowed |= d->token_options_allowed;
 	if (!d->nvolumes)
 		return 0;
 	nv = realloc(cfg->volumes, (cfg->nvolumes + d->nvolumes) * sizeof(*nv));
@@ -226,6 +279,9 @@ static bool trusted_by(const struct vv_config *cfg, const char *origin)
 		return true;
 	for (size_t i = 0; i < cfg->vault.nallowed; i++)
 		if (!strcmp(cfg->vault.allowed[i], origin))
+			return true;
+	for (size_t i = 0; i < cfg->vault.nmoves; i++)
+		if (!strcmp(cfg->vault.moves[i].to, origin))
 			return true;
 	return false;
 }

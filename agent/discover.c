@@ -95,6 +95,19 @@ int vv_discover_add(struct vv_disks *d, const char *path)
 		} else {
 			snprintf(b.uuid, sizeof(b.uuid), "%s", buuid);
 		}
+		/*
+		 * The UUID (GUID) becomes a volume name (luks-<uuid>), a match
+		 * and a file name; a header is not authenticated, so one that
+		 * is not 8-4-4-4-12 hex is a damaged header, nothing more.
+		 */
+		if (!vv_uuid_valid(b.uuid)) {
+			if (b.uuid[0])
+				vv_warn("%s: the %s header's UUID is not a UUID; treated as damaged",
+					path, b.blkid_type);
+			b.uuid[0] = '\0';
+			b.type = VV_VOL_UNKNOWN;
+			b.probe_rc = -EINVAL;
+		}
 		lower(b.uuid);
 		if (b.type == VV_VOL_LUKS2)
 			b.token_rc = vv_token_read(path, &b.token);
@@ -229,6 +242,7 @@ int vv_discover_scan(const struct vv_discover_opts *opts, struct vv_disks *out)
 		if (snprintf(sizef, sizeof(sizef), "%s/%s/size", sys, e->d_name) >= (int)sizeof(sizef) ||
 		    snprintf(path, sizeof(path), "%s/%s", dev, e->d_name) >= (int)sizeof(path))
 			continue;
+		/* sysfs, not a regular file: read directly, not through vv_file_read. */
 		f = fopen(sizef, "re");
 		if (!f)
 			continue;

@@ -17,6 +17,7 @@
 
 #include "agent/freeze_exec.h"
 #include "agent/quiesce.h"
+#include "agent/state_dir.h"
 #include "vault/log.h"
 
 /* Biggest marker we accept: a few hundred mounts. */
@@ -50,6 +51,7 @@ unsigned long long vv_proc_starttime(pid_t pid)
 	if (pid <= 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	/* procfs, not a regular file: read directly, not through vv_file_read. */
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -75,6 +77,7 @@ unsigned long long vv_proc_starttime(pid_t pid)
 
 void vv_boot_id(char out[40])
 {
+	/* procfs, not a regular file: read directly, not through vv_file_read. */
 	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
 
 	out[0] = '\0';
@@ -142,9 +145,16 @@ int vv_marker_write(const char *path, const struct vv_marker *mk)
 		*slash = '\0';
 	else
 		snprintf(dir, sizeof(dir), ".");
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		goto out;
+	/* Created 0700 when missing; checked: what it says gets thawed later. */
+	{
+		char why[512];
+
+		r = vv_state_dir_open(dir, true, why, sizeof(why));
+		if (r < 0) {
+			vv_err("frozen-state marker: %s", why);
+			goto out;
+		}
+		close(r);
 	}
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
 		r = -ENAMETOOLONG;
@@ -189,29 +199,42 @@ static long long jint(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
 }
 
+/* The marker's text, through the state directory's checks. */
+static int read_marker_file(const char *path, char **buf)
+{
+	char dir[PATH_MAX], why[512];
+	const char *name = path;
+	char *slash;
+	size_t len;
+	int r;
+
+	snprintf(dir, sizeof(dir), ".");
+	slash = strrchr(path, '/');
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+		name = slash + 1;
+	}
+	r = vv_state_file_read(dir, name, MARKER_MAX, buf, &len, why, sizeof(why));
+	if (r < 0 && r != -ENOENT)
+		vv_err("frozen-state marker: %s", why);
+	if (r == 0 && !len) {
+		free(*buf);
+		*buf = NULL;
+		r = -EINVAL;
+	}
+	return r;
+}
+
 int vv_marker_read(const char *path, struct vv_marker *mk)
 {
 	struct json_object *o = NULL, *arr, *v;
 	char *buf = NULL;
-	ssize_t n;
-	int fd, r = 0;
+	int r = 0;
 
 	memset(mk, 0, sizeof(*mk));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(MARKER_MAX + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n = read(fd, buf, MARKER_MAX);
-	close(fd);
-	if (n <= 0) {
-		r = -EINVAL;
-		goto out;
-	}
-	buf[n] = '\0';
+	r = read_marker_file(path, &buf);
+	if (r < 0)
+		return r;
 	o = json_tokener_parse(buf);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		r = -EINVAL;
@@ -305,7 +328,8 @@ int vv_marker_recover(const char *state_dir, bool force, struct vv_recover_resul
 		return 0;
 	if (r) {
 		/* Unreadable: nothing to act on; keep it for a human to see. */
-		vv_warn("frozen-state marker %s is unreadable (%s)", path, strerror(-r));
+		if (r == -EINVAL || r == -EFBIG || r == -EIO)
+			vv_warn("frozen-state marker %s is unreadable (%s)", path, strerror(-r));
 		return r;
 	}
 	res->found = true;

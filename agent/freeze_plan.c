@@ -192,6 +192,7 @@ static char *read_attr(const char *dir, const char *name)
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return NULL;
+	/* sysfs, not a regular file: read directly, not through vv_file_read. */
 	f = fopen(path, "re");
 	if (!f)
 		return NULL;

@@ -147,6 +147,8 @@ struct vv_handler_request {
 	size_t nvolumes;
 	char *vault_url;	/* overrides the config file's vault */
 	char *kek_url;		/* provision/rotate: KEK to wrap with */
+	/* vaultMoved: the keys of vault moved_from now live in moved_to */
+	char *moved_from, *moved_to;
 	char *kek_alg;		/* RSA-OAEP (default), RSA-OAEP-256, RSA1_5 */
 	bool rotate_kek;	/* rotate: re-wrap under kek_url instead of a new BEK */
 	char *identity_client_id;	/* user-assigned managed identity */

@@ -25,6 +25,7 @@
 #include "agent/handler.h"
 #include "agent/handler_internal.h"
 #include "vault/b64.h"
+#include "vault/keyfile.h"
 
 #define PEM_FILE_MAX (64 * 1024)
 
@@ -41,45 +42,15 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 /* Read a small file into a secret (for the private key). */
 static int read_into_secret(const char *path, struct vv_secret **out)
 {
-	struct vv_secret *s = NULL;
-	struct stat st;
-	int fd, r;
+	struct vv_error e = { 0 };
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > PEM_FILE_MAX) {
+	r = vv_key_file_read(AT_FDCWD, path, 0, out, &e);
+	if (r == 0 && (!(*out)->len || (*out)->len > PEM_FILE_MAX)) {
+		vv_secret_free(*out);
+		*out = NULL;
 		r = -EINVAL;
-		goto out;
 	}
-	s = vv_secret_new((size_t)st.st_size + 1);
-	if (!s) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (s->len < (size_t)st.st_size) {
-		ssize_t n = read(fd, s->data + s->len, (size_t)st.st_size - s->len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		s->len += (size_t)n;
-	}
-	*out = s;
-	s = NULL;
-	r = 0;
-out:
-	vv_secret_free(s);
-	close(fd);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/handler_internal.h"
+#include "vault/readfile.h"
 
 void vv_herr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -28,68 +29,13 @@ void vv_herr(char *err, size_t errlen, const char *fmt, ...)
 int vv_handler_read_file(const char *path, size_t max, char **text,
 			 size_t *len, char *err, size_t errlen)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t got = 0;
-	int fd, r;
+	struct vv_error e = { 0 };
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		vv_herr(err, errlen, "cannot open %s: %s", path, strerror(-r));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		vv_herr(err, errlen, "cannot stat %s: %s", path, strerror(-r));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		vv_herr(err, errlen, "%s is not a regular file", path);
-		goto out;
-	}
-	if ((unsigned long long)st.st_size > max) {
-		r = -EFBIG;
-		vv_herr(err, errlen, "%s is too large (%lld bytes, limit %zu)",
-			path, (long long)st.st_size, max);
-		goto out;
-	}
-	/* One byte more than allowed, to notice a file that grew meanwhile. */
-	buf = malloc(max + 2);
-	if (!buf) {
-		r = -ENOMEM;
-		vv_herr(err, errlen, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + got, max + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			vv_herr(err, errlen, "cannot read %s: %s", path, strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got > max) {
-			r = -EFBIG;
-			vv_herr(err, errlen, "%s is too large (limit %zu bytes)", path, max);
-			goto out;
-		}
-	}
-	buf[got] = '\0';
-	*text = buf;
-	*len = got;
-	buf = NULL;
-	r = 0;
-out:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
+	/* waagent's files, read like every other file: no symlink, no FIFO. */
+	r = vv_file_read(AT_FDCWD, path, 0, max, text, len, &e);
+	if (r < 0)
+		vv_herr(err, errlen, "%s", e.message);
 	return r;
 }
 

@@ -135,6 +135,12 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 	 */
 	if (!r && req->kek_url && !strncmp(req->kek_url, "https://", 8))
 		r = vv_config_add_allowed(&cfg->vault, req->kek_url, err, errlen, "settings", 0);
+	if (!r && req->moved_from) {
+		char line[4200];
+
+		snprintf(line, sizeof(line), "%s %s", req->moved_from, req->moved_to);
+		r = vv_config_add_moved(&cfg->vault, line, err, errlen, "settings", 0);
+	}
 	if (r < 0) {
 		if (r == -EINVAL)
 			return r;	/* the message names the URL */

@@ -175,6 +175,39 @@ static int get_int(struct json_object *o, const char *where, const char *key,
 
 /* Refuse keys outside allowed[]; names the first offender (sanitized). */
 static int only_keys(struct json_object *o, const char *where,
+		     const char *const *allowed, char *err, size_t errlen);
+
+/*
+ * "vaultMoved": {"from": "https://OLD", "to": "https://NEW"}: the config
+ * file's `[vault] moved` line, for a VM restored into another region whose
+ * keys were restored into another vault.
+ */
+static int parse_moved(struct json_object *pub, struct vv_handler_request *req,
+		       char *err, size_t errlen)
+{
+	static const char *const keys[] = { "from", "to", NULL };
+	const char *w = "publicSettings.vaultMoved";
+	struct json_object *mv;
+	int r;
+
+	if (!json_object_object_get_ex(pub, "vaultMoved", &mv))
+		return 0;
+	if (!json_object_is_type(mv, json_type_object)) {
+		vv_herr(err, errlen, "%s must be an object {\"from\": URL, \"to\": URL}", w);
+		return -EINVAL;
+	}
+	if ((r = only_keys(mv, w, keys, err, errlen)) < 0 ||
+	    (r = get_string(mv, w, "from", S_TOKEN, 2048, true, &req->moved_from, err, errlen)) < 0 ||
+	    (r = get_string(mv, w, "to", S_TOKEN, 2048, true, &req->moved_to, err, errlen)) < 0)
+		return r;
+	if (strncmp(req->moved_from, "https://", 8) || strncmp(req->moved_to, "https://", 8)) {
+		vv_herr(err, errlen, "%s: from and to must be https:// vault URLs", w);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int only_keys(struct json_object *o, const char *where,
 		     const char *const *allowed, char *err, size_t errlen)
 {
 	json_object_object_foreach(o, k, v) {
@@ -302,7 +335,7 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 	static const char *const keys[] = {
 		"operation", "volumes", "vaultUrl", "kekUrl", "kekAlgorithm",
 		"rotate", "managedIdentityClientId", "aadClientId", "aadTenantId",
-		"timeoutSeconds", "serviceUrl", "consistency", NULL
+		"timeoutSeconds", "serviceUrl", "consistency", "vaultMoved", NULL
 	};
 	static const char *const ops[] = { "reopen", "provision", "rotate", "snapshot", NULL };
 	static const char *const algs[] = { "RSA-OAEP", "RSA-OAEP-256", "RSA1_5", NULL };
@@ -332,6 +365,8 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 	    (r = get_enum(pub, w, "consistency", cons, &level, err, errlen)) < 0)
 		return r;
 	req->fs_consistent = level == 1;
+	if ((r = parse_moved(pub, req, err, errlen)) < 0)
+		return r;
 	if (req->service_url && strncmp(req->service_url, "https://", 8) != 0 &&
 	    strncmp(req->service_url, "http://", 7) != 0) {
 		vv_herr(err, errlen, "publicSettings.serviceUrl must be an http:// or https:// URL");
@@ -470,6 +505,8 @@ void vv_handler_request_clear(struct vv_handler_request *req)
 	free(req->volumes);
 	free(req->vault_url);
 	free(req->kek_url);
+	free(req->moved_from);
+	free(req->moved_to);
 	free(req->kek_alg);
 	free(req->identity_client_id);
 	free(req->aad_client_id);

@@ -12,6 +12,8 @@
 
 #include <libcryptsetup.h>
 
+#include "agent/config.h"
+#include "agent/state_dir.h"
 #include "vault/log.h"
 
 static void hb_crypt_log(int level, const char *msg, void *usrptr)
@@ -24,26 +26,6 @@ static void hb_crypt_log(int level, const char *msg, void *usrptr)
 	if (n && msg[n - 1] == '\n')
 		n--;
 	vv_debug("libcryptsetup: %.*s", (int)n, msg);
-}
-
-/* mkdir -p with mode for the missing components; existing ones are kept. */
-static int make_dirs(const char *path, mode_t mode)
-{
-	char buf[4096];
-	size_t i, n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (i = 1; i <= n; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		buf[i] = path[i];
-	}
-	return 0;
 }
 
 /* The backup directory: a real directory, ours, nobody else's business. */
@@ -95,10 +77,19 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 	if (snprintf(dir, sizeof(dir), "%s/%s", state_dir, VV_HEADER_BACKUP_DIR) >=
 	    (int)sizeof(dir))
 		return -ENAMETOOLONG;
-	r = make_dirs(state_dir, 0700);
-	if (r == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+	{
+		char why[512];
+
+		/* Created 0700 when missing; checked every time, not just created. */
+		r = vv_state_dir_open(state_dir, true, why, sizeof(why));
+		if (r < 0) {
+			vv_err("%s", why);
+			return r;
+		}
+		close(r);
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
-	if (r < 0) {
 		vv_err("cannot create %s: %s", dir, strerror(-r));
 		return r;
 	}
@@ -115,7 +106,17 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 		vv_err("%s: no LUKS header to back up", device);
 		goto out;
 	}
+	/*
+	 * The UUID names the backup file: a header is not authenticated, and
+	 * "../../x" must not become a path, so anything but a UUID is refused.
+	 */
 	uuid = crypt_get_uuid(cd);
+	if (!vv_uuid_valid(uuid)) {
+		vv_err("%s: the LUKS header's UUID is not a UUID; refusing to name a backup "
+		       "after it (restore the header or re-create the volume)", device);
+		r = -EINVAL;
+		goto out;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
@@ -126,7 +127,7 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 	r = -EEXIST;
 	for (i = 0; i < 100 && r == -EEXIST; i++) {
 		snprintf(path, sizeof(path), "%s/%s-%s.%09ldZ%s%.0d.luks", dir,
-			 uuid ? uuid : "unknown", stamp, (long)ts.tv_nsec,
+			 uuid, stamp, (long)ts.tv_nsec,
 			 i ? "-" : "", i);
 		if (access(path, F_OK) == 0)
 			continue;

@@ -10,6 +10,7 @@
 #include "agent/version.h"
 #include "vault/log.h"
 #include "vault/secret.h"
+#include "vault/wipe_alloc.h"
 
 extern const struct vv_command *const __start_vv_commands[];
 extern const struct vv_command *const __stop_vv_commands[];
@@ -107,6 +108,13 @@ int main(int argc, char **argv)
 	const struct vv_command *cmd;
 	int c;
 
+	/*
+	 * Before anything calls into OpenSSL (libcryptsetup and libcurl do):
+	 * its buffers, TLS records with keys and tokens among them, are wiped
+	 * on free. libcurl's are routed when the vault client starts.
+	 */
+	if (!vv_wipe_alloc_openssl())
+		vv_debug("OpenSSL allocated before main: its buffers are not wiped on free");
 	/* Key material may be held from here on: no core dumps, no ptrace. */
 	vv_process_harden();
 

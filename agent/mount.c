@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "agent/mount.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -11,13 +12,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <blkid.h>
 #include <libmount.h>
+#include <linux/openat2.h>
 
+#include "agent/config.h"
 #include "vault/log.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -34,36 +38,116 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* mkdir -p with mode 0755; existing directories are fine. */
-static int mkdir_p(const char *path)
+/* The whole existing path, no symlink anywhere in it (Linux 5.6+). */
+static int open_dir_no_symlinks(const char *path)
+{
+#ifdef SYS_openat2
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+
+	return fd >= 0 ? (int)fd : -errno;
+#else
+	(void)path;
+	return -ENOSYS;
+#endif
+}
+
+/* A "." or ".." component: a path that is not what it says. */
+static bool has_dot_component(const char *path)
+{
+	for (const char *c = path; c; c = strchr(c + 1, '/')) {
+		const char *n = c + (*c == '/');
+		size_t len = strcspn(n, "/");
+
+		if ((len == 1 && n[0] == '.') || (len == 2 && n[0] == '.' && n[1] == '.'))
+			return true;
+	}
+	return false;
+}
+
+int vv_mount_point_walk(const char *target)
 {
 	char buf[PATH_MAX];
-	size_t n = strlen(path);
+	char *save = NULL, *comp;
+	int fd, nfd, r;
 
-	if (n == 0 || n >= sizeof(buf))
+	if (target[0] != '/' || has_dot_component(target))
+		return -EINVAL;
+	if (strlen(target) >= sizeof(buf))
 		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; ; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
+	snprintf(buf, sizeof(buf), "%s", target);
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+		bool created = false;
 
-			*p = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			*p = c;
-			if (c == '\0')
-				break;
+		if (mkdirat(fd, comp, 0755) == 0)
+			created = true;
+		else if (errno != EEXIST) {
+			r = -errno;
+			goto fail;
+		}
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0) {
+			struct stat st;
+
+			/* O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: name it. */
+			r = -errno;
+			if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				r = -ELOOP;
+			goto fail;
+		}
+		close(fd);
+		fd = nfd;
+		if (created && fchmod(fd, 0755) < 0) {
+			r = -errno;
+			goto fail;
 		}
 	}
-	{
-		struct stat st;
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
 
-		if (stat(path, &st) < 0)
-			return -errno;
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
+int vv_mount_point_open(const char *target)
+{
+	int fd;
+
+	if (target[0] != '/' || has_dot_component(target))
+		return -EINVAL;
+	/* The whole path at once when it exists; else (or without openat2) walk. */
+	fd = open_dir_no_symlinks(target);
+	if (fd >= 0 || fd == -ELOOP || fd == -ENOTDIR)
+		return fd;
+	return vv_mount_point_walk(target);
+}
+
+/* 1 when the directory fd holds nothing but . and .., 0 when it does, -errno. */
+static int dir_is_empty(int fd)
+{
+	DIR *d;
+	struct dirent *e;
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), r = 1;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
 	}
-	return 0;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			r = 0;
+			break;
+		}
+	closedir(d);
+	return r;
 }
 
 static struct libmnt_table *load_mountinfo(void)
@@ -193,36 +277,146 @@ int vv_mount_detect_fs(const char *dev, char *fs, size_t len)
 	return r;
 }
 
-/*
- * The option string actually used: "defaults" dropped (ntfs-3g does not know
- * it, the kernel ignores it), and with readonly "ro" first and any "rw"
- * removed, since read-only is a safety setting that must win.
- */
-static int build_options(const char *options, bool readonly, char *out, size_t len)
+bool vv_mount_fs_allowed(const char *fs)
 {
-	char *copy = strdup(options ? options : "");
-	char *save = NULL, *tok;
-	size_t used = 0;
-	int r = 0;
+	static const char *const ok[] = { "ext4", "xfs", "btrfs", "vfat", "ntfs", "ntfs3" };
 
-	if (!copy)
-		return -ENOMEM;
-	out[0] = '\0';
-	if (readonly)
-		used = (size_t)snprintf(out, len, "ro");
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!*tok || !strcmp(tok, "defaults"))
-			continue;
-		if (readonly && (!strcmp(tok, "rw") || !strcmp(tok, "ro")))
-			continue;
-		used += (size_t)snprintf(out + used, used < len ? len - used : 0, "%s%s",
-					 used ? "," : "", tok);
-		if (used >= len) {
-			r = -E2BIG;
-			break;
+	for (size_t i = 0; fs && i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(fs, ok[i]))
+			return true;
+	return false;
+}
+
+/* Generic options a token may give: they only restrict or tune. */
+static const char *const token_vfs_opts[] = {
+	"defaults", "ro", "rw", "nosuid", "nodev", "noexec", "sync", "async", "dirsync",
+	"atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+	"strictatime", "nostrictatime", "lazytime", "nolazytime", "silent", "loud",
+};
+
+/*
+ * Filesystem options of ext4, xfs, btrfs, vfat and NTFS that name nothing
+ * outside the filesystem (journal_path=, device=, ... would reach other
+ * block devices) and grant nothing nosuid/nodev would not cover.
+ */
+static const char *const token_fs_opts[] = {
+	"discard", "nodiscard", "errors", "data", "commit", "barrier", "nobarrier",
+	"acl", "noacl", "user_xattr", "nouser_xattr", "usrquota", "grpquota", "prjquota",
+	"quota", "noquota", "norecovery", "noload", "nouuid", "inode64", "inode32",
+	"largeio", "nolargeio", "logbufs", "logbsize", "allocsize", "compress",
+	"compress-force", "space_cache", "ssd", "nossd", "ssd_spread", "autodefrag",
+	"noautodefrag", "subvol", "subvolid", "uid", "gid", "umask", "dmask", "fmask",
+	"utf8", "iocharset", "codepage", "shortname", "flush", "windows_names",
+	"big_writes", "prealloc", "hide_dot_files", "showmeta", "streams_interface",
+};
+
+static bool in_list(const char *const *list, size_t n, const char *name, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(list[i]) == len && !strncmp(list[i], name, len))
+			return true;
+	return false;
+}
+
+int vv_mount_options_check(const char *options, unsigned allowed, char *why, size_t whylen)
+{
+	static const struct { const char *name; unsigned bit; } gated[] = {
+		{ "suid", VV_TOKOPT_SUID }, { "dev", VV_TOKOPT_DEV }, { "exec", VV_TOKOPT_EXEC },
+	};
+	char *optstr = (char *)(options ? options : ""), *name, *value;
+	size_t namesz, valsz;
+	int rc;
+
+	/*
+	 * No option this list allows needs quoting, and libmount drops an
+	 * unterminated quote silently: what we check must be what is mounted.
+	 */
+	if (strchr(optstr, '"')) {
+		snprintf(why, whylen, "options '%s' are quoted", optstr);
+		return -EINVAL;
+	}
+	while ((rc = mnt_optstr_next_option(&optstr, &name, &namesz, &value, &valsz)) == 0) {
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(gated) / sizeof(gated[0]); i++) {
+			if (strlen(gated[i].name) != namesz || strncmp(gated[i].name, name, namesz))
+				continue;
+			if (value || !(allowed & gated[i].bit)) {
+				snprintf(why, whylen, "option '%s' needs 'token_options_allowed = %s' "
+					 "in [open]", gated[i].name, gated[i].name);
+				return -EPERM;
+			}
+			known = true;
+		}
+		if (!known && !value &&
+		    in_list(token_vfs_opts, sizeof(token_vfs_opts) / sizeof(token_vfs_opts[0]),
+			    name, namesz))
+			known = true;
+		if (!known &&
+		    in_list(token_fs_opts, sizeof(token_fs_opts) / sizeof(token_fs_opts[0]),
+			    name, namesz))
+			known = true;
+		/* errors=panic: a damaged filesystem would take the whole VM down. */
+		if (known && namesz == 6 && !strncmp(name, "errors", 6) && value &&
+		    valsz == 5 && !strncmp(value, "panic", 5))
+			known = false;
+		if (!known) {
+			snprintf(why, whylen, "option '%.*s' is not one a token may give",
+				 (int)(value ? (size_t)(value - name) + valsz : namesz), name);
+			return -EPERM;
 		}
 	}
-	free(copy);
+	if (rc < 0) {
+		snprintf(why, whylen, "options '%s' do not parse", options);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool has_option(const char *optstr, const char *name)
+{
+	return optstr && mnt_optstr_get_option(optstr, name, NULL, NULL) == 0;
+}
+
+/*
+ * libmount's optstr helpers do the editing. "defaults" is dropped because
+ * ntfs-3g does not know it (the kernel ignores it); "ro" goes first so
+ * a human reading mountinfo sees it.
+ */
+int vv_mount_options_build(const char *options, bool readonly, char **out)
+{
+	char *s = strdup(options ? options : "");
+	int r = -ENOMEM;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	while (mnt_optstr_remove_option(&s, "defaults") == 0)
+		;
+	if (readonly) {
+		while (mnt_optstr_remove_option(&s, "rw") == 0)
+			;
+		while (mnt_optstr_remove_option(&s, "ro") == 0)
+			;
+	}
+	/* Nothing left: start afresh (libmount would keep a stray comma). */
+	if (!*s) {
+		free(s);
+		s = NULL;
+	}
+	if (readonly && mnt_optstr_prepend_option(&s, "ro", NULL))
+		goto out;
+	if (!has_option(s, "suid") && !has_option(s, "nosuid") &&
+	    mnt_optstr_append_option(&s, "nosuid", NULL))
+		goto out;
+	if (!has_option(s, "dev") && !has_option(s, "nodev") &&
+	    mnt_optstr_append_option(&s, "nodev", NULL))
+		goto out;
+	*out = s;
+	s = NULL;
+	r = 0;
+out:
+	free(s);
 	return r;
 }
 
@@ -297,18 +491,38 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	return -EIO;
 }
 
-static int mount_libmount(const char *dev, const char *target, const char *fs,
-			  const char *opts, char *err, size_t errlen)
+/*
+ * target_fd is the mount point vv_mount_point_open checked: mount(2) is
+ * given /proc/self/fd/N, so a directory swapped for a symlink after the
+ * check is not followed (libmount must not canonicalise it back into a
+ * path). Without /proc, the path itself.
+ */
+static int mount_libmount(const char *dev, const char *target, int target_fd, const char *fs,
+			  const char *opts, bool untrusted, char *err, size_t errlen)
 {
 	struct libmnt_context *cxt = mnt_new_context();
-	char msg[256] = "";
+	char msg[256] = "", fdpath[64];
+	const char *at = target;
 	int rc, r = 0;
 
 	if (!cxt)
 		return -ENOMEM;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", target_fd);
+	if (access(fdpath, F_OK) == 0) {
+		at = fdpath;
+		if (mnt_context_disable_canonicalize(cxt, 1)) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
 	/* Source and target are explicit: fstab must not add to them. */
 	mnt_context_set_optsmode(cxt, MNT_OMODE_IGNORE);
-	if (mnt_context_set_source(cxt, dev) || mnt_context_set_target(cxt, target) ||
+	/* A disk must not pick a program to run: mount(2) only, no /sbin/mount.TYPE. */
+	if (untrusted && mnt_context_disable_helpers(cxt, 1)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (mnt_context_set_source(cxt, dev) || mnt_context_set_target(cxt, at) ||
 	    mnt_context_set_fstype(cxt, fs) ||
 	    (opts && *opts && mnt_context_set_options(cxt, opts))) {
 		r = -ENOMEM;
@@ -328,29 +542,20 @@ out:
 	return r;
 }
 
-int vv_mount_volume(const char *dev, const char *target, const char *fs,
-		    const char *options, bool readonly, char *err, size_t errlen)
+/* Is dev already mounted (1: on target, -EBUSY: elsewhere) or target taken (-EBUSY)? 0: neither. */
+static int mount_state(const char *dev, const char *target, char *err, size_t errlen)
 {
-	char detected[64], opts[1024];
-	struct libmnt_table *tb;
+	struct libmnt_table *tb = load_mountinfo();
 	struct libmnt_fs *m;
-	int r;
+	char real[PATH_MAX];
+	int r = 0;
 
-	if (err && errlen)
-		err[0] = '\0';
-	if (!dev || !target || target[0] != '/') {
-		set_err(err, errlen, "mount point must be an absolute path");
-		return -EINVAL;
-	}
-	/* Idempotence first: nothing is created or changed when it is done. */
-	tb = load_mountinfo();
 	if (!tb) {
 		set_err(err, errlen, "cannot read /proc/self/mountinfo");
 		return -EIO;
 	}
 	m = find_dev(tb, dev);
 	if (m) {
-		char real[PATH_MAX];
 		const char *t = mnt_fs_get_target(m);
 
 		if (realpath(target, real) && strcmp(real, t) == 0)
@@ -359,27 +564,36 @@ int vv_mount_volume(const char *dev, const char *target, const char *fs,
 			set_err(err, errlen, "%s is already mounted on %s", dev, t);
 			r = -EBUSY;
 		}
-		mnt_unref_table(tb);
-		return r;
+		goto out;
 	}
 	m = find_target(tb, target);
-	if (m) {
-		char real[PATH_MAX];
-
-		if (realpath(target, real) && strcmp(mnt_fs_get_target(m), real) == 0) {
-			set_err(err, errlen, "%s already has %s mounted on it", target,
-				mnt_fs_get_source(m) ? mnt_fs_get_source(m) : "another filesystem");
-			mnt_unref_table(tb);
-			return -EBUSY;
-		}
+	if (m && realpath(target, real) && strcmp(mnt_fs_get_target(m), real) == 0) {
+		set_err(err, errlen, "%s already has %s mounted on it", target,
+			mnt_fs_get_source(m) ? mnt_fs_get_source(m) : "another filesystem");
+		r = -EBUSY;
 	}
+out:
 	mnt_unref_table(tb);
+	return r;
+}
 
-	r = mkdir_p(target);
-	if (r < 0) {
-		set_err(err, errlen, "cannot create mount point %s: %s", target, strerror(-r));
-		return r;
+int vv_mount_volume(const char *dev, const char *target, const char *fs,
+		    const char *options, unsigned flags, char *err, size_t errlen)
+{
+	bool untrusted = flags & VV_MOUNT_UNTRUSTED;
+	char detected[64], *opts = NULL;
+	int dfd = -1, r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (!dev || !target || target[0] != '/') {
+		set_err(err, errlen, "mount point must be an absolute path");
+		return -EINVAL;
 	}
+	/* Idempotence first: nothing is created or changed when it is done. */
+	r = mount_state(dev, target, err, errlen);
+	if (r != 0)
+		return r;
 	if (!fs || !*fs || !strcmp(fs, "auto")) {
 		r = vv_mount_detect_fs(dev, detected, sizeof(detected));
 		if (r < 0) {
@@ -388,15 +602,41 @@ int vv_mount_volume(const char *dev, const char *target, const char *fs,
 		}
 		fs = detected;
 	}
-	r = build_options(options, readonly, opts, sizeof(opts));
+	/* Detected or named, the filesystem driver parses what the disk holds. */
+	if (untrusted && !vv_mount_fs_allowed(fs)) {
+		set_err(err, errlen, "%s holds a %s filesystem; a volume its token describes may "
+			"be ext4, xfs, btrfs, vfat or ntfs", dev, fs);
+		return -EMEDIUMTYPE;
+	}
+	r = vv_mount_options_build(options, flags & VV_MOUNT_READONLY, &opts);
 	if (r < 0) {
-		set_err(err, errlen, "mount options too long");
+		set_err(err, errlen, "cannot build the mount options");
 		return r;
+	}
+	dfd = vv_mount_point_open(target);
+	if (dfd < 0) {
+		r = dfd;
+		set_err(err, errlen, r == -ELOOP ? "cannot use mount point %s: a symlink is on the "
+			"way (vaultvol follows none)" : "cannot create mount point %s: %s", target,
+			strerror(-r));
+		goto out;
+	}
+	if (untrusted && (r = dir_is_empty(dfd)) != 1) {
+		r = r < 0 ? r : -ENOTEMPTY;
+		set_err(err, errlen, "mount point %s is not empty: a volume its token describes "
+			"never hides files", target);
+		goto out;
 	}
 	vv_debug("mount %s on %s type %s options '%s'", dev, target, fs, opts);
 	if (!strcmp(fs, "ntfs") || !strcmp(fs, "ntfs-3g"))
-		return mount_ntfs3g(dev, target, opts, err, errlen);
-	return mount_libmount(dev, target, fs, opts, err, errlen);
+		r = mount_ntfs3g(dev, target, opts, err, errlen);
+	else
+		r = mount_libmount(dev, target, dfd, fs, opts, untrusted, err, errlen);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(opts);
+	return r;
 }
 
 int vv_umount(const char *target, char *err, size_t errlen)

@@ -61,6 +61,7 @@ static unsigned long memory_budget_kb(void)
 {
 	unsigned long kb = 0;
 	char line[128];
+	/* procfs, not a regular file: read directly, not through vv_file_read. */
 	FILE *f = fopen("/proc/meminfo", "re");
 
 	while (f && fgets(line, sizeof(line), f))
@@ -493,6 +494,7 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 {
 	char where[PATH_MAX], err[512], fs[64] = "";
 	const char *use_fs = v->conf.fs;
+	unsigned flags;
 	int r;
 
 	if (vv_mount_find(v->top, where, sizeof(where)) == 0) {
@@ -509,8 +511,18 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 	}
 	if (!use_fs && vv_mount_detect_fs(v->top, fs, sizeof(fs)) == 0)
 		use_fs = fs;
-	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options,
-			    ro_default || is_readonly(v, use_fs), err, sizeof(err));
+	flags = ro_default || is_readonly(v, use_fs) ? VV_MOUNT_READONLY : 0;
+	if (v->mount_from_token)
+		flags |= VV_MOUNT_UNTRUSTED;
+	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options, flags, err,
+			    sizeof(err));
+	if (r < 0 && v->mount_from_token && (r == -EMEDIUMTYPE || r == -ENOTEMPTY || r == -ELOOP)) {
+		/* The disk asked for something no disk may have; not mounted. */
+		fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY, "volume %s: the token on %s: %s",
+		     v->conf.name, v->device, err);
+		v->state = VV_VS_OPEN;
+		return;
+	}
 	if (r < 0) {
 		fail(v, VV_FAIL_MOUNT, "fix the mount point or filesystem options; the volume "
 		     "itself is open", "%s", err);
@@ -521,6 +533,15 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 		v->changed = true;
 	set_owned(&v->mounted_on, v->conf.mount);
 	v->state = VV_VS_MOUNTED;
+}
+
+/* What the token asked to mount was refused at planning: fail it now. */
+static bool refuse_token_mount(struct vv_vol *v)
+{
+	if (!v->refusal[0])
+		return false;
+	fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY, "%s", v->refusal);
+	return true;
 }
 
 static void do_volume(struct run *run, struct vv_vol *v)
@@ -536,7 +557,7 @@ static void do_volume(struct run *run, struct vv_vol *v)
 	snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
 
 	if (run->ctx->check_only) {
-		if (derive(run, v, &u, &vk) == 0)
+		if (derive(run, v, &u, &vk) == 0 && !refuse_token_mount(v))
 			v->state = VV_VS_CLOSED;
 		goto out;
 	}
@@ -561,6 +582,8 @@ static void do_volume(struct run *run, struct vv_vol *v)
 	} else {
 		if (cur == MAP_NONE && derive(run, v, &u, &vk) < 0)
 			goto out;
+		if (refuse_token_mount(v))
+			goto out;
 		ro = is_readonly(v, v->conf.fs);
 		pthread_mutex_lock(&run->dm);
 		/* A lower mapping without quiesce on top: finish the stacking. */
@@ -569,6 +592,9 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		if (v->fail)
 			goto out;
 	}
+	/* Opened before (by hand, or by an older vaultvol): left open, not mounted. */
+	if (refuse_token_mount(v))
+		goto out;
 	mount_volume(v, false);
 out:
 	vv_secret_free(vk);

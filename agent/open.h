@@ -8,7 +8,11 @@
  * The key reference comes from, in this order: the volume's own vaultvol
  * LUKS2 token, its [volume] section in the config file, ADE state. Mount
  * point, filesystem and options come from the config file, else the token,
- * else ADE. A config section and an ADE entry with the same name, or that
+ * else ADE. A token's are what a disk asks for, and a header is not
+ * authenticated: they are held to vv_mount_point_check (agent/config.h),
+ * vv_mount_fs_allowed and vv_mount_options_check (agent/mount.h), and
+ * mounted with VV_MOUNT_UNTRUSTED; a volume they refuse fails as
+ * VV_FAIL_REFUSED (after its key reference is checked, before any mapping). A config section and an ADE entry with the same name, or that
  * match the same disk, are one volume (the config file wins). A disk with a
  * vaultvol token and no other description is a volume of its own, named by
  * the token.
@@ -56,9 +60,16 @@ enum vv_fail {
 	VV_FAIL_ACTIVATE,	/* device-mapper refused */
 	VV_FAIL_QUIESCE,	/* quiesce = yes but dm-quiesce is not usable */
 	VV_FAIL_MOUNT,
+	VV_FAIL_REFUSED,	/* the disk asks for what no disk may (token mount point, options, fs) */
 };
 /* Short stable names for status and JSON: "wrong-key", "key-access", ... */
 const char *vv_fail_str(enum vv_fail f);
+
+/* What to do about a token whose mount point, filesystem or options are refused. */
+#define VV_TOKEN_MOUNT_REMEDY \
+	"rewrite the token with `vaultvol adopt --force --mount PATH` (PATH outside the " \
+	"system directories), or describe the volume in /etc/vaultvol/vaultvol.conf"
+
 
 struct vv_vol {
 	struct vv_volume_conf conf;	/* merged description; conf.key is the ref used */
@@ -66,6 +77,14 @@ struct vv_vol {
 	int keyslot;			/* the keyslot the token names, -1: any */
 	char *alt_key, *alt_kek;	/* token "retire": the previous key, tried on wrong key */
 	int alt_keyslot;
+	bool mount_from_token;		/* conf.mount/fs/options are the token's: untrusted */
+	/*
+	 * Set by planning when the token asks for what no disk may: the run
+	 * fails the volume with it (VV_FAIL_REFUSED) once its key reference has
+	 * been checked, so a hostile key reference is reported first, and
+	 * before any mapping or mount.
+	 */
+	char refusal[400];
 	bool selected;			/* part of this run */
 
 	/* the disk */
@@ -168,7 +187,8 @@ void vv_open_refresh(struct vv_open_plan *plan);
 int vv_open_state_write(const char *state_dir, const struct vv_open_plan *plan,
 			char *err, size_t errlen);
 /* The names and UUIDs recorded there (none when the file is missing). */
-int vv_open_state_read(const char *state_dir, struct vv_prev **prev, size_t *n);
+int vv_open_state_read(const char *state_dir, struct vv_prev **prev, size_t *n,
+		       char *err, size_t errlen);
 void vv_prev_free(struct vv_prev *prev, size_t n);
 /* One volume as JSON (status --json, state file); NULL on ENOMEM. */
 struct json_object *vv_open_vol_json(const struct vv_vol *v);

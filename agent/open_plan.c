@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Planning an open: merging token, config and ADE descriptions (pure). */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/mount.h"
 #include "agent/open.h"
 
 const char *vv_vstate_str(enum vv_vstate s)
@@ -36,6 +38,7 @@ const char *vv_fail_str(enum vv_fail f)
 	case VV_FAIL_ACTIVATE: return "activate-failed";
 	case VV_FAIL_QUIESCE: return "quiesce-unavailable";
 	case VV_FAIL_MOUNT: return "mount-failed";
+	case VV_FAIL_REFUSED: return "refused";
 	}
 	return "unknown";
 }
@@ -229,6 +232,7 @@ static int apply_token(struct vv_vol *v, const struct vv_token *t)
 		r |= set_str(&v->conf.mount, t->mount);
 		r |= set_str(&v->conf.fs, t->fs);
 		r |= set_str(&v->conf.options, t->options);
+		v->mount_from_token = t->mount != NULL;
 	}
 	if (t->retire_key) {
 		r |= set_str(&v->alt_key, t->retire_key);
@@ -236,6 +240,79 @@ static int apply_token(struct vv_vol *v, const struct vv_token *t)
 		v->alt_keyslot = t->retire_keyslot;
 	}
 	return r ? -ENOMEM : 0;
+}
+
+/*
+ * A LUKS2 header is not authenticated: whoever can write the disk writes
+ * its token. What the token asks to mount is held to the rules a disk may
+ * not break (agent/config.h vv_mount_point_check, agent/mount.h). The
+ * refusal is recorded for the run (v->refusal): it fails the volume once
+ * the key reference has had its say (an untrusted vault is the first thing
+ * to name) and before anything is activated or mounted; every other volume
+ * goes on.
+ */
+static void set_refusal(struct vv_vol *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_refusal(struct vv_vol *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v->refusal, sizeof(v->refusal), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * A token may name a vault (the allow-list decides), the keystore or the
+ * BEK VOLUME; never a local file: a disk does not choose which file root
+ * reads (/etc/shadow as a passphrase oracle, a FIFO to hang the boot).
+ * `file:` references are for the config file and the command line.
+ */
+static bool token_ref_ok(const char *ref)
+{
+	return !ref || strncmp(ref, "file:", 5);
+}
+
+static void check_token_keys(struct vv_vol *v, const struct vv_token *t)
+{
+	const char *bad = !token_ref_ok(t->key) ? t->key : !token_ref_ok(t->kek) ? t->kek :
+			  !token_ref_ok(t->retire_key) ? t->retire_key :
+			  !token_ref_ok(t->retire_kek) ? t->retire_kek : NULL;
+
+	if (!bad || v->fail != VV_FAIL_NONE)
+		return;
+	vol_fail(v, VV_FAIL_REFUSED,
+		 "a disk's token may name a vault, the keystore or the BEK VOLUME, not a local "
+		 "file: describe the volume in a [volume] section of vaultvol.conf (trusted "
+		 "configuration) if the key really is in that file",
+		 "the token on %s names the local file '%s' as a key of volume %s; refused, "
+		 "nothing was read", v->device ? v->device : "its disk", bad, v->conf.name);
+}
+
+static void check_token_mount(struct vv_vol *v, const struct vv_config *cfg)
+{
+	char why[PATH_MAX + 160];
+	const char *what = "mount point";
+
+	if (!v->mount_from_token || v->fail != VV_FAIL_NONE)
+		return;
+	if (vv_mount_point_check(v->conf.mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
+		goto refuse;
+	what = "filesystem";
+	if (v->conf.fs && !vv_mount_fs_allowed(v->conf.fs)) {
+		snprintf(why, sizeof(why), "'%s' is not ext4, xfs, btrfs, vfat, ntfs or ntfs3",
+			 v->conf.fs);
+		goto refuse;
+	}
+	what = "mount options";
+	if (vv_mount_options_check(v->conf.options, cfg ? cfg->token_options_allowed : 0,
+				   why, sizeof(why)) < 0)
+		goto refuse;
+	return;
+refuse:
+	set_refusal(v, "the token on %s asks to mount volume %s on %s (%s refused: %s); "
+		    "nothing was opened", v->device, v->conf.name, v->conf.mount, what, why);
 }
 
 int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
@@ -296,6 +373,8 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 		if (b->token_rc == 0 && claim[i] >= 0) {
 			if (apply_token(&plan->v[claim[i]], &b->token) < 0)
 				goto out;
+			check_token_keys(&plan->v[claim[i]], &b->token);
+			check_token_mount(&plan->v[claim[i]], env->cfg);
 			continue;
 		}
 		if (b->token_rc == -EINVAL && claim[i] >= 0) {
@@ -336,6 +415,8 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 				 "the token on %s names volume %s, which is already %s", b->path,
 				 v->conf.name, other->device ? other->device : "described elsewhere");
 		}
+		check_token_keys(v, &b->token);
+		check_token_mount(v, env->cfg);
 		claim[i] = (long)(v - plan->v);
 	}
 

@@ -40,12 +40,9 @@ int vv_open_setup(const struct vv_options *opt, bool need_vault, struct vv_open_
 		snprintf(err, errlen, "listing block devices: %s", strerror(-r));
 		return r;
 	}
-	r = vv_open_state_read(opt->state_dir, &s->prev, &s->nprev);
-	if (r < 0) {
-		snprintf(err, errlen, "reading %s/%s: %s", opt->state_dir, VV_OPEN_STATE_FILE,
-			 strerror(-r));
+	r = vv_open_state_read(opt->state_dir, &s->prev, &s->nprev, err, errlen);
+	if (r < 0)
 		return r;
-	}
 	env = (struct vv_open_env){
 		.cfg = s->cfg, .ade = s->ade, .nade = s->nade, .disks = &s->disks,
 		.prev = s->prev, .nprev = s->nprev,

@@ -13,6 +13,11 @@
 #include <json-c/json.h>
 
 #include "agent/open.h"
+#include "agent/state_dir.h"
+#include "vault/log.h"
+
+/* Far more than any number of volumes writes; a bigger file is not ours. */
+#define VV_OPEN_STATE_MAX (4 * 1024 * 1024)
 
 
 static int add_str(struct json_object *o, const char *k, const char *v)
@@ -72,29 +77,45 @@ struct json_object *vv_open_vol_json(const struct vv_vol *v)
 	return o;
 }
 
-static struct json_object *read_state(const char *dir)
+/*
+ * The last runs' outcome, after checking the directory and the file. A
+ * damaged file is forgotten (the next write replaces it); a missing one is
+ * no state; an unsafe one is an error naming the path and the fix.
+ */
+static int read_state(const char *dir, struct json_object **out, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
-	struct json_object *o;
+	char *text = NULL;
+	size_t len = 0;
+	int r;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, VV_OPEN_STATE_FILE);
-	o = json_object_from_file(path);
-	if (o && !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		o = NULL;
+	*out = NULL;
+	r = vv_state_file_read(dir, VV_OPEN_STATE_FILE, VV_OPEN_STATE_MAX, &text, &len,
+			       err, errlen);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	*out = json_tokener_parse(text);
+	if (*out && !json_object_is_type(*out, json_type_object)) {
+		json_object_put(*out);
+		*out = NULL;
 	}
-	return o;
+	free(text);
+	return 0;
 }
 
-int vv_open_state_read(const char *dir, struct vv_prev **prev, size_t *n)
+int vv_open_state_read(const char *dir, struct vv_prev **prev, size_t *n,
+		       char *err, size_t errlen)
 {
-	struct json_object *o = read_state(dir), *vols;
+	struct json_object *o, *vols;
 	size_t cnt;
+	int r;
 
 	*prev = NULL;
 	*n = 0;
-	if (!o)
-		return 0;
+	r = read_state(dir, &o, err, errlen);
+	if (r < 0 || !o)
+		return r;
 	if (!json_object_object_get_ex(o, "volumes", &vols) ||
 	    !json_object_is_type(vols, json_type_array)) {
 		json_object_put(o);
@@ -150,11 +171,6 @@ static int write_atomic(const char *dir, const char *name, const char *text,
 	size_t len = strlen(text), off = 0;
 	int fd, dfd, r = 0;
 
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-		return r;
-	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	/* Per-process name in a root-only directory; a crashed run's leftover is replaced. */
 	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long)getpid());
@@ -200,11 +216,20 @@ static int write_atomic(const char *dir, const char *name, const char *text,
 int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
 			char *err, size_t errlen)
 {
-	struct json_object *old = read_state(dir), *ovols = NULL;
+	struct json_object *old = NULL, *ovols = NULL;
 	struct json_object *root = json_object_new_object();
 	struct json_object *vols = json_object_new_array();
-	int r = -ENOMEM;
+	int r;
 
+	/* Created 0700 when missing; never written through a link or an open dir. */
+	r = vv_state_dir_open(dir, true, err, errlen);
+	if (r >= 0) {
+		close(r);
+		r = read_state(dir, &old, err, errlen);
+	}
+	if (r < 0)
+		goto out;
+	r = -ENOMEM;
 	if (!root || !vols)
 		goto out;
 	/* Volumes this run did not look at keep what an earlier run said. */
@@ -264,10 +289,15 @@ static void fill_buf(char *dst, size_t len, struct json_object *e, const char *k
 
 int vv_open_state_merge(const char *dir, struct vv_open_plan *plan)
 {
-	struct json_object *o = read_state(dir), *vols;
+	struct json_object *o, *vols;
+	char why[512];
+	int r;
 
+	r = read_state(dir, &o, why, sizeof(why));
+	if (r < 0)
+		vv_warn("%s", why);
 	if (!o)
-		return 0;
+		return r;
 	if (json_object_object_get_ex(o, "volumes", &vols) &&
 	    json_object_is_type(vols, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(vols); i++) {

@@ -33,6 +33,7 @@
 #include "agent/provision_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,7 @@ static int ensure_node(const char *name, const char *path)
 static int check_req(const struct vv_provision_req *req, const char *fs,
 		     char **name, char *msg, size_t msglen)
 {
+	char why[PATH_MAX + 80];
 	char *base;
 
 	if (!req->device || !req->secret || !req->state_dir)
@@ -170,8 +172,9 @@ static int check_req(const struct vv_provision_req *req, const char *fs,
 		return pv_fail(-EINVAL, msg, msglen, "filesystem must be ext4 or xfs, not '%s'", fs);
 	if (req->label && !label_ok(fs, req->label))
 		return pv_fail(-EINVAL, msg, msglen, "bad %s label '%s'", fs, req->label);
-	if (req->mount && req->mount[0] != '/')
-		return pv_fail(-EINVAL, msg, msglen, "mount point must be absolute");
+	/* The mount point goes into the token: the rule open holds tokens to. */
+	if (req->mount && vv_mount_point_check(req->mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
+		return pv_fail(-EINVAL, msg, msglen, "--mount: %s", why);
 	*name = req->name ? strdup(req->name) : vv_ref_name(req->secret);
 	if (!*name)
 		return -ENOMEM;
@@ -293,7 +296,7 @@ static int make_fs_and_mount(const struct vv_provision_req *req, const char *fs,
 		goto fail;
 	if (req->mount) {
 		r = vv_mount_volume(res->mapper_path, req->mount, fs, req->options,
-				    false, ebuf, sizeof(ebuf));
+				    0, ebuf, sizeof(ebuf));
 		if (r < 0) {
 			pv_fail(r, msg, msglen, "mounting on %s failed: %s", req->mount, ebuf);
 			goto fail;

@@ -9,12 +9,14 @@
 #include "agent/provision_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/config.h"
 #include "agent/crypt.h"
 #include "agent/header_backup.h"
+#include "agent/mount.h"
 #include "vault/log.h"
 
 int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
@@ -23,7 +25,7 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 	struct vv_crypt_info info;
 	struct vv_token old, t;
 	struct vv_bek *b = NULL;
-	char backup[4200];
+	char backup[4200], why[PATH_MAX + 80];
 	int lock = -1, r, slot;
 
 	memset(&t, 0, sizeof(t));
@@ -36,8 +38,12 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 		msg[0] = '\0';
 	if (!req->device || !req->secret || !req->state_dir)
 		return pv_fail(-EINVAL, msg, msglen, "device, secret and state directory are required");
-	if (req->mount && req->mount[0] != '/')
-		return pv_fail(-EINVAL, msg, msglen, "mount point must be absolute");
+	/* What open would refuse from a token is not written into one. */
+	if (req->mount && vv_mount_point_check(req->mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
+		return pv_fail(-EINVAL, msg, msglen, "--mount: %s", why);
+	if (req->fs && !vv_mount_fs_allowed(req->fs))
+		return pv_fail(-EINVAL, msg, msglen, "--fs %s: a token may name ext4, xfs, btrfs, "
+			       "vfat, ntfs or ntfs3", req->fs);
 	t.name = req->name ? strdup(req->name) : vv_ref_name(req->secret);
 	if (!t.name)
 		return pv_fail(-EINVAL, msg, msglen,

@@ -146,6 +146,7 @@ static int lower_sectors(const char *path, uint64_t *sectors)
 	uint64_t bytes = 0;
 	int fd, r = 0;
 
+	/* A block device node, by design not a regular file. */
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -50,17 +50,43 @@ struct vv_exec_result {
  */
 int vv_exec_run(char *const argv[], char *const env[], long timeout_ms,
 		struct vv_exec_result *res);
+/*
+ * The same, executing the file open as fd (an O_PATH descriptor from
+ * vv_script_open) with execveat(AT_EMPTY_PATH): what runs is what was
+ * checked, whatever happens to the path meanwhile. argv[0] is only shown.
+ */
+int vv_exec_run_fd(int fd, char *const argv[], char *const env[], long timeout_ms,
+		   struct vv_exec_result *res);
 
 /* Did it run and exit with 0? */
 bool vv_exec_ok(const struct vv_exec_result *res);
 
 /*
- * Is path safe to read or execute as root: a regular file owned by root,
- * not group/other writable, every directory of its real path root-owned
- * and not group/other writable unless sticky; with executable, also
- * executable by its owner. 0, or -EPERM/-ENOENT/... with why filled.
+ * Is path safe to read or execute as root: an absolute path with no
+ * symbolic link in it, naming a regular file owned by root, not
+ * group/other writable, every directory on the way root-owned and not
+ * group/other writable unless sticky; with executable, also executable by
+ * its owner. 0, or -EPERM/-ENOENT/... with why filled.
  */
 int vv_path_trusted(const char *path, bool executable, char *why, size_t whylen);
+/*
+ * The checks of vv_path_trusted, made on descriptors while walking the
+ * absolute path from / with O_PATH|O_NOFOLLOW (a symbolic link anywhere on
+ * the way is refused): returns the O_PATH descriptor of the file, for
+ * vv_exec_run_fd.
+ */
+int vv_script_open(const char *path, bool executable, char *why, size_t whylen);
+/*
+ * The directory part of that walk: an O_PATH descriptor of path's parent,
+ * every directory to it checked; *base points at path's last component.
+ */
+int vv_trusted_parent_open(const char *path, const char **base, char *why, size_t whylen);
+/*
+ * A hook directory: every parent checked as above, the directory itself
+ * root-owned, not group/other-writable (sticky or not), not a symbolic
+ * link. Returns an O_RDONLY|O_DIRECTORY descriptor or -errno with why.
+ */
+int vv_trusted_dir_open(const char *dir, char *why, size_t whylen);
 
 /* --- VMSnapshotScriptPluginConfig.json ------------------------------ */
 
@@ -94,10 +120,12 @@ bool vv_hook_name_skipped(const char *name);
 
 /*
  * Executable regular files of dir (full paths) in name order; skipped
- * names and non-executables are left out. -ENOENT when dir does not exist.
+ * names and non-executables are left out; symbolic links are listed (and
+ * refused with a reason when run). dir and its parents must pass
+ * vv_trusted_dir_open. -ENOENT when dir does not exist, -EPERM... with why.
  * Free with vv_strv_free.
  */
-int vv_hooks_list(const char *dir, char ***paths, size_t *n);
+int vv_hooks_list(const char *dir, char ***paths, size_t *n, char *why, size_t whylen);
 
 void vv_strv_free(char **v);
 

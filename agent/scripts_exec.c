@@ -49,8 +49,8 @@ static void tail_append(struct vv_exec_result *res, size_t *len, const char *p, 
 	*len += n;
 }
 
-static __attribute__((noreturn)) void child(char *const argv[], char *const env[],
-					    int out_fd, int err_pipe)
+static __attribute__((noreturn)) void child(int exec_fd, char *const argv[],
+					    char *const env[], int out_fd, int err_pipe)
 {
 	int devnull;
 
@@ -79,7 +79,27 @@ static __attribute__((noreturn)) void child(char *const argv[], char *const env[
 		putenv(env[i]);
 	if (!getenv("PATH"))
 		setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
-	execve(argv[0], argv, environ);
+	if (exec_fd >= 0) {
+		/*
+		 * The checked file itself, not whatever its path names now. A
+		 * "#!" script's interpreter opens it again by the name the
+		 * kernel gives it, so the descriptor must survive the exec (a
+		 * dup without close-on-exec). execveat(AT_EMPTY_PATH) names it
+		 * /dev/fd/N, which minimal systems (initramfs) lack; the magic
+		 * link /proc/self/fd/N is the same open file and works wherever
+		 * /proc is mounted, so it goes first.
+		 */
+		int fd = dup(exec_fd);
+		char self[40];
+
+		if (fd >= 0) {
+			snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+			execve(self, argv, environ);
+			execveat(fd, "", argv, environ, AT_EMPTY_PATH);
+		}
+	} else {
+		execve(argv[0], argv, environ);
+	}
 	{
 		int e = errno;
 
@@ -90,6 +110,12 @@ static __attribute__((noreturn)) void child(char *const argv[], char *const env[
 
 int vv_exec_run(char *const argv[], char *const env[], long timeout_ms,
 		struct vv_exec_result *res)
+{
+	return vv_exec_run_fd(-1, argv, env, timeout_ms, res);
+}
+
+int vv_exec_run_fd(int exec_fd, char *const argv[], char *const env[], long timeout_ms,
+		   struct vv_exec_result *res)
 {
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, pfd = -1;
 	long long t0 = mono_ms();
@@ -109,7 +135,7 @@ int vv_exec_run(char *const argv[], char *const env[], long timeout_ms,
 		goto out;
 	}
 	if (pid == 0)
-		child(argv, env, out[1], errp[1]);
+		child(exec_fd, argv, env, out[1], errp[1]);
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;

@@ -4,11 +4,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -37,18 +39,27 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int vv_hooks_list(const char *dir, char ***paths, size_t *np)
+int vv_hooks_list(const char *dir, char ***paths, size_t *np, char *why, size_t whylen)
 {
-	DIR *d = opendir(dir);
 	struct dirent *de;
 	char **v = NULL;
 	size_t n = 0, cap = 0;
-	int r = 0;
+	int fd, r = 0;
+	DIR *d;
 
 	*paths = NULL;
 	*np = 0;
-	if (!d)
-		return -errno;
+	/* Whoever can write the directory or a parent chooses what root runs. */
+	fd = vv_trusted_dir_open(dir, why, whylen);
+	if (fd < 0)
+		return fd;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		snprintf(why, whylen, "%s: %s", dir, strerror(-r));
+		return r;
+	}
 	while ((de = readdir(d))) {
 		char path[PATH_MAX];
 		struct stat st;
@@ -57,8 +68,10 @@ int vv_hooks_list(const char *dir, char ***paths, size_t *np)
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
 			continue;
-		/* Like the stock hook: regular files with an execute bit. */
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		/* Like the stock hook: regular files with an execute bit. A link is
+		 * listed so that running it is refused with a reason. */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (!S_ISLNK(st.st_mode) && (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))))
 			continue;
 		if (n + 1 >= cap) {
 			size_t ncap = cap ? cap * 2 : 8;

@@ -15,11 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "vault/readfile.h"
 
 /* Biggest config we read; a real one is a few hundred bytes. */
 #define PLUGIN_CONFIG_MAX 65536
@@ -223,37 +226,30 @@ out:
 
 int vv_plugin_config_load(const char *path, struct vv_plugin_config *c, char *why, size_t wl)
 {
-	char *buf = NULL;
-	ssize_t n;
-	int fd = -1, r;
+	struct vv_error e = { 0 };
+	char *buf = NULL, dir[PATH_MAX];
+	const char *base;
+	size_t len = 0;
+	int dfd, r;
 
 	memset(c, 0, sizeof(*c));
 	why[0] = '\0';
-	if (access(path, F_OK) < 0 && errno == ENOENT) {
-		snprintf(why, wl, "%s does not exist", path);
-		return -ENOENT;
+	/* Every directory on the way checked, then the file, on descriptors. */
+	dfd = vv_trusted_parent_open(path, &base, why, wl);
+	if (dfd < 0) {
+		if (dfd == -ENOENT)
+			snprintf(why, wl, "%s does not exist", path);
+		return dfd == -ENOENT ? -ENOENT : -EPERM;
 	}
-	r = vv_path_trusted(path, false, why, wl);
-	if (r)
-		return r == -ENOENT ? -ENOENT : -EPERM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(why, wl, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	buf = malloc(PLUGIN_CONFIG_MAX + 1);
-	if (!buf) {
-		r = -ENOMEM;
+	snprintf(dir, sizeof(dir), "%.*s", base - path > 1 ? (int)(base - path - 1) : 1, path);
+	r = vv_file_read_in(dfd, dir, base, VV_RF_TRUSTED, PLUGIN_CONFIG_MAX, &buf, &len, &e);
+	if (r < 0) {
+		snprintf(why, wl, "%s", e.message);
+		if (r == -ENOENT)
+			snprintf(why, wl, "%s does not exist", path);
+		r = r == -ENOENT ? -ENOENT : r == -EFBIG ? -EINVAL : -EPERM;
 		goto out;
 	}
-	n = read(fd, buf, PLUGIN_CONFIG_MAX + 1);
-	if (n < 0 || n > PLUGIN_CONFIG_MAX) {
-		snprintf(why, wl, "%s: %s", path, n < 0 ? strerror(errno) : "too large");
-		r = -EINVAL;
-		goto out;
-	}
-	buf[n] = '\0';
 	r = vv_plugin_config_parse(buf, c, why, wl);
 	if (r) {
 		/* Name the file in the reason. */
@@ -264,7 +260,6 @@ int vv_plugin_config_load(const char *path, struct vv_plugin_config *c, char *wh
 	}
 out:
 	free(buf);
-	if (fd >= 0)
-		close(fd);
+	close(dfd);
 	return r;
 }

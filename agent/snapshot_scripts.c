@@ -35,10 +35,9 @@ void vv_snap_scripts_load(const struct vv_snapshot_opts *o, struct vv_snapshot_r
 		}
 	}
 	if (o->hooks_dir && *o->hooks_dir) {
-		r = vv_hooks_list(o->hooks_dir, &s->hooks, &s->n_hooks);
+		r = vv_hooks_list(o->hooks_dir, &s->hooks, &s->n_hooks, why, sizeof(why));
 		if (r && r != -ENOENT)
-			vv_report_lower(rep, VV_CONS_FS, "hook directory %s: %s", o->hooks_dir,
-					strerror(-r));
+			vv_report_lower(rep, VV_CONS_FS, "hook directory refused: %s", why);
 	}
 	if (!(s->have_plugin && s->plugin.pre_script) && !s->n_hooks &&
 	    rep->achieved == VV_CONS_APP)
@@ -95,8 +94,10 @@ static void describe(const struct vv_snap_script *sc, char *buf, size_t len)
 }
 
 /*
- * Run one script: trust check, then up to 1 + retries attempts. Returns
- * true on success. *ran is set once a process was started.
+ * Run one script: up to 1 + retries attempts, each of which checks the file
+ * again and executes the very descriptor it checked (a script swapped
+ * between attempts or between check and exec never runs). Returns true on
+ * success. *ran is set once a process was started.
  */
 static bool run_one(struct vv_snapshot_report *rep, const char *phase, const char *kind,
 		    const char *path, char *const *params, const char *arg, int timeout_s,
@@ -112,11 +113,6 @@ static bool run_one(struct vv_snapshot_report *rep, const char *phase, const cha
 	if (!sc)
 		return false;
 	snprintf(env_phase, sizeof(env_phase), "VAULTVOL_PHASE=%s", phase);
-	if (vv_path_trusted(path, true, why, sizeof(why)) != 0) {
-		sc->refused = true;
-		sc->error = strdup(why);
-		return false;
-	}
 	while (params && params[np])
 		np++;
 	argv = calloc(np + 3, sizeof(*argv));
@@ -128,7 +124,16 @@ static bool run_one(struct vv_snapshot_report *rep, const char *phase, const cha
 	if (arg)
 		argv[1 + np] = (char *)arg;
 	for (int a = 0; a <= retries; a++) {
-		int r = vv_exec_run(argv, env, (long)timeout_s * 1000, &sc->ex);
+		int fd = vv_script_open(path, true, why, sizeof(why)), r;
+
+		if (fd < 0) {
+			sc->refused = true;
+			free(sc->error);
+			sc->error = strdup(why);
+			break;
+		}
+		r = vv_exec_run_fd(fd, argv, env, (long)timeout_s * 1000, &sc->ex);
+		close(fd);
 
 		sc->attempts = a + 1;
 		if (sc->ex.started)

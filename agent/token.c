@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 #include <libcryptsetup.h>
 
+#include "agent/config.h"
 #include "vault/log.h"
 
 #define VV_TOKEN_FORMAT 1
@@ -183,8 +184,11 @@ int vv_token_from_json(const char *json, struct vv_token *t)
 	/* An algorithm without a KEK names nothing to unwrap with. */
 	if (n.alg && !n.kek)
 		goto out;
-	/* The mapper name becomes /dev/mapper/<name>. */
-	if (strchr(n.name, '/') || !strcmp(n.name, ".") || !strcmp(n.name, ".."))
+	/*
+	 * The name becomes /dev/mapper/<name>, <name>-vvcrypt and a key in
+	 * volumes.json: the rule of config volume names, whoever wrote it.
+	 */
+	if (!vv_volume_name_valid(n.name))
 		goto out;
 	if (n.mount && n.mount[0] != '/')
 		goto out;

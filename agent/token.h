@@ -6,8 +6,10 @@
  *
  * JSON (crypt_token_json_set); every member is a string except vv_version.
  * Parsing is strict (vv_version must be 1, exactly one keyslot, key and name
- * required, alg only with kek, mount absolute); unknown members are ignored
- * so later versions can add optional ones.
+ * required, name a valid volume name (vv_volume_name_valid), alg only with
+ * kek, mount absolute); unknown members are ignored so later versions can
+ * add optional ones. The header is not authenticated: open holds mount,
+ * fs and options to what a disk may ask for (agent/open_plan.c).
  * {
  *   "type": "vaultvol", "keyslots": ["1"], "vv_version": 1,
  *   "key": "https://v.vault.azure.net/secrets/data1/<version>",  key ref, versioned

@@ -390,7 +390,15 @@ static int check_remote_kek(struct vv_vault *v, const char *kek_ref,
 
 	if (r < 0)
 		return r;
-	if (!ki->enabled) {
+	if (!ki->kty || (strcmp(ki->kty, "RSA") && strcmp(ki->kty, "RSA-HSM")) ||
+	    (ki->bits != 2048 && ki->bits != 3072 && ki->bits != 4096)) {
+		/* What Azure Disk Encryption accepts for a KEK, and no weaker. */
+		vv_error_set(err, VV_CAUSE_CONFIG, 0,
+			     "KEK %s is %s of %u bits; a KEK must be RSA or RSA-HSM of 2048, 3072 "
+			     "or 4096 bits: create one (az keyvault key create --kty RSA --size 3072)",
+			     ki->kid, ki->kty ? ki->kty : "an unknown key type", ki->bits);
+		r = -EINVAL;
+	} else if (!ki->enabled) {
 		vv_error_set(err, VV_CAUSE_DISABLED, 0, "KEK %s is disabled; not wrapping with it",
 			     ki->kid);
 		r = -EACCES;

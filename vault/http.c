@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* libcurl wrapper: shared connection cache, TLS always verified, wiped bodies. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +22,11 @@
 
 #include "vault/http.h"
 #include "vault/log.h"
+#include "vault/readfile.h"
+#include "vault/wipe_alloc.h"
+
+/* A CA bundle (Debian's whole one is ~200 KiB). */
+#define VV_CA_FILE_MAX (4 * 1024 * 1024)
 
 /* Key Vault bundles are a few KB; anything far larger is not an answer. */
 #define VV_HTTP_MAX_BODY (1024 * 1024)
@@ -167,8 +175,14 @@ static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 
 static void curl_init_once(void)
 {
-	/* Once per process: curl_global_init is not thread-safe. */
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	/*
+	 * Once per process: curl_global_init is not thread-safe. Its buffers
+	 * hold the bearer token and the secrets' values: they are wiped on
+	 * free. (OpenSSL's are routed by main, before any other call.)
+	 */
+	vv_wipe_alloc_openssl();
+	curl_init_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, vv_wipe_malloc, vv_wipe_free,
+					    vv_wipe_realloc, vv_wipe_strdup, vv_wipe_calloc);
 }
 
 static void share_lock(CURL *c, curl_lock_data d, curl_lock_access a, void *u)
@@ -253,6 +267,18 @@ int vv_http_new(const char *ca_file, struct vv_http **out)
 	int r = -ENOMEM;
 
 	*out = NULL;
+	/* libcurl opens it by name later: refuse a link, FIFO or device now. */
+	if (ca_file) {
+		struct vv_error e = { 0 };
+		struct stat st;
+		int fd = vv_file_open_checked(AT_FDCWD, ca_file, 0, VV_CA_FILE_MAX, &st, &e);
+
+		if (fd < 0) {
+			vv_err("CA file: %s", e.message);
+			return fd;
+		}
+		close(fd);
+	}
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK)
 		return -EIO;

@@ -11,12 +11,13 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "vault/readfile.h"
 #include "vault/vault.h"
 
 enum {
 	/* Owned by root or by us, no group/other permission bits at all. */
-	VV_KF_PRIVATE = 1 << 0,
-	/* Refuse a symbolic link as the last component. */
+	VV_KF_PRIVATE = VV_RF_PRIVATE,
+	/* A symbolic link as the last component is always refused now. */
 	VV_KF_NOFOLLOW = 1 << 1,
 };
 
@@ -24,15 +25,9 @@ enum {
 #define VV_KEYFILE_MAX (64 * 1024)
 
 /*
- * True when st is owned by root or the effective uid and grants nothing to
- * group or others. what names the object in the error message.
- */
-bool vv_stat_private(const struct stat *st, const char *what, struct vv_error *err);
-
-/*
  * Read the regular file path (relative to dirfd, or AT_FDCWD) into a new
  * secret. Causes: NOT_FOUND (missing), CONFIG (not a regular file, too big,
- * permissions, symlink with VV_KF_NOFOLLOW). Returns 0 or -errno.
+ * permissions, a symlink). Returns 0 or -errno.
  */
 int vv_key_file_read(int dirfd, const char *path, unsigned flags,
 		     struct vv_secret **out, struct vv_error *err);

@@ -5,6 +5,7 @@
  * failover to a secondary vault on outage only.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ struct vv_vault {
 	pthread_mutex_t probe;		/* one unauthenticated probe per vault */
 	char **trusted;			/* normalised origins a request may go to */
 	size_t ntrusted;
+	char (*moves)[2][VV_ORIGIN_MAX];	/* normalised from -> to */
+	size_t nmoves;
 };
 
 #define STAT_INC(v, field) __atomic_add_fetch(&(v)->stats.field, 1, __ATOMIC_RELAXED)
@@ -113,13 +116,25 @@ static int build_trusted(struct vv_vault *v, const struct vv_vault_config *cfg)
 	size_t n = 2;
 	char o[VV_ORIGIN_MAX];
 
+	size_t na = 0, nm = cfg ? cfg->nmoves : 0;
+
 	for (const char *const *a = cfg ? cfg->allowed_urls : NULL; a && *a; a++)
-		n++;
+		na++;
+	n += na + nm;
 	v->trusted = calloc(n, sizeof(*v->trusted));
-	if (!v->trusted)
+	v->moves = calloc(nm ? nm : 1, sizeof(*v->moves));
+	if (!v->trusted || !v->moves)
 		return -ENOMEM;
+	/* A moved vault's new home is trusted; its old one is never asked. */
+	for (size_t i = 0; i < nm; i++) {
+		if (vv_origin(cfg->moves[i].from, v->moves[v->nmoves][0], VV_ORIGIN_MAX) < 0 ||
+		    vv_origin(cfg->moves[i].to, v->moves[v->nmoves][1], VV_ORIGIN_MAX) < 0)
+			return -EINVAL;
+		v->nmoves++;
+	}
 	for (size_t i = 0; i < n; i++) {
-		const char *u = i < 2 ? one[i] : cfg->allowed_urls[i - 2];
+		const char *u = i < 2 ? one[i] : i < 2 + na ? cfg->allowed_urls[i - 2] :
+			v->moves[i - 2 - na][1];
 
 		if (!u || vv_origin(u, o, sizeof(o)) < 0)
 			continue;	/* the config parser already refused bad URLs */
@@ -132,6 +147,9 @@ static int build_trusted(struct vv_vault *v, const struct vv_vault_config *cfg)
 
 static bool vault_trusted(const struct vv_vault *v, const char *origin)
 {
+	for (size_t i = 0; i < v->nmoves; i++)
+		if (!strcmp(v->moves[i][0], origin))
+			return false;	/* moved away: never contacted */
 	for (size_t i = 0; i < v->ntrusted; i++)
 		if (!strcmp(v->trusted[i], origin))
 			return true;
@@ -222,6 +240,7 @@ void vv_vault_free(struct vv_vault *v)
 	for (size_t i = 0; i < v->ntrusted; i++)
 		free(v->trusted[i]);
 	free(v->trusted);
+	free(v->moves);
 	free_config(&v->cfg);
 	free(v);
 }
@@ -250,7 +269,8 @@ void vv_vault_get_stats(const struct vv_vault *v, struct vv_vault_stats *st)
 /* ---- references ---- */
 
 struct kv_ref {
-	char *base;		/* "https://host[:port]" */
+	char *base;		/* "https://host[:port]": where it is resolved */
+	char *moved_from;	/* the vault it names, when moved; else NULL */
 	const char *kind;	/* "secrets" or "keys" */
 	char *name;
 	char *version;		/* NULL: latest */
@@ -259,6 +279,7 @@ struct kv_ref {
 static void kv_ref_free(struct kv_ref *r)
 {
 	free(r->base);
+	free(r->moved_from);
 	free(r->name);
 	free(r->version);
 	memset(r, 0, sizeof(*r));
@@ -313,6 +334,16 @@ static int parse_ref(const struct vv_vault *v, const char *ref, const char *kind
 	}
 	if (!out->base)
 		return -ENOMEM;
+	for (size_t i = 0; i < v->nmoves; i++)
+		if (!strcmp(out->base, v->moves[i][0])) {
+			out->moved_from = out->base;
+			out->base = strdup(v->moves[i][1]);
+			if (!out->base) {
+				kv_ref_free(out);
+				return -ENOMEM;
+			}
+			break;
+		}
 	end = name + strcspn(name, "?#");
 	slash = memchr(name, '/', (size_t)(end - name));
 	nlen = slash ? (size_t)(slash - name) : (size_t)(end - name);
@@ -753,6 +784,36 @@ static int build_path(struct vv_buf *p, const struct kv_ref *ref, const char *op
 	return r;
 }
 
+/* Append to err's message; never cut what is there. */
+static void err_append(struct vv_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void err_append(struct vv_error *err, const char *fmt, ...)
+{
+	size_t n = strlen(err->message);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->message + n, sizeof(err->message) - n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Say where a moved reference was resolved; and when a vault cannot be
+ * reached at all, that a VM restored into another region needs a `moved`
+ * line (its original vault may be unreachable from there, or gone).
+ */
+static void explain_vault(const struct kv_ref *ref, const struct vv_http_resp *resp,
+			  bool outage, struct vv_error *err)
+{
+	if (ref->moved_from)
+		err_append(err, " (its vault %s is mapped to %s by [vault] moved)",
+			   ref->moved_from, ref->base);
+	else if (outage && resp->fail == VV_HTTP_CONNECT)
+		err_append(err, "; if this VM was restored into another region and the keys "
+			   "into another vault, add under [vault]: moved = %s https://NEW-VAULT",
+			   ref->base);
+}
+
 /*
  * Run op against the reference's vault and, on outage only, against the
  * secondary vault (same path, its host instead). Each vault gets the full
@@ -818,6 +879,8 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 	v->in_flight--;
 	pthread_cond_signal(&v->gate_cv);
 	pthread_mutex_unlock(&v->lock);
+	if (r < 0)
+		explain_vault(ref, resp, outage, err);
 	vv_buf_free(&path);
 	return r;
 }

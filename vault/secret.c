@@ -42,6 +42,13 @@ struct vv_secret *vv_secret_new(size_t cap)
 		return NULL;
 	}
 	(void)madvise(p, map_len, MADV_DONTDUMP);
+	/*
+	 * A forked child (scripts, mount helpers, the watchdog) never needs
+	 * keys: it sees these pages zeroed, or, on kernels before 4.14, not
+	 * at all.
+	 */
+	if (madvise(p, map_len, MADV_WIPEONFORK) < 0)
+		(void)madvise(p, map_len, MADV_DONTFORK);
 	s->data = p;
 	s->cap = cap;
 	s->map_len = map_len;

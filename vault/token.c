@@ -2,6 +2,7 @@
 /* Bearer tokens: IMDS managed identity and AAD client credentials, cached. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "vault/b64.h"
 #include "vault/internal.h"
+#include "vault/keyfile.h"
 #include "vault/log.h"
 #include "vault/retry.h"
 #include "vault/token.h"
@@ -248,46 +250,74 @@ out:
 	return r;
 }
 
-/* Read the AAD client secret file into locked memory, trailing newline cut. */
+/*
+ * "/proc/self/fd/N" naming a memory file (memfd) this process created: the
+ * handler hands its decrypted secret over that way, never on a disk. It is
+ * a magic link O_NOFOLLOW refuses, so the descriptor is read directly.
+ */
+static int read_own_memfd(const char *path, struct vv_secret **out, struct vv_error *err)
+{
+	struct stat st;
+	char *end;
+	long fd;
+
+	if (strncmp(path, "/proc/self/fd/", 14))
+		return -ENOENT;
+	errno = 0;
+	fd = strtol(path + 14, &end, 10);
+	if (errno || *end || end == path + 14 || fd < 0 || fd > INT_MAX)
+		return -ENOENT;
+	/* Only a memfd answers F_GET_SEALS: no file of anyone else's. */
+	if (fcntl((int)fd, F_GET_SEALS) < 0 || fstat((int)fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size > VV_AAD_SECRET_MAX)
+		return -ENOENT;
+	*out = vv_secret_new((size_t)st.st_size);
+	if (!*out || pread((int)fd, (*out)->data, (size_t)st.st_size, 0) != st.st_size) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: cannot read", path);
+		vv_secret_free(*out);
+		*out = NULL;
+		return -EIO;
+	}
+	(*out)->len = (size_t)st.st_size;
+	return 0;
+}
+
+/*
+ * Read the AAD client secret file into locked memory, trailing newline cut.
+ * It is as secret as a key file and gets the same checks (root-owned, no
+ * group/other access, no symlink, regular file).
+ */
 static int read_secret_file(const char *path, struct vv_secret **out,
 			    struct vv_error *err)
 {
 	struct vv_secret *s = NULL;
-	struct stat st;
-	ssize_t n;
-	int fd, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = -errno;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "AAD secret file %s: %s", path, strerror(-r));
+	r = read_own_memfd(path, &s, err);
+	if (r == -ENOENT)
+		r = vv_key_file_read(AT_FDCWD, path, VV_KF_PRIVATE, &s, err);
+	if (r < 0) {
+		char inner[sizeof(err->message) - 20];
+
+		size_t n = strnlen(err->message, sizeof(inner) - 1);
+
+		memcpy(inner, err->message, n);
+		inner[n] = '\0';
+		snprintf(err->message, sizeof(err->message), "AAD secret file: %s", inner);
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > VV_AAD_SECRET_MAX) {
-		r = -EINVAL;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "AAD secret file %s: not a small regular file", path);
-		goto out;
-	}
-	s = vv_secret_new((size_t)st.st_size);
-	if (!s) {
-		r = -ENOMEM;
-		goto out;
-	}
-	n = read(fd, s->data, (size_t)st.st_size);
-	if (n < 0) {
-		r = -errno;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "AAD secret file %s: %s", path, strerror(-r));
-		goto out;
-	}
-	s->len = (size_t)n;
 	while (s->len && (s->data[s->len - 1] == '\n' || s->data[s->len - 1] == '\r'))
 		s->data[--s->len] = '\0';
+	if (!s->len || s->len > VV_AAD_SECRET_MAX) {
+		r = -EINVAL;
+		vv_error_set(err, VV_CAUSE_CONFIG, 0,
+			     "AAD secret file %s: empty or larger than %d bytes", path,
+			     VV_AAD_SECRET_MAX);
+		goto out;
+	}
 	*out = s;
 	s = NULL;
-	r = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	vv_secret_free(s);
 	return r;
 }
@@ -483,14 +513,23 @@ int vv_jwt_client_assertion(const char *pem_file, const char *client_id,
 	X509 *cert = NULL;
 	size_t siglen = 0;
 	const char *s;
+	struct vv_secret *pem = NULL;
 	BIO *bio = NULL;
 	int r = -EINVAL;
 
 	*jwt = NULL;
-	bio = BIO_new_file(pem_file, "r");
+	/* Read like every file (no link, no FIFO), into locked memory: it holds the key. */
+	r = vv_key_file_read(AT_FDCWD, pem_file, 0, &pem, err);
+	if (r < 0)
+		goto out;
+	r = -EINVAL;
+	bio = BIO_new_mem_buf(pem->data, (int)pem->len);
 	if (bio)
 		cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (bio && BIO_reset(bio) == 0)
+	/* From the start again, whichever comes first in the file. */
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(pem->data, (int)pem->len);
+	if (bio)
 		pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	if (!cert || !pkey || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
@@ -555,5 +594,6 @@ out:
 	EVP_PKEY_free(pkey);
 	X509_free(cert);
 	BIO_free(bio);
+	vv_secret_free(pem);
 	return r;
 }

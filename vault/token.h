@@ -7,8 +7,8 @@
  * (half its lifetime for short-lived tokens); concurrent callers wait for a
  * single fetch rather than each fetching their own.
  */
-#ifndef VV_TOKEN_H
-#define VV_TOKEN_H
+#ifndef VV_VAULT_TOKEN_H
+#define VV_VAULT_TOKEN_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -49,12 +49,16 @@ struct vv_error {
 	int http_status;	/* 0 when not HTTP */
 	char code[64];		/* e.g. "Forbidden" */
 	char inner[64];		/* e.g. "ForbiddenByRbac", "SecretDisabled" */
-	char message[384];	/* human readable, never key material */
+	char message[1024];	/* human readable, never key material */
 };
 
 const char *vv_cause_str(enum vv_cause c);
 /* A definite answer: never fail over to another vault on it. */
 bool vv_cause_is_definite(enum vv_cause c);
+
+struct vv_vault_move {
+	const char *from, *to;	/* https://HOST[:PORT] */
+};
 
 struct vv_vault_config {
 	const char *vault_url;		/* default vault for bare names; may be NULL */
@@ -67,6 +71,14 @@ struct vv_vault_config {
 	 * never from a disk or a vault answer. NULL-terminated; may be NULL.
 	 */
 	const char *const *allowed_urls;
+	/*
+	 * A vault's keys restored into another one (cross-region restore: Key
+	 * Vault's backup/restore keeps names and versions): every reference to
+	 * moves[i].from is resolved at moves[i].to with the same path; from is
+	 * never contacted, to is trusted. From trusted configuration only.
+	 */
+	const struct vv_vault_move *moves;
+	size_t nmoves;
 	const char *imds_url;		/* default http://169.254.169.254 */
 	const char *ca_file;		/* extra CA bundle (tests); verification stays on */
 	const char *identity_kind;	/* NULL, "client_id", "object_id", "msi_res_id" */

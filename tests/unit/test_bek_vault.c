@@ -270,7 +270,7 @@ static void test_store_with_vault_kek(void **state)
 	vv_secret_free(k);
 }
 
-/* A KEK that is disabled, expired or not yet valid is not used to wrap. */
+/* A KEK that is disabled, expired, not yet valid or too weak is not used to wrap. */
 static void test_store_refuses_bad_kek(void **state)
 {
 	struct vv_secret *k = vv_secret_from("0123456789abcdef0123456789abcdef", 32);
@@ -305,6 +305,19 @@ static void test_store_refuses_bad_kek(void **state)
 		assert_int_equal(after.wraps, before.wraps);
 		assert_int_equal(after.secret_puts, before.secret_puts);
 	}
+	/* A 1024-bit RSA key is no KEK (ADE takes 2048, 3072 and 4096). */
+	out = CTL("-f kid put_key name=weakkek bits=1024", F.dir);
+	assert_non_null(out);
+	snprintf(kid, sizeof(kid), "%s", out);
+	free(out);
+	vv_vault_get_stats(F.v, &before);
+	assert_true(vv_bek_store(F.v, "never-stored", k, kid, NULL, NULL, &ref, NULL, &err) < 0);
+	vv_vault_get_stats(F.v, &after);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_non_null(strstr(err.message, "RSA of 1024 bits"));
+	assert_null(ref);
+	assert_int_equal(after.wraps, before.wraps);
+	assert_int_equal(after.secret_puts, before.secret_puts);
 	vv_secret_free(k);
 }
 

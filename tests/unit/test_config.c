@@ -183,6 +183,123 @@ static void test_match_strings(void **state)
 	assert_false(vv_volume_name_valid("a b"));
 }
 
+/* One mount point rule for the config file and for tokens (tokens: stricter). */
+static void test_mount_point_rules(void **state)
+{
+	static const struct {
+		const char *path;
+		int config, token;	/* 0, -EINVAL (malformed), -EPERM (protected) */
+		const char *why;
+	} c[] = {
+		{ "/data", 0, 0, NULL },
+		{ "/data/tok", 0, 0, NULL },
+		{ "/srv/www", 0, 0, NULL },
+		{ "/mnt/x", 0, 0, NULL },
+		{ "/etcetera", 0, 0, NULL },
+		{ "/variable", 0, 0, NULL },
+		{ "/", -EPERM, -EPERM, "root directory" },
+		{ "/etc", -EPERM, -EPERM, "/etc is a system directory" },
+		{ "/etc/ssh", -EPERM, -EPERM, "under the system directory /etc" },
+		{ "/usr/local/bin", -EPERM, -EPERM, "/usr" },
+		{ "/bin", -EPERM, -EPERM, "system directory" },
+		{ "/sbin/x", -EPERM, -EPERM, "/sbin" },
+		{ "/lib", -EPERM, -EPERM, "system directory" },
+		{ "/lib64/x", -EPERM, -EPERM, "/lib64" },
+		{ "/libx32", -EPERM, -EPERM, "system directory" },
+		{ "/boot/efi", -EPERM, -EPERM, "/boot" },
+		{ "/proc", -EPERM, -EPERM, NULL },
+		{ "/sys/kernel", -EPERM, -EPERM, NULL },
+		{ "/dev/shm", -EPERM, -EPERM, NULL },
+		{ "/run/user", -EPERM, -EPERM, NULL },
+		{ "/root/.ssh", -EPERM, -EPERM, "/root" },
+		{ "/var", -EPERM, -EPERM, "/var is a system directory" },
+		/* root's config may use these; a disk may not */
+		{ "/var/lib/mysql", 0, -EPERM, "only vaultvol.conf" },
+		{ "/var/lib/vaultvol", 0, -EPERM, "under /var" },
+		{ "/tmp", 0, -EPERM, "/tmp is where only vaultvol.conf" },
+		{ "/tmp/x", 0, -EPERM, "under /tmp" },
+		{ "/home/alice/.ssh", 0, -EPERM, "under /home" },
+		/* malformed for everyone */
+		{ "", -EINVAL, -EINVAL, "absolute" },
+		{ "data", -EINVAL, -EINVAL, "absolute" },
+		{ "/data/", -EINVAL, -EINVAL, "normalised" },
+		{ "//etc", -EINVAL, -EINVAL, "normalised" },
+		{ "/data//x", -EINVAL, -EINVAL, "normalised" },
+		{ "/data/../etc", -EINVAL, -EINVAL, "normalised" },
+		{ "/data/..", -EINVAL, -EINVAL, "normalised" },
+		{ "/./etc", -EINVAL, -EINVAL, "normalised" },
+		{ "/data/.", -EINVAL, -EINVAL, "normalised" },
+		{ "/da ta", -EINVAL, -EINVAL, "space" },
+		{ "/data\tx", -EINVAL, -EINVAL, "space" },
+	};
+	char why[256];
+
+	(void)state;
+	assert_int_equal(vv_mount_point_check(NULL, VV_ORIGIN_CONFIG, why, sizeof(why)), -EINVAL);
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int rc = vv_mount_point_check(c[i].path, VV_ORIGIN_CONFIG, why, sizeof(why));
+		int rt = vv_mount_point_check(c[i].path, VV_ORIGIN_TOKEN, why, sizeof(why));
+
+		if (rc != c[i].config || rt != c[i].token)
+			fail_msg("'%s': config %d token %d, want %d %d", c[i].path, rc, rt,
+				 c[i].config, c[i].token);
+		if (c[i].why && !strstr(why, c[i].why))
+			fail_msg("'%s': '%s' does not say '%s'", c[i].path, why, c[i].why);
+	}
+	/* The parser uses the same rule. */
+	expect_error("[volume ok]\nmatch = lun:1\nmount = /etc\n", "bad.conf:3:",
+		     "/etc is a system directory");
+	expect_error("[volume ok]\nmatch = lun:1\nmount = /data/../etc\n", "bad.conf:3:",
+		     "normalised");
+	expect_error("[volume ok]\nmatch = lun:1\nmount = /var\n", "bad.conf:3:", "/var");
+}
+
+static void test_uuid_rule(void **state)
+{
+	static const char *const good[] = {
+		"0a1b2c3d-0000-4000-8000-00000000abcd", "5A95DB04-6EBC-4BA9-99A3-15A87A3D07B2",
+	};
+	static const char *const bad[] = {
+		"", "../../tmp/x", "0a1b2c3d-0000-4000-8000-00000000abc",
+		"0a1b2c3d-0000-4000-8000-00000000abcde", "0a1b2c3d_0000-4000-8000-00000000abcd",
+		"{5a95db04-6ebc-4ba9-99a3-15a87a3d07b2}", "0a1b2c3d-0000-4000-8000-00000000abc/",
+		"0a1b2c3d-0000-4000-8000-00000000abcd/..", "g a1b2c3d-0000-4000-8000-00000000abc",
+	};
+
+	(void)state;
+	assert_false(vv_uuid_valid(NULL));
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(vv_uuid_valid(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (vv_uuid_valid(bad[i]))
+			fail_msg("'%s' accepted as a UUID", bad[i]);
+}
+
+/* [open] token_options_allowed: what a token may ask for. */
+static void test_open_section(void **state)
+{
+	struct vv_config *cfg = NULL;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(vv_config_parse("[volume a]\nmatch = lun:1\n", "t.conf", &cfg, err,
+					 sizeof(err)), 0);
+	assert_int_equal(cfg->token_options_allowed, 0);
+	vv_config_free(cfg);
+	assert_int_equal(vv_config_parse("[open]\ntoken_options_allowed = exec\n", "t.conf", &cfg,
+					 err, sizeof(err)), 0);
+	assert_int_equal(cfg->token_options_allowed, VV_TOKOPT_EXEC);
+	vv_config_free(cfg);
+	assert_int_equal(vv_config_parse("[open]\ntoken_options_allowed = suid, dev,exec\n",
+					 "t.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->token_options_allowed, VV_TOKOPT_SUID | VV_TOKOPT_DEV | VV_TOKOPT_EXEC);
+	vv_config_free(cfg);
+	expect_error("[open]\ntoken_options_allowed = exec, bind\n", "bad.conf:2:", "'bind'");
+	expect_error("[open]\ntoken_options = exec\n", "bad.conf:2:", "unknown key");
+	expect_error("[open]\n[open]\n", "bad.conf:2:", "duplicate section [open]");
+	expect_error("[open x]\n", "bad.conf:1:", "takes no name");
+}
+
 static void test_vault_merge(void **state)
 {
 	struct vv_config *cfg = NULL;
@@ -303,6 +420,30 @@ static void test_allowed_and_dropins(void **state)
 	assert_string_equal(vc.allowed_urls[1], "https://kv2.vault.azure.net:8443");
 	vv_config_free(cfg);
 
+	/* moved: lines add up, normalised; chains, self-moves and junk refused */
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://A.vault.azure.net https://b.vault.azure.net:443\n"
+					 "moved = https://c.vault.azure.net https://d.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->vault.nmoves, 2);
+	assert_string_equal(cfg->vault.moves[0].from, "https://a.vault.azure.net");
+	assert_string_equal(cfg->vault.moves[0].to, "https://b.vault.azure.net");
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_int_equal(vc.nmoves, 2);
+	assert_string_equal(vc.moves[1].to, "https://d.vault.azure.net");
+	vv_config_free(cfg);
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net\n", "t", &cfg,
+					 err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t:2: moved: expected two vault URLs"));
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://a.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://b.vault.azure.net\n"
+					 "moved = https://b.vault.azure.net https://c.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no chains"));
+	/* other keys still may not repeat */
+	assert_int_equal(vv_config_parse("[vault]\nurl = https://a.vault.azure.net\nurl = https://b.vault.azure.net\n",
+					 "t", &cfg, err, sizeof(err)), -EINVAL);
+
 	/* main file + two drop-ins in name order */
 	write_file(path, "[vault]\nurl = https://main.vault.azure.net\nallowed = https://a.vault.azure.net\n"
 		   "[volume v1]\nmatch = lun:1\nkey = k1\n", 0644);
@@ -310,7 +451,8 @@ static void test_allowed_and_dropins(void **state)
 	snprintf(f, sizeof(f), "%s/20-b.conf", d);
 	write_file(f, "[vault]\nallowed = https://b.vault.azure.net\n[volume v2]\nmatch = lun:2\nkey = k2\n", 0644);
 	snprintf(f, sizeof(f), "%s/10-a.conf", d);
-	write_file(f, "[vault]\nallowed = https://a.vault.azure.net https://c.vault.azure.net\n", 0600);
+	write_file(f, "[vault]\nallowed = https://a.vault.azure.net https://c.vault.azure.net\n"
+		   "[open]\ntoken_options_allowed = exec\n", 0600);
 	snprintf(f, sizeof(f), "%s/ignored.conf.bak", d);
 	write_file(f, "garbage\n", 0600);
 	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
@@ -319,6 +461,7 @@ static void test_allowed_and_dropins(void **state)
 	assert_string_equal(cfg->vault.allowed[2], "https://b.vault.azure.net");
 	assert_int_equal(cfg->nvolumes, 2);
 	assert_non_null(vv_config_volume(cfg, "v2"));
+	assert_int_equal(cfg->token_options_allowed, VV_TOKOPT_EXEC);
 
 	/* provision's writer: nothing for a vault already trusted or a local ref */
 	assert_int_equal(vv_config_trust_vault(path, cfg, "https://b.vault.azure.net/secrets/x/1",
@@ -378,6 +521,9 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_strictness),
 		cmocka_unit_test(test_match_strings),
+		cmocka_unit_test(test_mount_point_rules),
+		cmocka_unit_test(test_uuid_rule),
+		cmocka_unit_test(test_open_section),
 		cmocka_unit_test(test_vault_merge),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_allowed_and_dropins),

@@ -317,6 +317,12 @@ static void test_schema_good(void **state)
 	assert_string_equal(req.kek_alg, "RSA-OAEP-256");
 	vv_handler_request_clear(&req);
 
+	assert_int_equal(build("{\"vaultMoved\": {\"from\": \"https://old.vault.azure.net\","
+			       "\"to\": \"https://new.vault.azure.net\"}}", NULL, &req, err, sizeof(err)), 0);
+	assert_string_equal(req.moved_from, "https://old.vault.azure.net");
+	assert_string_equal(req.moved_to, "https://new.vault.azure.net");
+	vv_handler_request_clear(&req);
+
 	assert_int_equal(build("{\"operation\": \"rotate\", \"rotate\": \"kek\", \"volumes\": [\"d1\"],"
 			       "\"kekUrl\": \"https://v.vault.azure.net/keys/k/1\"}", NULL, &req, err, sizeof(err)), 0);
 	assert_true(req.rotate_kek);
@@ -353,6 +359,12 @@ static void test_schema_hostile(void **state)
 		{ "{\"vaultUrl\": \"http://v\"}", NULL, "https://" },
 		{ "{\"vaultUrl\": [\"https://v\"]}", NULL, "vaultUrl must be a string" },
 		{ "{\"vaultUrl\": \"https://v w\"}", NULL, "printable text without spaces" },
+		{ "{\"vaultMoved\": \"https://a https://b\"}", NULL, "vaultMoved must be an object" },
+		{ "{\"vaultMoved\": {\"from\": \"https://a\"}}", NULL, "vaultMoved.to" },
+		{ "{\"vaultMoved\": {\"from\": \"http://a\", \"to\": \"https://b\"}}", NULL,
+		  "must be https:// vault URLs" },
+		{ "{\"vaultMoved\": {\"from\": \"https://a\", \"to\": \"https://b\", \"x\": 1}}", NULL,
+		  "unknown key \"x\"" },
 		{ "{\"timeoutSeconds\": \"10\", \"operation\": \"snapshot\"}", NULL, "must be an integer" },
 		{ "{\"timeoutSeconds\": 1.5, \"operation\": \"snapshot\"}", NULL, "must be an integer" },
 		{ "{\"timeoutSeconds\": 0, \"operation\": \"snapshot\"}", NULL, "between 1 and 3600" },

@@ -18,6 +18,7 @@
 
 #include "agent/header_backup.h"
 #include "tests/unit/keysrc_helpers.h"
+#include "tests/unit/luks_craft.h"
 
 static char *make_luks2(void)
 {
@@ -160,12 +161,41 @@ static void test_not_luks(void **state)
 	free(st);
 }
 
+/*
+ * The UUID names the backup file, and a header is not authenticated: a
+ * header whose UUID is "../escape" must not put a file outside the
+ * backup directory (nor anywhere else).
+ */
+static void test_hostile_uuid(void **state)
+{
+	char *st = kt_mkdtemp("hb-state");
+	char img[1024], p[4200];
+	char *found;
+
+	(void)state;
+	snprintf(img, sizeof(img), "%s/hostile.img", st);
+	assert_int_equal(kt_luks1_with_uuid(img, "pw", "../escape"), 0);
+	assert_int_equal(vv_header_backup(img, st, p, sizeof(p)), -EINVAL);
+	assert_string_equal(p, "");
+	found = kt_capture("find '%s' -name '*.luks' | wc -l", st);
+	assert_non_null(found);
+	assert_int_equal(atoi(found), 0);
+	free(found);
+	/* The same image with a real UUID is backed up as usual. */
+	assert_int_equal(kt_luks1_with_uuid(img, "pw", "0a1b2c3d-0000-4000-8000-00000000abcd"), 0);
+	assert_int_equal(vv_header_backup(img, st, p, sizeof(p)), 0);
+	assert_non_null(strstr(p, "/header-backups/0a1b2c3d-0000-4000-8000-00000000abcd-"));
+	assert_int_equal(kt_sh("rm -rf '%s'", st), 0);
+	free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backup_and_restore),
 		cmocka_unit_test(test_refuses_open_dir),
 		cmocka_unit_test(test_not_luks),
+		cmocka_unit_test(test_hostile_uuid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

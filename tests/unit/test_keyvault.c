@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -32,6 +33,7 @@ struct opts {
 	bool secondary;
 	const char *vault_url;
 	const char *allowed;		/* one more trusted vault */
+	const struct vv_vault_move *move;	/* one [vault] moved mapping */
 	int request_timeout_ms;
 	int max_retries;
 	int max_parallel;
@@ -43,6 +45,8 @@ static struct vv_vault *mkvault(const struct opts *o)
 	struct vv_vault_config c = {
 		.vault_url = o && o->vault_url ? o->vault_url : F.kv_url,
 		.allowed_urls = allowed,
+		.moves = o ? o->move : NULL,
+		.nmoves = o && o->move ? 1 : 0,
 		.secondary_url = o && o->secondary ? F.kv2_url : NULL,
 		.imds_url = F.imds_url,
 		.ca_file = F.ca,
@@ -1100,6 +1104,78 @@ static void test_failover_on_connect_failure(void **state)
 	vv_vault_free(v);
 }
 
+/*
+ * Cross-region restore: the keys of a vault that is gone now live in
+ * another one with the same names and versions. With `moved`, a reference
+ * to the old vault (secret, and the KEK its tag names) is resolved at the
+ * new one, and the old one gets nothing - not even when it is also in the
+ * allow-list.
+ */
+static void test_moved_vault(void **state)
+{
+	struct vv_secret *plain = vv_secret_from("restored-passphrase", 19), *got = NULL;
+	struct vv_vault_move mv;
+	struct vv_secret_bundle *b = NULL;
+	struct vv_bek *bek = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char old[128], pin[128], kid[256], oldkid[300], ref[300], *wrapped = NULL;
+	int dead = closed_port();
+	struct opts o = { .move = &mv };
+
+	(void)state;
+	/* old.vault.azure.net is pinned to a port nobody listens on */
+	snprintf(old, sizeof(old), "https://old.vault.azure.net:%d", dead);
+	snprintf(pin, sizeof(pin), "old.vault.azure.net:%d:127.0.0.1", dead);
+	vv_fakes_pin(pin);
+	mv.from = old;
+	mv.to = F.kv_url;
+	o.allowed = old;
+	put_key("kek", kid, sizeof(kid));
+	v = mkvault(NULL);
+	assert_int_equal(vv_key_wrap(v, kid, "RSA-OAEP", plain, &wrapped, NULL, &err), 0);
+	vv_vault_free(v);
+	/* the secret's KEK tag names the old vault, as the restored copy does */
+	snprintf(oldkid, sizeof(oldkid), "%s%s", old, strstr(kid, "/keys/"));
+	assert_int_equal(vv_fakes_ctl_ok(&F, "put_secret",
+		"{\"vault\":\"primary\",\"name\":\"moved\",\"value\":\"%s\",\"content_type\":\"Wrapped BEK\","
+		"\"tags\":{\"DiskEncryptionKeyEncryptionKeyURL\":\"%s\","
+		"\"DiskEncryptionKeyEncryptionAlgorithm\":\"RSA-OAEP\"}}", wrapped, oldkid), 0);
+
+	v = mkvault(&o);
+	snprintf(ref, sizeof(ref), "%s/secrets/moved", old);
+	assert_int_equal(vv_secret_get(v, ref, &b, &err), 0);
+	assert_non_null(strstr(b->id, F.kv_url));
+	vv_secret_bundle_free(b);
+	if (vv_bek_fetch(v, ref, NULL, &bek, &err) < 0)
+		fprintf(stderr, "fetch: %s\n", err.message);
+	assert_non_null(bek);
+	assert_int_equal(bek->key->len, 19);
+	assert_memory_equal(bek->key->data, "restored-passphrase", 19);
+	vv_bek_free(bek);
+	vv_vault_free(v);
+
+	/* a KEK that was not restored: the error names it and the new vault */
+	snprintf(ref, sizeof(ref), "%s/keys/notrestored/0123456789abcdef0123456789abcdef", old);
+	v = mkvault(&o);
+	assert_true(vv_key_unwrap(v, ref, "RSA-OAEP", wrapped, &got, &err) < 0);
+	assert_null(got);
+	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
+	assert_non_null(strstr(err.message, "notrestored"));
+	assert_non_null(strstr(err.message, "is mapped to"));
+	assert_non_null(strstr(err.message, F.kv_url));
+	vv_vault_free(v);
+
+	/* without the mapping, an unreachable vault suggests it */
+	v = mkvault(&(struct opts){ .vault_url = old, .max_retries = 1 });
+	assert_true(vv_secret_get(v, "moved", &b, &err) < 0);
+	assert_int_equal(err.cause, VV_CAUSE_UNAVAILABLE);
+	assert_non_null(strstr(err.message, "moved = https://old.vault.azure.net:"));
+	vv_vault_free(v);
+	free(wrapped);
+	vv_secret_free(plain);
+}
+
 /* ---- TLS ---- */
 
 static void test_tls_verified(void **state)
@@ -1228,6 +1304,13 @@ static void test_aad_client_secret(void **state)
 	snprintf(path, sizeof(path), "%s/aad-secret", F.dir);
 	snprintf(line, sizeof(line), "%s\n", F.aad_client_secret);
 	write_file(path, line, NULL);
+	/* as secret as a key file: readable by others is refused, naming the fix */
+	assert_int_equal(chmod(path, 0644), 0);
+	v = mk_aad_vault(path, NULL);
+	expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+	assert_int_equal(ctr("primary.aad_token.ok"), 0);
+	vv_vault_free(v);
+	assert_int_equal(chmod(path, 0600), 0);
 	v = mk_aad_vault(path, NULL);
 	get_ok(v, "aad", "av");
 	get_ok(v, "aad", "av");
@@ -1244,6 +1327,26 @@ static void test_aad_client_secret(void **state)
 	vv_vault_get_stats(v, &st);
 	assert_int_equal(st.retries, 0);
 	vv_vault_free(v);
+
+	/* a FIFO or a symbolic link in its place: refused at once, no hang */
+	{
+		char link[320];
+
+		assert_int_equal(unlink(path), 0);
+		assert_int_equal(mkfifo(path, 0600), 0);
+		v = mk_aad_vault(path, NULL);
+		expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+		vv_vault_free(v);
+		assert_int_equal(unlink(path), 0);
+		write_file(path, line, NULL);
+		assert_int_equal(chmod(path, 0600), 0);
+		snprintf(link, sizeof(link), "%s.link", path);
+		assert_int_equal(symlink(path, link), 0);
+		v = mk_aad_vault(link, NULL);
+		expect_fail(v, "aad", VV_CAUSE_CONFIG, 0, NULL, NULL);
+		vv_vault_free(v);
+		unlink(link);
+	}
 }
 
 static void test_aad_certificate(void **state)
@@ -1310,6 +1413,7 @@ int main(void)
 		cmocka_unit_test_setup(test_failover_on_outage, reset),
 		cmocka_unit_test_setup(test_failover_on_connect_failure, reset),
 		cmocka_unit_test_setup(test_failover_limits, reset),
+		cmocka_unit_test_setup(test_moved_vault, reset),
 		cmocka_unit_test_setup(test_tls_verified, reset),
 		cmocka_unit_test_setup(test_bad_references, reset),
 		cmocka_unit_test(test_cause_names),

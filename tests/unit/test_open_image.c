@@ -31,6 +31,7 @@
 #include "vault/secret.h"
 #include "vault/vault.h"
 #include "keysrc_helpers.h"
+#include "luks_craft.h"
 
 struct fx {
 	char *dir, *store;
@@ -320,6 +321,184 @@ static void test_token_first(void **state)
 	unlink(tokimg);
 }
 
+/* A copy of the LUKS2 image with its own UUID and the given token. */
+static void token_disk(char *img, size_t len, const char *file, int n, const struct vv_token *t)
+{
+	snprintf(img, len, "%s/%s", F.dir, file);
+	assert_int_equal(kt_sh("cp '%s' '%s' && cryptsetup luksUUID -q --uuid "
+			       "0a1b2c3d-0000-4000-8000-0000000000%02d '%s'", F.luks2, img, n, img), 0);
+	assert_int_equal(vv_token_write(img, t), 0);
+}
+
+/*
+ * A header is not authenticated: what a token asks to mount is held to
+ * what a disk may ask for. Refused volumes are named with the cause and
+ * the fix, after their key reference has been checked (a bad one is
+ * reported first), and leave the other volumes alone.
+ */
+static void test_token_mount_refused(void **state)
+{
+	struct vv_token evil = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+				 .name = "evil", .mount = "/etc", .options = "suid,dev,exec" };
+	struct vv_token nokey = { .token_id = -1, .keyslot = 0, .key = "keystore:nosuchkey",
+				  .name = "nokey", .mount = "/etc" };
+	struct vv_token good = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+				 .name = "good", .mount = "/data/good", .fs = "ext4",
+				 .options = "noatime" };
+	struct vv_token badfs = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+				  .name = "badfs", .mount = "/data/fs", .fs = "squashfs" };
+	struct vv_token ex = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+			       .name = "execvol", .mount = "/data/x", .options = "exec" };
+	struct vv_token var = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+				.name = "varvol", .mount = "/var/lib/vaultvol" };
+	char i1[PATH_MAX], i2[PATH_MAX], i3[PATH_MAX], i4[PATH_MAX], i5[PATH_MAX], i6[PATH_MAX];
+	const char *imgs[] = { i1, i2, i3, i4, i5, i6 };
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	struct vv_vol *v;
+	char conf[512];
+
+	(void)state;
+	token_disk(i1, sizeof(i1), "evil.img", 1, &evil);
+	token_disk(i2, sizeof(i2), "good.img", 2, &good);
+	token_disk(i3, sizeof(i3), "badfs.img", 3, &badfs);
+	token_disk(i4, sizeof(i4), "exec.img", 4, &ex);
+	token_disk(i5, sizeof(i5), "var.img", 5, &var);
+	token_disk(i6, sizeof(i6), "nokey.img", 6, &nokey);
+	store_key("tokkey", "passphrase-one", 14, NULL);
+
+	assert_int_equal(check_run("", imgs, 6, &plan, &ctx, &disks), 5);
+	assert_int_equal(plan.n, 6);
+	v = vv_open_plan_find(&plan, "evil");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_string_equal(vv_fail_str(v->fail), "refused");
+	assert_non_null(strstr(v->message, "volume evil on /etc"));
+	assert_non_null(strstr(v->message, "/etc is a system directory"));
+	assert_non_null(strstr(v->message, i1));
+	assert_non_null(strstr(v->remedy, "vaultvol adopt --force --mount"));
+	assert_non_null(strstr(v->remedy, "vaultvol.conf"));
+	assert_int_equal(v->state, VV_VS_FAILED);
+	/* A key reference that fails is what is reported first. */
+	v = vv_open_plan_find(&plan, "nokey");
+	assert_int_equal(v->fail, VV_FAIL_KEY_ACCESS);
+	assert_int_equal(v->cause, VV_CAUSE_NOT_FOUND);
+	assert_non_null(strstr(v->refusal, "/etc is a system directory"));
+	v = vv_open_plan_find(&plan, "badfs");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "'squashfs' is not ext4"));
+	v = vv_open_plan_find(&plan, "execvol");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "token_options_allowed = exec"));
+	v = vv_open_plan_find(&plan, "varvol");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "under /var"));
+	/* The legitimate volume is untouched by its neighbours' refusals. */
+	v = vv_open_plan_find(&plan, "good");
+	assert_int_equal(v->fail, VV_FAIL_NONE);
+	assert_true(v->mount_from_token);
+	assert_non_null(strstr(v->key_version, "keystore:tokkey/"));
+	assert_int_equal(ctx.stats.fetches, 2);	/* tokkey once, nosuchkey */
+	done(&plan, &disks);
+
+	/* Root's consent: exec allowed; suid and dev still refused. */
+	assert_int_equal(check_run("[open]\ntoken_options_allowed = exec\n", imgs, 6, &plan, &ctx,
+				   &disks), 4);
+	assert_int_equal(vv_open_plan_find(&plan, "execvol")->fail, VV_FAIL_NONE);
+	v = vv_open_plan_find(&plan, "evil");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	done(&plan, &disks);
+
+	/*
+	 * A config section without a mount point takes the token's: held to
+	 * the same rules. With its own mount point, the token's is ignored.
+	 */
+	snprintf(conf, sizeof(conf), "[volume cfgevil]\nmatch = uuid:0a1b2c3d-0000-4000-8000-"
+		 "000000000001\nkey = keystore:tokkey\n");
+	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 1);
+	v = vv_open_plan_find(&plan, "cfgevil");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "/etc"));
+	done(&plan, &disks);
+	snprintf(conf, sizeof(conf), "[volume cfgevil]\nmatch = uuid:0a1b2c3d-0000-4000-8000-"
+		 "000000000001\nkey = keystore:tokkey\nmount = /data/cfg\n");
+	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 0);
+	v = vv_open_plan_find(&plan, "cfgevil");
+	assert_int_equal(v->fail, VV_FAIL_NONE);
+	assert_false(v->mount_from_token);
+	assert_string_equal(v->conf.mount, "/data/cfg");
+	assert_null(v->conf.options);
+	done(&plan, &disks);
+	for (size_t i = 0; i < 6; i++)
+		unlink(imgs[i]);
+}
+
+/*
+ * A token may not name a local file as a key (or KEK): the disk would choose
+ * which file root reads. Nothing is read and the neighbour opens (`file:`
+ * in the config file, which is trusted, is tested with the key sources).
+ */
+static void test_token_file_key_refused(void **state)
+{
+	struct vv_token tf = { .token_id = -1, .keyslot = 0, .key = "file:/etc/hostname",
+			       .name = "filekey" };
+	struct vv_token tk = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+			       .name = "filekek", .kek = "file:/root/kek.pem" };
+	struct vv_token good = { .token_id = -1, .keyslot = 0, .key = "keystore:tokkey",
+				 .name = "good" };
+	char i1[PATH_MAX], i2[PATH_MAX], i3[PATH_MAX];
+	const char *imgs[] = { i1, i2, i3 };
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	struct vv_vol *v;
+
+	(void)state;
+	token_disk(i1, sizeof(i1), "filekey.img", 1, &tf);
+	token_disk(i2, sizeof(i2), "filekek.img", 2, &tk);
+	token_disk(i3, sizeof(i3), "good.img", 3, &good);
+	store_key("tokkey", "passphrase-one", 14, NULL);
+	assert_int_equal(check_run("", imgs, 3, &plan, &ctx, &disks), 2);
+	v = vv_open_plan_find(&plan, "filekey");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "names the local file 'file:/etc/hostname'"));
+	assert_non_null(strstr(v->remedy, "[volume]"));
+	v = vv_open_plan_find(&plan, "filekek");
+	assert_int_equal(v->fail, VV_FAIL_REFUSED);
+	assert_non_null(strstr(v->message, "file:/root/kek.pem"));
+	assert_int_equal(vv_open_plan_find(&plan, "good")->fail, VV_FAIL_NONE);
+	assert_int_equal(ctx.stats.fetches, 1);	/* only the good one's key */
+	done(&plan, &disks);
+
+	for (size_t i = 0; i < 3; i++)
+		unlink(imgs[i]);
+}
+
+/*
+ * A header whose UUID is not a UUID ("../../tmp/x") is a damaged header:
+ * its UUID names nothing (no volume luks-<uuid>, no match, no file).
+ */
+static void test_hostile_uuid(void **state)
+{
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	char img[PATH_MAX];
+	const char *imgs[] = { img };
+
+	(void)state;
+	snprintf(img, sizeof(img), "%s/hostile-uuid.img", F.dir);
+	assert_int_equal(kt_luks1_with_uuid(img, "passphrase-one", "../../tmp/x"), 0);
+	assert_int_equal(check_run("", imgs, 1, &plan, &ctx, &disks), 0);
+	assert_int_equal(disks.n, 1);
+	assert_string_equal(disks.dev[0].uuid, "");
+	assert_int_equal(disks.dev[0].probe_rc, -EINVAL);
+	assert_int_equal(disks.dev[0].type, VV_VOL_UNKNOWN);
+	assert_int_equal(plan.n, 0);
+	done(&plan, &disks);
+	unlink(img);
+}
+
 /* A secret past its exp still opens the volume, with a warning. */
 static void test_expired_warns(void **state)
 {
@@ -376,7 +555,7 @@ static void test_state_file(void **state)
 	snprintf(plan.v[1].warning, sizeof(plan.v[1].warning), "second run");
 	assert_int_equal(vv_open_state_write(sdir, &plan, err, sizeof(err)), 0);
 	done(&plan, &disks);
-	assert_int_equal(vv_open_state_read(sdir, &prev, &nprev), 0);
+	assert_int_equal(vv_open_state_read(sdir, &prev, &nprev, err, sizeof(err)), 0);
 	assert_int_equal(nprev, 2);
 	for (size_t i = 0; i < nprev; i++)
 		assert_string_equal(prev[i].uuid, !strcmp(prev[i].name, "s1") ? F.u1 : F.u2);
@@ -589,6 +768,9 @@ int main(void)
 		cmocka_unit_test(test_luks_dedupe_and_errors),
 		cmocka_unit_test(test_header_and_ambiguous),
 		cmocka_unit_test(test_token_first),
+		cmocka_unit_test(test_token_mount_refused),
+		cmocka_unit_test(test_token_file_key_refused),
+		cmocka_unit_test(test_hostile_uuid),
 		cmocka_unit_test(test_detached_header),
 		cmocka_unit_test(test_state_file),
 		cmocka_unit_test(test_expired_warns),

@@ -438,6 +438,12 @@ static void test_bad_requests(void **state)
 	req.label = NULL;
 	req.mount = "data";
 	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	/* The token gets the mount point: never one open would refuse from a disk. */
+	req.mount = "/etc";
+	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "/etc is a system directory"));
+	req.mount = "/var/lib/app";
+	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
 	req.mount = "/data";
 	req.name = "../x";
 	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
@@ -689,6 +695,19 @@ static void test_adopt(void **state)
 	assert_int_equal(kt_sh("cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 "
 			       "--pbkdf-force-iterations 1000 '%s' '%s' >/dev/null 2>&1",
 			       f->img, keyfile), 0);
+
+	/* what open would refuse from a token is not written into one */
+	sha256_file(f->img, h1);
+	req.mount = "/usr/local";
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "/usr"));
+	req.mount = "/legacy";
+	req.fs = "squashfs";
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "squashfs"));
+	req.fs = "xfs";
+	sha256_file(f->img, h2);
+	assert_memory_equal(h1, h2, 32);
 
 	/* wrong key: refused, nothing written */
 	assert_int_equal(vv_bek_store(f->v, "keystore:legacy", wrong, NULL, NULL, NULL,

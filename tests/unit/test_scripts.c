@@ -150,12 +150,21 @@ static void test_trust(void **state)
 	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), -EPERM);
 	assert_int_equal(chown(sub, 0, 0), 0);
 
-	/* A symlink is judged by what it points to. */
+	/* A symlink is refused, naming the real path, even to a good script. */
 	snprintf(sub, sizeof(sub), "%s/link.sh", f->dir);
 	assert_int_equal(symlink(path, sub), 0);
-	assert_int_equal(vv_path_trusted(sub, true, why, sizeof(why)), 0);
-	assert_int_equal(chmod(path, 0766), 0);
+	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), 0);
 	assert_int_equal(vv_path_trusted(sub, true, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "symbolic link"));
+	assert_non_null(strstr(why, path));
+	/* ... and so is one on the way (a directory link) */
+	snprintf(sub, sizeof(sub), "%s/dirlink", f->dir);
+	assert_int_equal(symlink("open", sub), 0);
+	snprintf(sub, sizeof(sub), "%s/dirlink/s.sh", f->dir);
+	assert_int_equal(vv_path_trusted(sub, true, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "symbolic link"));
+	/* relative paths are not walked */
+	assert_int_equal(vv_path_trusted("s.sh", true, why, sizeof(why)), -EINVAL);
 
 	/* Missing file, and a directory instead of a file. */
 	snprintf(path, sizeof(path), "%s/missing.sh", f->dir);
@@ -214,6 +223,7 @@ static void test_hook_list(void **state)
 {
 	struct fx *f = *state;
 	char dir[128];
+	char why[512], link[160];
 	char **v;
 	size_t n;
 
@@ -228,7 +238,7 @@ static void test_hook_list(void **state)
 	snap_write(f->dir, "hooks/.hidden", 0755, "#!/bin/sh\n");
 	snap_mkdirs(f->dir, "hooks/80-dir");
 	snprintf(dir, sizeof(dir), "%s/hooks", f->dir);
-	assert_int_equal(vv_hooks_list(dir, &v, &n), 0);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), 0);
 	assert_int_equal(n, 3);
 	/* C collation: digits before upper case. */
 	assert_non_null(strstr(v[0], "/10-a"));
@@ -237,8 +247,62 @@ static void test_hook_list(void **state)
 	assert_null(v[3]);
 	vv_strv_free(v);
 
+	/* The directory is checked like the scripts: writable, foreign, a link. */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "writable by group or others"));
+	/* sticky does not help the hook directory itself */
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chown(dir, 1000, 1000), 0);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
+	assert_int_equal(chown(dir, 0, 0), 0);
+	snprintf(link, sizeof(link), "%s/hooklink", f->dir);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(vv_hooks_list(link, &v, &n, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "symbolic link"));
+	/* a parent writable by others */
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+
 	snprintf(dir, sizeof(dir), "%s/none", f->dir);
-	assert_int_equal(vv_hooks_list(dir, &v, &n), -ENOENT);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -ENOENT);
+}
+
+/* What runs is the file that was checked, not what its path names later. */
+static void test_exec_runs_checked_fd(void **state)
+{
+	struct fx *f = *state;
+	char path[128], other[128], why[512];
+	char *argv[] = { path, NULL };
+	struct vv_exec_result r;
+	int fd;
+
+	snap_write(f->dir, "x.sh", 0700, "#!/bin/sh\necho checked\n");
+	snap_write(f->dir, "evil.sh", 0700, "#!/bin/sh\necho swapped\n");
+	snprintf(path, sizeof(path), "%s/x.sh", f->dir);
+	snprintf(other, sizeof(other), "%s/evil.sh", f->dir);
+	fd = vv_script_open(path, true, why, sizeof(why));
+	assert_true(fd >= 0);
+	/* swapped after the check */
+	assert_int_equal(rename(other, path), 0);
+	assert_int_equal(vv_exec_run_fd(fd, argv, NULL, 5000, &r), 0);
+	close(fd);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.output, "checked"));
+	assert_null(strstr(r.output, "swapped"));
+	/* a binary runs from its descriptor too */
+	fd = vv_script_open("/bin/true", true, why, sizeof(why));
+	if (fd == -EPERM) {	/* merged /usr: /bin is a link, refused as such */
+		assert_non_null(strstr(why, "symbolic link"));
+		fd = vv_script_open("/usr/bin/true", true, why, sizeof(why));
+	}
+	assert_true(fd >= 0);
+	assert_int_equal(vv_exec_run_fd(fd, argv, NULL, 5000, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	close(fd);
 }
 
 static void test_exec_status_and_output(void **state)
@@ -356,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_hook_names),
 		cmocka_unit_test_setup_teardown(test_hook_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_status_and_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_runs_checked_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_timeout_kills_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_start_errors, setup, teardown),
 	};

@@ -281,6 +281,26 @@ static void test_plugin_abort_still_runs_post(void **state)
 	free(log);
 }
 
+/* Each retry checks the script again: one made unsafe meanwhile is not rerun. */
+static void test_plugin_retry_rechecks(void **state)
+{
+	struct fx *f = *state;
+	char body[300];
+	char *log;
+
+	snprintf(body, sizeof(body), "chmod 0722 %s/pre.sh\nexit 1", f->dir);
+	plugin(f, body, ",\"preScriptNoOfRetries\":2");
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	assert_int_equal(f->rep.scripts[0].attempts, 1);
+	assert_true(f->rep.scripts[0].refused);
+	assert_non_null(strstr(f->rep.scripts[0].error, "writable by group or others"));
+	log = log_text();
+	/* it ran once */
+	assert_true(at(log, "P pre x") >= 0);
+	assert_null(strstr(strstr(log, "P pre x") + 1, "P pre x"));
+	free(log);
+}
+
 static void test_plugin_hanging_pre_script_times_out(void **state)
 {
 	struct fx *f = *state;
@@ -598,6 +618,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failing_hook_continues_and_thaw_hooks_run, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_abort_still_runs_post, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plugin_retry_rechecks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_hanging_pre_script_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plugin_app_consistent_and_refused_config, setup,
 						teardown),

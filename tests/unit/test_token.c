@@ -185,6 +185,37 @@ static void test_malformed_refused(void **state)
 	assert_int_equal(vv_token_from_json(NULL, &t), -EINVAL);
 }
 
+/*
+ * The token's name becomes /dev/mapper/<name>: the config file's rule for
+ * volume names, not just "no slash".
+ */
+static void test_name_rule(void **state)
+{
+	static const char *const bad[] = {
+		"a b", "-x", ".hidden", "a:b", "a\\b", "caf\u00e9", "a*", "x$(id)",
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+	};
+	static const char *const good[] = { "data1", "data_1.x+y-z", "luks-0a1b" };
+	char json[512];
+	struct vv_token t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],"
+			 "\"vv_version\":1,\"key\":\"k\",\"name\":\"%s\"}", bad[i]);
+		if (vv_token_from_json(json, &t) != -EINVAL)
+			fail_msg("name '%s' accepted", bad[i]);
+		assert_null(t.name);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(json, sizeof(json), "{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],"
+			 "\"vv_version\":1,\"key\":\"k\",\"name\":\"%s\"}", good[i]);
+		assert_int_equal(vv_token_from_json(json, &t), 0);
+		assert_string_equal(t.name, good[i]);
+		vv_token_clear(&t);
+	}
+}
+
 static void test_to_json_refuses(void **state)
 {
 	struct vv_token t = { .keyslot = 1, .key = "k", .name = "n" };
@@ -361,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_minimal_unwrapped),
 		cmocka_unit_test(test_retire_marker),
 		cmocka_unit_test(test_malformed_refused),
+		cmocka_unit_test(test_name_rule),
 		cmocka_unit_test(test_to_json_refuses),
 		cmocka_unit_test(test_read_write_image),
 		cmocka_unit_test(test_malformed_on_disk),

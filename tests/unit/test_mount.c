@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * agent/mount: what a disk's token may ask for (options parsed with
+ * libmount, filesystem types), the nosuid/nodev default of every mount,
+ * mount points created without following symlinks, and the refusals of an
+ * untrusted mount that happen before anything is mounted or created.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/config.h"
+#include "agent/mount.h"
+#include "keysrc_helpers.h"
+
+static void test_token_options(void **state)
+{
+	static const struct {
+		const char *opts;
+		unsigned allowed;
+		int want;
+		const char *named;	/* in the reason */
+	} c[] = {
+		{ NULL, 0, 0, NULL },
+		{ "", 0, 0, NULL },
+		{ "defaults", 0, 0, NULL },
+		{ "noatime,nodiratime,ro,nosuid,nodev,noexec", 0, 0, NULL },
+		{ "discard,errors=remount-ro,data=ordered,commit=30", 0, 0, NULL },
+		{ "compress=zstd:3,subvol=@data,space_cache=v2", 0, 0, NULL },
+		{ "uid=1000,gid=1000,umask=022,iocharset=utf8", 0, 0, NULL },
+		/* the three a token needs the config's consent for */
+		{ "suid", 0, -EPERM, "token_options_allowed = suid" },
+		{ "noatime,dev", 0, -EPERM, "token_options_allowed = dev" },
+		{ "exec", 0, -EPERM, "token_options_allowed = exec" },
+		{ "suid,dev,exec", VV_TOKOPT_EXEC, -EPERM, "suid" },
+		{ "exec", VV_TOKOPT_EXEC, 0, NULL },
+		{ "suid,dev,exec", VV_TOKOPT_SUID | VV_TOKOPT_DEV | VV_TOKOPT_EXEC, 0, NULL },
+		{ "suid=1", VV_TOKOPT_SUID, -EPERM, "suid" },
+		/* what no token may give */
+		{ "bind", 0, -EPERM, "'bind'" },
+		{ "remount,rw", 0, -EPERM, "'remount'" },
+		{ "noatime,journal_path=/dev/sda", 0, -EPERM, "journal_path=/dev/sda" },
+		{ "device=/dev/sda", 0, -EPERM, "device" },
+		{ "x-mount.mkdir", 0, -EPERM, "x-mount.mkdir" },
+		{ "helper=foo", 0, -EPERM, "helper" },
+		{ "user", 0, -EPERM, "'user'" },
+		{ "context=system_u:object_r:etc_t:s0", 0, -EPERM, "context" },
+		{ "ro=1", 0, -EPERM, "ro=1" },
+		{ "noatime,errors=panic", 0, -EPERM, "errors=panic" },
+		{ "noatime,\"b", 0, -EINVAL, "quoted" },
+		{ "context=\"a,b\"", 0, -EINVAL, "quoted" },
+	};
+	char why[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int r;
+
+		why[0] = '\0';
+		r = vv_mount_options_check(c[i].opts, c[i].allowed, why, sizeof(why));
+		if (r != c[i].want)
+			fail_msg("'%s' (allowed %#x): %d, want %d (%s)", c[i].opts ? c[i].opts : "(null)",
+				 c[i].allowed, r, c[i].want, why);
+		if (c[i].named && !strstr(why, c[i].named))
+			fail_msg("'%s': reason '%s' does not name '%s'", c[i].opts, why, c[i].named);
+	}
+}
+
+static void test_fs_allowed(void **state)
+{
+	static const char *const yes[] = { "ext4", "xfs", "btrfs", "vfat", "ntfs", "ntfs3" };
+	static const char *const no[] = { "", "auto", "squashfs", "cramfs", "hfsplus", "fuse.sshfs",
+					   "nfs", "cifs", "ext4 ", "EXT4", "ntfs-3g", "overlay" };
+
+	(void)state;
+	assert_false(vv_mount_fs_allowed(NULL));
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(vv_mount_fs_allowed(yes[i]));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (vv_mount_fs_allowed(no[i]))
+			fail_msg("'%s' allowed", no[i]);
+}
+
+/* Every mount defaults to nosuid,nodev; read-only wins over rw. */
+static void test_options_build(void **state)
+{
+	static const struct {
+		const char *in;
+		bool ro;
+		const char *out;
+	} c[] = {
+		{ NULL, false, "nosuid,nodev" },
+		{ "", false, "nosuid,nodev" },
+		{ "defaults", false, "nosuid,nodev" },
+		{ "noatime", false, "noatime,nosuid,nodev" },
+		{ "suid", false, "suid,nodev" },
+		{ "dev,noatime", false, "dev,noatime,nosuid" },
+		{ "nosuid,nodev,noexec", false, "nosuid,nodev,noexec" },
+		{ "defaults,rw,noatime", true, "ro,noatime,nosuid,nodev" },
+		{ "ro", true, "ro,nosuid,nodev" },
+		{ "uid=1000,umask=022", false, "uid=1000,umask=022,nosuid,nodev" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *out = NULL;
+
+		assert_int_equal(vv_mount_options_build(c[i].in, c[i].ro, &out), 0);
+		if (strcmp(out, c[i].out))
+			fail_msg("'%s'%s -> '%s', want '%s'", c[i].in ? c[i].in : "(null)",
+				 c[i].ro ? " ro" : "", out, c[i].out);
+		free(out);
+	}
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/*
+ * Mount points: 0755 whatever the umask; never through a symlink. Run for
+ * vv_mount_point_open (openat2 first) and for its per-component fallback.
+ */
+static void mount_point_cases(int (*open_mp)(const char *))
+{
+	char *dir = kt_mkdtemp("mountpoint");
+	char p[PATH_MAX], q[PATH_MAX];
+	mode_t old;
+	int fd;
+
+	assert_non_null(dir);
+	old = umask(077);
+	snprintf(p, sizeof(p), "%s/a/b/c", dir);
+	fd = open_mp(p);
+	umask(old);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mode_of(p), 0755);
+	snprintf(q, sizeof(q), "%s/a", dir);
+	assert_int_equal(mode_of(q), 0755);
+	/* An existing directory is opened as it is (its mode is not ours to change). */
+	assert_int_equal(chmod(p, 0700), 0);
+	fd = open_mp(p);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mode_of(p), 0700);
+
+	/* A symlink on the way, or as the last component: refused, nothing created. */
+	snprintf(q, sizeof(q), "%s/real", dir);
+	assert_int_equal(mkdir(q, 0755), 0);
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(symlink(q, p), 0);
+	snprintf(p, sizeof(p), "%s/link/sub", dir);
+	assert_int_equal(open_mp(p), -ELOOP);
+	snprintf(p, sizeof(p), "%s/real/sub", dir);
+	assert_false(exists(p));
+	snprintf(p, sizeof(p), "%s/link", dir);
+	assert_int_equal(open_mp(p), -ELOOP);
+	/* A relative symlink to a directory that exists further up. */
+	snprintf(p, sizeof(p), "%s/a/up", dir);
+	assert_int_equal(symlink("..", p), 0);
+	snprintf(p, sizeof(p), "%s/a/up/real", dir);
+	assert_int_equal(open_mp(p), -ELOOP);
+	/* A file is not a directory; "." and ".." are not components to walk. */
+	snprintf(p, sizeof(p), "%s/file", dir);
+	assert_int_equal(kt_write(p, "x", 1, 0644), 0);
+	snprintf(p, sizeof(p), "%s/file/sub", dir);
+	assert_int_equal(open_mp(p), -ENOTDIR);
+	snprintf(p, sizeof(p), "%s/new/../x", dir);
+	assert_int_equal(open_mp(p), -EINVAL);
+	snprintf(p, sizeof(p), "%s/new", dir);
+	assert_false(exists(p));
+	snprintf(p, sizeof(p), "%s/a/..", dir);
+	assert_int_equal(open_mp(p), -EINVAL);
+	snprintf(p, sizeof(p), "%s/./a", dir);
+	assert_int_equal(open_mp(p), -EINVAL);
+	assert_int_equal(open_mp("relative/x"), -EINVAL);
+	kt_rmrf(dir);
+	free(dir);
+}
+
+static void test_mount_point_open(void **state)
+{
+	(void)state;
+	mount_point_cases(vv_mount_point_open);
+}
+
+static void test_mount_point_walk(void **state)
+{
+	(void)state;
+	mount_point_cases(vv_mount_point_walk);
+}
+
+/*
+ * An untrusted (token-described) mount: a filesystem outside the list, a
+ * non-empty mount point or a symlinked one is refused before mount(2), and
+ * nothing is created for a refused filesystem.
+ */
+static void test_untrusted_refusals(void **state)
+{
+	char *dir = kt_mkdtemp("untrusted");
+	char img[PATH_MAX], p[PATH_MAX], err[512];
+
+	(void)state;
+	assert_non_null(dir);
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	assert_int_equal(kt_sh("truncate -s 1M '%s'", img), 0);
+
+	snprintf(p, sizeof(p), "%s/mnt/sq", dir);
+	assert_int_equal(vv_mount_volume(img, p, "squashfs", NULL, VV_MOUNT_UNTRUSTED, err,
+					 sizeof(err)), -EMEDIUMTYPE);
+	assert_non_null(strstr(err, "squashfs"));
+	snprintf(p, sizeof(p), "%s/mnt", dir);
+	assert_false(exists(p));
+
+	snprintf(p, sizeof(p), "%s/full", dir);
+	assert_int_equal(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/full/authorized_keys", dir);
+	assert_int_equal(kt_write(p, "k", 1, 0600), 0);
+	snprintf(p, sizeof(p), "%s/full", dir);
+	assert_int_equal(vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, err,
+					 sizeof(err)), -ENOTEMPTY);
+	assert_non_null(strstr(err, "not empty"));
+
+	snprintf(p, sizeof(p), "%s/full", dir);
+	{
+		char l[PATH_MAX];
+
+		snprintf(l, sizeof(l), "%s/etc-link", dir);
+		assert_int_equal(symlink(p, l), 0);
+		snprintf(l, sizeof(l), "%s/etc-link/x", dir);
+		assert_int_equal(vv_mount_volume(img, l, "ext4", NULL, VV_MOUNT_UNTRUSTED, err,
+						 sizeof(err)), -ELOOP);
+		assert_non_null(strstr(err, "symlink"));
+		snprintf(l, sizeof(l), "%s/full/x", dir);
+		assert_false(exists(l));
+	}
+	kt_rmrf(dir);
+	free(dir);
+}
+
+/* The per-mount options of the mount at target in mountinfo, or NULL. */
+static char *mount_opts(const char *target)
+{
+	return kt_capture("awk -v t='%s' '$5 == t { print $6 }' /proc/self/mountinfo", target);
+}
+
+/*
+ * A real mount (tmpfs; needs root and a mount namespace that allows it):
+ * made through the checked directory fd, at the path asked for, with
+ * nosuid and nodev although nobody asked for them.
+ */
+static void test_mount_defaults(void **state)
+{
+	char *dir = kt_mkdtemp("mount-real");
+	char p[PATH_MAX], err[512];
+	char *o;
+	int r;
+
+	(void)state;
+	if (!dir)
+		fail_msg("mkdtemp");
+	snprintf(p, sizeof(p), "%s/m/n", dir ? dir : "");
+	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "noatime", 0, err, sizeof(err));
+	if (r == -EPERM || r == -EACCES || r == -ENODEV) {
+		kt_rmrf(dir);
+		free(dir);
+		skip();
+	}
+	if (r != 0)
+		fail_msg("mount: %d %s", r, err);
+	o = mount_opts(p);
+	/* Unmount before judging: a failed test must not leave a mount behind. */
+	assert_int_equal(vv_umount(p, err, sizeof(err)), 0);
+	assert_non_null(o);
+	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
+		fail_msg("mounted with '%s'", o);
+	free(o);
+	/* Asking for suid is honoured (root's config may). */
+	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "suid", 0, err, sizeof(err));
+	assert_int_equal(r, 0);
+	o = mount_opts(p);
+	assert_int_equal(vv_umount(p, err, sizeof(err)), 0);
+	assert_non_null(o);
+	if (strstr(o, "nosuid") || !strstr(o, "nodev"))
+		fail_msg("mounted with '%s'", o);
+	free(o);
+	kt_rmrf(dir);
+	free(dir);
+}
+
+/*
+ * An untrusted mount for real: an ext4 image (libmount attaches a loop
+ * device) mounted with helpers disabled, through the checked directory,
+ * with nosuid,nodev. Skipped where loop devices or mounts are not allowed.
+ */
+static void test_untrusted_mount(void **state)
+{
+	char *dir = kt_mkdtemp("mount-ext4");
+	char img[PATH_MAX], p[PATH_MAX], err[512];
+	char *o;
+	int r;
+
+	(void)state;
+	if (!dir)
+		fail_msg("mkdtemp");
+	snprintf(img, sizeof(img), "%s/ext4.img", dir ? dir : "");
+	snprintf(p, sizeof(p), "%s/mnt/e", dir ? dir : "");
+	if (kt_sh("truncate -s 8M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1", img, img)) {
+		kt_rmrf(dir);
+		free(dir);
+		skip();
+	}
+	r = vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, err, sizeof(err));
+	if (r < 0 && r != -EMEDIUMTYPE && r != -ENOTEMPTY && r != -ELOOP) {
+		/* no loop devices or no mount permission here */
+		kt_rmrf(dir);
+		free(dir);
+		skip();
+	}
+	assert_int_equal(r, 0);
+	o = mount_opts(p);
+	assert_int_equal(vv_umount(p, err, sizeof(err)), 0);
+	assert_non_null(o);
+	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
+		fail_msg("mounted with '%s'", o);
+	free(o);
+	kt_rmrf(dir);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_token_options),
+		cmocka_unit_test(test_fs_allowed),
+		cmocka_unit_test(test_options_build),
+		cmocka_unit_test(test_mount_point_open),
+		cmocka_unit_test(test_mount_point_walk),
+		cmocka_unit_test(test_untrusted_refusals),
+		cmocka_unit_test(test_mount_defaults),
+		cmocka_unit_test(test_untrusted_mount),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -101,3 +101,11 @@ journalctl -b -u vaultvol-open.service --no-pager -o short-monotonic >/tmp/j.txt
 say "journalctl -u vaultvol-open.service:"
 say_file /tmp/j.txt
 GUEST
+
+# The guest powered off with both volumes open and mounted: systemd's
+# shutdown unmounts them and detaches their device-mapper devices. Its
+# console lines about them, and no failure among them.
+c=$VM_WORK/boot2/console.log
+grep -a -E 'data-(app|logs)\.mount|/data/|dm-[0-9]|DM |mapper|vaultvol' "$c" | tr -d '\r' |
+	grep -a -v 'vv-test-boot' | sed 's/\x1b\[[0-9;]*m//g; s/^/    shutdown: /' | tail -20
+host_step boot2-clean-shutdown sh -c "! grep -a -E 'Failed (to|unmounting)|[Tt]imed out|device-mapper: .*failed' '$c'"

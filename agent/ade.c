@@ -49,6 +49,12 @@ int vv_ade_device_match(const char *device, struct vv_match *m)
 	return vv_match_parse(buf, m, why, sizeof(why));
 }
 
+/* A plain file name on the BEK volume: no directory part. */
+static bool bek_name_ok(const char *name)
+{
+	return *name && !strchr(name, '/') && strcmp(name, ".") && strcmp(name, "..");
+}
+
 /* Open a state file; NULL with errno ENOENT when absent. Unsafe files fail. */
 static FILE *open_state(const char *path, int *r, char *err, size_t errlen)
 {
@@ -260,12 +266,47 @@ static int load_crypt_mount(const char *root, struct vv_volume_conf **vols, size
 	return r < 0 ? r : added;
 }
 
+/*
+ * The BEK volume file a crypttab key path names: the part after one of the
+ * mount points ADE versions used (/mnt/azure_bek_disk/, /azure_bek_disk/).
+ * NULL when the key is not on the BEK volume (the line is not ADE's).
+ */
+static const char *bek_file(const char *keypath)
+{
+	static const char *const prefixes[] = { VV_ADE_BEK_MOUNT "/", VV_ADE_BEK_MOUNT_OLD "/" };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(keypath, prefixes[i], strlen(prefixes[i])))
+			return keypath + strlen(prefixes[i]);
+	return NULL;
+}
+
+int vv_ade_crypttab_options(char *opts, char **header)
+{
+	char *save = NULL;
+
+	*header = NULL;
+	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (strncmp(o, "header=", 7))
+			continue;
+		/* Two headers: which one ADE meant is unknowable; use neither. */
+		if (*header || o[7] != '/') {
+			free(*header);
+			*header = NULL;
+			return -EINVAL;
+		}
+		*header = strdup(o + 7);
+		if (!*header)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t *n,
 			 char *err, size_t errlen)
 {
 	char path[PATH_MAX], fstab[PATH_MAX], line[4096];
 	int r = 0, lineno = 0, added = 0;
-	const char *bek = VV_ADE_BEK_MOUNT "/";
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/etc/crypttab", root);
@@ -275,7 +316,8 @@ static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t 
 		return r;
 	while (fgets(line, sizeof(line), f)) {
 		struct vv_volume_conf v = { .origin = VV_ORIGIN_ADE };
-		char *fld[5], *save = NULL;
+		const char *file;
+		char *fld[5];
 		int nf;
 
 		lineno++;
@@ -283,24 +325,40 @@ static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t 
 		if (nf == 0 || fld[0][0] == '#')
 			continue;
 		/* Only lines whose key is on the BEK volume are ADE's. */
-		if (nf < 3 || nf > 4 || strncmp(fld[2], bek, strlen(bek)))
+		if (nf < 3 || nf > 4 || !(file = bek_file(fld[2])))
 			continue;
 		if (!strcmp(fld[0], "osencrypt"))
 			continue;
-		if (!vv_volume_name_valid(fld[0]) || strchr(fld[2] + strlen(bek), '/')) {
+		if (!vv_volume_name_valid(fld[0]) || !bek_name_ok(file)) {
 			vv_warn("%s:%d: unusable ADE line; ignored", path, lineno);
 			continue;
 		}
+		if (nf == 4) {
+			r = vv_ade_crypttab_options(fld[3], &v.header);
+			if (r == -ENOMEM)
+				break;
+			if (r < 0) {
+				vv_warn("%s:%d: header= given twice (or not an absolute path); "
+					"line ignored", path, lineno);
+				r = 0;
+				continue;
+			}
+		}
 		if (vv_ade_device_match(fld[1], &v.match) < 0) {
 			vv_warn("%s:%d: cannot use device '%s'; line ignored", path, lineno, fld[1]);
+			vv_volume_conf_clear(&v);
 			continue;
 		}
-		if (nf == 4)
-			for (char *o = strtok_r(fld[3], ",", &save); o; o = strtok_r(NULL, ",", &save))
-				if (!strncmp(o, "header=", 7) && o[7] == '/')
-					v.header = strdup(o + 7);
+		/*
+		 * ADE's resource-disk line (ResourceDiskUtil: mapper
+		 * resourceencrypt, the OS passphrase file, no LUN). Whether its
+		 * disk really is the platform's resource disk is decided
+		 * against the disks present (open_plan.c).
+		 */
+		v.ade_resource = !strcmp(fld[0], VV_ADE_RESOURCE_MAPPER) &&
+				 !strcmp(file, VV_ADE_OS_PASSPHRASE);
 		v.name = strdup(fld[0]);
-		if (asprintf(&v.key, "bek:%s", fld[2] + strlen(bek)) < 0)
+		if (asprintf(&v.key, "bek:%s", file) < 0)
 			v.key = NULL;
 		if (!v.name || !v.key || set_where(&v, path, lineno) < 0 ||
 		    from_fstab(fstab, &v) < 0) {

@@ -10,10 +10,15 @@
  *   uses_cleartext_key=True the local key file ADE created
  *   (<config dir>/cleartext_key<mapper>).
  * - <root>/etc/crypttab (newer ADE): lines whose key file lies on the BEK
- *   volume, /mnt/azure_bek_disk/<FILE> -> key bek:<FILE>; the mount point,
+ *   volume, /mnt/azure_bek_disk/<FILE> (or /azure_bek_disk/<FILE>, older
+ *   versions) -> key bek:<FILE>; the mount point,
  *   filesystem and options come from the <root>/etc/fstab line for
  *   /dev/mapper/<mapper>. Other crypttab lines are not ADE's and are left
  *   to systemd-cryptsetup.
+ *
+ * The line "resourceencrypt /dev/disk/azure/resource-part1
+ * .../LinuxPassPhraseFileName" is ADE's encrypted resource disk: marked
+ * ade_resource (see open.h for what that allows).
  *
  * The root volume ("/", osencrypt) is skipped: it is opened in the
  * initramfs, before vaultvol runs. Devices are matched as the files name
@@ -37,7 +42,9 @@
 #define VV_ADE_CONFIG_DIR "/var/lib/azure_disk_encryption_config"
 #define VV_ADE_CRYPT_MOUNT VV_ADE_CONFIG_DIR "/azure_crypt_mount"
 #define VV_ADE_BEK_MOUNT "/mnt/azure_bek_disk"
+#define VV_ADE_BEK_MOUNT_OLD "/azure_bek_disk"
 #define VV_ADE_OS_PASSPHRASE "LinuxPassPhraseFileName"
+#define VV_ADE_RESOURCE_MAPPER "resourceencrypt"
 
 /*
  * Append the ADE-described volumes to *vols / *n (origin VV_ORIGIN_ADE,
@@ -48,6 +55,13 @@
  */
 int vv_ade_load(const char *root, struct vv_volume_conf **vols, size_t *n,
 		char *err, size_t errlen);
+
+/*
+ * crypttab options (modified in place): *header gets header=PATH (NULL when
+ * none). -EINVAL when header= appears twice or is not absolute (the line
+ * must then be ignored as a whole), -ENOMEM.
+ */
+int vv_ade_crypttab_options(char *opts, char **header);
 
 /*
  * Device field -> match (see above). 0, or -EINVAL for something that is

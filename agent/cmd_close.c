@@ -47,7 +47,8 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 	for (size_t i = 0; i < s.plan.n; i++) {
 		struct vv_vol *v = &s.plan.v[i];
 
-		if (!v->selected)
+		/* Undescribed disks were never opened by vaultvol: nothing to say. */
+		if (!v->selected || v->undescribed)
 			continue;
 		if (v->fail)
 			fprintf(stderr, "%s: FAILED (%s): %s\n%s:   remedy: %s\n", v->conf.name,

@@ -26,7 +26,15 @@ static void print_volume(const struct vv_vol *v, bool check)
 {
 	const char *what;
 
+	if (v->undescribed) {
+		printf("%s: undescribed %s volume on %s (uuid %s): not opened; `vaultvol status` "
+		       "says how to describe it\n", v->conf.name, vv_vol_type_str(v->type),
+		       v->device ? v->device : "?", v->uuid[0] ? v->uuid : "?");
+		return;
+	}
 	if (v->fail) {
+		if (v->warning[0])
+			fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
 		fprintf(stderr, "%s: FAILED (%s%s%s): %s\n", v->conf.name, vv_fail_str(v->fail),
 			v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
 			v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->cause) : "", v->message);
@@ -40,11 +48,17 @@ static void print_volume(const struct vv_vol *v, bool check)
 		what = v->changed ? "mounted on" : "already mounted on";
 	else
 		what = v->changed ? "opened as" : "already open as";
+	if (v->reformat_skip) {
+		fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
+		return;
+	}
 	printf("%s: %s %s (%s %s%s%s%s%s)\n", v->conf.name, what,
 	       check ? "" : v->state == VV_VS_MOUNTED ? v->mounted_on : v->top,
 	       vv_vol_type_str(v->type), v->device ? v->device : "?",
 	       v->key_source ? ", key " : "", v->key_source ? v->key_source : "",
 	       v->key_version ? " " : "", v->key_version ? v->key_version : "");
+	if (v->reencrypt_pct >= 0)
+		printf("%s: encryption in progress, %d%%\n", v->conf.name, v->reencrypt_pct);
 	if (v->warning[0])
 		fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
 }
@@ -64,6 +78,8 @@ static void print_json(const struct vv_open_plan *plan, const struct vv_open_sta
 	json_object_object_add(s, "opened", json_object_new_int((int)st->opened));
 	json_object_object_add(s, "mounted", json_object_new_int((int)st->mounted));
 	json_object_object_add(s, "unchanged", json_object_new_int((int)st->unchanged));
+	json_object_object_add(s, "undescribed", json_object_new_int((int)st->undescribed));
+	json_object_object_add(s, "relocated", json_object_new_int((int)st->relocated));
 	json_object_object_add(o, "stats", s);
 	printf("%s\n", json_object_to_json_string_ext(o, VV_OPEN_JSON_FLAGS));
 	json_object_put(o);
@@ -179,12 +195,23 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 			}
 		if (!shown)
 			printf("no encrypted volumes described (config, ADE state or vaultvol tokens)\n");
+		else
+			printf("open: %u opened, %u mounted, %u unchanged, %d failed, %u undescribed%s\n",
+			       ctx.stats.opened, ctx.stats.mounted, ctx.stats.unchanged, failed,
+			       ctx.stats.undescribed, ctx.stats.relocated ?
+			       ", LUNs exchanged (see the warnings)" : "");
 	}
+	if (ctx.stats.relocated)
+		fprintf(stderr, "vaultvol open: %u volume(s) found on another disk than described "
+			"(exchanged LUNs?): each used its own disk (by UUID), not its LUN's; fix "
+			"the descriptions\n",
+			ctx.stats.relocated);
 	if (!ctx.check_only && vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
 		fprintf(stderr, "vaultvol open: warning: %s\n", err);
 	vv_debug("open: %u key fetch(es), %u reuse(s)", ctx.stats.fetches, ctx.stats.key_waits);
 	vv_open_teardown(&s);
-	return failed ? VV_EXIT_FAILURE : VV_EXIT_OK;
+	/* A volume found away from its described disk needs a person: not a success. */
+	return failed || ctx.stats.relocated ? VV_EXIT_FAILURE : VV_EXIT_OK;
 }
 
 VV_COMMAND(open,
@@ -206,7 +233,14 @@ VV_COMMAND(open,
 	"  --check      only verify that each key opens its volume; change nothing\n"
 	"  --json       machine-readable result\n"
 	"\n"
+	"Encrypted disks nobody describes are listed (\"undescribed\") and counted, not\n"
+	"opened, and are no failure. Where volumes.json records the UUID a volume last\n"
+	"opened with, that UUID decides which disk is the volume's, whatever its LUN\n"
+	"says now (exchanged LUNs never swap mounts). ADE's resource disk, new and\n"
+	"unencrypted after a restore, is encrypted again ([ade] resource_disk).\n"
+	"\n"
 	"Exit status: 0 all opened, 1 some volume failed (each failure is printed with\n"
-	"its cause and a remedy), 2 usage or configuration error.\n",
+	"its cause and a remedy) or was found on another disk than described, 2 usage\n"
+	"or configuration error.\n",
 	.order = 10,
 	.run = run_open);

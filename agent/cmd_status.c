@@ -47,6 +47,22 @@ static void print_table(const struct vv_open_plan *plan)
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct vv_vol *v = &plan->v[i];
 
+		if (v->undescribed) {
+			const char *kind = v->type == VV_VOL_BITLK ? "bitlocker" : "uuid";
+			char lun[32] = "";
+
+			if (v->lun >= 0)
+				snprintf(lun, sizeof(lun), ", lun %d", v->lun);
+			printf("%s: undescribed: %s volume on %s (uuid %s%s): no token, config or ADE "
+			       "entry describes it; to open it, add a [volume NAME] section with "
+			       "'match = %s:%s' and 'key = REF' to vaultvol.conf, or run `vaultvol "
+			       "adopt %s --secret REF`\n", v->conf.name, vv_vol_type_str(v->type),
+			       v->device ? v->device : "?", v->uuid, lun, kind, v->uuid,
+			       v->device ? v->device : "DEVICE");
+			continue;
+		}
+		if (v->reencrypt_pct >= 0)
+			printf("%s: encryption in progress, %d%%\n", v->conf.name, v->reencrypt_pct);
 		if (v->message[0])
 			printf("%s: %s%s%s\n", v->conf.name, v->message,
 			       v->remedy[0] ? "; remedy: " : "", v->remedy);
@@ -107,7 +123,9 @@ VV_COMMAND(status,
 	"\n"
 	"Lists every volume described by a vaultvol token, the config file or ADE state:\n"
 	"its disk, type, where its key comes from and which version opened it, whether it\n"
-	"is closed, open or mounted and where, and the last error with its remedy. It\n"
+	"is closed, open or mounted and where, and the last error with its remedy; an\n"
+	"encryption in progress with its percentage; and encrypted disks nobody\n"
+	"describes (state \"undescribed\") with what to put in a [volume] section. It\n"
 	"reads the disks' headers and the running system; it changes nothing and\n"
 	"contacts no vault.\n",
 	.order = 12,

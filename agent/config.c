@@ -306,6 +306,7 @@ int vv_volume_conf_copy(struct vv_volume_conf *dst, const struct vv_volume_conf 
 	dst->readonly = src->readonly;
 	dst->quiesce = src->quiesce;
 	dst->origin = src->origin;
+	dst->ade_resource = src->ade_resource;
 	r |= dup_field(&dst->name, src->name);
 	r |= dup_field(&dst->match.value, src->match.value);
 	r |= dup_field(&dst->key, src->key);
@@ -411,7 +412,7 @@ static int parse_bool(const char *v, enum vv_tristate *out)
 
 /* ---- parser ------------------------------------------------------------ */
 
-enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_OPEN };
+enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_OPEN, SEC_ADE };
 
 struct parser {
 	const char *name;
@@ -421,7 +422,7 @@ struct parser {
 	struct vv_config *cfg;
 	enum section sec;
 	struct vv_volume_conf *vol;	/* current [volume] */
-	bool seen_vault, seen_snapshot, seen_open;
+	bool seen_vault, seen_snapshot, seen_open, seen_ade;
 	/* keys seen in the current section, for duplicate detection */
 	char seen[32][32];
 	int nseen;
@@ -514,6 +515,13 @@ static int section_header(struct parser *p, char *s)
 		p->sec = SEC_OPEN;
 		return 0;
 	}
+	if (!strcmp(body, "ade")) {
+		if (*arg || p->seen_ade)
+			return perr(p, *arg ? "[ade] takes no name" : "duplicate section [ade]");
+		p->seen_ade = true;
+		p->sec = SEC_ADE;
+		return 0;
+	}
 	if (!strcmp(body, "volume")) {
 		struct vv_volume_conf *nv;
 		char where[PATH_MAX + 16];
@@ -539,8 +547,8 @@ static int section_header(struct parser *p, char *s)
 		p->sec = SEC_VOLUME;
 		return 0;
 	}
-	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [open], [snapshot])",
-		    body);
+	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [open], [snapshot], "
+		    "[ade])", body);
 }
 
 static int set_str(struct parser *p, char **dst, const char *key, const char *v,
@@ -755,6 +763,13 @@ static int key_line(struct parser *p, char *s)
 	case SEC_VOLUME: return volume_key(p, k, v);
 	case SEC_SNAPSHOT: return snapshot_key(p, k, v);
 	case SEC_OPEN: return open_key(p, k, v);
+	case SEC_ADE:
+		if (strcmp(k, "resource_disk"))
+			return perr(p, "unknown key '%s' in [ade]", k);
+		if (strcmp(v, "reencrypt") && strcmp(v, "skip"))
+			return perr(p, "resource_disk: invalid value '%s' (expected reencrypt or skip)", v);
+		p->cfg->ade_resource_skip = !strcmp(v, "skip");
+		return 0;
 	default: return -EINVAL;
 	}
 }

@@ -81,6 +81,7 @@ struct vv_volume_conf {
 	enum vv_tristate readonly;	/* AUTO: BitLocker/NTFS read-only */
 	enum vv_tristate quiesce;
 	enum vv_origin origin;
+	bool ade_resource;	/* ADE's resourceencrypt line: the platform's resource disk */
 	char *where;		/* "file:line" of the description, for messages */
 };
 
@@ -116,6 +117,8 @@ struct vv_config {
 	struct vv_volume_conf *volumes;
 	size_t nvolumes;
 	struct vv_config_snapshot snapshot;
+	/* [ade] resource_disk = reencrypt (default) | skip */
+	bool ade_resource_skip;
 };
 
 #define VV_SNAPSHOT_DEFAULT_TIMEOUT_S 60

@@ -162,6 +162,14 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 
 static void report_volume(struct vv_handler_result *res, const struct vv_vol *v)
 {
+	if (v->undescribed) {
+		/* Listed so it is seen, never opened, no failure. */
+		vv_handler_result_add(res, v->conf.name, VV_HS_SUCCESS, 0,
+				      "%s: undescribed %s volume on %s (uuid %s): not opened",
+				      v->conf.name, vv_vol_type_str(v->type),
+				      v->device ? v->device : "?", v->uuid);
+		return;
+	}
 	if (v->fail) {
 		vv_handler_result_add(res, v->conf.name, VV_HS_ERROR, VV_EXIT_FAILURE,
 				      "%s: failed (%s%s%s): %s%s%s", v->conf.name,

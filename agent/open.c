@@ -18,6 +18,7 @@
 #include "agent/crypt.h"
 #include "agent/mount.h"
 #include "agent/quiesce.h"
+#include "agent/resource_disk.h"
 #include "agent/unlock.h"
 #include "vault/log.h"
 
@@ -221,6 +222,27 @@ static const char *cause_remedy(enum vv_cause c)
 	}
 }
 
+/*
+ * bek: keys come from the BEK VOLUME disk, not from a vault: a failure
+ * there is a disk matter, with a disk remedy, and waiting does not fix it.
+ */
+static bool is_bek_ref(const char *ref)
+{
+	return ref && !strncmp(ref, "bek:", 4);
+}
+
+static const char *bek_remedy(enum vv_cause c, const char *msg)
+{
+	if (c == VV_CAUSE_NOT_FOUND && strstr(msg, "no vfat filesystem labelled"))
+		return "attach the BEK VOLUME disk: the platform attaches it to VMs encrypted by "
+		       "Azure Disk Encryption; after a restore, re-run the Azure Disk Encryption "
+		       "extension on the VM (it re-creates the disk), then run `vaultvol open --all`";
+	if (c == VV_CAUSE_NOT_FOUND)
+		return "the BEK VOLUME disk lacks this volume's passphrase file: re-run the Azure "
+		       "Disk Encryption extension so it writes the file, or fix the key reference";
+	return "check the BEK VOLUME disk (vfat, label 'BEK VOLUME'): see the message";
+}
+
 static bool cause_transient(enum vv_cause c)
 {
 	return c == VV_CAUSE_UNAVAILABLE || c == VV_CAUSE_THROTTLED || c == VV_CAUSE_BAD_RESPONSE;
@@ -371,6 +393,16 @@ static void unlock_free(struct run *run, struct vv_unlock *u)
 	pthread_mutex_unlock(&run->dm);
 }
 
+static void key_failed(struct vv_vol *v, const struct key_entry *e)
+{
+	v->cause = e->err.cause;
+	v->transient = !is_bek_ref(v->conf.key) && cause_transient(e->err.cause);
+	fail(v, VV_FAIL_KEY_ACCESS, is_bek_ref(v->conf.key) ?
+	     bek_remedy(e->err.cause, e->err.message) : cause_remedy(e->err.cause),
+	     "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
+	     e->err.message[0] ? e->err.message : strerror(-e->rc));
+}
+
 /* Fetch the key and derive the volume key. 0 with *vk, or v is failed. */
 static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		  struct vv_secret **vk)
@@ -386,11 +418,7 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		return -ENOMEM;
 	}
 	if (e->rc < 0) {
-		v->cause = e->err.cause;
-		v->transient = cause_transient(e->err.cause);
-		fail(v, VV_FAIL_KEY_ACCESS, cause_remedy(e->err.cause),
-		     "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
-		     e->err.message[0] ? e->err.message : strerror(-e->rc));
+		key_failed(v, e);
 		return e->rc;
 	}
 	/*
@@ -404,6 +432,10 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 	if (r < 0) {
 		if (r == -ENOENT)
 			fail(v, VV_FAIL_MISSING, "attach the disk", "%s disappeared", v->device);
+		else if (v->type == VV_VOL_BITLK)
+			fail(v, VV_FAIL_UNSUPPORTED, "open it in Windows (or with dislocker)",
+			     "libcryptsetup cannot use the BitLocker volume on %s: %s", v->device,
+			     vv_crypt_strerror(r));
 		else
 			fail(v, VV_FAIL_HEADER,
 			     "restore the header from a backup (cryptsetup luksHeaderRestore); "
@@ -413,7 +445,25 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		return r;
 	}
 	v->type = info.type;
-	r = derive_vk(run, u, v->keyslot, e->bek->key, vk);
+	if (vv_unlock_reencrypting(u)) {
+		/*
+		 * Encryption in progress (ADE's online encryption): only
+		 * activation by passphrase handles the reencryption segments,
+		 * so check the key now and keep it for activate().
+		 */
+		v->reencrypt_pct = vv_unlock_reencrypt_percent(u);
+		mem_acquire(run, vv_unlock_kdf_memory_kb(u, v->keyslot));
+		r = vv_unlock_check_passphrase(u, v->keyslot, e->bek->key);
+		mem_release(run, vv_unlock_kdf_memory_kb(u, v->keyslot));
+		if (r >= 0) {
+			record_key(v, e->bek);
+			v->pass = e->bek->key;
+			*vk = NULL;
+			*u_out = u;
+			return 0;
+		}
+	} else
+		r = derive_vk(run, u, v->keyslot, e->bek->key, vk);
 	if (r == -EPERM && v->alt_key) {
 		/* A rotation was interrupted: the previous key still opens its slot. */
 		struct key_entry *alt = get_key(run, v->alt_key, v->alt_kek);
@@ -446,6 +496,23 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 	return 0;
 }
 
+/* One crypt mapping: by passphrase while reencrypting, else by volume key. */
+static int map_one(struct vv_vol *v, struct vv_unlock *u, const char *name,
+		   const struct vv_secret *vk, uint32_t flags)
+{
+	if (v->pass)
+		return vv_unlock_activate_passphrase(u, name, v->keyslot, v->pass, flags);
+	return vv_unlock_activate(u, name, vk, flags);
+}
+
+static const char *activate_remedy(const struct vv_vol *v)
+{
+	if (v->type == VV_VOL_BITLK)
+		return "libcryptsetup cannot map this BitLocker volume (an encryption mode or "
+		       "state it does not support?): open it in Windows, or with dislocker";
+	return "check `dmesg` and that dm-crypt is available";
+}
+
 /* Activate (and stack quiesce); caller holds run->dm. */
 static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		    const struct vv_secret *vk, enum mapping cur, bool want_q, bool ro)
@@ -457,9 +524,9 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 	vv_open_crypt_name(v->conf.name, lower, sizeof(lower));
 	snprintf(lower_dev, sizeof(lower_dev), "/dev/mapper/%s", lower);
 	if (cur == MAP_NONE) {
-		r = vv_unlock_activate(u, want_q ? lower : v->conf.name, vk, flags);
+		r = map_one(v, u, want_q ? lower : v->conf.name, vk, flags);
 		if (r < 0) {
-			fail(v, VV_FAIL_ACTIVATE, "check `dmesg` and that dm-crypt is available",
+			fail(v, VV_FAIL_ACTIVATE, activate_remedy(v),
 			     "activating %s failed: %s", v->device, vv_crypt_strerror(r));
 			return r;
 		}
@@ -483,9 +550,9 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 	vv_crypt_deactivate(lower);
 	snprintf(v->warning, sizeof(v->warning), "dm-quiesce could not be stacked (%s); "
 		 "opened without it", strerror(-r));
-	r = vv_unlock_activate(u, v->conf.name, vk, flags);
+	r = map_one(v, u, v->conf.name, vk, flags);
 	if (r < 0)
-		fail(v, VV_FAIL_ACTIVATE, NULL, "activating %s failed: %s", v->device,
+		fail(v, VV_FAIL_ACTIVATE, activate_remedy(v), "activating %s failed: %s", v->device,
 		     vv_crypt_strerror(r));
 	return r;
 }
@@ -535,6 +602,61 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 	v->state = VV_VS_MOUNTED;
 }
 
+/*
+ * ADE's resource disk came back new and unencrypted: encrypt it again with
+ * its key (the BEK volume's passphrase) and make its filesystem, as ADE's
+ * ResourceDiskUtil does. The disk is temporary storage: nothing on it is
+ * kept across a restore, so nothing is lost.
+ */
+static void reformat_resource(struct run *run, struct vv_vol *v)
+{
+	struct key_entry *e = get_key(run, v->conf.key, v->conf.kek);
+	char err[512], uuid[64] = "";
+	int r;
+
+	if (!e) {
+		fail(v, VV_FAIL_KEY_ACCESS, NULL, "out of memory");
+		return;
+	}
+	if (e->rc < 0) {
+		key_failed(v, e);
+		return;
+	}
+	record_key(v, e->bek);
+	if (run->ctx->check_only) {
+		v->state = VV_VS_CLOSED;
+		return;
+	}
+	vv_info("%s: the resource disk %s is new and unencrypted (the platform gives a fresh one "
+		"after a restore or redeploy); it is temporary storage and holds nothing to keep: "
+		"encrypting it again with its ADE key, as Azure Disk Encryption does",
+		v->conf.name, v->device);
+	pthread_mutex_lock(&run->dm);
+	r = vv_resource_disk_format(v->device, v->conf.name, e->bek->key, uuid, sizeof(uuid),
+				    err, sizeof(err));
+	pthread_mutex_unlock(&run->dm);
+	if (r < 0) {
+		fail(v, VV_FAIL_ACTIVATE, "free the resource disk (unmount it, swapoff), or set "
+		     "[ade] resource_disk = skip", "%s", err);
+		return;
+	}
+	v->changed = true;
+	v->type = VV_VOL_LUKS2;
+	snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
+	r = vv_resource_disk_mkfs(v->top, err, sizeof(err));
+	if (r < 0) {
+		fail(v, VV_FAIL_MOUNT, "make a filesystem on it (mkfs.ext4); the volume is open",
+		     "%s", err);
+		v->state = VV_VS_OPEN;
+		return;
+	}
+	if (!v->conf.fs && !(v->conf.fs = strdup("ext4")))
+		vv_warn("%s: out of memory", v->conf.name);
+	snprintf(v->warning, sizeof(v->warning), "the resource disk %s was new and unencrypted; "
+		 "encrypted again (LUKS2 %s) and formatted ext4: it held nothing to keep",
+		 v->device, uuid);
+}
+
 /* What the token asked to mount was refused at planning: fail it now. */
 static bool refuse_token_mount(struct vv_vol *v)
 {
@@ -556,6 +678,16 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		 (v->conf.quiesce == VV_TRI_AUTO && run->quiesce_available == 1);
 	snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
 
+	if (v->reformat_skip) {
+		v->state = VV_VS_CLOSED;
+		goto out;
+	}
+	if (v->reformat) {
+		reformat_resource(run, v);
+		if (!v->fail && !run->ctx->check_only)
+			mount_volume(v, false);
+		goto out;
+	}
 	if (run->ctx->check_only) {
 		if (derive(run, v, &u, &vk) == 0 && !refuse_token_mount(v))
 			v->state = VV_VS_CLOSED;
@@ -597,6 +729,10 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		goto out;
 	mount_volume(v, false);
 out:
+	/* What opened is what this volume is, from now on (exchanged LUNs). */
+	if ((v->state == VV_VS_OPEN || v->state == VV_VS_MOUNTED) && v->uuid[0])
+		snprintf(v->opened_uuid, sizeof(v->opened_uuid), "%s", v->uuid);
+	v->pass = NULL;
 	vv_secret_free(vk);
 	unlock_free(run, u);
 }
@@ -609,7 +745,7 @@ static void *worker(void *arg)
 	while ((i = atomic_fetch_add(&run->next, 1)) < run->plan->n) {
 		struct vv_vol *v = &run->plan->v[i];
 
-		if (!v->selected || v->fail)
+		if (!v->selected || v->fail || v->undescribed)
 			continue;
 		do_volume(run, v);
 	}
@@ -631,7 +767,7 @@ int vv_open_run(struct vv_open_ctx *ctx, struct vv_open_plan *plan)
 	run.mem_budget_kb = memory_budget_kb();
 	atomic_init(&run.next, 0);
 	for (size_t i = 0; i < plan->n; i++)
-		if (plan->v[i].selected && !plan->v[i].fail)
+		if (plan->v[i].selected && !plan->v[i].fail && !plan->v[i].undescribed)
 			work++;
 	run.quiesce_available = ctx->check_only ? 0 : vv_quiesce_available();
 	nthreads = ctx->jobs > 0 ? (size_t)ctx->jobs : VV_OPEN_DEFAULT_JOBS;
@@ -653,7 +789,11 @@ int vv_open_run(struct vv_open_ctx *ctx, struct vv_open_plan *plan)
 
 		if (!v->selected)
 			continue;
-		if (v->fail) {
+		if (v->relocated)
+			ctx->stats.relocated++;
+		if (v->undescribed)
+			ctx->stats.undescribed++;
+		else if (v->fail) {
 			failed++;
 			ctx->stats.failed++;
 		} else if (!v->changed)
@@ -680,9 +820,17 @@ void vv_open_refresh(struct vv_open_plan *plan)
 		char why[512], where[PATH_MAX];
 		enum mapping cur;
 
-		if (!v->selected)
+		if (!v->selected || v->undescribed)
 			continue;
 		snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
+		if (v->type == VV_VOL_LUKS2 && v->device) {
+			struct vv_unlock *u = NULL;
+
+			/* Encryption in progress (ADE online encryption): how far. */
+			if (vv_unlock_load(v->device, v->conf.header, &u, NULL) == 0)
+				v->reencrypt_pct = vv_unlock_reencrypt_percent(u);
+			vv_unlock_free(u);
+		}
 		if (!v->device) {
 			cur = vv_crypt_is_active(v->conf.name, NULL, 0) ? MAP_PLAIN : MAP_NONE;
 		} else
@@ -716,7 +864,7 @@ int vv_close_run(struct vv_open_plan *plan)
 		char lower[100], lower_dev[200], where[PATH_MAX], err[512];
 		int r = 0, guard = 0;
 
-		if (!v->selected)
+		if (!v->selected || v->undescribed)
 			continue;
 		v->fail = VV_FAIL_NONE;
 		v->message[0] = v->remedy[0] = '\0';

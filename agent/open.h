@@ -42,6 +42,7 @@ enum vv_vstate {
 	VV_VS_OPEN,		/* mapping active, not mounted (or no mount point) */
 	VV_VS_MOUNTED,
 	VV_VS_FAILED,
+	VV_VS_UNDESCRIBED,	/* an encrypted disk no token, config or ADE entry describes */
 };
 const char *vv_vstate_str(enum vv_vstate s);
 
@@ -92,6 +93,23 @@ struct vv_vol {
 	enum vv_vol_type type;
 	char uuid[64];
 	int lun;
+	/*
+	 * The UUID this volume had when it last opened (volumes.json). Where
+	 * it is known it decides which disk is the volume's, whatever its
+	 * LUN or path says now (exchanged LUNs must not swap mounts).
+	 */
+	char opened_uuid[64];
+	bool relocated;			/* found by opened_uuid on another disk than described */
+	bool undescribed;		/* state VV_VS_UNDESCRIBED: listed, never opened */
+	/*
+	 * ADE's resource disk came back fresh and unencrypted (a restore or
+	 * redeploy): re-encrypt it (reformat) or leave it (skip). Only for an
+	 * ADE resourceencrypt line whose disk carries the platform's
+	 * /dev/disk/azure/resource link.
+	 */
+	bool reformat, reformat_skip;
+	int reencrypt_pct;		/* LUKS2 encryption in progress: percent done, -1 none */
+	const struct vv_secret *pass;	/* run-time: activate by passphrase (reencryption) */
 
 	/* outcome */
 	enum vv_vstate state;
@@ -102,7 +120,7 @@ struct vv_vol {
 	bool quiesced;			/* dm-quiesce stacked under the mount */
 	char message[512];		/* failure, one line */
 	char remedy[320];		/* what to do about it */
-	char warning[320];		/* opened, but ... (expired secret, mounted elsewhere) */
+	char warning[512];		/* opened, but ... (expired secret, mounted elsewhere) */
 	char last_error[40];		/* status: vv_fail_str of the last run, from volumes.json */
 	char *key_source;		/* "keyvault", "bek-volume", "keystore", "file" */
 	char *key_version;		/* versioned secret id actually used */
@@ -120,6 +138,7 @@ struct vv_open_plan {
 struct vv_prev {
 	char *name;
 	char *uuid;
+	char *opened_uuid;	/* the UUID it had when it last opened; NULL if never */
 };
 
 struct vv_open_env {
@@ -130,6 +149,13 @@ struct vv_open_env {
 	const struct vv_prev *prev;
 	size_t nprev;
 };
+
+/*
+ * True when the platform marks b as the Azure resource disk (or one of its
+ * partitions): a /dev/disk/azure/resource[-partN] or
+ * /dev/disk/cloud/azure_resource[-partN] link points at it.
+ */
+bool vv_open_is_resource_disk(const struct vv_blockdev *b);
 
 /* Build the plan (pure: no I/O). Every volume starts selected. -ENOMEM only. */
 int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan);
@@ -147,6 +173,8 @@ struct vv_open_stats {
 	unsigned fetches;	/* distinct key fetches performed */
 	unsigned key_waits;	/* volumes that reused a fetch in flight or done */
 	unsigned failed, opened, mounted, unchanged;
+	unsigned undescribed;	/* encrypted disks nobody describes (listed, not opened) */
+	unsigned relocated;	/* opened from another disk than described: needs attention */
 };
 
 struct vv_open_ctx {
@@ -160,7 +188,11 @@ struct vv_open_ctx {
 	struct vv_open_stats stats;	/* out */
 };
 
-/* Open (and mount) every selected volume. Returns the number that failed. */
+/*
+ * Open (and mount) every selected volume. Returns the number that failed.
+ * Undescribed volumes are counted (stats.undescribed), never opened, and
+ * are no failure.
+ */
 int vv_open_run(struct vv_open_ctx *ctx, struct vv_open_plan *plan);
 
 /*

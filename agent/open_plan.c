@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/mount.h"
 #include "agent/open.h"
@@ -17,6 +18,7 @@ const char *vv_vstate_str(enum vv_vstate s)
 	case VV_VS_OPEN: return "open";
 	case VV_VS_MOUNTED: return "mounted";
 	case VV_VS_FAILED: return "failed";
+	case VV_VS_UNDESCRIBED: return "undescribed";
 	default: return "unknown";
 	}
 }
@@ -104,6 +106,7 @@ static struct vv_vol *plan_add(struct vv_open_plan *plan)
 	nv[plan->n].lun = -1;
 	nv[plan->n].keyslot = -1;
 	nv[plan->n].alt_keyslot = -1;
+	nv[plan->n].reencrypt_pct = -1;
 	nv[plan->n].selected = true;
 	return &nv[plan->n++];
 }
@@ -131,6 +134,111 @@ static int take_device(struct vv_vol *v, const struct vv_blockdev *b)
 	return set_str(&v->device, b->path);
 }
 
+/* The UUID volume name had when it last opened, or NULL. */
+static const char *prev_opened(const struct vv_open_env *env, const char *name)
+{
+	for (size_t i = 0; i < env->nprev; i++)
+		if (!strcmp(env->prev[i].name, name) && env->prev[i].opened_uuid &&
+		    env->prev[i].opened_uuid[0])
+			return env->prev[i].opened_uuid;
+	return NULL;
+}
+
+/* The volume that last opened with uuid, or NULL. */
+static const char *prev_owner(const struct vv_open_env *env, const char *uuid)
+{
+	for (size_t i = 0; i < env->nprev && uuid[0]; i++)
+		if (env->prev[i].opened_uuid && !strcasecmp(env->prev[i].opened_uuid, uuid))
+			return env->prev[i].name;
+	return NULL;
+}
+
+bool vv_open_is_resource_disk(const struct vv_blockdev *b)
+{
+	static const char *const marks[] = { "/disk/azure/resource", "/disk/cloud/azure_resource" };
+
+	for (size_t i = 0; i < b->nlinks; i++)
+		for (size_t j = 0; j < sizeof(marks) / sizeof(marks[0]); j++) {
+			const char *p = strstr(b->links[i], marks[j]);
+			int part = 0, n = 0;
+
+			if (!p)
+				continue;
+			p += strlen(marks[j]);
+			/* the disk itself or one of its partitions, nothing else */
+			if (!*p || (sscanf(p, "-part%d%n", &part, &n) == 1 && part > 0 && !p[n]))
+				return true;
+		}
+	return false;
+}
+
+/*
+ * ADE's resource disk found unencrypted: the platform gave the VM a fresh
+ * one (restore, redeploy, resize). It is re-encrypted only when both
+ * markings agree: ADE's state names it (ade_resource) and the platform's
+ * udev link says this disk is the resource disk. 0: v is to be reformatted
+ * (or skipped); -1: v failed (never formatted).
+ */
+static int fresh_resource_disk(struct vv_vol *v, const struct vv_open_env *env,
+			       const struct vv_blockdev *b, const char *ms)
+{
+	if (!vv_open_is_resource_disk(b)) {
+		vol_fail(v, VV_FAIL_HEADER,
+			 "check which disk the resourceencrypt line names; vaultvol formats only a "
+			 "disk the platform marks as the resource disk",
+			 "%s (%s) is named by ADE's resource-disk line but has no LUKS header and "
+			 "no /dev/disk/azure/resource link: not formatted", b->path, ms);
+		return -1;
+	}
+	if (env->cfg && env->cfg->ade_resource_skip) {
+		v->reformat_skip = true;
+		snprintf(v->warning, sizeof(v->warning), "the resource disk %s is unencrypted "
+			 "(new after a restore?); left as it is ([ade] resource_disk = skip)", b->path);
+		return 0;
+	}
+	v->reformat = true;
+	return 0;
+}
+
+/*
+ * Where volumes.json knows the UUID v last opened with and the disk its
+ * description names now holds another one: the UUID decides. Returns the
+ * disk index to use (the recorded UUID's disk, v->relocated set), or -1
+ * with v failed (the recorded volume is not attached).
+ */
+static long check_recorded(struct vv_vol *v, const struct vv_open_env *env, size_t idx,
+			   const char *ms)
+{
+	const struct vv_disks *d = env->disks;
+	const struct vv_blockdev *b = &d->dev[idx];
+	const char *rec = prev_opened(env, v->conf.name), *owner;
+	struct vv_match m = { .kind = VV_MATCH_UUID };
+	char holds[200];
+	size_t j = 0, other = 0;
+
+	if (!rec || !strcasecmp(b->uuid, rec))
+		return (long)idx;
+	owner = prev_owner(env, b->uuid);
+	snprintf(holds, sizeof(holds), "%s%s%s%s", b->uuid[0] ? b->uuid : "no LUKS volume",
+		 owner ? " (volume " : "", owner ? owner : "", owner ? ")" : "");
+	m.value = (char *)rec;
+	if (vv_discover_match(d, &m, &j, &other) == 0) {
+		v->relocated = true;
+		snprintf(v->warning, sizeof(v->warning),
+			 "%.40s (%.32s) now holds %.100s, not %.64s (uuid %.40s when it last "
+			 "opened); its own disk %.32s is used instead. LUNs exchanged? fix the "
+			 "description (match by uuid:)", ms, b->path, holds, v->conf.name, rec,
+			 d->dev[j].path);
+		return (long)j;
+	}
+	vol_fail(v, VV_FAIL_CONFLICT,
+		 "attach the volume's own disk; if this disk replaced it on purpose, remove the "
+		 "volume's entry from volumes.json in the state directory",
+		 "%s (%s) now holds %s, not %s (uuid %s, recorded when it last opened); not "
+		 "opened in its place", ms, b->path, holds, v->conf.name, rec);
+	return -1;
+}
+
 /*
  * Find the disk of v. On failure v is marked failed with a cause and a
  * remedy; returns the disk index, -1 when none, or -ENOMEM as -2.
@@ -142,7 +250,7 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 	size_t idx = 0, other = 0;
 	int r;
 
-	if (v->conf.match.kind == VV_MATCH_DEVNAME) {
+	if (v->conf.match.kind == VV_MATCH_DEVNAME && !v->conf.ade_resource) {
 		/* A kernel name is trusted only as the disk a previous run verified. */
 		for (size_t i = 0; i < env->nprev; i++) {
 			struct vv_match m = { .kind = VV_MATCH_UUID };
@@ -157,6 +265,11 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 			break;
 		}
 	}
+	/* The resource disk holds nothing to keep: the platform's link vouches for it. */
+	if (v->conf.match.kind == VV_MATCH_DEVNAME && v->conf.ade_resource &&
+	    vv_discover_match(d, &v->conf.match, &idx, NULL) == 0 &&
+	    vv_open_is_resource_disk(&d->dev[idx]))
+		v->conf.match.kind = VV_MATCH_PATH;
 	if (v->conf.match.kind == VV_MATCH_DEVNAME) {
 		char hint[200] = "";
 
@@ -193,8 +306,21 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 		vol_fail(v, VV_FAIL_MISSING, "fix 'match'", "cannot resolve %s", ms);
 		return -1;
 	}
+	if (!v->conf.ade_resource && v->conf.match.kind != VV_MATCH_UUID &&
+	    v->conf.match.kind != VV_MATCH_BITLOCKER) {
+		long j = check_recorded(v, env, idx, ms);
+
+		if (j < 0) {
+			if (take_device(v, &d->dev[idx]) < 0)
+				return -2;
+			return -1;
+		}
+		idx = (size_t)j;
+	}
 	if (take_device(v, &d->dev[idx]) < 0)
 		return -2;
+	if (v->conf.ade_resource && !v->conf.header && !is_encrypted(&d->dev[idx]))
+		return fresh_resource_disk(v, env, &d->dev[idx], ms) < 0 ? -1 : (long)idx;
 	/* A detached header (ADE) means the disk itself has none to check. */
 	if (!v->conf.header) {
 		if (!is_encrypted(&d->dev[idx])) {
@@ -204,6 +330,14 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 				 "%s (%s) has no LUKS or BitLocker header%s%s: damaged or wiped",
 				 d->dev[idx].path, ms, d->dev[idx].blkid_type[0] ? ", it holds " : "",
 				 d->dev[idx].blkid_type);
+			return -1;
+		}
+		if (d->dev[idx].probe_rc < 0 && !strcmp(d->dev[idx].blkid_type, "BitLocker")) {
+			vol_fail(v, VV_FAIL_UNSUPPORTED,
+				 "open it in Windows (or with dislocker); BitLocker metadata has no "
+				 "header backup to restore on Linux",
+				 "libcryptsetup cannot use the BitLocker volume on %s (an unsupported "
+				 "version, encryption mode or damaged metadata)", d->dev[idx].path);
 			return -1;
 		}
 		if (d->dev[idx].probe_rc < 0) {
@@ -240,6 +374,35 @@ static int apply_token(struct vv_vol *v, const struct vv_token *t)
 		v->alt_keyslot = t->retire_keyslot;
 	}
 	return r ? -ENOMEM : 0;
+}
+
+/*
+ * An encrypted disk no description claims: listed (status, open's summary)
+ * with what identifies it, never opened. Named luks-UUID / bitlk-GUID (with
+ * the device's name appended for a second disk with the same UUID).
+ */
+static int add_undescribed(struct vv_open_plan *plan, const struct vv_blockdev *b)
+{
+	bool bitlk = !strcmp(b->blkid_type, "BitLocker");
+	const char *base = strrchr(b->path, '/');
+	struct vv_vol *v;
+	char name[128];
+
+	snprintf(name, sizeof(name), "%s-%.40s", bitlk ? "bitlk" : "luks", b->uuid);
+	if (vv_open_plan_find(plan, name))
+		snprintf(name + strlen(name), sizeof(name) - strlen(name), ".%.40s",
+			 base ? base + 1 : b->path);
+	v = plan_add(plan);
+	if (!v)
+		return -ENOMEM;
+	v->undescribed = true;
+	v->state = VV_VS_UNDESCRIBED;
+	v->conf.origin = VV_ORIGIN_CONFIG;
+	v->conf.match.kind = bitlk ? VV_MATCH_BITLOCKER : VV_MATCH_UUID;
+	if (set_str(&v->conf.name, name) < 0 || set_str(&v->conf.match.value, b->uuid) < 0 ||
+	    take_device(v, b) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 /*
@@ -343,6 +506,9 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 			if (!v || vv_volume_conf_copy(&v->conf, &src[i]) < 0)
 				goto out;
 			v->key_origin = src[i].origin;
+			if (prev_opened(env, v->conf.name))
+				snprintf(v->opened_uuid, sizeof(v->opened_uuid), "%s",
+					 prev_opened(env, v->conf.name));
 			idx = resolve(v, env);
 			if (idx == -2)
 				goto out;
@@ -420,11 +586,22 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 		claim[i] = (long)(v - plan->v);
 	}
 
+	/*
+	 * 3b. encrypted disks nobody describes (a clone of a described one
+	 * too), when they carry an identifier to describe them by: a header
+	 * whose UUID is missing or malformed names nothing to match.
+	 */
+	for (size_t i = 0; i < d->n; i++) {
+		if (claim[i] < 0 && is_encrypted(&d->dev[i]) && d->dev[i].uuid[0] &&
+		    add_undescribed(plan, &d->dev[i]) < 0)
+			goto out;
+	}
+
 	/* 4. a volume nobody gave a key */
 	for (size_t i = 0; i < plan->n; i++) {
 		struct vv_vol *v = &plan->v[i];
 
-		if (v->fail == VV_FAIL_NONE && !v->conf.key)
+		if (v->fail == VV_FAIL_NONE && !v->conf.key && !v->undescribed)
 			vol_fail(v, VV_FAIL_NO_KEY_REF,
 				 "add 'key = ...' to its [volume] section, or provision a vaultvol token",
 				 "no key reference: %s has no vaultvol token and %s gives no key",

@@ -45,6 +45,7 @@ struct json_object *vv_open_vol_json(const struct vv_vol *v)
 	r |= add_str(o, "device", v->device);
 	r |= add_str(o, "type", vv_vol_type_str(v->type));
 	r |= add_str(o, "uuid", v->uuid);
+	r |= add_str(o, "opened_uuid", v->opened_uuid);
 	if (v->lun >= 0)
 		json_object_object_add(o, "lun", json_object_new_int(v->lun));
 	r |= add_str(o, "match", vv_match_str(&v->conf.match, m, sizeof(m)));
@@ -61,6 +62,8 @@ struct json_object *vv_open_vol_json(const struct vv_vol *v)
 	r |= add_str(o, "device_mapper", v->state == VV_VS_OPEN || v->state == VV_VS_MOUNTED ?
 		     v->top : NULL);
 	json_object_object_add(o, "quiesce", json_object_new_boolean(v->quiesced));
+	if (v->reencrypt_pct >= 0)
+		json_object_object_add(o, "encryption_progress", json_object_new_int(v->reencrypt_pct));
 	if (v->fail) {
 		r |= add_str(o, "error", vv_fail_str(v->fail));
 		if (v->fail == VV_FAIL_KEY_ACCESS)
@@ -128,16 +131,22 @@ int vv_open_state_read(const char *dir, struct vv_prev **prev, size_t *n,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < cnt; i++) {
-		struct json_object *e = json_object_array_get_idx(vols, i), *nm, *uu;
+		struct json_object *e = json_object_array_get_idx(vols, i), *nm, *uu, *ou;
+		struct vv_prev *p = &(*prev)[*n];
 
 		if (!json_object_object_get_ex(e, "name", &nm) ||
 		    !json_object_object_get_ex(e, "uuid", &uu))
 			continue;
-		(*prev)[*n].name = strdup(json_object_get_string(nm));
-		(*prev)[*n].uuid = strdup(json_object_get_string(uu));
-		if (!(*prev)[*n].name || !(*prev)[*n].uuid) {
-			free((*prev)[*n].name);
-			free((*prev)[*n].uuid);
+		p->name = strdup(json_object_get_string(nm));
+		p->uuid = strdup(json_object_get_string(uu));
+		if (json_object_object_get_ex(e, "opened_uuid", &ou) &&
+		    json_object_is_type(ou, json_type_string))
+			p->opened_uuid = strdup(json_object_get_string(ou));
+		if (!p->name || !p->uuid) {
+			free(p->name);
+			free(p->uuid);
+			free(p->opened_uuid);
+			memset(p, 0, sizeof(*p));
 			continue;
 		}
 		(*n)++;
@@ -151,6 +160,7 @@ void vv_prev_free(struct vv_prev *prev, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(prev[i].name);
 		free(prev[i].uuid);
+		free(prev[i].opened_uuid);
 	}
 	free(prev);
 }
@@ -247,7 +257,8 @@ int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
 	for (size_t i = 0; i < plan->n; i++) {
 		struct json_object *e;
 
-		if (!plan->v[i].selected)
+		/* Undescribed disks are found anew each run; nothing to remember. */
+		if (!plan->v[i].selected || plan->v[i].undescribed)
 			continue;
 		e = vv_open_vol_json(&plan->v[i]);
 		if (!e)

@@ -2,11 +2,14 @@
 #include "agent/unlock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
 #include <libcryptsetup.h>
+#include <unistd.h>
 
 #include "vault/log.h"
 
@@ -153,6 +156,105 @@ int vv_unlock_activate(struct vv_unlock *u, const char *name,
 	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
 		return -EEXIST;
 	return crypt_activate_by_volume_key(u->cd, name, (const char *)vk->data, vk->len, flags);
+}
+
+bool vv_unlock_reencrypting(struct vv_unlock *u)
+{
+	return u->type == VV_VOL_LUKS2 && crypt_reencrypt_status(u->cd, NULL) != CRYPT_REENCRYPT_NONE;
+}
+
+int vv_unlock_check_passphrase(struct vv_unlock *u, int keyslot, const struct vv_secret *key)
+{
+	return crypt_activate_by_passphrase(u->cd, NULL, keyslot < 0 ? CRYPT_ANY_SLOT : keyslot,
+					    (const char *)key->data, key->len, 0);
+}
+
+int vv_unlock_activate_passphrase(struct vv_unlock *u, const char *name, int keyslot,
+				  const struct vv_secret *key, uint32_t flags)
+{
+	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
+		return -EEXIST;
+	return crypt_activate_by_passphrase(u->cd, name, keyslot < 0 ? CRYPT_ANY_SLOT : keyslot,
+					    (const char *)key->data, key->len, flags);
+}
+
+/* A LUKS2 segment size: a number of bytes, or "dynamic" (to the device's end). */
+static bool segment_size(struct json_object *seg, uint64_t dev_size, uint64_t *size)
+{
+	struct json_object *sz, *off;
+	const char *s;
+	char *end;
+
+	if (!json_object_object_get_ex(seg, "size", &sz) ||
+	    !json_object_object_get_ex(seg, "offset", &off))
+		return false;
+	s = json_object_get_string(sz);
+	if (s && !strcmp(s, "dynamic")) {
+		uint64_t o = strtoull(json_object_get_string(off), &end, 10);
+
+		if (*end || o > dev_size)
+			return false;
+		*size = dev_size - o;
+		return true;
+	}
+	*size = s ? strtoull(s, &end, 10) : 0;
+	return s && *s && !*end;
+}
+
+int vv_luks2_encrypted_percent(const char *json, uint64_t dev_size)
+{
+	struct json_object *root = json ? json_tokener_parse(json) : NULL, *segs;
+	uint64_t done = 0, total = 0;
+	int pct = -1;
+
+	if (!root || !json_object_object_get_ex(root, "segments", &segs) ||
+	    !json_object_is_type(segs, json_type_object))
+		goto out;
+	json_object_object_foreach(segs, key, seg) {
+		struct json_object *type, *flags;
+		uint64_t size;
+		bool backup = false;
+
+		(void)key;
+		if (json_object_object_get_ex(seg, "flags", &flags) &&
+		    json_object_is_type(flags, json_type_array))
+			for (size_t i = 0; i < json_object_array_length(flags); i++)
+				if (!strncmp(json_object_get_string(json_object_array_get_idx(flags, i)),
+					     "backup-", 7))
+					backup = true;
+		if (backup)
+			continue;
+		if (!json_object_object_get_ex(seg, "type", &type) ||
+		    !segment_size(seg, dev_size, &size))
+			goto out;
+		total += size;
+		if (!strcmp(json_object_get_string(type), "crypt"))
+			done += size;
+	}
+	if (total)
+		pct = (int)(done * 100 / total);
+out:
+	json_object_put(root);
+	return pct;
+}
+
+int vv_unlock_reencrypt_percent(struct vv_unlock *u)
+{
+	const char *json = NULL, *dev;
+	uint64_t size = 0;
+	int fd;
+
+	if (!vv_unlock_reencrypting(u) || crypt_dump_json(u->cd, &json, 0) < 0)
+		return -1;
+	dev = crypt_get_device_name(u->cd);
+	fd = dev ? open(dev, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		off_t end = lseek(fd, 0, SEEK_END);
+
+		size = end > 0 ? (uint64_t)end : 0;
+		close(fd);
+	}
+	return size ? vv_luks2_encrypted_percent(json, size) : -1;
 }
 
 struct dump_buf {

@@ -23,6 +23,7 @@
 #ifndef VV_UNLOCK_H
 #define VV_UNLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,32 @@ unsigned long vv_unlock_kdf_memory_kb(struct vv_unlock *u, int keyslot);
  */
 int vv_unlock_activate(struct vv_unlock *u, const char *name,
 		       const struct vv_secret *vk, uint32_t flags);
+
+/*
+ * LUKS2 with an encryption (reencryption) in progress, e.g. ADE's online
+ * encryption (`cryptsetup reencrypt --encrypt --init-only`, then in the
+ * background): such a volume activates only by passphrase, which lets
+ * libcryptsetup build the mixed crypt/plain segment table; a volume key
+ * alone cannot (vv_unlock_activate fails).
+ */
+bool vv_unlock_reencrypting(struct vv_unlock *u);
+
+/* Check key against keyslot (-1 any) without activating: keyslot or -EPERM. */
+int vv_unlock_check_passphrase(struct vv_unlock *u, int keyslot, const struct vv_secret *key);
+
+/* Activate name by passphrase (device-mapper: serialise). -EEXIST as above. */
+int vv_unlock_activate_passphrase(struct vv_unlock *u, const char *name, int keyslot,
+				  const struct vv_secret *key, uint32_t flags);
+
+/* Percent of the data already encrypted (0-100), -1 when not reencrypting. */
+int vv_unlock_reencrypt_percent(struct vv_unlock *u);
+
+/*
+ * The same from LUKS2 metadata JSON (crypt_dump_json) and the data
+ * device's size in bytes, for tests: the share of the data segments (not
+ * backup-*) that are crypt segments. -1 when it cannot be told.
+ */
+int vv_luks2_encrypted_percent(const char *json, uint64_t dev_size);
 
 /*
  * BitLocker: the protectors of the volume, as libcryptsetup describes them

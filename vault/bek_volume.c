@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,9 +106,8 @@ int vv_bek_volume_pick(int dirfd, const char *want, char *found, size_t foundlen
 	return 0;
 }
 
-int vv_bek_volume_read_dir(const char *dir, const char *want,
-			   struct vv_secret **key, char **found_name,
-			   struct vv_error *err)
+static int read_dir(const char *dir, const char *want, unsigned kf_flags,
+		    struct vv_secret **key, char **found_name, struct vv_error *err)
 {
 	char found[256];
 	int dfd, r;
@@ -123,7 +123,7 @@ int vv_bek_volume_read_dir(const char *dir, const char *want,
 	}
 	r = vv_bek_volume_pick(dfd, want, found, sizeof(found), err);
 	if (r == 0)
-		r = vv_key_file_read(dfd, found, VV_KF_PRIVATE | VV_KF_NOFOLLOW, key, err);
+		r = vv_key_file_read(dfd, found, kf_flags, key, err);
 	if (r == 0 && (*key)->len == 0) {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0, "BEK volume file %s is empty", found);
 		vv_secret_free(*key);
@@ -138,6 +138,13 @@ int vv_bek_volume_read_dir(const char *dir, const char *want,
 	}
 	close(dfd);
 	return r;
+}
+
+int vv_bek_volume_read_dir(const char *dir, const char *want,
+			   struct vv_secret **key, char **found_name,
+			   struct vv_error *err)
+{
+	return read_dir(dir, want, VV_KF_PRIVATE | VV_KF_NOFOLLOW, key, found_name, err);
 }
 
 bool vv_bek_volume_probe(const char *dev, const char *label)
@@ -158,10 +165,39 @@ bool vv_bek_volume_probe(const char *dev, const char *label)
 	return ok;
 }
 
+int vv_bek_volume_choose(char *const *devs, size_t n, const char *label, char **devname,
+			 struct vv_error *err)
+{
+	*devname = NULL;
+	if (n == 0) {
+		vv_error_set(err, VV_CAUSE_NOT_FOUND, 0,
+			     "no vfat filesystem labelled '%s' is attached", label);
+		return -ENOENT;
+	}
+	if (n > 1) {
+		/* The key of the wrong VM's BEK volume must never be used silently. */
+		vv_error_set(err, VV_CAUSE_CONFIG, 0,
+			     "%zu filesystems are labelled '%s' (%s and %s%s): refusing to choose; "
+			     "detach the one that is not this VM's", n, label, devs[0], devs[1],
+			     n > 2 ? ", ..." : "");
+		return -ENOTUNIQ;
+	}
+	*devname = strdup(devs[0]);
+	if (!*devname) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int vv_bek_volume_find(const char *label, char **devname, struct vv_error *err)
 {
 	blkid_cache cache = NULL;
-	char *dev;
+	blkid_dev_iterate it;
+	blkid_dev bdev;
+	char **devs = NULL;
+	size_t n = 0;
+	int r = 0;
 
 	*devname = NULL;
 	if (!label || !*label)
@@ -169,26 +205,79 @@ int vv_bek_volume_find(const char *label, char **devname, struct vv_error *err)
 	/*
 	 * A cache that is never read from or written to disk: the answer
 	 * must come from the devices present now (a restored VM has new
-	 * ones), and we leave no file behind.
+	 * ones), and we leave no file behind. Every device is probed, so a
+	 * second volume with the same label is seen, not hidden by the first.
 	 */
 	if (blkid_get_cache(&cache, "/dev/null") < 0) {
 		vv_error_set(err, VV_CAUSE_UNAVAILABLE, 0, "libblkid: cannot create a cache");
 		return -ENOMEM;
 	}
-	dev = blkid_evaluate_tag("LABEL", label, &cache);
+	blkid_probe_all(cache);
+	it = blkid_dev_iterate_begin(cache);
+	if (it)
+		blkid_dev_set_search(it, "LABEL", (char *)label);
+	while (it && blkid_dev_next(it, &bdev) == 0) {
+		const char *name = blkid_dev_devname(bdev);
+		char **nd;
+
+		/* Confirmed by a fresh probe: vfat and exactly this label. */
+		if (!name || !vv_bek_volume_probe(name, label))
+			continue;
+		nd = realloc(devs, (n + 1) * sizeof(*nd));
+		if (!nd || !(nd[n] = strdup(name))) {
+			if (nd)
+				devs = nd;
+			r = -ENOMEM;
+			break;
+		}
+		devs = nd;
+		n++;
+	}
+	blkid_dev_iterate_end(it);
 	blkid_put_cache(cache);
-	if (!dev) {
-		vv_error_set(err, VV_CAUSE_NOT_FOUND, 0, "no filesystem labelled '%s'", label);
+	if (r == 0)
+		r = vv_bek_volume_choose(devs, n, label, devname, err);
+	else
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		free(devs[i]);
+	free(devs);
+	return r;
+}
+
+/*
+ * Where dev is mounted already (the fstab line ADE writes mounts it at
+ * /mnt/azure_bek_disk, read-write, before vaultvol runs): a vfat mount of
+ * the whole filesystem whose directory really is on dev now (st_dev, so a
+ * mount stacked over it does not count). 0 with the directory in dir.
+ */
+static int find_mounted(const char *dev, char *dir, size_t dirlen)
+{
+	struct libmnt_table *tb;
+	struct libmnt_iter *itr;
+	struct libmnt_fs *fs;
+	struct stat ds, ts;
+	int r = -ENOENT;
+
+	if (stat(dev, &ds) < 0 || !S_ISBLK(ds.st_mode))
 		return -ENOENT;
+	tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	itr = mnt_new_iter(MNT_ITER_BACKWARD);
+	while (tb && itr && r < 0 && mnt_table_next_fs(tb, itr, &fs) == 0) {
+		const char *t = mnt_fs_get_target(fs), *type = mnt_fs_get_fstype(fs);
+		const char *root = mnt_fs_get_root(fs);
+
+		if (mnt_fs_get_devno(fs) != ds.st_rdev || !t || !type || strcmp(type, "vfat") ||
+		    (root && strcmp(root, "/")))
+			continue;
+		if (stat(t, &ts) < 0 || ts.st_dev != ds.st_rdev || ts.st_uid != 0)
+			continue;
+		snprintf(dir, dirlen, "%s", t);
+		r = 0;
 	}
-	if (!vv_bek_volume_probe(dev, label)) {
-		vv_error_set(err, VV_CAUSE_NOT_FOUND, 0,
-			     "%s is labelled '%s' but is not a vfat filesystem", dev, label);
-		free(dev);
-		return -ENOENT;
-	}
-	*devname = dev;
-	return 0;
+	mnt_free_iter(itr);
+	mnt_unref_table(tb);
+	return r;
 }
 
 /* /run/vaultvol: made 0700 when missing, refused when others could reach into it. */
@@ -248,7 +337,8 @@ static int do_mount(const char *source, const char *target, const char *fstype,
 		int e = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
 
 		r = e ? -e : (r < 0 ? r : -EIO);
-		vv_error_set(err, VV_CAUSE_UNAVAILABLE, 0, "mounting %s on %s (%s) failed: %s",
+		/* A disk matter, not a vault outage: CONFIG is never retried. */
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "mounting %s on %s (%s) failed: %s",
 			     source, target, options, strerror(-r));
 	}
 	mnt_free_context(cxt);
@@ -322,6 +412,22 @@ int vv_bek_volume_read(const char *label, const char *want,
 	r = vv_bek_volume_find(label, &dev, err);
 	if (r < 0)
 		return r;
+	{
+		char there[PATH_MAX];
+
+		if (find_mounted(dev, there, sizeof(there)) == 0) {
+			/*
+			 * Mounting it again read-only would fail (EBUSY: one
+			 * superblock, mounted read-write). Read it where it is.
+			 * Its files are as private as that mount makes them
+			 * (ADE's fstab line sets no fmask): they are root's,
+			 * and this process only reads them.
+			 */
+			vv_debug("BEK volume %s is mounted on %s; reading it there", dev, there);
+			r = read_dir(there, want, VV_KF_NOFOLLOW, key, found_name, err);
+			goto out;
+		}
+	}
 	r = prepare_run_dir(err);
 	if (r < 0)
 		goto out;

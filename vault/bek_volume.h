@@ -63,14 +63,27 @@ int vv_bek_volume_read_dir(const char *dir, const char *want,
 bool vv_bek_volume_probe(const char *dev, const char *label);
 
 /*
+ * The one device among devs (n of them, each a confirmed vfat filesystem
+ * labelled label): NOT_FOUND when none; CONFIG (-ENOTUNIQ) naming two of
+ * them when there are several, never the first one found.
+ */
+int vv_bek_volume_choose(char *const *devs, size_t n, const char *label, char **devname,
+			 struct vv_error *err);
+
+/*
  * The device holding the vfat filesystem labelled label (default
- * "BEK VOLUME"), found with libblkid and confirmed by probing it.
+ * "BEK VOLUME"), found with libblkid and confirmed by probing it; two such
+ * filesystems are refused (vv_bek_volume_choose).
  */
 int vv_bek_volume_find(const char *label, char **devname, struct vv_error *err);
 
 /*
  * All of it: find, mount privately under /run/vaultvol, read, unmount,
  * remove the mount point. device (may be NULL) gets the device path.
+ * When the volume is mounted already (ADE's fstab line mounts it at
+ * /mnt/azure_bek_disk), the file is read through that mount instead,
+ * after checking it is this device's vfat filesystem. A mount failure is
+ * a CONFIG cause (a disk matter), never UNAVAILABLE.
  */
 int vv_bek_volume_read(const char *label, const char *want,
 		       struct vv_secret **key, char **found_name, char **device,

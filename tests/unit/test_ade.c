@@ -175,6 +175,73 @@ static void test_crypttab_fstab(void **state)
 	free_vols(v, n);
 }
 
+/* ADE's restored-VM layout: old BEK prefix, resource disk, partitions, headers. */
+static void test_crypttab_variants(void **state)
+{
+	struct vv_volume_conf *v = NULL;
+	const struct vv_volume_conf *e;
+	size_t n = 0;
+	char err[512];
+
+	(void)state;
+	put(VV_ADE_CRYPT_MOUNT, "", 0600);
+	put("/etc/crypttab",
+	    "\n"
+	    "resourceencrypt /dev/disk/azure/resource-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName luks,nofail\n"
+	    "\n"
+	    "old /dev/disk/azure/scsi1/lun3 /azure_bek_disk/LinuxPassPhraseFileName_1_3 luks,nofail\n"
+	    "part /dev/disk/azure/scsi1/lun2-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_2 luks,nofail\n"
+	    "twice /dev/disk/azure/scsi1/lun4 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_4 luks,header=/a,nofail,header=/b\n"
+	    "fake /dev/disk/azure/scsi1/lun5 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_5 luks,nofail\n",
+	    0644);
+	put("/etc/fstab",
+	    "LABEL=BEK\\040VOLUME /mnt/azure_bek_disk/ auto defaults,discard,nofail 0 0\n"
+	    "/dev/mapper/resourceencrypt /mnt/resource auto defaults,discard,nofail 0 0\n",
+	    0644);
+	assert_int_equal(vv_ade_load(root, &v, &n, err, sizeof(err)), 4);
+	e = find(v, n, "resourceencrypt");
+	assert_non_null(e);
+	assert_true(e->ade_resource);
+	assert_string_equal(e->key, "bek:LinuxPassPhraseFileName");
+	assert_int_equal(e->match.kind, VV_MATCH_PATH);
+	assert_string_equal(e->match.value, "/dev/disk/azure/resource-part1");
+	assert_string_equal(e->mount, "/mnt/resource");
+	e = find(v, n, "old");
+	assert_non_null(e);
+	assert_false(e->ade_resource);
+	assert_string_equal(e->key, "bek:LinuxPassPhraseFileName_1_3");
+	e = find(v, n, "part");
+	assert_non_null(e);
+	assert_int_equal(e->match.kind, VV_MATCH_LUN);
+	assert_int_equal(e->match.lun, 2);
+	assert_int_equal(e->match.part, 1);
+	/* header= twice: the whole line is refused, not "last wins" */
+	assert_null(find(v, n, "twice"));
+	/* only resourceencrypt with the OS passphrase file is the resource disk */
+	e = find(v, n, "fake");
+	assert_non_null(e);
+	assert_false(e->ade_resource);
+	free_vols(v, n);
+}
+
+static void test_crypttab_options(void **state)
+{
+	char a[] = "luks,nofail,header=/x/h", b[] = "luks,header=/a,header=/a", c[] = "header=rel";
+	char d[] = "luks,discard";
+	char *h = NULL;
+
+	(void)state;
+	assert_int_equal(vv_ade_crypttab_options(a, &h), 0);
+	assert_string_equal(h, "/x/h");
+	free(h);
+	assert_int_equal(vv_ade_crypttab_options(b, &h), -EINVAL);
+	assert_null(h);
+	assert_int_equal(vv_ade_crypttab_options(c, &h), -EINVAL);
+	assert_null(h);
+	assert_int_equal(vv_ade_crypttab_options(d, &h), 0);
+	assert_null(h);
+}
+
 static void test_unsafe_state(void **state)
 {
 	struct vv_volume_conf *v = NULL;
@@ -218,6 +285,8 @@ int main(void)
 		cmocka_unit_test(test_no_ade),
 		cmocka_unit_test(test_crypt_mount),
 		cmocka_unit_test(test_crypttab_fstab),
+		cmocka_unit_test(test_crypttab_variants),
+		cmocka_unit_test(test_crypttab_options),
 		cmocka_unit_test(test_unsafe_state),
 		cmocka_unit_test(test_device_match),
 	};

@@ -196,6 +196,28 @@ static void test_probe_image(void **state)
 	free(dir);
 }
 
+/* Two BEK VOLUMEs: refused, both named; never "the first one". */
+static void test_choose(void **state)
+{
+	char *one[] = { "/dev/sdc" }, *two[] = { "/dev/sdc", "/dev/sdd" };
+	struct vv_error err = { 0 };
+	char *dev = NULL;
+
+	(void)state;
+	assert_int_equal(vv_bek_volume_choose(one, 1, "BEK VOLUME", &dev, &err), 0);
+	assert_string_equal(dev, "/dev/sdc");
+	free(dev);
+	dev = NULL;
+	assert_int_equal(vv_bek_volume_choose(two, 2, "BEK VOLUME", &dev, &err), -ENOTUNIQ);
+	assert_null(dev);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_non_null(strstr(err.message, "/dev/sdc"));
+	assert_non_null(strstr(err.message, "/dev/sdd"));
+	assert_int_equal(vv_bek_volume_choose(two, 0, "BEK VOLUME", &dev, &err), -ENOENT);
+	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
+	assert_non_null(strstr(err.message, "BEK VOLUME"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_read_dir),
 		cmocka_unit_test(test_probe_image),
+		cmocka_unit_test(test_choose),
 	};
 
 	return cmocka_run_group_tests_name("bek_volume", tests, NULL, NULL);

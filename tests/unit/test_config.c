@@ -131,6 +131,21 @@ static void test_strictness(void **state)
 	expect_error("[vault]\nurl = https://a\nurll = https://b\n", "bad.conf:3:", "unknown key 'urll'");
 	expect_error("[vault]\nurl = https://a\nurl = https://b\n", "bad.conf:3:", "duplicate key 'url'");
 	expect_error("[vault]\n[vault]\n", "bad.conf:2:", "duplicate section [vault]");
+	expect_error("[ade]\nresource_disk = wipe\n", "bad.conf:2:", "expected reencrypt or skip");
+	expect_error("[ade]\nresource = skip\n", "bad.conf:2:", "unknown key 'resource' in [ade]");
+	expect_error("[ade]\n[ade]\n", "bad.conf:2:", "duplicate section [ade]");
+	{
+		struct vv_config *c = NULL;
+		char e[256];
+
+		assert_int_equal(vv_config_parse("[ade]\nresource_disk = skip\n", "a.conf", &c, e,
+						 sizeof(e)), 0);
+		assert_true(c->ade_resource_skip);
+		vv_config_free(c);
+		assert_int_equal(vv_config_parse("[vault]\n", "a.conf", &c, e, sizeof(e)), 0);
+		assert_false(c->ade_resource_skip);
+		vv_config_free(c);
+	}
 	expect_error("[volume a]\nmatch = lun:1\n[volume a]\nmatch = lun:2\n", "bad.conf:3:",
 		     "duplicate section [volume a]");
 	expect_error("url = https://a\n", "bad.conf:1:", "outside any section");

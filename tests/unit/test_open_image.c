@@ -294,7 +294,14 @@ static void test_token_first(void **state)
 
 	/* A disk that only its token describes is a volume named by the token. */
 	assert_int_equal(check_run("", imgs, 2, &plan, &ctx, &disks), 0);
-	assert_int_equal(plan.n, 1);
+	/* the LUKS1 disk nobody describes is listed, not opened, no failure */
+	assert_int_equal(plan.n, 2);
+	assert_int_equal(ctx.stats.undescribed, 1);
+	v = &plan.v[1];
+	assert_true(v->undescribed);
+	assert_int_equal(v->state, VV_VS_UNDESCRIBED);
+	assert_int_equal(v->type, VV_VOL_LUKS1);
+	assert_string_equal(v->uuid, F.u1);
 	v = vv_open_plan_find(&plan, "tokvol");
 	assert_non_null(v);
 	assert_int_equal(v->key_origin, VV_ORIGIN_TOKEN);
@@ -310,7 +317,7 @@ static void test_token_first(void **state)
 	snprintf(conf, sizeof(conf), "[volume cfgname]\nmatch = uuid:%s\nkey = keystore:other\n"
 		 "mount = /cfg\n", F.u2);
 	assert_int_equal(check_run(conf, imgs, 2, &plan, &ctx, &disks), 0);
-	assert_int_equal(plan.n, 1);
+	assert_int_equal(plan.n, 2);
 	v = vv_open_plan_find(&plan, "cfgname");
 	assert_non_null(v);
 	assert_int_equal(v->key_origin, VV_ORIGIN_TOKEN);
@@ -762,6 +769,65 @@ static void test_kdf_memory_and_slot(void **state)
 	unlink(img);
 }
 
+/*
+ * A LUKS2 volume in the middle of ADE's online encryption: the key is
+ * checked by passphrase (what activation will use), and the progress is
+ * known. Without the reencryption path this is "no usable header".
+ */
+static void test_online_encryption(void **state)
+{
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	struct vv_vol *v;
+	char img[PATH_MAX], conf[1024];
+	const char *imgs[] = { img };
+	char *uuid;
+
+	(void)state;
+	snprintf(img, sizeof(img), "%s/online.img", F.dir);
+	assert_int_equal(kt_sh("truncate -s 40M '%s' && printf passphrase-one | cryptsetup reencrypt "
+			       "--encrypt --init-only --reduce-device-size 32768S --type luks2 "
+			       "--pbkdf pbkdf2 --pbkdf-force-iterations 1000 -q --key-file - '%s'",
+			       img, img), 0);
+	uuid = kt_capture("cryptsetup luksUUID '%s'", img);
+	assert_non_null(uuid);
+	store_key("online", "passphrase-one", 14, NULL);
+	snprintf(conf, sizeof(conf), "[volume online]\nmatch = uuid:%s\nkey = keystore:online\n",
+		 uuid);
+	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 0);
+	v = vv_open_plan_find(&plan, "online");
+	assert_int_equal(v->fail, VV_FAIL_NONE);
+	assert_int_equal(v->reencrypt_pct, 0);
+	done(&plan, &disks);
+	free(uuid);
+	unlink(img);
+}
+
+/* A missing BEK VOLUME is a disk matter: no vault remedy, no retrying. */
+static void test_bek_volume_missing(void **state)
+{
+	struct vv_open_plan plan;
+	struct vv_open_ctx ctx;
+	struct vv_disks disks;
+	struct vv_vol *v;
+	char conf[1024];
+	const char *imgs[] = { F.luks2 };
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "[volume adevol]\nmatch = uuid:%s\n"
+		 "key = bek:VV-TEST-NO-SUCH-FILE\n", F.u2);
+	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 1);
+	v = vv_open_plan_find(&plan, "adevol");
+	assert_int_equal(v->fail, VV_FAIL_KEY_ACCESS);
+	assert_false(v->transient);
+	assert_non_null(strstr(v->remedy, "BEK VOLUME"));
+	assert_null(strstr(v->remedy, "the vault"));
+	assert_null(strstr(v->remedy, "soft-delete"));
+	assert_null(strstr(v->remedy, "network"));
+	done(&plan, &disks);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -777,6 +843,8 @@ int main(void)
 		cmocka_unit_test(test_bitlocker),
 		cmocka_unit_test(test_protector_names),
 		cmocka_unit_test(test_kdf_memory_and_slot),
+		cmocka_unit_test(test_online_encryption),
+		cmocka_unit_test(test_bek_volume_missing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -34,7 +34,7 @@ VMTOOL_BIN := $(VMTOOL_SRC:tests/vm/tools/%.c=$(B)/vm-tools/%)
 KVERS    := $(notdir $(patsubst %/build/Makefile,%,$(wildcard /lib/modules/*/build/Makefile)))
 KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
 
-.PHONY: all userspace module unit unit-asan check deps vm-test vm-suite bench demo packages clean \
+.PHONY: all userspace module unit unit-asan check deps vm-test vm-suite system-test bench demo packages clean \
 	fuzz fuzz-build fuzz-replay
 .DELETE_ON_ERROR:
 
@@ -105,6 +105,10 @@ vm-test: all
 
 vm-suite: all
 	tests/vm/run.sh --suite
+
+# The system tier (tests/system): a real Debian 12 booted under QEMU.
+system-test: all
+	tests/system/run.sh $(if $(K),--kernel $(K)) $(T)
 
 bench: all
 	bench/run.sh

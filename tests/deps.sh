@@ -12,7 +12,7 @@ pkgs=(
 	kmod linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	# guest harness
-	qemu-system-x86 busybox-static cpio zstd xz-utils
+	qemu-system-x86 qemu-utils busybox-static cpio zstd xz-utils
 	cryptsetup-bin dmsetup e2fsprogs xfsprogs dosfstools ntfs-3g
 	util-linux fdisk
 	# fuzzing (tests/fuzz: libFuzzer and the sanitizer runtimes come with clang)

@@ -1,0 +1,113 @@
+# System scenario 1 (issue 19): install -> provision two volumes -> reboot.
+#   boot 1  apt installs the project's .deb and DKMS .deb (DKMS builds
+#           dm-quiesce for the image's kernel), the Key Vault + IMDS fakes
+#           run as vv-fakes.service; `vaultvol provision` makes two volumes:
+#           app (key in the vault, managed identity from IMDS) and logs (key
+#           in the local keystore); data written; a dependent unit
+#           (Requires=/After=vaultvol-open.service) is enabled
+#   boot 2  the real boot: vaultvol-open.service mounted both before
+#           remote-fs.target, the dependent unit read the data,
+#           `systemctl is-system-running` is "running"; critical-chain and
+#           blame are printed
+vm_disk app 64M
+vm_disk logs 64M
+
+sys_boot --disk app --disk logs <<'GUEST'
+set -u
+t0=$(now_ms)
+step install sys_install_packages
+metric install_ms $(( $(now_ms) - t0 )) ms
+step installed sh -c 'vaultvol --version && dpkg-query -W -f="\${Status}" vaultvol | grep -q "install ok installed"'
+step dkms-built sh -c 'dkms status | tee /dev/stderr | grep -q "vaultvol-dm-quiesce.*$(uname -r).*installed"'
+step module-loads modprobe dm-quiesce
+step unit-enabled systemctl is-enabled vaultvol-open.service
+t0=$(now_ms)
+step fakes-up sys_fakes_install
+metric fakes_start_ms $(( $(now_ms) - t0 )) ms
+cat >/etc/vaultvol/vaultvol.conf <<C
+[vault]
+url = $FAKE_KV_URL
+ca_file = /var/lib/vv-fakes/certs/ca.pem
+C
+chmod 600 /etc/vaultvol/vaultvol.conf
+# Test only: the vault's name resolves to the guest's loopback.
+mkdir -p /etc/systemd/system/vaultvol-open.service.d
+printf '[Service]\nEnvironment=VAULTVOL_TEST_RESOLVE=%s\n' "$VAULTVOL_TEST_RESOLVE" \
+	>/etc/systemd/system/vaultvol-open.service.d/vv-test.conf
+rec="--recovery print --recovery-iterations 4 --recovery-memory 32768"
+step provision-app sh -c "vaultvol provision /dev/vdb --secret appdata --mount /data/app $rec >/tmp/p1.out"
+step provision-logs sh -c "vaultvol provision /dev/vdc --secret keystore:logs --mount /data/logs $rec >/tmp/p2.out"
+mkdir -p /var/lib/vv-test
+echo "application data" >/data/app/hello.txt
+echo "log data" >/data/logs/hello.txt
+head -c 1000000 /dev/urandom >/data/app/blob.bin
+(cd /data && sha256sum app/hello.txt app/blob.bin logs/hello.txt) >/var/lib/vv-test/expected
+step data-written test -s /var/lib/vv-test/expected
+# An application that needs the volumes says so (vaultvol-open.service(8)).
+cat >/etc/systemd/system/vv-app.service <<'U'
+[Unit]
+Description=An application reading the encrypted volumes
+Requires=vaultvol-open.service
+After=vaultvol-open.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'cd /data && sha256sum app/hello.txt app/blob.bin logs/hello.txt >/run/vv-app.out'
+
+[Install]
+WantedBy=multi-user.target
+U
+step app-unit-enabled systemctl enable vv-app.service
+step fakes-saved sys_fakes_save
+step close vaultvol close --all
+GUEST
+
+sys_boot --disk app --disk logs <<'GUEST'
+set -u
+state=$(systemctl is-system-running --wait)
+echo "is-system-running: $state"
+[ "$state" = running ] || systemctl --failed --no-pager
+step system-running test "$state" = running
+step open-active systemctl is-active vaultvol-open.service
+step app-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/app)" = /dev/mapper/appdata'
+step logs-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/logs)" = /dev/mapper/logs'
+mono() { systemctl show -P "$2" "$1"; }
+open_done=$(mono vaultvol-open.service ActiveEnterTimestampMonotonic)
+rfs=$(mono remote-fs.target ActiveEnterTimestampMonotonic)
+echo "vaultvol-open active at $open_done us, remote-fs.target at $rfs us"
+step open-before-remote-fs test "$open_done" -gt 0 -a "$open_done" -le "$rfs"
+for m in data-app.mount data-logs.mount; do
+	t=$(mono $m ActiveEnterTimestampMonotonic)
+	echo "$m active at $t us"
+	step "$m-before-remote-fs" test "$t" -gt 0 -a "$t" -le "$rfs"
+done
+step dependent-active systemctl is-active vv-app.service
+step dependent-after-open test "$(mono vv-app.service ExecMainStartTimestampMonotonic)" -ge "$open_done"
+step dependent-read-data cmp /run/vv-app.out /var/lib/vv-test/expected
+t_start=$(mono vaultvol-open.service ExecMainStartTimestampMonotonic)
+t_exit=$(mono vaultvol-open.service ExecMainExitTimestampMonotonic)
+metric vaultvol_open_service_ms $(( (t_exit - t_start) / 1000 )) ms
+systemd-analyze critical-chain vv-app.service --no-pager >/tmp/cc.txt 2>&1
+say "systemd-analyze critical-chain vv-app.service:"
+say_file /tmp/cc.txt
+step critical-chain-order sh -c 'grep -n "vaultvol-open.service" /tmp/cc.txt && grep -n "vv-app.service" /tmp/cc.txt'
+systemd-analyze blame --no-pager >/tmp/blame.txt 2>&1
+say "systemd-analyze blame (top 15):"
+head -15 /tmp/blame.txt >/tmp/blame15.txt; say_file /tmp/blame15.txt
+say "blame: $(grep vaultvol-open /tmp/blame.txt)"
+systemd-analyze time --no-pager >/tmp/time.txt 2>&1; say_file /tmp/time.txt
+# The unit's own lines and what systemd said about it (a job deleted to
+# break an ordering cycle is logged by PID 1, not under the unit).
+journalctl -b --no-pager -o short-monotonic | grep -a vaultvol >/tmp/j.txt 2>&1
+say "journal lines naming vaultvol:"
+say_file /tmp/j.txt
+GUEST
+
+# The guest powered off with both volumes open and mounted: systemd's
+# shutdown unmounts them and detaches their device-mapper devices. Its
+# console lines about them, and no failure among them.
+c=$VM_WORK/boot2/console.log
+grep -a -E 'data-(app|logs)\.mount|/data/|dm-[0-9]|DM |mapper|vaultvol' "$c" | tr -d '\r' |
+	grep -a -v 'vv-test-boot' | sed 's/\x1b\[[0-9;]*m//g; s/^/    shutdown: /' | tail -20
+host_step boot2-clean-shutdown sh -c "! grep -a -E 'Failed (to|unmounting)|[Tt]imed out|device-mapper: .*failed' '$c'"

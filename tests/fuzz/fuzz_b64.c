@@ -13,16 +13,9 @@
 #include "vault/b64.h"
 #include "vault/secret.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	return 0;
-}
+FZ_INIT_QUIET()
 
 static void one(enum vv_b64 a, const char *in, size_t len)
 {

@@ -16,16 +16,9 @@
 #include "tests/fuzz/vault_fixture.h"
 #include "vault/secret.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	return 0;
-}
+FZ_INIT_QUIET()
 
 static void run(struct vv_vault *v, char *line)
 {

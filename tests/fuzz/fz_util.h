@@ -43,4 +43,15 @@ void fz_unlink(const char *dir, const char *rel);
 /* Zero retry waits; call from LLVMFuzzerInitialize (logs are wrapped). */
 void fz_quiet(void);
 
+/* The whole LLVMFuzzerInitialize of a harness that needs only fz_quiet(). */
+#define FZ_INIT_QUIET()							\
+	int LLVMFuzzerInitialize(int *argc, char ***argv);		\
+	int LLVMFuzzerInitialize(int *argc, char ***argv)		\
+	{								\
+		(void)argc;						\
+		(void)argv;						\
+		fz_quiet();						\
+		return 0;						\
+	}
+
 #endif

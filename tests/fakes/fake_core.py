@@ -446,12 +446,11 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         except Exception:  # a bug in the fake must still answer, and be visible
             traceback.print_exc()
             resp = self.app.internal_error()
-        if fault and fault.get("truncate"):
-            self._send(resp, truncate=True)
-        else:
-            self._send(resp)
+        # Count before sending: a client that has read the answer may read
+        # the counters at once, and must find this request in them.
         if 200 <= resp.status < 300:
             c.inc(name + "." + op + ".ok")
+        self._send(resp, truncate=bool(fault and fault.get("truncate")))
 
     def _apply_fault(self, req, f):
         """-> True when the fault produced the whole outcome."""
@@ -483,9 +482,9 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             resp.headers.append(("Retry-After", str(f["retry_after"])))
         for k, v in (f.get("headers") or {}).items():
             resp.headers.append((k, str(v)))
-        self._send(resp, truncate=bool(f.get("truncate")))
         if 200 <= resp.status < 300:
             self.app.counters.inc(self.app.name + "." + req.op + ".ok")
+        self._send(resp, truncate=bool(f.get("truncate")))
         return True
 
     def _send(self, resp, truncate=False):

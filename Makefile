@@ -18,11 +18,15 @@ ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDSAN    := -fsanitize=address,undefined
 endif
 
+# One archive per top folder; agent/ is built from its root and every
+# capability folder below it, so a new file needs no Makefile line.
+BASE_SRC  := $(sort $(wildcard base/*.c))
 VAULT_SRC := $(sort $(wildcard vault/*.c))
-AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c)))
+AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c)))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 SUPP_SRC  := $(sort $(wildcard tests/unit/support/*.c))
 
+BASE_OBJ  := $(BASE_SRC:%.c=$(B)/%.o)
 VAULT_OBJ := $(VAULT_SRC:%.c=$(B)/%.o)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 SUPP_OBJ  := $(SUPP_SRC:%.c=$(B)/%.o)
@@ -40,11 +44,15 @@ KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
 
 all: userspace module
 
-userspace: $(B)/vaultvol $(B)/libvault.a $(B)/libagent.a $(VMTOOL_BIN)
+userspace: $(B)/vaultvol $(B)/libbase.a $(B)/libvault.a $(B)/libagent.a $(VMTOOL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libbase.a: $(BASE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
 $(B)/libvault.a: $(VAULT_OBJ)
 	@rm -f $@
@@ -56,18 +64,18 @@ $(B)/libagent.a: $(AGENT_OBJ)
 
 # Commands register themselves in a linker section, so every agent object is
 # linked in directly rather than picked from the archive on demand.
-$(B)/vaultvol: $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a
-	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(LIBS)
+$(B)/vaultvol: $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(B)/libbase.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(B)/libbase.a $(LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(SUPP_OBJ) $(B)/libagent.a $(B)/libvault.a
+$(B)/tests/%: tests/unit/%.c $(SUPP_OBJ) $(B)/libagent.a $(B)/libvault.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(SUPP_OBJ) \
 		-Wl,--whole-archive $(B)/libagent.a -Wl,--no-whole-archive \
-		$(B)/libvault.a $(LIBS) -lcmocka
+		$(B)/libvault.a $(B)/libbase.a $(LIBS) -lcmocka
 
-$(B)/vm-tools/%: tests/vm/tools/%.c $(B)/libagent.a $(B)/libvault.a
+$(B)/vm-tools/%: tests/vm/tools/%.c $(B)/libagent.a $(B)/libvault.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(B)/libagent.a $(B)/libvault.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(B)/libagent.a $(B)/libvault.a $(B)/libbase.a $(LIBS)
 
 # tests/suites/heap-wipe.sh: the LD_PRELOAD free() scanner, and vaultvol
 # linked with the wiping allocators turned off (to show the scan can fail).
@@ -75,13 +83,13 @@ $(B)/tests/heapscan.so: tests/heapscan/heapscan.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -shared -o $@ $< -ldl
 
-$(B)/tests/wipe_alloc_off.o: vault/wipe_alloc.c
+$(B)/tests/wipe_alloc_off.o: base/wipe_alloc.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DVV_WIPE_ALLOC_OFF -c -o $@ $<
 
-$(B)/tests/vaultvol-nowipe: $(B)/agent/main.o $(AGENT_OBJ) $(B)/tests/wipe_alloc_off.o $(B)/libvault.a
+$(B)/tests/vaultvol-nowipe: $(B)/agent/main.o $(AGENT_OBJ) $(B)/tests/wipe_alloc_off.o $(B)/libvault.a $(B)/libbase.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/tests/wipe_alloc_off.o \
-		$(B)/libvault.a $(LIBS)
+		$(B)/libvault.a $(B)/libbase.a $(LIBS)
 
 module: $(KMODS)
 
@@ -142,6 +150,10 @@ $(FZ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FZ_CC) $(FZ_CFLAGS) -MMD -MP -c -o $@ $<
 
+$(FZ)/libbase.a: $(BASE_SRC:%.c=$(FZ)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(FZ)/libvault.a: $(VAULT_SRC:%.c=$(FZ)/%.o)
 	@rm -f $@
 	ar rcs $@ $^
@@ -150,10 +162,10 @@ $(FZ)/libagent.a: $(AGENT_SRC:%.c=$(FZ)/%.o)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FZ)/bin/%: $(FZ)/tests/fuzz/%.o $(FZ_SUPP) $(FZ)/libagent.a $(FZ)/libvault.a
+$(FZ)/bin/%: $(FZ)/tests/fuzz/%.o $(FZ_SUPP) $(FZ)/libagent.a $(FZ)/libvault.a $(FZ)/libbase.a
 	@mkdir -p $(dir $@)
 	$(FZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FZ_SUPP) \
-		$(FZ)/libagent.a $(FZ)/libvault.a $(LIBS) $(FZ_WRAP)
+		$(FZ)/libagent.a $(FZ)/libvault.a $(FZ)/libbase.a $(LIBS) $(FZ_WRAP)
 
 fuzz-build: $(FZ_BIN)
 
@@ -168,5 +180,5 @@ fuzz-replay: fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(VAULT_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(SUPP_OBJ:.o=.d) $(B)/agent/main.d
--include $(wildcard $(FZ)/*/*.d $(FZ)/tests/fuzz/*.d)
+-include $(BASE_OBJ:.o=.d) $(VAULT_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(SUPP_OBJ:.o=.d) $(B)/agent/main.d
+-include $(wildcard $(FZ)/*/*.d $(FZ)/*/*/*.d $(FZ)/tests/fuzz/*.d)

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "agent/command.h"
-#include "agent/provision.h"
-#include "agent/provision_cli.h"
-#include "agent/vault_config.h"
-#include "vault/log.h"
+#include "agent/provision/provision.h"
+#include "agent/cmd_provision_output.h"
+#include "agent/config/config_vault.h"
+#include "base/log.h"
 
 static const char usage[] =
 	"Usage: vaultvol [--json] adopt DEVICE --secret REF [--kek KEK-REF]\n"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "agent/command.h"
-#include "agent/open.h"
+#include "agent/open/open.h"
 
 static int run_close(const struct vv_options *opt, int argc, char **argv)
 {

@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "agent/command.h"
-#include "agent/config.h"
-#include "agent/freeze_exec.h"
-#include "agent/freeze_marker.h"
-#include "agent/freeze_plan.h"
-#include "agent/watchdog.h"
+#include "agent/config/config.h"
+#include "agent/freeze/freeze_exec.h"
+#include "agent/freeze/freeze_marker.h"
+#include "agent/freeze/freeze_plan.h"
+#include "agent/freeze/freeze_watchdog.h"
 
 static int wd_thaw(void *ctx, size_t idx)
 {

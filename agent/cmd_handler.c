@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "agent/command.h"
-#include "agent/handler.h"
+#include "agent/handler/handler.h"
 
 static const char handler_usage[] =
 	"Usage: vaultvol [OPTIONS] handler install|enable|disable|uninstall|update\n"

@@ -19,10 +19,10 @@
 #include <openssl/rand.h>
 
 #include "agent/command.h"
-#include "agent/vault_config.h"
+#include "agent/config/config_vault.h"
 #include "vault/keyfile.h"
 #include "vault/keystore.h"
-#include "vault/log.h"
+#include "base/log.h"
 #include "vault/vault.h"
 
 static const char key_usage[] =

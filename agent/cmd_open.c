@@ -11,8 +11,8 @@
 #include <json-c/json.h>
 
 #include "agent/command.h"
-#include "agent/open.h"
-#include "vault/log.h"
+#include "agent/open/open.h"
+#include "base/log.h"
 
 static long long now_ms(void)
 {

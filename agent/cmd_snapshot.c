@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "agent/command.h"
-#include "agent/config.h"
-#include "agent/snapshot.h"
-#include "agent/backup_service.h"
-#include "vault/log.h"
+#include "agent/config/config.h"
+#include "agent/snapshot/snapshot.h"
+#include "agent/snapshot/backup_service.h"
+#include "base/log.h"
 
 /* Key references: the volume's own token first, then its [volume] section. */
 static int key_refs(void *ctx, const char *mapper_name, const char *lower_dev,

@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 
 #include "agent/command.h"
-#include "agent/open.h"
+#include "agent/open/open.h"
 
 /* The secret's name and version from a versioned id (URL or keystore:N/V). */
 static const char *short_version(const char *id, char *buf, size_t len)

@@ -6,11 +6,11 @@
 #include <string.h>
 
 #include "agent/command.h"
-#include "agent/freeze_marker.h"
+#include "agent/freeze/freeze_marker.h"
 #include "agent/version.h"
-#include "vault/log.h"
-#include "vault/secret.h"
-#include "vault/wipe_alloc.h"
+#include "base/log.h"
+#include "base/secret.h"
+#include "base/wipe_alloc.h"
 
 extern const struct vv_command *const __start_vv_commands[];
 extern const struct vv_command *const __stop_vv_commands[];

@@ -37,12 +37,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vault/b64.h"
+#include "base/b64.h"
 #include "vault/bek_volume.h"
 #include "vault/internal.h"
 #include "vault/keyfile.h"
 #include "vault/keystore.h"
-#include "vault/log.h"
+#include "base/log.h"
 #include "vault/rsa_local.h"
 #include "vault/vault.h"
 

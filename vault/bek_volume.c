@@ -19,7 +19,7 @@
 
 #include "vault/internal.h"
 #include "vault/keyfile.h"
-#include "vault/log.h"
+#include "base/log.h"
 
 bool vv_bek_file_name_valid(const char *name)
 {

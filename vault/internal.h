@@ -16,11 +16,6 @@
 
 const struct vv_vault_config *vv_vault_config_of(const struct vv_vault *v);
 
-/* Fill *err (NULL is fine) with a cause and a printf-style message. */
-void vv_error_set(struct vv_error *err, enum vv_cause cause, int http_status,
-		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Reset *err to "no error" (NULL is fine). */
-void vv_error_clear(struct vv_error *err);
 
 /*
  * Local KEK operations for "file:" and "keystore-kek:" references, provided

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "vault/readfile.h"
+#include "base/readfile.h"
 #include "vault/vault.h"
 
 enum {

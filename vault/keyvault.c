@@ -14,11 +14,11 @@
 
 #include <json-c/json.h>
 
-#include "vault/b64.h"
-#include "vault/http.h"
+#include "base/b64.h"
+#include "base/http.h"
 #include "vault/internal.h"
-#include "vault/log.h"
-#include "vault/retry.h"
+#include "base/log.h"
+#include "base/retry.h"
 #include "vault/token.h"
 #include "vault/trust.h"
 

@@ -13,7 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "vault/b64.h"
+#include "base/b64.h"
 #include "vault/internal.h"
 #include "vault/keyfile.h"
 #include "vault/keystore.h"

@@ -18,11 +18,11 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "vault/b64.h"
+#include "base/b64.h"
 #include "vault/internal.h"
 #include "vault/keyfile.h"
-#include "vault/log.h"
-#include "vault/retry.h"
+#include "base/log.h"
+#include "base/retry.h"
 #include "vault/token.h"
 
 /* Refresh this long before expiry (half the lifetime if that is shorter). */

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vault/http.h"
+#include "base/http.h"
 #include "vault/vault.h"
 
 struct vv_tokens;

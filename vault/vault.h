@@ -24,37 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vault/secret.h"
+#include "base/error.h"
+#include "base/secret.h"
 
-/* Why a call failed, so a caller can act on it (retry, report, refuse). */
-enum vv_cause {
-	VV_CAUSE_NONE = 0,
-	VV_CAUSE_NOT_FOUND,	/* 404 SecretNotFound/KeyNotFound, missing file */
-	VV_CAUSE_DISABLED,	/* 403 SecretDisabled / key disabled (revoked) */
-	VV_CAUSE_FORBIDDEN,	/* 403 RBAC/policy denial; inner code kept */
-	VV_CAUSE_UNAUTHORIZED,	/* 401 even with a fresh token */
-	VV_CAUSE_THROTTLED,	/* 429 after retries */
-	VV_CAUSE_UNAVAILABLE,	/* connect failure, timeout, 5xx after retries */
-	VV_CAUSE_BAD_RESPONSE,	/* unparseable or inconsistent answer */
-	VV_CAUSE_NO_IDENTITY,	/* IMDS: no managed identity */
-	VV_CAUSE_EXPIRED,	/* exp in the past / nbf in the future */
-	VV_CAUSE_CRYPTO,	/* unwrap failed (wrong KEK, bad padding) */
-	VV_CAUSE_CONFIG,	/* bad reference or configuration */
-	VV_CAUSE_UNTRUSTED,	/* vault not named by trusted configuration, or
-				 * its challenge failed verification */
-};
-
-struct vv_error {
-	enum vv_cause cause;
-	int http_status;	/* 0 when not HTTP */
-	char code[64];		/* e.g. "Forbidden" */
-	char inner[64];		/* e.g. "ForbiddenByRbac", "SecretDisabled" */
-	char message[1024];	/* human readable, never key material */
-};
-
-const char *vv_cause_str(enum vv_cause c);
-/* A definite answer: never fail over to another vault on it. */
-bool vv_cause_is_definite(enum vv_cause c);
 
 struct vv_vault_move {
 	const char *from, *to;	/* https://HOST[:PORT] */

@@ -1,5 +1,5 @@
 # Row: cost of checking a volume key through vaultvol's libcryptsetup path
-# (agent/crypt.c) vs the cryptsetup CLI (`open --test-passphrase`), on the
+# (agent/volume/crypt.c) vs the cryptsetup CLI (`open --test-passphrase`), on the
 # same LUKS2 image file with a PBKDF2-minimum keyslot, 20 checks each. Shows
 # the agent adds no overhead of its own over the library's work.
 set -eu

@@ -27,7 +27,7 @@ head -c 24 /dev/urandom | base64 >"$d/pass"
 cryptsetup luksAddKey -q --key-file "$d/bek" --new-keyfile "$d/pass" "$d/img" >&2
 argon_slot=$(cryptsetup luksDump "$d/img" | awk '/^  [0-9]+: luks2/ {s=$1} /PBKDF:.*argon2id/ {sub(":","",s); print s}' | tail -1)
 cryptsetup luksDump "$d/img" >&2
-# vaultvol's key check (agent/crypt.c: crypt_activate_by_passphrase with no
+# vaultvol's key check (agent/volume/crypt.c: crypt_activate_by_passphrase with no
 # name, the KDF and digest check that open does before activating), N times
 # in one process; per-check mean in ms.
 check_ms() {	# KEYFILE N

@@ -7,7 +7,7 @@
 #    I/Os; of 3 rounds, the one with the median ratio). Ratio = quiesce /
 #    linear: 1 is parity, above 1 is better here.
 #  - freeze+thaw of a mounted ext4 with 4 MiB dirty, `vv-quiesce freeze` +
-#    `vv-quiesce thaw` (agent/quiesce.c) vs `dmsetup suspend` + `dmsetup
+#    `vv-quiesce thaw` (agent/volume/quiesce.c) vs `dmsetup suspend` + `dmsetup
 #    resume` of a linear mapping with the same fs and dirty data (wall time of
 #    both commands, mean and p95 of 30 cycles each, interleaved). Ratio below
 #    1 is better. The kernel's own freeze window (last_freeze_us) has no

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "tests/fuzz/fake_http.h"
-#include "vault/http.h"
+#include "base/http.h"
 
 #define FZ_QUEUE 16
 #define FZ_MAX_REQUESTS 64	/* per input: a loop that never ends is a bug */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Azure Disk Encryption state (agent/ade.c): azure_crypt_mount, then after
+ * Azure Disk Encryption state (agent/config/config_ade.c): azure_crypt_mount, then after
  * "----" lines /etc/crypttab and /etc/fstab. They are written under this
  * harness's scratch root and read by vv_ade_load, the public entry (it
  * reads files; a missing part means a missing file).
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/ade.h"
-#include "agent/config.h"
+#include "agent/config/config_ade.h"
+#include "agent/config/config.h"
 #include "tests/fuzz/fz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

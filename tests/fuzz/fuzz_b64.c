@@ -10,8 +10,8 @@
 
 #include "tests/fuzz/fz_util.h"
 
-#include "vault/b64.h"
-#include "vault/secret.h"
+#include "base/b64.h"
+#include "base/secret.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Backup-service messages (agent/backup_service.c): the answers to
+ * Backup-service messages (agent/snapshot/backup_service.c): the answers to
  * pre-snapshot, do-snapshot and report, through vv_bsvc_prepare,
  * vv_bsvc_take and vv_bsvc_report over the fake transport.
  *
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/backup_service.h"
+#include "agent/snapshot/backup_service.h"
 #include "tests/fuzz/fake_http.h"
 #include "tests/fuzz/fz_util.h"
 

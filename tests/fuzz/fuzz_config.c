@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The config file and its drop-ins (agent/config.c): the first part is
+ * The config file and its drop-ins (agent/config/config.c): the first part is
  * vaultvol.conf, each further part (after a "----" line) a drop-in
  * conf.d/NN.conf, written to this harness's scratch directory and read by
  * vv_config_load, the public entry. Then what the agent derives from the
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 #include "agent/options.h"
 #include "tests/fuzz/fz_util.h"
 

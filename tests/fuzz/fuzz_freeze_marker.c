@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The frozen-marker file, <state_dir>/frozen.json (agent/freeze_marker.c):
+ * The frozen-marker file, <state_dir>/frozen.json (agent/freeze/freeze_marker.c):
  * what a crashed freeze left behind, read at the next start to thaw. Read
  * through vv_marker_read from this harness's scratch directory; whether
  * its owner is alive is asked too (only /proc is read: nothing is thawed).
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/freeze_marker.h"
+#include "agent/freeze/freeze_marker.h"
 #include "tests/fuzz/fz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The protectedSettings CMS envelope (agent/handler_cms.c): DER
+ * The protectedSettings CMS envelope (agent/handler/handler_cms.c): DER
  * EnvelopedData, base64-encoded by the harness (base64 itself has its own
  * harness) and decrypted by vv_handler_decrypt with a test-only
  * certificate (tests/fuzz/data/cms.crt, .prv) placed in a scratch waagent
@@ -15,10 +15,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "agent/handler.h"
+#include "agent/handler/handler.h"
 #include "tests/fuzz/fz_util.h"
-#include "vault/b64.h"
-#include "vault/secret.h"
+#include "base/b64.h"
+#include "base/secret.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

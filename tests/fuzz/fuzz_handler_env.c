@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * HandlerEnvironment.json (agent/handler_env.c), as waagent writes it, then
+ * HandlerEnvironment.json (agent/handler/handler_env.c), as waagent writes it, then
  * after a "----" line the sequence number waagent names: first as the
  * ConfigSequenceNumber variable, then as an <N>.settings file name in a
  * scratch config folder (vv_handler_pick_seq reads both).
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/handler.h"
+#include "agent/handler/handler.h"
 #include "tests/fuzz/fz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

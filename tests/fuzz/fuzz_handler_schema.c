@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The settings schema (agent/handler_schema.c): public settings, then after
+ * The settings schema (agent/handler/handler_schema.c): public settings, then after
  * a "----" line the decrypted protected settings, each through the strict
  * JSON parser and then vv_handler_request_build.
  */
@@ -11,7 +11,7 @@
 #include "tests/fuzz/fz_util.h"
 #include <json-c/json.h>
 
-#include "agent/handler.h"
+#include "agent/handler/handler.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

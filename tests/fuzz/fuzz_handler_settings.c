@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * An extension <N>.settings file (agent/handler_settings.c): the
+ * An extension <N>.settings file (agent/handler/handler_settings.c): the
  * runtimeSettings envelope around public and protected settings.
  */
 #include <stdint.h>
@@ -9,7 +9,7 @@
 
 #include "tests/fuzz/fz_util.h"
 
-#include "agent/handler.h"
+#include "agent/handler/handler.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

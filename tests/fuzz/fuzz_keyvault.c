@@ -14,7 +14,7 @@
 #include "tests/fuzz/fake_http.h"
 #include "tests/fuzz/fz_util.h"
 #include "tests/fuzz/vault_fixture.h"
-#include "vault/secret.h"
+#include "base/secret.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The LUKS2 "vaultvol" token JSON (agent/token.c): a disk's header is not
+ * The LUKS2 "vaultvol" token JSON (agent/volume/luks2_token.c): a disk's header is not
  * authenticated, so this text is whatever the disk's writer chose. What
  * parses must serialise and parse again to the same text.
  */
@@ -10,7 +10,7 @@
 
 #include "tests/fuzz/fz_util.h"
 
-#include "agent/token.h"
+#include "agent/volume/luks2_token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

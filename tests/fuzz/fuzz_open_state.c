@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The open-state file, <state_dir>/volumes.json (agent/open_state.c): read
+ * The open-state file, <state_dir>/volumes.json (agent/open/open_state.c): read
  * back by every open (vv_open_state_read, which pins ADE kernel names) and
  * by status (vv_open_state_merge). Written to this harness's scratch
  * directory and read through both public entries.
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/open.h"
+#include "agent/open/open.h"
 #include "tests/fuzz/fz_util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -11,7 +11,7 @@
 #include "tests/fuzz/fz_util.h"
 #include <time.h>
 
-#include "vault/retry.h"
+#include "base/retry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

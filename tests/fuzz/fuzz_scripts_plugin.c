@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * VMSnapshotScriptPluginConfig.json (agent/scripts_plugin.c).
+ * VMSnapshotScriptPluginConfig.json (agent/snapshot/scripts_plugin.c).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include "tests/fuzz/fz_util.h"
 
-#include "agent/scripts.h"
+#include "agent/snapshot/scripts.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

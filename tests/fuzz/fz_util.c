@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "tests/fuzz/fz_util.h"
-#include "vault/log.h"
+#include "base/log.h"
 
 static char scratch[PATH_MAX];
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/ade.h"
+#include "agent/config/config_ade.h"
 
 static char root[] = "/tmp/vv-test-ade-XXXXXX";
 

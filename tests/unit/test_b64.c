@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "vault/b64.h"
+#include "base/b64.h"
 
 static const struct { const char *plain, *std, *url; } vectors[] = {
 	{ "", "", "" },

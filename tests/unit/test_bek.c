@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "keysrc_helpers.h"
-#include "vault/b64.h"
+#include "base/b64.h"
 #include "vault/keystore.h"
 #include "vault/rsa_local.h"
 #include "vault/vault.h"

@@ -19,7 +19,7 @@
 
 #include "keysrc_helpers.h"
 #include "tests/unit/support/fakes_proc.h"
-#include "vault/b64.h"
+#include "base/b64.h"
 #include "vault/rsa_local.h"
 #include "vault/vault.h"
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/config.h"
+#include "agent/config/config.h"
 
 static const char full[] =
 	"# vaultvol test config\n"

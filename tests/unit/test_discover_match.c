@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/discover.h"
+#include "agent/volume/discover.h"
 
 #define U1 "0a1b2c3d-0000-4000-8000-000000000001"
 #define U2 "0a1b2c3d-0000-4000-8000-000000000002"

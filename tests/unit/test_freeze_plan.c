@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <sys/sysmacros.h>
 
-#include "agent/freeze_plan.h"
+#include "agent/freeze/freeze_plan.h"
 #include "tests/unit/snap_test_util.h"
 
 static const char *mountinfo_text =

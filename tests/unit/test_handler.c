@@ -21,8 +21,8 @@
 #include <json-c/json.h>
 
 #include "agent/command.h"
-#include "agent/handler.h"
-#include "vault/log.h"
+#include "agent/handler/handler.h"
+#include "base/log.h"
 
 /* ---- helpers --------------------------------------------------------- */
 

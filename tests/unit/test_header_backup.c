@@ -16,7 +16,7 @@
 
 #include <libcryptsetup.h>
 
-#include "agent/header_backup.h"
+#include "agent/volume/header_backup.h"
 #include "tests/unit/keysrc_helpers.h"
 #include "tests/unit/luks_craft.h"
 

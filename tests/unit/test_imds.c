@@ -24,8 +24,8 @@
 #include <openssl/x509.h>
 
 #include "tests/unit/support/fakes_proc.h"
-#include "vault/b64.h"
-#include "vault/http.h"
+#include "base/b64.h"
+#include "base/http.h"
 #include "vault/token.h"
 
 #define VAULT_RES "https://vault.azure.net"

@@ -24,7 +24,7 @@
 #include <openssl/rand.h>
 
 #include "keysrc_helpers.h"
-#include "vault/b64.h"
+#include "base/b64.h"
 
 #define KEYLEN 32
 

@@ -24,7 +24,7 @@
 #include <openssl/rand.h>
 
 #include "tests/unit/support/fakes_proc.h"
-#include "vault/retry.h"
+#include "base/retry.h"
 #include "vault/vault.h"
 
 static struct vv_fakes F;

@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/config.h"
-#include "agent/mount.h"
+#include "agent/config/config.h"
+#include "agent/volume/mount.h"
 #include "keysrc_helpers.h"
 
 static void test_token_options(void **state)

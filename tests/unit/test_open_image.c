@@ -23,12 +23,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/config.h"
-#include "agent/discover.h"
-#include "agent/open.h"
-#include "agent/token.h"
-#include "agent/unlock.h"
-#include "vault/secret.h"
+#include "agent/config/config.h"
+#include "agent/volume/discover.h"
+#include "agent/open/open.h"
+#include "agent/volume/luks2_token.h"
+#include "agent/volume/unlock.h"
+#include "base/secret.h"
 #include "vault/vault.h"
 #include "keysrc_helpers.h"
 #include "luks_craft.h"

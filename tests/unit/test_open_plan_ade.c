@@ -14,8 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/open.h"
-#include "agent/unlock.h"
+#include "agent/open/open.h"
+#include "agent/volume/unlock.h"
 
 #define U1 "0a1b2c3d-0000-4000-8000-000000000001"
 #define U2 "0a1b2c3d-0000-4000-8000-000000000002"

@@ -24,9 +24,9 @@
 #include <libcryptsetup.h>
 #include <openssl/evp.h>
 
-#include "agent/crypt.h"
-#include "agent/provision.h"
-#include "agent/token.h"
+#include "agent/volume/crypt.h"
+#include "agent/provision/provision.h"
+#include "agent/volume/luks2_token.h"
 #include "tests/unit/keysrc_helpers.h"
 #include "vault/keystore.h"
 #include "vault/vault.h"

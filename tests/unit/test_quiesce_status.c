@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The dm-quiesce INFO status parser (agent/quiesce.c). The kernel side emits
+ * The dm-quiesce INFO status parser (agent/volume/quiesce.c). The kernel side emits
  * "%s %llu %llu %llu %u" (dmtarget/dm-quiesce.c, quiesce_status); these tests
  * pin that format, the tolerance for appended fields, and that a bad line
  * never half-updates the caller's struct.
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "agent/quiesce.h"
+#include "agent/volume/quiesce.h"
 
 static struct vv_quiesce_status sentinel(void)
 {

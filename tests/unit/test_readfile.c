@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Reading files safely (vault/readfile.c) and the state directory checks
- * (agent/state_dir.c): no symlink, no FIFO (which would hang a blocking
+ * Reading files safely (base/readfile.c) and the state directory checks
+ * (agent/config/state_dir.c): no symlink, no FIFO (which would hang a blocking
  * open/read), regular files only, owner and mode, and that the readers
  * converted to the helper (config, handler files, volumes.json, the frozen
  * marker, header backups) inherit it. An alarm turns a hang into a failure.
@@ -12,16 +12,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "agent/config.h"
-#include "agent/freeze_marker.h"
-#include "agent/handler_internal.h"
-#include "agent/header_backup.h"
-#include "agent/open.h"
-#include "agent/state_dir.h"
+#include "agent/config/config.h"
+#include "agent/freeze/freeze_marker.h"
+#include "agent/handler/handler_internal.h"
+#include "agent/volume/header_backup.h"
+#include "agent/open/open.h"
+#include "agent/config/state_dir.h"
 #include "tests/unit/keysrc_helpers.h"
-#include "vault/http.h"
-#include "vault/readfile.h"
-#include "vault/secret.h"
+#include "base/http.h"
+#include "base/readfile.h"
+#include "base/secret.h"
 #include "vault/token.h"
 
 #define NOBODY 65534

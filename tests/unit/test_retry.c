@@ -10,7 +10,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "vault/retry.h"
+#include "base/retry.h"
 
 static void test_keyvault_retryable(void **state)
 {

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 #include <signal.h>
 
-#include "agent/scripts.h"
+#include "agent/snapshot/scripts.h"
 #include "tests/unit/snap_test_util.h"
 
 struct fx {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "vault/secret.h"
+#include "base/secret.h"
 
 static void test_set_and_capacity(void **state)
 {

@@ -16,8 +16,8 @@
 #include <signal.h>
 
 #include "agent/command.h"
-#include "agent/freeze_marker.h"
-#include "agent/snapshot.h"
+#include "agent/freeze/freeze_marker.h"
+#include "agent/snapshot/snapshot.h"
 #include "tests/unit/snap_test_util.h"
 
 static const char *mountinfo_text =

@@ -14,8 +14,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "agent/backup_service.h"
-#include "agent/snapshot.h"
+#include "agent/snapshot/backup_service.h"
+#include "agent/snapshot/snapshot.h"
 #include "tests/unit/snap_test_util.h"
 
 static const char *mountinfo_text =

@@ -14,7 +14,7 @@
 
 #include <libcryptsetup.h>
 
-#include "agent/token.h"
+#include "agent/volume/luks2_token.h"
 
 static const char full_json[] =
 	"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,"

@@ -14,8 +14,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#include "agent/freeze_exec.h"
-#include "agent/watchdog.h"
+#include "agent/freeze/freeze_exec.h"
+#include "agent/freeze/freeze_watchdog.h"
 #include "tests/unit/snap_test_util.h"
 
 struct fx {

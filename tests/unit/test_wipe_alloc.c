@@ -18,8 +18,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "vault/secret.h"
-#include "vault/wipe_alloc.h"
+#include "base/secret.h"
+#include "base/wipe_alloc.h"
 
 static bool installed_first;
 

@@ -17,7 +17,7 @@
 # 2. Freeze+thaw: the disk split in halves, ext4 on a quiesce mapping (first
 #    half) and on a linear one (second half). BENCH_CYCLES cycles, each: dirty
 #    4 MiB + a new file on one fs, then `vv-quiesce freeze qf 10000` +
-#    `vv-quiesce thaw qf` (agent/quiesce.c); dirty the same on the other fs,
+#    `vv-quiesce thaw qf` (agent/volume/quiesce.c); dirty the same on the other fs,
 #    then `dmsetup suspend lf` + `dmsetup resume lf` (which freezes the fs
 #    too); which goes first alternates. Wall time of each command from fork
 #    to reap (vv-iobench time, one process running both), summed per cycle.

@@ -1,6 +1,6 @@
 # vm-kernels: 6.1 6.12
 # Foundation scenario: create a LUKS2 volume in the guest, open it through
-# vaultvol's libcryptsetup code path (agent/crypt.c via vv-luks-open, not the
+# vaultvol's libcryptsetup code path (agent/volume/crypt.c via vv-luks-open, not the
 # cryptsetup CLI), make a filesystem, mount, write, close. On the host: the
 # image holds a LUKS2 header and none of the plaintext.
 vm_disk data 64M

@@ -1,5 +1,5 @@
 # vm-kernels: 6.1 6.12
-# agent/quiesce.c, the libdevmapper wrapper the agent uses (through the
+# agent/volume/quiesce.c, the libdevmapper wrapper the agent uses (through the
 # guest tool vv-quiesce, whose exit status is the errno of a failure):
 # availability, create with nodes made without udev or dmsetup, freeze,
 # thaw, status figures, the documented errors, remove.

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/crypt.h"
-#include "agent/token.h"
+#include "agent/volume/crypt.h"
+#include "agent/volume/luks2_token.h"
 #include "vault/vault.h"
 
 static int check(struct vv_vault *v, const char *dev, const char *ref, const char *kek,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Guest test tool: open DEVICE as NAME with the key read from stdin,
- * through vaultvol's own libcryptsetup path (agent/crypt.c), so the
+ * through vaultvol's own libcryptsetup path (agent/volume/crypt.c), so the
  * foundation scenario exercises our code and not the cryptsetup CLI.
  * Usage: vv-luks-open DEVICE NAME < keyfile  |  vv-luks-open --close NAME
  *        vv-luks-open --check DEVICE [N] < keyfile   (key check, N times;
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/crypt.h"
+#include "agent/volume/crypt.h"
 
 int main(int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Guest test tool: drives agent/quiesce.c (libdevmapper, no dmsetup) so the
+ * Guest test tool: drives agent/volume/quiesce.c (libdevmapper, no dmsetup) so the
  * quiesce_agent scenario exercises the wrapper the agent uses.
  * Usage: vv-quiesce available | create NAME DEV [SECTORS] | freeze NAME MS |
  *        thaw NAME | status NAME | remove NAME
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/quiesce.h"
+#include "agent/volume/quiesce.h"
 
 int main(int argc, char **argv)
 {

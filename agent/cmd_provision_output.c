@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Output shared by `vaultvol provision`, `adopt` and `rotate`. */
+#include "agent/cmd_provision_output.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+
+static void add(struct json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+struct json_object *pv_token_json(const struct vv_token *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "token_id", json_object_new_int(t->token_id));
+	json_object_object_add(o, "keyslot", json_object_new_int(t->keyslot));
+	add(o, "key", t->key);
+	add(o, "kek", t->kek);
+	add(o, "alg", t->alg);
+	add(o, "name", t->name);
+	add(o, "mount", t->mount);
+	add(o, "fs", t->fs);
+	add(o, "options", t->options);
+	return o;
+}
+
+void pv_print_token(const char *prefix, const struct vv_token *t)
+{
+	printf("%s%s: key %s, keyslot %d", prefix, t->name, t->key, t->keyslot);
+	if (t->kek)
+		printf(", kek %s (%s)", t->kek, t->alg ? t->alg : "RSA-OAEP");
+	if (t->mount)
+		printf(", mount %s (%s, %s)", t->mount, t->fs ? t->fs : "auto",
+		       t->options ? t->options : "defaults");
+	printf("\n");
+	fflush(stdout);
+}
+
+bool pv_parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+void pv_print_json(struct json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+}
+
+int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
+		    const struct vv_token *t)
+{
+	const char *refs[] = { t->key, t->kek };
+	char msg[PATH_MAX + 512];
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]) && !r; i++)
+		r = vv_config_trust_vault(opt ? opt->config_path : NULL, cfg, refs[i], msg,
+					  sizeof(msg));
+	if (r < 0)
+		vv_err("%s; the volume is ready, but after a restore vaultvol will not trust "
+		       "its vault: add the vault under [vault] allowed = in the config file", msg);
+	return r;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Output shared by `vaultvol provision`, `adopt` and `rotate`. */
+#ifndef VV_PROVISION_CLI_H
+#define VV_PROVISION_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "agent/config/config.h"
+#include "agent/options.h"
+#include "agent/volume/luks2_token.h"
+
+/* The token as a JSON object (no secrets in a token). */
+struct json_object *pv_token_json(const struct vv_token *t);
+
+/* One line describing the token, for text output. */
+void pv_print_token(const char *prefix, const struct vv_token *t);
+
+/* Parse a non-negative decimal that fits uint32_t. */
+bool pv_parse_u32(const char *s, uint32_t *out);
+
+/*
+ * After provision, adopt or rotate: make the vaults the token names (key
+ * and KEK) trusted through a drop-in beside the config file, so this
+ * machine - and a VM restored from its backup - may fetch from them. The
+ * token on the disk is never what makes a vault trusted; this command,
+ * run by root, is. 0, or -errno after printing why and what to do.
+ */
+int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
+		    const struct vv_token *t);
+
+/* Print a JSON object on stdout, flushed. */
+void pv_print_json(struct json_object *o);
+
+#endif

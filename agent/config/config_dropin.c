@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Drop-ins beside the config file (conf.d/NAME.conf, the systemd convention)
+ * and the vault allow-list they carry. provision, adopt and rotate write
+ * one per vault they used, so the allow-list travels with the OS disk: a VM
+ * restored from backup trusts the vaults its volumes were made with, and a
+ * disk's own token can never add one.
+ */
+#include "agent/config/config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vault/vault.h"
+
+int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
+			  size_t errlen, const char *file, int line)
+{
+	char *copy = strdup(value), *save = NULL;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *u = strtok_r(copy, " \t,", &save); u && !r; u = strtok_r(NULL, " \t,", &save)) {
+		char o[VV_ORIGIN_MAX], **n;
+		bool dup = false;
+
+		if (vv_origin(u, o, sizeof(o)) < 0) {
+			snprintf(errbuf, errlen, "%s:%d: allowed: '%s' is not a vault URL "
+				 "(https://HOST[:PORT] with a DNS name)", file, line, u);
+			r = -EINVAL;
+			break;
+		}
+		for (size_t i = 0; i < c->nallowed; i++)
+			dup = dup || !strcmp(c->allowed[i], o);
+		if (dup)
+			continue;
+		n = realloc(c->allowed, (c->nallowed + 2) * sizeof(*n));
+		if (!n) {
+			r = -ENOMEM;
+			break;
+		}
+		c->allowed = n;
+		if (!(n[c->nallowed] = strdup(o))) {
+			r = -ENOMEM;
+			break;
+		}
+		n[++c->nallowed] = NULL;
+	}
+	free(copy);
+	return r;
+}
+
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
+			size_t errlen, const char *file, int line)
+{
+	char from[VV_ORIGIN_MAX], to[VV_ORIGIN_MAX], a[VV_ORIGIN_MAX], b[VV_ORIGIN_MAX];
+	struct vv_vault_move *n;
+	char extra;
+
+	if (sscanf(value, "%299s %299s %c", a, b, &extra) != 2 ||
+	    vv_origin(a, from, sizeof(from)) < 0 || vv_origin(b, to, sizeof(to)) < 0) {
+		snprintf(errbuf, errlen, "%s:%d: moved: expected two vault URLs, "
+			 "'https://OLD-VAULT https://NEW-VAULT' (got '%s')", file, line, value);
+		return -EINVAL;
+	}
+	if (!strcmp(from, to)) {
+		snprintf(errbuf, errlen, "%s:%d: moved: %s moved to itself", file, line, from);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->nmoves; i++) {
+		if (!strcmp(c->moves[i].from, from) && !strcmp(c->moves[i].to, to))
+			return 0;	/* the same line in two files */
+		if (!strcmp(c->moves[i].from, from) || !strcmp(c->moves[i].to, from) ||
+		    !strcmp(c->moves[i].from, to)) {
+			snprintf(errbuf, errlen, "%s:%d: moved: %s is already mapped (to %s); "
+				 "one mapping per vault, no chains", file, line, from, c->moves[i].to);
+			return -EINVAL;
+		}
+	}
+	n = realloc(c->moves, (c->nmoves + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	c->moves = n;
+	n[c->nmoves].from = strdup(from);
+	n[c->nmoves].to = strdup(to);
+	if (!n[c->nmoves].from || !n[c->nmoves].to) {
+		free((char *)n[c->nmoves].from);
+		free((char *)n[c->nmoves].to);
+		return -ENOMEM;
+	}
+	c->nmoves++;
+	return 0;
+}
+
+int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen)
+{
+	const char *p = config_path ? config_path : VV_DEFAULT_CONFIG;
+	const char *slash = strrchr(p, '/');
+	int n;
+
+	if (!slash)
+		n = snprintf(out, outlen, "conf.d");
+	else
+		n = snprintf(out, outlen, "%.*s/conf.d", (int)(slash - p), p);
+	return n > 0 && (size_t)n < outlen ? 0 : -ENAMETOOLONG;
+}
+
+/* Take what a drop-in says: later files win for single values, lists grow. */
+static int take_str(char **dst, char **src)
+{
+	if (!*src)
+		return 0;
+	free(*dst);
+	*dst = *src;
+	*src = NULL;
+	return 0;
+}
+
+static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
+		 char *errbuf, size_t errlen)
+{
+	struct vv_config_vault *a = &cfg->vault, *b = &d->vault;
+	struct vv_volume_conf *nv;
+
+	if (d->snapshot.nexclude || d->snapshot.scripts_config || d->snapshot.hooks_dir ||
+	    d->snapshot.timeout_s != VV_SNAPSHOT_DEFAULT_TIMEOUT_S) {
+		snprintf(errbuf, errlen, "%s: [snapshot] belongs in the main config file", path);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < d->nvolumes; i++) {
+		const struct vv_volume_conf *old = vv_config_volume(cfg, d->volumes[i].name);
+
+		if (old) {
+			snprintf(errbuf, errlen, "%s: [volume %s] is already described at %s",
+				 d->volumes[i].where ? d->volumes[i].where : path,
+				 d->volumes[i].name, old->where ? old->where : "?");
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < b->nallowed; i++) {
+		int r = vv_config_add_allowed(a, b->allowed[i], errbuf, errlen, path, 0);
+
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < b->nmoves; i++) {
+		char line[2 * VV_ORIGIN_MAX + 2];
+		int r;
+
+		snprintf(line, sizeof(line), "%s %s", b->moves[i].from, b->moves[i].to);
+		r = vv_config_add_moved(a, line, errbuf, errlen, path, 0);
+		if (r < 0)
+			return r;
+	}
+	take_str(&a->url, &b->url);
+	take_str(&a->secondary, &b->secondary);
+	take_str(&a->imds, &b->imds);
+	take_str(&a->ca_file, &b->ca_file);
+	take_str(&a->identity_kind, &b->identity_kind);
+	take_str(&a->identity_value, &b->identity_value);
+	take_str(&a->aad_tenant, &b->aad_tenant);
+	take_str(&a->aad_client_id, &b->aad_client_id);
+	take_str(&a->aad_secret_file, &b->aad_secret_file);
+	take_str(&a->aad_cert_file, &b->aad_cert_file);
+	take_str(&a->keystore, &b->keystore);
+	if (b->timeout_s)
+		a->timeout_s = b->timeout_s;
+	/* [open] token_options_allowed: a list, it grows like allowed. */
+	cfg->token_options_allowed |= d->token_options_allowed;
+	if (!d->nvolumes)
+		return 0;
+	nv = realloc(cfg->volumes, (cfg->nvolumes + d->nvolumes) * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	cfg->volumes = nv;
+	memcpy(nv + cfg->nvolumes, d->volumes, d->nvolumes * sizeof(*nv));
+	cfg->nvolumes += d->nvolumes;
+	d->nvolumes = 0;	/* moved: d must not free them */
+	return 0;
+}
+
+static int dropin_filter(const struct dirent *e)
+{
+	return e->d_name[0] != '.' && !fnmatch("*.conf", e->d_name, 0);
+}
+
+/* The directory decides what is trusted too: it must be as protected as its files. */
+static int check_dir(const char *dir, char *errbuf, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0)
+		return errno == ENOENT ? 1 : -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(errbuf, errlen, "%s: not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(errbuf, errlen, "%s: owned by uid %u, must be owned by root", dir,
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(errbuf, errlen, "%s: writable by group or others (mode %04o); run: chmod go-w %s",
+			 dir, (unsigned)(st.st_mode & 07777), dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen)
+{
+	bool is_default = !path || !strcmp(path, VV_DEFAULT_CONFIG);
+	struct vv_config *cfg = NULL, *d = NULL;
+	struct dirent **ents = NULL;
+	char dir[PATH_MAX], file[PATH_MAX + 256];
+	int n = 0, r;
+
+	r = vv_config_load_file(path, !is_default, &cfg, errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = vv_config_dropin_dir(path, dir, sizeof(dir));
+	if (r < 0)
+		goto out;
+	r = check_dir(dir, errbuf, errlen);
+	if (r) {
+		if (r == 1)
+			r = 0;	/* no drop-ins */
+		else if (errbuf && errlen && !errbuf[0])
+			snprintf(errbuf, errlen, "%s: %s", dir, strerror(-r));
+		goto out;
+	}
+	n = scandir(dir, &ents, dropin_filter, alphasort);
+	if (n < 0) {
+		r = -errno;
+		snprintf(errbuf, errlen, "%s: %s", dir, strerror(-r));
+		n = 0;
+		goto out;
+	}
+	for (int i = 0; i < n && !r; i++) {
+		snprintf(file, sizeof(file), "%s/%s", dir, ents[i]->d_name);
+		r = vv_config_load_file(file, true, &d, errbuf, errlen);
+		if (!r)
+			r = merge(cfg, d, file, errbuf, errlen);
+		vv_config_free(d);
+		d = NULL;
+	}
+out:
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	if (r < 0) {
+		vv_config_free(cfg);
+		return r;
+	}
+	*out = cfg;
+	return 0;
+}
+
+static bool trusted_by(const struct vv_config *cfg, const char *origin)
+{
+	char o[VV_ORIGIN_MAX];
+
+	if (!cfg)
+		return false;
+	if ((cfg->vault.url && !vv_origin(cfg->vault.url, o, sizeof(o)) && !strcmp(o, origin)) ||
+	    (cfg->vault.secondary && !vv_origin(cfg->vault.secondary, o, sizeof(o)) &&
+	     !strcmp(o, origin)))
+		return true;
+	for (size_t i = 0; i < cfg->vault.nallowed; i++)
+		if (!strcmp(cfg->vault.allowed[i], origin))
+			return true;
+	for (size_t i = 0; i < cfg->vault.nmoves; i++)
+		if (!strcmp(cfg->vault.moves[i].to, origin))
+			return true;
+	return false;
+}
+
+/* mkdir that leaves an existing directory alone; 0755 like /etc's. */
+static int mkdir_one(const char *d)
+{
+	return mkdir(d, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
+			  const char *ref, char *errbuf, size_t errlen)
+{
+	char o[VV_ORIGIN_MAX], dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX + VV_ORIGIN_MAX + 32];
+	char tmp[PATH_MAX + VV_ORIGIN_MAX + 64], text[2 * VV_ORIGIN_MAX + 256], stamp[64];
+	const char *host;
+	time_t now = time(NULL);
+	size_t len;
+	int fd = -1, r, dfd = -1;
+	char *slash;
+
+	if (!ref || strncmp(ref, "https://", 8) || vv_origin(ref, o, sizeof(o)) < 0 ||
+	    trusted_by(cfg, o))
+		return 0;
+	r = vv_config_dropin_dir(config_path, dir, sizeof(dir));
+	if (r < 0)
+		goto fail;
+	snprintf(parent, sizeof(parent), "%s", dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		if ((r = mkdir_one(parent)) < 0)
+			goto fail;
+	}
+	if ((r = mkdir_one(dir)) < 0)
+		goto fail;
+	/* The origin is a checked DNS name and port: safe as a file name. */
+	host = o + 8;
+	snprintf(name, sizeof(name), "%s/50-vault-%s.conf", dir, host);
+	for (char *c = strrchr(name, '/') + 1; *c; c++)
+		if (*c == ':')
+			*c = '-';
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d", gmtime(&now));
+	len = (size_t)snprintf(text, sizeof(text),
+			       "# Written by vaultvol on %s: volumes on this machine keep their\n"
+			       "# keys in this vault, so it is trusted (docs/security.md).\n"
+			       "[vault]\nallowed = %s\n", stamp, o);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", name, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		r = errno ? -errno : -EIO;
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+	if (rename(tmp, name) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+fail:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	snprintf(errbuf, errlen, "cannot write the vault allow-list drop-in for %s in %s: %s",
+		 o, dir, strerror(-r));
+	return r;
+}

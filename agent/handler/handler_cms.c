@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * protectedSettings: base64 of DER CMS EnvelopedData, encrypted by the
+ * extension framework to the VM's certificate whose SHA-1 thumbprint the
+ * settings name. waagent keeps that certificate and its key as
+ * <waagent_dir>/<THUMBPRINT>.crt and .prv (PEM). Decrypted with OpenSSL's
+ * CMS code; the private key file and the plaintext only ever sit in locked,
+ * wiped memory (struct vv_secret, OpenSSL's secure-memory BIO).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/handler/handler.h"
+#include "agent/handler/handler_internal.h"
+#include "base/b64.h"
+#include "vault/keyfile.h"
+
+#define PEM_FILE_MAX (64 * 1024)
+
+/* Never prompt for a passphrase: waagent's keys have none. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* Read a small file into a secret (for the private key). */
+static int read_into_secret(const char *path, struct vv_secret **out)
+{
+	struct vv_error e = { 0 };
+	int r;
+
+	r = vv_key_file_read(AT_FDCWD, path, 0, out, &e);
+	if (r == 0 && (!(*out)->len || (*out)->len > PEM_FILE_MAX)) {
+		vv_secret_free(*out);
+		*out = NULL;
+		r = -EINVAL;
+	}
+	return r;
+}
+
+static bool is_hex40(const char *t)
+{
+	size_t i;
+
+	for (i = 0; t[i]; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') || (t[i] >= 'a' && t[i] <= 'f') ||
+		      (t[i] >= 'A' && t[i] <= 'F')))
+			return false;
+	return i == 40;
+}
+
+/* waagent names the files in upper case; accept the name as given too. */
+static char *pick_file(const char *dir, const char *thumb_upper,
+		       const char *thumb_given, const char *ext)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s.%s", dir, thumb_upper, ext) < 0)
+		return NULL;
+	if (access(p, F_OK) == 0 || strcmp(thumb_upper, thumb_given) == 0)
+		return p;
+	free(p);
+	if (asprintf(&p, "%s/%s.%s", dir, thumb_given, ext) < 0)
+		return NULL;
+	return p;
+}
+
+static X509 *load_cert(const char *path, char *err, size_t errlen, int *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	X509 *x = NULL;
+	BIO *b = NULL;
+
+	*r = vv_handler_read_file(path, PEM_FILE_MAX, &text, &len, NULL, 0);
+	if (*r < 0) {
+		vv_herr(err, errlen, "protected settings certificate %s: %s", path,
+			*r == -ENOENT ? "not found" : strerror(-*r));
+		if (*r != -ENOENT)
+			*r = -EINVAL;
+		goto out;
+	}
+	b = BIO_new_mem_buf(text, (int)len);
+	if (b)
+		x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+	if (!x) {
+		vv_herr(err, errlen, "protected settings certificate %s is not a PEM certificate", path);
+		*r = -EINVAL;
+	}
+out:
+	BIO_free(b);
+	free(text);
+	return x;
+}
+
+static EVP_PKEY *load_key(const char *path, char *err, size_t errlen, int *r)
+{
+	struct vv_secret *pem = NULL;
+	EVP_PKEY *k = NULL;
+	BIO *b = NULL;
+
+	*r = read_into_secret(path, &pem);
+	if (*r < 0) {
+		vv_herr(err, errlen, "protected settings private key %s: %s", path,
+			*r == -ENOENT ? "not found" :
+			*r == -EINVAL ? "not a small regular file" : strerror(-*r));
+		goto out;
+	}
+	b = BIO_new_mem_buf(pem->data, (int)pem->len);
+	if (b)
+		k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	if (!k) {
+		vv_herr(err, errlen, "protected settings private key %s is not a PEM private key", path);
+		*r = -EINVAL;
+	}
+out:
+	BIO_free(b);
+	vv_secret_free(pem);
+	return k;
+}
+
+int vv_handler_decrypt(const char *waagent_dir, const char *thumbprint,
+		       const char *b64, struct vv_secret **plain,
+		       char *err, size_t errlen)
+{
+	char upper[41], actual[41], *crt_path = NULL, *prv_path = NULL;
+	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
+	const unsigned char *p;
+	unsigned int mdlen = 0;
+	CMS_ContentInfo *cms = NULL;
+	struct vv_secret *out = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	BIO *mem = NULL;
+	size_t derlen = 0;
+	char *data;
+	long n;
+	int r;
+
+	*plain = NULL;
+	if (!thumbprint || !is_hex40(thumbprint)) {
+		char clean[80];
+
+		vv_handler_sanitize(thumbprint ? thumbprint : "", clean, sizeof(clean));
+		vv_herr(err, errlen, "protectedSettingsCertThumbprint \"%s\" is not 40 hex digits", clean);
+		r = -EINVAL;
+		goto out;
+	}
+	for (int i = 0; i < 41; i++)
+		upper[i] = (char)(thumbprint[i] >= 'a' && thumbprint[i] <= 'f' ?
+				  thumbprint[i] - 'a' + 'A' : thumbprint[i]);
+	r = vv_b64_decode(VV_B64_STD, b64, strlen(b64), &der, &derlen);
+	if (r < 0) {
+		vv_herr(err, errlen, "protectedSettings is not valid base64");
+		r = -EINVAL;
+		goto out;
+	}
+	p = der;
+	cms = derlen <= INT32_MAX ? d2i_CMS_ContentInfo(NULL, &p, (long)derlen) : NULL;
+	if (!cms || p != der + derlen ||
+	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped) {
+		vv_herr(err, errlen, "protectedSettings is not DER CMS EnvelopedData");
+		r = -EINVAL;
+		goto out;
+	}
+	crt_path = pick_file(waagent_dir, upper, thumbprint, "crt");
+	prv_path = pick_file(waagent_dir, upper, thumbprint, "prv");
+	if (!crt_path || !prv_path) {
+		r = -ENOMEM;
+		vv_herr(err, errlen, "out of memory");
+		goto out;
+	}
+	cert = load_cert(crt_path, err, errlen, &r);
+	if (!cert)
+		goto out;
+	if (!X509_digest(cert, EVP_sha1(), md, &mdlen) || mdlen != 20) {
+		vv_herr(err, errlen, "cannot compute the certificate thumbprint");
+		r = -EINVAL;
+		goto out;
+	}
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(actual + 2 * i, 3, "%02X", md[i]);
+	if (strcmp(actual, upper) != 0) {
+		vv_herr(err, errlen, "certificate %s does not match thumbprint %s", crt_path, upper);
+		r = -EINVAL;
+		goto out;
+	}
+	key = load_key(prv_path, err, errlen, &r);
+	if (!key)
+		goto out;
+	if (X509_check_private_key(cert, key) != 1) {
+		vv_herr(err, errlen, "private key %s does not belong to certificate %s", prv_path, upper);
+		r = -EINVAL;
+		goto out;
+	}
+	/*
+	 * Say plainly when the data was encrypted for another certificate
+	 * (the commonest field mistake) rather than as a decryption failure.
+	 */
+	{
+		STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
+		bool match = false;
+
+		for (int i = 0; ris && i < sk_CMS_RecipientInfo_num(ris); i++) {
+			CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+
+			if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS &&
+			    CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+				match = true;
+		}
+		if (!match) {
+			vv_herr(err, errlen, "protectedSettings is not encrypted to certificate %s", upper);
+			r = -EACCES;
+			goto out;
+		}
+	}
+	/* Secure-memory BIO: its buffer is wiped on growth and on free. */
+	mem = BIO_new(BIO_s_secmem());
+	if (!mem) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (CMS_decrypt(cms, key, cert, NULL, mem, 0) != 1) {
+		vv_herr(err, errlen, "protectedSettings cannot be decrypted with certificate %s", upper);
+		r = -EACCES;
+		goto out;
+	}
+	n = BIO_get_mem_data(mem, &data);
+	if (n < 0 || n > VV_HANDLER_PROTECTED_MAX) {
+		vv_herr(err, errlen, "decrypted protectedSettings exceed %d bytes", VV_HANDLER_PROTECTED_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	out = vv_secret_new((size_t)n + 1);
+	if (!out || vv_secret_set(out, data, (size_t)n) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	out->data[out->len] = '\0';
+	*plain = out;
+	out = NULL;
+	r = 0;
+out:
+	/* Leave no stale OpenSSL errors for later, unrelated callers. */
+	ERR_clear_error();
+	vv_secret_free(out);
+	BIO_free(mem);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	CMS_ContentInfo_free(cms);
+	free(der);
+	free(crt_path);
+	free(prv_path);
+	return r;
+}

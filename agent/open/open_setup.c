@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* The common start of open, close and status: config, ADE, disks, plan. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/config/config_ade.h"
+#include "agent/open/open.h"
+#include "agent/options.h"
+#include "agent/config/config_vault.h"
+
+int vv_open_setup(const struct vv_options *opt, bool need_vault, struct vv_open_setup *s,
+		  char *err, size_t errlen)
+{
+	struct vv_discover_opts dopts = { .lun_dir = getenv("VAULTVOL_LUN_DIR") };
+	const char *root = getenv("VAULTVOL_ROOT");
+	struct vv_open_env env;
+	char ade_err[512] = "";
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if (need_vault) {
+		struct vv_vault_session vs;
+
+		r = vv_vault_session_open(opt, NULL, &vs, err, errlen);
+		s->cfg = vs.cfg;
+		s->vault = vs.vault;
+	} else
+		r = vv_config_load(opt->config_path, &s->cfg, err, errlen);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EINVAL;
+	r = vv_ade_load(root, &s->ade, &s->nade, ade_err, sizeof(ade_err));
+	if (r < 0) {
+		snprintf(err, errlen, "reading ADE state: %s", strerror(-r));
+		return r;
+	}
+	r = vv_discover_scan(&dopts, &s->disks);
+	if (r < 0) {
+		snprintf(err, errlen, "listing block devices: %s", strerror(-r));
+		return r;
+	}
+	r = vv_open_state_read(opt->state_dir, &s->prev, &s->nprev, err, errlen);
+	if (r < 0)
+		return r;
+	env = (struct vv_open_env){
+		.cfg = s->cfg, .ade = s->ade, .nade = s->nade, .disks = &s->disks,
+		.prev = s->prev, .nprev = s->nprev,
+	};
+	r = vv_open_plan_build(&env, &s->plan);
+	if (r < 0)
+		snprintf(err, errlen, "planning: %s", strerror(-r));
+	return r;
+}
+
+void vv_open_teardown(struct vv_open_setup *s)
+{
+	vv_open_plan_free(&s->plan);
+	vv_prev_free(s->prev, s->nprev);
+	vv_disks_free(&s->disks);
+	for (size_t i = 0; i < s->nade; i++)
+		vv_volume_conf_clear(&s->ade[i]);
+	free(s->ade);
+	vv_vault_free(s->vault);
+	vv_config_free(s->cfg);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* <state_dir>/volumes.json: the outcome of open/close per volume, never a key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "agent/open/open.h"
+#include "agent/config/state_dir.h"
+#include "base/log.h"
+
+/* Far more than any number of volumes writes; a bigger file is not ours. */
+#define VV_OPEN_STATE_MAX (4 * 1024 * 1024)
+
+
+static int add_str(struct json_object *o, const char *k, const char *v)
+{
+	struct json_object *s;
+
+	if (!v || !*v)
+		return 0;
+	s = json_object_new_string(v);
+	if (!s)
+		return -ENOMEM;
+	json_object_object_add(o, k, s);
+	return 0;
+}
+
+struct json_object *vv_open_vol_json(const struct vv_vol *v)
+{
+	struct json_object *o = json_object_new_object();
+	char m[200];
+	int r = 0;
+
+	if (!o)
+		return NULL;
+	r |= add_str(o, "name", v->conf.name);
+	r |= add_str(o, "device", v->device);
+	r |= add_str(o, "type", vv_vol_type_str(v->type));
+	r |= add_str(o, "uuid", v->uuid);
+	r |= add_str(o, "opened_uuid", v->opened_uuid);
+	if (v->lun >= 0)
+		json_object_object_add(o, "lun", json_object_new_int(v->lun));
+	r |= add_str(o, "match", vv_match_str(&v->conf.match, m, sizeof(m)));
+	r |= add_str(o, "described_by", v->conf.where);
+	r |= add_str(o, "key_origin", v->conf.key ? vv_origin_str(v->key_origin) : NULL);
+	/* References and versions are not secrets; they say which key opened it. */
+	r |= add_str(o, "key_ref", v->conf.key);
+	r |= add_str(o, "key_source", v->key_source);
+	r |= add_str(o, "key_version", v->key_version);
+	r |= add_str(o, "kek_version", v->kek_version);
+	r |= add_str(o, "state", vv_vstate_str(v->state));
+	r |= add_str(o, "mount", v->conf.mount);
+	r |= add_str(o, "mounted_on", v->mounted_on);
+	r |= add_str(o, "device_mapper", v->state == VV_VS_OPEN || v->state == VV_VS_MOUNTED ?
+		     v->top : NULL);
+	json_object_object_add(o, "quiesce", json_object_new_boolean(v->quiesced));
+	if (v->reencrypt_pct >= 0)
+		json_object_object_add(o, "encryption_progress", json_object_new_int(v->reencrypt_pct));
+	if (v->fail) {
+		r |= add_str(o, "error", vv_fail_str(v->fail));
+		if (v->fail == VV_FAIL_KEY_ACCESS)
+			r |= add_str(o, "cause", vv_cause_str(v->cause));
+		r |= add_str(o, "message", v->message);
+		r |= add_str(o, "remedy", v->remedy);
+	}
+	r |= add_str(o, "warning", v->warning);
+	json_object_object_add(o, "updated", json_object_new_int64((int64_t)time(NULL)));
+	if (r) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * The last runs' outcome, after checking the directory and the file. A
+ * damaged file is forgotten (the next write replaces it); a missing one is
+ * no state; an unsafe one is an error naming the path and the fix.
+ */
+static int read_state(const char *dir, struct json_object **out, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	r = vv_state_file_read(dir, VV_OPEN_STATE_FILE, VV_OPEN_STATE_MAX, &text, &len,
+			       err, errlen);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	*out = json_tokener_parse(text);
+	if (*out && !json_object_is_type(*out, json_type_object)) {
+		json_object_put(*out);
+		*out = NULL;
+	}
+	free(text);
+	return 0;
+}
+
+int vv_open_state_read(const char *dir, struct vv_prev **prev, size_t *n,
+		       char *err, size_t errlen)
+{
+	struct json_object *o, *vols;
+	size_t cnt;
+	int r;
+
+	*prev = NULL;
+	*n = 0;
+	r = read_state(dir, &o, err, errlen);
+	if (r < 0 || !o)
+		return r;
+	if (!json_object_object_get_ex(o, "volumes", &vols) ||
+	    !json_object_is_type(vols, json_type_array)) {
+		json_object_put(o);
+		return 0;
+	}
+	cnt = json_object_array_length(vols);
+	*prev = calloc(cnt ? cnt : 1, sizeof(**prev));
+	if (!*prev) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		struct json_object *e = json_object_array_get_idx(vols, i), *nm, *uu, *ou;
+		struct vv_prev *p = &(*prev)[*n];
+
+		/* A JSON null has no string: strdup(NULL) would crash the agent. */
+		if (!json_object_object_get_ex(e, "name", &nm) ||
+		    !json_object_object_get_ex(e, "uuid", &uu) ||
+		    !json_object_is_type(nm, json_type_string) ||
+		    !json_object_is_type(uu, json_type_string))
+			continue;
+		p->name = strdup(json_object_get_string(nm));
+		p->uuid = strdup(json_object_get_string(uu));
+		if (json_object_object_get_ex(e, "opened_uuid", &ou) &&
+		    json_object_is_type(ou, json_type_string))
+			p->opened_uuid = strdup(json_object_get_string(ou));
+		if (!p->name || !p->uuid) {
+			free(p->name);
+			free(p->uuid);
+			free(p->opened_uuid);
+			memset(p, 0, sizeof(*p));
+			continue;
+		}
+		(*n)++;
+	}
+	json_object_put(o);
+	return 0;
+}
+
+void vv_prev_free(struct vv_prev *prev, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(prev[i].name);
+		free(prev[i].uuid);
+		free(prev[i].opened_uuid);
+	}
+	free(prev);
+}
+
+static bool in_run(const struct vv_open_plan *plan, const char *name)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].selected && !strcmp(plan->v[i].conf.name, name))
+			return true;
+	return false;
+}
+
+/* Write text to dir/name atomically: temporary file, fsync, rename, dir fsync. */
+static int write_atomic(const char *dir, const char *name, const char *text,
+			char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	size_t len = strlen(text), off = 0;
+	int fd, dfd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	/* Per-process name in a root-only directory; a crashed run's leftover is replaced. */
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot write in %s: %s", dir, strerror(errno));
+		return r;
+	}
+	if (fchmod(fd, 0600) < 0)
+		r = -errno;
+	while (!r && off < len) {
+		ssize_t w = write(fd, text + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			r = -errno;
+		else
+			off += (size_t)w;
+	}
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r) {
+		unlink(tmp);
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
+		return r;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
+			char *err, size_t errlen)
+{
+	struct json_object *old = NULL, *ovols = NULL;
+	struct json_object *root = json_object_new_object();
+	struct json_object *vols = json_object_new_array();
+	int r;
+
+	/* Created 0700 when missing; never written through a link or an open dir. */
+	r = vv_state_dir_open(dir, true, err, errlen);
+	if (r >= 0) {
+		close(r);
+		r = read_state(dir, &old, err, errlen);
+	}
+	if (r < 0)
+		goto out;
+	r = -ENOMEM;
+	if (!root || !vols)
+		goto out;
+	/* Volumes this run did not look at keep what an earlier run said. */
+	if (old && json_object_object_get_ex(old, "volumes", &ovols) &&
+	    json_object_is_type(ovols, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(ovols); i++) {
+			struct json_object *e = json_object_array_get_idx(ovols, i), *nm;
+
+			if (!json_object_object_get_ex(e, "name", &nm) ||
+			    in_run(plan, json_object_get_string(nm)))
+				continue;
+			json_object_array_add(vols, json_object_get(e));
+		}
+	}
+	for (size_t i = 0; i < plan->n; i++) {
+		struct json_object *e;
+
+		/* Undescribed disks are found anew each run; nothing to remember. */
+		if (!plan->v[i].selected || plan->v[i].undescribed)
+			continue;
+		e = vv_open_vol_json(&plan->v[i]);
+		if (!e)
+			goto out;
+		json_object_array_add(vols, e);
+	}
+	json_object_object_add(root, "version", json_object_new_int(1));
+	json_object_object_add(root, "updated", json_object_new_int64((int64_t)time(NULL)));
+	json_object_object_add(root, "volumes", vols);
+	vols = NULL;
+	r = write_atomic(dir, VV_OPEN_STATE_FILE,
+			 json_object_to_json_string_ext(root, VV_OPEN_JSON_FLAGS), err, errlen);
+out:
+	if (r == -ENOMEM)
+		snprintf(err, errlen, "out of memory");
+	json_object_put(vols);
+	json_object_put(root);
+	json_object_put(old);
+	return r;
+}
+
+static void fill(char **dst, struct json_object *e, const char *key)
+{
+	struct json_object *v;
+
+	if (*dst || !json_object_object_get_ex(e, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return;
+	*dst = strdup(json_object_get_string(v));
+}
+
+static void fill_buf(char *dst, size_t len, struct json_object *e, const char *key)
+{
+	struct json_object *v;
+
+	if (dst[0] || !json_object_object_get_ex(e, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return;
+	snprintf(dst, len, "%s", json_object_get_string(v));
+}
+
+int vv_open_state_merge(const char *dir, struct vv_open_plan *plan)
+{
+	struct json_object *o, *vols;
+	char why[512];
+	int r;
+
+	r = read_state(dir, &o, why, sizeof(why));
+	if (r < 0)
+		vv_warn("%s", why);
+	if (!o)
+		return r;
+	if (json_object_object_get_ex(o, "volumes", &vols) &&
+	    json_object_is_type(vols, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(vols); i++) {
+			struct json_object *e = json_object_array_get_idx(vols, i), *nm, *err;
+			struct vv_vol *v;
+
+			if (!json_object_object_get_ex(e, "name", &nm) ||
+			    !json_object_is_type(nm, json_type_string))
+				continue;
+			v = vv_open_plan_find(plan, json_object_get_string(nm));
+			if (!v)
+				continue;
+			fill(&v->key_source, e, "key_source");
+			fill(&v->key_version, e, "key_version");
+			fill(&v->kek_version, e, "kek_version");
+			fill_buf(v->warning, sizeof(v->warning), e, "warning");
+			/* The last run's error, unless planning found one now. */
+			if (!v->fail && json_object_object_get_ex(e, "error", &err)) {
+				fill_buf(v->last_error, sizeof(v->last_error), e, "error");
+				fill_buf(v->message, sizeof(v->message), e, "message");
+				fill_buf(v->remedy, sizeof(v->remedy), e, "remedy");
+			}
+		}
+	}
+	json_object_put(o);
+	return 0;
+}

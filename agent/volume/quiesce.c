@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * dm-quiesce through libdevmapper (never by running dmsetup): table
+ * creation, target messages, status and removal. See agent/volume/quiesce.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/dm-ioctl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libdevmapper.h>
+
+#include "agent/volume/quiesce.h"
+
+static const char *const state_names[] = {
+	[VV_QUIESCE_THAWED] = "thawed",
+	[VV_QUIESCE_FREEZING] = "freezing",
+	[VV_QUIESCE_FROZEN] = "frozen",
+};
+
+const char *vv_quiesce_state_name(enum vv_quiesce_state s)
+{
+	if ((unsigned)s < sizeof(state_names) / sizeof(state_names[0]))
+		return state_names[s];
+	return "unknown";
+}
+
+/* Next space-separated field of *p: start and length; 0 length at the end. */
+static size_t next_field(const char **p, const char **start)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n')
+		s++;
+	*start = s;
+	while (s[n] && s[n] != ' ' && s[n] != '\t' && s[n] != '\n')
+		n++;
+	*p = s + n;
+	return n;
+}
+
+/* Decimal digits only: strtoull would accept a sign and wrap "-1". */
+static int parse_u64(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int vv_quiesce_parse_status(const char *line, struct vv_quiesce_status *st)
+{
+	/* Filled in a copy, so callers never see half of a bad line. */
+	struct vv_quiesce_status tmp = *st;
+	uint64_t *nums[] = { &tmp.epoch, &tmp.last_freeze_us, &tmp.expiries,
+			     &tmp.held_writes };
+	const char *p = line, *f;
+	size_t n, i;
+	int found = 0;
+
+	if (!line)
+		return -EINVAL;
+	n = next_field(&p, &f);
+	for (i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++) {
+		if (strlen(state_names[i]) == n && !strncmp(f, state_names[i], n)) {
+			tmp.state = (enum vv_quiesce_state)i;
+			found = 1;
+		}
+	}
+	if (!found)
+		return -EINVAL;
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		n = next_field(&p, &f);
+		if (parse_u64(f, n, nums[i]) < 0)
+			return -EINVAL;
+	}
+	*st = tmp;
+	return 0;
+}
+
+/* The errno of a failed dm_task_run, in this file's conventions. */
+static int dm_err(struct dm_task *dmt)
+{
+	int e = dm_task_get_errno(dmt);
+
+	if (e == ENXIO)
+		return -ENODEV;
+	return e > 0 ? -e : -EIO;
+}
+
+int vv_quiesce_available(void)
+{
+	struct dm_task *dmt;
+	struct dm_versions *v, *last;
+	int r;
+
+	dmt = dm_task_create(DM_DEVICE_LIST_VERSIONS);
+	/*
+	 * libdevmapper refuses to create a task when the kernel has no
+	 * device-mapper driver (what a host without dm-mod sees), far more
+	 * often than for lack of memory: report "no device-mapper".
+	 */
+	if (!dmt)
+		return -ENODEV;
+	if (!dm_task_run(dmt)) {
+		/* No control node or no dm driver: nothing to talk to. */
+		r = dm_task_get_errno(dmt);
+		r = r > 0 ? -r : -ENODEV;
+		goto out;
+	}
+	r = 0;
+	v = dm_task_get_versions(dmt);
+	do {
+		last = v;
+		if (!strcmp(v->name, VV_QUIESCE_TARGET)) {
+			r = 1;
+			break;
+		}
+		v = (struct dm_versions *)((char *)v + v->next);
+	} while (last != v);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+static int lower_sectors(const char *path, uint64_t *sectors)
+{
+	uint64_t bytes = 0;
+	int fd, r = 0;
+
+	/* A block device node, by design not a regular file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, BLKGETSIZE64, &bytes) < 0)
+		r = -errno;
+	else if (bytes < 512)
+		r = -EINVAL;
+	else
+		*sectors = bytes / 512;
+	close(fd);
+	return r;
+}
+
+/* Does a mapping of this name exist (1), not (0), or -errno. */
+static int mapping_exists(const char *name)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	int r;
+
+	dmt = dm_task_create(DM_DEVICE_INFO);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (!dm_task_run(dmt)) {
+		r = dm_err(dmt);
+		goto out;
+	}
+	r = dm_task_get_info(dmt, &info) && info.exists;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+/*
+ * One dm ioctl on NAME: create (no table), load a table, resume or remove.
+ * Done step by step rather than with libdevmapper's create-with-table,
+ * whose inner tasks keep the kernel's errno to themselves.
+ */
+static int dm_simple(int type, const char *name, uint64_t sectors, const char *params,
+		     int with_cookie)
+{
+	struct dm_task *dmt;
+	uint32_t cookie = 0;
+	int r, cookie_set = 0;
+
+	dmt = dm_task_create(type);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) ||
+	    (params && !dm_task_add_target(dmt, 0, sectors, VV_QUIESCE_TARGET, params)) ||
+	    (type == DM_DEVICE_REMOVE && !dm_task_retry_remove(dmt))) {
+		r = -EINVAL;
+		goto out;
+	}
+	/*
+	 * With udev running the cookie makes us wait for its node work;
+	 * without udev (guest, initramfs) libdevmapper does mknod/unlink
+	 * itself when the cookie is waited on.
+	 */
+	if (with_cookie) {
+		if (!dm_task_set_cookie(dmt, &cookie, 0)) {
+			r = -EIO;
+			goto out;
+		}
+		cookie_set = 1;
+	}
+	r = dm_task_run(dmt) ? 0 : dm_err(dmt);
+out:
+	if (cookie_set)
+		(void)dm_udev_wait(cookie);
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int vv_quiesce_create(const char *name, const char *lower_dev_path, uint64_t sectors)
+{
+	char params[PATH_MAX + 8];
+	char node[PATH_MAX];
+	struct stat sb;
+	int r;
+
+	if (!name || !*name || strlen(name) >= DM_NAME_LEN || strchr(name, '/') ||
+	    !lower_dev_path || !*lower_dev_path || strchr(lower_dev_path, ' '))
+		return -EINVAL;
+	if (sectors == 0) {
+		r = lower_sectors(lower_dev_path, &sectors);
+		if (r < 0)
+			return r;
+	}
+	if ((size_t)snprintf(params, sizeof(params), "%s 0", lower_dev_path) >= sizeof(params))
+		return -ENAMETOOLONG;
+
+	r = dm_simple(DM_DEVICE_CREATE, name, 0, NULL, 0);
+	if (r < 0) {
+		/* The kernel says EBUSY for a name already in use. */
+		if (r == -EBUSY && mapping_exists(name) == 1)
+			r = -EEXIST;
+		return r;
+	}
+	r = dm_simple(DM_DEVICE_RELOAD, name, sectors, params, 0);
+	if (r == 0)
+		r = dm_simple(DM_DEVICE_RESUME, name, 0, NULL, 1);
+	if (r < 0) {
+		/* Leave no half-made mapping behind; the first error is the news. */
+		(void)dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
+		return r;
+	}
+	snprintf(node, sizeof(node), "%s/%s", dm_dir(), name);
+	/* Belt and braces for a udev that did not make the node. */
+	if (stat(node, &sb) < 0 && !dm_mknodes(name))
+		return -EIO;
+	return 0;
+}
+
+/* Send one target message to sector 0 of NAME. */
+static int send_message(const char *name, const char *msg)
+{
+	struct dm_task *dmt;
+	int r;
+
+	if (!name || !*name)
+		return -EINVAL;
+	dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name) || !dm_task_set_sector(dmt, 0) ||
+	    !dm_task_set_message(dmt, msg)) {
+		r = -EINVAL;
+		goto out;
+	}
+	r = dm_task_run(dmt) ? 0 : dm_err(dmt);
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int vv_quiesce_freeze(const char *name, unsigned timeout_ms)
+{
+	char msg[32];
+
+	if (timeout_ms < VV_QUIESCE_TIMEOUT_MIN_MS || timeout_ms > VV_QUIESCE_TIMEOUT_MAX_MS)
+		return -EINVAL;
+	snprintf(msg, sizeof(msg), "freeze %u", timeout_ms);
+	return send_message(name, msg);
+}
+
+int vv_quiesce_thaw(const char *name)
+{
+	return send_message(name, "thaw");
+}
+
+int vv_quiesce_status(const char *name, struct vv_quiesce_status *st)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	uint64_t start, length;
+	char *type = NULL, *params = NULL;
+	int r;
+
+	if (!name || !*name || !st)
+		return -EINVAL;
+	dmt = dm_task_create(DM_DEVICE_STATUS);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (!dm_task_run(dmt)) {
+		r = dm_err(dmt);
+		goto out;
+	}
+	/* libdevmapper reports a missing device as success with !exists. */
+	if (!dm_task_get_info(dmt, &info) || !info.exists) {
+		r = -ENODEV;
+		goto out;
+	}
+	(void)dm_get_next_target(dmt, NULL, &start, &length, &type, &params);
+	if (!type || strcmp(type, VV_QUIESCE_TARGET) || !params) {
+		r = -EMEDIUMTYPE;
+		goto out;
+	}
+	r = vv_quiesce_parse_status(params, st);
+	if (r == 0)
+		st->suspended = info.suspended != 0;
+out:
+	dm_task_destroy(dmt);
+	return r;
+}
+
+int vv_quiesce_remove(const char *name)
+{
+	if (!name || !*name)
+		return -EINVAL;
+	return dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
+}

@@ -20,7 +20,7 @@
  * Running (open.c) works on volumes in parallel (bounded threads). Every
  * distinct (key reference, KEK) is fetched once, however many volumes share
  * it. Key derivation runs in parallel; device-mapper work is serialised
- * (see agent/volume/unlock.h). An open and mounted volume is verified and left
+ * (see agent/volume/crypt.h). An open and mounted volume is verified and left
  * alone; an open one without its mount is mounted. Failures are per volume,
  * with a cause and a remedy; nothing is written to any disk (activation and
  * mounting aside).

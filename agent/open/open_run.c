@@ -13,13 +13,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <libcryptsetup.h>
-
 #include "agent/volume/crypt.h"
 #include "agent/volume/mount.h"
 #include "agent/volume/quiesce.h"
 #include "agent/volume/resource_disk.h"
-#include "agent/volume/unlock.h"
 #include "base/log.h"
 
 #define VV_OPEN_DEFAULT_JOBS 8
@@ -518,7 +515,7 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		    const struct vv_secret *vk, enum mapping cur, bool want_q, bool ro)
 {
 	char lower[100], lower_dev[200];
-	uint32_t flags = ro ? CRYPT_ACTIVATE_READONLY : 0;
+	uint32_t flags = ro ? VV_CRYPT_READONLY : 0;
 	int r;
 
 	vv_open_crypt_name(v->conf.name, lower, sizeof(lower));

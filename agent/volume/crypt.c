@@ -1,13 +1,42 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unlocking: the two-step vv_unlock_* (header, then key derivation, then
+ * mapping) and the one-step vv_crypt_* built on it, so reading a header,
+ * deriving a key and mapping errors live in one place. Also the one
+ * libcryptsetup log callback every file of agent/volume/ uses.
+ */
 #include "agent/volume/crypt.h"
+#include "agent/volume/crypt_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <libcryptsetup.h>
+#include "base/log.h"
 
-#include "agent/volume/unlock.h"
+/* Larger than any volume key libcryptsetup supports (512-bit XTS = 64 B). */
+#define VV_VK_MAX 256
+
+/* Our flags are libcryptsetup's bits, passed through unchanged. */
+_Static_assert(VV_CRYPT_READONLY == CRYPT_ACTIVATE_READONLY, "VV_CRYPT_READONLY");
+
+void vv_crypt_log(int level, const char *msg, void *usrptr)
+{
+	size_t n = strlen(msg);
+
+	(void)usrptr;
+	if (level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON)
+		return;
+	if (n && msg[n - 1] == '\n')
+		n--;
+	vv_debug("libcryptsetup: %.*s", (int)n, msg);
+}
+
+void vv_crypt_quiet(void)
+{
+	crypt_set_log_callback(NULL, vv_crypt_log, NULL);
+}
 
 const char *vv_vol_type_str(enum vv_vol_type t)
 {
@@ -19,11 +48,177 @@ const char *vv_vol_type_str(enum vv_vol_type t)
 	}
 }
 
-/*
- * The one-step operations are the two-step unlock (agent/volume/unlock.c) run
- * back to back, so reading a header, deriving a key and mapping errors
- * live in one place.
- */
+const char *vv_crypt_strerror(int err)
+{
+	switch (err) {
+	case -EPERM: return "wrong key (no keyslot accepts it)";
+	case -EINVAL: return "no usable LUKS or BitLocker header (damaged, truncated or not encrypted)";
+	case -ENOENT: return "device not found";
+	case -EEXIST: return "a mapping of that name already exists";
+	case -EBUSY: return "device is busy (already open or in use)";
+	case -ENOTSUP: return "unsupported volume or protector";
+	case -ENOMEM: return "out of memory";
+	default: return strerror(-err);
+	}
+}
+
+/* ---- two steps ----------------------------------------------------------- */
+
+static enum vv_vol_type type_of(struct crypt_device *cd)
+{
+	const char *t = crypt_get_type(cd);
+
+	if (t && !strcmp(t, CRYPT_LUKS2))
+		return VV_VOL_LUKS2;
+	if (t && !strcmp(t, CRYPT_LUKS1))
+		return VV_VOL_LUKS1;
+	if (t && !strcmp(t, CRYPT_BITLK))
+		return VV_VOL_BITLK;
+	return VV_VOL_UNKNOWN;
+}
+
+int vv_unlock_load(const char *device, const char *header, struct vv_unlock **out,
+		   struct vv_crypt_info *info)
+{
+	struct crypt_device *cd = NULL;
+	struct vv_unlock *u;
+	int r;
+
+	*out = NULL;
+	if (header)
+		r = crypt_init_data_device(&cd, header, device);
+	else
+		r = crypt_init(&cd, device);
+	if (r < 0)
+		return r == -ENOTBLK || r == -ENOENT ? -ENOENT : r;
+	crypt_set_log_callback(cd, vv_crypt_log, NULL);
+	/* Loading only reads: repair of a damaged header is never attempted here. */
+	r = crypt_load(cd, CRYPT_LUKS, NULL);
+	if (r < 0 && !header)
+		r = crypt_load(cd, CRYPT_BITLK, NULL);
+	if (r < 0) {
+		crypt_free(cd);
+		return r == -ENOENT ? -ENOENT : -EINVAL;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		crypt_free(cd);
+		return -ENOMEM;
+	}
+	u->cd = cd;
+	u->type = type_of(cd);
+	if (info) {
+		const char *s = crypt_get_uuid(cd);
+
+		memset(info, 0, sizeof(*info));
+		info->type = u->type;
+		snprintf(info->uuid, sizeof(info->uuid), "%s", s ? s : "");
+		snprintf(info->cipher, sizeof(info->cipher), "%s-%s",
+			 crypt_get_cipher(cd) ? crypt_get_cipher(cd) : "?",
+			 crypt_get_cipher_mode(cd) ? crypt_get_cipher_mode(cd) : "?");
+		info->data_offset = crypt_get_data_offset(cd);
+	}
+	*out = u;
+	return 0;
+}
+
+static unsigned long slot_memory(struct crypt_device *cd, int slot)
+{
+	struct crypt_pbkdf_type pbkdf;
+
+	if (crypt_keyslot_get_pbkdf(cd, slot, &pbkdf) < 0 || !pbkdf.type)
+		return 0;
+	if (strcmp(pbkdf.type, CRYPT_KDF_ARGON2I) && strcmp(pbkdf.type, CRYPT_KDF_ARGON2ID))
+		return 0;
+	return pbkdf.max_memory_kb;
+}
+
+unsigned long vv_unlock_kdf_memory_kb(struct vv_unlock *u, int keyslot)
+{
+	unsigned long most = 0;
+	int max;
+
+	if (u->type != VV_VOL_LUKS2)
+		return 0;
+	if (keyslot >= 0)
+		return slot_memory(u->cd, keyslot);
+	max = crypt_keyslot_max(CRYPT_LUKS2);
+	for (int s = 0; s < max; s++) {
+		crypt_keyslot_info st = crypt_keyslot_status(u->cd, s);
+		unsigned long m;
+
+		if (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST)
+			continue;
+		m = slot_memory(u->cd, s);
+		if (m > most)
+			most = m;
+	}
+	return most;
+}
+
+int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secret *key,
+			 struct vv_secret **vk)
+{
+	struct vv_secret *s = vv_secret_new(VV_VK_MAX);
+	size_t len = VV_VK_MAX;
+	int r;
+
+	*vk = NULL;
+	if (!s)
+		return -ENOMEM;
+	/* BitLocker has no numbered keyslots to choose from. */
+	if (u->type == VV_VOL_BITLK || keyslot < 0)
+		keyslot = CRYPT_ANY_SLOT;
+	r = crypt_volume_key_get(u->cd, keyslot, (char *)s->data, &len,
+				 (const char *)key->data, key->len);
+	if (r < 0) {
+		vv_secret_free(s);
+		/* BitLocker reports a key no protector accepts as -EPERM too. */
+		return r;
+	}
+	s->len = len;
+	*vk = s;
+	return r;
+}
+
+int vv_unlock_activate(struct vv_unlock *u, const char *name,
+		       const struct vv_secret *vk, uint32_t flags)
+{
+	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
+		return -EEXIST;
+	return crypt_activate_by_volume_key(u->cd, name, (const char *)vk->data, vk->len, flags);
+}
+
+bool vv_unlock_reencrypting(struct vv_unlock *u)
+{
+	return u->type == VV_VOL_LUKS2 && crypt_reencrypt_status(u->cd, NULL) != CRYPT_REENCRYPT_NONE;
+}
+
+int vv_unlock_check_passphrase(struct vv_unlock *u, int keyslot, const struct vv_secret *key)
+{
+	return crypt_activate_by_passphrase(u->cd, NULL, keyslot < 0 ? CRYPT_ANY_SLOT : keyslot,
+					    (const char *)key->data, key->len, 0);
+}
+
+int vv_unlock_activate_passphrase(struct vv_unlock *u, const char *name, int keyslot,
+				  const struct vv_secret *key, uint32_t flags)
+{
+	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
+		return -EEXIST;
+	return crypt_activate_by_passphrase(u->cd, name, keyslot < 0 ? CRYPT_ANY_SLOT : keyslot,
+					    (const char *)key->data, key->len, flags);
+}
+
+void vv_unlock_free(struct vv_unlock *u)
+{
+	if (!u)
+		return;
+	crypt_free(u->cd);
+	free(u);
+}
+
+/* ---- one step: the two steps back to back -------------------------------- */
+
 int vv_crypt_probe(const char *device, struct vv_crypt_info *info)
 {
 	struct vv_unlock *u = NULL;
@@ -98,18 +293,4 @@ bool vv_crypt_is_active(const char *name, char *dev_out, size_t dev_len)
 		}
 	}
 	return true;
-}
-
-const char *vv_crypt_strerror(int err)
-{
-	switch (err) {
-	case -EPERM: return "wrong key (no keyslot accepts it)";
-	case -EINVAL: return "no usable LUKS or BitLocker header (damaged, truncated or not encrypted)";
-	case -ENOENT: return "device not found";
-	case -EEXIST: return "a mapping of that name already exists";
-	case -EBUSY: return "device is busy (already open or in use)";
-	case -ENOTSUP: return "unsupported volume or protector";
-	case -ENOMEM: return "out of memory";
-	default: return strerror(-err);
-	}
 }

@@ -1,9 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The one place that talks to libcryptsetup for opening volumes: probe the
- * header, check a key, activate and deactivate. Everything that opens a
- * volume (open, provision, rotate, the token plugin) goes through here, so
- * error meanings are mapped once.
+ * The one place that talks to libcryptsetup: probe a header, check a key,
+ * activate and deactivate (open, the token plugin), and change LUKS2
+ * headers (format, add and remove keyslots: provision, adopt, rotate).
+ * Error meanings are mapped once, here; nothing outside agent/volume/
+ * includes <libcryptsetup.h>. crypt.c holds the unlock paths,
+ * crypt_inspect.c what is read for reports (reencryption progress,
+ * BitLocker protectors), crypt_format.c what writes a header.
+ *
+ * Unlocking comes in one step (vv_crypt_activate) or in two, for opening
+ * many volumes in parallel threads:
+ *
+ *   1. vv_unlock_load, then vv_unlock_volume_key: read the header, then
+ *      run the key derivation (PBKDF2/argon2, the slow part) to get the
+ *      volume key. The derivation involves no device-mapper, so threads
+ *      may run it concurrently; it works on image files (tests).
+ *   2. vv_unlock_activate: create the dm-crypt mapping from the volume key.
+ *      libcryptsetup's device-mapper backend keeps process-wide state
+ *      without locks (a use count that releases libdevmapper's control
+ *      descriptor, moved by every crypt_init() and crypt_free(); a log
+ *      context), so the caller serialises with one mutex every call that
+ *      touches it: vv_unlock_load, vv_unlock_activate, vv_unlock_free,
+ *      vv_crypt_*, vv_quiesce_*. Only vv_unlock_volume_key runs unlocked.
+ *
+ * The one-step vv_crypt_activate runs the key derivation inside the
+ * device-mapper critical section; both map errors the same way
+ * (vv_crypt_strerror applies). The two-step path also supports the
+ * detached LUKS headers older ADE setups use, and names BitLocker
+ * protectors for error messages. Nothing in the unlock paths writes to a
+ * disk.
  */
 #ifndef VV_CRYPT_H
 #define VV_CRYPT_H
@@ -18,6 +43,9 @@ enum vv_vol_type { VV_VOL_UNKNOWN = 0, VV_VOL_LUKS1, VV_VOL_LUKS2, VV_VOL_BITLK 
 
 const char *vv_vol_type_str(enum vv_vol_type t);
 
+/* Activation flags: the same bits as libcryptsetup's CRYPT_ACTIVATE_*. */
+#define VV_CRYPT_READONLY (1u << 0)
+
 struct vv_crypt_info {
 	enum vv_vol_type type;
 	char uuid[64];		/* LUKS UUID or BitLocker volume GUID */
@@ -25,6 +53,8 @@ struct vv_crypt_info {
 	uint64_t data_offset;	/* sectors */
 	uint64_t size;		/* device size in sectors */
 };
+
+/* ---- one step ------------------------------------------------------------ */
 
 /* Read the header without changing anything. -EINVAL: no usable header. */
 int vv_crypt_probe(const char *device, struct vv_crypt_info *info);
@@ -37,7 +67,7 @@ int vv_crypt_probe(const char *device, struct vv_crypt_info *info);
 int vv_crypt_check_key(const char *device, const struct vv_secret *key);
 
 /*
- * Activate device as /dev/mapper/name with key. flags are CRYPT_ACTIVATE_*.
+ * Activate device as /dev/mapper/name with key. flags are VV_CRYPT_*.
  * Returns the keyslot used (LUKS) or 0 (BitLocker), -EEXIST when a mapping
  * of that name already exists, -EPERM wrong key, other -errno.
  */
@@ -52,5 +82,147 @@ bool vv_crypt_is_active(const char *name, char *dev_out, size_t dev_len);
 
 /* A short human explanation of a vv_crypt_* error for messages. */
 const char *vv_crypt_strerror(int err);
+
+/* ---- two steps ----------------------------------------------------------- */
+
+struct vv_unlock;
+
+/*
+ * Load the header of device (or of header, a detached LUKS header file,
+ * when not NULL). -EINVAL: no usable header (damaged / not encrypted),
+ * -ENOENT: device missing. info (may be NULL) gets type and UUID.
+ */
+int vv_unlock_load(const char *device, const char *header, struct vv_unlock **out,
+		   struct vv_crypt_info *info);
+
+/*
+ * Derive the volume key with key (passphrase, .BEK file bytes or BitLocker
+ * recovery password), trying only keyslot (a token names it) or every
+ * keyslot (-1). Returns the keyslot (>= 0; 0 for BitLocker) with *vk set,
+ * -EPERM for a wrong key, other -errno.
+ */
+int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secret *key,
+			 struct vv_secret **vk);
+
+/*
+ * Memory (KiB) the key derivation may need: the largest argon2 memory cost
+ * among the keyslots it would try (keyslot, or all active ones for -1); 0
+ * for PBKDF2, LUKS1 and BitLocker. Lets a caller keep parallel argon2 runs
+ * within the machine's memory.
+ */
+unsigned long vv_unlock_kdf_memory_kb(struct vv_unlock *u, int keyslot);
+
+/*
+ * Activate the mapping name from a volume key (device-mapper: serialise).
+ * flags are VV_CRYPT_*. -EEXIST when a mapping of that name exists.
+ */
+int vv_unlock_activate(struct vv_unlock *u, const char *name,
+		       const struct vv_secret *vk, uint32_t flags);
+
+/*
+ * LUKS2 with an encryption (reencryption) in progress, e.g. ADE's online
+ * encryption (`cryptsetup reencrypt --encrypt --init-only`, then in the
+ * background): such a volume activates only by passphrase, which lets
+ * libcryptsetup build the mixed crypt/plain segment table; a volume key
+ * alone cannot (vv_unlock_activate fails).
+ */
+bool vv_unlock_reencrypting(struct vv_unlock *u);
+
+/* Check key against keyslot (-1 any) without activating: keyslot or -EPERM. */
+int vv_unlock_check_passphrase(struct vv_unlock *u, int keyslot, const struct vv_secret *key);
+
+/* Activate name by passphrase (device-mapper: serialise). -EEXIST as above. */
+int vv_unlock_activate_passphrase(struct vv_unlock *u, const char *name, int keyslot,
+				  const struct vv_secret *key, uint32_t flags);
+
+/* Percent of the data already encrypted (0-100), -1 when not reencrypting. */
+int vv_unlock_reencrypt_percent(struct vv_unlock *u);
+
+/*
+ * The same from LUKS2 metadata JSON (crypt_dump_json) and the data
+ * device's size in bytes, for tests: the share of the data segments (not
+ * backup-*) that are crypt segments. -1 when it cannot be told.
+ */
+int vv_luks2_encrypted_percent(const char *json, uint64_t dev_size);
+
+/*
+ * BitLocker: the protectors of the volume, as libcryptsetup describes them
+ * ("smart card, recovery passphrase"). -ENOTSUP for other volume types.
+ */
+int vv_unlock_protectors(struct vv_unlock *u, char *buf, size_t len);
+
+void vv_unlock_free(struct vv_unlock *u);
+
+/* ---- changing a LUKS2 header (provision, adopt, rotate) ------------------ */
+
+/*
+ * BEK keyslots: PBKDF2-SHA256 at 1000 iterations, the minimum libcryptsetup
+ * accepts (see agent/provision/provision.h for why).
+ */
+#define VV_BEK_PBKDF2_ITERATIONS 1000
+
+/* A LUKS2 header open for changes. */
+struct vv_luks2;
+
+/* Open device to format it (nothing read yet). -errno from libcryptsetup. */
+int vv_luks2_init(const char *device, struct vv_luks2 **out);
+
+/* Open device's LUKS2 header. -EINVAL when device holds no LUKS2 header. */
+int vv_luks2_load(const char *device, struct vv_luks2 **out);
+
+/*
+ * Write a new LUKS2 header: aes-xts-plain64 with a random 512-bit volume
+ * key, sector_size bytes per encryption sector, label (when it fits the
+ * 47 bytes LUKS2 holds, else none), subsystem "vaultvol". No keyslot yet.
+ */
+int vv_luks2_format(struct vv_luks2 *l, uint32_t sector_size, const char *label);
+
+/*
+ * Add a BEK keyslot for bek (PBKDF2 at VV_BEK_PBKDF2_ITERATIONS) and mark
+ * it preferred, so any-slot unlocks try it before the argon2id recovery
+ * keyslot. The volume key comes from the header just formatted through l
+ * (from NULL) or is unlocked with from through keyslot from_slot, by
+ * number (an any-slot unlock could first spend seconds on the recovery
+ * keyslot). Returns the new keyslot or -errno.
+ */
+int vv_luks2_add_bek_keyslot(struct vv_luks2 *l, int from_slot, const struct vv_secret *from,
+			     const struct vv_secret *bek);
+
+/* Argon2id cost, as cryptsetup's options; 0 keeps libcryptsetup's default. */
+struct vv_luks2_kdf {
+	uint32_t iter_ms;	/* --iter-time */
+	uint32_t max_kb;	/* --pbkdf-memory */
+	uint32_t iterations;	/* --pbkdf-force-iterations: no benchmark */
+	uint32_t parallel;	/* --pbkdf-parallel */
+};
+
+/*
+ * Add an argon2id keyslot for a passphrase a human types (the recovery
+ * passphrase) to a header just formatted through l. The new keyslot or
+ * -errno.
+ */
+int vv_luks2_add_recovery_keyslot(struct vv_luks2 *l, const struct vv_luks2_kdf *kdf,
+				  const struct vv_secret *pass);
+
+/* How many keyslots a LUKS2 header has room for. */
+int vv_luks2_keyslot_max(void);
+
+/* Is keyslot slot in use? */
+bool vv_luks2_keyslot_active(struct vv_luks2 *l, int slot);
+
+/* Is slot a vaultvol BEK keyslot (PBKDF2 at VV_BEK_PBKDF2_ITERATIONS)? */
+bool vv_luks2_keyslot_is_bek(struct vv_luks2 *l, int slot);
+
+/* Erase keyslot slot. -errno. */
+int vv_luks2_destroy_keyslot(struct vv_luks2 *l, int slot);
+
+void vv_luks2_free(struct vv_luks2 *l);
+
+/*
+ * Does key open exactly keyslot slot of device's LUKS2 header? Returns
+ * slot, -EPERM (also for an inactive keyslot), -EINVAL when device is not
+ * LUKS2, other -errno. Nothing is activated.
+ */
+int vv_luks2_check_keyslot(const char *device, int slot, const struct vv_secret *key);
 
 #endif

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* LUKS header backups before every header change (see header_backup.h). */
 #include "agent/volume/header_backup.h"
+#include "agent/volume/crypt_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,23 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libcryptsetup.h>
-
 #include "agent/config/config.h"
 #include "agent/config/state_dir.h"
 #include "base/log.h"
-
-static void hb_crypt_log(int level, const char *msg, void *usrptr)
-{
-	size_t n = strlen(msg);
-
-	(void)usrptr;
-	if (level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON)
-		return;
-	if (n && msg[n - 1] == '\n')
-		n--;
-	vv_debug("libcryptsetup: %.*s", (int)n, msg);
-}
 
 /* The backup directory: a real directory, ours, nobody else's business. */
 static int check_private_dir(const char *dir)
@@ -97,7 +84,7 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 	if (r < 0)
 		return r;
 
-	crypt_set_log_callback(NULL, hb_crypt_log, NULL);
+	vv_crypt_quiet();
 	r = crypt_init(&cd, device);
 	if (r < 0)
 		return r;

@@ -7,6 +7,7 @@
  * older readers.
  */
 #include "agent/volume/luks2_token.h"
+#include "agent/volume/crypt_internal.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -15,7 +16,6 @@
 #include <string.h>
 
 #include <json-c/json.h>
-#include <libcryptsetup.h>
 
 #include "agent/config/config.h"
 #include "base/log.h"
@@ -292,25 +292,12 @@ out:
 	return r;
 }
 
-/* libcryptsetup's messages (never key material) only at debug level. */
-static void token_crypt_log(int level, const char *msg, void *usrptr)
-{
-	size_t n = strlen(msg);
-
-	(void)usrptr;
-	if (level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON)
-		return;
-	if (n && msg[n - 1] == '\n')
-		n--;
-	vv_debug("libcryptsetup: %.*s", (int)n, msg);
-}
-
 static int load_luks2(const char *device, struct crypt_device **out)
 {
 	struct crypt_device *cd = NULL;
 	int r;
 
-	crypt_set_log_callback(NULL, token_crypt_log, NULL);
+	vv_crypt_quiet();
 	r = crypt_init(&cd, device);
 	if (r < 0)
 		return r == -ENOTBLK ? -ENODEV : r;

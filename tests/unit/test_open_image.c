@@ -27,7 +27,7 @@
 #include "agent/volume/discover.h"
 #include "agent/open/open.h"
 #include "agent/volume/luks2_token.h"
-#include "agent/volume/unlock.h"
+#include "agent/volume/crypt.h"
 #include "base/secret.h"
 #include "vault/vault.h"
 #include "keysrc_helpers.h"

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "agent/open/open.h"
-#include "agent/volume/unlock.h"
+#include "agent/volume/crypt.h"
 
 #define U1 "0a1b2c3d-0000-4000-8000-000000000001"
 #define U2 "0a1b2c3d-0000-4000-8000-000000000002"

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Shared by the files of agent/volume/ that call libcryptsetup (crypt*.c,
+ * luks2_token.c, header_backup.c); nothing outside agent/volume/ includes it.
+ */
+#ifndef VV_CRYPT_INTERNAL_H
+#define VV_CRYPT_INTERNAL_H
+
+#include <libcryptsetup.h>
+
+#include "agent/volume/crypt.h"
+
+struct vv_unlock {
+	struct crypt_device *cd;
+	enum vv_vol_type type;
+};
+
+struct vv_luks2 {
+	struct crypt_device *cd;
+};
+
+/* libcryptsetup's messages (never key material), at debug level. */
+void vv_crypt_log(int level, const char *msg, void *usrptr);
+
+/* Route libcryptsetup's messages without a context of their own to vv_crypt_log. */
+void vv_crypt_quiet(void);
+
+#endif

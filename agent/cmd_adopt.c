@@ -74,9 +74,9 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		vv_vault_session_close(&s);
 		return VV_EXIT_USAGE;
 	}
-	r = vv_adopt(s.vault, &req, &t, &err, msg, sizeof(msg));
+	r = vv_adopt(s.vault, &req, &t, &err);
 	if (r < 0) {
-		vv_err("adopt %s: %s", req.device, msg);
+		vv_err("adopt %s: %s", req.device, err.message);
 	} else if (opt->json) {
 		struct json_object *o = json_object_new_object();
 

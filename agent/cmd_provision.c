@@ -189,12 +189,12 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 		vv_vault_session_close(&s);
 		return VV_EXIT_USAGE;
 	}
-	r = vv_provision(s.vault, &req, &res, &err, msg, sizeof(msg));
+	r = vv_provision(s.vault, &req, &res, &err);
 	/* Shown even after a later failure: its keyslot exists. */
 	if (res.recovery)
 		show_recovery(&res, opt->json);
 	if (r < 0) {
-		vv_err("provision %s: %s", req.device, msg);
+		vv_err("provision %s: %s", req.device, err.message);
 	} else if (opt->json) {
 		struct json_object *o = json_object_new_object();
 

@@ -89,9 +89,9 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 		vv_vault_session_close(&s);
 		return VV_EXIT_USAGE;
 	}
-	r = vv_rotate(s.vault, &req, &res, &err, msg, sizeof(msg));
+	r = vv_rotate(s.vault, &req, &res, &err);
 	if (r < 0) {
-		vv_err("rotate %s: %s", req.device, msg);
+		vv_err("rotate %s: %s", req.device, err.message);
 	} else if (opt->json) {
 		struct json_object *o = json_object_new_object();
 

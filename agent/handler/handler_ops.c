@@ -264,6 +264,15 @@ out:
 /* ---- provision ------------------------------------------------------------ */
 
 /*
+ * Did the key source's refusal fail the operation? provision and rotate
+ * record this machine's own failures as VV_CAUSE_SYSTEM.
+ */
+static bool key_source(const struct vv_error *e)
+{
+	return e->cause != VV_CAUSE_NONE && e->cause != VV_CAUSE_SYSTEM;
+}
+
+/*
  * One provision entry. A device that already carries this volume's vaultvol
  * token counts as provisioned (the same request sent again, possibly with
  * the volume open by now); any other content is refused by vv_provision
@@ -289,11 +298,10 @@ static void provision_one(const struct vv_handler_ctx *ctx, const struct vv_hand
 	struct vv_provision_result pres;
 	struct vv_error err = { 0 };
 	struct vv_token tok = { 0 };
-	char msg[512] = "";
 	int r;
 
 	memset(&pres, 0, sizeof(pres));
-	r = vv_provision(vault, &pr, &pres, &err, msg, sizeof(msg));
+	r = vv_provision(vault, &pr, &pres, &err);
 	if ((r == -EEXIST || r == -EBUSY) && vv_token_read(hv->device, &tok) == 0 && tok.name &&
 	    strcmp(tok.name, hv->name) == 0) {
 		vv_handler_result_add(res, hv->name, VV_HS_SUCCESS, 0,
@@ -302,9 +310,9 @@ static void provision_one(const struct vv_handler_ctx *ctx, const struct vv_hand
 	} else if (r < 0) {
 		vv_handler_result_add(res, hv->name, VV_HS_ERROR, VV_EXIT_FAILURE,
 				      "%s: provisioning %s failed: %s%s%s", hv->name, hv->device,
-				      msg[0] ? msg : strerror(-r),
-				      err.cause ? "; key source: " : "",
-				      err.cause ? vv_cause_str(err.cause) : "");
+				      err.message[0] ? err.message : strerror(-r),
+				      key_source(&err) ? "; key source: " : "",
+				      key_source(&err) ? vv_cause_str(err.cause) : "");
 	} else if (pv_trust_vaults(ctx->opt, NULL, &pres.token) < 0) {
 		vv_handler_result_add(res, hv->name, VV_HS_ERROR, VV_EXIT_FAILURE,
 				      "%s: provisioned %s, but its vault could not be added to the "
@@ -386,7 +394,6 @@ static int op_rotate(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 		};
 		struct vv_rotate_result rres;
 		struct vv_error verr = { 0 };
-		char msg[512] = "";
 
 		if (!v || !v->device) {
 			vv_handler_result_add(res, name, VV_HS_ERROR, VV_EXIT_FAILURE,
@@ -397,13 +404,13 @@ static int op_rotate(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 		}
 		rr.device = v->device;
 		memset(&rres, 0, sizeof(rres));
-		r = vv_rotate(s.vault, &rr, &rres, &verr, msg, sizeof(msg));
+		r = vv_rotate(s.vault, &rr, &rres, &verr);
 		if (r < 0)
 			vv_handler_result_add(res, name, VV_HS_ERROR, VV_EXIT_FAILURE,
 					      "%s: rotating %s failed: %s%s%s", name, v->device,
-					      msg[0] ? msg : strerror(-r),
-					      verr.cause ? "; key source: " : "",
-					      verr.cause ? vv_cause_str(verr.cause) : "");
+					      verr.message[0] ? verr.message : strerror(-r),
+					      key_source(&verr) ? "; key source: " : "",
+					      key_source(&verr) ? vv_cause_str(verr.cause) : "");
 		else if (pv_trust_vaults(ctx->opt, s.cfg, &rres.after) < 0)
 			vv_handler_result_add(res, name, VV_HS_ERROR, VV_EXIT_FAILURE,
 					      "%s: rotated %s, but its vault could not be added to the "

@@ -97,8 +97,7 @@ static int find_tool(const char *tool, char *path, size_t len)
  * stdin from /dev/null (never prompt) and stdout onto stderr (stdout may
  * carry the recovery passphrase and nothing else).
  */
-static int run_mkfs(const char *fs, const char *label, const char *dev,
-		    char *msg, size_t msglen)
+static int run_mkfs(const char *fs, const char *label, const char *dev, struct vv_error *err)
 {
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
 	char tool[64], path[256];
@@ -108,7 +107,7 @@ static int run_mkfs(const char *fs, const char *label, const char *dev,
 
 	snprintf(tool, sizeof(tool), "mkfs.%s", fs);
 	if (find_tool(tool, path, sizeof(path)) < 0)
-		return pv_fail(-ENOENT, msg, msglen, "%s not found", tool);
+		return vv_fail(err, -ENOENT, VV_CAUSE_NONE, "%s not found", tool);
 	argv[argc++] = tool;
 	argv[argc++] = "-q";
 	if (label) {
@@ -120,7 +119,7 @@ static int run_mkfs(const char *fs, const char *label, const char *dev,
 	vv_info("running %s on %s", path, dev);
 	pid = fork();
 	if (pid < 0)
-		return pv_fail(-errno, msg, msglen, "fork: %s", strerror(errno));
+		return vv_fail(err, -errno, VV_CAUSE_NONE, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || dup2(fd, STDIN_FILENO) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
@@ -130,9 +129,9 @@ static int run_mkfs(const char *fs, const char *label, const char *dev,
 	}
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
-			return pv_fail(-errno, msg, msglen, "waitpid: %s", strerror(errno));
+			return vv_fail(err, -errno, VV_CAUSE_NONE, "waitpid: %s", strerror(errno));
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return pv_fail(-EIO, msg, msglen, "%s failed (status %d)", tool,
+		return vv_fail(err, -EIO, VV_CAUSE_NONE, "%s failed (status %d)", tool,
 			       WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	return 0;
 }
@@ -149,156 +148,259 @@ static int ensure_node(const char *name, const char *path)
 	return -ENOENT;
 }
 
-static int check_req(const struct vv_provision_req *req, const char *fs,
-		     char **name, char *msg, size_t msglen)
+/* One provisioning run: what its phases pass on to each other. */
+struct prov {
+	struct vv_vault *v;
+	const struct vv_provision_req *req;
+	struct vv_provision_result *res;
+	struct vv_error *err;
+	const char *fs;
+	char *name;
+	struct vv_secret *bek, *recovery;
+	char *ref, *kek_id;	/* the BEK's stored version and its KEK version */
+	char *rbase, *rkek;	/* --recovery secret: where, and its KEK version */
+	bool had_data;
+};
+
+static int check_req(struct prov *p)
 {
+	const struct vv_provision_req *req = p->req;
+	struct vv_error *err = p->err;
 	char why[PATH_MAX + 80];
 	char *base;
 
 	if (!req->device || !req->secret || !req->state_dir)
-		return pv_fail(-EINVAL, msg, msglen, "device, secret and state directory are required");
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
+			       "device, secret and state directory are required");
 	base = vv_ref_unversioned(req->secret);
 	if (!base)
-		return pv_fail(-EINVAL, msg, msglen,
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			       "cannot store a key at '%s': give keystore:NAME, NAME or "
 			       "https://VAULT/secrets/NAME", req->secret);
 	if (strcmp(base, req->secret)) {
 		free(base);
-		return pv_fail(-EINVAL, msg, msglen,
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			       "give the secret without a version: provisioning stores a new one");
 	}
 	free(base);
-	if (strcmp(fs, "ext4") && strcmp(fs, "xfs"))
-		return pv_fail(-EINVAL, msg, msglen, "filesystem must be ext4 or xfs, not '%s'", fs);
-	if (req->label && !label_ok(fs, req->label))
-		return pv_fail(-EINVAL, msg, msglen, "bad %s label '%s'", fs, req->label);
+	if (strcmp(p->fs, "ext4") && strcmp(p->fs, "xfs"))
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
+			       "filesystem must be ext4 or xfs, not '%s'", p->fs);
+	if (req->label && !label_ok(p->fs, req->label))
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "bad %s label '%s'", p->fs, req->label);
 	/* The mount point goes into the token: the rule open holds tokens to. */
 	if (req->mount && vv_mount_point_check(req->mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
-		return pv_fail(-EINVAL, msg, msglen, "--mount: %s", why);
-	*name = req->name ? strdup(req->name) : vv_ref_name(req->secret);
-	if (!*name)
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--mount: %s", why);
+	p->name = req->name ? strdup(req->name) : vv_ref_name(req->secret);
+	if (!p->name)
 		return -ENOMEM;
-	if (!vv_volume_name_valid(*name))
-		return pv_fail(-EINVAL, msg, msglen,
-			       "invalid volume name '%s' (1-64 of A-Z a-z 0-9 . _ + -)", *name);
+	if (!vv_volume_name_valid(p->name))
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
+			       "invalid volume name '%s' (1-64 of A-Z a-z 0-9 . _ + -)", p->name);
+	return 0;
+}
+
+/* Step 1: look, do not touch. */
+static int probe_device(struct prov *p)
+{
+	const struct vv_provision_req *req = p->req;
+	char what[128];
+	int r;
+
+	r = vv_probe_content(req->device, what, sizeof(what));
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot probe %s: %s", req->device,
+			       r == -EBUSY ? "it is in use (mounted or open)" : strerror(-r));
+	p->had_data = r == 1;
+	if (p->had_data && !req->force)
+		return vv_fail(p->err, -EEXIST, VV_CAUSE_NONE,
+			       "%s holds %s; refusing to overwrite it (--force to destroy it)",
+			       req->device, what);
+	if (p->had_data)
+		vv_warn("%s holds %s: overwriting it (--force)", req->device, what);
+	r = vv_pick_sector_size(req->device, &p->res->sector_size);
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot size %s: %s", req->device,
+			       strerror(-r));
 	return 0;
 }
 
 /* Step 3/4: store key under base and prove the vault gives it back. */
-static int store_verified(struct vv_vault *v, const char *base, const struct vv_secret *key,
-			  const char *kek, const char *alg, const char *file_name,
-			  char **ref, char **kek_id, struct vv_error *err)
+static int store_verified(struct prov *p, const char *base, const struct vv_secret *key,
+			  const char *kek, const char *file_name, char **ref, char **kek_id,
+			  const char *what)
 {
+	char why[sizeof(p->err->message)];
 	int r;
 
-	r = vv_bek_store(v, base, key, kek, alg, file_name, ref, kek_id, err);
+	r = vv_bek_store(p->v, base, key, kek, p->req->alg, file_name, ref, kek_id, p->err);
+	if (r == 0) {
+		vv_info("stored %s", *ref);
+		/* Fetch exactly what the token will name: this version, this KEK version. */
+		r = pv_verify_stored(p->v, *ref, kek_id ? *kek_id : NULL, key, p->err);
+	}
 	if (r < 0)
-		return r;
-	vv_info("stored %s", *ref);
-	/* Fetch exactly what the token will name: this version, this KEK version. */
-	return pv_verify_stored(v, *ref, kek_id ? *kek_id : NULL, key, err);
-}
-
-/* Steps 5-7 on an open handle. Returns 0, res->*_keyslot filled. */
-static int format_luks2(const struct vv_provision_req *req, const char *name,
-			const struct vv_secret *bek, const struct vv_secret *recovery,
-			struct vv_provision_result *res, char *msg, size_t msglen)
-{
-	struct crypt_params_luks2 params = {
-		.sector_size = res->sector_size,
-		/* LUKS2 labels hold 47 bytes; longer names just go without. */
-		.label = strlen(name) < 48 ? name : NULL,
-		.subsystem = "vaultvol",
-	};
-	struct crypt_pbkdf_type argon;
-	const struct crypt_pbkdf_type *def;
-	struct crypt_device *cd = NULL;
-	int r;
-
-	pv_crypt_quiet();
-	r = crypt_init(&cd, req->device);
-	if (r < 0)
-		return pv_fail(r, msg, msglen, "cannot open %s: %s", req->device, strerror(-r));
-	/*
-	 * The BEK's PBKDF is set before formatting: libcryptsetup then also
-	 * derives the volume key digest at the fixed minimum instead of
-	 * benchmarking for it (the digest covers a 512-bit random key, for
-	 * which iterations add nothing either).
-	 */
-	r = pv_set_bek_pbkdf(cd);
-	/* 512-bit volume key: AES-256 in XTS mode uses two 256-bit keys. */
-	if (r >= 0)
-		r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, NULL, 64, &params);
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "LUKS2 format failed: %s", strerror(-r));
-		goto out;
-	}
-	r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, NULL, 0,
-						     (const char *)bek->data, bek->len);
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "adding the BEK keyslot failed: %s", strerror(-r));
-		goto out;
-	}
-	res->bek_keyslot = r;
-	pv_prefer_slot(cd, r);
-
-	/* A passphrase a human types keeps argon2id at libcryptsetup's defaults. */
-	def = crypt_get_pbkdf_default(CRYPT_LUKS2);
-	argon = *def;
-	argon.type = CRYPT_KDF_ARGON2ID;
-	argon.flags &= ~CRYPT_PBKDF_NO_BENCHMARK;
-	if (req->recovery_iter_ms)
-		argon.time_ms = req->recovery_iter_ms;
-	if (req->recovery_max_kb)
-		argon.max_memory_kb = req->recovery_max_kb;
-	if (req->recovery_parallel)
-		argon.parallel_threads = req->recovery_parallel;
-	if (req->recovery_iterations) {
-		argon.iterations = req->recovery_iterations;
-		argon.flags |= CRYPT_PBKDF_NO_BENCHMARK;
-	}
-	r = crypt_set_pbkdf_type(cd, &argon);
-	if (r >= 0)
-		r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, NULL, 0,
-						    (const char *)recovery->data,
-						    recovery->len);
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "adding the recovery keyslot failed: %s", strerror(-r));
-		goto out;
-	}
-	res->recovery_keyslot = r;
-	r = 0;
-out:
-	crypt_free(cd);
+		vv_fail(p->err, r, VV_CAUSE_NONE, "storing %s at %s failed: %s", what, base,
+			r == -EIO ? "the vault returned different bytes" :
+			pv_why(p->err, r, why, sizeof(why)));
 	return r;
 }
 
-/* Step 11. On failure the mapping is removed again: no half-made volume stays open. */
-static int make_fs_and_mount(const struct vv_provision_req *req, const char *fs,
-			     const char *name, const struct vv_secret *bek,
-			     struct vv_provision_result *res, char *msg, size_t msglen)
+/*
+ * Steps 2-4: every key exists outside this process before any keyslot
+ * uses it. The recovery passphrase opens the volume as the BEK does, so it
+ * gets the same protection: wrapped by the same KEK when there is one.
+ */
+static int make_and_store_keys(struct prov *p)
 {
+	const struct vv_provision_req *req = p->req;
+	int r;
+
+	r = pv_random_bek(&p->bek);
+	if (r == 0)
+		r = vv_recovery_generate(&p->recovery);
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot generate keys: %s", strerror(-r));
+	r = store_verified(p, req->secret, p->bek, req->kek, NULL, &p->ref, &p->kek_id, "the key");
+	if (r < 0 || req->recovery != VV_RECOVERY_SECRET)
+		return r;
+	if (asprintf(&p->rbase, "%s%s", req->secret, VV_RECOVERY_SUFFIX) < 0) {
+		p->rbase = NULL;
+		return -ENOMEM;
+	}
+	return store_verified(p, p->rbase, p->recovery, p->kek_id, RECOVERY_FILE_NAME,
+			      &p->res->recovery_ref, &p->rkek, "the recovery passphrase");
+}
+
+/* Steps 5-7: the first bytes written to the device. res->*_keyslot filled. */
+static int format_luks2(struct prov *p)
+{
+	const struct vv_provision_req *req = p->req;
+	const struct vv_luks2_kdf kdf = {
+		.iter_ms = req->recovery_iter_ms,
+		.max_kb = req->recovery_max_kb,
+		.iterations = req->recovery_iterations,
+		.parallel = req->recovery_parallel,
+	};
+	struct vv_luks2 *l = NULL;
+	int r;
+
+	if (p->had_data) {
+		r = pv_wipe_signatures(req->device);
+		if (r < 0)
+			return vv_fail(p->err, r, VV_CAUSE_NONE, "erasing old signatures failed: %s",
+				       strerror(-r));
+	}
+	r = vv_luks2_init(req->device, &l);
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot open %s: %s", req->device,
+			       strerror(-r));
+	r = vv_luks2_format(l, p->res->sector_size, p->name);
+	if (r < 0) {
+		vv_fail(p->err, r, VV_CAUSE_NONE, "LUKS2 format failed: %s", strerror(-r));
+		goto out;
+	}
+	r = vv_luks2_add_bek_keyslot(l, -1, NULL, p->bek);
+	if (r < 0) {
+		vv_fail(p->err, r, VV_CAUSE_NONE, "adding the BEK keyslot failed: %s", strerror(-r));
+		goto out;
+	}
+	p->res->bek_keyslot = r;
+	r = vv_luks2_add_recovery_keyslot(l, &kdf, p->recovery);
+	if (r < 0) {
+		vv_fail(p->err, r, VV_CAUSE_NONE, "adding the recovery keyslot failed: %s",
+			strerror(-r));
+		goto out;
+	}
+	p->res->recovery_keyslot = r;
+	r = 0;
+out:
+	vv_luks2_free(l);
+	return r;
+}
+
+/* Steps 8-9: back up the first header worth restoring, then write the token. */
+static int backup_and_write_token(struct prov *p)
+{
+	const struct vv_provision_req *req = p->req;
+	struct vv_provision_result *res = p->res;
+	int r;
+
+	r = vv_header_backup(req->device, req->state_dir, res->backup, sizeof(res->backup));
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
+	res->token.keyslot = res->bek_keyslot;
+	res->token.key = p->ref;
+	res->token.kek = p->kek_id;
+	p->ref = p->kek_id = NULL;
+	if (res->token.kek && !(res->token.alg = strdup(req->alg ? req->alg : "RSA-OAEP")))
+		return -ENOMEM;
+	res->token.name = p->name;
+	p->name = NULL;
+	if ((req->mount && !(res->token.mount = strdup(req->mount))) ||
+	    !(res->token.fs = strdup(p->fs)) ||
+	    !(res->token.options = strdup(req->options ? req->options : "defaults")))
+		return -ENOMEM;
+	r = vv_token_write(req->device, &res->token);
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "writing the token failed: %s",
+			       strerror(-r));
+	return 0;
+}
+
+/* Step 10: what open will do - the token's key, from the vault, opens its keyslot. */
+static int check_token_opens(struct prov *p)
+{
+	const struct vv_provision_req *req = p->req;
+	struct vv_token *t = &p->res->token;
+	char why[sizeof(p->err->message)];
+	int r, slot;
+
+	vv_token_clear(t);
+	r = vv_token_read(req->device, t);
+	if (r == 0) {
+		struct vv_bek *b = NULL;
+
+		r = vv_bek_fetch(p->v, t->key, t->kek, &b, p->err);
+		slot = r < 0 ? r : vv_luks2_check_keyslot(req->device, t->keyslot, b->key);
+		vv_bek_free(b);
+		r = slot < 0 ? slot : 0;
+	}
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE,
+			       "the new volume does not open with its token: %s",
+			       pv_why(p->err, r, why, sizeof(why)));
+	return 0;
+}
+
+/* Step 11. On failure the mapping is removed again: no half-made volume stays open. */
+static int make_fs_and_mount(struct prov *p)
+{
+	const struct vv_provision_req *req = p->req;
+	struct vv_provision_result *res = p->res;
+	const char *name = res->token.name;
 	char ebuf[256];
 	int r;
 
 	snprintf(res->mapper_path, sizeof(res->mapper_path), "/dev/mapper/%s", name);
-	r = vv_crypt_activate(req->device, name, bek, 0);
+	r = vv_crypt_activate(req->device, name, p->bek, 0);
 	if (r < 0)
-		return pv_fail(r, msg, msglen, "activating %s failed: %s", name,
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "activating %s failed: %s", name,
 			       vv_crypt_strerror(r));
 	r = ensure_node(name, res->mapper_path);
 	if (r < 0) {
-		pv_fail(r, msg, msglen, "%s did not appear", res->mapper_path);
+		vv_fail(p->err, r, VV_CAUSE_NONE, "%s did not appear", res->mapper_path);
 		goto fail;
 	}
-	r = run_mkfs(fs, req->label, res->mapper_path, msg, msglen);
+	r = run_mkfs(p->fs, req->label, res->mapper_path, p->err);
 	if (r < 0)
 		goto fail;
 	if (req->mount) {
-		r = vv_mount_volume(res->mapper_path, req->mount, fs, req->options,
+		r = vv_mount_volume(res->mapper_path, req->mount, p->fs, req->options,
 				    0, ebuf, sizeof(ebuf));
 		if (r < 0) {
-			pv_fail(r, msg, msglen, "mounting on %s failed: %s", req->mount, ebuf);
+			vv_fail(p->err, r, VV_CAUSE_NONE, "mounting on %s failed: %s", req->mount,
+				ebuf);
 			goto fail;
 		}
 	}
@@ -310,164 +412,49 @@ fail:
 }
 
 int vv_provision(struct vv_vault *v, const struct vv_provision_req *req,
-		 struct vv_provision_result *res, struct vv_error *err,
-		 char *msg, size_t msglen)
+		 struct vv_provision_result *res, struct vv_error *err)
 {
-	struct vv_secret *bek = NULL, *recovery = NULL;
-	const char *fs = req->fs ? req->fs : "ext4";
-	char *name = NULL, *ref = NULL, *kek_id = NULL, *rbase = NULL, *rkek = NULL;
-	char what[128];
-	bool had_data = false;
-	int lock = -1, r, slot;
+	struct prov p = { .v = v, .req = req, .res = res, .err = err,
+			  .fs = req->fs ? req->fs : "ext4" };
+	int lock = -1, r;
 
 	memset(res, 0, sizeof(*res));
 	vv_provision_result_clear(res);
-	if (msg && msglen)
-		msg[0] = '\0';
-	r = check_req(req, fs, &name, msg, msglen);
+	vv_error_clear(err);
+	r = check_req(&p);
 	if (r < 0)
 		goto out;
 	lock = pv_lock(req->state_dir);
 	if (lock < 0) {
-		r = pv_fail(lock, msg, msglen, lock == -EBUSY ?
+		r = vv_fail(err, lock, VV_CAUSE_NONE, lock == -EBUSY ?
 			    "another vaultvol command is changing a header" :
 			    "cannot lock %s: %s", req->state_dir, strerror(-lock));
 		goto out;
 	}
-
-	/* 1: look, do not touch. */
-	r = vv_probe_content(req->device, what, sizeof(what));
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "cannot probe %s: %s", req->device,
-			r == -EBUSY ? "it is in use (mounted or open)" : strerror(-r));
-		goto out;
-	}
-	had_data = r == 1;
-	if (had_data && !req->force) {
-		r = pv_fail(-EEXIST, msg, msglen,
-			    "%s holds %s; refusing to overwrite it (--force to destroy it)",
-			    req->device, what);
-		goto out;
-	}
-	if (had_data)
-		vv_warn("%s holds %s: overwriting it (--force)", req->device, what);
-	r = vv_pick_sector_size(req->device, &res->sector_size);
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "cannot size %s: %s", req->device, strerror(-r));
-		goto out;
-	}
-
-	/* 2 */
-	r = pv_random_bek(&bek);
+	r = probe_device(&p);
 	if (r == 0)
-		r = vv_recovery_generate(&recovery);
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "cannot generate keys: %s", strerror(-r));
-		goto out;
-	}
-
-	/* 3 */
-	r = store_verified(v, req->secret, bek, req->kek, req->alg, NULL, &ref, &kek_id, err);
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "storing the key at %s failed: %s", req->secret,
-			r == -EIO ? "the vault returned different bytes" : pv_why(err, r));
-		goto out;
-	}
-
-	/*
-	 * 4: the recovery passphrase opens the volume as the BEK does, so it
-	 * gets the same protection: wrapped by the same KEK when there is one.
-	 */
-	if (req->recovery == VV_RECOVERY_SECRET) {
-		if (asprintf(&rbase, "%s%s", req->secret, VV_RECOVERY_SUFFIX) < 0) {
-			rbase = NULL;
-			r = -ENOMEM;
-			goto out;
-		}
-		r = store_verified(v, rbase, recovery, kek_id, req->alg,
-				   RECOVERY_FILE_NAME, &res->recovery_ref, &rkek, err);
-		if (r < 0) {
-			pv_fail(r, msg, msglen, "storing the recovery passphrase at %s failed: %s",
-				rbase, r == -EIO ? "the vault returned different bytes" :
-				pv_why(err, r));
-			goto out;
-		}
-	}
-
-	/* 5-7: the first bytes written to the device. */
-	if (had_data) {
-		r = pv_wipe_signatures(req->device);
-		if (r < 0) {
-			pv_fail(r, msg, msglen, "erasing old signatures failed: %s", strerror(-r));
-			goto out;
-		}
-	}
-	r = format_luks2(req, name, bek, recovery, res, msg, msglen);
+		r = make_and_store_keys(&p);
+	if (r == 0)
+		r = format_luks2(&p);
 	if (r < 0)
 		goto out;
 	if (req->recovery == VV_RECOVERY_PRINT) {
-		res->recovery = recovery;	/* its keyslot exists: the caller must show it */
-		recovery = NULL;
+		res->recovery = p.recovery;	/* its keyslot exists: the caller must show it */
+		p.recovery = NULL;
 	}
-
-	/* 8 */
-	r = vv_header_backup(req->device, req->state_dir, res->backup, sizeof(res->backup));
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "header backup failed: %s", strerror(-r));
-		goto out;
-	}
-
-	/* 9 */
-	res->token.keyslot = res->bek_keyslot;
-	res->token.key = ref;
-	res->token.kek = kek_id;
-	ref = kek_id = NULL;
-	if (res->token.kek && !(res->token.alg = strdup(req->alg ? req->alg : "RSA-OAEP"))) {
-		r = -ENOMEM;
-		goto out;
-	}
-	res->token.name = name;
-	name = NULL;
-	if ((req->mount && !(res->token.mount = strdup(req->mount))) ||
-	    !(res->token.fs = strdup(fs)) ||
-	    !(res->token.options = strdup(req->options ? req->options : "defaults"))) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = vv_token_write(req->device, &res->token);
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "writing the token failed: %s", strerror(-r));
-		goto out;
-	}
-
-	/* 10: what open will do - the token's key, from the vault, opens its keyslot. */
-	vv_token_clear(&res->token);
-	r = vv_token_read(req->device, &res->token);
-	if (r == 0) {
-		struct vv_bek *b = NULL;
-
-		r = vv_bek_fetch(v, res->token.key, res->token.kek, &b, err);
-		slot = r < 0 ? r : pv_check_slot(req->device, res->token.keyslot, b->key);
-		vv_bek_free(b);
-		r = slot < 0 ? slot : 0;
-	}
-	if (r < 0) {
-		pv_fail(r, msg, msglen, "the new volume does not open with its token: %s",
-			pv_why(err, r));
-		goto out;
-	}
-
-	/* 11 */
-	if (!req->format_only)
-		r = make_fs_and_mount(req, fs, res->token.name, bek, res, msg, msglen);
+	r = backup_and_write_token(&p);
+	if (r == 0)
+		r = check_token_opens(&p);
+	if (r == 0 && !req->format_only)
+		r = make_fs_and_mount(&p);
 out:
 	pv_unlock(lock);
-	vv_secret_free(bek);
-	vv_secret_free(recovery);
-	free(name);
-	free(ref);
-	free(kek_id);
-	free(rbase);
-	free(rkek);
+	vv_secret_free(p.bek);
+	vv_secret_free(p.recovery);
+	free(p.name);
+	free(p.ref);
+	free(p.kek_id);
+	free(p.rbase);
+	free(p.rkek);
 	return r;
 }

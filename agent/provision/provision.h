@@ -21,11 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/volume/crypt.h"
 #include "agent/volume/luks2_token.h"
 #include "vault/vault.h"
 
 #define VV_BEK_BYTES 32
-#define VV_BEK_PBKDF2_ITERATIONS 1000
 #define VV_RECOVERY_SUFFIX "-recovery"
 
 /* ---- device probing ------------------------------------------------------ */
@@ -101,12 +101,12 @@ void vv_provision_result_clear(struct vv_provision_result *res);
 /*
  * Provision req->device (see the order of steps in provision.c). Returns 0,
  * -EEXIST when the device holds data and force is not set (nothing written),
- * -errno otherwise; err (may be NULL) gets vault causes, msg a one-line
- * reason for any failure.
+ * -errno otherwise; err (may be NULL) gets a one-line reason for any
+ * failure, with the key source's cause when the vault refused, else
+ * VV_CAUSE_SYSTEM.
  */
 int vv_provision(struct vv_vault *v, const struct vv_provision_req *req,
-		 struct vv_provision_result *res, struct vv_error *err,
-		 char *msg, size_t msglen);
+		 struct vv_provision_result *res, struct vv_error *err);
 
 /* Generate a recovery passphrase: 8 groups of 6 digits, '-' separated. */
 int vv_recovery_generate(struct vv_secret **out);
@@ -128,10 +128,10 @@ struct vv_adopt_req {
  * Fetch the key, check it opens a keyslot, back up the header and write the
  * token. *tok_out (may be NULL) receives the token written. -EEXIST when a
  * vaultvol token exists and force is not set, -EPERM when the key opens no
- * keyslot, -EINVAL when the device is not LUKS2.
+ * keyslot, -EINVAL when the device is not LUKS2; err as for vv_provision.
  */
 int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
-	     struct vv_token *tok_out, struct vv_error *err, char *msg, size_t msglen);
+	     struct vv_token *tok_out, struct vv_error *err);
 
 /* ---- rotate -------------------------------------------------------------- */
 
@@ -174,9 +174,9 @@ struct vv_rotate_result {
 
 void vv_rotate_result_clear(struct vv_rotate_result *res);
 
+/* err as for vv_provision. */
 int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
-	      struct vv_rotate_result *res, struct vv_error *err,
-	      char *msg, size_t msglen);
+	      struct vv_rotate_result *res, struct vv_error *err);
 
 /* ---- helpers shared by the commands ------------------------------------- */
 

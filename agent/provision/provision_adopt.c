@@ -20,12 +20,12 @@
 #include "base/log.h"
 
 int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
-	     struct vv_token *tok_out, struct vv_error *err, char *msg, size_t msglen)
+	     struct vv_token *tok_out, struct vv_error *err)
 {
 	struct vv_crypt_info info;
 	struct vv_token old, t;
 	struct vv_bek *b = NULL;
-	char backup[4200], why[PATH_MAX + 80];
+	char backup[4200], why[PATH_MAX + 80], vwhy[sizeof(err->message)];
 	int lock = -1, r, slot;
 
 	memset(&t, 0, sizeof(t));
@@ -34,28 +34,28 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 		memset(tok_out, 0, sizeof(*tok_out));
 		tok_out->token_id = tok_out->keyslot = -1;
 	}
-	if (msg && msglen)
-		msg[0] = '\0';
+	vv_error_clear(err);
 	if (!req->device || !req->secret || !req->state_dir)
-		return pv_fail(-EINVAL, msg, msglen, "device, secret and state directory are required");
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
+			       "device, secret and state directory are required");
 	/* What open would refuse from a token is not written into one. */
 	if (req->mount && vv_mount_point_check(req->mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
-		return pv_fail(-EINVAL, msg, msglen, "--mount: %s", why);
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--mount: %s", why);
 	if (req->fs && !vv_mount_fs_allowed(req->fs))
-		return pv_fail(-EINVAL, msg, msglen, "--fs %s: a token may name ext4, xfs, btrfs, "
-			       "vfat, ntfs or ntfs3", req->fs);
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--fs %s: a token may name ext4, xfs, "
+			       "btrfs, vfat, ntfs or ntfs3", req->fs);
 	t.name = req->name ? strdup(req->name) : vv_ref_name(req->secret);
 	if (!t.name)
-		return pv_fail(-EINVAL, msg, msglen,
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			       "cannot derive a volume name from '%s': give --name", req->secret);
 	if (!vv_volume_name_valid(t.name)) {
-		r = pv_fail(-EINVAL, msg, msglen, "invalid volume name '%s'", t.name);
+		r = vv_fail(err, -EINVAL, VV_CAUSE_NONE, "invalid volume name '%s'", t.name);
 		goto out;
 	}
 
 	r = vv_crypt_probe(req->device, &info);
 	if (r < 0 || info.type != VV_VOL_LUKS2) {
-		r = pv_fail(-EINVAL, msg, msglen,
+		r = vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			    "%s is %s: only LUKS2 headers hold tokens (describe it in the "
 			    "config file instead)", req->device,
 			    r < 0 ? "not a LUKS volume" : vv_vol_type_str(info.type));
@@ -63,14 +63,14 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 	}
 	lock = pv_lock(req->state_dir);
 	if (lock < 0) {
-		r = pv_fail(lock, msg, msglen, "cannot lock %s: %s", req->state_dir,
+		r = vv_fail(err, lock, VV_CAUSE_NONE, "cannot lock %s: %s", req->state_dir,
 			    lock == -EBUSY ? "another vaultvol command is changing a header" :
 			    strerror(-lock));
 		goto out;
 	}
 	r = vv_token_read(req->device, &old);
 	if (r == 0 && !req->force) {
-		r = pv_fail(-EEXIST, msg, msglen,
+		r = vv_fail(err, -EEXIST, VV_CAUSE_NONE,
 			    "%s already has a vaultvol token (key %s); --force replaces it",
 			    req->device, old.key);
 		goto out;
@@ -78,12 +78,13 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 
 	r = vv_bek_fetch(v, req->secret, req->kek, &b, err);
 	if (r < 0) {
-		pv_fail(r, msg, msglen, "fetching %s failed: %s", req->secret, pv_why(err, r));
+		vv_fail(err, r, VV_CAUSE_NONE, "fetching %s failed: %s", req->secret,
+			pv_why(err, r, vwhy, sizeof(vwhy)));
 		goto out;
 	}
 	slot = vv_crypt_check_key(req->device, b->key);
 	if (slot < 0) {
-		r = pv_fail(slot == -EPERM ? -EPERM : slot, msg, msglen,
+		r = vv_fail(err, slot == -EPERM ? -EPERM : slot, VV_CAUSE_NONE,
 			    "the key %s does not open %s: %s", b->secret_id ? b->secret_id :
 			    req->secret, req->device, vv_crypt_strerror(slot));
 		goto out;
@@ -103,19 +104,19 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 
 	r = vv_header_backup(req->device, req->state_dir, backup, sizeof(backup));
 	if (r < 0) {
-		pv_fail(r, msg, msglen, "header backup failed: %s", strerror(-r));
+		vv_fail(err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
 		goto out;
 	}
 	r = vv_token_write(req->device, &t);
 	if (r < 0) {
-		pv_fail(r, msg, msglen, "writing the token failed: %s", strerror(-r));
+		vv_fail(err, r, VV_CAUSE_NONE, "writing the token failed: %s", strerror(-r));
 		goto out;
 	}
 	vv_info("%s: adopted with key %s (keyslot %d)", req->device, t.key, slot);
 	if (tok_out) {
 		r = vv_token_read(req->device, tok_out);
 		if (r < 0)
-			pv_fail(r, msg, msglen, "reading the token back failed: %s", strerror(-r));
+			vv_fail(err, r, VV_CAUSE_NONE, "reading the token back failed: %s", strerror(-r));
 	}
 out:
 	pv_unlock(lock);

@@ -6,38 +6,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include <libcryptsetup.h>
-
 #include "agent/volume/luks2_token.h"
+#include "base/error.h"
 #include "base/secret.h"
 #include "vault/vault.h"
 
-/* printf into msg (may be NULL); returns r so callers can `return pv_fail(...)`. */
-int pv_fail(int r, char *msg, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* The vault error's message when there is one, else strerror(-r). */
-const char *pv_why(const struct vv_error *err, int r);
-
-/* crypt_init + crypt_load(LUKS2) with libcryptsetup's messages at debug level. */
-int pv_load_luks2(const char *device, struct crypt_device **out);
-void pv_crypt_quiet(void);
-
-/* PBKDF2-SHA256 at the minimum iteration count, for the next keyslot added. */
-int pv_set_bek_pbkdf(struct crypt_device *cd);
-
 /*
- * Mark a BEK keyslot "preferred": any-slot unlocks (cryptsetup open,
- * systemd-cryptsetup, the token plugin) try it before the argon2id
- * recovery keyslot. Best effort: a failure only costs unlock time.
+ * Why a callee failed, copied into buf: the message it recorded in err
+ * when there is one, else strerror(-r). A copy, because the vv_fail that
+ * adds context rewrites err->message.
  */
-void pv_prefer_slot(struct crypt_device *cd, int slot);
-
-/* True when slot is a vaultvol BEK keyslot (PBKDF2 at the minimum count). */
-bool pv_slot_is_bek(struct crypt_device *cd, int slot);
-
-/* Does key open exactly keyslot slot of device? slot, -EPERM, -errno. */
-int pv_check_slot(const char *device, int slot, const struct vv_secret *key);
+const char *pv_why(const struct vv_error *err, int r, char *buf, size_t len);
 
 /*
  * One header-changing vaultvol command at a time per machine: an exclusive

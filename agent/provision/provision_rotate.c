@@ -66,8 +66,6 @@ struct rot {
 	const struct vv_rotate_req *req;
 	struct vv_rotate_result *res;
 	struct vv_error *err;
-	char *msg;
-	size_t msglen;
 	struct vv_token tok;	/* the token as it is on disk now */
 };
 
@@ -84,7 +82,7 @@ static int backup(struct rot *c)
 	int r = vv_header_backup(c->req->device, c->req->state_dir, NULL, 0);
 
 	if (r < 0)
-		return pv_fail(r, c->msg, c->msglen, "header backup failed: %s", strerror(-r));
+		return vv_fail(c->err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
 	c->res->backups++;
 	return 0;
 }
@@ -98,11 +96,12 @@ static int write_token(struct rot *c, const struct vv_token *t)
 		return r;
 	r = vv_token_write(c->req->device, t);
 	if (r < 0)
-		return pv_fail(r, c->msg, c->msglen, "writing the token failed: %s", strerror(-r));
+		return vv_fail(c->err, r, VV_CAUSE_NONE, "writing the token failed: %s",
+			       strerror(-r));
 	vv_token_clear(&c->tok);
 	r = vv_token_read(c->req->device, &c->tok);
 	if (r < 0)
-		return pv_fail(r, c->msg, c->msglen, "reading the token back failed: %s",
+		return vv_fail(c->err, r, VV_CAUSE_NONE, "reading the token back failed: %s",
 			       strerror(-r));
 	return 0;
 }
@@ -134,41 +133,43 @@ static int token_with_key(struct rot *c, struct vv_token *t, const char *ref,
 /* Steps 5-6: remove the keyslot the marker names, then the marker. */
 static int finish_retire(struct rot *c)
 {
-	struct crypt_device *cd = NULL;
+	char why[sizeof(c->err->message)];
+	struct vv_luks2 *l = NULL;
 	struct vv_token t;
 	struct vv_bek *old = NULL;
-	crypt_keyslot_info st;
 	int slot = c->tok.retire_keyslot, r;
+	bool active;
 
-	r = pv_load_luks2(c->req->device, &cd);
+	r = vv_luks2_load(c->req->device, &l);
 	if (r < 0)
-		return pv_fail(r, c->msg, c->msglen, "cannot load the header: %s", strerror(-r));
-	st = crypt_keyslot_status(cd, slot);
-	crypt_free(cd);
-	cd = NULL;
-	if (st == CRYPT_SLOT_ACTIVE || st == CRYPT_SLOT_ACTIVE_LAST) {
+		return vv_fail(c->err, r, VV_CAUSE_NONE, "cannot load the header: %s",
+			       strerror(-r));
+	active = vv_luks2_keyslot_active(l, slot);
+	vv_luks2_free(l);
+	l = NULL;
+	if (active) {
 		/*
 		 * Only the keyslot the retired key opens goes: if the number
 		 * now belongs to a keyslot someone else added, it stays.
 		 */
 		r = vv_bek_fetch(c->v, c->tok.retire_key, c->tok.retire_kek, &old, c->err);
 		if (r < 0)
-			return pv_fail(r, c->msg, c->msglen,
+			return vv_fail(c->err, r, VV_CAUSE_NONE,
 				       "cannot fetch the retired key %s to check keyslot %d: %s "
 				       "(the volume opens with the new key; run rotate again)",
-				       c->tok.retire_key, slot, pv_why(c->err, r));
-		r = pv_check_slot(c->req->device, slot, old->key);
+				       c->tok.retire_key, slot, pv_why(c->err, r, why, sizeof(why)));
+		r = vv_luks2_check_keyslot(c->req->device, slot, old->key);
 		vv_bek_free(old);
 		if (r == slot) {
 			r = backup(c);
 			if (r < 0)
 				return r;
-			r = pv_load_luks2(c->req->device, &cd);
+			r = vv_luks2_load(c->req->device, &l);
 			if (r == 0)
-				r = crypt_keyslot_destroy(cd, slot);
-			crypt_free(cd);
+				r = vv_luks2_destroy_keyslot(l, slot);
+			vv_luks2_free(l);
 			if (r < 0)
-				return pv_fail(r, c->msg, c->msglen,
+				return vv_fail(c->err, r, VV_CAUSE_NONE,
 					       "removing keyslot %d failed: %s", slot, strerror(-r));
 		} else {
 			vv_warn("%s: keyslot %d does not open with %s: left alone",
@@ -222,14 +223,14 @@ static int switch_token(struct rot *c, const char *ref, const char *kek_id,
  */
 static int find_pending(struct rot *c, const char *base, struct vv_bek **pending, int *slot)
 {
-	struct crypt_device *cd = NULL;
+	struct vv_luks2 *l = NULL;
 	struct vv_bek *b = NULL;
 	struct vv_error e;
-	int s, max = crypt_keyslot_max(CRYPT_LUKS2);
+	int s, max = vv_luks2_keyslot_max();
 
 	*pending = NULL;
 	if (vv_bek_fetch(c->v, base, NULL, &b, &e) < 0 || !b->secret_id ||
-	    !strcmp(b->secret_id, c->tok.key) || pv_load_luks2(c->req->device, &cd) < 0) {
+	    !strcmp(b->secret_id, c->tok.key) || vv_luks2_load(c->req->device, &l) < 0) {
 		vv_bek_free(b);
 		return 0;
 	}
@@ -239,15 +240,13 @@ static int find_pending(struct rot *c, const char *base, struct vv_bek **pending
 	 * (the recovery passphrase's) would cost seconds and gigabytes.
 	 */
 	for (s = 0; s < max; s++) {
-		crypt_keyslot_info st = crypt_keyslot_status(cd, s);
-
-		if (s == c->tok.keyslot || (st != CRYPT_SLOT_ACTIVE && st != CRYPT_SLOT_ACTIVE_LAST) ||
-		    !pv_slot_is_bek(cd, s))
+		if (s == c->tok.keyslot || !vv_luks2_keyslot_active(l, s) ||
+		    !vv_luks2_keyslot_is_bek(l, s))
 			continue;
-		if (pv_check_slot(c->req->device, s, b->key) == s)
+		if (vv_luks2_check_keyslot(c->req->device, s, b->key) == s)
 			break;
 	}
-	crypt_free(cd);
+	vv_luks2_free(l);
 	if (s >= max) {
 		vv_bek_free(b);
 		return 0;
@@ -257,58 +256,28 @@ static int find_pending(struct rot *c, const char *base, struct vv_bek **pending
 	return 1;
 }
 
-/*
- * Add a keyslot for bek, unlocking the volume key through the token's
- * keyslot by number (an any-slot unlock could first spend seconds on the
- * argon2id recovery keyslot). The volume key stays in locked memory.
- */
-static int add_bek_keyslot(struct crypt_device *cd, int cur_slot,
-			   const struct vv_secret *cur, const struct vv_secret *bek)
-{
-	struct vv_secret *vk = NULL;
-	size_t len;
-	int r, size = crypt_get_volume_key_size(cd);
-
-	if (size <= 0)
-		return -EINVAL;
-	vk = vv_secret_new((size_t)size);
-	if (!vk)
-		return -ENOMEM;
-	len = vk->cap;
-	r = crypt_volume_key_get(cd, cur_slot, (char *)vk->data, &len,
-				 (const char *)cur->data, cur->len);
-	if (r >= 0) {
-		vk->len = len;
-		r = pv_set_bek_pbkdf(cd);
-	}
-	if (r >= 0)
-		r = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, (const char *)vk->data,
-						    vk->len, (const char *)bek->data, bek->len);
-	vv_secret_free(vk);
-	if (r >= 0)
-		pv_prefer_slot(cd, r);
-	return r;
-}
-
 /* Steps 2-4 of a BEK rotation. */
 static int rotate_bek(struct rot *c, const char *base, const struct vv_bek *cur)
 {
 	const char *kek = c->req->kek ? c->req->kek : c->tok.kek;
 	const char *alg = c->req->alg ? c->req->alg : (c->req->kek ? NULL : c->tok.alg);
-	struct crypt_device *cd = NULL;
+	char why[sizeof(c->err->message)];
+	struct vv_luks2 *l = NULL;
 	struct vv_secret *bek = NULL;
 	char *ref = NULL, *kek_id = NULL;
 	int r, slot;
 
 	r = pv_random_bek(&bek);
 	if (r < 0)
-		return pv_fail(r, c->msg, c->msglen, "cannot generate a key: %s", strerror(-r));
+		return vv_fail(c->err, r, VV_CAUSE_NONE, "cannot generate a key: %s",
+			       strerror(-r));
 	r = vv_bek_store(c->v, base, bek, kek, alg, cur->file_name, &ref, &kek_id, c->err);
 	if (r == 0)
 		r = pv_verify_stored(c->v, ref, kek_id, bek, c->err);
 	if (r < 0) {
-		pv_fail(r, c->msg, c->msglen, "storing the new key at %s failed: %s", base,
-			r == -EIO ? "the vault returned different bytes" : pv_why(c->err, r));
+		vv_fail(c->err, r, VV_CAUSE_NONE, "storing the new key at %s failed: %s", base,
+			r == -EIO ? "the vault returned different bytes" :
+			pv_why(c->err, r, why, sizeof(why)));
 		goto out;
 	}
 	vv_info("stored %s", ref);
@@ -317,18 +286,23 @@ static int rotate_bek(struct rot *c, const char *base, const struct vv_bek *cur)
 	r = backup(c);
 	if (r < 0)
 		goto out;
-	r = pv_load_luks2(c->req->device, &cd);
+	/*
+	 * The volume key is unlocked through the token's keyslot by number:
+	 * an any-slot unlock could first spend seconds on the argon2id
+	 * recovery keyslot.
+	 */
+	r = vv_luks2_load(c->req->device, &l);
 	if (r == 0)
-		r = add_bek_keyslot(cd, c->tok.keyslot, cur->key, bek);
-	crypt_free(cd);
+		r = vv_luks2_add_bek_keyslot(l, c->tok.keyslot, cur->key, bek);
+	vv_luks2_free(l);
 	if (r < 0) {
-		pv_fail(r, c->msg, c->msglen, "adding a keyslot failed: %s", strerror(-r));
+		vv_fail(c->err, r, VV_CAUSE_NONE, "adding a keyslot failed: %s", strerror(-r));
 		goto out;
 	}
 	slot = r;
-	r = pv_check_slot(c->req->device, slot, bek);
+	r = vv_luks2_check_keyslot(c->req->device, slot, bek);
 	if (r != slot) {
-		r = pv_fail(r < 0 ? r : -EIO, c->msg, c->msglen,
+		r = vv_fail(c->err, r < 0 ? r : -EIO, VV_CAUSE_NONE,
 			    "the new keyslot %d does not open with the new key", slot);
 		goto out;
 	}
@@ -344,6 +318,7 @@ out:
 /* KEK rotation: same BEK, new wrapping, new version, new token. */
 static int rotate_kek(struct rot *c, const char *base, const struct vv_bek *cur)
 {
+	char why[sizeof(c->err->message)];
 	struct vv_token t;
 	char *ref = NULL, *kek_id = NULL;
 	int r;
@@ -353,8 +328,9 @@ static int rotate_kek(struct rot *c, const char *base, const struct vv_bek *cur)
 	if (r == 0)
 		r = pv_verify_stored(c->v, ref, kek_id, cur->key, c->err);
 	if (r < 0) {
-		pv_fail(r, c->msg, c->msglen, "storing the re-wrapped key at %s failed: %s", base,
-			r == -EIO ? "the vault returned different bytes" : pv_why(c->err, r));
+		vv_fail(c->err, r, VV_CAUSE_NONE, "storing the re-wrapped key at %s failed: %s",
+			base, r == -EIO ? "the vault returned different bytes" :
+			pv_why(c->err, r, why, sizeof(why)));
 		goto out;
 	}
 	vv_info("stored %s wrapped by %s", ref, kek_id ? kek_id : "(none)");
@@ -374,11 +350,10 @@ out:
 }
 
 int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
-	      struct vv_rotate_result *res, struct vv_error *err,
-	      char *msg, size_t msglen)
+	      struct vv_rotate_result *res, struct vv_error *err)
 {
-	struct rot c = { .v = v, .req = req, .res = res, .err = err, .msg = msg,
-			 .msglen = msglen };
+	struct rot c = { .v = v, .req = req, .res = res, .err = err };
+	char why[sizeof(err->message)];
 	struct vv_bek *cur = NULL, *pending = NULL;
 	char *base = NULL;
 	int lock = -1, r, slot;
@@ -386,19 +361,18 @@ int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 	memset(res, 0, sizeof(*res));
 	vv_rotate_result_clear(res);
 	memset(&c.tok, 0, sizeof(c.tok));
-	if (msg && msglen)
-		msg[0] = '\0';
+	vv_error_clear(err);
 	if (!req->device || !req->state_dir)
-		return pv_fail(-EINVAL, msg, msglen, "device and state directory are required");
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "device and state directory are required");
 	lock = pv_lock(req->state_dir);
 	if (lock < 0)
-		return pv_fail(lock, msg, msglen, "cannot lock %s: %s", req->state_dir,
+		return vv_fail(err, lock, VV_CAUSE_NONE, "cannot lock %s: %s", req->state_dir,
 			       lock == -EBUSY ? "another vaultvol command is changing a header" :
 			       strerror(-lock));
 
 	r = vv_token_read(req->device, &c.tok);
 	if (r < 0) {
-		pv_fail(r, msg, msglen, r == -ENOENT ?
+		vv_fail(err, r, VV_CAUSE_NONE, r == -ENOENT ?
 			"%s has no vaultvol token: provision or adopt it first" :
 			"%s: cannot read its vaultvol token (%s)", req->device, strerror(-r));
 		goto out;
@@ -408,7 +382,7 @@ int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 		goto out;
 	base = vv_ref_unversioned(c.tok.key);
 	if (!base) {
-		r = pv_fail(-EINVAL, msg, msglen,
+		r = vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			    "the key %s is a file: rotation needs a vault or keystore secret "
 			    "(adopt the volume with one)", c.tok.key);
 		goto out;
@@ -417,13 +391,13 @@ int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 	/* 1: never change anything on a volume whose token does not open it. */
 	r = vv_bek_fetch(v, c.tok.key, c.tok.kek, &cur, err);
 	if (r < 0) {
-		pv_fail(r, msg, msglen, "fetching the current key %s failed: %s", c.tok.key,
-			pv_why(err, r));
+		vv_fail(err, r, VV_CAUSE_NONE, "fetching the current key %s failed: %s", c.tok.key,
+			pv_why(err, r, why, sizeof(why)));
 		goto out;
 	}
-	slot = pv_check_slot(req->device, c.tok.keyslot, cur->key);
+	slot = vv_luks2_check_keyslot(req->device, c.tok.keyslot, cur->key);
 	if (slot != c.tok.keyslot) {
-		r = pv_fail(slot < 0 ? slot : -EIO, msg, msglen,
+		r = vv_fail(err, slot < 0 ? slot : -EIO, VV_CAUSE_NONE,
 			    "the token's key %s does not open keyslot %d: not rotating",
 			    c.tok.key, c.tok.keyslot);
 		goto out;

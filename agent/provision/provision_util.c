@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Key references, recovery passphrases and libcryptsetup helpers for provisioning. */
+/* Key references, recovery passphrases, locking and key helpers for provisioning. */
 #include "agent/provision/provision.h"
 #include "agent/provision/provision_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,111 +16,13 @@
 
 #include "base/log.h"
 
-int pv_fail(int r, char *msg, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (msg && len) {
-		va_start(ap, fmt);
-		vsnprintf(msg, len, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
-
-const char *pv_why(const struct vv_error *err, int r)
+const char *pv_why(const struct vv_error *err, int r, char *buf, size_t len)
 {
 	if (err && err->cause != VV_CAUSE_NONE && err->message[0])
-		return err->message;
-	return strerror(r < 0 ? -r : r);
-}
-
-static void pv_crypt_log(int level, const char *msg, void *usrptr)
-{
-	size_t n = strlen(msg);
-
-	(void)usrptr;
-	if (level == CRYPT_LOG_DEBUG || level == CRYPT_LOG_DEBUG_JSON)
-		return;
-	if (n && msg[n - 1] == '\n')
-		n--;
-	vv_debug("libcryptsetup: %.*s", (int)n, msg);
-}
-
-void pv_crypt_quiet(void)
-{
-	crypt_set_log_callback(NULL, pv_crypt_log, NULL);
-}
-
-int pv_load_luks2(const char *device, struct crypt_device **out)
-{
-	struct crypt_device *cd = NULL;
-	int r;
-
-	pv_crypt_quiet();
-	r = crypt_init(&cd, device);
-	if (r < 0)
-		return r;
-	r = crypt_load(cd, CRYPT_LUKS2, NULL);
-	if (r < 0) {
-		crypt_free(cd);
-		return -EINVAL;
-	}
-	*out = cd;
-	return 0;
-}
-
-int pv_set_bek_pbkdf(struct crypt_device *cd)
-{
-	/*
-	 * No benchmark: the count is fixed. 1000 is libcryptsetup's floor for
-	 * PBKDF2; the BEK is 256 random bits, which no iteration count could
-	 * make stronger, and unlocking stays a few microseconds of CPU with no
-	 * memory cost at boot.
-	 */
-	const struct crypt_pbkdf_type pbkdf = {
-		.type = CRYPT_KDF_PBKDF2,
-		.hash = "sha256",
-		.iterations = VV_BEK_PBKDF2_ITERATIONS,
-		.flags = CRYPT_PBKDF_NO_BENCHMARK,
-	};
-
-	return crypt_set_pbkdf_type(cd, &pbkdf);
-}
-
-void pv_prefer_slot(struct crypt_device *cd, int slot)
-{
-	int r = crypt_keyslot_set_priority(cd, slot, CRYPT_SLOT_PRIORITY_PREFER);
-
-	if (r < 0)
-		vv_warn("cannot prefer keyslot %d: %s", slot, strerror(-r));
-}
-
-bool pv_slot_is_bek(struct crypt_device *cd, int slot)
-{
-	struct crypt_pbkdf_type p;
-
-	if (crypt_keyslot_get_pbkdf(cd, slot, &p) < 0 || !p.type)
-		return false;
-	return !strcmp(p.type, CRYPT_KDF_PBKDF2) &&
-	       p.iterations == VV_BEK_PBKDF2_ITERATIONS;
-}
-
-int pv_check_slot(const char *device, int slot, const struct vv_secret *key)
-{
-	struct crypt_device *cd = NULL;
-	int r;
-
-	r = pv_load_luks2(device, &cd);
-	if (r < 0)
-		return r;
-	/* No name: the key is only checked, nothing is activated. */
-	r = crypt_activate_by_passphrase(cd, NULL, slot, (const char *)key->data,
-					 key->len, 0);
-	crypt_free(cd);
-	if (r == -ENOENT)
-		r = -EPERM;	/* slot inactive: this key does not open it */
-	return r;
+		snprintf(buf, len, "%s", err->message);
+	else
+		snprintf(buf, len, "%s", strerror(r < 0 ? -r : r));
+	return buf;
 }
 
 int pv_lock(const char *state_dir)

@@ -218,11 +218,10 @@ static void refuse_case(struct fx *f, const char *what_expected)
 	struct vv_provision_result res;
 	struct vv_error err;
 	unsigned char h1[32], h2[32];
-	char msg[256];
 
 	sha256_file(f->img, h1);
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EEXIST);
-	assert_non_null(strstr(msg, what_expected));
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EEXIST);
+	assert_non_null(strstr(err.message, what_expected));
 	sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	assert_int_equal(count_files(f->store), 1);	/* the KEKs only */
@@ -293,10 +292,9 @@ static void test_provision_format(void **state)
 	struct vv_error err;
 	struct crypt_device *cd = NULL;
 	struct stat st;
-	char msg[256];
 
 	make_image(f->img, 64 << 20);
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), 0);
 	assert_int_equal(res.sector_size, 4096);
 	assert_true(res.bek_keyslot >= 0);
 	assert_true(res.recovery_keyslot >= 0);
@@ -357,7 +355,7 @@ static void test_provision_format(void **state)
 	vv_provision_result_clear(&res);
 
 	/* a second provision refuses: the device now holds LUKS */
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EEXIST);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EEXIST);
 	vv_provision_result_clear(&res);
 }
 
@@ -369,14 +367,13 @@ static void test_provision_recovery_secret_512(void **state)
 	struct vv_bek *b = NULL;
 	struct vv_error err;
 	struct crypt_device *cd = NULL;
-	char msg[256];
 
 	/* not a multiple of 4096: 512-byte sectors */
 	make_image(f->img, (64 << 20) + 512);
 	req.recovery = VV_RECOVERY_SECRET;
 	req.kek = NULL;
 	req.name = "vol.b";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), 0);
 	assert_int_equal(res.sector_size, 512);
 	assert_null(res.recovery);
 	assert_non_null(res.recovery_ref);
@@ -400,13 +397,13 @@ static void test_provision_force(void **state)
 	struct vv_provision_req req = base_req(f);
 	struct vv_provision_result res;
 	struct vv_error err;
-	char msg[256], what[128];
+	char what[128];
 
 	make_image(f->img, 64 << 20);
 	assert_int_equal(kt_sh("echo 'label: gpt' | sfdisk -q '%s' >/dev/null 2>&1 && "
 			       "mkfs.ext4 -q -F '%s' >/dev/null 2>&1", f->img, f->img), 0);
 	req.force = true;
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), 0);
 	vv_provision_result_clear(&res);
 	/* exactly LUKS now: the old GPT (incl. its backup header) is gone */
 	assert_int_equal(vv_probe_content(f->img, what, sizeof(what)), 1);
@@ -421,36 +418,35 @@ static void test_bad_requests(void **state)
 	struct vv_provision_result res;
 	struct vv_error err;
 	unsigned char h1[32], h2[32];
-	char msg[256];
 
 	make_image(f->img, 64 << 20);
 	sha256_file(f->img, h1);
 	req.secret = "keystore:data1/0123456789abcdef0123456789abcdef";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	req.secret = "file:/etc/key";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	req.secret = "keystore:data1";
 	req.fs = "btrfs";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	req.fs = "xfs";
 	req.label = "much-too-long-label";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	req.label = NULL;
 	req.mount = "data";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	/* The token gets the mount point: never one open would refuse from a disk. */
 	req.mount = "/etc";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "/etc is a system directory"));
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "/etc is a system directory"));
 	req.mount = "/var/lib/app";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	req.mount = "/data";
 	req.name = "../x";
-	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	req.name = NULL;
 	/* a KEK that does not exist: fails before the device is touched */
 	req.kek = "keystore-kek:nope";
-	assert_true(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)) < 0);
+	assert_true(vv_provision(f->v, &req, &res, &err) < 0);
 	sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	vv_provision_result_clear(&res);
@@ -460,11 +456,10 @@ static void provision_ok(struct fx *f, const char *img, struct vv_provision_resu
 {
 	struct vv_provision_req req = base_req(f);
 	struct vv_error err;
-	char msg[256];
 
 	req.device = img;
 	make_image(img, 64 << 20);
-	assert_int_equal(vv_provision(f->v, &req, res, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_provision(f->v, &req, res, &err), 0);
 }
 
 static void test_rotate_bek_then_kek(void **state)
@@ -476,7 +471,7 @@ static void test_rotate_bek_then_kek(void **state)
 	struct vv_token t0, t1, t2, tc;
 	struct vv_bek *old = NULL;
 	struct vv_error err;
-	char copy[600], msg[256];
+	char copy[600];
 
 	provision_ok(f, f->img, &pres);
 	/* the disk as a backup would have copied it before the rotations */
@@ -485,7 +480,7 @@ static void test_rotate_bek_then_kek(void **state)
 	assert_int_equal(token_opens(f, f->img, &t0), pres.bek_keyslot);
 
 	/* BEK rotation: new version, new keyslot, old keyslot gone */
-	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err), 0);
 	assert_false(rr.resumed);
 	assert_int_equal(rr.backups, 4);
 	assert_int_equal(token_opens_own(f, f->img, &t1), 0);
@@ -515,7 +510,7 @@ static void test_rotate_bek_then_kek(void **state)
 	rq.bek = false;
 	rq.kek = "keystore-kek:kek2";
 	rq.alg = "RSA-OAEP-256";
-	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err), 0);
 	assert_int_equal(rr.backups, 1);
 	assert_int_equal(token_opens(f, f->img, &t2), t1.keyslot);
 	assert_string_not_equal(t2.key, t1.key);
@@ -565,9 +560,8 @@ static void rotate_killed(struct fx *f, bool bek, const char *kek, enum vv_rotat
 	if (pid == 0) {
 		struct vv_rotate_result rr;
 		struct vv_error err;
-		char msg[256];
 
-		vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg));
+		vv_rotate(f->v, &rq, &rr, &err);
 		_exit(3);	/* not killed: the step never came */
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -590,7 +584,6 @@ static void test_rotate_killed_each_step(void **state)
 	struct vv_rotate_result rr;
 	struct vv_token before, mid, after;
 	struct vv_error err;
-	char msg[256];
 
 	provision_ok(f, f->img, &pres);
 	for (size_t i = 0; i < sizeof(bek_steps) / sizeof(bek_steps[0]); i++) {
@@ -601,7 +594,7 @@ static void test_rotate_killed_each_step(void **state)
 		/* run again: an interrupted rotation is completed, not repeated */
 		rq.bek = true;
 		rq.kek = NULL;
-		assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
+		assert_int_equal(vv_rotate(f->v, &rq, &rr, &err), 0);
 		assert_int_equal(token_opens_own(f, f->img, &after), 0);
 		assert_null(after.retire_key);
 		assert_int_equal(count_active_keyslots(f->img), 2);
@@ -641,7 +634,7 @@ static void test_rotate_refusals(void **state)
 	struct vv_provision_result pres;
 	struct vv_rotate_result rr;
 	struct vv_error err;
-	char msg[256], lock[600];
+	char lock[600];
 	unsigned char h1[32], h2[32];
 	int fd;
 
@@ -650,7 +643,7 @@ static void test_rotate_refusals(void **state)
 	assert_int_equal(kt_sh("printf pw | cryptsetup luksFormat -q --type luks2 "
 			       "--pbkdf pbkdf2 --pbkdf-force-iterations 1000 '%s' - "
 			       ">/dev/null 2>&1", f->img), 0);
-	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), -ENOENT);
+	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err), -ENOENT);
 	vv_rotate_result_clear(&rr);
 
 	/* another header-changing command holds the lock */
@@ -660,7 +653,7 @@ static void test_rotate_refusals(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
 	sha256_file(f->img, h1);
-	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), -EBUSY);
+	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err), -EBUSY);
 	sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	close(fd);
@@ -669,7 +662,7 @@ static void test_rotate_refusals(void **state)
 	/* KEK unusable for the new version: fails before the header changes */
 	rq.bek = false;
 	rq.kek = "keystore-kek:missing";
-	assert_true(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0);
+	assert_true(vv_rotate(f->v, &rq, &rr, &err) < 0);
 	sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	vv_rotate_result_clear(&rr);
@@ -685,7 +678,7 @@ static void test_adopt(void **state)
 	struct vv_secret *wrong = vv_secret_from("not the key", 11);
 	struct vv_token t;
 	struct vv_error err;
-	char msg[256], *ref = NULL, *kid = NULL, keyfile[600];
+	char *ref = NULL, *kid = NULL, keyfile[600];
 	unsigned char h1[32], h2[32];
 
 	/* an existing LUKS2 volume (cryptsetup defaults) keyed by key */
@@ -699,12 +692,12 @@ static void test_adopt(void **state)
 	/* what open would refuse from a token is not written into one */
 	sha256_file(f->img, h1);
 	req.mount = "/usr/local";
-	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "/usr"));
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "/usr"));
 	req.mount = "/legacy";
 	req.fs = "squashfs";
-	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EINVAL);
-	assert_non_null(strstr(msg, "squashfs"));
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "squashfs"));
 	req.fs = "xfs";
 	sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
@@ -714,14 +707,14 @@ static void test_adopt(void **state)
 				      &ref, &kid, &err), 0);
 	free(ref);
 	sha256_file(f->img, h1);
-	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EPERM);
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EPERM);
 	sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 
 	/* the right key, wrapped: the token records the exact version and KEK */
 	assert_int_equal(vv_bek_store(f->v, "keystore:legacy", key, "keystore-kek:kek1",
 				      NULL, NULL, &ref, &kid, &err), 0);
-	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), 0);
 	assert_string_equal(t.key, ref);
 	assert_string_equal(t.kek, "keystore-kek:kek1");
 	assert_string_equal(t.alg, "RSA-OAEP");
@@ -733,9 +726,9 @@ static void test_adopt(void **state)
 	assert_int_equal(kt_sh("test $(ls '%s/header-backups' | wc -l) -ge 1", f->state), 0);
 
 	/* adopting again needs force */
-	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EEXIST);
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EEXIST);
 	req.force = true;
-	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), 0);
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), 0);
 	vv_token_clear(&t);
 	free(ref);
 	free(kid);
@@ -746,7 +739,7 @@ static void test_adopt(void **state)
 					    .state_dir = f->state };
 		struct vv_rotate_result rr;
 
-		assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
+		assert_int_equal(vv_rotate(f->v, &rq, &rr, &err), 0);
 		assert_int_equal(token_opens_own(f, f->img, &t), 0);
 		assert_int_equal(vv_crypt_check_key(f->img, key), -EPERM);
 		assert_int_equal(count_active_keyslots(f->img), 1);
@@ -759,7 +752,7 @@ static void test_adopt(void **state)
 	assert_int_equal(kt_sh("cryptsetup luksFormat -q --type luks1 --pbkdf-force-iterations "
 			       "1000 '%s' '%s' >/dev/null 2>&1", f->img, keyfile), 0);
 	req.force = false;
-	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EINVAL);
 	vv_secret_free(key);
 	vv_secret_free(wrong);
 }

@@ -148,12 +148,11 @@ static void provision(struct fx *f, const char *kek)
 	};
 	struct vv_provision_result res;
 	struct vv_error err = { 0 };
-	char msg[512];
 	int r;
 
-	r = vv_provision(f->v, &req, &res, &err, msg, sizeof(msg));
+	r = vv_provision(f->v, &req, &res, &err);
 	if (r < 0)
-		fail_msg("provision: %s", msg);
+		fail_msg("provision: %s", err.message);
 	vv_provision_result_clear(&res);
 }
 
@@ -199,7 +198,7 @@ static void test_rotate_bek_kek_old_copy(void **state)
 	struct vv_rotate_result rr;
 	struct vv_token t0, t1, t2, t3, tc;
 	struct vv_error err = { 0 };
-	char kid1[512], kid2[512], kid3[512], kek[512], msg[512];
+	char kid1[512], kid2[512], kid3[512], kek[512];
 
 	put_key("kek1", kid1, sizeof(kid1));
 	snprintf(kek, sizeof(kek), "%s/keys/kek1", F.kv_url);
@@ -208,8 +207,8 @@ static void test_rotate_bek_kek_old_copy(void **state)
 	assert_int_equal(token_opens(f->v, f->img, &t0), 0);
 
 	/* BEK */
-	if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
-		fail_msg("rotate --bek: %s", msg);
+	if (vv_rotate(f->v, &rq, &rr, &err) < 0)
+		fail_msg("rotate --bek: %s", err.message);
 	vv_rotate_result_clear(&rr);
 	assert_int_equal(token_opens(f->v, f->img, &t1), 0);
 	assert_string_not_equal(t1.key, t0.key);
@@ -220,8 +219,8 @@ static void test_rotate_bek_kek_old_copy(void **state)
 	put_key("kek1", kid2, sizeof(kid2));
 	rq.bek = false;
 	rq.kek = kek;		/* unversioned: the latest version wraps */
-	if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
-		fail_msg("rotate --kek: %s", msg);
+	if (vv_rotate(f->v, &rq, &rr, &err) < 0)
+		fail_msg("rotate --kek: %s", err.message);
 	vv_rotate_result_clear(&rr);
 	assert_int_equal(token_opens(f->v, f->img, &t2), 0);
 	assert_string_equal(t2.kek, kid2);
@@ -231,8 +230,8 @@ static void test_rotate_bek_kek_old_copy(void **state)
 	put_key("kek2", kid3, sizeof(kid3));
 	rq.kek = kid3;
 	rq.alg = "RSA-OAEP-256";
-	if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
-		fail_msg("rotate --kek kek2: %s", msg);
+	if (vv_rotate(f->v, &rq, &rr, &err) < 0)
+		fail_msg("rotate --kek kek2: %s", err.message);
 	vv_rotate_result_clear(&rr);
 	assert_int_equal(token_opens(f->v, f->img, &t3), 0);
 	assert_string_equal(t3.kek, kid3);
@@ -268,7 +267,7 @@ static void test_rotate_killed_resumes(void **state)
 	struct vv_rotate_result rr;
 	struct vv_token t;
 	struct vv_error err = { 0 };
-	char kid[512], msg[512];
+	char kid[512];
 
 	put_key("kek1", kid, sizeof(kid));
 	provision(f, kid);
@@ -284,15 +283,15 @@ static void test_rotate_killed_resumes(void **state)
 
 			kq.progress = kill_after;
 			kq.progress_arg = (void *)&steps[i];
-			vv_rotate(v, &kq, &rr, &err, msg, sizeof(msg));
+			vv_rotate(v, &kq, &rr, &err);
 			_exit(3);
 		}
 		assert_int_equal(waitpid(pid, &st, 0), pid);
 		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 		assert_int_equal(token_opens(f->v, f->img, &t), 0);
 		vv_token_clear(&t);
-		if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
-			fail_msg("rotate after kill at step %d: %s", (int)steps[i], msg);
+		if (vv_rotate(f->v, &rq, &rr, &err) < 0)
+			fail_msg("rotate after kill at step %d: %s", (int)steps[i], err.message);
 		assert_int_equal(rr.resumed, steps[i] >= VV_ROT_KEYSLOT_ADDED);
 		vv_rotate_result_clear(&rr);
 		assert_int_equal(token_opens(f->v, f->img, &t), 0);
@@ -308,7 +307,7 @@ static void test_disabled_kek_changes_nothing(void **state)
 	struct vv_rotate_result rr;
 	struct vv_error err = { 0 };
 	unsigned char h1[32], h2[32];
-	char kid[512], kid2[512], msg[512];
+	char kid[512], kid2[512];
 
 	put_key("kek1", kid, sizeof(kid));
 	provision(f, kid);
@@ -316,14 +315,14 @@ static void test_disabled_kek_changes_nothing(void **state)
 	assert_int_equal(vv_fakes_ctl_ok(&F, "disable", "{\"kind\":\"key\",\"name\":\"kek3\"}"), 0);
 	sha256_file(f->img, h1);
 	rq.kek = kid2;
-	assert_true(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0);
+	assert_true(vv_rotate(f->v, &rq, &rr, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_DISABLED);
 	vv_rotate_result_clear(&rr);
 	rq.kek = NULL;
 	rq.bek = true;
 	/* secret PUTs refused: no new version, so no keyslot either */
 	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"path\":\"/secrets/*\",\"method\":\"PUT\"}"), 0);
-	assert_true(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0);
+	assert_true(vv_rotate(f->v, &rq, &rr, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_FORBIDDEN);
 	vv_rotate_result_clear(&rr);
 	sha256_file(f->img, h2);

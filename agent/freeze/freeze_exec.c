@@ -91,7 +91,9 @@ int vv_freezer_open(struct vv_freezer *fz, const struct vv_freeze_plan *plan,
 			t->ops = ops_override;
 			continue;
 		}
-		t->ops = vv_freeze_pick_ops(t->fs, &t->dm_name);
+		t->ops = vv_freeze_quiesce_ops(t->fs, &t->dm_name);
+		if (!t->ops)
+			t->ops = &vv_freeze_ioctl_ops;
 		/*
 		 * Opened now, before anything is frozen: a path walk later
 		 * could need to read a directory of a frozen filesystem that

@@ -121,7 +121,10 @@ bool vv_freezer_all_frozen(const struct vv_freezer *fz);
  */
 void vv_freeze_after_fork(void);
 
-/* Method choice for one filesystem when no override is given. */
-const struct vv_freeze_ops *vv_freeze_pick_ops(const struct vv_fs *fs, char **dm_name);
+/*
+ * The dm-quiesce method for fs when it applies (its own block device is a
+ * quiesce mapping and the module is loaded), with *dm_name set; else NULL.
+ */
+const struct vv_freeze_ops *vv_freeze_quiesce_ops(const struct vv_fs *fs, char **dm_name);
 
 #endif

@@ -61,7 +61,7 @@ static const struct vv_freeze_ops quiesce_ops = {
 	.figures = q_figures,
 };
 
-const struct vv_freeze_ops *vv_freeze_pick_ops(const struct vv_fs *fs, char **dm_name)
+const struct vv_freeze_ops *vv_freeze_quiesce_ops(const struct vv_fs *fs, char **dm_name)
 {
 	struct vv_quiesce_status st;
 	const char *name;
@@ -69,14 +69,14 @@ const struct vv_freeze_ops *vv_freeze_pick_ops(const struct vv_fs *fs, char **dm
 	*dm_name = NULL;
 	/* The filesystem's own device is the top of its stack. */
 	if (!fs->n_layers || !fs->layers[0].dm_name)
-		return &vv_freeze_ioctl_ops;
+		return NULL;
 	name = fs->layers[0].dm_name;
 	if (vv_quiesce_available() != 1)
-		return &vv_freeze_ioctl_ops;
+		return NULL;
 	if (vv_quiesce_status(name, &st) != 0)
-		return &vv_freeze_ioctl_ops;
+		return NULL;
 	*dm_name = strdup(name);
 	if (!*dm_name)
-		return &vv_freeze_ioctl_ops;
+		return NULL;
 	return &quiesce_ops;
 }

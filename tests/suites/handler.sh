@@ -267,6 +267,18 @@ settings $n "{\"$(head -c 3000 /dev/zero | tr '\0' k)\": 1}"
 hostile $n "long unknown key is cut" "unknown key \"kkkk"
 is "long unknown key: message bounded" "$(field $n 'len(st["formattedMessage"]["message"]) < 300')" yes
 
+# ---- provision failing on this machine: the reason, and no key source named ---------
+# The device is not there: provision stops at its first look (nothing is
+# written, no vault asked). A failure of this machine has no key-source
+# cause to show; a vault's refusal would add "; key source: CAUSE".
+n=20
+settings $n '{"operation": "provision", "volumes": [{"name": "d1", "device": "/dev/vv-suite-absent", "key": "keystore:d1"}]}'
+run enable
+is "provision absent disk: exit 1" $? 1
+is "provision absent disk: substatus says why, names no key source" \
+	"$(field $n 'st["substatus"][0]["formattedMessage"]["message"]')" \
+	"d1: provisioning /dev/vv-suite-absent failed: cannot probe /dev/vv-suite-absent: No such file or directory"
+
 # ConfigSequenceNumber that is not a number: usage error, no status.
 ConfigSequenceNumber='1;rm -rf /' run enable
 is "ConfigSequenceNumber garbage: exit 2" $? 2

@@ -19,13 +19,35 @@
 #include "agent/volume/mount.h"
 #include "base/log.h"
 
+/* What open would refuse from a token is not written into one. *name: the mapper name. */
+static int check_req(const struct vv_adopt_req *req, char **name, struct vv_error *err)
+{
+	char why[PATH_MAX + 80];
+
+	if (!req->device || !req->secret || !req->state_dir)
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
+			       "device, secret and state directory are required");
+	if (req->mount && vv_mount_point_check(req->mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--mount: %s", why);
+	if (req->fs && !vv_mount_fs_allowed(req->fs))
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--fs %s: a token may name ext4, xfs, "
+			       "btrfs, vfat, ntfs or ntfs3", req->fs);
+	*name = req->name ? strdup(req->name) : vv_ref_name(req->secret);
+	if (!*name)
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
+			       "cannot derive a volume name from '%s': give --name", req->secret);
+	if (!vv_volume_name_valid(*name))
+		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "invalid volume name '%s'", *name);
+	return 0;
+}
+
 int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 	     struct vv_token *tok_out, struct vv_error *err)
 {
 	struct vv_crypt_info info;
 	struct vv_token old, t;
 	struct vv_bek *b = NULL;
-	char backup[4200], why[PATH_MAX + 80], vwhy[sizeof(err->message)];
+	char backup[4200], why[sizeof(err->message)];
 	int lock = -1, r, slot;
 
 	memset(&t, 0, sizeof(t));
@@ -35,23 +57,9 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 		tok_out->token_id = tok_out->keyslot = -1;
 	}
 	vv_error_clear(err);
-	if (!req->device || !req->secret || !req->state_dir)
-		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
-			       "device, secret and state directory are required");
-	/* What open would refuse from a token is not written into one. */
-	if (req->mount && vv_mount_point_check(req->mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
-		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--mount: %s", why);
-	if (req->fs && !vv_mount_fs_allowed(req->fs))
-		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--fs %s: a token may name ext4, xfs, "
-			       "btrfs, vfat, ntfs or ntfs3", req->fs);
-	t.name = req->name ? strdup(req->name) : vv_ref_name(req->secret);
-	if (!t.name)
-		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
-			       "cannot derive a volume name from '%s': give --name", req->secret);
-	if (!vv_volume_name_valid(t.name)) {
-		r = vv_fail(err, -EINVAL, VV_CAUSE_NONE, "invalid volume name '%s'", t.name);
+	r = check_req(req, &t.name, err);
+	if (r < 0)
 		goto out;
-	}
 
 	r = vv_crypt_probe(req->device, &info);
 	if (r < 0 || info.type != VV_VOL_LUKS2) {
@@ -79,7 +87,7 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 	r = vv_bek_fetch(v, req->secret, req->kek, &b, err);
 	if (r < 0) {
 		vv_fail(err, r, VV_CAUSE_NONE, "fetching %s failed: %s", req->secret,
-			pv_why(err, r, vwhy, sizeof(vwhy)));
+			pv_why(err, r, why, sizeof(why)));
 		goto out;
 	}
 	slot = vv_crypt_check_key(req->device, b->key);

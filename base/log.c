@@ -72,6 +72,12 @@ static void journal_detect(void)
 		     (unsigned long long)st.st_ino == ino;
 }
 
+bool vv_log_journal(void)
+{
+	pthread_once(&journal_once, journal_detect);
+	return to_journal;
+}
+
 /* One field "NAME=value" into iov[*n]; buf keeps the formatted string. */
 static void field(struct iovec *iov, size_t *n, char *buf, size_t len,
 		  const char *name, const char *value)

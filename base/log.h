@@ -11,6 +11,8 @@
 #ifndef VV_LOG_H
 #define VV_LOG_H
 
+#include <stdbool.h>
+
 enum vv_log_level { VV_LOG_ERR, VV_LOG_WARN, VV_LOG_INFO, VV_LOG_DEBUG };
 
 /* Configuration, set once at start-up (the only process-wide state). */
@@ -41,6 +43,9 @@ struct vv_log_fields {
 	const char *cause;
 	const char *message_id;
 };
+
+/* True when messages go to the journal (stderr is its stream). */
+bool vv_log_journal(void);
 
 void vv_log(enum vv_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

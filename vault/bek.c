@@ -40,7 +40,6 @@
 #include "base/b64.h"
 #include "vault/bek_volume.h"
 #include "vault/internal.h"
-#include "vault/keyfile.h"
 #include "vault/keystore.h"
 #include "base/log.h"
 #include "vault/rsa_local.h"

@@ -15,21 +15,7 @@
 
 #include "base/b64.h"
 #include "vault/internal.h"
-#include "vault/keyfile.h"
 #include "vault/keystore.h"
-
-bool vv_kek_ref_is_local(const char *kek_ref)
-{
-	return kek_ref && (strncmp(kek_ref, "file:", 5) == 0 ||
-			   strncmp(kek_ref, "keystore-kek:", 13) == 0);
-}
-
-bool vv_kek_alg_valid(const char *alg)
-{
-	return alg && (strcmp(alg, "RSA-OAEP") == 0 ||
-		       strcmp(alg, "RSA-OAEP-256") == 0 ||
-		       strcmp(alg, "RSA1_5") == 0);
-}
 
 /* OpenSSL's reason for the last failure (never key material), queue cleared. */
 static const char *ossl_reason(void)

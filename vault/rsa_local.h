@@ -26,11 +26,6 @@
 
 #include "vault/vault.h"
 
-/* True for "file:" and "keystore-kek:" references. */
-bool vv_kek_ref_is_local(const char *kek_ref);
-/* True for an algorithm name this file and Key Vault both implement. */
-bool vv_kek_alg_valid(const char *alg);
-
 /*
  * Parse PEM text held in a secret. Private keys (PKCS#8 or PKCS#1) always;
  * a public key only when allow_public (enough to wrap). Only RSA keys.

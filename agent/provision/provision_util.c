@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Key references, recovery passphrases, locking and key helpers for provisioning. */
+/* Locking, new keys, recovery passphrases and token copies for provisioning. */
 #include "agent/provision/provision.h"
 #include "agent/provision/provision_internal.h"
 

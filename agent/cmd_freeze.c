@@ -21,6 +21,7 @@
 #include "agent/freeze/freeze_marker.h"
 #include "agent/freeze/freeze_plan.h"
 #include "agent/freeze/freeze_session.h"
+#include "agent/snapshot/snapshot_config.h"
 
 static int load_excludes(const struct vv_options *opt, struct vv_config **cfg, int *timeout_s,
 			 bool have_timeout)
@@ -32,8 +33,7 @@ static int load_excludes(const struct vv_options *opt, struct vv_config **cfg, i
 		return -EINVAL;
 	}
 	if (!have_timeout)
-		*timeout_s = (*cfg)->snapshot.timeout_s > 0 ? (*cfg)->snapshot.timeout_s
-							    : VV_SNAPSHOT_DEFAULT_TIMEOUT_S;
+		*timeout_s = vv_snapshot_config_timeout(*cfg);
 	return 0;
 }
 
@@ -43,17 +43,6 @@ struct freeze_args {
 	int timeout_s;
 	bool have_timeout;
 };
-
-static int add_exclude(struct freeze_args *a, const char *mount)
-{
-	const char **nx = realloc(a->excl, (a->nexcl + 1) * sizeof(*nx));
-
-	if (!nx)
-		return -ENOMEM;
-	a->excl = nx;
-	a->excl[a->nexcl++] = mount;
-	return 0;
-}
 
 /* The command line: 0, or -EINVAL (usage) / -ENOMEM. */
 static int parse_args(int argc, char **argv, struct freeze_args *a)
@@ -79,10 +68,13 @@ static int parse_args(int argc, char **argv, struct freeze_args *a)
 			a->have_timeout = true;
 			break;
 		}
-		case 'x':
-			if (add_exclude(a, optarg))
+		case 'x': {
+			const char *x = optarg;
+
+			if (vv_exclude_append(&a->excl, &a->nexcl, &x, 1))
 				return -ENOMEM;
 			break;
+		}
 		default:
 			return -EINVAL;
 		}
@@ -198,9 +190,9 @@ static int run_freeze(const struct vv_options *opt, int argc, char **argv)
 		goto out;
 	if (load_excludes(opt, &cfg, &a.timeout_s, a.have_timeout))
 		goto out;
-	for (size_t i = 0; i < cfg->snapshot.nexclude; i++)
-		if (add_exclude(&a, cfg->snapshot.exclude[i]))
-			goto out;
+	if (vv_exclude_append(&a.excl, &a.nexcl, (const char *const *)cfg->snapshot.exclude,
+			      cfg->snapshot.nexclude))
+		goto out;
 	status = VV_EXIT_FAILURE;
 	if (vv_marker_path(opt->state_dir, marker, sizeof(marker)))
 		goto out;

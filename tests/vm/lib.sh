@@ -40,6 +40,87 @@ host_metric() {
 	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$VM_WORK/metrics.tsv"
 }
 
+# Shared with tests/system/lib.sh (sourced after this file).
+
+# _vm_copy_tests DEST: the tests tree (fakes, guest helpers), without node modules.
+_vm_copy_tests() {
+	tar -C "$VV_SRC/tests" --exclude=node_modules --exclude=__pycache__ -cf - . |
+		tar -C "$1" -xf -
+}
+
+# _vm_guest_env: the VM_GUEST_ENV variables as export lines, on stdout.
+_vm_guest_env() {
+	for v in ${VM_GUEST_ENV:-}; do
+		echo "export $v=\"${!v}\""
+	done
+}
+
+# _vm_boot_opts FN [--serial-ok] ARGS...: the boot options into the
+# caller's locals disks, serials (only with --serial-ok), mem, timeout, extra.
+_vm_boot_opts() {
+	local fn=$1 serial_ok=""
+	shift
+	[ "${1:-}" = --serial-ok ] && { serial_ok=1; shift; }
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--disk) disks+=("$2"); shift 2 ;;
+		--serial) [ -n "$serial_ok" ] || break; serials+=("$2"); shift 2 ;;
+		--mem) mem=$2; shift 2 ;;
+		--timeout) timeout=$2; shift 2 ;;
+		--cmdline) extra=$2; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	if [ $# -gt 0 ]; then
+		echo "$fn: unknown option $1" >&2
+		return 2
+	fi
+}
+
+# _vm_run N BOOTDIR TIMEOUT DROP [--verbose] -- QEMU-ARGS...: run boot N,
+# delete DROP (its large input) after it, and record what the guest
+# reported in BOOTDIR/results.raw. --verbose (system tier): also the boot
+# time as a metric, each metric and the guest's SAY lines on stdout.
+# 1 when the guest did not finish.
+_vm_run() {
+	local n=$1 bd=$2 timeout=$3 drop=$4 verbose=""
+	shift 4
+	[ "$1" = --verbose ] && { verbose=1; shift; }
+	shift	# --
+	local t0=$SECONDS
+	timeout --kill-after=5 "$timeout" qemu-system-x86_64 "$@" \
+		>"$bd/qemu.log" 2>&1
+	local rc=$?
+	rm -f "$drop"
+	tr -d '\r' <"$bd/results.raw" >"$bd/results.txt"
+	echo "  boot$n: $((SECONDS - t0)) s (kernel $VM_KVER)"
+	[ -n "$verbose" ] && host_metric "boot${n}_wall_s" $((SECONDS - t0)) s
+	local line status name done_seen=""
+	while IFS= read -r line; do
+		set -- $line
+		case "$1" in
+		STEP)
+			status=$2 name=$3
+			shift 3
+			vm_record "$status" "boot$n/$name" "$*"
+			;;
+		METRIC) printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$VM_WORK/metrics.tsv"
+			[ -n "$verbose" ] && echo "    metric $2 = $3 $4" ;;
+		SAY) [ -n "$verbose" ] && { shift; echo "    | $*"; } ;;
+		DONE) done_seen=$2 ;;
+		esac
+	done <"$bd/results.txt"
+	if [ -z "$done_seen" ]; then
+		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+			vm_record FAIL "boot$n/finished" "timed out after ${timeout}s; console: $bd/console.log"
+		else
+			vm_record FAIL "boot$n/finished" "guest died (qemu exit $rc); console: $bd/console.log"
+		fi
+		return 1
+	fi
+	return 0
+}
+
 # Builds the per-boot overlay: the things that change between runs.
 _vm_overlay() {	# DIR SCRIPT
 	local d=$1
@@ -52,32 +133,19 @@ _vm_overlay() {	# DIR SCRIPT
 	if [ -f "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" ]; then
 		cp "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" "$d/vv/"
 	fi
-	# The tests tree (fakes, guest helpers), without node modules.
-	tar -C "$VV_SRC/tests" --exclude=node_modules --exclude=__pycache__ -cf - . |
-		tar -C "$d/vv/tests" -xf -
+	_vm_copy_tests "$d/vv/tests"
 	if [ -d "$VV_SHARED/testdata" ]; then
 		cp -r "$VV_SHARED/testdata" "$d/vv/shared/"
 	fi
 	cp "$2" "$d/vv/scenario.sh"
-	for v in ${VM_GUEST_ENV:-}; do
-		echo "export $v=\"${!v}\""
-	done >"$d/vv/env.sh"
+	_vm_guest_env >"$d/vv/env.sh"
 	(cd "$d" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet)
 }
 
 VM_BOOTS=0
 vm_boot() {
 	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra=""
-	while [ $# -gt 0 ]; do
-		case "$1" in
-		--disk) disks+=("$2"); shift 2 ;;
-		--serial) serials+=("$2"); shift 2 ;;
-		--mem) mem=$2; shift 2 ;;
-		--timeout) timeout=$2; shift 2 ;;
-		--cmdline) extra=$2; shift 2 ;;
-		*) echo "vm_boot: unknown option $1" >&2; return 2 ;;
-		esac
-	done
+	_vm_boot_opts vm_boot --serial-ok "$@" || return 2
 	VM_BOOTS=$((VM_BOOTS + 1))
 	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
 	mkdir -p "$bd/overlay"
@@ -103,33 +171,5 @@ vm_boot() {
 				-device "virtserialport,chardev=$d,name=$d")
 		done
 	fi
-	local t0=$SECONDS
-	timeout --kill-after=5 "$timeout" qemu-system-x86_64 "${args[@]}" \
-		>"$bd/qemu.log" 2>&1
-	local rc=$?
-	rm -f "$bd/initrd.cpio"
-	tr -d '\r' <"$bd/results.raw" >"$bd/results.txt"
-	echo "  boot$n: $((SECONDS - t0)) s (kernel $VM_KVER)"
-	local line status name detail done_seen=""
-	while IFS= read -r line; do
-		set -- $line
-		case "$1" in
-		STEP)
-			status=$2 name=$3
-			shift 3
-			vm_record "$status" "boot$n/$name" "$*"
-			;;
-		METRIC) printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$VM_WORK/metrics.tsv" ;;
-		DONE) done_seen=$2 ;;
-		esac
-	done <"$bd/results.txt"
-	if [ -z "$done_seen" ]; then
-		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-			vm_record FAIL "boot$n/finished" "timed out after ${timeout}s; console: $bd/console.log"
-		else
-			vm_record FAIL "boot$n/finished" "guest died (qemu exit $rc); console: $bd/console.log"
-		fi
-		return 1
-	fi
-	return 0
+	_vm_run "$n" "$bd" "$timeout" "$bd/initrd.cpio" -- "${args[@]}"
 }

@@ -40,12 +40,8 @@ sys_boot() {
 	_sys_payload "$bd/payload" "$bd/scenario.sh" >"$bd/payload.tar"
 	rm -rf "$bd/payload"
 
-	local args=(-m "$mem" -smp 2 -display none -no-reboot -nic none
-		-kernel "$SYS_IMAGE/vmlinuz" -initrd "$SYS_IMAGE/initrd.img"
-		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 $extra"
-		-serial "file:$bd/console.log" -serial "file:$bd/results.raw"
-		-device virtio-rng-pci)
-	args+=($VM_ACCEL_ARGS)
+	local args=(-kernel "$SYS_IMAGE/vmlinuz" -initrd "$SYS_IMAGE/initrd.img"
+		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 $extra")
 	# Every disk as its own -device, in this order: QEMU creates if=virtio
 	# drives after the -device ones, so mixing the two would make the
 	# payload /dev/vda. The guest names them vda, vdb, ... in PCI order.
@@ -58,5 +54,5 @@ sys_boot() {
 	done
 	args+=(-drive "file=$bd/payload.tar,if=none,id=vvpayload,format=raw,readonly=on"
 		-device "virtio-blk-pci,drive=vvpayload,serial=vvpayload")
-	_vm_run "$n" "$bd" "$timeout" "$bd/payload.tar" --verbose -- "${args[@]}"
+	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/payload.tar" --verbose -- "${args[@]}"
 }

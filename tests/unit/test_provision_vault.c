@@ -50,20 +50,7 @@ static struct vv_vault *mkvault(void)
 	return v;
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	return vv_fakes_start(&F, NULL) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	vv_fakes_stop(&F);
-	return 0;
-}
+VV_FAKES_GROUP(F, VV_FAKES_NO_PROXY)
 
 static int setup(void **state)
 {

@@ -77,18 +77,23 @@ _vm_boot_opts() {
 	fi
 }
 
-# _vm_run N BOOTDIR TIMEOUT DROP [--verbose] -- QEMU-ARGS...: run boot N,
-# delete DROP (its large input) after it, and record what the guest
-# reported in BOOTDIR/results.raw. --verbose (system tier): also the boot
-# time as a metric, each metric and the guest's SAY lines on stdout.
-# 1 when the guest did not finish.
+# _vm_run N BOOTDIR MEM TIMEOUT DROP [--verbose] -- QEMU-ARGS...: run boot N
+# (the machine both tiers share: MEM MB, 2 CPUs, no display, no network,
+# console and results on the two serial ports, $VM_ACCEL_ARGS; QEMU-ARGS
+# add kernel, append line and disks), delete DROP (its large input) after
+# it, and record what the guest reported in BOOTDIR/results.raw.
+# --verbose (system tier): also the boot time as a metric, each metric and
+# the guest's SAY lines on stdout. 1 when the guest did not finish.
 _vm_run() {
-	local n=$1 bd=$2 timeout=$3 drop=$4 verbose=""
-	shift 4
+	local n=$1 bd=$2 mem=$3 timeout=$4 drop=$5 verbose=""
+	shift 5
 	[ "$1" = --verbose ] && { verbose=1; shift; }
 	shift	# --
 	local t0=$SECONDS
-	timeout --kill-after=5 "$timeout" qemu-system-x86_64 "$@" \
+	timeout --kill-after=5 "$timeout" qemu-system-x86_64 \
+		-m "$mem" -smp 2 -display none -no-reboot -nic none \
+		-serial "file:$bd/console.log" -serial "file:$bd/results.raw" \
+		-device virtio-rng-pci $VM_ACCEL_ARGS "$@" \
 		>"$bd/qemu.log" 2>&1
 	local rc=$?
 	rm -f "$drop"
@@ -154,12 +159,8 @@ vm_boot() {
 	cat "$VM_BASE" "$bd/overlay.cpio" >"$bd/initrd.cpio"
 	rm -rf "$bd/overlay" "$bd/overlay.cpio"
 
-	local args=(-m "$mem" -smp 2 -display none -no-reboot -nic none
-		-kernel "$VM_KERNEL" -initrd "$bd/initrd.cpio"
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 $extra"
-		-serial "file:$bd/console.log" -serial "file:$bd/results.raw"
-		-device virtio-rng-pci)
-	args+=($VM_ACCEL_ARGS)
+	local args=(-kernel "$VM_KERNEL" -initrd "$bd/initrd.cpio"
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 $extra")
 	local d
 	for d in "${disks[@]}"; do
 		args+=(-drive "file=$VM_WORK/$d.img,if=virtio,format=raw,cache=unsafe")
@@ -171,5 +172,5 @@ vm_boot() {
 				-device "virtserialport,chardev=$d,name=$d")
 		done
 	fi
-	_vm_run "$n" "$bd" "$timeout" "$bd/initrd.cpio" -- "${args[@]}"
+	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/initrd.cpio" -- "${args[@]}"
 }

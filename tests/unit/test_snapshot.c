@@ -37,14 +37,10 @@ static int g_freeze_delay_ms;
 static void log_line(const char *fmt, ...)
 {
 	va_list ap;
-	FILE *f = fopen(g_log, "a");
 
-	if (!f)
-		return;
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	snap_vprint(g_log, "a", fmt, ap);
 	va_end(ap);
-	fclose(f);
 }
 
 static int fake_freeze(struct vv_freeze_target *t, unsigned timeout_ms)

@@ -147,6 +147,26 @@ _vm_overlay() {	# DIR SCRIPT
 	(cd "$d" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet)
 }
 
+# vm_tally NAME WORK T0 (run.sh of both tiers, after a scenario): count
+# WORK/results.tsv into VM_PASSED and VM_FAILED (no step at all is one
+# failure) and print the scenario's line, with its console logs on failure.
+vm_tally() {
+	local name=$1 work=$2 t0=$3 c
+	VM_PASSED=$(grep -c '^PASS' "$work/results.tsv" 2>/dev/null)
+	VM_FAILED=$(grep -c '^FAIL' "$work/results.tsv" 2>/dev/null)
+	VM_PASSED=${VM_PASSED:-0} VM_FAILED=${VM_FAILED:-0}
+	if [ $((VM_PASSED + VM_FAILED)) -eq 0 ]; then
+		echo "  FAIL $name: no steps ran"; VM_FAILED=1
+	fi
+	if [ "$VM_FAILED" -gt 0 ]; then
+		echo "  $name: $VM_PASSED passed, $VM_FAILED failed ($((SECONDS - t0)) s); kept $work"
+		for c in "$work"/boot*/console.log; do [ -f "$c" ] && echo "  console log: $c"; done
+	else
+		echo "  $name: $VM_PASSED passed ($((SECONDS - t0)) s)"
+	fi
+	return 0
+}
+
 VM_BOOTS=0
 vm_boot() {
 	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra=""

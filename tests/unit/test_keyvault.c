@@ -600,6 +600,16 @@ static void expect_fail(struct vv_vault *v, const char *ref, enum vv_cause cause
 		assert_string_equal(err.inner, inner);
 }
 
+/* No failover happened and the secondary vault was never asked. */
+static void expect_primary_only(struct vv_vault *v)
+{
+	struct vv_vault_stats st;
+
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 0);
+	assert_int_equal(ctr("secondary.requests"), 0);
+}
+
 static void test_not_found(void **state)
 {
 	struct opts o = { .secondary = true };
@@ -619,38 +629,38 @@ static void test_not_found(void **state)
 	vv_vault_free(v);
 }
 
-static void test_disabled(void **state)
+/*
+ * The secret is in both vaults, but op makes the primary refuse it: a
+ * definite 403 that must not fail over.
+ */
+static void check_primary_refusal(const char *name, const char *op, const char *arg,
+				  enum vv_cause cause, const char *inner)
 {
 	struct opts o = { .secondary = true };
-	struct vv_vault_stats st;
 	struct vv_vault *v;
 
-	(void)state;
-	put_secret("all", "dis", "x", NULL, 0);
-	assert_int_equal(vv_fakes_ctl_ok(&F, "disable", "{\"vault\":\"primary\",\"name\":\"dis\"}"), 0);
+	put_secret("all", name, "x", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, op, "%s", arg), 0);
 	v = mkvault(&o);
-	expect_fail(v, "dis", VV_CAUSE_DISABLED, 403, "Forbidden", "SecretDisabled");
-	vv_vault_get_stats(v, &st);
-	assert_int_equal(st.failovers, 0);
-	assert_int_equal(ctr("secondary.requests"), 0);
+	expect_fail(v, name, cause, 403, "Forbidden", inner);
+	expect_primary_only(v);
 	vv_vault_free(v);
+}
+
+static void test_disabled(void **state)
+{
+	(void)state;
+	check_primary_refusal("dis", "disable", "{\"vault\":\"primary\",\"name\":\"dis\"}",
+			      VV_CAUSE_DISABLED, "SecretDisabled");
 }
 
 static void test_rbac_forbidden(void **state)
 {
-	struct opts o = { .secondary = true };
-	struct vv_vault_stats st;
 	struct vv_vault *v;
 
 	(void)state;
-	put_secret("all", "locked", "x", NULL, 0);
-	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"vault\":\"primary\"}"), 0);
-	v = mkvault(&o);
-	expect_fail(v, "locked", VV_CAUSE_FORBIDDEN, 403, "Forbidden", "ForbiddenByRbac");
-	vv_vault_get_stats(v, &st);
-	assert_int_equal(st.failovers, 0);
-	assert_int_equal(ctr("secondary.requests"), 0);
-	vv_vault_free(v);
+	check_primary_refusal("locked", "rbac_deny", "{\"vault\":\"primary\"}", VV_CAUSE_FORBIDDEN,
+			      "ForbiddenByRbac");
 	/* access-policy style denial */
 	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_clear", "{\"vault\":\"primary\"}"), 0);
 	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"vault\":\"primary\",\"style\":\"policy\"}"), 0);
@@ -1013,9 +1023,7 @@ static void test_failover_limits(void **state)
 	v = mkvault(&o);
 	assert_true(vv_secret_put(v, "rep", val, NULL, NULL, 0, NULL, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_UNAVAILABLE);
-	vv_vault_get_stats(v, &st);
-	assert_int_equal(st.failovers, 0);
-	assert_int_equal(ctr("secondary.requests"), 0);
+	expect_primary_only(v);
 	vv_vault_free(v);
 
 	/* the configured vault is another one: its secondary is no replica of this */

@@ -162,6 +162,22 @@ static void test_close_finishes_attached_watchdog(void **state)
 	assert_int_equal(s.wd.pid, -1);
 }
 
+/* Has the watchdog pid named itself "vaultvol-wdog" yet? */
+static bool watchdog_ready(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return !strcmp(comm, "vaultvol-wdog\n");
+}
+
 /* `vaultvol freeze`: no agent in the marker; disarm = SIGTERM, it cleans up. */
 static void test_detached_disarm(void **state)
 {
@@ -179,6 +195,13 @@ static void test_detached_disarm(void **state)
 	assert_int_equal(mk.wd_pid, s.wd.pid);
 	vv_marker_clear(&mk);
 
+	/*
+	 * Wait until it has named itself (after its signal set-up): a SIGTERM
+	 * before that would find the default action and no cleanup.
+	 */
+	for (int i = 0; i < 500 && !watchdog_ready(s.wd.pid); i++)
+		usleep(10000);
+	assert_true(watchdog_ready(s.wd.pid));
 	vv_freeze_session_disarm(&s);
 	assert_false(s.wd_on);
 	/* The detached watchdog removes the marker on its way out. */

@@ -628,14 +628,21 @@ static bool exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* The fixture's mount table as a plan, and the marker path in its state dir. */
-static void session_plan(struct fx *f, struct vv_freeze_plan *plan, char *marker, size_t len)
+/* A session over the fixture's mount table, its marker in the state dir. */
+struct sess {
+	struct vv_freeze_plan plan;
+	struct vv_freeze_session s;
+	struct vv_marker mk;
+	char marker[PATH_MAX];
+};
+
+static void session_plan(struct fx *f, struct sess *x)
 {
 	struct vv_plan_opts po = { .mountinfo = f->mountinfo, .sysfs = f->sysfs };
 
-	assert_int_equal(vv_freeze_plan_build(&po, plan), 0);
-	assert_int_equal(plan->n, 5);
-	assert_int_equal(vv_marker_path(f->state, marker, len), 0);
+	assert_int_equal(vv_freeze_plan_build(&po, &x->plan), 0);
+	assert_int_equal(x->plan.n, 5);
+	assert_int_equal(vv_marker_path(f->state, x->marker, sizeof(x->marker)), 0);
 }
 
 /*
@@ -646,59 +653,56 @@ static void session_plan(struct fx *f, struct vv_freeze_plan *plan, char *marker
 static void test_session_attached(void **state)
 {
 	struct fx *f = *state;
-	struct vv_freeze_plan plan;
-	struct vv_freeze_session s;
-	struct vv_marker mk = { 0 };
-	char marker[PATH_MAX];
+	struct sess x = { 0 };
 	long long before = vv_clock_ms();
 
-	session_plan(f, &plan, marker, sizeof(marker));
+	session_plan(f, &x);
 	g_fail_target = "/b";
 	g_fail_err = -EBUSY;
-	assert_int_equal(vv_freeze_session_open(&s, &plan, &fake_ops), 0);
-	assert_true(s.fz_open);
-	assert_int_equal(s.fz.n, 5);
-	assert_int_equal(vv_freeze_session_arm(&s, 60, marker, false), 0);
-	assert_true(s.wd_on && s.wd.pid > 0);
-	assert_true(s.deadline_ms >= before + 60000);
-	assert_int_equal(s.fz.deadline_ms, s.deadline_ms);
-	assert_non_null(s.fz.on_busy);
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_true(x.s.fz_open);
+	assert_int_equal(x.s.fz.n, 5);
+	assert_int_equal(vv_freeze_session_arm(&x.s, 60, x.marker, false), 0);
+	assert_true(x.s.wd_on && x.s.wd.pid > 0);
+	assert_true(x.s.deadline_ms >= before + 60000);
+	assert_int_equal(x.s.fz.deadline_ms, x.s.deadline_ms);
+	assert_non_null(x.s.fz.on_busy);
 	/* Nothing frozen and no marker yet. */
 	assert_int_equal(count_in_log("F "), 0);
-	assert_false(exists(marker));
+	assert_false(exists(x.marker));
 
-	assert_int_equal(vv_freeze_session_mark(&s), 0);
-	assert_true(s.marker_on);
-	assert_int_equal(vv_marker_read(marker, &mk), 0);
-	assert_int_equal(mk.agent_pid, getpid());
-	assert_int_equal(mk.wd_pid, s.wd.pid);
-	assert_int_equal(mk.deadline_ms, s.deadline_ms);
-	assert_int_equal(mk.n, 5);
-	vv_marker_clear(&mk);
+	assert_int_equal(vv_freeze_session_mark(&x.s), 0);
+	assert_true(x.s.marker_on);
+	assert_int_equal(vv_marker_read(x.marker, &x.mk), 0);
+	assert_int_equal(x.mk.agent_pid, getpid());
+	assert_int_equal(x.mk.wd_pid, x.s.wd.pid);
+	assert_int_equal(x.mk.deadline_ms, x.s.deadline_ms);
+	assert_int_equal(x.mk.n, 5);
+	vv_marker_clear(&x.mk);
 
-	vv_freeze_session_freeze(&s);
-	assert_true(s.frozen);
+	vv_freeze_session_freeze(&x.s);
+	assert_true(x.s.frozen);
 	assert_int_equal(count_in_log("F "), 4);
-	for (size_t i = 0; i < s.fz.n; i++)
-		assert_int_equal(s.fz.t[i].state, strcmp(s.fz.t[i].fs->target, "/b") ?
+	for (size_t i = 0; i < x.s.fz.n; i++)
+		assert_int_equal(x.s.fz.t[i].state, strcmp(x.s.fz.t[i].fs->target, "/b") ?
 				 VV_FZ_FROZEN : VV_FZ_BUSY);
-	vv_freeze_session_thaw(&s);
-	vv_freeze_session_thaw(&s);	/* once only */
-	assert_true(s.thawed);
+	vv_freeze_session_thaw(&x.s);
+	vv_freeze_session_thaw(&x.s);	/* once only */
+	assert_true(x.s.thawed);
 	assert_int_equal(count_in_log("T /a"), 1);
 	assert_int_equal(count_in_log("T /b"), 0);
 
-	vv_freeze_session_disarm(&s);
-	assert_false(s.wd_on);
+	vv_freeze_session_disarm(&x.s);
+	assert_false(x.s.wd_on);
 	/* The agent finished first: the watchdog thawed nothing. */
-	assert_int_equal(s.wd.cause, VV_WD_NONE);
-	assert_int_equal(s.wd.term_signal, 0);
-	vv_freeze_session_unmark(&s);
-	assert_false(s.marker_on || s.frozen);
-	assert_false(exists(marker));
-	vv_freeze_session_close(&s);
-	assert_false(s.fz_open);
-	vv_freeze_plan_free(&plan);
+	assert_int_equal(x.s.wd.cause, VV_WD_NONE);
+	assert_int_equal(x.s.wd.term_signal, 0);
+	vv_freeze_session_unmark(&x.s);
+	assert_false(x.s.marker_on || x.s.frozen);
+	assert_false(exists(x.marker));
+	vv_freeze_session_close(&x.s);
+	assert_false(x.s.fz_open);
+	vv_freeze_plan_free(&x.plan);
 }
 
 /* Has the watchdog pid named itself "vaultvol-wdog" yet? */
@@ -726,47 +730,44 @@ static bool watchdog_ready(pid_t pid)
 static void test_session_detached_and_dropped(void **state)
 {
 	struct fx *f = *state;
-	struct vv_freeze_plan plan;
-	struct vv_freeze_session s;
-	struct vv_marker mk = { 0 };
-	char marker[PATH_MAX];
+	struct sess x = { 0 };
 
-	session_plan(f, &plan, marker, sizeof(marker));
-	assert_int_equal(vv_freeze_session_open(&s, &plan, &fake_ops), 0);
-	assert_int_equal(vv_freeze_session_arm(&s, 30, marker, true), 0);
-	assert_true(s.wd.pid > 0);
-	assert_null(s.fz.on_busy);
-	assert_int_equal(vv_freeze_session_mark(&s), 0);
-	assert_int_equal(vv_marker_read(marker, &mk), 0);
-	assert_int_equal(mk.agent_pid, 0);
-	assert_int_equal(mk.wd_pid, s.wd.pid);
-	vv_marker_clear(&mk);
+	session_plan(f, &x);
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_int_equal(vv_freeze_session_arm(&x.s, 30, x.marker, true), 0);
+	assert_true(x.s.wd.pid > 0);
+	assert_null(x.s.fz.on_busy);
+	assert_int_equal(vv_freeze_session_mark(&x.s), 0);
+	assert_int_equal(vv_marker_read(x.marker, &x.mk), 0);
+	assert_int_equal(x.mk.agent_pid, 0);
+	assert_int_equal(x.mk.wd_pid, x.s.wd.pid);
+	vv_marker_clear(&x.mk);
 	/* A SIGTERM before its signal set-up would find the default action. */
-	for (int i = 0; i < 500 && !watchdog_ready(s.wd.pid); i++)
+	for (int i = 0; i < 500 && !watchdog_ready(x.s.wd.pid); i++)
 		usleep(10000);
-	assert_true(watchdog_ready(s.wd.pid));
-	vv_freeze_session_disarm(&s);
-	assert_false(s.wd_on);
-	for (int i = 0; i < 500 && exists(marker); i++)
+	assert_true(watchdog_ready(x.s.wd.pid));
+	vv_freeze_session_disarm(&x.s);
+	assert_false(x.s.wd_on);
+	for (int i = 0; i < 500 && exists(x.marker); i++)
 		usleep(10000);
-	assert_false(exists(marker));
-	vv_freeze_session_close(&s);
+	assert_false(exists(x.marker));
+	vv_freeze_session_close(&x.s);
 
-	assert_int_equal(vv_freeze_session_open(&s, &plan, &fake_ops), 0);
-	assert_int_equal(vv_freeze_session_arm(&s, 60, marker, false), 0);
-	vv_freeze_session_close(&s);
-	assert_false(s.wd_on || s.fz_open);
-	assert_int_equal(s.wd.pid, -1);
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_int_equal(vv_freeze_session_arm(&x.s, 60, x.marker, false), 0);
+	vv_freeze_session_close(&x.s);
+	assert_false(x.s.wd_on || x.s.fz_open);
+	assert_int_equal(x.s.wd.pid, -1);
 
 	/* Nothing planned: open succeeds, a thaw is a no-op. */
-	plan.n = 0;
-	assert_int_equal(vv_freeze_session_open(&s, &plan, &fake_ops), 0);
-	assert_int_equal(s.fz.n, 0);
-	vv_freeze_session_thaw(&s);
-	assert_false(s.thawed);
-	vv_freeze_session_close(&s);
-	plan.n = 5;
-	vv_freeze_plan_free(&plan);
+	x.plan.n = 0;
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_int_equal(x.s.fz.n, 0);
+	vv_freeze_session_thaw(&x.s);
+	assert_false(x.s.thawed);
+	vv_freeze_session_close(&x.s);
+	x.plan.n = 5;
+	vv_freeze_plan_free(&x.plan);
 }
 
 /* ---- config -> snapshot options (agent/snapshot/snapshot_config.c) ---- */

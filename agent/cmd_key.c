@@ -20,8 +20,6 @@
 
 #include "agent/command.h"
 #include "agent/config/config_vault.h"
-#include "vault/keyfile.h"
-#include "vault/keystore.h"
 #include "base/log.h"
 #include "vault/vault.h"
 

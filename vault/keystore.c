@@ -18,8 +18,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "vault/internal.h"
-#include "vault/keyfile.h"
+#include "vault/vault.h"
 
 bool vv_keystore_name_valid(const char *name)
 {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/writefile.h"
 #include "vault/vault.h"
 
 int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
@@ -296,12 +297,12 @@ int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
 			  const char *ref, char *errbuf, size_t errlen)
 {
 	char o[VV_ORIGIN_MAX], dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX + VV_ORIGIN_MAX + 32];
-	char tmp[PATH_MAX + VV_ORIGIN_MAX + 64], text[2 * VV_ORIGIN_MAX + 256], stamp[64];
+	char text[2 * VV_ORIGIN_MAX + 256], stamp[64];
 	const char *host;
 	time_t now = time(NULL);
 	size_t len;
-	int fd = -1, r, dfd = -1;
 	char *slash;
+	int r;
 
 	if (!ref || strncmp(ref, "https://", 8) || vv_origin(ref, o, sizeof(o)) < 0 ||
 	    trusted_by(cfg, o))
@@ -329,33 +330,11 @@ int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
 			       "# Written by vaultvol on %s: volumes on this machine keep their\n"
 			       "# keys in this vault, so it is trusted (docs/security.md).\n"
 			       "[vault]\nallowed = %s\n", stamp, o);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", name, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = -errno;
+	r = vv_file_write_atomic(AT_FDCWD, name, text, len, 0644, 0, NULL);
+	if (r < 0)
 		goto fail;
-	}
-	if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		r = errno ? -errno : -EIO;
-		goto fail;
-	}
-	close(fd);
-	fd = -1;
-	if (rename(tmp, name) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	return 0;
 fail:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
 	snprintf(errbuf, errlen, "cannot write the vault allow-list drop-in for %s in %s: %s",
 		 o, dir, strerror(-r));
 	return r;

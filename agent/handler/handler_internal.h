@@ -18,12 +18,6 @@ void vv_herr(char *err, size_t errlen, const char *fmt, ...)
 int vv_handler_read_file(const char *path, size_t max, char **text,
 			 size_t *len, char *err, size_t errlen);
 
-/*
- * Replace path atomically: a temp file in the same directory, written,
- * fsync'ed, renamed over path, then the directory fsync'ed. Mode 0600.
- */
-int vv_handler_write_atomic(const char *path, const char *data, size_t len);
-
 /* "YYYY-MM-DDTHH:MM:SSZ" for now. */
 void vv_handler_timestamp(char out[32]);
 

@@ -16,6 +16,7 @@
  * descriptions only: callers never pass key material here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 
 #include "agent/handler/handler.h"
 #include "agent/handler/handler_internal.h"
+#include "base/writefile.h"
 
 const char *vv_hstatus_str(enum vv_hstatus s)
 {
@@ -279,7 +281,7 @@ int vv_handler_status_write(const char *status_folder, int seq,
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = vv_handler_write_atomic(path, text, strlen(text));
+	rc = vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, NULL);
 out:
 	free(text);
 	free(path);
@@ -371,7 +373,7 @@ int vv_handler_heartbeat_write(const char *path, const char *status, int code,
 	json_object_array_add(root, item);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
-	rc = text ? vv_handler_write_atomic(path, text, strlen(text)) : -ENOMEM;
+	rc = text ? vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, NULL) : -ENOMEM;
 	json_object_put(root);
 	return rc;
 }

@@ -15,6 +15,7 @@
 #include "agent/open/open.h"
 #include "agent/config/state_dir.h"
 #include "base/log.h"
+#include "base/writefile.h"
 
 /* Far more than any number of volumes writes; a bigger file is not ours. */
 #define VV_OPEN_STATE_MAX (4 * 1024 * 1024)
@@ -176,54 +177,21 @@ static bool in_run(const struct vv_open_plan *plan, const char *name)
 	return false;
 }
 
-/* Write text to dir/name atomically: temporary file, fsync, rename, dir fsync. */
+/* Write text to dir/name atomically (0600), with this file's messages. */
 static int write_atomic(const char *dir, const char *name, const char *text,
 			char *err, size_t errlen)
 {
-	char tmp[PATH_MAX], path[PATH_MAX];
-	size_t len = strlen(text), off = 0;
-	int fd, dfd, r = 0;
+	struct vv_error e = { 0 };
+	char path[PATH_MAX];
+	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	/* Per-process name in a root-only directory; a crashed run's leftover is replaced. */
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot write in %s: %s", dir, strerror(errno));
-		return r;
-	}
-	if (fchmod(fd, 0600) < 0)
-		r = -errno;
-	while (!r && off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			r = -errno;
-		else
-			off += (size_t)w;
-	}
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r) {
-		unlink(tmp);
+	r = vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, &e);
+	if (r < 0 && !strncmp(e.message, "cannot create ", 14))
+		snprintf(err, errlen, "cannot write in %s: %s", dir, strerror(-r));
+	else if (r < 0)
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
-		return r;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	return r;
 }
 
 int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,

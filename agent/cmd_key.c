@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/config/config_vault.h"
 #include "vault/keyfile.h"
 #include "vault/keystore.h"
@@ -114,10 +115,13 @@ static int parse_args(int argc, char **argv, struct key_args *a)
 	return 0;
 }
 
-static void fail(const char *what, const char *ref, const struct vv_error *err)
+static void fail(const struct vv_options *opt, const char *what, const char *ref,
+		 const struct vv_error *err)
 {
-	vv_err("key %s %s: %s (%s)", what, ref, err->message[0] ? err->message : "failed",
-	       vv_cause_str(err->cause));
+	char line[512];
+
+	snprintf(line, sizeof(line), "key %s %s", what, ref);
+	vv_error_print(opt->json, VV_EV_LOG | VV_EV_CAUSE, line, err);
 }
 
 static char *iso_time(int64_t t, char *buf, size_t len)
@@ -212,7 +216,7 @@ static int key_show(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	struct vv_bek *b = NULL;
 	struct key_args a;
-	char msg[512], fp[65];
+	char fp[65];
 	int64_t now = (int64_t)time(NULL);
 	bool expired, early;
 	int r = parse_args(argc, argv, &a);
@@ -223,14 +227,14 @@ static int key_show(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol key show: only --kek and --keystore apply\n");
 		return VV_EXIT_USAGE;
 	}
-	if (vv_vault_session_open(opt, a.keystore, &s, msg, sizeof(msg)) < 0) {
-		vv_err("%s", msg);
+	if (vv_vault_session_open(opt, a.keystore, &s, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, NULL, &err);
 		vv_vault_session_close(&s);
 		return VV_EXIT_USAGE;
 	}
 	r = vv_bek_fetch(s.vault, a.pos, a.kek, &b, &err);
 	if (r < 0) {
-		fail("show", a.pos, &err);
+		fail(opt, "show", a.pos, &err);
 		vv_vault_session_close(&s);
 		return VV_EXIT_FAILURE;
 	}
@@ -371,7 +375,7 @@ static int key_put(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	struct vv_secret *key = NULL;
 	struct key_args a;
-	char msg[512], fp[65], *ref = NULL, *kid = NULL;
+	char fp[65], *ref = NULL, *kid = NULL;
 	int r = parse_args(argc, argv, &a);
 
 	if (r)
@@ -390,15 +394,15 @@ static int key_put(const struct vv_options *opt, int argc, char **argv)
 		vv_secret_free(key);
 		return VV_EXIT_FAILURE;
 	}
-	if (vv_vault_session_open(opt, a.keystore, &s, msg, sizeof(msg)) < 0) {
-		vv_err("%s", msg);
+	if (vv_vault_session_open(opt, a.keystore, &s, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, NULL, &err);
 		vv_vault_session_close(&s);
 		vv_secret_free(key);
 		return VV_EXIT_USAGE;
 	}
 	r = vv_bek_store(s.vault, a.pos, key, a.kek, a.alg, a.file_name, &ref, &kid, &err);
 	if (r < 0) {
-		fail("put", a.pos, &err);
+		fail(opt, "put", a.pos, &err);
 		r = VV_EXIT_FAILURE;
 		goto out;
 	}
@@ -441,7 +445,6 @@ static int key_new_kek(const struct vv_options *opt, int argc, char **argv)
 	struct vv_config *cfg = NULL;
 	struct key_args a;
 	const char *dir;
-	char msg[512];
 	int r = parse_args(argc, argv, &a);
 
 	if (r)
@@ -450,8 +453,8 @@ static int key_new_kek(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol key new-kek: only --bits and --keystore apply\n");
 		return VV_EXIT_USAGE;
 	}
-	if (vv_config_load(opt->config_path, &cfg, msg, sizeof(msg)) < 0) {
-		vv_err("%s", msg);
+	if (vv_config_load(opt->config_path, &cfg, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, NULL, &err);
 		return VV_EXIT_USAGE;
 	}
 	dir = a.keystore ? a.keystore : cfg->vault.keystore ? cfg->vault.keystore
@@ -460,7 +463,7 @@ static int key_new_kek(const struct vv_options *opt, int argc, char **argv)
 		a.bits = 3072;
 	r = vv_keystore_create_kek(dir, a.pos, (unsigned)(a.bits > 0 ? a.bits : 0), &err);
 	if (r < 0) {
-		fail("new-kek", a.pos, &err);
+		fail(opt, "new-kek", a.pos, &err);
 		r = VV_EXIT_FAILURE;
 	} else {
 		if (opt->json)

@@ -71,14 +71,14 @@ int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
 		    const struct vv_token *t)
 {
 	const char *refs[] = { t->key, t->kek };
-	char msg[PATH_MAX + 512];
+	struct vv_error err = { 0 };
 	int r = 0;
 
 	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]) && !r; i++)
-		r = vv_config_trust_vault(opt ? opt->config_path : NULL, cfg, refs[i], msg,
-					  sizeof(msg));
+		r = vv_config_trust_vault(opt ? opt->config_path : NULL, cfg, refs[i], &err);
 	if (r < 0)
 		vv_err("%s; the volume is ready, but after a restore vaultvol will not trust "
-		       "its vault: add the vault under [vault] allowed = in the config file", msg);
+		       "its vault: add the vault under [vault] allowed = in the config file",
+		       err.message);
 	return r;
 }

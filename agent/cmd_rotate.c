@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/provision/provision.h"
 #include "agent/cmd_provision_output.h"
 #include "agent/config/config_vault.h"
@@ -83,9 +84,9 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 	}
 	req.device = argv[optind];
 	req.state_dir = opt->state_dir;
-	r = vv_vault_session_open(opt, keystore, &s, msg, sizeof(msg));
+	r = vv_vault_session_open(opt, keystore, &s, &err);
 	if (r < 0) {
-		vv_err("rotate: %s", msg);
+		vv_error_print(opt->json, VV_EV_LOG, "rotate", &err);
 		vv_vault_session_close(&s);
 		return VV_EXIT_USAGE;
 	}

@@ -23,8 +23,7 @@
 #include "base/writefile.h"
 #include "vault/vault.h"
 
-int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
-			  size_t errlen, const char *file, int line)
+int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct vv_error *err, const char *file, int line)
 {
 	char *copy = strdup(value), *save = NULL;
 	int r = 0;
@@ -36,9 +35,9 @@ int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *er
 		bool dup = false;
 
 		if (vv_origin(u, o, sizeof(o)) < 0) {
-			snprintf(errbuf, errlen, "%s:%d: allowed: '%s' is not a vault URL "
+			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				    "%s:%d: allowed: '%s' is not a vault URL "
 				 "(https://HOST[:PORT] with a DNS name)", file, line, u);
-			r = -EINVAL;
 			break;
 		}
 		for (size_t i = 0; i < c->nallowed; i++)
@@ -61,32 +60,28 @@ int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *er
 	return r;
 }
 
-int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
-			size_t errlen, const char *file, int line)
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_error *err, const char *file, int line)
 {
 	char from[VV_ORIGIN_MAX], to[VV_ORIGIN_MAX], a[VV_ORIGIN_MAX], b[VV_ORIGIN_MAX];
 	struct vv_vault_move *n;
 	char extra;
 
 	if (sscanf(value, "%299s %299s %c", a, b, &extra) != 2 ||
-	    vv_origin(a, from, sizeof(from)) < 0 || vv_origin(b, to, sizeof(to)) < 0) {
-		snprintf(errbuf, errlen, "%s:%d: moved: expected two vault URLs, "
+	    vv_origin(a, from, sizeof(from)) < 0 || vv_origin(b, to, sizeof(to)) < 0)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s:%d: moved: expected two vault URLs, "
 			 "'https://OLD-VAULT https://NEW-VAULT' (got '%s')", file, line, value);
-		return -EINVAL;
-	}
-	if (!strcmp(from, to)) {
-		snprintf(errbuf, errlen, "%s:%d: moved: %s moved to itself", file, line, from);
-		return -EINVAL;
-	}
+	if (!strcmp(from, to))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s:%d: moved: %s moved to itself", file, line, from);
 	for (size_t i = 0; i < c->nmoves; i++) {
 		if (!strcmp(c->moves[i].from, from) && !strcmp(c->moves[i].to, to))
 			return 0;	/* the same line in two files */
 		if (!strcmp(c->moves[i].from, from) || !strcmp(c->moves[i].to, from) ||
-		    !strcmp(c->moves[i].from, to)) {
-			snprintf(errbuf, errlen, "%s:%d: moved: %s is already mapped (to %s); "
+		    !strcmp(c->moves[i].from, to))
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "%s:%d: moved: %s is already mapped (to %s); "
 				 "one mapping per vault, no chains", file, line, from, c->moves[i].to);
-			return -EINVAL;
-		}
 	}
 	n = realloc(c->moves, (c->nmoves + 1) * sizeof(*n));
 	if (!n)
@@ -128,28 +123,26 @@ static int take_str(char **dst, char **src)
 }
 
 static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
-		 char *errbuf, size_t errlen)
+		 struct vv_error *err)
 {
 	struct vv_config_vault *a = &cfg->vault, *b = &d->vault;
 	struct vv_volume_conf *nv;
 
 	if (d->snapshot.nexclude || d->snapshot.scripts_config || d->snapshot.hooks_dir ||
-	    d->snapshot.timeout_s != VV_SNAPSHOT_DEFAULT_TIMEOUT_S) {
-		snprintf(errbuf, errlen, "%s: [snapshot] belongs in the main config file", path);
-		return -EINVAL;
-	}
+	    d->snapshot.timeout_s != VV_SNAPSHOT_DEFAULT_TIMEOUT_S)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s: [snapshot] belongs in the main config file", path);
 	for (size_t i = 0; i < d->nvolumes; i++) {
 		const struct vv_volume_conf *old = vv_config_volume(cfg, d->volumes[i].name);
 
-		if (old) {
-			snprintf(errbuf, errlen, "%s: [volume %s] is already described at %s",
+		if (old)
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "%s: [volume %s] is already described at %s",
 				 d->volumes[i].where ? d->volumes[i].where : path,
 				 d->volumes[i].name, old->where ? old->where : "?");
-			return -EINVAL;
-		}
 	}
 	for (size_t i = 0; i < b->nallowed; i++) {
-		int r = vv_config_add_allowed(a, b->allowed[i], errbuf, errlen, path, 0);
+		int r = vv_config_add_allowed(a, b->allowed[i], err, path, 0);
 
 		if (r < 0)
 			return r;
@@ -159,7 +152,7 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 		int r;
 
 		snprintf(line, sizeof(line), "%s %s", b->moves[i].from, b->moves[i].to);
-		r = vv_config_add_moved(a, line, errbuf, errlen, path, 0);
+		r = vv_config_add_moved(a, line, err, path, 0);
 		if (r < 0)
 			return r;
 	}
@@ -196,30 +189,26 @@ static int dropin_filter(const struct dirent *e)
 }
 
 /* The directory decides what is trusted too: it must be as protected as its files. */
-static int check_dir(const char *dir, char *errbuf, size_t errlen)
+static int check_dir(const char *dir, struct vv_error *err)
 {
 	struct stat st;
 
 	if (lstat(dir, &st) < 0)
 		return errno == ENOENT ? 1 : -errno;
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(errbuf, errlen, "%s: not a directory", dir);
-		return -ENOTDIR;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		snprintf(errbuf, errlen, "%s: owned by uid %u, must be owned by root", dir,
+	if (!S_ISDIR(st.st_mode))
+		return vv_fail(err, -ENOTDIR, VV_CAUSE_CONFIG, "%s: not a directory", dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			       "%s: owned by uid %u, must be owned by root", dir,
 			 (unsigned)st.st_uid);
-		return -EPERM;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(errbuf, errlen, "%s: writable by group or others (mode %04o); run: chmod go-w %s",
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			       "%s: writable by group or others (mode %04o); run: chmod go-w %s",
 			 dir, (unsigned)(st.st_mode & 07777), dir);
-		return -EPERM;
-	}
 	return 0;
 }
 
-int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen)
+int vv_config_load(const char *path, struct vv_config **out, struct vv_error *err)
 {
 	bool is_default = !path || !strcmp(path, VV_DEFAULT_CONFIG);
 	struct vv_config *cfg = NULL, *d = NULL;
@@ -227,32 +216,31 @@ int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_
 	char dir[PATH_MAX], file[PATH_MAX + 256];
 	int n = 0, r;
 
-	r = vv_config_load_file(path, !is_default, &cfg, errbuf, errlen);
+	r = vv_config_load_file(path, !is_default, &cfg, err);
 	if (r < 0)
 		return r;
 	r = vv_config_dropin_dir(path, dir, sizeof(dir));
 	if (r < 0)
 		goto out;
-	r = check_dir(dir, errbuf, errlen);
+	r = check_dir(dir, err);
 	if (r) {
 		if (r == 1)
 			r = 0;	/* no drop-ins */
-		else if (errbuf && errlen && !errbuf[0])
-			snprintf(errbuf, errlen, "%s: %s", dir, strerror(-r));
+		else if (err && !err->message[0])
+			vv_fail(err, r, VV_CAUSE_SYSTEM, "%s: %s", dir, strerror(-r));
 		goto out;
 	}
 	n = scandir(dir, &ents, dropin_filter, alphasort);
 	if (n < 0) {
-		r = -errno;
-		snprintf(errbuf, errlen, "%s: %s", dir, strerror(-r));
+		r = vv_fail(err, -errno, VV_CAUSE_SYSTEM, "%s: %s", dir, strerror(errno));
 		n = 0;
 		goto out;
 	}
 	for (int i = 0; i < n && !r; i++) {
 		snprintf(file, sizeof(file), "%s/%s", dir, ents[i]->d_name);
-		r = vv_config_load_file(file, true, &d, errbuf, errlen);
+		r = vv_config_load_file(file, true, &d, err);
 		if (!r)
-			r = merge(cfg, d, file, errbuf, errlen);
+			r = merge(cfg, d, file, err);
 		vv_config_free(d);
 		d = NULL;
 	}
@@ -294,7 +282,7 @@ static int mkdir_one(const char *d)
 }
 
 int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
-			  const char *ref, char *errbuf, size_t errlen)
+			  const char *ref, struct vv_error *err)
 {
 	char o[VV_ORIGIN_MAX], dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX + VV_ORIGIN_MAX + 32];
 	char text[2 * VV_ORIGIN_MAX + 256], stamp[64];
@@ -335,7 +323,7 @@ int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
 		goto fail;
 	return 0;
 fail:
-	snprintf(errbuf, errlen, "cannot write the vault allow-list drop-in for %s in %s: %s",
+	return vv_fail(err, r, VV_CAUSE_SYSTEM,
+		       "cannot write the vault allow-list drop-in for %s in %s: %s",
 		 o, dir, strerror(-r));
-	return r;
 }

@@ -147,11 +147,11 @@ int vv_marker_write(const char *path, const struct vv_marker *mk)
 		snprintf(dir, sizeof(dir), ".");
 	/* Created 0700 when missing; checked: what it says gets thawed later. */
 	{
-		char why[512];
+		struct vv_error why = { 0 };
 
-		r = vv_state_dir_open(dir, true, why, sizeof(why));
+		r = vv_state_dir_open(dir, true, &why);
 		if (r < 0) {
-			vv_err("frozen-state marker: %s", why);
+			vv_err("frozen-state marker: %s", why.message);
 			goto out;
 		}
 		close(r);
@@ -202,7 +202,8 @@ static long long jint(struct json_object *o, const char *k)
 /* The marker's text, through the state directory's checks. */
 static int read_marker_file(const char *path, char **buf)
 {
-	char dir[PATH_MAX], why[512];
+	struct vv_error why = { 0 };
+	char dir[PATH_MAX];
 	const char *name = path;
 	char *slash;
 	size_t len;
@@ -214,9 +215,9 @@ static int read_marker_file(const char *path, char **buf)
 		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 		name = slash + 1;
 	}
-	r = vv_state_file_read(dir, name, MARKER_MAX, buf, &len, why, sizeof(why));
+	r = vv_state_file_read(dir, name, MARKER_MAX, buf, &len, &why);
 	if (r < 0 && r != -ENOENT)
-		vv_err("frozen-state marker: %s", why);
+		vv_err("frozen-state marker: %s", why.message);
 	if (r == 0 && !len) {
 		free(*buf);
 		*buf = NULL;

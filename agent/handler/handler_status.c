@@ -98,6 +98,13 @@ void vv_handler_result_set(struct vv_handler_result *r, enum vv_hstatus st,
 	va_end(ap);
 }
 
+void vv_handler_result_fail(struct vv_handler_result *r, int code, const char *what,
+			    const struct vv_error *err)
+{
+	vv_handler_result_set(r, VV_HS_ERROR, code, "%s: %s%s%s", what, err->message,
+			      err->remedy[0] ? "; remedy: " : "", err->remedy);
+}
+
 int vv_handler_result_add(struct vv_handler_result *r, const char *name,
 			  enum vv_hstatus st, int code, const char *fmt, ...)
 {
@@ -298,7 +305,7 @@ int vv_handler_status_handled(const char *status_folder, int seq, int *code)
 
 	if (asprintf(&path, "%s/%d.status", status_folder, seq) < 0)
 		return -ENOMEM;
-	rc = vv_handler_read_file(path, VV_HANDLER_STATUS_MAX, &text, &len, NULL, 0);
+	rc = vv_handler_read_file(path, VV_HANDLER_STATUS_MAX, &text, &len, NULL);
 	if (rc < 0) {
 		if (rc == -ENOENT)
 			rc = 0;

@@ -50,21 +50,6 @@ void vv_open_crypt_name(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s-vvcrypt", name);
 }
 
-static void vol_fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void vol_fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->fail = f;
-	v->state = VV_VS_FAILED;
-	va_start(ap, fmt);
-	vsnprintf(v->message, sizeof(v->message), fmt, ap);
-	va_end(ap);
-	snprintf(v->remedy, sizeof(v->remedy), "%s", remedy ? remedy : "");
-}
-
 static void vol_clear(struct vv_vol *v)
 {
 	vv_volume_conf_clear(&v->conf);
@@ -183,7 +168,7 @@ static int fresh_resource_disk(struct vv_vol *v, const struct vv_open_env *env,
 			       const struct vv_blockdev *b, const char *ms)
 {
 	if (!vv_open_is_resource_disk(b)) {
-		vol_fail(v, VV_FAIL_HEADER,
+		vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
 			 "check which disk the resourceencrypt line names; vaultvol formats only a "
 			 "disk the platform marks as the resource disk",
 			 "%s (%s) is named by ADE's resource-disk line but has no LUKS header and "
@@ -231,7 +216,7 @@ static long check_recorded(struct vv_vol *v, const struct vv_open_env *env, size
 			 d->dev[j].path);
 		return (long)j;
 	}
-	vol_fail(v, VV_FAIL_CONFLICT,
+	vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE,
 		 "attach the volume's own disk; if this disk replaced it on purpose, remove the "
 		 "volume's entry from volumes.json in the state directory",
 		 "%s (%s) now holds %s, not %s (uuid %s, recorded when it last opened); not "
@@ -280,7 +265,7 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 				 d->dev[idx].uuid);
 		snprintf(ms, sizeof(ms), "add a [volume %s] section to vaultvol.conf with a "
 			 "stable match (uuid:, lun: or path:/dev/disk/...)", v->conf.name);
-		vol_fail(v, VV_FAIL_UNTRUSTED, ms,
+		vv_vol_fail(v, VV_FAIL_UNTRUSTED, VV_CAUSE_NONE, ms,
 			 "%s names the disk only by its kernel name %s, which can change across "
 			 "restores; refusing to guess%s", v->conf.where ? v->conf.where : "ADE state",
 			 v->conf.match.value, hint);
@@ -289,21 +274,21 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 	vv_match_str(&v->conf.match, ms, sizeof(ms));
 	r = vv_discover_match(d, &v->conf.match, &idx, &other);
 	if (r == -ENOENT) {
-		vol_fail(v, VV_FAIL_MISSING,
+		vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE,
 			 "attach the disk (or fix 'match'); `vaultvol status` lists what was found",
 			 "no disk matches %s", ms);
 		v->transient = true;
 		return -1;
 	}
 	if (r == -ENOTUNIQ) {
-		vol_fail(v, VV_FAIL_AMBIGUOUS,
+		vv_vol_fail(v, VV_FAIL_AMBIGUOUS, VV_CAUSE_NONE,
 			 "detach the copy, or match this volume by lun: or path: instead of its UUID",
 			 "ambiguous: %s and %s both match %s (a cloned disk?); refusing to choose",
 			 d->dev[idx].path, d->dev[other].path, ms);
 		return -1;
 	}
 	if (r < 0) {
-		vol_fail(v, VV_FAIL_MISSING, "fix 'match'", "cannot resolve %s", ms);
+		vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE, "fix 'match'", "cannot resolve %s", ms);
 		return -1;
 	}
 	if (!v->conf.ade_resource && v->conf.match.kind != VV_MATCH_UUID &&
@@ -324,7 +309,7 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 	/* A detached header (ADE) means the disk itself has none to check. */
 	if (!v->conf.header) {
 		if (!is_encrypted(&d->dev[idx])) {
-			vol_fail(v, VV_FAIL_HEADER,
+			vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
 				 "restore the header from a backup (cryptsetup luksHeaderRestore); "
 				 "nothing was written to the disk",
 				 "%s (%s) has no LUKS or BitLocker header%s%s: damaged or wiped",
@@ -333,7 +318,7 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 			return -1;
 		}
 		if (d->dev[idx].probe_rc < 0 && !strcmp(d->dev[idx].blkid_type, "BitLocker")) {
-			vol_fail(v, VV_FAIL_UNSUPPORTED,
+			vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
 				 "open it in Windows (or with dislocker); BitLocker metadata has no "
 				 "header backup to restore on Linux",
 				 "libcryptsetup cannot use the BitLocker volume on %s (an unsupported "
@@ -341,7 +326,7 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 			return -1;
 		}
 		if (d->dev[idx].probe_rc < 0) {
-			vol_fail(v, VV_FAIL_HEADER,
+			vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
 				 "restore the header from a backup (cryptsetup luksHeaderRestore, or "
 				 "`vaultvol` header backups in the state directory); nothing was written",
 				 "the %s header on %s is damaged (its signature is there, its metadata "
@@ -445,7 +430,7 @@ static void check_token_keys(struct vv_vol *v, const struct vv_token *t)
 
 	if (!bad || v->fail != VV_FAIL_NONE)
 		return;
-	vol_fail(v, VV_FAIL_REFUSED,
+	vv_vol_fail(v, VV_FAIL_REFUSED, VV_CAUSE_NONE,
 		 "a disk's token may name a vault, the keystore or the BEK VOLUME, not a local "
 		 "file: describe the volume in a [volume] section of vaultvol.conf (trusted "
 		 "configuration) if the key really is in that file",
@@ -523,7 +508,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 					plan->n--;
 					continue;
 				}
-				vol_fail(v, VV_FAIL_CONFLICT, "give each disk one [volume] section",
+				vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE, "give each disk one [volume] section",
 					 "%s is the disk of volume %s too", v->device, owner->conf.name);
 				continue;
 			}
@@ -564,7 +549,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 				v->conf.name = NULL;
 				goto out;
 			}
-			vol_fail(v, VV_FAIL_TOKEN,
+			vv_vol_fail(v, VV_FAIL_TOKEN, VV_CAUSE_NONE,
 				 "rewrite the token (vaultvol provision/adopt) or describe the volume "
 				 "in vaultvol.conf",
 				 "the vaultvol token on %s is malformed", b->path);
@@ -576,7 +561,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 		if (plan->n > 1 && vv_open_plan_find(plan, v->conf.name) != v) {
 			struct vv_vol *other = vv_open_plan_find(plan, v->conf.name);
 
-			vol_fail(v, VV_FAIL_CONFLICT,
+			vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE,
 				 "rename one of them (the [volume] section, or re-provision the token)",
 				 "the token on %s names volume %s, which is already %s", b->path,
 				 v->conf.name, other->device ? other->device : "described elsewhere");
@@ -602,7 +587,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 		struct vv_vol *v = &plan->v[i];
 
 		if (v->fail == VV_FAIL_NONE && !v->conf.key && !v->undescribed)
-			vol_fail(v, VV_FAIL_NO_KEY_REF,
+			vv_vol_fail(v, VV_FAIL_NO_KEY_REF, VV_CAUSE_NONE,
 				 "add 'key = ...' to its [volume] section, or provision a vaultvol token",
 				 "no key reference: %s has no vaultvol token and %s gives no key",
 				 v->device, v->conf.where ? v->conf.where : "its description");

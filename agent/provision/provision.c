@@ -278,7 +278,7 @@ static int make_fs_and_mount(const struct vv_provision_req *req, const char *fs,
 			     const char *name, const struct vv_secret *bek,
 			     struct vv_provision_result *res, char *msg, size_t msglen)
 {
-	char ebuf[256];
+	struct vv_error ebuf = { 0 };
 	int r;
 
 	snprintf(res->mapper_path, sizeof(res->mapper_path), "/dev/mapper/%s", name);
@@ -296,9 +296,9 @@ static int make_fs_and_mount(const struct vv_provision_req *req, const char *fs,
 		goto fail;
 	if (req->mount) {
 		r = vv_mount_volume(res->mapper_path, req->mount, fs, req->options,
-				    0, ebuf, sizeof(ebuf));
+				    0, &ebuf);
 		if (r < 0) {
-			pv_fail(r, msg, msglen, "mounting on %s failed: %s", req->mount, ebuf);
+			pv_fail(r, msg, msglen, "mounting on %s failed: %s", req->mount, ebuf.message);
 			goto fail;
 		}
 	}

@@ -37,7 +37,7 @@ int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct v
 		if (vv_origin(u, o, sizeof(o)) < 0) {
 			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 				    "%s:%d: allowed: '%s' is not a vault URL "
-				 "(https://HOST[:PORT] with a DNS name)", file, line, u);
+				    "(https://HOST[:PORT] with a DNS name)", file, line, u);
 			break;
 		}
 		for (size_t i = 0; i < c->nallowed; i++)
@@ -70,7 +70,7 @@ int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_
 	    vv_origin(a, from, sizeof(from)) < 0 || vv_origin(b, to, sizeof(to)) < 0)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "%s:%d: moved: expected two vault URLs, "
-			 "'https://OLD-VAULT https://NEW-VAULT' (got '%s')", file, line, value);
+			       "'https://OLD-VAULT https://NEW-VAULT' (got '%s')", file, line, value);
 	if (!strcmp(from, to))
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "%s:%d: moved: %s moved to itself", file, line, from);
@@ -81,7 +81,7 @@ int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_
 		    !strcmp(c->moves[i].from, to))
 			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 				       "%s:%d: moved: %s is already mapped (to %s); "
-				 "one mapping per vault, no chains", file, line, from, c->moves[i].to);
+				       "one mapping per vault, no chains", file, line, from, c->moves[i].to);
 	}
 	n = realloc(c->moves, (c->nmoves + 1) * sizeof(*n));
 	if (!n)
@@ -138,8 +138,8 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 		if (old)
 			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 				       "%s: [volume %s] is already described at %s",
-				 d->volumes[i].where ? d->volumes[i].where : path,
-				 d->volumes[i].name, old->where ? old->where : "?");
+				       d->volumes[i].where ? d->volumes[i].where : path,
+				       d->volumes[i].name, old->where ? old->where : "?");
 	}
 	for (size_t i = 0; i < b->nallowed; i++) {
 		int r = vv_config_add_allowed(a, b->allowed[i], err, path, 0);
@@ -200,11 +200,11 @@ static int check_dir(const char *dir, struct vv_error *err)
 	if (st.st_uid != 0 && st.st_uid != geteuid())
 		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
 			       "%s: owned by uid %u, must be owned by root", dir,
-			 (unsigned)st.st_uid);
+			       (unsigned)st.st_uid);
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
 			       "%s: writable by group or others (mode %04o); run: chmod go-w %s",
-			 dir, (unsigned)(st.st_mode & 07777), dir);
+			       dir, (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
@@ -325,5 +325,5 @@ int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
 fail:
 	return vv_fail(err, r, VV_CAUSE_SYSTEM,
 		       "cannot write the vault allow-list drop-in for %s in %s: %s",
-		 o, dir, strerror(-r));
+		       o, dir, strerror(-r));
 }

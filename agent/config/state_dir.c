@@ -57,7 +57,7 @@ int vv_state_dir_open(const char *dir, bool create, struct vv_error *err)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "no state directory given");
 	if (create && (r = make_dirs(dir)) < 0)
 		return vv_fail(err, r, VV_CAUSE_SYSTEM, "cannot create state directory %s: %s", dir,
-			    strerror(-r));
+			       strerror(-r));
 	fd = open_dir_no_symlinks(dir);
 	/* O_DIRECTORY wins over O_NOFOLLOW: a final symlink reads as ENOTDIR. */
 	if (fd == -ENOTDIR && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
@@ -67,12 +67,12 @@ int vv_state_dir_open(const char *dir, bool create, struct vv_error *err)
 	if (fd == -ELOOP)
 		return vv_fail(err, fd, VV_CAUSE_CONFIG,
 			       "state directory %s is or goes through a symbolic "
-			    "link; use the real directory (--state-dir) or replace the link",
-			    dir);
+			       "link; use the real directory (--state-dir) or replace the link",
+			       dir);
 	if (fd == -ENOTDIR)
 		return vv_fail(err, fd, VV_CAUSE_CONFIG,
 			       "state directory %s is not a directory; move it "
-			    "away so vaultvol can create it", dir);
+			       "away so vaultvol can create it", dir);
 	if (fd < 0)
 		return vv_fail(err, fd, VV_CAUSE_SYSTEM,
 			       "state directory %s: %s", dir, strerror(-fd));
@@ -84,14 +84,14 @@ int vv_state_dir_open(const char *dir, bool create, struct vv_error *err)
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
 			    "state directory %s is owned by uid %u, not root; "
-			 "run: chown root: %s", dir, (unsigned)st.st_uid, dir);
+			    "run: chown root: %s", dir, (unsigned)st.st_uid, dir);
 		goto bad;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
 			    "state directory %s is writable by group or "
-			 "others (mode %04o); run: chmod 0700 %s", dir,
-			 (unsigned)(st.st_mode & 07777), dir);
+			    "others (mode %04o); run: chmod 0700 %s", dir,
+			    (unsigned)(st.st_mode & 07777), dir);
 		goto bad;
 	}
 	return fd;

@@ -162,7 +162,8 @@ static int parse_envelope(const char *b64, CMS_ContentInfo **out, struct vv_erro
 
 	r = vv_b64_decode(VV_B64_STD, b64, strlen(b64), &der, &derlen);
 	if (r < 0)
-		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "protectedSettings is not valid base64");
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "protectedSettings is not valid base64");
 	p = der;
 	cms = derlen <= INT32_MAX ? d2i_CMS_ContentInfo(NULL, &p, (long)derlen) : NULL;
 	if (!cms || p != der + derlen ||

@@ -90,7 +90,7 @@ int vv_handler_env_parse(const char *text, size_t len,
 	if (json_object_is_type(root, json_type_array)) {
 		if (json_object_array_length(root) < 1) {
 			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-				"HandlerEnvironment.json: empty array");
+				    "HandlerEnvironment.json: empty array");
 			goto out;
 		}
 		first = json_object_array_get_idx(root, 0);
@@ -99,7 +99,7 @@ int vv_handler_env_parse(const char *text, size_t len,
 	    !json_object_object_get_ex(first, "handlerEnvironment", &he) ||
 	    !json_object_is_type(he, json_type_object)) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			"HandlerEnvironment.json: no \"handlerEnvironment\" object");
+			    "HandlerEnvironment.json: no \"handlerEnvironment\" object");
 		goto out;
 	}
 	/* version is a number in some waagent releases: only keep a string. */
@@ -122,7 +122,7 @@ int vv_handler_env_parse(const char *text, size_t len,
 	if (!env->config_folder || !env->status_folder) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			    "HandlerEnvironment.json: \"%s\" is missing",
-			env->config_folder ? "statusFolder" : "configFolder");
+			    env->config_folder ? "statusFolder" : "configFolder");
 		goto out;
 	}
 	r = 0;

@@ -262,7 +262,7 @@ static int parse_volumes(struct json_object *pub, struct vv_handler_request *req
 	if (n > VV_HANDLER_MAX_VOLUMES)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "publicSettings.volumes has %zu entries (at most %d)",
-			n, VV_HANDLER_MAX_VOLUMES);
+			       n, VV_HANDLER_MAX_VOLUMES);
 	if (n == 0)
 		return 0;
 	req->volumes = calloc(n, sizeof(*req->volumes));
@@ -428,15 +428,15 @@ static int cross_check(struct vv_handler_request *req, struct vv_error *err)
 	    req->op != VV_HOP_SNAPSHOT)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "publicSettings.%s applies to snapshot only",
-			req->timeout_s ? "timeoutSeconds" :
-			req->service_url ? "serviceUrl" : "consistency");
+			       req->timeout_s ? "timeoutSeconds" :
+			       req->service_url ? "serviceUrl" : "consistency");
 	if (req->op == VV_HOP_SNAPSHOT && !req->service_url)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "publicSettings.serviceUrl (the backup service) is required for snapshot");
 	if (req->op == VV_HOP_SNAPSHOT && req->nvolumes)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "publicSettings.volumes does not apply to snapshot "
-			"(every mounted filesystem is frozen; exclude some in the config file)");
+			       "(every mounted filesystem is frozen; exclude some in the config file)");
 	return 0;
 }
 

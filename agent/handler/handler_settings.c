@@ -123,13 +123,13 @@ int vv_handler_settings_parse(const char *text, size_t len,
 	if (!json_object_object_get_ex(root, "runtimeSettings", &rs) ||
 	    !json_object_is_type(rs, json_type_array)) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			"settings: \"runtimeSettings\" must be an array");
+			    "settings: \"runtimeSettings\" must be an array");
 		goto out;
 	}
 	if (json_object_array_length(rs) != 1) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			"settings: \"runtimeSettings\" must hold exactly one entry (has %zu)",
-			json_object_array_length(rs));
+			    "settings: \"runtimeSettings\" must hold exactly one entry (has %zu)",
+			    json_object_array_length(rs));
 		goto out;
 	}
 	first = json_object_array_get_idx(rs, 0);
@@ -137,7 +137,7 @@ int vv_handler_settings_parse(const char *text, size_t len,
 	    !json_object_object_get_ex(first, "handlerSettings", &hs) ||
 	    !json_object_is_type(hs, json_type_object)) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			"settings: runtimeSettings[0].handlerSettings must be an object");
+			    "settings: runtimeSettings[0].handlerSettings must be an object");
 		goto out;
 	}
 	if ((r = opt_string(hs, "protectedSettingsCertThumbprint", &s->thumbprint, err)) < 0 ||
@@ -146,14 +146,14 @@ int vv_handler_settings_parse(const char *text, size_t len,
 	r = -EINVAL;
 	if (s->protected_b64 && !s->thumbprint) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			"settings: protectedSettings without protectedSettingsCertThumbprint");
+			    "settings: protectedSettings without protectedSettingsCertThumbprint");
 		goto out;
 	}
 	if (json_object_object_get_ex(hs, "publicSettings", &pub) &&
 	    !json_object_is_type(pub, json_type_null)) {
 		if (!json_object_is_type(pub, json_type_object)) {
 			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-				"settings: publicSettings must be an object");
+				    "settings: publicSettings must be an object");
 			goto out;
 		}
 		s->public_settings = json_object_get(pub);
@@ -178,7 +178,7 @@ int vv_handler_settings_load(const char *path, struct vv_handler_settings *s,
 	if (r == -EFBIG)
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			    "settings file is larger than the %d byte limit",
-			VV_HANDLER_SETTINGS_MAX);
+			    VV_HANDLER_SETTINGS_MAX);
 	if (r == 0)
 		r = vv_handler_settings_parse(text, len, s, err);
 	free(text);

@@ -331,24 +331,24 @@ static void bitlk_wrong_key(struct vv_vol *v, struct vv_unlock *u, const struct 
 	has_pw = strstr(prot, "passphrase") != NULL && strcmp(prot, "recovery passphrase");
 	if (bek->windows_bek && !has_sk) {
 		vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
-		     has_rp ? "store the volume's 48-digit recovery password as its key instead" :
-			      "add a startup-key or recovery-password protector in Windows",
-		     "the key is a BitLocker startup key (.BEK) but %s has no startup-key protector "
-		     "(protectors: %s)%s", v->device, prot,
-		     strstr(prot, "smart card") || strstr(prot, "TPM") ?
-		     "; smart-card and TPM protectors cannot be used outside Windows" : "");
+			    has_rp ? "store the volume's 48-digit recovery password as its key instead" :
+			    "add a startup-key or recovery-password protector in Windows",
+			    "the key is a BitLocker startup key (.BEK) but %s has no startup-key protector "
+			    "(protectors: %s)%s", v->device, prot,
+			    strstr(prot, "smart card") || strstr(prot, "TPM") ?
+			    "; smart-card and TPM protectors cannot be used outside Windows" : "");
 		return;
 	}
 	if (!has_sk && !has_rp && !has_pw) {
 		vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
-		     "add a recovery-password or startup-key protector in Windows",
-		     "no protector of %s can be used on Linux (protectors: %s)", v->device, prot);
+			    "add a recovery-password or startup-key protector in Windows",
+			    "no protector of %s can be used on Linux (protectors: %s)", v->device, prot);
 		return;
 	}
 	vv_vol_fail(v, VV_FAIL_WRONG_KEY, VV_CAUSE_NONE,
-	     "check that the key reference names this volume's startup key or recovery password",
-	     "wrong key: no protector of BitLocker volume %s accepts it (protectors: %s)",
-	     v->device, prot);
+		    "check that the key reference names this volume's startup key or recovery password",
+		    "wrong key: no protector of BitLocker volume %s accepts it (protectors: %s)",
+		    v->device, prot);
 }
 
 static void record_key(struct vv_vol *v, const struct vv_bek *bek)
@@ -382,9 +382,9 @@ static void key_failed(struct vv_vol *v, const struct key_entry *e)
 {
 	v->transient = !is_bek_ref(v->conf.key) && cause_transient(e->err.cause);
 	vv_vol_fail(v, VV_FAIL_KEY_ACCESS, e->err.cause, is_bek_ref(v->conf.key) ?
-	     bek_remedy(e->err.cause, e->err.message) : cause_remedy(e->err.cause),
-	     "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
-	     e->err.message[0] ? e->err.message : strerror(-e->rc));
+		    bek_remedy(e->err.cause, e->err.message) : cause_remedy(e->err.cause),
+		    "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
+		    e->err.message[0] ? e->err.message : strerror(-e->rc));
 }
 
 /* Fetch the key and derive the volume key. 0 with *vk, or v is failed. */
@@ -415,17 +415,19 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 	pthread_mutex_unlock(&run->dm);
 	if (r < 0) {
 		if (r == -ENOENT)
-			vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE, "attach the disk", "%s disappeared", v->device);
+			vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE,
+				    "attach the disk", "%s disappeared", v->device);
 		else if (v->type == VV_VOL_BITLK)
-			vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE, "open it in Windows (or with dislocker)",
-			     "libcryptsetup cannot use the BitLocker volume on %s: %s", v->device,
-			     vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
+				    "open it in Windows (or with dislocker)",
+				    "libcryptsetup cannot use the BitLocker volume on %s: %s", v->device,
+				    vv_crypt_strerror(r));
 		else
 			vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
-			     "restore the header from a backup (cryptsetup luksHeaderRestore); "
-			     "nothing was written",
-			     "%s%s%s: %s", v->device, v->conf.header ? " with header " : "",
-			     v->conf.header ? v->conf.header : "", vv_crypt_strerror(r));
+				    "restore the header from a backup (cryptsetup luksHeaderRestore); "
+				    "nothing was written",
+				    "%s%s%s: %s", v->device, v->conf.header ? " with header " : "",
+				    v->conf.header ? v->conf.header : "", vv_crypt_strerror(r));
 		return r;
 	}
 	v->type = info.type;
@@ -466,12 +468,13 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 			bitlk_wrong_key(v, u, e->bek);
 		else if (r == -EPERM)
 			vv_vol_fail(v, VV_FAIL_WRONG_KEY, VV_CAUSE_NONE,
-			     "check that the key reference (and its version) belongs to this disk",
-			     "wrong key: no keyslot of %s accepts the key from %s (%s)", v->device,
-			     v->conf.key, vv_origin_str(v->key_origin));
+				    "check that the key reference (and its version) belongs to this disk",
+				    "wrong key: no keyslot of %s accepts the key from %s (%s)", v->device,
+				    v->conf.key, vv_origin_str(v->key_origin));
 		else
-			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, NULL, "%s: cannot derive the volume key: %s",
-			     v->device, vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+				    NULL, "%s: cannot derive the volume key: %s",
+				    v->device, vv_crypt_strerror(r));
 		unlock_free(run, u);
 		return r;
 	}
@@ -511,7 +514,7 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		r = map_one(v, u, want_q ? lower : v->conf.name, vk, flags);
 		if (r < 0) {
 			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, activate_remedy(v),
-			     "activating %s failed: %s", v->device, vv_crypt_strerror(r));
+				    "activating %s failed: %s", v->device, vv_crypt_strerror(r));
 			return r;
 		}
 		v->changed = true;
@@ -525,9 +528,10 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		return 0;
 	}
 	if (v->conf.quiesce == VV_TRI_YES || run->quiesce_available != 1 || !u) {
-		vv_vol_fail(v, VV_FAIL_QUIESCE, VV_CAUSE_NONE, "load dm-quiesce, or set quiesce = auto",
-		     "stacking dm-quiesce over %s failed: %s (the crypt mapping %s is open)",
-		     lower, strerror(-r), lower);
+		vv_vol_fail(v, VV_FAIL_QUIESCE, VV_CAUSE_NONE,
+			    "load dm-quiesce, or set quiesce = auto",
+			    "stacking dm-quiesce over %s failed: %s (the crypt mapping %s is open)",
+			    lower, strerror(-r), lower);
 		return r;
 	}
 	/* quiesce = auto: fall back to a plain mapping under the volume's name. */
@@ -536,8 +540,9 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		 "opened without it", strerror(-r));
 	r = map_one(v, u, v->conf.name, vk, flags);
 	if (r < 0)
-		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, activate_remedy(v), "activating %s failed: %s", v->device,
-		     vv_crypt_strerror(r));
+		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+			    activate_remedy(v), "activating %s failed: %s", v->device,
+			    vv_crypt_strerror(r));
 	return r;
 }
 
@@ -569,14 +574,16 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options, flags, &err);
 	if (r < 0 && v->mount_from_token && (r == -EMEDIUMTYPE || r == -ENOTEMPTY || r == -ELOOP)) {
 		/* The disk asked for something no disk may have; not mounted. */
-		vv_vol_fail(v, VV_FAIL_REFUSED, VV_CAUSE_NONE, VV_TOKEN_MOUNT_REMEDY, "volume %s: the token on %s: %s",
-		     v->conf.name, v->device, err.message);
+		vv_vol_fail(v, VV_FAIL_REFUSED, VV_CAUSE_NONE,
+			    VV_TOKEN_MOUNT_REMEDY, "volume %s: the token on %s: %s",
+			    v->conf.name, v->device, err.message);
 		v->state = VV_VS_OPEN;
 		return;
 	}
 	if (r < 0) {
-		vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE, "fix the mount point or filesystem options; the volume "
-		     "itself is open", "%s", err.message);
+		vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE,
+			    "fix the mount point or filesystem options; the volume "
+			    "itself is open", "%s", err.message);
 		v->state = VV_VS_OPEN;
 		return;
 	}
@@ -621,8 +628,9 @@ static void reformat_resource(struct run *run, struct vv_vol *v)
 				    &err);
 	pthread_mutex_unlock(&run->dm);
 	if (r < 0) {
-		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, "free the resource disk (unmount it, swapoff), or set "
-		     "[ade] resource_disk = skip", "%s", err.message);
+		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+			    "free the resource disk (unmount it, swapoff), or set "
+			    "[ade] resource_disk = skip", "%s", err.message);
 		return;
 	}
 	v->changed = true;
@@ -630,8 +638,9 @@ static void reformat_resource(struct run *run, struct vv_vol *v)
 	snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
 	r = vv_resource_disk_mkfs(v->top, &err);
 	if (r < 0) {
-		vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE, "make a filesystem on it (mkfs.ext4); the volume is open",
-		     "%s", err.message);
+		vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE,
+			    "make a filesystem on it (mkfs.ext4); the volume is open",
+			    "%s", err.message);
 		v->state = VV_VS_OPEN;
 		return;
 	}
@@ -679,15 +688,17 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		goto out;
 	}
 	if (v->conf.quiesce == VV_TRI_YES && run->quiesce_available != 1) {
-		vv_vol_fail(v, VV_FAIL_QUIESCE, VV_CAUSE_NONE, "load dm-quiesce (modprobe dm-quiesce) or set quiesce = auto",
-		     "quiesce = yes but the dm-quiesce target is not loaded");
+		vv_vol_fail(v, VV_FAIL_QUIESCE, VV_CAUSE_NONE,
+			    "load dm-quiesce (modprobe dm-quiesce) or set quiesce = auto",
+			    "quiesce = yes but the dm-quiesce target is not loaded");
 		goto out;
 	}
 	pthread_mutex_lock(&run->dm);
 	cur = current_mapping(v, why, sizeof(why));
 	pthread_mutex_unlock(&run->dm);
 	if (cur == MAP_CONFLICT) {
-		vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE, "close the other mapping, or rename the volume", "%s", why);
+		vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE,
+			    "close the other mapping, or rename the volume", "%s", why);
 		goto out;
 	}
 	if (cur == MAP_PLAIN || cur == MAP_STACKED) {
@@ -866,7 +877,8 @@ int vv_close_run(struct vv_open_plan *plan)
 				v->changed = true;
 		}
 		if (r < 0) {
-			vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE, "stop what uses the mount point (fuser -vm)", "%s", err.message);
+			vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE,
+				    "stop what uses the mount point (fuser -vm)", "%s", err.message);
 			failed++;
 			continue;
 		}
@@ -880,8 +892,9 @@ int vv_close_run(struct vv_open_plan *plan)
 		if (r == 0)
 			v->changed = true;
 		else if (r != -ENODEV) {
-			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, "stop what holds the device open", "removing "
-			     "/dev/mapper/%s: %s", v->conf.name, strerror(-r));
+			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+				    "stop what holds the device open", "removing "
+				    "/dev/mapper/%s: %s", v->conf.name, strerror(-r));
 			failed++;
 			continue;
 		}
@@ -891,8 +904,9 @@ int vv_close_run(struct vv_open_plan *plan)
 		if (r == 0)
 			v->changed = true;
 		else if (r != -ENODEV) {
-			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, "stop what holds the device open", "closing %s: %s",
-			     v->conf.name, vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+				    "stop what holds the device open", "closing %s: %s",
+				    v->conf.name, vv_crypt_strerror(r));
 			failed++;
 			continue;
 		}

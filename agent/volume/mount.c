@@ -471,7 +471,7 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	/* The first line of its complaint is the useful part. */
 	buf[strcspn(buf, "\n")] = '\0';
 	return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "ntfs-3g failed (status %d)%s%s",
-		WIFEXITED(status) ? WEXITSTATUS(status) : -1, got > 0 ? ": " : "", buf);
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, got > 0 ? ": " : "", buf);
 }
 
 /*
@@ -549,7 +549,7 @@ static int mount_state(const char *dev, const char *target, struct vv_error *err
 	m = find_target(tb, target);
 	if (m && realpath(target, real) && strcmp(mnt_fs_get_target(m), real) == 0)
 		r = vv_fail(err, -EBUSY, VV_CAUSE_SYSTEM, "%s already has %s mounted on it", target,
-			mnt_fs_get_source(m) ? mnt_fs_get_source(m) : "another filesystem");
+			    mnt_fs_get_source(m) ? mnt_fs_get_source(m) : "another filesystem");
 out:
 	mnt_unref_table(tb);
 	return r;

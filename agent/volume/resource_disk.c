@@ -34,7 +34,7 @@ int vv_resource_disk_format(const char *device, const char *name, const struct v
 		r = -errno;
 		return vv_fail(err, r, VV_CAUSE_SYSTEM,
 			       "%s is in use (mounted? swap? held by a mapping?): %s; "
-			 "not formatted", device, strerror(-r));
+			       "not formatted", device, strerror(-r));
 	}
 	close(fd);
 	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
@@ -99,6 +99,6 @@ int vv_resource_disk_mkfs(const char *dev, struct vv_error *err)
 				       "waitpid: %s", strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "%s %s failed (status %d)", mkfs, dev,
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return 0;
 }

@@ -328,7 +328,8 @@ static int read_tty_secret(struct vv_secret **out)
 	return r;
 }
 
-static int load_key(const struct key_args *a, struct vv_secret **key)
+static int load_key(const struct vv_options *opt, const struct key_args *a,
+		    struct vv_secret **key)
 {
 	struct vv_error err = { 0 };
 	int sources = !!a->from_file + !!a->from_stdin + !!a->generate, r;
@@ -351,7 +352,8 @@ static int load_key(const struct key_args *a, struct vv_secret **key)
 		if (RAND_priv_bytes((*key)->data, (int)a->generate) != 1) {
 			vv_secret_free(*key);
 			*key = NULL;
-			vv_err("key put: the random generator failed");
+			vv_fail(&err, -EIO, VV_CAUSE_SYSTEM, "the random generator failed");
+			vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
 			return -EIO;
 		}
 		(*key)->len = (size_t)a->generate;
@@ -360,12 +362,14 @@ static int load_key(const struct key_args *a, struct vv_secret **key)
 	if (a->from_file) {
 		r = vv_key_file_read(AT_FDCWD, a->from_file, 0, key, &err);
 		if (r < 0)
-			vv_err("key put: %s", err.message);
+			vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
 		return r;
 	}
 	r = isatty(0) ? read_tty_secret(key) : read_fd_secret(0, key);
-	if (r < 0)
-		vv_err("key put: reading the key from stdin: %s", strerror(-r));
+	if (r < 0) {
+		vv_fail(&err, r, VV_CAUSE_SYSTEM, "reading the key from stdin: %s", strerror(-r));
+		vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
+	}
 	return r;
 }
 
@@ -384,13 +388,14 @@ static int key_put(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol key put: --bits belongs to new-kek\n");
 		return VV_EXIT_USAGE;
 	}
-	r = load_key(&a, &key);
+	r = load_key(opt, &a, &key);
 	if (r == -EINVAL)
 		return VV_EXIT_USAGE;
 	if (r < 0)
 		return VV_EXIT_FAILURE;
 	if (key->len == 0) {
-		vv_err("key put: the key is empty");
+		vv_fail(&err, -EINVAL, VV_CAUSE_CONFIG, "the key is empty");
+		vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
 		vv_secret_free(key);
 		return VV_EXIT_FAILURE;
 	}

@@ -154,8 +154,9 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 		}
 		if (!all && vv_open_select(&s.plan, argv + optind, (size_t)(argc - optind),
 					   bad, sizeof(bad)) < 0) {
-			fprintf(stderr, "vaultvol open: no volume named '%s' (`vaultvol status` "
-				"lists them)\n", bad);
+			vv_fail(&err, -ENOENT, VV_CAUSE_NOT_FOUND,
+				"no volume named '%s' (`vaultvol status` lists them)", bad);
+			vv_error_print(json, 0, "open", &err);
 			vv_open_teardown(&s);
 			return VV_EXIT_USAGE;
 		}

@@ -854,7 +854,7 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
 		return *out ? 0 : -ENOMEM;
 	}
 	if (r < 0)
-		return vv_fail(err, r, VV_CAUSE_CONFIG, "%s", e.message);
+		return vv_fail(err, r, e.cause, "%s", e.message);
 	if (strlen(text) != got) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s: contains a NUL byte", path);
 		goto out;

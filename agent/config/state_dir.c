@@ -114,7 +114,7 @@ int vv_state_file_read(const char *dir, const char *name, size_t max, char **tex
 	/* Relative to the checked descriptor: the directory cannot be swapped. */
 	r = vv_file_read_in(dfd, dir, name, VV_RF_TRUSTED, max, text, len, &e);
 	if (r < 0 && r != -ENOENT)
-		vv_fail(err, r, VV_CAUSE_CONFIG, "state file %s", e.message);
+		vv_fail(err, r, e.cause, "state file %s", e.message);
 	close(dfd);
 	return r;
 }

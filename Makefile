@@ -4,7 +4,7 @@
 
 B        ?= build
 SAN      ?=
-PKGS     := libcryptsetup devmapper blkid mount libcurl json-c openssl
+PKGS     := libcryptsetup devmapper blkid mount libcurl json-c openssl libsystemd
 CC       ?= cc
 VERSION  := 0.1.0
 
@@ -140,7 +140,7 @@ FZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	$(WARN) -DVV_VERSION='"$(VERSION)"' -I. $(shell pkg-config --cflags $(PKGS)) \
 	-DFZ_DATA_DIR='"$(CURDIR)/tests/fuzz/data"'
 # The harnesses answer HTTP themselves and keep stderr for the sanitizers.
-FZ_WRAP   := -Wl,--wrap=vv_log,--wrap=vv_http_do,--wrap=vv_http_new,--wrap=vv_http_free \
+FZ_WRAP   := -Wl,--wrap=vv_log,--wrap=vv_log_with,--wrap=vv_http_do,--wrap=vv_http_new,--wrap=vv_http_free \
 	-Wl,--wrap=vv_http_connections,--wrap=vv_retry_sleep_ms
 FZ_HARN   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FZ_BIN    := $(FZ_HARN:tests/fuzz/%.c=$(FZ)/bin/%)

@@ -191,9 +191,15 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 	else {
 		size_t shown = 0;
 
+		/* Under systemd, one journal entry per volume with its fields. */
+		bool journal = vv_log_journal();
+
 		for (size_t i = 0; i < s.plan.n; i++)
 			if (s.plan.v[i].selected) {
-				print_volume(&s.plan.v[i], ctx.check_only);
+				if (journal)
+					vv_open_vol_log(&s.plan.v[i], ctx.check_only);
+				else
+					print_volume(&s.plan.v[i], ctx.check_only);
 				shown++;
 			}
 		if (!shown)

@@ -5,14 +5,24 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 
 /* Process-wide logging configuration: written at start-up only. */
 static enum vv_log_level log_level = VV_LOG_INFO;
 static int log_fd = -1;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
+static bool to_journal;
 
 void vv_log_set_level(enum vv_log_level lvl)
 {
@@ -41,20 +51,80 @@ int vv_log_set_file(const char *path)
 	return 0;
 }
 
-void vv_log(enum vv_log_level lvl, const char *fmt, ...)
+/*
+ * systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr is the
+ * journal; a program that finds its stderr is that stream should log
+ * natively (systemd.exec(5)). A child whose stderr was redirected (waagent
+ * runs the handler with its own files) inherits the variable but not the
+ * stream, so the comparison, not the variable, decides.
+ */
+static void journal_detect(void)
+{
+	unsigned long long dev, ino;
+	const char *e = getenv("JOURNAL_STREAM");
+	struct stat st;
+
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+		return;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return;
+	to_journal = (unsigned long long)st.st_dev == dev &&
+		     (unsigned long long)st.st_ino == ino;
+}
+
+bool vv_log_journal(void)
+{
+	pthread_once(&journal_once, journal_detect);
+	return to_journal;
+}
+
+/* One field "NAME=value" into iov[*n]; buf keeps the formatted string. */
+static void field(struct iovec *iov, size_t *n, char *buf, size_t len,
+		  const char *name, const char *value)
+{
+	if (!value || !*value)
+		return;
+	snprintf(buf, len, "%s=%s", name, value);
+	iov[*n].iov_base = buf;
+	iov[*n].iov_len = strlen(buf);
+	(*n)++;
+}
+
+static int journal_send(enum vv_log_level lvl, const struct vv_log_fields *f,
+			const char *msg)
+{
+	static const char *const prio[] = { "3", "4", "6", "7" };
+	char b[8][2304];
+	struct iovec iov[8];
+	size_t n = 0;
+
+	field(iov, &n, b[0], sizeof(b[0]), "MESSAGE", msg);
+	field(iov, &n, b[1], sizeof(b[1]), "PRIORITY", prio[lvl]);
+	field(iov, &n, b[2], sizeof(b[2]), "SYSLOG_IDENTIFIER", "vaultvol");
+	if (f) {
+		field(iov, &n, b[3], sizeof(b[3]), "MESSAGE_ID", f->message_id);
+		field(iov, &n, b[4], sizeof(b[4]), "VAULTVOL_VOLUME", f->volume);
+		field(iov, &n, b[5], sizeof(b[5]), "VAULTVOL_KEY_REF", f->key_ref);
+		field(iov, &n, b[6], sizeof(b[6]), "VAULTVOL_CAUSE", f->cause);
+	}
+	return sd_journal_sendv(iov, (int)n);
+}
+
+static void vv_logv(enum vv_log_level lvl, const struct vv_log_fields *f,
+		    const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
 	char msg[2048];
-	va_list ap;
 
 	if (lvl > log_level)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+	pthread_once(&journal_once, journal_detect);
 
 	pthread_mutex_lock(&log_lock);
-	if (lvl <= VV_LOG_WARN || log_level >= VV_LOG_DEBUG)
+	if (to_journal && journal_send(lvl, f, msg) >= 0)
+		;	/* the journal has it, with its fields */
+	else if (lvl <= VV_LOG_WARN || log_level >= VV_LOG_DEBUG)
 		fprintf(stderr, "vaultvol: %s: %s\n", names[lvl], msg);
 	else
 		fprintf(stderr, "vaultvol: %s\n", msg);
@@ -68,4 +138,23 @@ void vv_log(enum vv_log_level lvl, const char *fmt, ...)
 		dprintf(log_fd, "%s %s %s\n", ts, names[lvl], msg);
 	}
 	pthread_mutex_unlock(&log_lock);
+}
+
+void vv_log(enum vv_log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vv_logv(lvl, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void vv_log_with(enum vv_log_level lvl, const struct vv_log_fields *f,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vv_logv(lvl, f, fmt, ap);
+	va_end(ap);
 }

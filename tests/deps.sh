@@ -7,7 +7,7 @@ pkgs=(
 	# build
 	build-essential pkg-config git
 	libcryptsetup-dev libdevmapper-dev libblkid-dev libmount-dev
-	libssl-dev libcurl4-openssl-dev libjson-c-dev libcmocka-dev
+	libssl-dev libcurl4-openssl-dev libjson-c-dev libcmocka-dev libsystemd-dev
 	# kernel module, for both supported kernels
 	kmod linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64

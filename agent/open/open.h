@@ -237,6 +237,12 @@ int vv_open_state_read(const char *state_dir, struct vv_prev **prev, size_t *n,
 void vv_prev_free(struct vv_prev *prev, size_t n);
 /* One volume as JSON (status --json, state file); NULL on ENOMEM. */
 struct json_object *vv_open_vol_json(const struct vv_vol *v);
+/*
+ * One journal entry per volume outcome, with structured fields
+ * (agent/open/open_journal.c); commands use it instead of their plain lines
+ * when vv_log_journal() says the journal is the log.
+ */
+void vv_open_vol_log(const struct vv_vol *v, bool check);
 
 /*
  * Fill what only a run knows (key source and version, last error, warning)

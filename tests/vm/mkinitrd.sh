@@ -68,7 +68,7 @@ ln -sf python3.11 "$root/usr/bin/python3"
 cp /etc/mke2fs.conf "$root/etc/" 2>/dev/null || true
 # libcryptsetup's and vaultvol's libraries (vaultvol itself is in the overlay).
 for lib in libcryptsetup.so.12 libdevmapper.so.1.02.1 libblkid.so.1 libmount.so.1 \
-	   libcurl.so.4 libjson-c.so.5 libssl.so.3 libcrypto.so.3 libuuid.so.1; do
+	   libcurl.so.4 libjson-c.so.5 libssl.so.3 libcrypto.so.3 libuuid.so.1 libsystemd.so.0; do
 	f=$(ldconfig -p | awk -v l="$lib" '$1==l && /x86-64/ && !found {print $NF; found=1}')
 	[ -n "$f" ] && copy_with_libs "$f"
 done

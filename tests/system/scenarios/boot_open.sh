@@ -8,7 +8,9 @@
 #   boot 2  the real boot: vaultvol-open.service mounted both before
 #           remote-fs.target, the dependent unit read the data,
 #           `systemctl is-system-running` is "running"; critical-chain and
-#           blame are printed
+#           blame are printed; the journal has one entry per volume with
+#           VAULTVOL_VOLUME/KEY_REF and MESSAGE_ID, and no key (vault secrets,
+#           keystore values, raw or base64) is in any journal file
 vm_disk app 64M
 vm_disk logs 64M
 
@@ -97,6 +99,44 @@ say "systemd-analyze blame (top 15):"
 head -15 /tmp/blame.txt >/tmp/blame15.txt; say_file /tmp/blame15.txt
 say "blame: $(grep vaultvol-open /tmp/blame.txt)"
 systemd-analyze time --no-pager >/tmp/time.txt 2>&1; say_file /tmp/time.txt
+# The journal (issue 19): one entry per volume with structured fields, and
+# no key anywhere in the journal files.
+journalctl -b -u vaultvol-open.service -o verbose --no-pager >/tmp/jv.txt 2>&1
+say "journalctl -u vaultvol-open -o verbose (vaultvol's own entries):"
+grep -a -E '^ +(MESSAGE|MESSAGE_ID|PRIORITY|VAULTVOL_[A-Z_]+)=' /tmp/jv.txt | grep -a -B1 -A4 VAULTVOL_VOLUME |
+	head -30 >/tmp/jv30.txt; say_file /tmp/jv30.txt
+for vol in appdata logs; do
+	step "journal-$vol-opened" sh -c "journalctl -b -u vaultvol-open.service -o json --no-pager \
+		VAULTVOL_VOLUME=$vol MESSAGE_ID=abfadd085c7240c5b67fe17ef6377277 | grep -q VAULTVOL_KEY_REF"
+done
+step journal-no-key python3 - <<'PY'
+import base64, glob, json, os, sys
+needles = {}
+for op in json.load(open("/var/lib/vv-fakes/state.json")).get("ops", []):
+    if op.get("op") == "put_secret" and op.get("value"):
+        needles["vault secret %s (base64)" % op["name"]] = op["value"][:24].encode()
+        needles["vault secret %s (raw)" % op["name"]] = base64.b64decode(op["value"])
+for f in glob.glob("/etc/vaultvol/keys/*/*"):
+    if f.endswith((".json", "/latest")) or not os.path.isfile(f):
+        continue
+    v = open(f, "rb").read().strip()
+    needles["keystore %s (as stored)" % f] = v[:24]
+    try:
+        needles["keystore %s (raw)" % f] = base64.b64decode(v)
+    except Exception:
+        pass
+files = [f for d in ("/var/log/journal", "/run/log/journal")
+         for f in glob.glob(d + "/**/*.journal*", recursive=True)]
+size, hits = 0, []
+for f in files:
+    data = open(f, "rb").read()
+    size += len(data)
+    hits += ["%s in %s" % (k, f) for k, v in needles.items() if len(v) >= 16 and v in data]
+print("journal-no-key: %d needles, %d journal files, %d bytes; hits: %s"
+      % (len(needles), len(files), size, hits or "none"))
+sys.exit(1 if hits or not files or not needles else 0)
+PY
+
 # The unit's own lines and what systemd said about it (a job deleted to
 # break an ordering cycle is logged by PID 1, not under the unit).
 journalctl -b --no-pager -o short-monotonic | grep -a vaultvol >/tmp/j.txt 2>&1

@@ -54,7 +54,8 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 			continue;
 		if (v->fail)
 			fprintf(stderr, "%s: FAILED (%s): %s\n%s:   remedy: %s\n", v->conf.name,
-				vv_fail_str(v->fail), v->error.message, v->conf.name, v->error.remedy);
+				vv_fail_str(v->fail), v->error.message, v->conf.name,
+				v->error.remedy);
 		else
 			printf("%s: %s\n", v->conf.name, v->changed ? "closed" : "already closed");
 	}

@@ -38,7 +38,8 @@ static void print_volume(const struct vv_vol *v, bool check)
 			fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
 		fprintf(stderr, "%s: FAILED (%s%s%s): %s\n", v->conf.name, vv_fail_str(v->fail),
 			v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
-			v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->error.cause) : "", v->error.message);
+			v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->error.cause) : "",
+			v->error.message);
 		if (v->error.remedy[0])
 			fprintf(stderr, "%s:   remedy: %s\n", v->conf.name, v->error.remedy);
 		return;

@@ -143,13 +143,15 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
  * Add the vault URLs of an `allowed` value (space or comma separated) as
  * normalised origins; duplicates are dropped. file:line for messages.
  */
-int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct vv_error *err, const char *file, int line);
+int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			  const char *file, int line);
 
 /*
  * Add a `moved = OLD NEW` mapping (normalised origins). A vault moved
  * twice, or moved to itself, is an error naming file:line.
  */
-int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_error *err, const char *file, int line);
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			const char *file, int line);
 
 /* The drop-in directory of a config file: "conf.d" beside it. */
 int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen);

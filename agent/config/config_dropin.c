@@ -23,7 +23,8 @@
 #include "base/writefile.h"
 #include "vault/vault.h"
 
-int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct vv_error *err, const char *file, int line)
+int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			  const char *file, int line)
 {
 	char *copy = strdup(value), *save = NULL;
 	int r = 0;
@@ -60,7 +61,8 @@ int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct v
 	return r;
 }
 
-int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_error *err, const char *file, int line)
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			const char *file, int line)
 {
 	char from[VV_ORIGIN_MAX], to[VV_ORIGIN_MAX], a[VV_ORIGIN_MAX], b[VV_ORIGIN_MAX];
 	struct vv_vault_move *n;

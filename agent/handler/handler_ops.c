@@ -175,7 +175,8 @@ static void report_volume(struct vv_handler_result *res, const struct vv_vol *v)
 				      vv_fail_str(v->fail),
 				      v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
 				      v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->error.cause) : "",
-				      v->error.message, v->error.remedy[0] ? "; remedy: " : "", v->error.remedy);
+				      v->error.message, v->error.remedy[0] ? "; remedy: " : "",
+				      v->error.remedy);
 		return;
 	}
 	vv_handler_result_add(res, v->conf.name,

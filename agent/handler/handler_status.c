@@ -380,7 +380,8 @@ int vv_handler_heartbeat_write(const char *path, const char *status, int code,
 	json_object_array_add(root, item);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
-	rc = text ? vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, NULL) : -ENOMEM;
+	rc = text ? vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, NULL)
+		  : -ENOMEM;
 	json_object_put(root);
 	return rc;
 }

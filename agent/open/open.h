@@ -69,8 +69,9 @@ const char *vv_fail_str(enum vv_fail f);
 struct vv_vol;
 /*
  * Mark v failed: kind f, and in v->error the cause (VV_CAUSE_NONE: the one
- * that goes with f; for VV_FAIL_KEY_ACCESS the key source's, as given), the message and the remedy (NULL: none). Planning and
- * running both record failures only through here (open_fail.c).
+ * that goes with f; for VV_FAIL_KEY_ACCESS the key source's, as given), the
+ * message and the remedy (NULL: none). Planning and running record failures
+ * only through here (open_fail.c).
  */
 void vv_vol_fail(struct vv_vol *v, enum vv_fail f, enum vv_cause cause, const char *remedy,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));

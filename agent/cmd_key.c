@@ -21,8 +21,6 @@
 #include "agent/command.h"
 #include "agent/error_view.h"
 #include "agent/config/config_vault.h"
-#include "vault/keyfile.h"
-#include "vault/keystore.h"
 #include "base/log.h"
 #include "vault/vault.h"
 

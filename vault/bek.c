@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,10 +41,8 @@
 #include "base/b64.h"
 #include "vault/bek_volume.h"
 #include "vault/internal.h"
-#include "vault/keyfile.h"
 #include "vault/keystore.h"
 #include "base/log.h"
-#include "vault/rsa_local.h"
 #include "vault/vault.h"
 
 #define TAG_FILE_NAME "DiskEncryptionKeyFileName"
@@ -158,19 +157,6 @@ static size_t value_len(const struct vv_secret *v)
 	return n;
 }
 
-static int unwrap(struct vv_vault *v, const char *kek, const char *alg,
-		  const char *wrapped, struct vv_secret **plain, struct vv_error *err)
-{
-	if (vv_kek_ref_is_local(kek))
-		return vv_local_key_unwrap(v, kek, alg, wrapped, plain, err);
-	if (!v) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "KEK %.200s needs a vault client", kek);
-		return -EINVAL;
-	}
-	return vv_key_unwrap(v, kek, alg, wrapped, plain, err);
-}
-
 /* ADE decoding of a vault or keystore bundle into bek (see the top comment). */
 static int decode_bundle(struct vv_vault *v, const struct vv_secret_bundle *b,
 			 const char *kek_ref, struct vv_bek *bek, struct vv_error *err)
@@ -219,7 +205,9 @@ static int decode_bundle(struct vv_vault *v, const struct vv_secret_bundle *b,
 		}
 		/* The value is public ciphertext text; terminate it in place. */
 		b->value->data[n] = '\0';
-		r = unwrap(v, kek, alg, (const char *)b->value->data, &bek->key, err);
+		/* kek.c sends it to the local PEM path or to Key Vault. */
+		r = vv_key_unwrap(v, kek, alg, (const char *)b->value->data, &bek->key,
+				  err);
 		if (r < 0)
 			return r;
 		bek->kek_id = dup_ok(kek, &ok);
@@ -467,17 +455,12 @@ int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 				     "(RSA-OAEP, RSA-OAEP-256, RSA1_5)", alg);
 			return -EINVAL;
 		}
-		if (vv_kek_ref_is_local(kek_ref)) {
-			r = vv_local_key_wrap(v, kek_ref, alg, bek, &wrapped, &kid, err);
-		} else if (!v) {
-			vv_error_set(err, VV_CAUSE_CONFIG, 0, "KEK %.200s needs a vault client",
-				     kek_ref);
-			r = -EINVAL;
-		} else {
+		/* A remote KEK is checked first; kek.c does the dispatch. */
+		r = 0;
+		if (v && !vv_kek_ref_is_local(kek_ref))
 			r = check_remote_kek(v, kek_ref, err);
-			if (r == 0)
-				r = vv_key_wrap(v, kek_ref, alg, bek, &wrapped, &kid, err);
-		}
+		if (r == 0)
+			r = vv_key_wrap(v, kek_ref, alg, bek, &wrapped, &kid, err);
 		if (r < 0)
 			goto out;
 		/* Ciphertext, not key material, but vv_secret_put takes a secret. */

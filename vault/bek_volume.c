@@ -17,8 +17,7 @@
 #include <blkid.h>
 #include <libmount.h>
 
-#include "vault/internal.h"
-#include "vault/keyfile.h"
+#include "vault/vault.h"
 #include "base/log.h"
 
 bool vv_bek_file_name_valid(const char *name)

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* Key material files: read into locked memory after checking who may see them. */
-#include "vault/keyfile.h"
+#include "vault/vault.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "vault/internal.h"
 
 int vv_key_file_read(int dirfd, const char *path, unsigned flags,
 		     struct vv_secret **out, struct vv_error *err)

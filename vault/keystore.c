@@ -19,8 +19,7 @@
 #include <openssl/rsa.h>
 
 #include "base/writefile.h"
-#include "vault/internal.h"
-#include "vault/keyfile.h"
+#include "vault/vault.h"
 
 bool vv_keystore_name_valid(const char *name)
 {

@@ -18,6 +18,9 @@
  * Versions are 32 random hex digits. Every file is written atomically
  * (temporary file, fsync, rename, directory fsync). A directory or file
  * that group/other can access, or that someone else owns, is refused.
+ *
+ * Internal to vault/: the agent's part (VV_KEYSTORE_DEFAULT_DIR,
+ * vv_keystore_create_kek) is in vault/vault.h.
  */
 #ifndef VV_KEYSTORE_H
 #define VV_KEYSTORE_H
@@ -26,7 +29,6 @@
 
 #include "vault/vault.h"
 
-#define VV_KEYSTORE_DEFAULT_DIR "/etc/vaultvol/keys"
 #define VV_KEYSTORE_NAME_MAX 127
 #define VV_KEYSTORE_VERSION_LEN 32
 
@@ -62,12 +64,5 @@ int vv_keystore_put(const char *dir, const char *name,
 /* The PEM private key of local KEK NAME (keystore-kek:NAME). */
 int vv_keystore_read_kek(const char *dir, const char *name,
 			 struct vv_secret **pem, struct vv_error *err);
-
-/*
- * Generate an RSA KEK of the given size (2048..8192 bits) as <dir>/NAME.pem.
- * Never replaces an existing KEK: secrets wrapped by it would be lost.
- */
-int vv_keystore_create_kek(const char *dir, const char *name, unsigned bits,
-			   struct vv_error *err);
 
 #endif

@@ -1154,12 +1154,6 @@ out:
 	return r;
 }
 
-static bool alg_ok(const char *alg)
-{
-	return alg && (!strcmp(alg, "RSA-OAEP") || !strcmp(alg, "RSA-OAEP-256") ||
-		       !strcmp(alg, "RSA1_5"));
-}
-
 /*
  * base64url without padding, from base64url or base64, padded or not;
  * NULL when the text is neither.
@@ -1228,14 +1222,10 @@ out:
 	return r;
 }
 
-static bool is_local_kek(const char *ref)
-{
-	return ref && (!strncmp(ref, "file:", 5) || !strncmp(ref, "keystore-kek:", 13));
-}
-
-int vv_key_wrap(struct vv_vault *v, const char *kek_ref, const char *alg,
-		const struct vv_secret *plain, char **wrapped, char **kid_out,
-		struct vv_error *err)
+/* The remote half of vv_key_wrap() (vault/kek.c), which checked the arguments. */
+int vv_kv_key_wrap(struct vv_vault *v, const char *kek_ref, const char *alg,
+		   const struct vv_secret *plain, char **wrapped, char **kid_out,
+		   struct vv_error *err)
 {
 	struct vv_secret *b64 = NULL;
 	struct json_object *ans = NULL;
@@ -1246,15 +1236,6 @@ int vv_key_wrap(struct vv_vault *v, const char *kek_ref, const char *alg,
 	*wrapped = NULL;
 	if (kid_out)
 		*kid_out = NULL;
-	vv_error_clear(err);
-	if (!alg_ok(alg) || !plain) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "wrap: unsupported algorithm '%s'",
-			     alg ? alg : "(null)");
-		return -EINVAL;
-	}
-	/* file: and keystore-kek: KEKs are the local half's (rsa_local.c). */
-	if (is_local_kek(kek_ref))
-		return vv_local_key_wrap(v, kek_ref, alg, plain, wrapped, kid_out, err);
 	STAT_INC(v, wraps);
 	r = vv_b64_encode_secret(VV_B64_URL, plain->data, plain->len, &b64);
 	if (r < 0)
@@ -1284,9 +1265,10 @@ out:
 	return r;
 }
 
-int vv_key_unwrap(struct vv_vault *v, const char *kek_ref, const char *alg,
-		  const char *wrapped, struct vv_secret **plain,
-		  struct vv_error *err)
+/* The remote half of vv_key_unwrap() (vault/kek.c), which checked the arguments. */
+int vv_kv_key_unwrap(struct vv_vault *v, const char *kek_ref, const char *alg,
+		     const char *wrapped, struct vv_secret **plain,
+		     struct vv_error *err)
 {
 	struct json_object *ans = NULL;
 	struct kv_ref ref = { 0 };
@@ -1295,14 +1277,6 @@ int vv_key_unwrap(struct vv_vault *v, const char *kek_ref, const char *alg,
 	int r;
 
 	*plain = NULL;
-	vv_error_clear(err);
-	if (!alg_ok(alg) || !wrapped) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "unwrap: unsupported algorithm '%s'",
-			     alg ? alg : "(null)");
-		return -EINVAL;
-	}
-	if (is_local_kek(kek_ref))
-		return vv_local_key_unwrap(v, kek_ref, alg, wrapped, plain, err);
 	STAT_INC(v, unwraps);
 	norm = b64url_normalize(wrapped);
 	if (!norm || !*norm) {

@@ -14,22 +14,7 @@
 #include <openssl/rsa.h>
 
 #include "base/b64.h"
-#include "vault/internal.h"
-#include "vault/keyfile.h"
 #include "vault/keystore.h"
-
-bool vv_kek_ref_is_local(const char *kek_ref)
-{
-	return kek_ref && (strncmp(kek_ref, "file:", 5) == 0 ||
-			   strncmp(kek_ref, "keystore-kek:", 13) == 0);
-}
-
-bool vv_kek_alg_valid(const char *alg)
-{
-	return alg && (strcmp(alg, "RSA-OAEP") == 0 ||
-		       strcmp(alg, "RSA-OAEP-256") == 0 ||
-		       strcmp(alg, "RSA1_5") == 0);
-}
 
 /* OpenSSL's reason for the last failure (never key material), queue cleared. */
 static const char *ossl_reason(void)
@@ -329,25 +314,4 @@ int vv_local_unwrap(const char *keystore_dir, const char *kek_ref,
 		r = vv_rsa_unwrap(pk, alg, wrapped, plain, err);
 	EVP_PKEY_free(pk);
 	return r;
-}
-
-/* The hooks vv_key_wrap()/vv_key_unwrap() call for non-https references. */
-int vv_local_key_wrap(struct vv_vault *v, const char *kek_ref, const char *alg,
-		      const struct vv_secret *plain, char **wrapped,
-		      char **kid_out, struct vv_error *err)
-{
-	const struct vv_vault_config *cfg = v ? vv_vault_config_of(v) : NULL;
-
-	return vv_local_wrap(cfg ? cfg->keystore_dir : NULL, kek_ref, alg, plain,
-			     wrapped, kid_out, err);
-}
-
-int vv_local_key_unwrap(struct vv_vault *v, const char *kek_ref,
-			const char *alg, const char *wrapped,
-			struct vv_secret **plain, struct vv_error *err)
-{
-	const struct vv_vault_config *cfg = v ? vv_vault_config_of(v) : NULL;
-
-	return vv_local_unwrap(cfg ? cfg->keystore_dir : NULL, kek_ref, alg,
-			       wrapped, plain, err);
 }

@@ -14,8 +14,9 @@
  *   file:/abs/path.pem      PEM private key (or, to wrap only, public key);
  *                           must be owned by root/us and mode 0600/0400
  *   keystore-kek:NAME       <keystore dir>/NAME.pem
- * vv_key_wrap()/vv_key_unwrap() send these here (through
- * vv_local_key_wrap/unwrap in vault/internal.h); https:// refs go remote.
+ * vv_key_wrap()/vv_key_unwrap() in vault/kek.c send these here with the
+ * client's keystore directory; https:// refs go to Key Vault. This file
+ * knows nothing of the vault client.
  */
 #ifndef VV_RSA_LOCAL_H
 #define VV_RSA_LOCAL_H
@@ -25,11 +26,6 @@
 #include <openssl/evp.h>
 
 #include "vault/vault.h"
-
-/* True for "file:" and "keystore-kek:" references. */
-bool vv_kek_ref_is_local(const char *kek_ref);
-/* True for an algorithm name this file and Key Vault both implement. */
-bool vv_kek_alg_valid(const char *alg);
 
 /*
  * Parse PEM text held in a secret. Private keys (PKCS#8 or PKCS#1) always;

@@ -19,8 +19,7 @@
 #include <openssl/x509.h>
 
 #include "base/b64.h"
-#include "vault/internal.h"
-#include "vault/keyfile.h"
+#include "vault/vault.h"
 #include "base/log.h"
 #include "base/retry.h"
 #include "vault/token.h"

@@ -25,8 +25,59 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/readfile.h"
 #include "base/secret.h"
 
+/* ---- key and KEK references as text (vault/keyref.c) ---- */
+
+/* True for "file:" and "keystore-kek:" KEK references (wrapped locally). */
+bool vv_kek_ref_is_local(const char *kek_ref);
+/* True for a wrap algorithm both Key Vault and the local PEM path implement. */
+bool vv_kek_alg_valid(const char *alg);
+
+/*
+ * The unversioned form of a storable key reference (keystore:N/V ->
+ * keystore:N, https://V/secrets/N/VER -> https://V/secrets/N, N/V -> N).
+ * Malloc'ed; NULL for references that cannot hold versions (file:, bek:).
+ */
+char *vv_ref_unversioned(const char *ref);
+
+/* The secret's name part (keystore:N/V -> N), malloc'ed, NULL on bad input. */
+char *vv_ref_name(const char *ref);
+
+/* ---- small files that hold key material (vault/keyfile.c) ---- */
+
+enum {
+	/* Owned by root or by us, no group/other permission bits at all. */
+	VV_KF_PRIVATE = VV_RF_PRIVATE,
+	/* A symbolic link as the last component is always refused now. */
+	VV_KF_NOFOLLOW = 1 << 1,
+};
+
+/* Largest key file we read: PEM keys are a few KiB, BEKs far less. */
+#define VV_KEYFILE_MAX (64 * 1024)
+
+/*
+ * Read the regular file path (relative to dirfd, or AT_FDCWD) into a new
+ * secret. Causes: NOT_FOUND (missing), CONFIG (not a regular file, too big,
+ * permissions, a symlink). Returns 0 or -errno.
+ */
+int vv_key_file_read(int dirfd, const char *path, unsigned flags,
+		     struct vv_secret **out, struct vv_error *err);
+
+/* ---- the local keystore (vault/keystore.c; layout in vault/keystore.h) ---- */
+
+#define VV_KEYSTORE_DEFAULT_DIR "/etc/vaultvol/keys"
+
+/*
+ * Generate an RSA KEK of the given size (2048..8192 bits) as <dir>/NAME.pem,
+ * referenced as keystore-kek:NAME. Never replaces an existing KEK: secrets
+ * wrapped by it would be lost.
+ */
+int vv_keystore_create_kek(const char *dir, const char *name, unsigned bits,
+			   struct vv_error *err);
+
+/* ---- the vault client ---- */
 
 struct vv_vault_move {
 	const char *from, *to;	/* https://HOST[:PORT] */
@@ -139,7 +190,12 @@ void vv_key_info_free(struct vv_key_info *k);
 int vv_key_get(struct vv_vault *v, const char *kek_ref,
 	       struct vv_key_info **out, struct vv_error *err);
 
-/* alg: "RSA-OAEP", "RSA-OAEP-256", "RSA1_5". wrapped is base64url, unpadded. */
+/*
+ * Wrap/unwrap with a KEK (vault/kek.c): https://VAULT/keys/... references go
+ * to Key Vault (v required), file: and keystore-kek: ones to the local PEM
+ * path (v may be NULL; its keystore_dir is used when given).
+ * alg: "RSA-OAEP", "RSA-OAEP-256", "RSA1_5". wrapped is base64url, unpadded.
+ */
 int vv_key_wrap(struct vv_vault *v, const char *kek_ref, const char *alg,
 		const struct vv_secret *plain, char **wrapped, char **kid_out,
 		struct vv_error *err);

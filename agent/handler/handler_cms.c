@@ -25,7 +25,7 @@
 #include "agent/handler/handler.h"
 #include "agent/handler/handler_internal.h"
 #include "base/b64.h"
-#include "vault/keyfile.h"
+#include "vault/vault.h"
 
 #define PEM_FILE_MAX (64 * 1024)
 

@@ -178,16 +178,4 @@ int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 	      struct vv_rotate_result *res, struct vv_error *err,
 	      char *msg, size_t msglen);
 
-/* ---- helpers shared by the commands ------------------------------------- */
-
-/*
- * The unversioned form of a storable key reference (keystore:N/V ->
- * keystore:N, https://V/secrets/N/VER -> https://V/secrets/N, N/V -> N).
- * Malloc'ed; NULL for references that cannot hold versions (file:, bek:).
- */
-char *vv_ref_unversioned(const char *ref);
-
-/* The secret's name part (keystore:N/V -> N), malloc'ed, NULL on bad input. */
-char *vv_ref_name(const char *ref);
-
 #endif

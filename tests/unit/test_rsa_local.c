@@ -317,7 +317,7 @@ static void test_size_limits(void **state)
 	vv_secret_free(back);
 }
 
-/* keystore-kek:NAME through the hooks vv_key_wrap/unwrap dispatch to. */
+/* keystore-kek:NAME through vv_key_wrap/unwrap (vault/kek.c) with the client's keystore. */
 static void test_keystore_kek_via_hooks(void **state)
 {
 	struct fixture *f = *state;
@@ -332,19 +332,19 @@ static void test_keystore_kek_via_hooks(void **state)
 	/* never replaced */
 	assert_true(vv_keystore_create_kek(f->store, "kek1", 2048, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
-	assert_int_equal(vv_local_key_wrap(v, "keystore-kek:kek1", "RSA-OAEP-256", plain,
-					   &wrapped, &kid, &err), 0);
+	assert_int_equal(vv_key_wrap(v, "keystore-kek:kek1", "RSA-OAEP-256", plain,
+				     &wrapped, &kid, &err), 0);
 	assert_string_equal(kid, "keystore-kek:kek1");
-	assert_int_equal(vv_local_key_unwrap(v, "keystore-kek:kek1", "RSA-OAEP-256",
-					     wrapped, &back, &err), 0);
+	assert_int_equal(vv_key_unwrap(v, "keystore-kek:kek1", "RSA-OAEP-256",
+				       wrapped, &back, &err), 0);
 	assert_true(vv_secret_equal(plain, back));
 	vv_secret_free(back);
 	back = NULL;
-	assert_true(vv_local_key_unwrap(v, "keystore-kek:nokek", "RSA-OAEP-256", wrapped,
-					&back, &err) < 0);
+	assert_true(vv_key_unwrap(v, "keystore-kek:nokek", "RSA-OAEP-256", wrapped,
+				  &back, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
-	assert_true(vv_local_key_unwrap(v, "keystore-kek:../x", "RSA-OAEP-256", wrapped,
-					&back, &err) < 0);
+	assert_true(vv_key_unwrap(v, "keystore-kek:../x", "RSA-OAEP-256", wrapped,
+				  &back, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
 	free(wrapped);
 	free(kid);

@@ -46,7 +46,7 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 	struct vv_token t;
 	const char *keystore = NULL;
 	char msg[512];
-	int c, r;
+	int c, r, status;
 
 	optind = 0;
 	opterr = 1;
@@ -69,31 +69,24 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 	}
 	req.device = argv[optind];
 	req.state_dir = opt->state_dir;
-	r = vv_vault_session_open(opt, keystore, &s, &err);
-	if (r < 0) {
-		vv_error_print(opt->json, VV_EV_LOG, "adopt", &err);
-		vv_vault_session_close(&s);
-		return VV_EXIT_USAGE;
-	}
+	r = pv_session_open(opt, keystore, "adopt", &s);
+	if (r)
+		return r;
 	r = vv_adopt(s.vault, &req, &t, &err, msg, sizeof(msg));
 	if (r < 0) {
 		vv_err("adopt %s: %s", req.device, msg);
 	} else if (opt->json) {
-		struct json_object *o = json_object_new_object();
+		struct json_object *o = pv_json_for(req.device);
 
-		json_object_object_add(o, "device", json_object_new_string(req.device));
 		json_object_object_add(o, "token", pv_token_json(&t));
 		pv_print_json(o);
 		json_object_put(o);
 	} else {
 		pv_print_token("adopted ", &t);
 	}
-	/* The vaults it used become trusted here (a drop-in), never by the disk. */
-	if (r >= 0 && pv_trust_vaults(opt, s.cfg, &t) < 0)
-		r = -EIO;
+	status = pv_trust_and_close(opt, &s, &t, r);
 	vv_token_clear(&t);
-	vv_vault_session_close(&s);
-	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
+	return status;
 }
 
 VV_COMMAND(adopt,

@@ -10,11 +10,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/command.h"
@@ -23,18 +21,8 @@
 #include "agent/freeze/freeze_exec.h"
 #include "agent/freeze/freeze_marker.h"
 #include "agent/freeze/freeze_plan.h"
-#include "agent/freeze/freeze_watchdog.h"
-
-static int wd_thaw(void *ctx, size_t idx)
-{
-	struct vv_freezer *fz = ctx;
-	int count = 0, r;
-
-	if (fz->t[idx].fd < 0 && !fz->t[idx].dm_name)
-		return 0;
-	r = fz->t[idx].ops->thaw(&fz->t[idx], &count);
-	return r ? r : count;
-}
+#include "agent/freeze/freeze_session.h"
+#include "agent/snapshot/snapshot_config.h"
 
 static int load_excludes(const struct vv_options *opt, struct vv_config **cfg, int *timeout_s,
 			 bool have_timeout)
@@ -46,33 +34,26 @@ static int load_excludes(const struct vv_options *opt, struct vv_config **cfg, i
 		return -EINVAL;
 	}
 	if (!have_timeout)
-		*timeout_s = (*cfg)->snapshot.timeout_s > 0 ? (*cfg)->snapshot.timeout_s
-							    : VV_SNAPSHOT_DEFAULT_TIMEOUT_S;
+		*timeout_s = vv_snapshot_config_timeout(*cfg);
 	return 0;
 }
 
-static int run_freeze(const struct vv_options *opt, int argc, char **argv)
+struct freeze_args {
+	const char **excl;	/* --exclude, then the config's; strings not owned */
+	size_t nexcl;
+	int timeout_s;
+	bool have_timeout;
+};
+
+/* The command line: 0, or -EINVAL (usage) / -ENOMEM. */
+static int parse_args(int argc, char **argv, struct freeze_args *a)
 {
 	static const struct option longopts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ 0 }
 	};
-	struct vv_config *cfg = NULL;
-	struct vv_freeze_plan plan = { 0 };
-	struct vv_freezer fz = { 0 };
-	struct vv_watchdog wd;
-	struct vv_watchdog_cfg wcfg = { 0 };
-	struct vv_marker mk = { 0 };
-	struct vv_recover_result rr;
-	struct vv_plan_opts po = { 0 };
-	dev_t resource[8];
-	const char **excl = NULL;
-	size_t nexcl = 0, frozen = 0;
-	char marker[PATH_MAX];
-	int *fds = NULL;
-	int c, timeout_s = 0, status = VV_EXIT_USAGE;
-	bool have_timeout = false, fz_open = false;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "t:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -82,131 +63,146 @@ static int run_freeze(const struct vv_options *opt, int argc, char **argv)
 
 			if (!*optarg || *end || v < 1 || v > 3600) {
 				fprintf(stderr, "vaultvol freeze: --timeout takes 1..3600 seconds\n");
-				goto out;
+				return -EINVAL;
 			}
-			timeout_s = (int)v;
-			have_timeout = true;
+			a->timeout_s = (int)v;
+			a->have_timeout = true;
 			break;
 		}
 		case 'x': {
-			const char **nx = realloc(excl, (nexcl + 1) * sizeof(*nx));
+			const char *x = optarg;
 
-			if (!nx)
-				goto out;
-			excl = nx;
-			excl[nexcl++] = optarg;
+			if (vv_exclude_append(&a->excl, &a->nexcl, &x, 1))
+				return -ENOMEM;
 			break;
 		}
 		default:
-			goto out;
+			return -EINVAL;
 		}
 	}
-	if (load_excludes(opt, &cfg, &timeout_s, have_timeout))
-		goto out;
-	for (size_t i = 0; i < cfg->snapshot.nexclude; i++) {
-		const char **nx = realloc(excl, (nexcl + 1) * sizeof(*nx));
+	return 0;
+}
 
-		if (!nx)
-			goto out;
-		excl = nx;
-		excl[nexcl++] = cfg->snapshot.exclude[i];
-	}
-	status = VV_EXIT_FAILURE;
-	if (vv_marker_path(opt->state_dir, marker, sizeof(marker)))
-		goto out;
+/* Refuse a second freeze, then plan what the first would freeze. */
+static int plan_freeze(const struct vv_options *opt, const struct freeze_args *a,
+		       const char *marker, struct vv_freeze_plan *plan)
+{
+	struct vv_recover_result rr;
+	struct vv_plan_opts po = { 0 };
+	dev_t resource[8];
+
 	vv_marker_recover(opt->state_dir, false, &rr);
 	if (rr.skipped_live) {
 		fprintf(stderr, "vaultvol freeze: already frozen (%s); run `vaultvol thaw` first\n",
 			marker);
-		goto out;
+		return -EBUSY;
 	}
-	po.exclude = excl;
-	po.n_exclude = nexcl;
+	po.exclude = a->excl;
+	po.n_exclude = a->nexcl;
 	po.resource_devs = resource;
 	po.n_resource_devs = vv_freeze_resource_devs(NULL, resource, 8);
-	if (vv_freeze_plan_build(&po, &plan)) {
+	if (vv_freeze_plan_build(&po, plan)) {
 		fprintf(stderr, "vaultvol freeze: cannot read the mount table\n");
-		goto out;
+		return -EIO;
 	}
-	if (vv_freezer_open(&fz, &plan, NULL))
+	return 0;
+}
+
+static void print_result(const struct vv_options *opt, const struct vv_freeze_session *s,
+			 int timeout_s, size_t frozen)
+{
+	const struct vv_freezer *fz = &s->fz;
+
+	if (opt->json) {
+		printf("{\"frozen\":%zu,\"total\":%zu,\"timeout_s\":%d,\"watchdog_pid\":%d,"
+		       "\"freeze_ms\":%lld,\"filesystems\":[", frozen, fz->n, timeout_s,
+		       (int)s->wd.pid, fz->all_frozen_ms - fz->first_freeze_ms);
+		for (size_t i = 0; i < fz->n; i++)
+			printf("%s{\"mount\":\"%s\",\"state\":\"%s\",\"method\":\"%s\"}", i ? "," : "",
+			       fz->t[i].fs->target, vv_freeze_state_name(fz->t[i].state),
+			       fz->t[i].ops->name);
+		printf("]}\n");
+	} else {
+		for (size_t i = 0; i < fz->n; i++)
+			printf("%-24s %s%s%s\n", fz->t[i].fs->target,
+			       vv_freeze_state_name(fz->t[i].state),
+			       fz->t[i].err && fz->t[i].state != VV_FZ_FROZEN ? ": " : "",
+			       fz->t[i].err && fz->t[i].state != VV_FZ_FROZEN ?
+			       strerror(-fz->t[i].err) : "");
+		printf("frozen %zu of %zu; thawed at the latest in %d s (watchdog pid %d)\n", frozen,
+		       fz->n, timeout_s, (int)s->wd.pid);
+	}
+	fflush(stdout);
+}
+
+/*
+ * Arm a detached watchdog and the marker, freeze, and hand the freeze to
+ * the watchdog. An exit status.
+ */
+static int freeze_detached(const struct vv_options *opt, const struct vv_freeze_plan *plan,
+			   int timeout_s, const char *marker)
+{
+	struct vv_freeze_session s = { 0 };
+	size_t frozen = 0;
+	int status = VV_EXIT_FAILURE;
+
+	if (vv_freeze_session_open(&s, plan, NULL))
 		goto out;
-	fz_open = true;
-	if (!fz.n) {
+	if (!s.fz.n) {
 		fprintf(stderr, "vaultvol freeze: no filesystem to freeze\n");
 		status = VV_EXIT_OK;
 		goto out;
 	}
-	fds = calloc(fz.n, sizeof(*fds));
-	mk.m = calloc(fz.n, sizeof(*mk.m));
-	if (!fds || !mk.m)
-		goto out;
-	for (size_t i = 0; i < fz.n; i++) {
-		fds[i] = fz.t[i].fd;
-		mk.m[i].target = (char *)plan.fs[i].target;
-		mk.m[i].devno = plan.fs[i].devno;
-		mk.m[i].dm_name = fz.t[i].dm_name;
-	}
-	mk.n = fz.n;
-	fz.deadline_ms = vv_clock_ms() + (long long)timeout_s * 1000;
-	wcfg.n = fz.n;
-	wcfg.thaw = wd_thaw;
-	wcfg.ctx = &fz;
-	wcfg.deadline_ms = fz.deadline_ms;
-	wcfg.marker_path = marker;
-	wcfg.detached = true;
-	wcfg.keep_fds = fds;
-	wcfg.n_keep = fz.n;
-	wcfg.child_init = vv_freeze_after_fork;
-	if (vv_watchdog_start(&wcfg, &wd)) {
+	if (vv_freeze_session_arm(&s, timeout_s, marker, true)) {
 		fprintf(stderr, "vaultvol freeze: cannot start the watchdog; not freezing\n");
 		goto out;
 	}
-	mk.wd_pid = wd.pid;
-	mk.wd_start = vv_proc_starttime(wd.pid);
-	mk.deadline_ms = fz.deadline_ms;
-	mk.created = (long long)time(NULL);
-	vv_boot_id(mk.boot_id);
-	if (vv_marker_write(marker, &mk) < 0) {
+	if (vv_freeze_session_mark(&s) < 0) {
 		fprintf(stderr, "vaultvol freeze: cannot write %s; not freezing\n", marker);
-		kill(wd.pid, SIGTERM);
+		vv_freeze_session_disarm(&s);
 		goto out;
 	}
-	vv_freezer_freeze(&fz);
-	for (size_t i = 0; i < fz.n; i++)
-		if (fz.t[i].state == VV_FZ_FROZEN || fz.t[i].state == VV_FZ_BUSY)
+	vv_freeze_session_freeze(&s);
+	for (size_t i = 0; i < s.fz.n; i++)
+		if (s.fz.t[i].state == VV_FZ_FROZEN || s.fz.t[i].state == VV_FZ_BUSY)
 			frozen++;
-	if (opt->json) {
-		printf("{\"frozen\":%zu,\"total\":%zu,\"timeout_s\":%d,\"watchdog_pid\":%d,"
-		       "\"freeze_ms\":%lld,\"filesystems\":[", frozen, fz.n, timeout_s, (int)wd.pid,
-		       fz.all_frozen_ms - fz.first_freeze_ms);
-		for (size_t i = 0; i < fz.n; i++)
-			printf("%s{\"mount\":\"%s\",\"state\":\"%s\",\"method\":\"%s\"}", i ? "," : "",
-			       fz.t[i].fs->target, vv_freeze_state_name(fz.t[i].state),
-			       fz.t[i].ops->name);
-		printf("]}\n");
-	} else {
-		for (size_t i = 0; i < fz.n; i++)
-			printf("%-24s %s%s%s\n", fz.t[i].fs->target, vv_freeze_state_name(fz.t[i].state),
-			       fz.t[i].err && fz.t[i].state != VV_FZ_FROZEN ? ": " : "",
-			       fz.t[i].err && fz.t[i].state != VV_FZ_FROZEN ? strerror(-fz.t[i].err) : "");
-		printf("frozen %zu of %zu; thawed at the latest in %d s (watchdog pid %d)\n", frozen,
-		       fz.n, timeout_s, (int)wd.pid);
-	}
-	fflush(stdout);
+	print_result(opt, &s, timeout_s, frozen);
 	if (frozen == 0) {
 		/* Nothing held: let the watchdog go now. */
-		kill(wd.pid, SIGTERM);
+		vv_freeze_session_disarm(&s);
 		status = VV_EXIT_FAILURE;
 	} else {
-		status = frozen == fz.n ? VV_EXIT_OK : VV_EXIT_PARTIAL;
+		status = frozen == s.fz.n ? VV_EXIT_OK : VV_EXIT_PARTIAL;
 	}
 out:
-	free(fds);
-	free(mk.m);
-	if (fz_open)
-		vv_freezer_close(&fz);
+	vv_freeze_session_close(&s);
+	return status;
+}
+
+static int run_freeze(const struct vv_options *opt, int argc, char **argv)
+{
+	struct freeze_args a = { 0 };
+	struct vv_config *cfg = NULL;
+	struct vv_freeze_plan plan = { 0 };
+	char marker[PATH_MAX];
+	int status = VV_EXIT_USAGE;
+
+	if (parse_args(argc, argv, &a))
+		goto out;
+	if (load_excludes(opt, &cfg, &a.timeout_s, a.have_timeout))
+		goto out;
+	if (vv_exclude_append(&a.excl, &a.nexcl, (const char *const *)cfg->snapshot.exclude,
+			      cfg->snapshot.nexclude))
+		goto out;
+	status = VV_EXIT_FAILURE;
+	if (vv_marker_path(opt->state_dir, marker, sizeof(marker)))
+		goto out;
+	if (plan_freeze(opt, &a, marker, &plan))
+		goto out;
+	status = freeze_detached(opt, &plan, a.timeout_s, marker);
+out:
 	vv_freeze_plan_free(&plan);
-	free(excl);
+	free(a.excl);
 	vv_config_free(cfg);
 	return status;
 }

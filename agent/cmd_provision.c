@@ -178,18 +178,15 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	const char *keystore = NULL;
 	char msg[512];
-	int r;
+	int r, status;
 
 	r = parse(argc, argv, &req, &keystore);
 	if (r)
 		return r;
 	req.state_dir = opt->state_dir;
-	r = vv_vault_session_open(opt, keystore, &s, &err);
-	if (r < 0) {
-		vv_error_print(opt->json, VV_EV_LOG, "provision", &err);
-		vv_vault_session_close(&s);
-		return VV_EXIT_USAGE;
-	}
+	r = pv_session_open(opt, keystore, "provision", &s);
+	if (r)
+		return r;
 	r = vv_provision(s.vault, &req, &res, &err, msg, sizeof(msg));
 	/* Shown even after a later failure: its keyslot exists. */
 	if (res.recovery)
@@ -197,9 +194,8 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 	if (r < 0) {
 		vv_err("provision %s: %s", req.device, msg);
 	} else if (opt->json) {
-		struct json_object *o = json_object_new_object();
+		struct json_object *o = pv_json_for(req.device);
 
-		json_object_object_add(o, "device", json_object_new_string(req.device));
 		json_object_object_add(o, "token", pv_token_json(&res.token));
 		json_object_object_add(o, "sector_size", json_object_new_int64(res.sector_size));
 		json_object_object_add(o, "recovery_keyslot",
@@ -221,12 +217,9 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 			printf("%s is open%s%s\n", res.mapper_path,
 			       req.mount ? " and mounted on " : "", req.mount ? req.mount : "");
 	}
-	/* The vaults it used become trusted here (a drop-in), never by the disk. */
-	if (r >= 0 && pv_trust_vaults(opt, s.cfg, &res.token) < 0)
-		r = -EIO;
+	status = pv_trust_and_close(opt, &s, &res.token, r);
 	vv_provision_result_clear(&res);
-	vv_vault_session_close(&s);
-	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
+	return status;
 }
 
 VV_COMMAND(provision,

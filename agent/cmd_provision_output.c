@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "agent/command.h"
+#include "agent/error_view.h"
 #include "base/log.h"
 
 static void add(struct json_object *o, const char *k, const char *v)
@@ -81,4 +83,35 @@ int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
 		       "its vault: add the vault under [vault] allowed = in the config file",
 		       err.message);
 	return r;
+}
+
+int pv_session_open(const struct vv_options *opt, const char *keystore, const char *cmd,
+		    struct vv_vault_session *s)
+{
+	struct vv_error err = { 0 };
+
+	if (vv_vault_session_open(opt, keystore, s, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, cmd, &err);
+		vv_vault_session_close(s);
+		return VV_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int pv_trust_and_close(const struct vv_options *opt, struct vv_vault_session *s,
+		       const struct vv_token *t, int r)
+{
+	/* The vaults it used become trusted here (a drop-in), never by the disk. */
+	if (r >= 0 && pv_trust_vaults(opt, s->cfg, t) < 0)
+		r = -EIO;
+	vv_vault_session_close(s);
+	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
+}
+
+struct json_object *pv_json_for(const char *device)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "device", json_object_new_string(device));
+	return o;
 }

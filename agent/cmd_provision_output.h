@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "agent/config/config.h"
+#include "agent/config/config_vault.h"
 #include "agent/options.h"
 #include "agent/volume/luks2_token.h"
 
@@ -30,6 +31,24 @@ bool pv_parse_u32(const char *s, uint32_t *out);
  */
 int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
 		    const struct vv_token *t);
+
+/*
+ * The vault session of provision, adopt and rotate: 0, or VV_EXIT_USAGE
+ * after logging "CMD: why" (the session is then closed already).
+ */
+int pv_session_open(const struct vv_options *opt, const char *keystore, const char *cmd,
+		    struct vv_vault_session *s);
+
+/*
+ * The end of provision, adopt and rotate, after the operation returned r:
+ * when it succeeded, the vaults t names become trusted (pv_trust_vaults).
+ * The session is closed. The exit status.
+ */
+int pv_trust_and_close(const struct vv_options *opt, struct vv_vault_session *s,
+		       const struct vv_token *t, int r);
+
+/* A new JSON object holding "device": the start of their --json output. */
+struct json_object *pv_json_for(const char *device);
 
 /* Print a JSON object on stdout, flushed. */
 void pv_print_json(struct json_object *o);

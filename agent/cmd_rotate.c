@@ -65,7 +65,7 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	const char *keystore = NULL;
 	char msg[512];
-	int c, r;
+	int c, r, status;
 
 	optind = 0;
 	opterr = 1;
@@ -84,19 +84,15 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 	}
 	req.device = argv[optind];
 	req.state_dir = opt->state_dir;
-	r = vv_vault_session_open(opt, keystore, &s, &err);
-	if (r < 0) {
-		vv_error_print(opt->json, VV_EV_LOG, "rotate", &err);
-		vv_vault_session_close(&s);
-		return VV_EXIT_USAGE;
-	}
+	r = pv_session_open(opt, keystore, "rotate", &s);
+	if (r)
+		return r;
 	r = vv_rotate(s.vault, &req, &res, &err, msg, sizeof(msg));
 	if (r < 0) {
 		vv_err("rotate %s: %s", req.device, msg);
 	} else if (opt->json) {
-		struct json_object *o = json_object_new_object();
+		struct json_object *o = pv_json_for(req.device);
 
-		json_object_object_add(o, "device", json_object_new_string(req.device));
 		json_object_object_add(o, "resumed", json_object_new_boolean(res.resumed));
 		json_object_object_add(o, "before", pv_token_json(&res.before));
 		json_object_object_add(o, "after", pv_token_json(&res.after));
@@ -109,12 +105,9 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 		pv_print_token("was ", &res.before);
 		pv_print_token("now ", &res.after);
 	}
-	/* The vaults it used become trusted here (a drop-in), never by the disk. */
-	if (r >= 0 && pv_trust_vaults(opt, s.cfg, &res.after) < 0)
-		r = -EIO;
+	status = pv_trust_and_close(opt, &s, &res.after, r);
 	vv_rotate_result_clear(&res);
-	vv_vault_session_close(&s);
-	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
+	return status;
 }
 
 VV_COMMAND(rotate,

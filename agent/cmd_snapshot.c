@@ -10,26 +10,8 @@
 #include "agent/error_view.h"
 #include "agent/config/config.h"
 #include "agent/snapshot/snapshot.h"
-#include "agent/snapshot/backup_service.h"
+#include "agent/snapshot/snapshot_config.h"
 #include "base/log.h"
-
-/* Key references: the volume's own token first, then its [volume] section. */
-static int key_refs(void *ctx, const char *mapper_name, const char *lower_dev,
-		    char **key, char **kek, char **alg)
-{
-	const struct vv_config *cfg = ctx;
-	const struct vv_volume_conf *v;
-
-	if (vv_key_refs_from_token(NULL, mapper_name, lower_dev, key, kek, alg) == 0)
-		return 0;
-	v = cfg && mapper_name ? vv_config_volume(cfg, mapper_name) : NULL;
-	if (!v || !v->key)
-		return -ENOENT;
-	*key = strdup(v->key);
-	*kek = v->kek ? strdup(v->kek) : NULL;
-	*alg = v->alg ? strdup(v->alg) : NULL;
-	return *key ? 0 : -ENOMEM;
-}
 
 static int parse_seconds(const char *s, int *out)
 {
@@ -61,7 +43,6 @@ static int run_snapshot(const struct vv_options *opt, int argc, char **argv)
 	size_t nexcl = 0;
 	struct vv_error err = { 0 };
 	int c, r, status = VV_EXIT_USAGE;
-	bool have_timeout = false;
 
 	while ((c = getopt_long(argc, argv, "+t:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -70,7 +51,6 @@ static int run_snapshot(const struct vv_options *opt, int argc, char **argv)
 				fprintf(stderr, "vaultvol snapshot: --timeout takes 1..3600 seconds\n");
 				goto out;
 			}
-			have_timeout = true;
 			break;
 		case 'C':
 			if (vv_consistency_parse(optarg, &so.requested)) {
@@ -80,12 +60,10 @@ static int run_snapshot(const struct vv_options *opt, int argc, char **argv)
 			break;
 		case 's': so.service_url = optarg; break;
 		case 'x': {
-			const char **nx = realloc(excl, (nexcl + 1) * sizeof(*nx));
+			const char *x = optarg;
 
-			if (!nx)
+			if (vv_exclude_append(&excl, &nexcl, &x, 1))
 				goto out;
-			excl = nx;
-			excl[nexcl++] = optarg;
 			break;
 		}
 		case 'P': so.plugin_config = optarg; break;
@@ -114,29 +92,12 @@ static int run_snapshot(const struct vv_options *opt, int argc, char **argv)
 		vv_error_print(opt->json, 0, "snapshot", &err);
 		goto out;
 	}
-	if (!have_timeout)
-		so.timeout_s = cfg->snapshot.timeout_s > 0 ? cfg->snapshot.timeout_s
-							   : VV_SNAPSHOT_DEFAULT_TIMEOUT_S;
-	for (size_t i = 0; i < cfg->snapshot.nexclude; i++) {
-		const char **nx = realloc(excl, (nexcl + 1) * sizeof(*nx));
-
-		if (!nx)
-			goto out;
-		excl = nx;
-		excl[nexcl++] = cfg->snapshot.exclude[i];
-	}
-	/* Not named in the config: Azure's standard location, if the file exists. */
-	if (!so.plugin_config)
-		so.plugin_config = cfg->snapshot.scripts_config ? cfg->snapshot.scripts_config
-								: VV_PLUGIN_CONFIG_DEFAULT;
-	if (!so.hooks_dir)
-		so.hooks_dir = cfg->snapshot.hooks_dir;
+	if (vv_exclude_append(&excl, &nexcl, (const char *const *)cfg->snapshot.exclude,
+			      cfg->snapshot.nexclude))
+		goto out;
+	vv_snapshot_opts_from_config(&so, opt, cfg);
 	so.exclude = excl;
 	so.n_exclude = nexcl;
-	so.ca_file = opt->ca_file ? opt->ca_file : cfg->vault.ca_file;
-	so.state_dir = opt->state_dir;
-	so.key_refs = key_refs;
-	so.key_refs_ctx = cfg;
 	/* --json: stdout carries only the report. */
 	so.cmd_stdout_to_stderr = opt->json;
 

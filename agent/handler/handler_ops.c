@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent/snapshot/backup_service.h"
+#include "agent/snapshot/snapshot_config.h"
 #include "agent/command.h"
 #include "agent/config/config.h"
 #include "agent/handler/handler.h"
@@ -428,34 +428,6 @@ out:
 
 /* ---- snapshot ------------------------------------------------------------ */
 
-/*
- * Key references the backup service is told about, as `vaultvol snapshot`
- * does: the volume's token, else its [volume] section in the config file.
- */
-static int snapshot_key_refs(void *ctx, const char *mapper_name, const char *lower_dev,
-			     char **key, char **kek, char **alg)
-{
-	const struct vv_config *cfg = ctx;
-	const struct vv_volume_conf *v;
-
-	if (vv_key_refs_from_token(NULL, mapper_name, lower_dev, key, kek, alg) == 0)
-		return 0;
-	v = cfg && mapper_name ? vv_config_volume(cfg, mapper_name) : NULL;
-	if (!v || !v->key)
-		return -ENOENT;
-	*key = strdup(v->key);
-	*kek = v->kek ? strdup(v->kek) : NULL;
-	*alg = v->alg ? strdup(v->alg) : NULL;
-	if (!*key || (v->kek && !*kek) || (v->alg && !*alg)) {
-		free(*key);
-		free(*kek);
-		free(*alg);
-		*key = *kek = *alg = NULL;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 static int op_snapshot(const struct vv_handler_ctx *ctx,
 		       const struct vv_handler_request *req,
 		       struct vv_handler_result *res)
@@ -472,21 +444,13 @@ static int op_snapshot(const struct vv_handler_ctx *ctx,
 		vv_handler_result_fail(res, VV_EXIT_USAGE, "snapshot", &err);
 		return r;
 	}
-	/* The same defaults as `vaultvol snapshot`. */
-	so.timeout_s = req->timeout_s ? req->timeout_s :
-		       cfg->snapshot.timeout_s > 0 ? cfg->snapshot.timeout_s :
-		       VV_SNAPSHOT_DEFAULT_TIMEOUT_S;
+	so.timeout_s = req->timeout_s;
 	so.requested = req->fs_consistent ? VV_CONS_FS : VV_CONS_APP;
 	so.service_url = req->service_url;
-	so.ca_file = ctx->opt->ca_file ? ctx->opt->ca_file : cfg->vault.ca_file;
-	so.state_dir = ctx->opt->state_dir;
-	so.plugin_config = cfg->snapshot.scripts_config ? cfg->snapshot.scripts_config :
-			   VV_PLUGIN_CONFIG_DEFAULT;
-	so.hooks_dir = cfg->snapshot.hooks_dir;
 	so.exclude = (const char *const *)cfg->snapshot.exclude;
 	so.n_exclude = cfg->snapshot.nexclude;
-	so.key_refs = snapshot_key_refs;
-	so.key_refs_ctx = cfg;
+	/* The same defaults as `vaultvol snapshot`. */
+	vv_snapshot_opts_from_config(&so, ctx->opt, cfg);
 	r = vv_snapshot_run(&so, &rep);
 	vv_snapshot_report_line(&rep, line, sizeof(line));
 	for (size_t i = 0; i < rep.n_fs; i++) {

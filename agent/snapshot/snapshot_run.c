@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/snapshot/backup_service.h"
 #include "agent/freeze/freeze_marker.h"
 #include "agent/freeze/freeze_plan.h"
+#include "agent/freeze/freeze_session.h"
 #include "agent/options.h"
+#include "agent/snapshot/backup_service.h"
 #include "agent/snapshot/snapshot_internal.h"
-#include "agent/freeze/freeze_watchdog.h"
 #include "base/log.h"
 
 /*
@@ -38,56 +38,20 @@ struct run {
 	const struct vv_snapshot_opts *o;
 	struct vv_snapshot_report *rep;
 	struct vv_freeze_plan plan;
-	struct vv_freezer fz;
-	bool fz_open;
-	struct vv_watchdog wd;
-	bool wd_on;
+	struct vv_freeze_session fs;
 	char marker[PATH_MAX];
-	bool marker_on;
-	bool frozen_phase;	/* freeze attempted, thaw owed */
-	bool thawed;
 	bool agent_deadline;	/* the agent thawed at the deadline itself */
-	long long deadline_ms;
 	long long snapshot_end_ms;
 	struct vv_bsvc *svc;
 	char request_id[33];
 };
-
-static void on_busy(void *ctx, size_t idx)
-{
-	struct run *rn = ctx;
-
-	if (rn->wd_on)
-		vv_watchdog_note_busy(&rn->wd, idx);
-}
-
-/* Watchdog thaw callback: runs in the forked watchdog. */
-static int wd_thaw(void *ctx, size_t idx)
-{
-	struct vv_freezer *fz = ctx;
-	struct vv_freeze_target *t = &fz->t[idx];
-	int count = 0, r;
-
-	if (t->state == VV_FZ_FAILED && t->fd < 0 && !t->dm_name)
-		return 0;
-	r = t->ops->thaw(t, &count);
-	return r ? r : count;
-}
-
-static void thaw_now(struct run *rn)
-{
-	if (!rn->frozen_phase || rn->thawed)
-		return;
-	vv_freezer_thaw(&rn->fz);
-	rn->thawed = true;
-}
 
 static void on_deadline(void *ctx)
 {
 	struct run *rn = ctx;
 
 	rn->agent_deadline = true;
-	thaw_now(rn);
+	vv_freeze_session_thaw(&rn->fs);
 }
 
 /* Called by the command wait at the deadline or on a signal. */
@@ -96,7 +60,7 @@ static void cmd_thaw(void *ctx)
 	struct run *rn = ctx;
 
 	if (snap_interrupted)
-		thaw_now(rn);
+		vv_freeze_session_thaw(&rn->fs);
 	else
 		on_deadline(rn);
 }
@@ -104,86 +68,41 @@ static void cmd_thaw(void *ctx)
 static int arm_and_freeze(struct run *rn)
 {
 	struct vv_snapshot_report *rep = rn->rep;
-	struct vv_watchdog_cfg cfg = { 0 };
-	struct vv_marker mk = { 0 };
-	int *fds = NULL, r;
+	int r;
 
-	r = vv_freezer_open(&rn->fz, &rn->plan, rn->o->ops_override);
+	r = vv_freeze_session_open(&rn->fs, &rn->plan, rn->o->ops_override);
 	if (r) {
-		vv_report_lower(rep, VV_CONS_CRASH, "cannot prepare the freeze: %s", strerror(-r));
+		if (!rn->fs.fz_open)
+			vv_report_lower(rep, VV_CONS_CRASH, "cannot prepare the freeze: %s",
+					strerror(-r));
 		return r;
 	}
-	rn->fz_open = true;
-	if (!rn->fz.n) {
+	if (!rn->fs.fz.n) {
 		vv_report_warn(rep, "no filesystem to freeze");
 		return 0;
 	}
-	fds = calloc(rn->fz.n, sizeof(*fds));
-	mk.m = calloc(rn->fz.n, sizeof(*mk.m));
-	if (!fds || !mk.m) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < rn->fz.n; i++) {
-		fds[i] = rn->fz.t[i].fd;
-		mk.m[i].target = (char *)rn->fz.t[i].fs->target;
-		mk.m[i].devno = rn->fz.t[i].fs->devno;
-		mk.m[i].dm_name = rn->fz.t[i].dm_name;
-	}
-	mk.n = rn->fz.n;
-
-	/* The deadline is armed here, before anything is frozen. */
-	rn->deadline_ms = vv_clock_ms() + (long long)rep->timeout_s * 1000;
-	rn->fz.deadline_ms = rn->deadline_ms;
-	cfg.n = rn->fz.n;
-	cfg.thaw = wd_thaw;
-	cfg.ctx = &rn->fz;
-	cfg.deadline_ms = rn->deadline_ms;
-	cfg.marker_path = rn->marker;
-	cfg.keep_fds = fds;
-	cfg.n_keep = rn->fz.n;
-	cfg.child_init = vv_freeze_after_fork;
-	r = vv_watchdog_start(&cfg, &rn->wd);
+	r = vv_freeze_session_arm(&rn->fs, rep->timeout_s, rn->marker, false);
 	if (r) {
 		/* Without it an agent crash could leave the VM frozen: do not freeze. */
 		vv_report_lower(rep, VV_CONS_CRASH, "cannot start the freeze watchdog (%s); not frozen",
 				strerror(-r));
-		goto out;
+		return r;
 	}
-	rn->wd_on = true;
-
-	mk.agent_pid = getpid();
-	mk.agent_start = vv_proc_starttime(mk.agent_pid);
-	mk.wd_pid = rn->wd.pid;
-	mk.wd_start = vv_proc_starttime(rn->wd.pid);
-	mk.deadline_ms = rn->deadline_ms;
-	mk.created = (long long)time(NULL);
-	vv_boot_id(mk.boot_id);
-	r = vv_marker_write(rn->marker, &mk);
+	r = vv_freeze_session_mark(&rn->fs);
 	if (r)
 		vv_report_warn(rep, "cannot write the frozen-state marker %s: %s", rn->marker,
 			       strerror(-r));
-	else
-		rn->marker_on = true;
-
-	rn->fz.on_busy = on_busy;
-	rn->fz.on_busy_ctx = rn;
-	rn->frozen_phase = true;
-	vv_freezer_freeze(&rn->fz);
+	vv_freeze_session_freeze(&rn->fs);
 	/* A freeze that finished after the deadline is undone at once. */
-	if (vv_clock_ms() >= rn->deadline_ms)
+	if (vv_clock_ms() >= rn->fs.deadline_ms)
 		on_deadline(rn);
-	r = 0;
-out:
-	free(fds);
-	free(mk.m);
-	return r;
+	return 0;
 }
 
 static void note_freeze_results(struct run *rn)
 {
-	for (size_t i = 0; i < rn->fz.n; i++) {
-		const struct vv_freeze_target *t = &rn->fz.t[i];
+	for (size_t i = 0; i < rn->fs.fz.n; i++) {
+		const struct vv_freeze_target *t = &rn->fs.fz.t[i];
 
 		if (t->state == VV_FZ_FROZEN || t->state == VV_FZ_BUSY)
 			continue;
@@ -216,16 +135,16 @@ static char *frozen_list(const struct vv_freezer *fz)
 static void take_with_cmd(struct run *rn)
 {
 	struct vv_snapshot_report *rep = rn->rep;
-	char *list = frozen_list(&rn->fz);
+	char *list = frozen_list(&rn->fs.fz);
 	char *env[4] = { NULL };
-	long long deadline = rn->frozen_phase ? rn->deadline_ms : vv_clock_ms() + 3600000LL * 24;
+	long long deadline = rn->fs.frozen ? rn->fs.deadline_ms : vv_clock_ms() + 3600000LL * 24;
 	int r, n = 0;
 
 	/* An entry that cannot be allocated is left out; the array stays dense. */
 	if (list && asprintf(&env[n], "VAULTVOL_FROZEN=%s", list) >= 0)
 		n++;
 	if (asprintf(&env[n], "VAULTVOL_DEADLINE_MS=%lld",
-		     rn->frozen_phase ? rn->deadline_ms - vv_clock_ms() : 0) >= 0)
+		     rn->fs.frozen ? rn->fs.deadline_ms - vv_clock_ms() : 0) >= 0)
 		n++;
 	if (asprintf(&env[n], "VAULTVOL_CONSISTENCY=%s", vv_consistency_name(rep->achieved)) >= 0)
 		n++;
@@ -251,14 +170,14 @@ static void take_with_service(struct run *rn)
 {
 	struct vv_snapshot_report *rep = rn->rep;
 	long long now = vv_clock_ms();
-	long left = rn->frozen_phase ? (long)(rn->deadline_ms - now) - VV_BSVC_TAKE_MARGIN_MS
+	long left = rn->fs.frozen ? (long)(rn->fs.deadline_ms - now) - VV_BSVC_TAKE_MARGIN_MS
 				     : (long)rep->timeout_s * 1000;
 	char *body = NULL, why[512] = "";
 	int status = 0, r;
 
 	if (left < 1)
 		left = 1;
-	r = vv_bsvc_take_body(rn->request_id, &rn->fz, rep->achieved, left, &body);
+	r = vv_bsvc_take_body(rn->request_id, &rn->fs.fz, rep->achieved, left, &body);
 	if (!r)
 		r = vv_bsvc_take(rn->svc, rep->snapshot_id, body, left, &rep->service_result, &status,
 				 why, sizeof(why));
@@ -271,32 +190,15 @@ static void take_with_service(struct run *rn)
 	free(body);
 }
 
-static void finish_freeze(struct run *rn)
+/* The per-filesystem part of the report; true when a kernel deadline expired. */
+static bool report_filesystems(struct run *rn)
 {
 	struct vv_snapshot_report *rep = rn->rep;
-	long long t = vv_clock_ms(), end;
 	bool q_expired = false;
 
-	if (!rn->frozen_phase)
-		return;
-	thaw_now(rn);
-	if (rn->wd_on) {
-		vv_watchdog_finish(&rn->wd);
-		rn->wd_on = false;
-		/* Someone killed it: the deadline was guarded by us alone. */
-		if (rn->wd.term_signal)
-			vv_report_warn(rep, "the freeze watchdog was killed by signal %d",
-				       rn->wd.term_signal);
-	}
-	rep->thaw_ms = vv_clock_ms() - t;
-	end = rn->fz.last_thaw_ms;
-	if (rn->wd.cause != VV_WD_NONE && rn->wd.thawed_at_ms && rn->wd.thawed_at_ms < end)
-		end = rn->wd.thawed_at_ms;
-	rep->window_ms = rn->fz.first_freeze_ms ? end - rn->fz.first_freeze_ms : 0;
-
-	rep->fs = calloc(rn->fz.n ? rn->fz.n : 1, sizeof(*rep->fs));
-	for (size_t i = 0; rep->fs && i < rn->fz.n; i++) {
-		const struct vv_freeze_target *x = &rn->fz.t[i];
+	rep->fs = calloc(rn->fs.fz.n ? rn->fs.fz.n : 1, sizeof(*rep->fs));
+	for (size_t i = 0; rep->fs && i < rn->fs.fz.n; i++) {
+		const struct vv_freeze_target *x = &rn->fs.fz.t[i];
 		struct vv_snap_fs *f = &rep->fs[rep->n_fs++];
 
 		f->mount = strdup(x->fs->target);
@@ -321,10 +223,18 @@ static void finish_freeze(struct run *rn)
 		if (x->thaw_err)
 			vv_report_warn(rep, "%s: thaw failed: %s", x->fs->target, strerror(-x->thaw_err));
 	}
+	return q_expired;
+}
 
-	if (rn->wd.cause == VV_WD_DEADLINE)
+/* Who thawed, and whether the deadline cost the snapshot its consistency. */
+static void report_thaw_cause(struct run *rn, bool q_expired)
+{
+	struct vv_snapshot_report *rep = rn->rep;
+	const struct vv_watchdog *wd = &rn->fs.wd;
+
+	if (wd->cause == VV_WD_DEADLINE)
 		rep->thawed_by = strdup("watchdog (deadline)");
-	else if (rn->wd.cause == VV_WD_SIGNAL)
+	else if (wd->cause == VV_WD_SIGNAL)
 		rep->thawed_by = strdup("watchdog (signal)");
 	else if (q_expired)
 		rep->thawed_by = strdup("kernel (deadline)");
@@ -332,21 +242,40 @@ static void finish_freeze(struct run *rn)
 		rep->thawed_by = strdup("agent (deadline)");
 	else
 		rep->thawed_by = strdup("agent");
-	rep->deadline_expired = rn->wd.cause == VV_WD_DEADLINE || q_expired || rn->agent_deadline;
+	rep->deadline_expired = wd->cause == VV_WD_DEADLINE || q_expired || rn->agent_deadline;
 
-	if (rep->snapshot_attempted && rep->deadline_expired && rn->snapshot_end_ms >= rn->deadline_ms)
+	if (rep->snapshot_attempted && rep->deadline_expired &&
+	    rn->snapshot_end_ms >= rn->fs.deadline_ms)
 		vv_report_lower(rep, VV_CONS_CRASH,
 				"the %d s freeze deadline passed before the snapshot finished; "
 				"thawed by %s", rep->timeout_s, rep->thawed_by);
-	else if (rn->wd.cause == VV_WD_SIGNAL && rn->wd.thawed_at_ms < rn->snapshot_end_ms)
+	else if (wd->cause == VV_WD_SIGNAL && wd->thawed_at_ms < rn->snapshot_end_ms)
 		vv_report_lower(rep, VV_CONS_CRASH,
 				"the freeze watchdog was signalled and thawed before the snapshot finished");
+}
 
-	if (rn->marker_on) {
-		unlink(rn->marker);
-		rn->marker_on = false;
-	}
-	rn->frozen_phase = false;	/* done: a second call is a no-op */
+static void finish_freeze(struct run *rn)
+{
+	struct vv_snapshot_report *rep = rn->rep;
+	const struct vv_watchdog *wd = &rn->fs.wd;
+	long long t = vv_clock_ms(), end;
+
+	if (!rn->fs.frozen)
+		return;
+	vv_freeze_session_thaw(&rn->fs);
+	vv_freeze_session_disarm(&rn->fs);
+	/* Someone killed it: the deadline was guarded by us alone. */
+	if (wd->term_signal)
+		vv_report_warn(rep, "the freeze watchdog was killed by signal %d", wd->term_signal);
+	rep->thaw_ms = vv_clock_ms() - t;
+	end = rn->fs.fz.last_thaw_ms;
+	if (wd->cause != VV_WD_NONE && wd->thawed_at_ms && wd->thawed_at_ms < end)
+		end = wd->thawed_at_ms;
+	rep->window_ms = rn->fs.fz.first_freeze_ms ? end - rn->fs.fz.first_freeze_ms : 0;
+
+	report_thaw_cause(rn, report_filesystems(rn));
+	/* Done: a second call is a no-op. */
+	vv_freeze_session_unmark(&rn->fs);
 }
 
 static void fill_skipped(struct run *rn)
@@ -390,13 +319,91 @@ static int prepare_service(struct run *rn)
 	return 0;
 }
 
+/* What an earlier, crashed run left frozen is thawed first; then the plan. */
+static int recover_and_plan(struct run *rn, const char *state_dir)
+{
+	const struct vv_snapshot_opts *o = rn->o;
+	struct vv_snapshot_report *rep = rn->rep;
+	struct vv_recover_result rr;
+	struct vv_plan_opts po = { 0 };
+	dev_t resource[8];
+	int r;
+
+	vv_marker_recover(state_dir, false, &rr);
+	if (rr.skipped_live) {
+		vv_report_lower(rep, VV_CONS_FAILED, "another freeze is in progress (%s)", rn->marker);
+		return -EBUSY;
+	}
+	if (rr.found)
+		vv_report_warn(rep, "thawed %d filesystem(s) left frozen by an earlier run", rr.thawed);
+
+	po.mountinfo = o->mountinfo;
+	po.sysfs = o->sysfs;
+	po.exclude = o->exclude;
+	po.n_exclude = o->n_exclude;
+	po.resource_devs = resource;
+	po.n_resource_devs = o->mountinfo ? 0 : vv_freeze_resource_devs(NULL, resource, 8);
+	r = vv_freeze_plan_build(&po, &rn->plan);
+	if (r) {
+		vv_report_lower(rep, VV_CONS_FAILED, "cannot read the mount table: %s", strerror(-r));
+		return r;
+	}
+	fill_skipped(rn);
+	return 0;
+}
+
+/* Freeze, snapshot, thaw: the part between the pre- and the post-scripts. */
+static void freeze_take_thaw(struct run *rn, const struct vv_snap_scripts *scripts)
+{
+	struct vv_snapshot_report *rep = rn->rep;
+	long long t;
+
+	/* Freeze. */
+	t = vv_clock_ms();
+	if (!scripts->freeze_enabled)
+		vv_report_lower(rep, VV_CONS_CRASH,
+				"filesystem freeze disabled (fsFreezeEnabled is false)");
+	else if (arm_and_freeze(rn) == 0)
+		note_freeze_results(rn);
+	rep->freeze_ms = vv_clock_ms() - t;
+
+	/* Snapshot. */
+	t = vv_clock_ms();
+	rep->snapshot_attempted = true;
+	if (rn->o->service_url)
+		take_with_service(rn);
+	else
+		take_with_cmd(rn);
+	rep->snapshot_ms = rn->snapshot_end_ms - t;
+
+	/* Thaw. */
+	finish_freeze(rn);
+	if (snap_interrupted)
+		vv_report_lower(rep, VV_CONS_FAILED, "interrupted by signal %d",
+				(int)snap_interrupted);
+	if (!rep->snapshot_ok)
+		vv_report_lower(rep, VV_CONS_FAILED, "%s",
+				rep->snapshot_error ? rep->snapshot_error : "snapshot failed");
+}
+
+/* The report goes to the backup service that took the snapshot. */
+static void send_report(struct run *rn)
+{
+	struct vv_snapshot_report *rep = rn->rep;
+	char *json = NULL, why[512];
+
+	if (!rn->svc || !rep->snapshot_id)
+		return;
+	if (vv_snapshot_report_json(rep, &json) == 0 &&
+	    vv_bsvc_report(rn->svc, rep->snapshot_id, json, why, sizeof(why)) != 0)
+		vv_report_warn(rep, "backup service did not take the report: %s", why);
+	free(json);
+}
+
 int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report *rep)
 {
 	struct run rn = { .o = o, .rep = rep };
 	struct vv_snap_scripts scripts = { 0 };
-	struct vv_recover_result rr;
-	dev_t resource[8];
-	struct vv_plan_opts po = { 0 };
 	const char *state_dir = o->state_dir ? o->state_dir : VV_DEFAULT_STATE_DIR;
 	long long t0 = vv_clock_ms(), t;
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
@@ -426,29 +433,9 @@ int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report 
 	for (int i = 0; i < 3; i++)
 		sigaction(sigs[i], &sa, &old[i]);
 
-	/* What an earlier, crashed run left frozen is thawed first. */
-	r = vv_marker_recover(state_dir, false, &rr);
-	if (rr.skipped_live) {
-		vv_report_lower(rep, VV_CONS_FAILED, "another freeze is in progress (%s)", rn.marker);
-		r = -EBUSY;
+	r = recover_and_plan(&rn, state_dir);
+	if (r)
 		goto out;
-	}
-	if (rr.found)
-		vv_report_warn(rep, "thawed %d filesystem(s) left frozen by an earlier run", rr.thawed);
-
-	po.mountinfo = o->mountinfo;
-	po.sysfs = o->sysfs;
-	po.exclude = o->exclude;
-	po.n_exclude = o->n_exclude;
-	po.resource_devs = resource;
-	po.n_resource_devs = o->mountinfo ? 0 : vv_freeze_resource_devs(NULL, resource, 8);
-	r = vv_freeze_plan_build(&po, &rn.plan);
-	if (r) {
-		vv_report_lower(rep, VV_CONS_FAILED, "cannot read the mount table: %s", strerror(-r));
-		goto out;
-	}
-	fill_skipped(&rn);
-
 	if (o->service_url && prepare_service(&rn) != 0)
 		goto out;
 
@@ -462,35 +449,8 @@ int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report 
 				(int)snap_interrupted);
 		pre = -ECANCELED;
 	}
-
-	if (pre != -ECANCELED) {
-		/* Freeze. */
-		t = vv_clock_ms();
-		if (!scripts.freeze_enabled)
-			vv_report_lower(rep, VV_CONS_CRASH,
-					"filesystem freeze disabled (fsFreezeEnabled is false)");
-		else if (arm_and_freeze(&rn) == 0)
-			note_freeze_results(&rn);
-		rep->freeze_ms = vv_clock_ms() - t;
-
-		/* Snapshot. */
-		t = vv_clock_ms();
-		rep->snapshot_attempted = true;
-		if (o->service_url)
-			take_with_service(&rn);
-		else
-			take_with_cmd(&rn);
-		rep->snapshot_ms = rn.snapshot_end_ms - t;
-
-		/* Thaw. */
-		finish_freeze(&rn);
-		if (snap_interrupted)
-			vv_report_lower(rep, VV_CONS_FAILED, "interrupted by signal %d",
-					(int)snap_interrupted);
-		if (!rep->snapshot_ok)
-			vv_report_lower(rep, VV_CONS_FAILED, "%s",
-					rep->snapshot_error ? rep->snapshot_error : "snapshot failed");
-	}
+	if (pre != -ECANCELED)
+		freeze_take_thaw(&rn, &scripts);
 
 	/* Post-scripts: owed whenever a pre-script ran. */
 	t = vv_clock_ms();
@@ -499,21 +459,11 @@ int vv_snapshot_run(const struct vv_snapshot_opts *o, struct vv_snapshot_report 
 	r = 0;
 out:
 	rep->total_ms = vv_clock_ms() - t0;
-	if (rn.svc && rep->snapshot_id) {
-		char *json = NULL, why[512];
-
-		if (vv_snapshot_report_json(rep, &json) == 0 &&
-		    vv_bsvc_report(rn.svc, rep->snapshot_id, json, why, sizeof(why)) != 0)
-			vv_report_warn(rep, "backup service did not take the report: %s", why);
-		free(json);
-	}
+	send_report(&rn);
 	vv_bsvc_close(rn.svc);
 	/* Paths that end early still owe a thaw. */
 	finish_freeze(&rn);
-	if (rn.wd_on)
-		vv_watchdog_finish(&rn.wd);
-	if (rn.fz_open)
-		vv_freezer_close(&rn.fz);
+	vv_freeze_session_close(&rn.fs);
 	vv_snap_scripts_free(&scripts);
 	vv_freeze_plan_free(&rn.plan);
 	for (int i = 0; i < 3; i++)

@@ -13,24 +13,15 @@
 #include "agent/config/config.h"
 #include "tests/fuzz/fz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *root;
 static const char *const files[] = {
 	"var/lib/azure_disk_encryption_config/azure_crypt_mount",
 	"etc/crypttab",
 	"etc/fstab",
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	root = fz_dir("ade");
-	return 0;
-}
+FZ_INIT_SCRATCH(root, "ade", NULL)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -13,23 +13,17 @@
 #include "agent/handler/handler.h"
 #include "tests/fuzz/fz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *dir;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* What a folder commonly holds besides the newest settings. */
+static void seed_folder(const char *d)
 {
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	dir = fz_dir("handler_env");
-	/* What a folder commonly holds besides the newest settings. */
-	if (fz_write(dir, "config/0.settings", "{}", 2) < 0 ||
-	    fz_write(dir, "config/HandlerState", "Enabled", 7) < 0)
+	if (fz_write(d, "config/0.settings", "{}", 2) < 0 ||
+	    fz_write(d, "config/HandlerState", "Enabled", 7) < 0)
 		abort();
-	return 0;
 }
+
+FZ_INIT_SCRATCH(dir, "handler_env", seed_folder)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -12,19 +12,9 @@
 #include "agent/open/open.h"
 #include "tests/fuzz/fz_util.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *dir;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fz_quiet();
-	dir = fz_dir("open_state");
-	return 0;
-}
+FZ_INIT_SCRATCH(dir, "open_state", NULL)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

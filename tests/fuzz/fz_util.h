@@ -54,4 +54,26 @@ void fz_quiet(void);
 		return 0;						\
 	}
 
+/*
+ * The whole LLVMFuzzerInitialize of a harness with a scratch directory:
+ * fz_quiet(), then the static `var` = fz_dir(name), then seed(var) unless
+ * seed is NULL (files the directory holds for every input; it aborts on
+ * failure).
+ */
+#define FZ_INIT_SCRATCH(var, name, seed)				\
+	static const char *var;						\
+	int LLVMFuzzerInitialize(int *argc, char ***argv);		\
+	int LLVMFuzzerInitialize(int *argc, char ***argv)		\
+	{								\
+		void (*seed_fn)(const char *) = seed;			\
+									\
+		(void)argc;						\
+		(void)argv;						\
+		fz_quiet();						\
+		var = fz_dir(name);					\
+		if (seed_fn)						\
+			seed_fn(var);					\
+		return 0;						\
+	}
+
 #endif

@@ -1,6 +1,7 @@
 # Host-side harness of the system tier, sourced by run.sh after
 # tests/vm/lib.sh (whose vm_disk, host_step, host_metric and vm_record a
-# system scenario uses as they are; VM_WORK is the scenario's work dir).
+# system scenario uses as they are, and whose _vm_* helpers copy the tests
+# tree, run QEMU and read the results here; VM_WORK is the scenario's work dir).
 # A scenario (tests/system/scenarios/NAME.sh) is a bash script that uses:
 #   sys_boot [--disk NAME]... [--mem MB] [--timeout S] <<'EOF'
 #       guest script (bash, run by vv-test.service after multi-user.target;
@@ -18,31 +19,20 @@
 _sys_payload() {
 	local d=$1
 	mkdir -p "$d/tests" "$d/pkgs" "$d/certs"
-	tar -C "$VV_SRC/tests" --exclude=node_modules --exclude=__pycache__ -cf - . |
-		tar -C "$d/tests" -xf -
+	_vm_copy_tests "$d/tests"
 	cp "$SYS_DEBS"/*.deb "$d/pkgs/"
 	cp "$SYS_CERTS/ca.pem" "$SYS_CERTS/server.pem" "$SYS_CERTS/server.key" "$d/certs/"
 	cp "$2" "$d/scenario.sh"
 	{
 		echo "export VV_BOOT=$VM_BOOTS"
-		for v in ${VM_GUEST_ENV:-}; do
-			echo "export $v=\"${!v}\""
-		done
+		_vm_guest_env
 	} >"$d/env.sh"
 	tar -C "$d" -cf - .
 }
 
 sys_boot() {
 	local disks=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra=""
-	while [ $# -gt 0 ]; do
-		case "$1" in
-		--disk) disks+=("$2"); shift 2 ;;
-		--mem) mem=$2; shift 2 ;;
-		--timeout) timeout=$2; shift 2 ;;
-		--cmdline) extra=$2; shift 2 ;;
-		*) echo "sys_boot: unknown option $1" >&2; return 2 ;;
-		esac
-	done
+	_vm_boot_opts sys_boot "$@" || return 2
 	VM_BOOTS=$((VM_BOOTS + 1))
 	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
 	mkdir -p "$bd/payload"
@@ -50,12 +40,8 @@ sys_boot() {
 	_sys_payload "$bd/payload" "$bd/scenario.sh" >"$bd/payload.tar"
 	rm -rf "$bd/payload"
 
-	local args=(-m "$mem" -smp 2 -display none -no-reboot -nic none
-		-kernel "$SYS_IMAGE/vmlinuz" -initrd "$SYS_IMAGE/initrd.img"
-		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 $extra"
-		-serial "file:$bd/console.log" -serial "file:$bd/results.raw"
-		-device virtio-rng-pci)
-	args+=($VM_ACCEL_ARGS)
+	local args=(-kernel "$SYS_IMAGE/vmlinuz" -initrd "$SYS_IMAGE/initrd.img"
+		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 $extra")
 	# Every disk as its own -device, in this order: QEMU creates if=virtio
 	# drives after the -device ones, so mixing the two would make the
 	# payload /dev/vda. The guest names them vda, vdb, ... in PCI order.
@@ -68,36 +54,5 @@ sys_boot() {
 	done
 	args+=(-drive "file=$bd/payload.tar,if=none,id=vvpayload,format=raw,readonly=on"
 		-device "virtio-blk-pci,drive=vvpayload,serial=vvpayload")
-	local t0=$SECONDS
-	timeout --kill-after=5 "$timeout" qemu-system-x86_64 "${args[@]}" \
-		>"$bd/qemu.log" 2>&1
-	local rc=$?
-	rm -f "$bd/payload.tar"
-	tr -d '\r' <"$bd/results.raw" >"$bd/results.txt"
-	echo "  boot$n: $((SECONDS - t0)) s (kernel $VM_KVER)"
-	host_metric "boot${n}_wall_s" $((SECONDS - t0)) s
-	local line status name done_seen=""
-	while IFS= read -r line; do
-		set -- $line
-		case "$1" in
-		STEP)
-			status=$2 name=$3
-			shift 3
-			vm_record "$status" "boot$n/$name" "$*"
-			;;
-		METRIC) printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$VM_WORK/metrics.tsv"
-			echo "    metric $2 = $3 $4" ;;
-		SAY) shift; echo "    | $*" ;;
-		DONE) done_seen=$2 ;;
-		esac
-	done <"$bd/results.txt"
-	if [ -z "$done_seen" ]; then
-		if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-			vm_record FAIL "boot$n/finished" "timed out after ${timeout}s; console: $bd/console.log"
-		else
-			vm_record FAIL "boot$n/finished" "guest died (qemu exit $rc); console: $bd/console.log"
-		fi
-		return 1
-	fi
-	return 0
+	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/payload.tar" --verbose -- "${args[@]}"
 }

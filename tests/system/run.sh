@@ -13,6 +13,8 @@
 # dirs of failed scenarios (console logs, overlay) stay in build/system/runs/.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+# vm_tally; the scenarios source it again in their own shell.
+. tests/vm/lib.sh
 export VV_SRC=$PWD
 export VV_BUILD=${VV_BUILD:-$PWD/build}
 SYSDIR=$VV_BUILD/system
@@ -110,15 +112,9 @@ for name in "${names[@]}"; do
 		. tests/system/lib.sh
 		. "$f"
 	) 2>&1 | sed 's/^/  /'
-	p=$(grep -c '^PASS' "$work/results.tsv" 2>/dev/null)
-	fl=$(grep -c '^FAIL' "$work/results.tsv" 2>/dev/null)
-	p=${p:-0} fl=${fl:-0}
-	[ $((p + fl)) -eq 0 ] && { echo "  FAIL $name: no steps ran"; fl=1; }
-	if [ "$fl" -gt 0 ]; then
-		echo "  $name: $p passed, $fl failed ($((SECONDS - t0)) s); kept $work"
-		for c in "$work"/boot*/console.log; do [ -f "$c" ] && echo "  console log: $c"; done
-	else
-		echo "  $name: $p passed ($((SECONDS - t0)) s)"
+	vm_tally "$name" "$work" "$t0"
+	p=$VM_PASSED fl=$VM_FAILED
+	if [ "$fl" -eq 0 ]; then
 		[ "${VM_KEEP:-0}" = 1 ] || rm -rf "$work"
 	fi
 	total_pass=$((total_pass + p)) total_fail=$((total_fail + fl))

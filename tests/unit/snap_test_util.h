@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +39,10 @@ static inline void snap_mkdirs(const char *root, const char *rel)
 	mkdir(path, 0755);
 }
 
-/* Write text to root/rel (parents created) with mode. */
-static inline void snap_write(const char *root, const char *rel, mode_t mode, const char *fmt, ...)
+/* root/rel into path, its parents created and the old file removed. */
+static inline void snap_place(const char *root, const char *rel, char *path, size_t len)
 {
-	char path[2 * PATH_MAX + 2], dir[PATH_MAX];
-	va_list ap;
-	FILE *f;
+	char dir[PATH_MAX];
 	char *slash;
 
 	snprintf(dir, sizeof(dir), "%s", rel);
@@ -52,32 +51,43 @@ static inline void snap_write(const char *root, const char *rel, mode_t mode, co
 		*slash = '\0';
 		snap_mkdirs(root, dir);
 	}
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(path, len, "%s/%s", root, rel);
 	unlink(path);
-	f = fopen(path, "w");
+}
+
+/* Print fmt to path, opened with mode ("w", "a"); false when it cannot be. */
+static inline bool snap_vprint(const char *path, const char *mode, const char *fmt, va_list ap)
+{
+	FILE *f = fopen(path, mode);
+
 	if (!f)
-		return;
-	va_start(ap, fmt);
+		return false;
 	vfprintf(f, fmt, ap);
-	va_end(ap);
 	fclose(f);
-	chmod(path, mode);
+	return true;
+}
+
+/* Write text to root/rel (parents created) with mode. */
+static inline void snap_write(const char *root, const char *rel, mode_t mode, const char *fmt, ...)
+{
+	char path[2 * PATH_MAX + 2];
+	va_list ap;
+	bool ok;
+
+	snap_place(root, rel, path, sizeof(path));
+	va_start(ap, fmt);
+	ok = snap_vprint(path, "w", fmt, ap);
+	va_end(ap);
+	if (ok)
+		chmod(path, mode);
 }
 
 /* root/rel -> target (a symlink; parents created). */
 static inline void snap_symlink(const char *root, const char *rel, const char *target)
 {
-	char path[2 * PATH_MAX + 2], dir[PATH_MAX];
-	char *slash;
+	char path[2 * PATH_MAX + 2];
 
-	snprintf(dir, sizeof(dir), "%s", rel);
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		snap_mkdirs(root, dir);
-	}
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	unlink(path);
+	snap_place(root, rel, path, sizeof(path));
 	(void)!symlink(target, path);
 }
 

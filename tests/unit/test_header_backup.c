@@ -20,30 +20,6 @@
 #include "tests/unit/keysrc_helpers.h"
 #include "tests/unit/luks_craft.h"
 
-static char *make_luks2(void)
-{
-	struct crypt_pbkdf_type pbkdf = {
-		.type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000,
-		.flags = CRYPT_PBKDF_NO_BENCHMARK,
-	};
-	struct crypt_device *cd = NULL;
-	char *path = strdup("/tmp/vv-hb-img-XXXXXX");
-	int fd;
-
-	assert_non_null(path);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 32 << 20), 0);
-	close(fd);
-	assert_int_equal(crypt_init(&cd, path), 0);
-	assert_int_equal(crypt_set_pbkdf_type(cd, &pbkdf), 0);
-	assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
-				      NULL, NULL, 64, NULL), 0);
-	assert_int_equal(crypt_keyslot_add_by_volume_key(cd, 0, NULL, 0, "old", 3), 0);
-	crypt_free(cd);
-	return path;
-}
-
 static int check_pw(const char *img, const char *pw)
 {
 	struct crypt_device *cd = NULL;
@@ -75,13 +51,14 @@ static int count_files(const char *dir)
 
 static void test_backup_and_restore(void **state)
 {
-	char *img = make_luks2();
+	char *img = kt_luks_image(CRYPT_LUKS2, "hb-img", "old");
 	char *st = kt_mkdtemp("hb-state");
 	char sub[512], dir[1024], p1[4200], p2[4200];
 	struct crypt_device *cd = NULL;
 	struct stat sb;
 
 	(void)state;
+	assert_non_null(img);
 	/* state_dir missing components are created 0700 */
 	snprintf(sub, sizeof(sub), "%s/var/lib/vaultvol", st);
 	snprintf(dir, sizeof(dir), "%s/%s", sub, VV_HEADER_BACKUP_DIR);
@@ -120,11 +97,12 @@ static void test_backup_and_restore(void **state)
 
 static void test_refuses_open_dir(void **state)
 {
-	char *img = make_luks2();
+	char *img = kt_luks_image(CRYPT_LUKS2, "hb-img", "old");
 	char *st = kt_mkdtemp("hb-state");
 	char dir[1024], p[4200];
 
 	(void)state;
+	assert_non_null(img);
 	snprintf(dir, sizeof(dir), "%s/%s", st, VV_HEADER_BACKUP_DIR);
 	assert_int_equal(mkdir(dir, 0755), 0);
 	assert_int_equal(chmod(dir, 0755), 0);

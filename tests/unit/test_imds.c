@@ -102,25 +102,7 @@ static const char *cstr(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	setenv("VV_TEST_BACKOFF_SCALE", "0.01", 1);
-	return vv_fakes_start(&F, NULL) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	vv_fakes_stop(&F);
-	return 0;
-}
-
-static int reset(void **state)
-{
-	(void)state;
-	return vv_fakes_ctl_ok(&F, "reset", NULL);
-}
+VV_FAKES_GROUP(F, VV_FAKES_FAST_RETRY)
 
 static void get_ok(struct src *s, bool force, bool expect_fetch, struct vv_secret **out)
 {
@@ -368,29 +350,17 @@ static void test_huge_expires_in(void **state)
 	src_close(&s);
 }
 
-static int closed_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* IMDS is never reached through a proxy, whatever the environment says. */
 static void test_no_proxy(void **state)
 {
 	static const char *const vars[] = { "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY" };
 	char proxy[64];
 	struct src s;
+	int port = vv_fakes_closed_port();
 
 	(void)state;
-	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", closed_port());
+	assert_true(port > 0);
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", port);
 	unsetenv("no_proxy");
 	unsetenv("NO_PROXY");
 	for (int i = 0; i < 4; i++)

@@ -96,28 +96,7 @@ static long ctr(const char *name)
 	return n;
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	/* Retries in these tests wait 1% of the real schedule. */
-	setenv("VV_TEST_BACKOFF_SCALE", "0.01", 1);
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	return vv_fakes_start(&F, NULL) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	vv_fakes_stop(&F);
-	return 0;
-}
-
-static int reset(void **state)
-{
-	(void)state;
-	return vv_fakes_ctl_ok(&F, "reset", NULL);
-}
+VV_FAKES_GROUP(F, VV_FAKES_FAST_RETRY | VV_FAKES_NO_PROXY)
 
 /* ---- basics ---- */
 
@@ -621,6 +600,16 @@ static void expect_fail(struct vv_vault *v, const char *ref, enum vv_cause cause
 		assert_string_equal(err.inner, inner);
 }
 
+/* No failover happened and the secondary vault was never asked. */
+static void expect_primary_only(struct vv_vault *v)
+{
+	struct vv_vault_stats st;
+
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.failovers, 0);
+	assert_int_equal(ctr("secondary.requests"), 0);
+}
+
 static void test_not_found(void **state)
 {
 	struct opts o = { .secondary = true };
@@ -640,38 +629,38 @@ static void test_not_found(void **state)
 	vv_vault_free(v);
 }
 
-static void test_disabled(void **state)
+/*
+ * The secret is in both vaults, but op makes the primary refuse it: a
+ * definite 403 that must not fail over.
+ */
+static void check_primary_refusal(const char *name, const char *op, const char *arg,
+				  enum vv_cause cause, const char *inner)
 {
 	struct opts o = { .secondary = true };
-	struct vv_vault_stats st;
 	struct vv_vault *v;
 
-	(void)state;
-	put_secret("all", "dis", "x", NULL, 0);
-	assert_int_equal(vv_fakes_ctl_ok(&F, "disable", "{\"vault\":\"primary\",\"name\":\"dis\"}"), 0);
+	put_secret("all", name, "x", NULL, 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, op, "%s", arg), 0);
 	v = mkvault(&o);
-	expect_fail(v, "dis", VV_CAUSE_DISABLED, 403, "Forbidden", "SecretDisabled");
-	vv_vault_get_stats(v, &st);
-	assert_int_equal(st.failovers, 0);
-	assert_int_equal(ctr("secondary.requests"), 0);
+	expect_fail(v, name, cause, 403, "Forbidden", inner);
+	expect_primary_only(v);
 	vv_vault_free(v);
+}
+
+static void test_disabled(void **state)
+{
+	(void)state;
+	check_primary_refusal("dis", "disable", "{\"vault\":\"primary\",\"name\":\"dis\"}",
+			      VV_CAUSE_DISABLED, "SecretDisabled");
 }
 
 static void test_rbac_forbidden(void **state)
 {
-	struct opts o = { .secondary = true };
-	struct vv_vault_stats st;
 	struct vv_vault *v;
 
 	(void)state;
-	put_secret("all", "locked", "x", NULL, 0);
-	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"vault\":\"primary\"}"), 0);
-	v = mkvault(&o);
-	expect_fail(v, "locked", VV_CAUSE_FORBIDDEN, 403, "Forbidden", "ForbiddenByRbac");
-	vv_vault_get_stats(v, &st);
-	assert_int_equal(st.failovers, 0);
-	assert_int_equal(ctr("secondary.requests"), 0);
-	vv_vault_free(v);
+	check_primary_refusal("locked", "rbac_deny", "{\"vault\":\"primary\"}", VV_CAUSE_FORBIDDEN,
+			      "ForbiddenByRbac");
 	/* access-policy style denial */
 	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_clear", "{\"vault\":\"primary\"}"), 0);
 	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"vault\":\"primary\",\"style\":\"policy\"}"), 0);
@@ -1034,9 +1023,7 @@ static void test_failover_limits(void **state)
 	v = mkvault(&o);
 	assert_true(vv_secret_put(v, "rep", val, NULL, NULL, 0, NULL, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_UNAVAILABLE);
-	vv_vault_get_stats(v, &st);
-	assert_int_equal(st.failovers, 0);
-	assert_int_equal(ctr("secondary.requests"), 0);
+	expect_primary_only(v);
 	vv_vault_free(v);
 
 	/* the configured vault is another one: its secondary is no replica of this */
@@ -1064,29 +1051,16 @@ static void test_failover_limits(void **state)
 	vv_secret_free(val);
 }
 
-static int closed_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
-	port = ntohs(a.sin_port);
-	close(fd);	/* nothing listens there now */
-	return port;
-}
-
 static void test_failover_on_connect_failure(void **state)
 {
 	struct vv_vault_stats st;
 	struct vv_vault *v;
 	char url[64], pin[96];
 	struct opts o = { .secondary = true, .max_retries = 1, .vault_url = url };
-	int port = closed_port();
+	int port = vv_fakes_closed_port();
 
 	(void)state;
+	assert_true(port > 0);
 	snprintf(url, sizeof(url), "https://down.vault.azure.net:%d", port);
 	snprintf(pin, sizeof(pin), "down.vault.azure.net:%d:127.0.0.1", port);
 	vv_fakes_pin(pin);
@@ -1120,10 +1094,11 @@ static void test_moved_vault(void **state)
 	struct vv_error err;
 	struct vv_vault *v;
 	char old[128], pin[128], kid[256], oldkid[300], ref[300], *wrapped = NULL;
-	int dead = closed_port();
+	int dead = vv_fakes_closed_port();
 	struct opts o = { .move = &mv };
 
 	(void)state;
+	assert_true(dead > 0);
 	/* old.vault.azure.net is pinned to a port nobody listens on */
 	snprintf(old, sizeof(old), "https://old.vault.azure.net:%d", dead);
 	snprintf(pin, sizeof(pin), "old.vault.azure.net:%d:127.0.0.1", dead);

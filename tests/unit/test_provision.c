@@ -28,26 +28,18 @@
 #include "agent/provision/provision.h"
 #include "agent/volume/luks2_token.h"
 #include "tests/unit/keysrc_helpers.h"
+#include "tests/unit/prov_fixture.h"
 #include "vault/keystore.h"
 #include "vault/vault.h"
-
-struct fx {
-	char *dir;		/* everything lives below it */
-	char store[512], state[512], img[512];
-	struct vv_vault *v;
-};
 
 static int setup(void **state)
 {
 	struct vv_vault_config cfg = { 0 };
 	struct vv_error err;
-	struct fx *f = calloc(1, sizeof(*f));
+	struct prov_fx *f = prov_fx_new("prov");
 
-	if (!f || !(f->dir = kt_mkdtemp("prov")))
+	if (!f)
 		return -1;
-	snprintf(f->store, sizeof(f->store), "%s/keys", f->dir);
-	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
-	snprintf(f->img, sizeof(f->img), "%s/disk.img", f->dir);
 	cfg.keystore_dir = f->store;
 	if (vv_vault_new(&cfg, &f->v) < 0)
 		return -1;
@@ -55,17 +47,6 @@ static int setup(void **state)
 	    vv_keystore_create_kek(f->store, "kek2", 2048, &err) < 0)
 		return -1;
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	vv_vault_free(f->v);
-	kt_rmrf(f->dir);
-	free(f->dir);
-	free(f);
 	return 0;
 }
 
@@ -78,25 +59,7 @@ static void make_image(const char *path, long long size)
 	close(fd);
 }
 
-static void sha256_file(const char *path, unsigned char out[32])
-{
-	unsigned char buf[65536];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 32;
-	ssize_t got;
-	int fd = open(path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
-	while ((got = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)got);
-	assert_int_equal(got, 0);
-	EVP_DigestFinal_ex(ctx, out, &n);
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-}
-
-static struct vv_provision_req base_req(struct fx *f)
+static struct vv_provision_req base_req(struct prov_fx *f)
 {
 	struct vv_provision_req req = {
 		.device = f->img,
@@ -113,32 +76,6 @@ static struct vv_provision_req base_req(struct fx *f)
 		.recovery_max_kb = 8192,
 	};
 	return req;
-}
-
-/* The token's key, fetched as `open` would, opens the token's keyslot. */
-static int token_opens(struct fx *f, const char *img, struct vv_token *t)
-{
-	struct vv_bek *b = NULL;
-	struct vv_error err;
-	int r;
-
-	r = vv_token_read(img, t);
-	if (r < 0)
-		return r;
-	r = vv_bek_fetch(f->v, t->key, t->kek, &b, &err);
-	if (r < 0)
-		return r;
-	r = vv_crypt_check_key(img, b->key);
-	vv_bek_free(b);
-	return r;
-}
-
-/* 0 when the token's key opens exactly the token's keyslot. */
-static int token_opens_own(struct fx *f, const char *img, struct vv_token *t)
-{
-	int r = token_opens(f, img, t);
-
-	return r < 0 ? r : (r == t->keyslot ? 0 : -1000 - r);
 }
 
 static int count_active_keyslots(const char *img)
@@ -212,7 +149,7 @@ static void test_recovery_format(void **state)
 }
 
 /* Refusal: nothing written to the device, nothing stored in the keystore. */
-static void refuse_case(struct fx *f, const char *what_expected)
+static void refuse_case(struct prov_fx *f, const char *what_expected)
 {
 	struct vv_provision_req req = base_req(f);
 	struct vv_provision_result res;
@@ -220,10 +157,10 @@ static void refuse_case(struct fx *f, const char *what_expected)
 	unsigned char h1[32], h2[32];
 	char msg[256];
 
-	sha256_file(f->img, h1);
+	prov_sha256_file(f->img, h1);
 	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EEXIST);
 	assert_non_null(strstr(msg, what_expected));
-	sha256_file(f->img, h2);
+	prov_sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	assert_int_equal(count_files(f->store), 1);	/* the KEKs only */
 	assert_int_equal(kt_sh("test ! -e '%s/data1'", f->store), 0);
@@ -232,7 +169,7 @@ static void refuse_case(struct fx *f, const char *what_expected)
 
 static void test_refuse_data(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	char bl[600];
 
 	make_image(f->img, 64 << 20);
@@ -285,7 +222,7 @@ static void check_pbkdf(const char *img, int slot, const char *type, uint32_t it
 
 static void test_provision_format(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_provision_req req = base_req(f);
 	struct vv_provision_result res;
 	struct vv_token t;
@@ -363,7 +300,7 @@ static void test_provision_format(void **state)
 
 static void test_provision_recovery_secret_512(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_provision_req req = base_req(f);
 	struct vv_provision_result res;
 	struct vv_bek *b = NULL;
@@ -396,7 +333,7 @@ static void test_provision_recovery_secret_512(void **state)
 
 static void test_provision_force(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_provision_req req = base_req(f);
 	struct vv_provision_result res;
 	struct vv_error err;
@@ -416,7 +353,7 @@ static void test_provision_force(void **state)
 
 static void test_bad_requests(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_provision_req req = base_req(f);
 	struct vv_provision_result res;
 	struct vv_error err;
@@ -424,7 +361,7 @@ static void test_bad_requests(void **state)
 	char msg[256];
 
 	make_image(f->img, 64 << 20);
-	sha256_file(f->img, h1);
+	prov_sha256_file(f->img, h1);
 	req.secret = "keystore:data1/0123456789abcdef0123456789abcdef";
 	assert_int_equal(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)), -EINVAL);
 	req.secret = "file:/etc/key";
@@ -451,12 +388,12 @@ static void test_bad_requests(void **state)
 	/* a KEK that does not exist: fails before the device is touched */
 	req.kek = "keystore-kek:nope";
 	assert_true(vv_provision(f->v, &req, &res, &err, msg, sizeof(msg)) < 0);
-	sha256_file(f->img, h2);
+	prov_sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	vv_provision_result_clear(&res);
 }
 
-static void provision_ok(struct fx *f, const char *img, struct vv_provision_result *res)
+static void provision_ok(struct prov_fx *f, const char *img, struct vv_provision_result *res)
 {
 	struct vv_provision_req req = base_req(f);
 	struct vv_error err;
@@ -469,7 +406,7 @@ static void provision_ok(struct fx *f, const char *img, struct vv_provision_resu
 
 static void test_rotate_bek_then_kek(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_provision_result pres;
 	struct vv_rotate_req rq = { .device = f->img, .bek = true, .state_dir = f->state };
 	struct vv_rotate_result rr;
@@ -482,13 +419,13 @@ static void test_rotate_bek_then_kek(void **state)
 	/* the disk as a backup would have copied it before the rotations */
 	snprintf(copy, sizeof(copy), "%s/copy.img", f->dir);
 	assert_int_equal(kt_sh("cp --sparse=always '%s' '%s'", f->img, copy), 0);
-	assert_int_equal(token_opens(f, f->img, &t0), pres.bek_keyslot);
+	assert_int_equal(prov_token_opens(f->v, f->img, &t0), pres.bek_keyslot);
 
 	/* BEK rotation: new version, new keyslot, old keyslot gone */
 	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
 	assert_false(rr.resumed);
 	assert_int_equal(rr.backups, 4);
-	assert_int_equal(token_opens_own(f, f->img, &t1), 0);
+	assert_int_equal(prov_token_opens_own(f->v, f->img, &t1), 0);
 	assert_string_not_equal(t1.key, t0.key);
 	assert_int_not_equal(t1.keyslot, t0.keyslot);
 	assert_string_equal(t1.kek, "keystore-kek:kek1");
@@ -517,7 +454,7 @@ static void test_rotate_bek_then_kek(void **state)
 	rq.alg = "RSA-OAEP-256";
 	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
 	assert_int_equal(rr.backups, 1);
-	assert_int_equal(token_opens(f, f->img, &t2), t1.keyslot);
+	assert_int_equal(prov_token_opens(f->v, f->img, &t2), t1.keyslot);
 	assert_string_not_equal(t2.key, t1.key);
 	assert_string_equal(t2.kek, "keystore-kek:kek2");
 	assert_string_equal(t2.alg, "RSA-OAEP-256");
@@ -525,7 +462,7 @@ static void test_rotate_bek_then_kek(void **state)
 	vv_rotate_result_clear(&rr);
 
 	/* the old versions still exist and still open the pre-rotation copy */
-	assert_int_equal(token_opens(f, copy, &tc), t0.keyslot);
+	assert_int_equal(prov_token_opens(f->v, copy, &tc), t0.keyslot);
 	assert_string_equal(tc.key, t0.key);
 	assert_int_equal(vv_bek_fetch(f->v, t1.key, NULL, &old, &err), 0);
 	assert_int_equal(vv_crypt_check_key(f->img, old->key), t1.keyslot);
@@ -552,7 +489,7 @@ static void kill_at(enum vv_rotate_step step, const struct vv_token *t, void *ar
 }
 
 /* Run a rotation in a child that SIGKILLs itself right after step `at`. */
-static void rotate_killed(struct fx *f, bool bek, const char *kek, enum vv_rotate_step at)
+static void rotate_killed(struct prov_fx *f, bool bek, const char *kek, enum vv_rotate_step at)
 {
 	struct killer k = { .at = at };
 	struct vv_rotate_req rq = { .device = f->img, .bek = bek, .kek = kek,
@@ -584,7 +521,7 @@ static void test_rotate_killed_each_step(void **state)
 	static const enum vv_rotate_step kek_steps[] = {
 		VV_ROT_CHECKED, VV_ROT_STORED, VV_ROT_TOKEN_UPDATED, VV_ROT_DONE,
 	};
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_provision_result pres;
 	struct vv_rotate_req rq = { .device = f->img, .bek = true, .state_dir = f->state };
 	struct vv_rotate_result rr;
@@ -594,15 +531,15 @@ static void test_rotate_killed_each_step(void **state)
 
 	provision_ok(f, f->img, &pres);
 	for (size_t i = 0; i < sizeof(bek_steps) / sizeof(bek_steps[0]); i++) {
-		assert_true(token_opens(f, f->img, &before) >= 0);
+		assert_true(prov_token_opens(f->v, f->img, &before) >= 0);
 		rotate_killed(f, true, NULL, bek_steps[i]);
 		/* killed: the volume opens with the key its token names */
-		assert_int_equal(token_opens_own(f, f->img, &mid), 0);
+		assert_int_equal(prov_token_opens_own(f->v, f->img, &mid), 0);
 		/* run again: an interrupted rotation is completed, not repeated */
 		rq.bek = true;
 		rq.kek = NULL;
 		assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
-		assert_int_equal(token_opens_own(f, f->img, &after), 0);
+		assert_int_equal(prov_token_opens_own(f->v, f->img, &after), 0);
 		assert_null(after.retire_key);
 		assert_int_equal(count_active_keyslots(f->img), 2);
 		if (bek_steps[i] >= VV_ROT_KEYSLOT_ADDED && bek_steps[i] < VV_ROT_DONE)
@@ -620,9 +557,9 @@ static void test_rotate_killed_each_step(void **state)
 	for (size_t i = 0; i < sizeof(kek_steps) / sizeof(kek_steps[0]); i++) {
 		const char *kek = i % 2 ? "keystore-kek:kek1" : "keystore-kek:kek2";
 
-		assert_true(token_opens(f, f->img, &before) >= 0);
+		assert_true(prov_token_opens(f->v, f->img, &before) >= 0);
 		rotate_killed(f, false, kek, kek_steps[i]);
-		assert_int_equal(token_opens(f, f->img, &mid), before.keyslot);
+		assert_int_equal(prov_token_opens(f->v, f->img, &mid), before.keyslot);
 		if (kek_steps[i] >= VV_ROT_TOKEN_UPDATED)
 			assert_string_equal(mid.kek, kek);
 		else
@@ -636,7 +573,7 @@ static void test_rotate_killed_each_step(void **state)
 
 static void test_rotate_refusals(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_rotate_req rq = { .device = f->img, .bek = true, .state_dir = f->state };
 	struct vv_provision_result pres;
 	struct vv_rotate_result rr;
@@ -659,9 +596,9 @@ static void test_rotate_refusals(void **state)
 	fd = open(lock, O_RDWR);
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
-	sha256_file(f->img, h1);
+	prov_sha256_file(f->img, h1);
 	assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), -EBUSY);
-	sha256_file(f->img, h2);
+	prov_sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	close(fd);
 	vv_rotate_result_clear(&rr);
@@ -670,7 +607,7 @@ static void test_rotate_refusals(void **state)
 	rq.bek = false;
 	rq.kek = "keystore-kek:missing";
 	assert_true(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0);
-	sha256_file(f->img, h2);
+	prov_sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 	vv_rotate_result_clear(&rr);
 	vv_provision_result_clear(&pres);
@@ -678,7 +615,7 @@ static void test_rotate_refusals(void **state)
 
 static void test_adopt(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_adopt_req req = { .device = f->img, .secret = "keystore:legacy",
 				    .mount = "/legacy", .fs = "xfs", .state_dir = f->state };
 	struct vv_secret *key = vv_secret_from("0123456789abcdef0123456789abcdef", 32);
@@ -697,7 +634,7 @@ static void test_adopt(void **state)
 			       f->img, keyfile), 0);
 
 	/* what open would refuse from a token is not written into one */
-	sha256_file(f->img, h1);
+	prov_sha256_file(f->img, h1);
 	req.mount = "/usr/local";
 	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "/usr"));
@@ -706,16 +643,16 @@ static void test_adopt(void **state)
 	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EINVAL);
 	assert_non_null(strstr(msg, "squashfs"));
 	req.fs = "xfs";
-	sha256_file(f->img, h2);
+	prov_sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 
 	/* wrong key: refused, nothing written */
 	assert_int_equal(vv_bek_store(f->v, "keystore:legacy", wrong, NULL, NULL, NULL,
 				      &ref, &kid, &err), 0);
 	free(ref);
-	sha256_file(f->img, h1);
+	prov_sha256_file(f->img, h1);
 	assert_int_equal(vv_adopt(f->v, &req, &t, &err, msg, sizeof(msg)), -EPERM);
-	sha256_file(f->img, h2);
+	prov_sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 
 	/* the right key, wrapped: the token records the exact version and KEK */
@@ -747,7 +684,7 @@ static void test_adopt(void **state)
 		struct vv_rotate_result rr;
 
 		assert_int_equal(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)), 0);
-		assert_int_equal(token_opens_own(f, f->img, &t), 0);
+		assert_int_equal(prov_token_opens_own(f->v, f->img, &t), 0);
 		assert_int_equal(vv_crypt_check_key(f->img, key), -EPERM);
 		assert_int_equal(count_active_keyslots(f->img), 1);
 		vv_token_clear(&t);
@@ -769,15 +706,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_recovery_format),
-		cmocka_unit_test_setup_teardown(test_refuse_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_provision_format, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_provision_recovery_secret_512, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_provision_force, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_bek_then_kek, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_killed_each_step, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_data, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_provision_format, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_provision_recovery_secret_512, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_provision_force, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_bek_then_kek, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_killed_each_step, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_refusals, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_adopt, setup, prov_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

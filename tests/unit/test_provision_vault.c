@@ -24,16 +24,11 @@
 #include "agent/provision/provision.h"
 #include "agent/volume/luks2_token.h"
 #include "tests/unit/keysrc_helpers.h"
+#include "tests/unit/prov_fixture.h"
 #include "tests/unit/support/fakes_proc.h"
 #include "vault/vault.h"
 
 static struct vv_fakes F;
-
-struct fx {
-	char *dir;
-	char state[512], img[512], copy[512];
-	struct vv_vault *v;
-};
 
 static struct vv_vault *mkvault(void)
 {
@@ -50,31 +45,15 @@ static struct vv_vault *mkvault(void)
 	return v;
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	return vv_fakes_start(&F, NULL) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	vv_fakes_stop(&F);
-	return 0;
-}
+VV_FAKES_GROUP(F, VV_FAKES_NO_PROXY)
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct prov_fx *f = prov_fx_new("provkv");
 	int fd;
 
-	if (!f || !(f->dir = kt_mkdtemp("provkv")))
+	if (!f)
 		return -1;
-	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
-	snprintf(f->img, sizeof(f->img), "%s/disk.img", f->dir);
-	snprintf(f->copy, sizeof(f->copy), "%s/copy.img", f->dir);
 	fd = open(f->img, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || ftruncate(fd, 64 << 20) < 0)
 		return -1;
@@ -86,17 +65,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	vv_vault_free(f->v);
-	kt_rmrf(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
 /* A new version of RSA key name in the fake; its versioned kid. */
 static void put_key(const char *name, char *kid, size_t len)
 {
@@ -104,42 +72,7 @@ static void put_key(const char *name, char *kid, size_t len)
 					 "{\"vault\":\"all\",\"name\":\"%s\",\"bits\":2048}", name));
 }
 
-static void sha256_file(const char *path, unsigned char out[32])
-{
-	unsigned char buf[65536];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 32;
-	ssize_t got;
-	int fd = open(path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	while ((got = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)got);
-	EVP_DigestFinal_ex(ctx, out, &n);
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-}
-
-/* 0 when the token's key, fetched from the vault, opens exactly its keyslot. */
-static int token_opens(struct vv_vault *v, const char *img, struct vv_token *t)
-{
-	struct vv_bek *b = NULL;
-	struct vv_error err;
-	int r;
-
-	r = vv_token_read(img, t);
-	if (r < 0)
-		return r;
-	r = vv_bek_fetch(v, t->key, t->kek, &b, &err);
-	if (r < 0)
-		return r;
-	r = vv_crypt_check_key(img, b->key);
-	vv_bek_free(b);
-	return r < 0 ? r : (r == t->keyslot ? 0 : -1000 - r);
-}
-
-static void provision(struct fx *f, const char *kek)
+static void provision(struct prov_fx *f, const char *kek)
 {
 	struct vv_provision_req req = {
 		.device = f->img, .secret = "data1", .kek = kek, .mount = "/data",
@@ -159,7 +92,7 @@ static void provision(struct fx *f, const char *kek)
 
 static void test_provision_tags_and_token(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_secret_bundle *b = NULL;
 	struct vv_token t;
 	struct vv_error err;
@@ -168,7 +101,7 @@ static void test_provision_tags_and_token(void **state)
 	put_key("kek1", kid, sizeof(kid));
 	snprintf(kek, sizeof(kek), "%s/keys/kek1", F.kv_url);
 	provision(f, kek);
-	assert_int_equal(token_opens(f->v, f->img, &t), 0);
+	assert_int_equal(prov_token_opens_own(f->v, f->img, &t), 0);
 	/* versioned secret URL in this vault, versioned KEK URL, algorithm */
 	snprintf(prefix, sizeof(prefix), "%s/secrets/data1/", F.kv_url);
 	assert_int_equal(strncmp(t.key, prefix, strlen(prefix)), 0);
@@ -194,7 +127,7 @@ static void test_provision_tags_and_token(void **state)
 
 static void test_rotate_bek_kek_old_copy(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_rotate_req rq = { .device = f->img, .bek = true, .state_dir = f->state };
 	struct vv_rotate_result rr;
 	struct vv_token t0, t1, t2, t3, tc;
@@ -205,13 +138,13 @@ static void test_rotate_bek_kek_old_copy(void **state)
 	snprintf(kek, sizeof(kek), "%s/keys/kek1", F.kv_url);
 	provision(f, kek);
 	assert_int_equal(kt_sh("cp --sparse=always '%s' '%s'", f->img, f->copy), 0);
-	assert_int_equal(token_opens(f->v, f->img, &t0), 0);
+	assert_int_equal(prov_token_opens_own(f->v, f->img, &t0), 0);
 
 	/* BEK */
 	if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
 		fail_msg("rotate --bek: %s", msg);
 	vv_rotate_result_clear(&rr);
-	assert_int_equal(token_opens(f->v, f->img, &t1), 0);
+	assert_int_equal(prov_token_opens_own(f->v, f->img, &t1), 0);
 	assert_string_not_equal(t1.key, t0.key);
 	assert_int_not_equal(t1.keyslot, t0.keyslot);
 	assert_string_equal(t1.kek, kid1);
@@ -223,7 +156,7 @@ static void test_rotate_bek_kek_old_copy(void **state)
 	if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
 		fail_msg("rotate --kek: %s", msg);
 	vv_rotate_result_clear(&rr);
-	assert_int_equal(token_opens(f->v, f->img, &t2), 0);
+	assert_int_equal(prov_token_opens_own(f->v, f->img, &t2), 0);
 	assert_string_equal(t2.kek, kid2);
 	assert_int_equal(t2.keyslot, t1.keyslot);
 
@@ -234,12 +167,12 @@ static void test_rotate_bek_kek_old_copy(void **state)
 	if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
 		fail_msg("rotate --kek kek2: %s", msg);
 	vv_rotate_result_clear(&rr);
-	assert_int_equal(token_opens(f->v, f->img, &t3), 0);
+	assert_int_equal(prov_token_opens_own(f->v, f->img, &t3), 0);
 	assert_string_equal(t3.kek, kid3);
 	assert_string_equal(t3.alg, "RSA-OAEP-256");
 
 	/* the pre-rotation copy opens with the versions in its own token */
-	assert_int_equal(token_opens(f->v, f->copy, &tc), 0);
+	assert_int_equal(prov_token_opens_own(f->v, f->copy, &tc), 0);
 	assert_string_equal(tc.key, t0.key);
 	assert_string_equal(tc.kek, kid1);
 
@@ -263,7 +196,7 @@ static void test_rotate_killed_resumes(void **state)
 		VV_ROT_STORED, VV_ROT_KEYSLOT_ADDED, VV_ROT_TOKEN_UPDATED,
 		VV_ROT_OLD_KEYSLOT_REMOVED,
 	};
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_rotate_req rq = { .device = f->img, .bek = true, .state_dir = f->state };
 	struct vv_rotate_result rr;
 	struct vv_token t;
@@ -289,13 +222,13 @@ static void test_rotate_killed_resumes(void **state)
 		}
 		assert_int_equal(waitpid(pid, &st, 0), pid);
 		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-		assert_int_equal(token_opens(f->v, f->img, &t), 0);
+		assert_int_equal(prov_token_opens_own(f->v, f->img, &t), 0);
 		vv_token_clear(&t);
 		if (vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0)
 			fail_msg("rotate after kill at step %d: %s", (int)steps[i], msg);
 		assert_int_equal(rr.resumed, steps[i] >= VV_ROT_KEYSLOT_ADDED);
 		vv_rotate_result_clear(&rr);
-		assert_int_equal(token_opens(f->v, f->img, &t), 0);
+		assert_int_equal(prov_token_opens_own(f->v, f->img, &t), 0);
 		assert_null(t.retire_key);
 		vv_token_clear(&t);
 	}
@@ -303,7 +236,7 @@ static void test_rotate_killed_resumes(void **state)
 
 static void test_disabled_kek_changes_nothing(void **state)
 {
-	struct fx *f = *state;
+	struct prov_fx *f = *state;
 	struct vv_rotate_req rq = { .device = f->img, .state_dir = f->state };
 	struct vv_rotate_result rr;
 	struct vv_error err = { 0 };
@@ -314,7 +247,7 @@ static void test_disabled_kek_changes_nothing(void **state)
 	provision(f, kid);
 	put_key("kek3", kid2, sizeof(kid2));
 	assert_int_equal(vv_fakes_ctl_ok(&F, "disable", "{\"kind\":\"key\",\"name\":\"kek3\"}"), 0);
-	sha256_file(f->img, h1);
+	prov_sha256_file(f->img, h1);
 	rq.kek = kid2;
 	assert_true(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_DISABLED);
@@ -326,17 +259,17 @@ static void test_disabled_kek_changes_nothing(void **state)
 	assert_true(vv_rotate(f->v, &rq, &rr, &err, msg, sizeof(msg)) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_FORBIDDEN);
 	vv_rotate_result_clear(&rr);
-	sha256_file(f->img, h2);
+	prov_sha256_file(f->img, h2);
 	assert_memory_equal(h1, h2, 32);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_provision_tags_and_token, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_bek_kek_old_copy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rotate_killed_resumes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_disabled_kek_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_provision_tags_and_token, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_bek_kek_old_copy, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rotate_killed_resumes, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_disabled_kek_changes_nothing, setup, prov_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -17,7 +17,9 @@
 
 #include "agent/command.h"
 #include "agent/freeze/freeze_marker.h"
+#include "agent/freeze/freeze_session.h"
 #include "agent/snapshot/snapshot.h"
+#include "agent/snapshot/snapshot_config.h"
 #include "tests/unit/snap_test_util.h"
 
 static const char *mountinfo_text =
@@ -37,14 +39,10 @@ static int g_freeze_delay_ms;
 static void log_line(const char *fmt, ...)
 {
 	va_list ap;
-	FILE *f = fopen(g_log, "a");
 
-	if (!f)
-		return;
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	snap_vprint(g_log, "a", fmt, ap);
 	va_end(ap);
-	fclose(f);
 }
 
 static int fake_freeze(struct vv_freeze_target *t, unsigned timeout_ms)
@@ -609,6 +607,262 @@ static void test_report_bookkeeping(void **state)
 	assert_string_equal(vv_consistency_name(VV_CONS_CRASH), "crash");
 }
 
+/* ---- the freeze session (agent/freeze/freeze_session.c) on the fake ops ---- */
+
+/* Times needle occurs in the log. */
+static int count_in_log(const char *needle)
+{
+	char *log = log_text();
+	int n = 0;
+
+	for (const char *p = log; (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+/* A session over the fixture's mount table, its marker in the state dir. */
+struct sess {
+	struct vv_freeze_plan plan;
+	struct vv_freeze_session s;
+	struct vv_marker mk;
+	char marker[PATH_MAX];
+};
+
+static void session_plan(struct fx *f, struct sess *x)
+{
+	struct vv_plan_opts po = { .mountinfo = f->mountinfo, .sysfs = f->sysfs };
+
+	assert_int_equal(vv_freeze_plan_build(&po, &x->plan), 0);
+	assert_int_equal(x->plan.n, 5);
+	assert_int_equal(vv_marker_path(f->state, x->marker, sizeof(x->marker)), 0);
+}
+
+/*
+ * Snapshot's order: watchdog, then marker (this agent in it), then the
+ * freeze; a busy filesystem is the attached watchdog's business; the thaw
+ * is done once; disarm and unmark undo it all.
+ */
+static void test_session_attached(void **state)
+{
+	struct fx *f = *state;
+	struct sess x = { 0 };
+	long long before = vv_clock_ms();
+
+	session_plan(f, &x);
+	g_fail_target = "/b";
+	g_fail_err = -EBUSY;
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_true(x.s.fz_open);
+	assert_int_equal(x.s.fz.n, 5);
+	assert_int_equal(vv_freeze_session_arm(&x.s, 60, x.marker, false), 0);
+	assert_true(x.s.wd_on && x.s.wd.pid > 0);
+	assert_true(x.s.deadline_ms >= before + 60000);
+	assert_int_equal(x.s.fz.deadline_ms, x.s.deadline_ms);
+	assert_non_null(x.s.fz.on_busy);
+	/* Nothing frozen and no marker yet. */
+	assert_int_equal(count_in_log("F "), 0);
+	assert_false(exists(x.marker));
+
+	assert_int_equal(vv_freeze_session_mark(&x.s), 0);
+	assert_true(x.s.marker_on);
+	assert_int_equal(vv_marker_read(x.marker, &x.mk), 0);
+	assert_int_equal(x.mk.agent_pid, getpid());
+	assert_int_equal(x.mk.wd_pid, x.s.wd.pid);
+	assert_int_equal(x.mk.deadline_ms, x.s.deadline_ms);
+	assert_int_equal(x.mk.n, 5);
+	vv_marker_clear(&x.mk);
+
+	vv_freeze_session_freeze(&x.s);
+	assert_true(x.s.frozen);
+	assert_int_equal(count_in_log("F "), 4);
+	for (size_t i = 0; i < x.s.fz.n; i++)
+		assert_int_equal(x.s.fz.t[i].state, strcmp(x.s.fz.t[i].fs->target, "/b") ?
+				 VV_FZ_FROZEN : VV_FZ_BUSY);
+	vv_freeze_session_thaw(&x.s);
+	vv_freeze_session_thaw(&x.s);	/* once only */
+	assert_true(x.s.thawed);
+	assert_int_equal(count_in_log("T /a"), 1);
+	assert_int_equal(count_in_log("T /b"), 0);
+
+	vv_freeze_session_disarm(&x.s);
+	assert_false(x.s.wd_on);
+	/* The agent finished first: the watchdog thawed nothing. */
+	assert_int_equal(x.s.wd.cause, VV_WD_NONE);
+	assert_int_equal(x.s.wd.term_signal, 0);
+	vv_freeze_session_unmark(&x.s);
+	assert_false(x.s.marker_on || x.s.frozen);
+	assert_false(exists(x.marker));
+	vv_freeze_session_close(&x.s);
+	assert_false(x.s.fz_open);
+	vv_freeze_plan_free(&x.plan);
+}
+
+/* Has the watchdog pid named itself "vaultvol-wdog" yet? */
+static bool watchdog_ready(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return false;
+	if (!fgets(comm, sizeof(comm), fp))
+		comm[0] = '\0';
+	fclose(fp);
+	return !strcmp(comm, "vaultvol-wdog\n");
+}
+
+/*
+ * `vaultvol freeze`: no agent in the marker and no busy notes (no line to
+ * the watchdog); disarm is a SIGTERM on which the watchdog thaws and
+ * removes the marker itself. Dropping an attached session after arming
+ * still finishes its watchdog.
+ */
+static void test_session_detached_and_dropped(void **state)
+{
+	struct fx *f = *state;
+	struct sess x = { 0 };
+
+	session_plan(f, &x);
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_int_equal(vv_freeze_session_arm(&x.s, 30, x.marker, true), 0);
+	assert_true(x.s.wd.pid > 0);
+	assert_null(x.s.fz.on_busy);
+	assert_int_equal(vv_freeze_session_mark(&x.s), 0);
+	assert_int_equal(vv_marker_read(x.marker, &x.mk), 0);
+	assert_int_equal(x.mk.agent_pid, 0);
+	assert_int_equal(x.mk.wd_pid, x.s.wd.pid);
+	vv_marker_clear(&x.mk);
+	/* A SIGTERM before its signal set-up would find the default action. */
+	for (int i = 0; i < 500 && !watchdog_ready(x.s.wd.pid); i++)
+		usleep(10000);
+	assert_true(watchdog_ready(x.s.wd.pid));
+	vv_freeze_session_disarm(&x.s);
+	assert_false(x.s.wd_on);
+	for (int i = 0; i < 500 && exists(x.marker); i++)
+		usleep(10000);
+	assert_false(exists(x.marker));
+	vv_freeze_session_close(&x.s);
+
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_int_equal(vv_freeze_session_arm(&x.s, 60, x.marker, false), 0);
+	vv_freeze_session_close(&x.s);
+	assert_false(x.s.wd_on || x.s.fz_open);
+	assert_int_equal(x.s.wd.pid, -1);
+
+	/* Nothing planned: open succeeds, a thaw is a no-op. */
+	x.plan.n = 0;
+	assert_int_equal(vv_freeze_session_open(&x.s, &x.plan, &fake_ops), 0);
+	assert_int_equal(x.s.fz.n, 0);
+	vv_freeze_session_thaw(&x.s);
+	assert_false(x.s.thawed);
+	vv_freeze_session_close(&x.s);
+	x.plan.n = 5;
+	vv_freeze_plan_free(&x.plan);
+}
+
+/* ---- config -> snapshot options (agent/snapshot/snapshot_config.c) ---- */
+
+static void test_opts_from_config(void **state)
+{
+	struct vv_config cfg = { 0 };
+	struct vv_options opt = { .state_dir = "/st" };
+	struct vv_snapshot_opts so = { 0 };
+
+	(void)state;
+	/* An empty config: the defaults. */
+	vv_snapshot_opts_from_config(&so, &opt, &cfg);
+	assert_int_equal(so.timeout_s, VV_SNAPSHOT_DEFAULT_TIMEOUT_S);
+	assert_string_equal(so.plugin_config, VV_PLUGIN_CONFIG_DEFAULT);
+	assert_null(so.hooks_dir);
+	assert_null(so.ca_file);
+	assert_string_equal(so.state_dir, "/st");
+	assert_ptr_equal(so.key_refs, vv_key_refs_token_then_config);
+	assert_ptr_equal(so.key_refs_ctx, &cfg);
+
+	/* The config's values, --ca-file over the config's. */
+	cfg.snapshot.timeout_s = 30;
+	cfg.snapshot.scripts_config = "/etc/plugin.json";
+	cfg.snapshot.hooks_dir = "/etc/hooks";
+	cfg.vault.ca_file = "/cfg.pem";
+	opt.ca_file = "/cli.pem";
+	memset(&so, 0, sizeof(so));
+	vv_snapshot_opts_from_config(&so, &opt, &cfg);
+	assert_int_equal(so.timeout_s, 30);
+	assert_int_equal(vv_snapshot_config_timeout(&cfg), 30);
+	assert_string_equal(so.plugin_config, "/etc/plugin.json");
+	assert_string_equal(so.hooks_dir, "/etc/hooks");
+	assert_string_equal(so.ca_file, "/cli.pem");
+
+	/* What the caller set stays ("" is "no plugin config"). */
+	memset(&so, 0, sizeof(so));
+	so.timeout_s = 5;
+	so.plugin_config = "";
+	so.hooks_dir = "/cli/hooks";
+	opt.ca_file = NULL;
+	vv_snapshot_opts_from_config(&so, &opt, &cfg);
+	assert_int_equal(so.timeout_s, 5);
+	assert_string_equal(so.plugin_config, "");
+	assert_string_equal(so.hooks_dir, "/cli/hooks");
+	assert_string_equal(so.ca_file, "/cfg.pem");
+}
+
+static void test_exclude_append(void **state)
+{
+	const char *cli[] = { "/a" }, *conf[] = { "/b", "/c/*" };
+	const char **excl = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(vv_exclude_append(&excl, &n, conf, 0), 0);
+	assert_null(excl);
+	assert_int_equal(vv_exclude_append(&excl, &n, cli, 1), 0);
+	assert_int_equal(vv_exclude_append(&excl, &n, conf, 2), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(excl[0], "/a");
+	assert_string_equal(excl[1], "/b");
+	assert_string_equal(excl[2], "/c/*");
+	free(excl);
+}
+
+static void test_key_refs_from_config(void **state)
+{
+	struct vv_volume_conf vols[2] = {
+		{ .name = "data", .key = "keystore:data", .kek = "keystore:kek", .alg = "RSA-OAEP" },
+		{ .name = "nokey" },
+	};
+	struct vv_config cfg = { .volumes = vols, .nvolumes = 2 };
+	const char *none = "/nonexistent/dev";
+	char *key = NULL, *kek = NULL, *alg = NULL;
+
+	(void)state;
+	/* No token on a device that does not exist: the [volume] section. */
+	assert_int_equal(vv_key_refs_token_then_config(&cfg, "data", none, &key, &kek, &alg), 0);
+	assert_string_equal(key, "keystore:data");
+	assert_string_equal(kek, "keystore:kek");
+	assert_string_equal(alg, "RSA-OAEP");
+	free(key);
+	free(kek);
+	free(alg);
+	assert_int_equal(vv_key_refs_token_then_config(&cfg, "nokey", none, &key, &kek, &alg),
+			 -ENOENT);
+	assert_int_equal(vv_key_refs_token_then_config(&cfg, "other", none, &key, &kek, &alg),
+			 -ENOENT);
+	assert_int_equal(vv_key_refs_token_then_config(NULL, "data", none, &key, &kek, &alg),
+			 -ENOENT);
+	assert_int_equal(vv_key_refs_token_then_config(&cfg, NULL, none, &key, &kek, &alg),
+			 -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +885,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_markers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_json, setup, teardown),
 		cmocka_unit_test(test_report_bookkeeping),
+		cmocka_unit_test_setup_teardown(test_session_attached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_detached_and_dropped, setup, teardown),
+		cmocka_unit_test(test_opts_from_config),
+		cmocka_unit_test(test_exclude_append),
+		cmocka_unit_test(test_key_refs_from_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

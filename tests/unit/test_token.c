@@ -15,6 +15,7 @@
 #include <libcryptsetup.h>
 
 #include "agent/volume/luks2_token.h"
+#include "tests/unit/luks_craft.h"
 
 static const char full_json[] =
 	"{\"type\":\"vaultvol\",\"keyslots\":[\"1\"],\"vv_version\":1,"
@@ -236,41 +237,9 @@ static void test_to_json_refuses(void **state)
 	assert_null(json);
 }
 
-/* A 32 MiB sparse LUKS2 image with one cheap keyslot (slot 0) holding "pw". */
-static char *make_luks2(const char *type)
-{
-	struct crypt_pbkdf_type pbkdf = {
-		.type = CRYPT_KDF_PBKDF2, .hash = "sha256", .iterations = 1000,
-		.flags = CRYPT_PBKDF_NO_BENCHMARK,
-	};
-	struct crypt_device *cd = NULL;
-	char *path = strdup("/tmp/vv-token-XXXXXX");
-	int fd;
-
-	assert_non_null(path);
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, 32 << 20), 0);
-	close(fd);
-	assert_int_equal(crypt_init(&cd, path), 0);
-	if (!strcmp(type, CRYPT_LUKS2)) {
-		assert_int_equal(crypt_set_pbkdf_type(cd, &pbkdf), 0);
-		assert_int_equal(crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64",
-					      NULL, NULL, 64, NULL), 0);
-	} else {
-		pbkdf.hash = "sha256";
-		assert_int_equal(crypt_set_pbkdf_type(cd, &pbkdf), 0);
-		assert_int_equal(crypt_format(cd, CRYPT_LUKS1, "aes", "xts-plain64",
-					      NULL, NULL, 64, NULL), 0);
-	}
-	assert_int_equal(crypt_keyslot_add_by_volume_key(cd, 0, NULL, 0, "pw", 2), 0);
-	crypt_free(cd);
-	return path;
-}
-
 static void test_read_write_image(void **state)
 {
-	char *img = make_luks2(CRYPT_LUKS2);
+	char *img = kt_luks_image(CRYPT_LUKS2, "token", "pw");
 	struct vv_token w = {
 		.token_id = -1, .keyslot = 0,
 		.key = "keystore:data1/00112233445566778899aabbccddeeff",
@@ -283,6 +252,7 @@ static void test_read_write_image(void **state)
 	int max, i, n = 0;
 
 	(void)state;
+	assert_non_null(img);
 	assert_int_equal(vv_token_read(img, &r), -ENOENT);
 	assert_int_equal(r.token_id, -1);
 
@@ -343,11 +313,12 @@ static void test_read_write_image(void **state)
 
 static void test_malformed_on_disk(void **state)
 {
-	char *img = make_luks2(CRYPT_LUKS2);
+	char *img = kt_luks_image(CRYPT_LUKS2, "token", "pw");
 	struct crypt_device *cd = NULL;
 	struct vv_token r;
 
 	(void)state;
+	assert_non_null(img);
 	assert_int_equal(crypt_init(&cd, img), 0);
 	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
 	/* libcryptsetup accepts it (valid LUKS2 token), we do not: no key. */
@@ -362,13 +333,14 @@ static void test_malformed_on_disk(void **state)
 
 static void test_not_luks2(void **state)
 {
-	char *img = make_luks2(CRYPT_LUKS1);
+	char *img = kt_luks_image(CRYPT_LUKS1, "token", "pw");
 	char path[] = "/tmp/vv-token-plain-XXXXXX";
 	struct vv_token t = { .keyslot = 0, .key = "k", .name = "n" };
 	struct vv_token r;
 	int fd;
 
 	(void)state;
+	assert_non_null(img);
 	assert_int_equal(vv_token_read(img, &r), -ENOENT);
 	assert_true(vv_token_write(img, &t) < 0);
 	unlink(img);

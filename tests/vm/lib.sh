@@ -40,77 +40,67 @@ host_metric() {
 	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$VM_WORK/metrics.tsv"
 }
 
-# Builds the per-boot overlay: the things that change between runs.
-_vm_overlay() {	# DIR SCRIPT
-	local d=$1
-	mkdir -p "$d/usr/sbin" "$d/vv/tests" "$d/vv/shared"
-	cp "$VV_BUILD/vaultvol" "$d/usr/sbin/vaultvol"
-	mkdir -p "$d/usr/local/bin"
-	for t in "$VV_BUILD"/vm-tools/*; do
-		[ -x "$t" ] && cp "$t" "$d/usr/local/bin/"
-	done
-	if [ -f "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" ]; then
-		cp "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" "$d/vv/"
-	fi
-	# The tests tree (fakes, guest helpers), without node modules.
+# Shared with tests/system/lib.sh (sourced after this file).
+
+# _vm_copy_tests DEST: the tests tree (fakes, guest helpers), without node modules.
+_vm_copy_tests() {
 	tar -C "$VV_SRC/tests" --exclude=node_modules --exclude=__pycache__ -cf - . |
-		tar -C "$d/vv/tests" -xf -
-	if [ -d "$VV_SHARED/testdata" ]; then
-		cp -r "$VV_SHARED/testdata" "$d/vv/shared/"
-	fi
-	cp "$2" "$d/vv/scenario.sh"
-	for v in ${VM_GUEST_ENV:-}; do
-		echo "export $v=\"${!v}\""
-	done >"$d/vv/env.sh"
-	(cd "$d" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet)
+		tar -C "$1" -xf -
 }
 
-VM_BOOTS=0
-vm_boot() {
-	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra=""
+# _vm_guest_env: the VM_GUEST_ENV variables as export lines, on stdout.
+_vm_guest_env() {
+	for v in ${VM_GUEST_ENV:-}; do
+		echo "export $v=\"${!v}\""
+	done
+}
+
+# _vm_boot_opts FN [--serial-ok] ARGS...: the boot options into the
+# caller's locals disks, serials (only with --serial-ok), mem, timeout, extra.
+_vm_boot_opts() {
+	local fn=$1 serial_ok=""
+	shift
+	[ "${1:-}" = --serial-ok ] && { serial_ok=1; shift; }
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--disk) disks+=("$2"); shift 2 ;;
-		--serial) serials+=("$2"); shift 2 ;;
+		--serial) [ -n "$serial_ok" ] || break; serials+=("$2"); shift 2 ;;
 		--mem) mem=$2; shift 2 ;;
 		--timeout) timeout=$2; shift 2 ;;
 		--cmdline) extra=$2; shift 2 ;;
-		*) echo "vm_boot: unknown option $1" >&2; return 2 ;;
+		*) break ;;
 		esac
 	done
-	VM_BOOTS=$((VM_BOOTS + 1))
-	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
-	mkdir -p "$bd/overlay"
-	cat >"$bd/scenario.sh"
-	_vm_overlay "$bd/overlay" "$bd/scenario.sh" >"$bd/overlay.cpio"
-	cat "$VM_BASE" "$bd/overlay.cpio" >"$bd/initrd.cpio"
-	rm -rf "$bd/overlay" "$bd/overlay.cpio"
-
-	local args=(-m "$mem" -smp 2 -display none -no-reboot -nic none
-		-kernel "$VM_KERNEL" -initrd "$bd/initrd.cpio"
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 $extra"
-		-serial "file:$bd/console.log" -serial "file:$bd/results.raw"
-		-device virtio-rng-pci)
-	args+=($VM_ACCEL_ARGS)
-	local d
-	for d in "${disks[@]}"; do
-		args+=(-drive "file=$VM_WORK/$d.img,if=virtio,format=raw,cache=unsafe")
-	done
-	if [ ${#serials[@]} -gt 0 ]; then
-		args+=(-device virtio-serial)
-		for d in "${serials[@]}"; do
-			args+=(-chardev "socket,path=$VM_WORK/$d.sock,server=on,wait=off,id=$d"
-				-device "virtserialport,chardev=$d,name=$d")
-		done
+	if [ $# -gt 0 ]; then
+		echo "$fn: unknown option $1" >&2
+		return 2
 	fi
+}
+
+# _vm_run N BOOTDIR MEM TIMEOUT DROP [--verbose] -- QEMU-ARGS...: run boot N
+# (the machine both tiers share: MEM MB, 2 CPUs, no display, no network,
+# console and results on the two serial ports, $VM_ACCEL_ARGS; QEMU-ARGS
+# add kernel, append line and disks), delete DROP (its large input) after
+# it, and record what the guest reported in BOOTDIR/results.raw.
+# --verbose (system tier): also the boot time as a metric, each metric and
+# the guest's SAY lines on stdout. 1 when the guest did not finish.
+_vm_run() {
+	local n=$1 bd=$2 mem=$3 timeout=$4 drop=$5 verbose=""
+	shift 5
+	[ "$1" = --verbose ] && { verbose=1; shift; }
+	shift	# --
 	local t0=$SECONDS
-	timeout --kill-after=5 "$timeout" qemu-system-x86_64 "${args[@]}" \
+	timeout --kill-after=5 "$timeout" qemu-system-x86_64 \
+		-m "$mem" -smp 2 -display none -no-reboot -nic none \
+		-serial "file:$bd/console.log" -serial "file:$bd/results.raw" \
+		-device virtio-rng-pci $VM_ACCEL_ARGS "$@" \
 		>"$bd/qemu.log" 2>&1
 	local rc=$?
-	rm -f "$bd/initrd.cpio"
+	rm -f "$drop"
 	tr -d '\r' <"$bd/results.raw" >"$bd/results.txt"
 	echo "  boot$n: $((SECONDS - t0)) s (kernel $VM_KVER)"
-	local line status name detail done_seen=""
+	[ -n "$verbose" ] && host_metric "boot${n}_wall_s" $((SECONDS - t0)) s
+	local line status name done_seen=""
 	while IFS= read -r line; do
 		set -- $line
 		case "$1" in
@@ -119,7 +109,9 @@ vm_boot() {
 			shift 3
 			vm_record "$status" "boot$n/$name" "$*"
 			;;
-		METRIC) printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$VM_WORK/metrics.tsv" ;;
+		METRIC) printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$VM_WORK/metrics.tsv"
+			[ -n "$verbose" ] && echo "    metric $2 = $3 $4" ;;
+		SAY) [ -n "$verbose" ] && { shift; echo "    | $*"; } ;;
 		DONE) done_seen=$2 ;;
 		esac
 	done <"$bd/results.txt"
@@ -132,4 +124,73 @@ vm_boot() {
 		return 1
 	fi
 	return 0
+}
+
+# Builds the per-boot overlay: the things that change between runs.
+_vm_overlay() {	# DIR SCRIPT
+	local d=$1
+	mkdir -p "$d/usr/sbin" "$d/vv/tests" "$d/vv/shared"
+	cp "$VV_BUILD/vaultvol" "$d/usr/sbin/vaultvol"
+	mkdir -p "$d/usr/local/bin"
+	for t in "$VV_BUILD"/vm-tools/*; do
+		[ -x "$t" ] && cp "$t" "$d/usr/local/bin/"
+	done
+	if [ -f "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" ]; then
+		cp "$VV_BUILD/kmod/$VM_KVER/dmtarget/dm-quiesce.ko" "$d/vv/"
+	fi
+	_vm_copy_tests "$d/vv/tests"
+	if [ -d "$VV_SHARED/testdata" ]; then
+		cp -r "$VV_SHARED/testdata" "$d/vv/shared/"
+	fi
+	cp "$2" "$d/vv/scenario.sh"
+	_vm_guest_env >"$d/vv/env.sh"
+	(cd "$d" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet)
+}
+
+# vm_tally NAME WORK T0 (run.sh of both tiers, after a scenario): count
+# WORK/results.tsv into VM_PASSED and VM_FAILED (no step at all is one
+# failure) and print the scenario's line, with its console logs on failure.
+vm_tally() {
+	local name=$1 work=$2 t0=$3 c
+	VM_PASSED=$(grep -c '^PASS' "$work/results.tsv" 2>/dev/null)
+	VM_FAILED=$(grep -c '^FAIL' "$work/results.tsv" 2>/dev/null)
+	VM_PASSED=${VM_PASSED:-0} VM_FAILED=${VM_FAILED:-0}
+	if [ $((VM_PASSED + VM_FAILED)) -eq 0 ]; then
+		echo "  FAIL $name: no steps ran"; VM_FAILED=1
+	fi
+	if [ "$VM_FAILED" -gt 0 ]; then
+		echo "  $name: $VM_PASSED passed, $VM_FAILED failed ($((SECONDS - t0)) s); kept $work"
+		for c in "$work"/boot*/console.log; do [ -f "$c" ] && echo "  console log: $c"; done
+	else
+		echo "  $name: $VM_PASSED passed ($((SECONDS - t0)) s)"
+	fi
+	return 0
+}
+
+VM_BOOTS=0
+vm_boot() {
+	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra=""
+	_vm_boot_opts vm_boot --serial-ok "$@" || return 2
+	VM_BOOTS=$((VM_BOOTS + 1))
+	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
+	mkdir -p "$bd/overlay"
+	cat >"$bd/scenario.sh"
+	_vm_overlay "$bd/overlay" "$bd/scenario.sh" >"$bd/overlay.cpio"
+	cat "$VM_BASE" "$bd/overlay.cpio" >"$bd/initrd.cpio"
+	rm -rf "$bd/overlay" "$bd/overlay.cpio"
+
+	local args=(-kernel "$VM_KERNEL" -initrd "$bd/initrd.cpio"
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 $extra")
+	local d
+	for d in "${disks[@]}"; do
+		args+=(-drive "file=$VM_WORK/$d.img,if=virtio,format=raw,cache=unsafe")
+	done
+	if [ ${#serials[@]} -gt 0 ]; then
+		args+=(-device virtio-serial)
+		for d in "${serials[@]}"; do
+			args+=(-chardev "socket,path=$VM_WORK/$d.sock,server=on,wait=off,id=$d"
+				-device "virtserialport,chardev=$d,name=$d")
+		done
+	fi
+	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/initrd.cpio" -- "${args[@]}"
 }

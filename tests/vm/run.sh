@@ -13,6 +13,8 @@
 # (console logs, images) are kept under build/vm/runs/; passing ones removed.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
+# vm_tally; the scenarios source it again in their own shell.
+. tests/vm/lib.sh
 export VV_SRC=$PWD
 export VV_BUILD=${VV_BUILD:-$PWD/build}
 export VV_SHARED=${VV_SHARED:-$(cd "$PWD/../shared" 2>/dev/null && pwd)}
@@ -119,18 +121,8 @@ run_one() {
 			. tests/vm/lib.sh
 			. "tests/vm/scenarios/$name.sh"
 		) 2>&1 | sed 's/^/  /'
-		p=$(grep -c '^PASS' "$work/results.tsv" 2>/dev/null)
-		f=$(grep -c '^FAIL' "$work/results.tsv" 2>/dev/null)
-		p=${p:-0} f=${f:-0}
-		if [ $((p + f)) -eq 0 ]; then
-			echo "  FAIL $name: no steps ran"; f=1
-		fi
-		if [ "$f" -gt 0 ]; then
-			echo "  $name: $p passed, $f failed ($((SECONDS - t0)) s); kept $work"
-			for c in "$work"/boot*/console.log; do [ -f "$c" ] && echo "  console log: $c"; done
-		else
-			echo "  $name: $p passed ($((SECONDS - t0)) s)"
-		fi
+		vm_tally "$name" "$work" "$t0"
+		p=$VM_PASSED f=$VM_FAILED
 		echo "$p $f $((SECONDS - t0))" >"$work/count"
 	} >"$work/out.log" 2>&1
 }

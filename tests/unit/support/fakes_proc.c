@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -282,4 +285,21 @@ long vv_fakes_counter(const struct vv_fakes *f, const char *name)
 		n = (long)json_object_get_int64(v);
 	json_object_put(o);
 	return n;
+}
+
+int vv_fakes_closed_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &l) < 0)
+		r = -errno;
+	else
+		r = ntohs(a.sin_port);
+	close(fd);	/* nothing listens there now */
+	return r;
 }

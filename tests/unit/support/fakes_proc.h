@@ -54,4 +54,43 @@ const char *vv_fakes_ctl_str(const struct vv_fakes *f, char *buf, size_t len,
 			     const char *member, const char *op, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/*
+ * A loopback TCP port nothing listens on (bound once, then closed): a
+ * server that is down. The port, or -errno.
+ */
+int vv_fakes_closed_port(void);
+
+/* VV_FAKES_GROUP flags. */
+#define VV_FAKES_FAST_RETRY	1	/* retries wait 1% of the real schedule */
+#define VV_FAKES_NO_PROXY	2	/* no https_proxy from the caller's environment */
+
+/*
+ * The group fixture of a test file that shares one set of fakes F:
+ * group_setup (start, with the flags above), group_teardown (stop), and
+ * reset (a test's setup: the fakes back to their first state).
+ */
+#define VV_FAKES_GROUP(F, flags)					\
+	static int group_setup(void **state)				\
+	{								\
+		(void)state;						\
+		if ((flags) & VV_FAKES_FAST_RETRY)			\
+			setenv("VV_TEST_BACKOFF_SCALE", "0.01", 1);	\
+		if ((flags) & VV_FAKES_NO_PROXY) {			\
+			unsetenv("https_proxy");			\
+			unsetenv("HTTPS_PROXY");			\
+		}							\
+		return vv_fakes_start(&(F), NULL) == 0 ? 0 : -1;	\
+	}								\
+	static int group_teardown(void **state)				\
+	{								\
+		(void)state;						\
+		vv_fakes_stop(&(F));					\
+		return 0;						\
+	}								\
+	static __attribute__((unused)) int reset(void **state)		\
+	{								\
+		(void)state;						\
+		return vv_fakes_ctl_ok(&(F), "reset", NULL);		\
+	}
+
 #endif

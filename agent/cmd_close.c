@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/open/open.h"
 
 static int run_close(const struct vv_options *opt, int argc, char **argv)
@@ -16,7 +17,8 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 	};
 	struct vv_open_setup s;
 	bool all = false;
-	char err[1024], bad[128];
+	struct vv_error err = { 0 };
+	char bad[128];
 	int c, failed, r;
 
 	while ((c = getopt_long(argc, argv, "a", longopts, NULL)) != -1) {
@@ -28,9 +30,9 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol close: give --all or volume names (see --help)\n");
 		return VV_EXIT_USAGE;
 	}
-	r = vv_open_setup(opt, false, &s, err, sizeof(err));
+	r = vv_open_setup(opt, false, &s, &err);
 	if (r < 0) {
-		fprintf(stderr, "vaultvol close: %s\n", err);
+		vv_error_print(opt->json, 0, "close", &err);
 		vv_open_teardown(&s);
 		return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
 	}
@@ -52,12 +54,13 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 			continue;
 		if (v->fail)
 			fprintf(stderr, "%s: FAILED (%s): %s\n%s:   remedy: %s\n", v->conf.name,
-				vv_fail_str(v->fail), v->message, v->conf.name, v->remedy);
+				vv_fail_str(v->fail), v->error.message, v->conf.name,
+				v->error.remedy);
 		else
 			printf("%s: %s\n", v->conf.name, v->changed ? "closed" : "already closed");
 	}
-	if (vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
-		fprintf(stderr, "vaultvol close: warning: %s\n", err);
+	if (vv_open_state_write(opt->state_dir, &s.plan, &err) < 0)
+		fprintf(stderr, "vaultvol close: warning: %s\n", err.message);
 	vv_open_teardown(&s);
 	return failed ? VV_EXIT_FAILURE : VV_EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/config/config.h"
 #include "agent/freeze/freeze_exec.h"
 #include "agent/freeze/freeze_marker.h"
@@ -26,10 +27,10 @@
 static int load_excludes(const struct vv_options *opt, struct vv_config **cfg, int *timeout_s,
 			 bool have_timeout)
 {
-	char err[512];
+	struct vv_error err = { 0 };
 
-	if (vv_config_load(opt->config_path, cfg, err, sizeof(err))) {
-		fprintf(stderr, "vaultvol: %s\n", err);
+	if (vv_config_load(opt->config_path, cfg, &err)) {
+		vv_error_print(opt->json, 0, NULL, &err);
 		return -EINVAL;
 	}
 	if (!have_timeout)

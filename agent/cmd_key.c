@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/config/config_vault.h"
 #include "base/log.h"
 #include "vault/vault.h"
@@ -112,10 +113,13 @@ static int parse_args(int argc, char **argv, struct key_args *a)
 	return 0;
 }
 
-static void fail(const char *what, const char *ref, const struct vv_error *err)
+static void fail(const struct vv_options *opt, const char *what, const char *ref,
+		 const struct vv_error *err)
 {
-	vv_err("key %s %s: %s (%s)", what, ref, err->message[0] ? err->message : "failed",
-	       vv_cause_str(err->cause));
+	char line[512];
+
+	snprintf(line, sizeof(line), "key %s %s", what, ref);
+	vv_error_print(opt->json, VV_EV_LOG | VV_EV_CAUSE, line, err);
 }
 
 static char *iso_time(int64_t t, char *buf, size_t len)
@@ -210,7 +214,7 @@ static int key_show(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	struct vv_bek *b = NULL;
 	struct key_args a;
-	char msg[512], fp[65];
+	char fp[65];
 	int64_t now = (int64_t)time(NULL);
 	bool expired, early;
 	int r = parse_args(argc, argv, &a);
@@ -221,14 +225,14 @@ static int key_show(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol key show: only --kek and --keystore apply\n");
 		return VV_EXIT_USAGE;
 	}
-	if (vv_vault_session_open(opt, a.keystore, &s, msg, sizeof(msg)) < 0) {
-		vv_err("%s", msg);
+	if (vv_vault_session_open(opt, a.keystore, &s, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, NULL, &err);
 		vv_vault_session_close(&s);
 		return VV_EXIT_USAGE;
 	}
 	r = vv_bek_fetch(s.vault, a.pos, a.kek, &b, &err);
 	if (r < 0) {
-		fail("show", a.pos, &err);
+		fail(opt, "show", a.pos, &err);
 		vv_vault_session_close(&s);
 		return VV_EXIT_FAILURE;
 	}
@@ -322,7 +326,8 @@ static int read_tty_secret(struct vv_secret **out)
 	return r;
 }
 
-static int load_key(const struct key_args *a, struct vv_secret **key)
+static int load_key(const struct vv_options *opt, const struct key_args *a,
+		    struct vv_secret **key)
 {
 	struct vv_error err = { 0 };
 	int sources = !!a->from_file + !!a->from_stdin + !!a->generate, r;
@@ -345,7 +350,8 @@ static int load_key(const struct key_args *a, struct vv_secret **key)
 		if (RAND_priv_bytes((*key)->data, (int)a->generate) != 1) {
 			vv_secret_free(*key);
 			*key = NULL;
-			vv_err("key put: the random generator failed");
+			vv_fail(&err, -EIO, VV_CAUSE_SYSTEM, "the random generator failed");
+			vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
 			return -EIO;
 		}
 		(*key)->len = (size_t)a->generate;
@@ -354,12 +360,14 @@ static int load_key(const struct key_args *a, struct vv_secret **key)
 	if (a->from_file) {
 		r = vv_key_file_read(AT_FDCWD, a->from_file, 0, key, &err);
 		if (r < 0)
-			vv_err("key put: %s", err.message);
+			vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
 		return r;
 	}
 	r = isatty(0) ? read_tty_secret(key) : read_fd_secret(0, key);
-	if (r < 0)
-		vv_err("key put: reading the key from stdin: %s", strerror(-r));
+	if (r < 0) {
+		vv_fail(&err, r, VV_CAUSE_SYSTEM, "reading the key from stdin: %s", strerror(-r));
+		vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
+	}
 	return r;
 }
 
@@ -369,7 +377,7 @@ static int key_put(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	struct vv_secret *key = NULL;
 	struct key_args a;
-	char msg[512], fp[65], *ref = NULL, *kid = NULL;
+	char fp[65], *ref = NULL, *kid = NULL;
 	int r = parse_args(argc, argv, &a);
 
 	if (r)
@@ -378,25 +386,26 @@ static int key_put(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol key put: --bits belongs to new-kek\n");
 		return VV_EXIT_USAGE;
 	}
-	r = load_key(&a, &key);
+	r = load_key(opt, &a, &key);
 	if (r == -EINVAL)
 		return VV_EXIT_USAGE;
 	if (r < 0)
 		return VV_EXIT_FAILURE;
 	if (key->len == 0) {
-		vv_err("key put: the key is empty");
+		vv_fail(&err, -EINVAL, VV_CAUSE_CONFIG, "the key is empty");
+		vv_error_print(opt->json, VV_EV_LOG, "key put", &err);
 		vv_secret_free(key);
 		return VV_EXIT_FAILURE;
 	}
-	if (vv_vault_session_open(opt, a.keystore, &s, msg, sizeof(msg)) < 0) {
-		vv_err("%s", msg);
+	if (vv_vault_session_open(opt, a.keystore, &s, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, NULL, &err);
 		vv_vault_session_close(&s);
 		vv_secret_free(key);
 		return VV_EXIT_USAGE;
 	}
 	r = vv_bek_store(s.vault, a.pos, key, a.kek, a.alg, a.file_name, &ref, &kid, &err);
 	if (r < 0) {
-		fail("put", a.pos, &err);
+		fail(opt, "put", a.pos, &err);
 		r = VV_EXIT_FAILURE;
 		goto out;
 	}
@@ -439,7 +448,6 @@ static int key_new_kek(const struct vv_options *opt, int argc, char **argv)
 	struct vv_config *cfg = NULL;
 	struct key_args a;
 	const char *dir;
-	char msg[512];
 	int r = parse_args(argc, argv, &a);
 
 	if (r)
@@ -448,8 +456,8 @@ static int key_new_kek(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol key new-kek: only --bits and --keystore apply\n");
 		return VV_EXIT_USAGE;
 	}
-	if (vv_config_load(opt->config_path, &cfg, msg, sizeof(msg)) < 0) {
-		vv_err("%s", msg);
+	if (vv_config_load(opt->config_path, &cfg, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, NULL, &err);
 		return VV_EXIT_USAGE;
 	}
 	dir = a.keystore ? a.keystore : cfg->vault.keystore ? cfg->vault.keystore
@@ -458,7 +466,7 @@ static int key_new_kek(const struct vv_options *opt, int argc, char **argv)
 		a.bits = 3072;
 	r = vv_keystore_create_kek(dir, a.pos, (unsigned)(a.bits > 0 ? a.bits : 0), &err);
 	if (r < 0) {
-		fail("new-kek", a.pos, &err);
+		fail(opt, "new-kek", a.pos, &err);
 		r = VV_EXIT_FAILURE;
 	} else {
 		if (opt->json)

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/open/open.h"
 #include "base/log.h"
 
@@ -37,9 +38,10 @@ static void print_volume(const struct vv_vol *v, bool check)
 			fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
 		fprintf(stderr, "%s: FAILED (%s%s%s): %s\n", v->conf.name, vv_fail_str(v->fail),
 			v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
-			v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->cause) : "", v->message);
-		if (v->remedy[0])
-			fprintf(stderr, "%s:   remedy: %s\n", v->conf.name, v->remedy);
+			v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->error.cause) : "",
+			v->error.message);
+		if (v->error.remedy[0])
+			fprintf(stderr, "%s:   remedy: %s\n", v->conf.name, v->error.remedy);
 		return;
 	}
 	if (check)
@@ -109,7 +111,8 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 	bool all = false, json = opt->json;
 	long wait_s = 0, jobs = 0;
 	long long deadline;
-	char err[1024], bad[128];
+	struct vv_error err = { 0 };
+	char bad[128];
 	int c, failed = 0, r, attempt = 0;
 
 	while ((c = getopt_long(argc, argv, "aw:j:", longopts, NULL)) != -1) {
@@ -144,16 +147,17 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 	ctx.jobs = (int)jobs;
 	deadline = now_ms() + wait_s * 1000;
 	for (;;) {
-		r = vv_open_setup(opt, true, &s, err, sizeof(err));
+		r = vv_open_setup(opt, true, &s, &err);
 		if (r < 0) {
-			fprintf(stderr, "vaultvol open: %s\n", err);
+			vv_error_print(json, 0, "open", &err);
 			vv_open_teardown(&s);
 			return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
 		}
 		if (!all && vv_open_select(&s.plan, argv + optind, (size_t)(argc - optind),
 					   bad, sizeof(bad)) < 0) {
-			fprintf(stderr, "vaultvol open: no volume named '%s' (`vaultvol status` "
-				"lists them)\n", bad);
+			vv_fail(&err, -ENOENT, VV_CAUSE_NOT_FOUND,
+				"no volume named '%s' (`vaultvol status` lists them)", bad);
+			vv_error_print(json, 0, "open", &err);
 			vv_open_teardown(&s);
 			return VV_EXIT_USAGE;
 		}
@@ -176,8 +180,8 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 			vv_info("open: %d volume(s) failed transiently; retrying in %ld ms", failed,
 				pause);
 			if (!ctx.check_only) {
-				if (vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
-					vv_warn("%s", err);
+				if (vv_open_state_write(opt->state_dir, &s.plan, &err) < 0)
+					vv_warn("%s", err.message);
 			}
 			vv_open_teardown(&s);
 			usleep((useconds_t)pause * 1000);
@@ -212,8 +216,8 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 			"(exchanged LUNs?): each used its own disk (by UUID), not its LUN's; fix "
 			"the descriptions\n",
 			ctx.stats.relocated);
-	if (!ctx.check_only && vv_open_state_write(opt->state_dir, &s.plan, err, sizeof(err)) < 0)
-		fprintf(stderr, "vaultvol open: warning: %s\n", err);
+	if (!ctx.check_only && vv_open_state_write(opt->state_dir, &s.plan, &err) < 0)
+		fprintf(stderr, "vaultvol open: warning: %s\n", err.message);
 	vv_debug("open: %u key fetch(es), %u reuse(s)", ctx.stats.fetches, ctx.stats.key_waits);
 	vv_open_teardown(&s);
 	/* A volume found away from its described disk needs a person: not a success. */

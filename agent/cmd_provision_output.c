@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "base/log.h"
 
 static void add(struct json_object *o, const char *k, const char *v)
@@ -72,25 +73,25 @@ int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
 		    const struct vv_token *t)
 {
 	const char *refs[] = { t->key, t->kek };
-	char msg[PATH_MAX + 512];
+	struct vv_error err = { 0 };
 	int r = 0;
 
 	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]) && !r; i++)
-		r = vv_config_trust_vault(opt ? opt->config_path : NULL, cfg, refs[i], msg,
-					  sizeof(msg));
+		r = vv_config_trust_vault(opt ? opt->config_path : NULL, cfg, refs[i], &err);
 	if (r < 0)
 		vv_err("%s; the volume is ready, but after a restore vaultvol will not trust "
-		       "its vault: add the vault under [vault] allowed = in the config file", msg);
+		       "its vault: add the vault under [vault] allowed = in the config file",
+		       err.message);
 	return r;
 }
 
 int pv_session_open(const struct vv_options *opt, const char *keystore, const char *cmd,
 		    struct vv_vault_session *s)
 {
-	char msg[512];
+	struct vv_error err = { 0 };
 
-	if (vv_vault_session_open(opt, keystore, s, msg, sizeof(msg)) < 0) {
-		vv_err("%s: %s", cmd, msg);
+	if (vv_vault_session_open(opt, keystore, s, &err) < 0) {
+		vv_error_print(opt->json, VV_EV_LOG, cmd, &err);
 		vv_vault_session_close(s);
 		return VV_EXIT_USAGE;
 	}

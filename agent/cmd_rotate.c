@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/provision/provision.h"
 #include "agent/cmd_provision_output.h"
 #include "agent/config/config_vault.h"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/config/config.h"
 #include "agent/snapshot/snapshot.h"
 #include "agent/snapshot/snapshot_config.h"
@@ -40,7 +41,7 @@ static int run_snapshot(const struct vv_options *opt, int argc, char **argv)
 	struct vv_config *cfg = NULL;
 	const char **excl = NULL;
 	size_t nexcl = 0;
-	char err[512];
+	struct vv_error err = { 0 };
 	int c, r, status = VV_EXIT_USAGE;
 
 	while ((c = getopt_long(argc, argv, "+t:", longopts, NULL)) != -1) {
@@ -86,9 +87,9 @@ static int run_snapshot(const struct vv_options *opt, int argc, char **argv)
 		goto out;
 	}
 
-	r = vv_config_load(opt->config_path, &cfg, err, sizeof(err));
+	r = vv_config_load(opt->config_path, &cfg, &err);
 	if (r) {
-		fprintf(stderr, "vaultvol snapshot: %s\n", err);
+		vv_error_print(opt->json, 0, "snapshot", &err);
 		goto out;
 	}
 	if (vv_exclude_append(&excl, &nexcl, (const char *const *)cfg->snapshot.exclude,

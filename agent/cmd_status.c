@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "agent/command.h"
+#include "agent/error_view.h"
 #include "agent/open/open.h"
 
 /* The secret's name and version from a versioned id (URL or keystore:N/V). */
@@ -63,9 +64,9 @@ static void print_table(const struct vv_open_plan *plan)
 		}
 		if (v->reencrypt_pct >= 0)
 			printf("%s: encryption in progress, %d%%\n", v->conf.name, v->reencrypt_pct);
-		if (v->message[0])
-			printf("%s: %s%s%s\n", v->conf.name, v->message,
-			       v->remedy[0] ? "; remedy: " : "", v->remedy);
+		if (v->error.message[0])
+			printf("%s: %s%s%s\n", v->conf.name, v->error.message,
+			       v->error.remedy[0] ? "; remedy: " : "", v->error.remedy);
 		if (v->warning[0])
 			printf("%s: warning: %s\n", v->conf.name, v->warning);
 	}
@@ -79,7 +80,7 @@ static int run_status(const struct vv_options *opt, int argc, char **argv)
 	};
 	struct vv_open_setup s;
 	bool json = opt->json;
-	char err[1024];
+	struct vv_error err = { 0 };
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -91,9 +92,9 @@ static int run_status(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol status: no arguments expected\n");
 		return VV_EXIT_USAGE;
 	}
-	r = vv_open_setup(opt, false, &s, err, sizeof(err));
+	r = vv_open_setup(opt, false, &s, &err);
 	if (r < 0) {
-		fprintf(stderr, "vaultvol status: %s\n", err);
+		vv_error_print(json, 0, "status", &err);
 		vv_open_teardown(&s);
 		return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
 	}

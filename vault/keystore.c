@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "base/writefile.h"
 #include "vault/vault.h"
 
 bool vv_keystore_name_valid(const char *name)
@@ -179,70 +180,18 @@ static int open_entry(int storefd, const char *name, bool create,
 	return fd;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
- * Write buf to dirfd/name atomically: a 0600 temporary file beside it,
- * fsync, rename over (or, with noreplace, only if name does not exist).
- * The caller fsyncs the directory once its renames are done.
+ * Write buf to dirfd/name atomically (0600; with noreplace, only if name
+ * does not exist). The caller fsyncs the directory once its renames are done.
  */
 static int write_atomic(int dirfd, const char *name, const void *buf,
 			size_t len, bool noreplace, struct vv_error *err)
 {
-	unsigned char rnd[8];
-	char tmp[256];
-	int fd, r;
+	int r = vv_file_write_atomic(dirfd, name, buf, len, 0600, VV_WF_NO_DIRSYNC |
+				     (noreplace ? VV_WF_NOREPLACE : 0), err);
 
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		vv_error_set(err, VV_CAUSE_CRYPTO, 0, "random generator failed");
-		return -EIO;
-	}
-	snprintf(tmp, sizeof(tmp), ".tmp-%02x%02x%02x%02x%02x%02x%02x%02x-%s",
-		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0) {
-		r = -errno;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "cannot create %s: %s", tmp,
-			     strerror(-r));
-		return r;
-	}
-	r = write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0) {
-		if (noreplace)
-			r = renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE);
-		else
-			r = renameat(dirfd, tmp, dirfd, name);
-		if (r < 0)
-			r = -errno;
-	}
-	if (r < 0) {
-		unlinkat(dirfd, tmp, 0);
-		if (r == -EEXIST)
-			vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s already exists", name);
-		else
-			vv_error_set(err, VV_CAUSE_CONFIG, 0, "cannot write %s: %s", name,
-				     strerror(-r));
-	}
+	if (r < 0 && err)
+		err->cause = VV_CAUSE_CONFIG;
 	return r;
 }
 

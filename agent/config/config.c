@@ -417,8 +417,7 @@ enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_OPEN, SEC_ADE 
 struct parser {
 	const char *name;
 	int line;
-	char *err;
-	size_t errlen;
+	struct vv_error *err;
 	struct vv_config *cfg;
 	enum section sec;
 	struct vv_volume_conf *vol;	/* current [volume] */
@@ -433,15 +432,13 @@ static int perr(struct parser *p, const char *fmt, ...) __attribute__((format(pr
 
 static int perr(struct parser *p, const char *fmt, ...)
 {
-	int n = snprintf(p->err, p->errlen, "%s:%d: ", p->name, p->line);
+	char what[sizeof(p->err->message)];
 	va_list ap;
 
-	if (n >= 0 && (size_t)n < p->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return vv_fail(p->err, -EINVAL, VV_CAUSE_CONFIG, "%s:%d: %s", p->name, p->line, what);
 }
 
 static char *trim(char *s)
@@ -580,9 +577,9 @@ static int vault_key(struct parser *p, const char *k, const char *v)
 	if (!strcmp(k, "secondary"))
 		return set_str(p, &c->secondary, k, v, https_url, "an https:// URL");
 	if (!strcmp(k, "allowed"))
-		return vv_config_add_allowed(c, v, p->err, p->errlen, p->name, p->line);
+		return vv_config_add_allowed(c, v, p->err, p->name, p->line);
 	if (!strcmp(k, "moved"))
-		return vv_config_add_moved(c, v, p->err, p->errlen, p->name, p->line);
+		return vv_config_add_moved(c, v, p->err, p->name, p->line);
 	if (!strcmp(k, "imds"))
 		return set_str(p, &c->imds, k, v, http_url, "an http:// URL");
 	if (!strcmp(k, "ca_file"))
@@ -784,14 +781,13 @@ static struct vv_config *config_new(void)
 }
 
 int vv_config_parse(const char *text, const char *name, struct vv_config **out,
-		    char *errbuf, size_t errlen)
+		    struct vv_error *err)
 {
-	struct parser p = { .name = name ? name : "(config)", .err = errbuf, .errlen = errlen };
+	struct parser p = { .name = name ? name : "(config)", .err = err };
 	char *copy = strdup(text), *save = NULL, *line, *cur;
 	int r = 0;
 
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	vv_error_clear(err);
 	p.cfg = config_new();
 	if (!copy || !p.cfg) {
 		r = -ENOMEM;
@@ -822,7 +818,7 @@ int vv_config_parse(const char *text, const char *name, struct vv_config **out,
 		else
 			r = key_line(&p, line);
 		if (r == -ENOMEM)
-			snprintf(errbuf, errlen, "%s: out of memory", p.name);
+			vv_fail(err, r, VV_CAUSE_SYSTEM, "%s: out of memory", p.name);
 	}
 	if (!r)
 		r = finish_volume(&p);
@@ -837,7 +833,7 @@ out:
 }
 
 int vv_config_load_file(const char *path, bool must_exist, struct vv_config **out,
-			char *errbuf, size_t errlen)
+			struct vv_error *err)
 {
 	bool is_default = !must_exist;
 	struct vv_error e = { 0 };
@@ -847,8 +843,7 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
 
 	if (!path)
 		path = VV_DEFAULT_CONFIG;
-	if (errbuf && errlen)
-		errbuf[0] = '\0';
+	vv_error_clear(err);
 	/*
 	 * The file names key sources and mount points: whoever can write it
 	 * can redirect keys and mounts, so it must be as protected as root.
@@ -858,16 +853,13 @@ int vv_config_load_file(const char *path, bool must_exist, struct vv_config **ou
 		*out = config_new();
 		return *out ? 0 : -ENOMEM;
 	}
-	if (r < 0) {
-		snprintf(errbuf, errlen, "%s", e.message);
-		return r;
-	}
+	if (r < 0)
+		return vv_fail(err, r, e.cause, "%s", e.message);
 	if (strlen(text) != got) {
-		snprintf(errbuf, errlen, "%s: contains a NUL byte", path);
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s: contains a NUL byte", path);
 		goto out;
 	}
-	r = vv_config_parse(text, path, out, errbuf, errlen);
+	r = vv_config_parse(text, path, out, err);
 	if (!r) {
 		(*out)->path = strdup(path);
 		if (!(*out)->path) {

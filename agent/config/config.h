@@ -43,6 +43,7 @@
 #include <stddef.h>
 
 #include "agent/options.h"
+#include "base/error.h"
 #include "vault/vault.h"
 
 enum vv_match_kind {
@@ -129,28 +130,28 @@ struct vv_config {
  * VV_DEFAULT_CONFIG. A missing file is an empty configuration only at the
  * default path (a machine that relies on tokens and ADE state needs none);
  * a path given explicitly (--config) must exist. Returns 0, or -errno with
- * a message "FILE:LINE: what is wrong" in errbuf; *out is set only on
+ * a message "FILE:LINE: what is wrong" in err; *out is set only on
  * success.
  */
-int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen);
+int vv_config_load(const char *path, struct vv_config **out, struct vv_error *err);
 
 /* One file, without drop-ins; must_exist false: ENOENT is an empty config. */
 int vv_config_load_file(const char *path, bool must_exist, struct vv_config **out,
-			char *errbuf, size_t errlen);
+			struct vv_error *err);
 
 /*
  * Add the vault URLs of an `allowed` value (space or comma separated) as
  * normalised origins; duplicates are dropped. file:line for messages.
  */
-int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
-			  size_t errlen, const char *file, int line);
+int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			  const char *file, int line);
 
 /*
  * Add a `moved = OLD NEW` mapping (normalised origins). A vault moved
  * twice, or moved to itself, is an error naming file:line.
  */
-int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
-			size_t errlen, const char *file, int line);
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			const char *file, int line);
 
 /* The drop-in directory of a config file: "conf.d" beside it. */
 int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen);
@@ -161,14 +162,14 @@ int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen);
  * unless the configuration already trusts it. Called by provision, adopt
  * and rotate with the references they used, so a restored OS disk carries
  * its own allow-list. ref: any key or KEK reference; non-vault references
- * are ignored. 0 or -errno with a message in errbuf.
+ * are ignored. 0 or -errno with a message in err.
  */
 int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
-			  const char *ref, char *errbuf, size_t errlen);
+			  const char *ref, struct vv_error *err);
 
 /* The same from a string (tests; no ownership checks); name is used in messages. */
 int vv_config_parse(const char *text, const char *name, struct vv_config **out,
-		    char *errbuf, size_t errlen);
+		    struct vv_error *err);
 
 void vv_config_free(struct vv_config *cfg);
 

@@ -56,7 +56,7 @@ static bool bek_name_ok(const char *name)
 }
 
 /* Open a state file; NULL with errno ENOENT when absent. Unsafe files fail. */
-static FILE *open_state(const char *path, int *r, char *err, size_t errlen)
+static FILE *open_state(const char *path, int *r, struct vv_error *err)
 {
 	struct vv_error e = { 0 };
 	struct stat st;
@@ -68,7 +68,7 @@ static FILE *open_state(const char *path, int *r, char *err, size_t errlen)
 	if (fd < 0) {
 		if (fd != -ENOENT) {
 			*r = fd == -EINVAL || fd == -ELOOP ? -EPERM : fd;
-			snprintf(err, errlen, "%.400s; ignoring ADE state", e.message);
+			vv_fail(err, *r, VV_CAUSE_CONFIG, "%.400s; ignoring ADE state", e.message);
 		}
 		errno = -fd;
 		return NULL;
@@ -77,7 +77,7 @@ static FILE *open_state(const char *path, int *r, char *err, size_t errlen)
 	if (!f) {
 		*r = -errno;
 		close(fd);
-		snprintf(err, errlen, "%s: %s", path, strerror(-*r));
+		vv_fail(err, *r, VV_CAUSE_SYSTEM, "%s: %s", path, strerror(-*r));
 	}
 	return f;
 }
@@ -160,12 +160,12 @@ static int from_fstab(const char *fstab, struct vv_volume_conf *v)
 {
 	char want[PATH_MAX], line[4096];
 	int r = 0, dummy;
-	char err[256];
-	FILE *f = open_state(fstab, &dummy, err, sizeof(err));
+	struct vv_error err = { 0 };
+	FILE *f = open_state(fstab, &dummy, &err);
 
 	if (!f) {
 		if (dummy)
-			vv_warn("%s", err);
+			vv_warn("%s", err.message);
 		return 0;
 	}
 	snprintf(want, sizeof(want), "/dev/mapper/%s", v->name);
@@ -204,14 +204,14 @@ static bool truthy(const char *s)
 }
 
 static int load_crypt_mount(const char *root, struct vv_volume_conf **vols, size_t *n,
-			    char *err, size_t errlen)
+			    struct vv_error *err)
 {
 	char path[PATH_MAX], line[4096];
 	int r = 0, lineno = 0, added = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s%s", root, VV_ADE_CRYPT_MOUNT);
-	f = open_state(path, &r, err, errlen);
+	f = open_state(path, &r, err);
 	if (!f)
 		return r;
 	while (fgets(line, sizeof(line), f)) {
@@ -303,7 +303,7 @@ int vv_ade_crypttab_options(char *opts, char **header)
 }
 
 static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t *n,
-			 char *err, size_t errlen)
+			 struct vv_error *err)
 {
 	char path[PATH_MAX], fstab[PATH_MAX], line[4096];
 	int r = 0, lineno = 0, added = 0;
@@ -311,7 +311,7 @@ static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t 
 
 	snprintf(path, sizeof(path), "%s/etc/crypttab", root);
 	snprintf(fstab, sizeof(fstab), "%s/etc/fstab", root);
-	f = open_state(path, &r, err, errlen);
+	f = open_state(path, &r, err);
 	if (!f)
 		return r;
 	while (fgets(line, sizeof(line), f)) {
@@ -377,26 +377,26 @@ static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t 
 }
 
 int vv_ade_load(const char *root, struct vv_volume_conf **vols, size_t *n,
-		char *err, size_t errlen)
+		struct vv_error *err)
 {
-	char e1[512] = "", e2[512] = "";
+	struct vv_error e1 = { 0 }, e2 = { 0 };
 	int a, b;
 
 	if (!root)
 		root = "";
 	/* An unsafe or unreadable file is reported and skipped; the other may still count. */
-	a = load_crypt_mount(root, vols, n, e1, sizeof(e1));
+	a = load_crypt_mount(root, vols, n, &e1);
 	if (a == -ENOMEM)
 		return a;
-	b = load_crypttab(root, vols, n, e2, sizeof(e2));
+	b = load_crypttab(root, vols, n, &e2);
 	if (b == -ENOMEM)
 		return b;
 	if (a < 0)
-		vv_warn("%s", e1);
+		vv_warn("%s", e1.message);
 	if (b < 0)
-		vv_warn("%s", e2);
-	if (err && errlen)
-		snprintf(err, errlen, "%s%s%s", a < 0 ? e1 : "", a < 0 && b < 0 ? "; " : "",
-			 b < 0 ? e2 : "");
+		vv_warn("%s", e2.message);
+	/* Skipped files are reported, not failed: the count is still returned. */
+	vv_error_set(err, a < 0 || b < 0 ? VV_CAUSE_CONFIG : VV_CAUSE_NONE, 0, "%s%s%s",
+		     a < 0 ? e1.message : "", a < 0 && b < 0 ? "; " : "", b < 0 ? e2.message : "");
 	return (a < 0 ? 0 : a) + (b < 0 ? 0 : b);
 }

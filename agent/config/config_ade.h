@@ -54,7 +54,7 @@
  * volumes added, or -ENOMEM.
  */
 int vv_ade_load(const char *root, struct vv_volume_conf **vols, size_t *n,
-		char *err, size_t errlen);
+		struct vv_error *err);
 
 /*
  * crypttab options (modified in place): *header gets header=PATH (NULL when

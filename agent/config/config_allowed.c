@@ -12,10 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/error.h"
 #include "vault/vault.h"
 
-int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *errbuf,
-			  size_t errlen, const char *file, int line)
+int vv_config_add_allowed(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			  const char *file, int line)
 {
 	char *copy = strdup(value), *save = NULL;
 	int r = 0;
@@ -27,9 +28,9 @@ int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *er
 		bool dup = false;
 
 		if (vv_origin(u, o, sizeof(o)) < 0) {
-			snprintf(errbuf, errlen, "%s:%d: allowed: '%s' is not a vault URL "
-				 "(https://HOST[:PORT] with a DNS name)", file, line, u);
-			r = -EINVAL;
+			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				    "%s:%d: allowed: '%s' is not a vault URL "
+				    "(https://HOST[:PORT] with a DNS name)", file, line, u);
 			break;
 		}
 		for (size_t i = 0; i < c->nallowed; i++)
@@ -52,32 +53,29 @@ int vv_config_add_allowed(struct vv_config_vault *c, const char *value, char *er
 	return r;
 }
 
-int vv_config_add_moved(struct vv_config_vault *c, const char *value, char *errbuf,
-			size_t errlen, const char *file, int line)
+int vv_config_add_moved(struct vv_config_vault *c, const char *value, struct vv_error *err,
+			const char *file, int line)
 {
 	char from[VV_ORIGIN_MAX], to[VV_ORIGIN_MAX], a[VV_ORIGIN_MAX], b[VV_ORIGIN_MAX];
 	struct vv_vault_move *n;
 	char extra;
 
 	if (sscanf(value, "%299s %299s %c", a, b, &extra) != 2 ||
-	    vv_origin(a, from, sizeof(from)) < 0 || vv_origin(b, to, sizeof(to)) < 0) {
-		snprintf(errbuf, errlen, "%s:%d: moved: expected two vault URLs, "
-			 "'https://OLD-VAULT https://NEW-VAULT' (got '%s')", file, line, value);
-		return -EINVAL;
-	}
-	if (!strcmp(from, to)) {
-		snprintf(errbuf, errlen, "%s:%d: moved: %s moved to itself", file, line, from);
-		return -EINVAL;
-	}
+	    vv_origin(a, from, sizeof(from)) < 0 || vv_origin(b, to, sizeof(to)) < 0)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s:%d: moved: expected two vault URLs, "
+			       "'https://OLD-VAULT https://NEW-VAULT' (got '%s')", file, line, value);
+	if (!strcmp(from, to))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s:%d: moved: %s moved to itself", file, line, from);
 	for (size_t i = 0; i < c->nmoves; i++) {
 		if (!strcmp(c->moves[i].from, from) && !strcmp(c->moves[i].to, to))
 			return 0;	/* the same line in two files */
 		if (!strcmp(c->moves[i].from, from) || !strcmp(c->moves[i].to, from) ||
-		    !strcmp(c->moves[i].from, to)) {
-			snprintf(errbuf, errlen, "%s:%d: moved: %s is already mapped (to %s); "
-				 "one mapping per vault, no chains", file, line, from, c->moves[i].to);
-			return -EINVAL;
-		}
+		    !strcmp(c->moves[i].from, to))
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "%s:%d: moved: %s is already mapped (to %s); "
+				       "one mapping per vault, no chains", file, line, from, c->moves[i].to);
 	}
 	n = realloc(c->moves, (c->nmoves + 1) * sizeof(*n));
 	if (!n)

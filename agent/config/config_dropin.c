@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/writefile.h"
 #include "vault/vault.h"
 
 int vv_config_dropin_dir(const char *config_path, char *out, size_t outlen)
@@ -47,28 +48,26 @@ static int take_str(char **dst, char **src)
 }
 
 static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
-		 char *errbuf, size_t errlen)
+		 struct vv_error *err)
 {
 	struct vv_config_vault *a = &cfg->vault, *b = &d->vault;
 	struct vv_volume_conf *nv;
 
 	if (d->snapshot.nexclude || d->snapshot.scripts_config || d->snapshot.hooks_dir ||
-	    d->snapshot.timeout_s != VV_SNAPSHOT_DEFAULT_TIMEOUT_S) {
-		snprintf(errbuf, errlen, "%s: [snapshot] belongs in the main config file", path);
-		return -EINVAL;
-	}
+	    d->snapshot.timeout_s != VV_SNAPSHOT_DEFAULT_TIMEOUT_S)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s: [snapshot] belongs in the main config file", path);
 	for (size_t i = 0; i < d->nvolumes; i++) {
 		const struct vv_volume_conf *old = vv_config_volume(cfg, d->volumes[i].name);
 
-		if (old) {
-			snprintf(errbuf, errlen, "%s: [volume %s] is already described at %s",
-				 d->volumes[i].where ? d->volumes[i].where : path,
-				 d->volumes[i].name, old->where ? old->where : "?");
-			return -EINVAL;
-		}
+		if (old)
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "%s: [volume %s] is already described at %s",
+				       d->volumes[i].where ? d->volumes[i].where : path,
+				       d->volumes[i].name, old->where ? old->where : "?");
 	}
 	for (size_t i = 0; i < b->nallowed; i++) {
-		int r = vv_config_add_allowed(a, b->allowed[i], errbuf, errlen, path, 0);
+		int r = vv_config_add_allowed(a, b->allowed[i], err, path, 0);
 
 		if (r < 0)
 			return r;
@@ -78,7 +77,7 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 		int r;
 
 		snprintf(line, sizeof(line), "%s %s", b->moves[i].from, b->moves[i].to);
-		r = vv_config_add_moved(a, line, errbuf, errlen, path, 0);
+		r = vv_config_add_moved(a, line, err, path, 0);
 		if (r < 0)
 			return r;
 	}
@@ -115,30 +114,26 @@ static int dropin_filter(const struct dirent *e)
 }
 
 /* The directory decides what is trusted too: it must be as protected as its files. */
-static int check_dir(const char *dir, char *errbuf, size_t errlen)
+static int check_dir(const char *dir, struct vv_error *err)
 {
 	struct stat st;
 
 	if (lstat(dir, &st) < 0)
 		return errno == ENOENT ? 1 : -errno;
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(errbuf, errlen, "%s: not a directory", dir);
-		return -ENOTDIR;
-	}
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		snprintf(errbuf, errlen, "%s: owned by uid %u, must be owned by root", dir,
-			 (unsigned)st.st_uid);
-		return -EPERM;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(errbuf, errlen, "%s: writable by group or others (mode %04o); run: chmod go-w %s",
-			 dir, (unsigned)(st.st_mode & 07777), dir);
-		return -EPERM;
-	}
+	if (!S_ISDIR(st.st_mode))
+		return vv_fail(err, -ENOTDIR, VV_CAUSE_CONFIG, "%s: not a directory", dir);
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			       "%s: owned by uid %u, must be owned by root", dir,
+			       (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			       "%s: writable by group or others (mode %04o); run: chmod go-w %s",
+			       dir, (unsigned)(st.st_mode & 07777), dir);
 	return 0;
 }
 
-int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_t errlen)
+int vv_config_load(const char *path, struct vv_config **out, struct vv_error *err)
 {
 	bool is_default = !path || !strcmp(path, VV_DEFAULT_CONFIG);
 	struct vv_config *cfg = NULL, *d = NULL;
@@ -146,32 +141,31 @@ int vv_config_load(const char *path, struct vv_config **out, char *errbuf, size_
 	char dir[PATH_MAX], file[PATH_MAX + 256];
 	int n = 0, r;
 
-	r = vv_config_load_file(path, !is_default, &cfg, errbuf, errlen);
+	r = vv_config_load_file(path, !is_default, &cfg, err);
 	if (r < 0)
 		return r;
 	r = vv_config_dropin_dir(path, dir, sizeof(dir));
 	if (r < 0)
 		goto out;
-	r = check_dir(dir, errbuf, errlen);
+	r = check_dir(dir, err);
 	if (r) {
 		if (r == 1)
 			r = 0;	/* no drop-ins */
-		else if (errbuf && errlen && !errbuf[0])
-			snprintf(errbuf, errlen, "%s: %s", dir, strerror(-r));
+		else if (err && !err->message[0])
+			vv_fail(err, r, VV_CAUSE_SYSTEM, "%s: %s", dir, strerror(-r));
 		goto out;
 	}
 	n = scandir(dir, &ents, dropin_filter, alphasort);
 	if (n < 0) {
-		r = -errno;
-		snprintf(errbuf, errlen, "%s: %s", dir, strerror(-r));
+		r = vv_fail(err, -errno, VV_CAUSE_SYSTEM, "%s: %s", dir, strerror(errno));
 		n = 0;
 		goto out;
 	}
 	for (int i = 0; i < n && !r; i++) {
 		snprintf(file, sizeof(file), "%s/%s", dir, ents[i]->d_name);
-		r = vv_config_load_file(file, true, &d, errbuf, errlen);
+		r = vv_config_load_file(file, true, &d, err);
 		if (!r)
-			r = merge(cfg, d, file, errbuf, errlen);
+			r = merge(cfg, d, file, err);
 		vv_config_free(d);
 		d = NULL;
 	}
@@ -213,15 +207,15 @@ static int mkdir_one(const char *d)
 }
 
 int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
-			  const char *ref, char *errbuf, size_t errlen)
+			  const char *ref, struct vv_error *err)
 {
 	char o[VV_ORIGIN_MAX], dir[PATH_MAX], parent[PATH_MAX], name[PATH_MAX + VV_ORIGIN_MAX + 32];
-	char tmp[PATH_MAX + VV_ORIGIN_MAX + 64], text[2 * VV_ORIGIN_MAX + 256], stamp[64];
+	char text[2 * VV_ORIGIN_MAX + 256], stamp[64];
 	const char *host;
 	time_t now = time(NULL);
 	size_t len;
-	int fd = -1, r, dfd = -1;
 	char *slash;
+	int r;
 
 	if (!ref || strncmp(ref, "https://", 8) || vv_origin(ref, o, sizeof(o)) < 0 ||
 	    trusted_by(cfg, o))
@@ -249,34 +243,12 @@ int vv_config_trust_vault(const char *config_path, const struct vv_config *cfg,
 			       "# Written by vaultvol on %s: volumes on this machine keep their\n"
 			       "# keys in this vault, so it is trusted (docs/security.md).\n"
 			       "[vault]\nallowed = %s\n", stamp, o);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", name, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		r = -errno;
+	r = vv_file_write_atomic(AT_FDCWD, name, text, len, 0644, 0, NULL);
+	if (r < 0)
 		goto fail;
-	}
-	if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		r = errno ? -errno : -EIO;
-		goto fail;
-	}
-	close(fd);
-	fd = -1;
-	if (rename(tmp, name) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	return 0;
 fail:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
-	snprintf(errbuf, errlen, "cannot write the vault allow-list drop-in for %s in %s: %s",
-		 o, dir, strerror(-r));
-	return r;
+	return vv_fail(err, r, VV_CAUSE_SYSTEM,
+		       "cannot write the vault allow-list drop-in for %s in %s: %s",
+		       o, dir, strerror(-r));
 }

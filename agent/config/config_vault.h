@@ -28,10 +28,10 @@ struct vv_vault_session {
  * Load opt->config_path (a missing default file is an empty config), apply
  * the command-line overrides and, when keystore_dir is not NULL, that
  * keystore directory; then create the client. On failure a message is in
- * errbuf. Close with vv_vault_session_close() (also after a failure).
+ * err. Close with vv_vault_session_close() (also after a failure).
  */
 int vv_vault_session_open(const struct vv_options *opt, const char *keystore_dir,
-			  struct vv_vault_session *s, char *errbuf, size_t errlen);
+			  struct vv_vault_session *s, struct vv_error *err);
 void vv_vault_session_close(struct vv_vault_session *s);
 
 #endif

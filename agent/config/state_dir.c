@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,18 +12,6 @@
 #include <unistd.h>
 
 #include "base/readfile.h"
-
-static int fail(int r, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return r;
-}
 
 /* mkdir -p, mode 0700 for every component it creates. */
 static int make_dirs(const char *path)
@@ -60,18 +47,17 @@ static int open_dir_no_symlinks(const char *dir)
 	return fd < 0 ? -errno : fd;
 }
 
-int vv_state_dir_open(const char *dir, bool create, char *err, size_t errlen)
+int vv_state_dir_open(const char *dir, bool create, struct vv_error *err)
 {
 	struct stat st;
 	int fd, r;
 
-	if (err && errlen)
-		err[0] = '\0';
+	vv_error_clear(err);
 	if (!dir || !*dir)
-		return fail(-EINVAL, err, errlen, "no state directory given");
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "no state directory given");
 	if (create && (r = make_dirs(dir)) < 0)
-		return fail(r, err, errlen, "cannot create state directory %s: %s", dir,
-			    strerror(-r));
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "cannot create state directory %s: %s", dir,
+			       strerror(-r));
 	fd = open_dir_no_symlinks(dir);
 	/* O_DIRECTORY wins over O_NOFOLLOW: a final symlink reads as ENOTDIR. */
 	if (fd == -ENOTDIR && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
@@ -79,27 +65,33 @@ int vv_state_dir_open(const char *dir, bool create, char *err, size_t errlen)
 	if (fd == -ENOENT)
 		return fd;
 	if (fd == -ELOOP)
-		return fail(fd, err, errlen, "state directory %s is or goes through a symbolic "
-			    "link; use the real directory (--state-dir) or replace the link",
-			    dir);
+		return vv_fail(err, fd, VV_CAUSE_CONFIG,
+			       "state directory %s is or goes through a symbolic "
+			       "link; use the real directory (--state-dir) or replace the link",
+			       dir);
 	if (fd == -ENOTDIR)
-		return fail(fd, err, errlen, "state directory %s is not a directory; move it "
-			    "away so vaultvol can create it", dir);
+		return vv_fail(err, fd, VV_CAUSE_CONFIG,
+			       "state directory %s is not a directory; move it "
+			       "away so vaultvol can create it", dir);
 	if (fd < 0)
-		return fail(fd, err, errlen, "state directory %s: %s", dir, strerror(-fd));
+		return vv_fail(err, fd, VV_CAUSE_SYSTEM,
+			       "state directory %s: %s", dir, strerror(-fd));
 	if (fstat(fd, &st) < 0) {
-		r = fail(-errno, err, errlen, "state directory %s: %s", dir, strerror(errno));
+		r = vv_fail(err, -errno, VV_CAUSE_SYSTEM,
+			    "state directory %s: %s", dir, strerror(errno));
 		goto bad;
 	}
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		r = fail(-EPERM, err, errlen, "state directory %s is owned by uid %u, not root; "
-			 "run: chown root: %s", dir, (unsigned)st.st_uid, dir);
+		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			    "state directory %s is owned by uid %u, not root; "
+			    "run: chown root: %s", dir, (unsigned)st.st_uid, dir);
 		goto bad;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		r = fail(-EPERM, err, errlen, "state directory %s is writable by group or "
-			 "others (mode %04o); run: chmod 0700 %s", dir,
-			 (unsigned)(st.st_mode & 07777), dir);
+		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			    "state directory %s is writable by group or "
+			    "others (mode %04o); run: chmod 0700 %s", dir,
+			    (unsigned)(st.st_mode & 07777), dir);
 		goto bad;
 	}
 	return fd;
@@ -109,20 +101,20 @@ bad:
 }
 
 int vv_state_file_read(const char *dir, const char *name, size_t max, char **text,
-		       size_t *len, char *err, size_t errlen)
+		       size_t *len, struct vv_error *err)
 {
 	struct vv_error e = { 0 };
 	int dfd, r;
 
 	*text = NULL;
 	*len = 0;
-	dfd = vv_state_dir_open(dir, false, err, errlen);
+	dfd = vv_state_dir_open(dir, false, err);
 	if (dfd < 0)
 		return dfd;
 	/* Relative to the checked descriptor: the directory cannot be swapped. */
 	r = vv_file_read_in(dfd, dir, name, VV_RF_TRUSTED, max, text, len, &e);
 	if (r < 0 && r != -ENOENT)
-		fail(r, err, errlen, "state file %s", e.message);
+		vv_fail(err, r, e.cause, "state file %s", e.message);
 	close(dfd);
 	return r;
 }

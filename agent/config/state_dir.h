@@ -14,19 +14,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/error.h"
+
 /*
  * Open dir (a directory fd, O_CLOEXEC) after checking it; with create, make
  * it (and missing parents) mode 0700 first. -ENOENT when it does not exist
  * and create is false (err empty); otherwise -errno with err naming the
  * path, the cause and the fix.
  */
-int vv_state_dir_open(const char *dir, bool create, char *err, size_t errlen);
+int vv_state_dir_open(const char *dir, bool create, struct vv_error *err);
 
 /*
  * Read dir/name whole (NUL-terminated, free()) after checking dir and the
  * file. -ENOENT (err empty) when either is absent; -errno with err else.
  */
 int vv_state_file_read(const char *dir, const char *name, size_t max, char **text,
-		       size_t *len, char *err, size_t errlen);
+		       size_t *len, struct vv_error *err);
 
 #endif

@@ -19,6 +19,7 @@
 #include "agent/volume/quiesce.h"
 #include "agent/config/state_dir.h"
 #include "base/log.h"
+#include "base/writefile.h"
 
 /* Biggest marker we accept: a few hundred mounts. */
 #define MARKER_MAX (256 * 1024)
@@ -88,29 +89,13 @@ void vv_boot_id(char out[40])
 	fclose(f);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int vv_marker_write(const char *path, const struct vv_marker *mk)
 {
 	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	char dir[PATH_MAX], *line = NULL;
 	const char *text;
 	char *slash;
-	int fd = -1, dfd = -1, r;
+	int r;
 
 	if (!o || !arr) {
 		json_object_put(arr);
@@ -147,47 +132,24 @@ int vv_marker_write(const char *path, const struct vv_marker *mk)
 		snprintf(dir, sizeof(dir), ".");
 	/* Created 0700 when missing; checked: what it says gets thawed later. */
 	{
-		char why[512];
+		struct vv_error why = { 0 };
 
-		r = vv_state_dir_open(dir, true, why, sizeof(why));
+		r = vv_state_dir_open(dir, true, &why);
 		if (r < 0) {
-			vv_err("frozen-state marker: %s", why);
+			vv_err("frozen-state marker: %s", why.message);
 			goto out;
 		}
 		close(r);
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
-		r = -ENAMETOOLONG;
+	/* The rename is on disk (directory synced) before anything is frozen. */
+	if (asprintf(&line, "%s\n", text) < 0) {
+		line = NULL;
+		r = -ENOMEM;
 		goto out;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = write_all(fd, text, strlen(text));
-	if (!r)
-		r = write_all(fd, "\n", 1);
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	fd = -1;
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r) {
-		unlink(tmp);
-		goto out;
-	}
-	/* The rename must be on disk before anything is frozen. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	r = vv_file_write_atomic(AT_FDCWD, path, line, strlen(line), 0600, 0, NULL);
 out:
-	if (fd >= 0)
-		close(fd);
+	free(line);
 	json_object_put(o);
 	return r;
 }
@@ -202,7 +164,8 @@ static long long jint(struct json_object *o, const char *k)
 /* The marker's text, through the state directory's checks. */
 static int read_marker_file(const char *path, char **buf)
 {
-	char dir[PATH_MAX], why[512];
+	struct vv_error why = { 0 };
+	char dir[PATH_MAX];
 	const char *name = path;
 	char *slash;
 	size_t len;
@@ -214,9 +177,9 @@ static int read_marker_file(const char *path, char **buf)
 		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
 		name = slash + 1;
 	}
-	r = vv_state_file_read(dir, name, MARKER_MAX, buf, &len, why, sizeof(why));
+	r = vv_state_file_read(dir, name, MARKER_MAX, buf, &len, &why);
 	if (r < 0 && r != -ENOENT)
-		vv_err("frozen-state marker: %s", why);
+		vv_err("frozen-state marker: %s", why.message);
 	if (r == 0 && !len) {
 		free(*buf);
 		*buf = NULL;

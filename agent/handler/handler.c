@@ -87,7 +87,7 @@ static int mkdirs(const char *path, mode_t mode)
 static int load_env(const struct vv_handler_args *a, const char *cmd,
 		    char **dir, struct vv_handler_env *env)
 {
-	char err[512];
+	struct vv_error err = { 0 };
 	int r;
 
 	r = vv_handler_find_dir(a->handler_dir, dir);
@@ -95,9 +95,9 @@ static int load_env(const struct vv_handler_args *a, const char *cmd,
 		vv_err("handler %s: cannot find the handler directory: %s", cmd, strerror(-r));
 		return r;
 	}
-	r = vv_handler_env_load(*dir, env, err, sizeof(err));
+	r = vv_handler_env_load(*dir, env, &err);
 	if (r < 0) {
-		vv_err("handler %s: %s (handler directory %s)", cmd, err, *dir);
+		vv_err("handler %s: %s (handler directory %s)", cmd, err.message, *dir);
 		return r;
 	}
 	if (env->log_folder) {
@@ -162,39 +162,40 @@ static int write_status(struct enable_state *s, const char *operation)
 /* Settings -> validated request. On failure res holds the error. */
 static int prepare(struct enable_state *s, const struct vv_handler_args *a)
 {
-	char err[640], *path = NULL;
+	struct vv_error err = { 0 };
+	char *path = NULL;
 	int r;
 
 	if (asprintf(&path, "%s/%d.settings", s->env.config_folder, s->seq) < 0)
 		return -ENOMEM;
-	r = vv_handler_settings_load(path, &s->settings, err, sizeof(err));
+	r = vv_handler_settings_load(path, &s->settings, &err);
 	free(path);
 	if (r < 0)
 		goto bad;
 	if (s->settings.protected_b64) {
 		r = vv_handler_decrypt(waagent_dir(a), s->settings.thumbprint,
 				       s->settings.protected_b64, &s->protected_plain,
-				       err, sizeof(err));
+				       &err);
 		if (r < 0)
 			goto bad;
-		char why[512];
+		struct vv_error why = { 0 };
 
 		s->protected_json = vv_handler_json_parse((const char *)s->protected_plain->data,
-							  s->protected_plain->len, why, sizeof(why));
+							  s->protected_plain->len, &why);
 		if (!s->protected_json) {
-			snprintf(err, sizeof(err), "protectedSettings: %s", why);
-			r = -EINVAL;
+			r = vv_fail(&err, -EINVAL, why.cause, "protectedSettings: %s", why.message);
 			goto bad;
 		}
 	}
 	r = vv_handler_request_build(s->settings.public_settings, s->protected_json,
-				     &s->req, err, sizeof(err));
+				     &s->req, &err);
 	if (r < 0)
 		goto bad;
 	s->have_req = true;
 	return 0;
 bad:
-	vv_handler_result_set(&s->res, VV_HS_ERROR, VV_EXIT_USAGE, "invalid settings: %s", err);
+	vv_handler_result_set(&s->res, VV_HS_ERROR, VV_EXIT_USAGE, "invalid settings: %s",
+			      err.message);
 	return r;
 }
 
@@ -242,7 +243,7 @@ static int run_op(struct enable_state *s, const struct vv_options *opt,
 static int enable_flow(struct enable_state *s, const struct vv_options *opt,
 		       const struct vv_handler_args *a)
 {
-	char err[512];
+	struct vv_error err = { 0 };
 	const char *operation = "enable";
 	int r, code = 0;
 
@@ -255,15 +256,15 @@ static int enable_flow(struct enable_state *s, const struct vv_options *opt,
 		heartbeat(&s->env, false, VV_EXIT_FAILURE, "status folder unusable");
 		return VV_EXIT_FAILURE;
 	}
-	r = vv_handler_pick_seq(s->env.config_folder, a->seq_env, &s->seq, err, sizeof(err));
+	r = vv_handler_pick_seq(s->env.config_folder, a->seq_env, &s->seq, &err);
 	if (r == -ENOENT) {
-		vv_info("handler enable: %s: nothing to do", err);
+		vv_info("handler enable: %s: nothing to do", err.message);
 		heartbeat(&s->env, true, 0, "no settings to act on");
 		return VV_EXIT_OK;
 	}
 	if (r < 0) {
-		vv_err("handler enable: %s", err);
-		heartbeat(&s->env, false, VV_EXIT_USAGE, err);
+		vv_err("handler enable: %s", err.message);
+		heartbeat(&s->env, false, VV_EXIT_USAGE, err.message);
 		return VV_EXIT_USAGE;
 	}
 	r = vv_handler_status_handled(s->env.status_folder, s->seq, &code);

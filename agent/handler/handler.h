@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "agent/options.h"
+#include "base/error.h"
 #include "base/secret.h"
 
 /* Limits (documented in docs/handler-settings.md). */
@@ -55,10 +56,10 @@ struct vv_handler_env {
  * -ENOENT when the file is missing, -EINVAL when malformed; err explains.
  */
 int vv_handler_env_load(const char *dir, struct vv_handler_env *env,
-			char *err, size_t errlen);
+			struct vv_error *err);
 /* Parse the text of a HandlerEnvironment.json (pure; for tests). */
 int vv_handler_env_parse(const char *text, size_t len,
-			 struct vv_handler_env *env, char *err, size_t errlen);
+			 struct vv_handler_env *env, struct vv_error *err);
 void vv_handler_env_clear(struct vv_handler_env *env);
 
 /*
@@ -76,7 +77,7 @@ int vv_handler_find_dir(const char *explicit_dir, char **out);
  * when env_seq is not a decimal number in range.
  */
 int vv_handler_pick_seq(const char *config_folder, const char *env_seq,
-			int *seq, char *err, size_t errlen);
+			int *seq, struct vv_error *err);
 
 /* ---- <N>.settings ----------------------------------------------------- */
 
@@ -90,10 +91,10 @@ struct vv_handler_settings {
 
 /* Read and parse a settings file (size-capped). -EINVAL + err on bad input. */
 int vv_handler_settings_load(const char *path, struct vv_handler_settings *s,
-			     char *err, size_t errlen);
+			     struct vv_error *err);
 int vv_handler_settings_parse(const char *text, size_t len,
 			      struct vv_handler_settings *s,
-			      char *err, size_t errlen);
+			      struct vv_error *err);
 void vv_handler_settings_clear(struct vv_handler_settings *s);
 
 /*
@@ -103,7 +104,7 @@ void vv_handler_settings_clear(struct vv_handler_settings *s);
  * NULL with err filled on failure.
  */
 struct json_object *vv_handler_json_parse(const char *text, size_t len,
-					  char *err, size_t errlen);
+					  struct vv_error *err);
 
 /* ---- protectedSettings ----------------------------------------------- */
 
@@ -116,7 +117,7 @@ struct json_object *vv_handler_json_parse(const char *text, size_t len,
  */
 int vv_handler_decrypt(const char *waagent_dir, const char *thumbprint,
 		       const char *b64, struct vv_secret **plain,
-		       char *err, size_t errlen);
+		       struct vv_error *err);
 
 /* ---- the request (validated settings) --------------------------------- */
 
@@ -168,7 +169,7 @@ struct vv_handler_request {
 int vv_handler_request_build(struct json_object *public_settings,
 			     struct json_object *protected_settings,
 			     struct vv_handler_request *req,
-			     char *err, size_t errlen);
+			     struct vv_error *err);
 void vv_handler_request_clear(struct vv_handler_request *req);
 
 /* ---- results and the status file ------------------------------------- */
@@ -199,6 +200,9 @@ struct vv_handler_result {
 void vv_handler_result_set(struct vv_handler_result *r, enum vv_hstatus st,
 			   int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* The operation failed as err says: error status, "WHAT: MESSAGE[; remedy: ...]". */
+void vv_handler_result_fail(struct vv_handler_result *r, int code, const char *what,
+			    const struct vv_error *err);
 /* Append a per-volume substatus. -ENOMEM. */
 int vv_handler_result_add(struct vv_handler_result *r, const char *name,
 			  enum vv_hstatus st, int code, const char *fmt, ...)

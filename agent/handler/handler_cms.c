@@ -81,16 +81,17 @@ static char *pick_file(const char *dir, const char *thumb_upper,
 	return p;
 }
 
-static X509 *load_cert(const char *path, char *err, size_t errlen, int *r)
+static X509 *load_cert(const char *path, struct vv_error *err, int *r)
 {
 	char *text = NULL;
 	size_t len = 0;
 	X509 *x = NULL;
 	BIO *b = NULL;
 
-	*r = vv_handler_read_file(path, PEM_FILE_MAX, &text, &len, NULL, 0);
+	*r = vv_handler_read_file(path, PEM_FILE_MAX, &text, &len, NULL);
 	if (*r < 0) {
-		vv_herr(err, errlen, "protected settings certificate %s: %s", path,
+		vv_fail(err, *r, *r == -ENOENT ? VV_CAUSE_NOT_FOUND : VV_CAUSE_CONFIG,
+			"protected settings certificate %s: %s", path,
 			*r == -ENOENT ? "not found" : strerror(-*r));
 		if (*r != -ENOENT)
 			*r = -EINVAL;
@@ -99,17 +100,16 @@ static X509 *load_cert(const char *path, char *err, size_t errlen, int *r)
 	b = BIO_new_mem_buf(text, (int)len);
 	if (b)
 		x = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
-	if (!x) {
-		vv_herr(err, errlen, "protected settings certificate %s is not a PEM certificate", path);
-		*r = -EINVAL;
-	}
+	if (!x)
+		*r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			     "protected settings certificate %s is not a PEM certificate", path);
 out:
 	BIO_free(b);
 	free(text);
 	return x;
 }
 
-static EVP_PKEY *load_key(const char *path, char *err, size_t errlen, int *r)
+static EVP_PKEY *load_key(const char *path, struct vv_error *err, int *r)
 {
 	struct vv_secret *pem = NULL;
 	EVP_PKEY *k = NULL;
@@ -117,7 +117,8 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen, int *r)
 
 	*r = read_into_secret(path, &pem);
 	if (*r < 0) {
-		vv_herr(err, errlen, "protected settings private key %s: %s", path,
+		vv_fail(err, *r, *r == -ENOENT ? VV_CAUSE_NOT_FOUND : VV_CAUSE_CONFIG,
+			"protected settings private key %s: %s", path,
 			*r == -ENOENT ? "not found" :
 			*r == -EINVAL ? "not a small regular file" : strerror(-*r));
 		goto out;
@@ -125,147 +126,197 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen, int *r)
 	b = BIO_new_mem_buf(pem->data, (int)pem->len);
 	if (b)
 		k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
-	if (!k) {
-		vv_herr(err, errlen, "protected settings private key %s is not a PEM private key", path);
-		*r = -EINVAL;
-	}
+	if (!k)
+		*r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			     "protected settings private key %s is not a PEM private key", path);
 out:
 	BIO_free(b);
 	vv_secret_free(pem);
 	return k;
 }
 
-int vv_handler_decrypt(const char *waagent_dir, const char *thumbprint,
-		       const char *b64, struct vv_secret **plain,
-		       char *err, size_t errlen)
+/* The thumbprint as 40 upper-case hex digits, the form waagent names files with. */
+static int parse_thumbprint(const char *thumbprint, char upper[41], struct vv_error *err)
 {
-	char upper[41], actual[41], *crt_path = NULL, *prv_path = NULL;
-	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
-	const unsigned char *p;
-	unsigned int mdlen = 0;
-	CMS_ContentInfo *cms = NULL;
-	struct vv_secret *out = NULL;
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	BIO *mem = NULL;
-	size_t derlen = 0;
-	char *data;
-	long n;
-	int r;
-
-	*plain = NULL;
 	if (!thumbprint || !is_hex40(thumbprint)) {
 		char clean[80];
 
 		vv_handler_sanitize(thumbprint ? thumbprint : "", clean, sizeof(clean));
-		vv_herr(err, errlen, "protectedSettingsCertThumbprint \"%s\" is not 40 hex digits", clean);
-		r = -EINVAL;
-		goto out;
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "protectedSettingsCertThumbprint \"%s\" is not 40 hex digits", clean);
 	}
 	for (int i = 0; i < 41; i++)
 		upper[i] = (char)(thumbprint[i] >= 'a' && thumbprint[i] <= 'f' ?
 				  thumbprint[i] - 'a' + 'A' : thumbprint[i]);
+	return 0;
+}
+
+/* base64 DER -> CMS EnvelopedData, nothing after it. */
+static int parse_envelope(const char *b64, CMS_ContentInfo **out, struct vv_error *err)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	CMS_ContentInfo *cms;
+	size_t derlen = 0;
+	int r;
+
 	r = vv_b64_decode(VV_B64_STD, b64, strlen(b64), &der, &derlen);
-	if (r < 0) {
-		vv_herr(err, errlen, "protectedSettings is not valid base64");
-		r = -EINVAL;
-		goto out;
-	}
+	if (r < 0)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "protectedSettings is not valid base64");
 	p = der;
 	cms = derlen <= INT32_MAX ? d2i_CMS_ContentInfo(NULL, &p, (long)derlen) : NULL;
 	if (!cms || p != der + derlen ||
 	    OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_enveloped) {
-		vv_herr(err, errlen, "protectedSettings is not DER CMS EnvelopedData");
-		r = -EINVAL;
-		goto out;
+		CMS_ContentInfo_free(cms);
+		free(der);
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "protectedSettings is not DER CMS EnvelopedData");
 	}
+	free(der);
+	*out = cms;
+	return 0;
+}
+
+/*
+ * waagent_dir/<THUMBPRINT>.crt and .prv: the certificate must have that
+ * thumbprint and the key must be its own.
+ */
+static int load_pair(const char *waagent_dir, const char *thumbprint, const char *upper,
+		     X509 **certp, EVP_PKEY **keyp, struct vv_error *err)
+{
+	char actual[41], *crt_path = NULL, *prv_path = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	int r;
+
 	crt_path = pick_file(waagent_dir, upper, thumbprint, "crt");
 	prv_path = pick_file(waagent_dir, upper, thumbprint, "prv");
 	if (!crt_path || !prv_path) {
-		r = -ENOMEM;
-		vv_herr(err, errlen, "out of memory");
+		r = vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 		goto out;
 	}
-	cert = load_cert(crt_path, err, errlen, &r);
+	cert = load_cert(crt_path, err, &r);
 	if (!cert)
 		goto out;
 	if (!X509_digest(cert, EVP_sha1(), md, &mdlen) || mdlen != 20) {
-		vv_herr(err, errlen, "cannot compute the certificate thumbprint");
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_SYSTEM,
+			    "cannot compute the certificate thumbprint");
 		goto out;
 	}
 	for (unsigned int i = 0; i < mdlen; i++)
 		snprintf(actual + 2 * i, 3, "%02X", md[i]);
 	if (strcmp(actual, upper) != 0) {
-		vv_herr(err, errlen, "certificate %s does not match thumbprint %s", crt_path, upper);
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "certificate %s does not match thumbprint %s", crt_path, upper);
 		goto out;
 	}
-	key = load_key(prv_path, err, errlen, &r);
+	key = load_key(prv_path, err, &r);
 	if (!key)
 		goto out;
 	if (X509_check_private_key(cert, key) != 1) {
-		vv_herr(err, errlen, "private key %s does not belong to certificate %s", prv_path, upper);
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "private key %s does not belong to certificate %s", prv_path, upper);
 		goto out;
 	}
-	/*
-	 * Say plainly when the data was encrypted for another certificate
-	 * (the commonest field mistake) rather than as a decryption failure.
-	 */
-	{
-		STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
-		bool match = false;
+	*certp = cert;
+	*keyp = key;
+	cert = NULL;
+	key = NULL;
+	r = 0;
+out:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	free(crt_path);
+	free(prv_path);
+	return r;
+}
 
-		for (int i = 0; ris && i < sk_CMS_RecipientInfo_num(ris); i++) {
-			CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+/*
+ * Say plainly when the data was encrypted for another certificate (the
+ * commonest field mistake) rather than as a decryption failure.
+ */
+static int check_recipient(CMS_ContentInfo *cms, X509 *cert, const char *upper,
+			   struct vv_error *err)
+{
+	STACK_OF(CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos(cms);
 
-			if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS &&
-			    CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
-				match = true;
-		}
-		if (!match) {
-			vv_herr(err, errlen, "protectedSettings is not encrypted to certificate %s", upper);
-			r = -EACCES;
-			goto out;
-		}
+	for (int i = 0; ris && i < sk_CMS_RecipientInfo_num(ris); i++) {
+		CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value(ris, i);
+
+		if (CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_TRANS &&
+		    CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0)
+			return 0;
 	}
+	return vv_fail(err, -EACCES, VV_CAUSE_CONFIG,
+		       "protectedSettings is not encrypted to certificate %s", upper);
+}
+
+/* Decrypt into a NUL-terminated secret; OpenSSL's copy lives in wiped memory. */
+static int decrypt_to_secret(CMS_ContentInfo *cms, EVP_PKEY *key, X509 *cert,
+			     const char *upper, struct vv_secret **plain, struct vv_error *err)
+{
+	struct vv_secret *out = NULL;
+	BIO *mem;
+	char *data;
+	long n;
+	int r;
+
 	/* Secure-memory BIO: its buffer is wiped on growth and on free. */
 	mem = BIO_new(BIO_s_secmem());
-	if (!mem) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!mem)
+		return -ENOMEM;
 	if (CMS_decrypt(cms, key, cert, NULL, mem, 0) != 1) {
-		vv_herr(err, errlen, "protectedSettings cannot be decrypted with certificate %s", upper);
-		r = -EACCES;
+		r = vv_fail(err, -EACCES, VV_CAUSE_CONFIG,
+			    "protectedSettings cannot be decrypted with certificate %s", upper);
 		goto out;
 	}
 	n = BIO_get_mem_data(mem, &data);
 	if (n < 0 || n > VV_HANDLER_PROTECTED_MAX) {
-		vv_herr(err, errlen, "decrypted protectedSettings exceed %d bytes", VV_HANDLER_PROTECTED_MAX);
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "decrypted protectedSettings exceed %d bytes", VV_HANDLER_PROTECTED_MAX);
 		goto out;
 	}
 	out = vv_secret_new((size_t)n + 1);
 	if (!out || vv_secret_set(out, data, (size_t)n) < 0) {
+		vv_secret_free(out);
 		r = -ENOMEM;
 		goto out;
 	}
 	out->data[out->len] = '\0';
 	*plain = out;
-	out = NULL;
 	r = 0;
 out:
+	BIO_free(mem);
+	return r;
+}
+
+int vv_handler_decrypt(const char *waagent_dir, const char *thumbprint,
+		       const char *b64, struct vv_secret **plain,
+		       struct vv_error *err)
+{
+	CMS_ContentInfo *cms = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char upper[41];
+	int r;
+
+	*plain = NULL;
+	r = parse_thumbprint(thumbprint, upper, err);
+	if (!r)
+		r = parse_envelope(b64, &cms, err);
+	if (!r)
+		r = load_pair(waagent_dir, thumbprint, upper, &cert, &key, err);
+	if (!r)
+		r = check_recipient(cms, cert, upper, err);
+	if (!r)
+		r = decrypt_to_secret(cms, key, cert, upper, plain, err);
 	/* Leave no stale OpenSSL errors for later, unrelated callers. */
 	ERR_clear_error();
-	vv_secret_free(out);
-	BIO_free(mem);
 	EVP_PKEY_free(key);
 	X509_free(cert);
 	CMS_ContentInfo_free(cms);
-	free(der);
-	free(crt_path);
-	free(prv_path);
 	return r;
 }

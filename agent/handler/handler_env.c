@@ -32,7 +32,7 @@ void vv_handler_env_clear(struct vv_handler_env *env)
  * and free of control characters, since it names files we write.
  */
 static int get_str(struct json_object *o, const char *key, bool path,
-		   char **out, char *err, size_t errlen)
+		   char **out, struct vv_error *err)
 {
 	struct json_object *v;
 	const char *s;
@@ -40,36 +40,32 @@ static int get_str(struct json_object *o, const char *key, bool path,
 	*out = NULL;
 	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
 		return 0;
-	if (!json_object_is_type(v, json_type_string)) {
-		vv_herr(err, errlen, "HandlerEnvironment.json: \"%s\" must be a string", key);
-		return -EINVAL;
-	}
+	if (!json_object_is_type(v, json_type_string))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "HandlerEnvironment.json: \"%s\" must be a string", key);
 	s = json_object_get_string(v);
-	if ((size_t)json_object_get_string_len(v) != strlen(s) || strlen(s) >= PATH_MAX) {
-		vv_herr(err, errlen, "HandlerEnvironment.json: \"%s\" is not a usable string", key);
-		return -EINVAL;
-	}
+	if ((size_t)json_object_get_string_len(v) != strlen(s) || strlen(s) >= PATH_MAX)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "HandlerEnvironment.json: \"%s\" is not a usable string", key);
 	if (path) {
 		for (const char *p = s; *p; p++)
-			if ((unsigned char)*p < 0x20) {
-				vv_herr(err, errlen, "HandlerEnvironment.json: \"%s\" has control characters", key);
-				return -EINVAL;
-			}
-		if (s[0] != '/') {
-			vv_herr(err, errlen, "HandlerEnvironment.json: \"%s\" must be an absolute path", key);
-			return -EINVAL;
-		}
+			if ((unsigned char)*p < 0x20)
+				return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+					       "HandlerEnvironment.json: \"%s\" has control characters",
+					       key);
+		if (s[0] != '/')
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "HandlerEnvironment.json: \"%s\" must be an absolute path",
+				       key);
 	}
 	*out = strdup(s);
-	if (!*out) {
-		vv_herr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!*out)
+		return vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 	return 0;
 }
 
 int vv_handler_env_parse(const char *text, size_t len,
-			 struct vv_handler_env *env, char *err, size_t errlen)
+			 struct vv_handler_env *env, struct vv_error *err)
 {
 	struct json_object *root = NULL, *first, *he;
 	struct json_tokener *tok = NULL;
@@ -93,7 +89,8 @@ int vv_handler_env_parse(const char *text, size_t len,
 	first = root;
 	if (json_object_is_type(root, json_type_array)) {
 		if (json_object_array_length(root) < 1) {
-			vv_herr(err, errlen, "HandlerEnvironment.json: empty array");
+			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				    "HandlerEnvironment.json: empty array");
 			goto out;
 		}
 		first = json_object_array_get_idx(root, 0);
@@ -101,7 +98,8 @@ int vv_handler_env_parse(const char *text, size_t len,
 	if (!json_object_is_type(first, json_type_object) ||
 	    !json_object_object_get_ex(first, "handlerEnvironment", &he) ||
 	    !json_object_is_type(he, json_type_object)) {
-		vv_herr(err, errlen, "HandlerEnvironment.json: no \"handlerEnvironment\" object");
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "HandlerEnvironment.json: no \"handlerEnvironment\" object");
 		goto out;
 	}
 	/* version is a number in some waagent releases: only keep a string. */
@@ -115,23 +113,22 @@ int vv_handler_env_parse(const char *text, size_t len,
 			goto out;
 		}
 	}
-	if ((r = get_str(first, "name", false, &env->name, err, errlen)) < 0 ||
-	    (r = get_str(he, "logFolder", true, &env->log_folder, err, errlen)) < 0 ||
-	    (r = get_str(he, "configFolder", true, &env->config_folder, err, errlen)) < 0 ||
-	    (r = get_str(he, "statusFolder", true, &env->status_folder, err, errlen)) < 0 ||
-	    (r = get_str(he, "heartbeatFile", true, &env->heartbeat_file, err, errlen)) < 0)
+	if ((r = get_str(first, "name", false, &env->name, err)) < 0 ||
+	    (r = get_str(he, "logFolder", true, &env->log_folder, err)) < 0 ||
+	    (r = get_str(he, "configFolder", true, &env->config_folder, err)) < 0 ||
+	    (r = get_str(he, "statusFolder", true, &env->status_folder, err)) < 0 ||
+	    (r = get_str(he, "heartbeatFile", true, &env->heartbeat_file, err)) < 0)
 		goto out;
 	if (!env->config_folder || !env->status_folder) {
-		vv_herr(err, errlen, "HandlerEnvironment.json: \"%s\" is missing",
-			env->config_folder ? "statusFolder" : "configFolder");
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "HandlerEnvironment.json: \"%s\" is missing",
+			    env->config_folder ? "statusFolder" : "configFolder");
 		goto out;
 	}
 	r = 0;
 	goto out;
 bad_json:
-	vv_herr(err, errlen, "HandlerEnvironment.json: not valid JSON");
-	r = -EINVAL;
+	r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "HandlerEnvironment.json: not valid JSON");
 out:
 	if (tok)
 		json_tokener_free(tok);
@@ -142,7 +139,7 @@ out:
 }
 
 int vv_handler_env_load(const char *dir, struct vv_handler_env *env,
-			char *err, size_t errlen)
+			struct vv_error *err)
 {
 	char *path = NULL, *text = NULL;
 	size_t len = 0;
@@ -151,9 +148,9 @@ int vv_handler_env_load(const char *dir, struct vv_handler_env *env,
 	memset(env, 0, sizeof(*env));
 	if (asprintf(&path, "%s/HandlerEnvironment.json", dir) < 0)
 		return -ENOMEM;
-	r = vv_handler_read_file(path, VV_HANDLER_ENV_MAX, &text, &len, err, errlen);
+	r = vv_handler_read_file(path, VV_HANDLER_ENV_MAX, &text, &len, err);
 	if (r == 0)
-		r = vv_handler_env_parse(text, len, env, err, errlen);
+		r = vv_handler_env_parse(text, len, env, err);
 	free(text);
 	free(path);
 	return r;
@@ -222,7 +219,7 @@ static int parse_seq(const char *s, size_t len, int *seq)
 }
 
 int vv_handler_pick_seq(const char *config_folder, const char *env_seq,
-			int *seq, char *err, size_t errlen)
+			int *seq, struct vv_error *err)
 {
 	struct dirent *de;
 	DIR *d;
@@ -233,8 +230,9 @@ int vv_handler_pick_seq(const char *config_folder, const char *env_seq,
 			char clean[80];
 
 			vv_handler_sanitize(env_seq, clean, sizeof(clean));
-			vv_herr(err, errlen, "ConfigSequenceNumber \"%s\" is not a sequence number", clean);
-			return -EINVAL;
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "ConfigSequenceNumber \"%s\" is not a sequence number",
+				       clean);
 		}
 		return 0;
 	}
@@ -242,8 +240,8 @@ int vv_handler_pick_seq(const char *config_folder, const char *env_seq,
 	if (!d) {
 		int r = -errno;
 
-		vv_herr(err, errlen, "cannot read config folder %s: %s", config_folder, strerror(-r));
-		return r;
+		return vv_fail(err, r, VV_CAUSE_SYSTEM,
+			       "cannot read config folder %s: %s", config_folder, strerror(-r));
 	}
 	while ((de = readdir(d))) {
 		const char *dot = strrchr(de->d_name, '.');
@@ -255,10 +253,9 @@ int vv_handler_pick_seq(const char *config_folder, const char *env_seq,
 			best = n;
 	}
 	closedir(d);
-	if (best < 0) {
-		vv_herr(err, errlen, "no <N>.settings file in %s", config_folder);
-		return -ENOENT;
-	}
+	if (best < 0)
+		return vv_fail(err, -ENOENT, VV_CAUSE_CONFIG,
+			       "no <N>.settings file in %s", config_folder);
 	*seq = best;
 	return 0;
 }

@@ -6,9 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* snprintf into err (NULL/0 is fine). */
-void vv_herr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+#include "base/error.h"
 
 /*
  * Read a regular file of at most max bytes into a NUL-terminated malloc'ed
@@ -16,13 +14,7 @@ void vv_herr(char *err, size_t errlen, const char *fmt, ...)
  * a regular file, -errno otherwise; err says which in words.
  */
 int vv_handler_read_file(const char *path, size_t max, char **text,
-			 size_t *len, char *err, size_t errlen);
-
-/*
- * Replace path atomically: a temp file in the same directory, written,
- * fsync'ed, renamed over path, then the directory fsync'ed. Mode 0600.
- */
-int vv_handler_write_atomic(const char *path, const char *data, size_t len);
+			 size_t *len, struct vv_error *err);
 
 /* "YYYY-MM-DDTHH:MM:SSZ" for now. */
 void vv_handler_timestamp(char out[32]);

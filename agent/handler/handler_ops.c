@@ -106,7 +106,7 @@ static int set_str(char **field, const char *value)
  */
 static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
 		      struct vv_config *cfg, struct vv_vault **vault, struct aad_memfd *m,
-		      char *err, size_t errlen)
+		      struct vv_error *err)
 {
 	struct vv_vault_config vcfg;
 	int r = 0;
@@ -134,28 +134,27 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 	 * they name may live in another vault than vaultUrl.
 	 */
 	if (!r && req->kek_url && !strncmp(req->kek_url, "https://", 8))
-		r = vv_config_add_allowed(&cfg->vault, req->kek_url, err, errlen, "settings", 0);
+		r = vv_config_add_allowed(&cfg->vault, req->kek_url, err, "settings", 0);
 	if (!r && req->moved_from) {
 		char line[4200];
 
 		snprintf(line, sizeof(line), "%s %s", req->moved_from, req->moved_to);
-		r = vv_config_add_moved(&cfg->vault, line, err, errlen, "settings", 0);
+		r = vv_config_add_moved(&cfg->vault, line, err, "settings", 0);
 	}
 	if (r < 0) {
 		if (r == -EINVAL)
 			return r;	/* the message names the URL */
-		snprintf(err, errlen, "preparing the vault identity: %s", strerror(-r));
-		return r;
+		return vv_fail(err, r, VV_CAUSE_SYSTEM,
+			       "preparing the vault identity: %s", strerror(-r));
 	}
 	r = vv_config_vault(cfg, ctx->opt, &vcfg);
-	if (r < 0) {
-		snprintf(err, errlen, "vault configuration: %s", strerror(-r));
-		return r;
-	}
+	if (r < 0)
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "vault configuration: %s", strerror(-r));
 	r = vv_vault_new(&vcfg, vault);
 	if (r < 0)
-		snprintf(err, errlen, "cannot create the vault client: %s", strerror(-r));
-	return r;
+		return vv_fail(err, r, VV_CAUSE_SYSTEM,
+			       "cannot create the vault client: %s", strerror(-r));
+	return 0;
 }
 
 /* ---- reopen ---------------------------------------------------------------- */
@@ -175,8 +174,9 @@ static void report_volume(struct vv_handler_result *res, const struct vv_vol *v)
 				      "%s: failed (%s%s%s): %s%s%s", v->conf.name,
 				      vv_fail_str(v->fail),
 				      v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
-				      v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->cause) : "",
-				      v->message, v->remedy[0] ? "; remedy: " : "", v->remedy);
+				      v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->error.cause) : "",
+				      v->error.message, v->error.remedy[0] ? "; remedy: " : "",
+				      v->error.remedy);
 		return;
 	}
 	vv_handler_result_add(res, v->conf.name,
@@ -197,22 +197,22 @@ static int op_reopen(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 {
 	struct vv_open_setup s;
 	struct vv_open_ctx oc = { 0 };
-	char err[640];
+	struct vv_error err = { 0 };
+	char bad[128];
 	struct aad_memfd m = { .fd = -1 };
 	char **names = NULL;
 	size_t nnames = 0;
 	int r;
 
-	r = vv_open_setup(ctx->opt, false, &s, err, sizeof(err));
+	r = vv_open_setup(ctx->opt, false, &s, &err);
 	if (r < 0) {
-		vv_handler_result_set(res, VV_HS_ERROR,
-				      r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
-				      "reopen: %s", err);
+		vv_handler_result_fail(res, r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
+				       "reopen", &err);
 		goto out;
 	}
-	r = make_vault(ctx, req, s.cfg, &s.vault, &m, err, sizeof(err));
+	r = make_vault(ctx, req, s.cfg, &s.vault, &m, &err);
 	if (r < 0) {
-		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "reopen: %s", err);
+		vv_handler_result_fail(res, VV_EXIT_FAILURE, "reopen", &err);
 		goto out;
 	}
 	/*
@@ -236,18 +236,18 @@ static int op_reopen(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 						      "ADE state or any disk's vaultvol token)",
 						      req->volumes[i].name);
 		}
-		r = vv_open_select(&s.plan, names, nnames, err, sizeof(err));
+		r = vv_open_select(&s.plan, names, nnames, bad, sizeof(bad));
 		if (r < 0) {
 			vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE,
-					      "reopen: cannot select volume %s", err);
+					      "reopen: cannot select volume %s", bad);
 			goto out;
 		}
 	}
 	if (!req->nvolumes || nnames) {
 		oc.vault = s.vault;
 		vv_open_run(&oc, &s.plan);
-		if (vv_open_state_write(ctx->opt->state_dir, &s.plan, err, sizeof(err)) < 0)
-			vv_warn("handler reopen: %s", err);
+		if (vv_open_state_write(ctx->opt->state_dir, &s.plan, &err) < 0)
+			vv_warn("handler reopen: %s", err.message);
 	}
 	for (size_t i = 0; i < s.plan.n; i++)
 		if (s.plan.v[i].selected)
@@ -337,17 +337,17 @@ static int op_provision(const struct vv_handler_ctx *ctx, const struct vv_handle
 	struct aad_memfd m = { .fd = -1 };
 	struct vv_config *cfg = NULL;
 	struct vv_vault *vault = NULL;
-	char err[640];
+	struct vv_error err = { 0 };
 	int r;
 
-	r = vv_config_load(ctx->opt->config_path, &cfg, err, sizeof(err));
+	r = vv_config_load(ctx->opt->config_path, &cfg, &err);
 	if (r < 0) {
-		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_USAGE, "provision: %s", err);
+		vv_handler_result_fail(res, VV_EXIT_USAGE, "provision", &err);
 		goto out;
 	}
-	r = make_vault(ctx, req, cfg, &vault, &m, err, sizeof(err));
+	r = make_vault(ctx, req, cfg, &vault, &m, &err);
 	if (r < 0) {
-		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "provision: %s", err);
+		vv_handler_result_fail(res, VV_EXIT_FAILURE, "provision", &err);
 		goto out;
 	}
 	for (size_t i = 0; i < req->nvolumes; i++)
@@ -367,20 +367,19 @@ static int op_rotate(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 {
 	struct aad_memfd m = { .fd = -1 };
 	struct vv_open_setup s;
-	char err[640];
+	struct vv_error err = { 0 };
 	int r;
 
 	/* The volumes are found the way `vaultvol open` finds them. */
-	r = vv_open_setup(ctx->opt, false, &s, err, sizeof(err));
+	r = vv_open_setup(ctx->opt, false, &s, &err);
 	if (r < 0) {
-		vv_handler_result_set(res, VV_HS_ERROR,
-				      r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
-				      "rotate: %s", err);
+		vv_handler_result_fail(res, r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
+				       "rotate", &err);
 		goto out;
 	}
-	r = make_vault(ctx, req, s.cfg, &s.vault, &m, err, sizeof(err));
+	r = make_vault(ctx, req, s.cfg, &s.vault, &m, &err);
 	if (r < 0) {
-		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_FAILURE, "rotate: %s", err);
+		vv_handler_result_fail(res, VV_EXIT_FAILURE, "rotate", &err);
 		goto out;
 	}
 	for (size_t i = 0; i < req->nvolumes; i++) {
@@ -443,12 +442,13 @@ static int op_snapshot(const struct vv_handler_ctx *ctx,
 	struct vv_snapshot_report rep = { 0 };
 	struct vv_snapshot_opts so = { 0 };
 	struct vv_config *cfg = NULL;
-	char line[VV_HANDLER_MSG_MAX + 1], err[512];
+	struct vv_error err = { 0 };
+	char line[VV_HANDLER_MSG_MAX + 1];
 	int r, exit_status;
 
-	r = vv_config_load(ctx->opt->config_path, &cfg, err, sizeof(err));
+	r = vv_config_load(ctx->opt->config_path, &cfg, &err);
 	if (r < 0) {
-		vv_handler_result_set(res, VV_HS_ERROR, VV_EXIT_USAGE, "snapshot: %s", err);
+		vv_handler_result_fail(res, VV_EXIT_USAGE, "snapshot", &err);
 		return r;
 	}
 	so.timeout_s = req->timeout_s;

@@ -81,7 +81,7 @@ static const char *kind_desc(enum str_kind k)
  */
 static int get_string(struct json_object *o, const char *where, const char *key,
 		      enum str_kind kind, size_t max, bool required,
-		      char **out, char *err, size_t errlen)
+		      char **out, struct vv_error *err)
 {
 	struct json_object *v;
 	const char *s;
@@ -89,37 +89,30 @@ static int get_string(struct json_object *o, const char *where, const char *key,
 
 	*out = NULL;
 	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
-		if (required) {
-			vv_herr(err, errlen, "%s.%s is required", where, key);
-			return -EINVAL;
-		}
+		if (required)
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "%s.%s is required", where, key);
 		return 0;
 	}
-	if (!json_object_is_type(v, json_type_string)) {
-		vv_herr(err, errlen, "%s.%s must be a string", where, key);
-		return -EINVAL;
-	}
+	if (!json_object_is_type(v, json_type_string))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s.%s must be a string", where, key);
 	s = json_object_get_string(v);
 	len = (size_t)json_object_get_string_len(v);
-	if (len > max) {
-		vv_herr(err, errlen, "%s.%s is longer than %zu characters", where, key, max);
-		return -EINVAL;
-	}
-	if (!str_ok(s, len, kind)) {
-		vv_herr(err, errlen, "%s.%s must be %s", where, key, kind_desc(kind));
-		return -EINVAL;
-	}
+	if (len > max)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s.%s is longer than %zu characters", where, key, max);
+	if (!str_ok(s, len, kind))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s.%s must be %s", where, key, kind_desc(kind));
 	*out = strdup(s);
-	if (!*out) {
-		vv_herr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!*out)
+		return vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 	return 0;
 }
 
 /* One of a fixed set of strings; *idx gets its position. */
 static int get_enum(struct json_object *o, const char *where, const char *key,
-		    const char *const *values, int *idx, char *err, size_t errlen)
+		    const char *const *values, int *idx, struct vv_error *err)
 {
 	struct json_object *v;
 	const char *s;
@@ -132,10 +125,9 @@ static int get_enum(struct json_object *o, const char *where, const char *key,
 
 		snprintf(list + l, sizeof(list) - l, "%s\"%s\"", i ? ", " : "", values[i]);
 	}
-	if (!json_object_is_type(v, json_type_string)) {
-		vv_herr(err, errlen, "%s.%s must be a string: one of %s", where, key, list);
-		return -EINVAL;
-	}
+	if (!json_object_is_type(v, json_type_string))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s.%s must be a string: one of %s", where, key, list);
 	s = json_object_get_string(v);
 	for (int i = 0; values[i]; i++)
 		if (strcmp(s, values[i]) == 0 &&
@@ -147,35 +139,33 @@ static int get_enum(struct json_object *o, const char *where, const char *key,
 		char clean[80];
 
 		vv_handler_sanitize(s, clean, sizeof(clean));
-		vv_herr(err, errlen, "%s.%s \"%s\" is not one of %s", where, key, clean, list);
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s.%s \"%s\" is not one of %s", where, key, clean, list);
 	}
-	return -EINVAL;
 }
 
 static int get_int(struct json_object *o, const char *where, const char *key,
-		   int min, int max, int *out, char *err, size_t errlen)
+		   int min, int max, int *out, struct vv_error *err)
 {
 	struct json_object *v;
 	int64_t n;
 
 	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
 		return 0;
-	if (!json_object_is_type(v, json_type_int)) {
-		vv_herr(err, errlen, "%s.%s must be an integer", where, key);
-		return -EINVAL;
-	}
+	if (!json_object_is_type(v, json_type_int))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s.%s must be an integer", where, key);
 	n = json_object_get_int64(v);
-	if (n < min || n > max) {
-		vv_herr(err, errlen, "%s.%s must be between %d and %d", where, key, min, max);
-		return -EINVAL;
-	}
+	if (n < min || n > max)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s.%s must be between %d and %d", where, key, min, max);
 	*out = (int)n;
 	return 0;
 }
 
 /* Refuse keys outside allowed[]; names the first offender (sanitized). */
 static int only_keys(struct json_object *o, const char *where,
-		     const char *const *allowed, char *err, size_t errlen);
+		     const char *const *allowed, struct vv_error *err);
 
 /*
  * "vaultMoved": {"from": "https://OLD", "to": "https://NEW"}: the config
@@ -183,7 +173,7 @@ static int only_keys(struct json_object *o, const char *where,
  * keys were restored into another vault.
  */
 static int parse_moved(struct json_object *pub, struct vv_handler_request *req,
-		       char *err, size_t errlen)
+		       struct vv_error *err)
 {
 	static const char *const keys[] = { "from", "to", NULL };
 	const char *w = "publicSettings.vaultMoved";
@@ -192,23 +182,21 @@ static int parse_moved(struct json_object *pub, struct vv_handler_request *req,
 
 	if (!json_object_object_get_ex(pub, "vaultMoved", &mv))
 		return 0;
-	if (!json_object_is_type(mv, json_type_object)) {
-		vv_herr(err, errlen, "%s must be an object {\"from\": URL, \"to\": URL}", w);
-		return -EINVAL;
-	}
-	if ((r = only_keys(mv, w, keys, err, errlen)) < 0 ||
-	    (r = get_string(mv, w, "from", S_TOKEN, 2048, true, &req->moved_from, err, errlen)) < 0 ||
-	    (r = get_string(mv, w, "to", S_TOKEN, 2048, true, &req->moved_to, err, errlen)) < 0)
+	if (!json_object_is_type(mv, json_type_object))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s must be an object {\"from\": URL, \"to\": URL}", w);
+	if ((r = only_keys(mv, w, keys, err)) < 0 ||
+	    (r = get_string(mv, w, "from", S_TOKEN, 2048, true, &req->moved_from, err)) < 0 ||
+	    (r = get_string(mv, w, "to", S_TOKEN, 2048, true, &req->moved_to, err)) < 0)
 		return r;
-	if (strncmp(req->moved_from, "https://", 8) || strncmp(req->moved_to, "https://", 8)) {
-		vv_herr(err, errlen, "%s: from and to must be https:// vault URLs", w);
-		return -EINVAL;
-	}
+	if (strncmp(req->moved_from, "https://", 8) || strncmp(req->moved_to, "https://", 8))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "%s: from and to must be https:// vault URLs", w);
 	return 0;
 }
 
 static int only_keys(struct json_object *o, const char *where,
-		     const char *const *allowed, char *err, size_t errlen)
+		     const char *const *allowed, struct vv_error *err)
 {
 	json_object_object_foreach(o, k, v) {
 		bool ok = false;
@@ -221,8 +209,8 @@ static int only_keys(struct json_object *o, const char *where,
 			char clean[80];
 
 			vv_handler_sanitize(k, clean, sizeof(clean));
-			vv_herr(err, errlen, "%s: unknown key \"%s\"", where, clean);
-			return -EINVAL;
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "%s: unknown key \"%s\"", where, clean);
 		}
 	}
 	return 0;
@@ -239,27 +227,27 @@ static void volume_clear(struct vv_handler_volume *v)
 }
 
 static int parse_volume_object(struct json_object *o, const char *where,
-			       struct vv_handler_volume *v, char *err, size_t errlen)
+			       struct vv_handler_volume *v, struct vv_error *err)
 {
 	static const char *const keys[] = {
 		"name", "device", "mount", "fs", "options", "key", NULL
 	};
 	int r;
 
-	if ((r = only_keys(o, where, keys, err, errlen)) < 0 ||
-	    (r = get_string(o, where, "name", S_NAME, 64, true, &v->name, err, errlen)) < 0 ||
-	    (r = get_string(o, where, "device", S_PATH, 1024, true, &v->device, err, errlen)) < 0 ||
-	    (r = get_string(o, where, "mount", S_PATH, 1024, false, &v->mount, err, errlen)) < 0 ||
-	    (r = get_string(o, where, "fs", S_FS, 32, false, &v->fs, err, errlen)) < 0 ||
-	    (r = get_string(o, where, "options", S_TOKEN, 256, false, &v->options, err, errlen)) < 0 ||
-	    (r = get_string(o, where, "key", S_TOKEN, 2048, false, &v->key, err, errlen)) < 0)
+	if ((r = only_keys(o, where, keys, err)) < 0 ||
+	    (r = get_string(o, where, "name", S_NAME, 64, true, &v->name, err)) < 0 ||
+	    (r = get_string(o, where, "device", S_PATH, 1024, true, &v->device, err)) < 0 ||
+	    (r = get_string(o, where, "mount", S_PATH, 1024, false, &v->mount, err)) < 0 ||
+	    (r = get_string(o, where, "fs", S_FS, 32, false, &v->fs, err)) < 0 ||
+	    (r = get_string(o, where, "options", S_TOKEN, 256, false, &v->options, err)) < 0 ||
+	    (r = get_string(o, where, "key", S_TOKEN, 2048, false, &v->key, err)) < 0)
 		return r;
 	return 0;
 }
 
 /* "volumes": names for reopen/rotate/snapshot, objects for provision. */
 static int parse_volumes(struct json_object *pub, struct vv_handler_request *req,
-			 char *err, size_t errlen)
+			 struct vv_error *err)
 {
 	struct json_object *arr;
 	size_t n;
@@ -267,23 +255,19 @@ static int parse_volumes(struct json_object *pub, struct vv_handler_request *req
 	if (!json_object_object_get_ex(pub, "volumes", &arr) ||
 	    json_object_is_type(arr, json_type_null))
 		return 0;
-	if (!json_object_is_type(arr, json_type_array)) {
-		vv_herr(err, errlen, "publicSettings.volumes must be an array");
-		return -EINVAL;
-	}
+	if (!json_object_is_type(arr, json_type_array))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.volumes must be an array");
 	n = json_object_array_length(arr);
-	if (n > VV_HANDLER_MAX_VOLUMES) {
-		vv_herr(err, errlen, "publicSettings.volumes has %zu entries (at most %d)",
-			n, VV_HANDLER_MAX_VOLUMES);
-		return -EINVAL;
-	}
+	if (n > VV_HANDLER_MAX_VOLUMES)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.volumes has %zu entries (at most %d)",
+			       n, VV_HANDLER_MAX_VOLUMES);
 	if (n == 0)
 		return 0;
 	req->volumes = calloc(n, sizeof(*req->volumes));
-	if (!req->volumes) {
-		vv_herr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!req->volumes)
+		return vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 	req->nvolumes = n;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
@@ -293,44 +277,39 @@ static int parse_volumes(struct json_object *pub, struct vv_handler_request *req
 
 		snprintf(where, sizeof(where), "publicSettings.volumes[%zu]", i);
 		if (req->op == VV_HOP_PROVISION) {
-			if (!json_object_is_type(e, json_type_object)) {
-				vv_herr(err, errlen, "%s must be an object {\"name\", \"device\", ...}", where);
-				return -EINVAL;
-			}
-			r = parse_volume_object(e, where, v, err, errlen);
+			if (!json_object_is_type(e, json_type_object))
+				return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+					       "%s must be an object {\"name\", \"device\", ...}",
+					       where);
+			r = parse_volume_object(e, where, v, err);
 			if (r < 0)
 				return r;
 		} else {
 			const char *s;
 			size_t len;
 
-			if (!json_object_is_type(e, json_type_string)) {
-				vv_herr(err, errlen, "%s must be a string (a volume name)", where);
-				return -EINVAL;
-			}
+			if (!json_object_is_type(e, json_type_string))
+				return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+					       "%s must be a string (a volume name)", where);
 			s = json_object_get_string(e);
 			len = (size_t)json_object_get_string_len(e);
-			if (strlen(s) != len || !vv_volume_name_valid(s)) {
-				vv_herr(err, errlen, "%s must be %s", where, kind_desc(S_NAME));
-				return -EINVAL;
-			}
+			if (strlen(s) != len || !vv_volume_name_valid(s))
+				return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+					       "%s must be %s", where, kind_desc(S_NAME));
 			v->name = strdup(s);
-			if (!v->name) {
-				vv_herr(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
+			if (!v->name)
+				return vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 		}
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(req->volumes[j].name, v->name) == 0) {
-				vv_herr(err, errlen, "%s: volume \"%s\" is listed twice", where, v->name);
-				return -EINVAL;
-			}
+			if (strcmp(req->volumes[j].name, v->name) == 0)
+				return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+					       "%s: volume \"%s\" is listed twice", where, v->name);
 	}
 	return 0;
 }
 
 static int parse_public(struct json_object *pub, struct vv_handler_request *req,
-			char *err, size_t errlen)
+			struct vv_error *err)
 {
 	static const char *const keys[] = {
 		"operation", "volumes", "vaultUrl", "kekUrl", "kekAlgorithm",
@@ -344,38 +323,36 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 	const char *w = "publicSettings";
 	int op = VV_HOP_REOPEN, alg = -1, what = 0, level = 0, r;
 
-	if ((r = only_keys(pub, w, keys, err, errlen)) < 0 ||
-	    (r = get_enum(pub, w, "operation", ops, &op, err, errlen)) < 0)
+	if ((r = only_keys(pub, w, keys, err)) < 0 ||
+	    (r = get_enum(pub, w, "operation", ops, &op, err)) < 0)
 		return r;
 	req->op = (enum vv_handler_op)op;
-	if ((r = parse_volumes(pub, req, err, errlen)) < 0 ||
-	    (r = get_string(pub, w, "vaultUrl", S_TOKEN, 2048, false, &req->vault_url, err, errlen)) < 0 ||
-	    (r = get_string(pub, w, "kekUrl", S_TOKEN, 2048, false, &req->kek_url, err, errlen)) < 0 ||
-	    (r = get_enum(pub, w, "kekAlgorithm", algs, &alg, err, errlen)) < 0 ||
-	    (r = get_enum(pub, w, "rotate", rot, &what, err, errlen)) < 0 ||
+	if ((r = parse_volumes(pub, req, err)) < 0 ||
+	    (r = get_string(pub, w, "vaultUrl", S_TOKEN, 2048, false, &req->vault_url, err)) < 0 ||
+	    (r = get_string(pub, w, "kekUrl", S_TOKEN, 2048, false, &req->kek_url, err)) < 0 ||
+	    (r = get_enum(pub, w, "kekAlgorithm", algs, &alg, err)) < 0 ||
+	    (r = get_enum(pub, w, "rotate", rot, &what, err)) < 0 ||
 	    (r = get_string(pub, w, "managedIdentityClientId", S_TOKEN, 128, false,
-			    &req->identity_client_id, err, errlen)) < 0 ||
+			    &req->identity_client_id, err)) < 0 ||
 	    (r = get_string(pub, w, "aadClientId", S_TOKEN, 128, false,
-			    &req->aad_client_id, err, errlen)) < 0 ||
+			    &req->aad_client_id, err)) < 0 ||
 	    (r = get_string(pub, w, "aadTenantId", S_TOKEN, 128, false,
-			    &req->aad_tenant_id, err, errlen)) < 0 ||
-	    (r = get_int(pub, w, "timeoutSeconds", 1, 3600, &req->timeout_s, err, errlen)) < 0 ||
+			    &req->aad_tenant_id, err)) < 0 ||
+	    (r = get_int(pub, w, "timeoutSeconds", 1, 3600, &req->timeout_s, err)) < 0 ||
 	    (r = get_string(pub, w, "serviceUrl", S_TOKEN, 2048, false,
-			    &req->service_url, err, errlen)) < 0 ||
-	    (r = get_enum(pub, w, "consistency", cons, &level, err, errlen)) < 0)
+			    &req->service_url, err)) < 0 ||
+	    (r = get_enum(pub, w, "consistency", cons, &level, err)) < 0)
 		return r;
 	req->fs_consistent = level == 1;
-	if ((r = parse_moved(pub, req, err, errlen)) < 0)
+	if ((r = parse_moved(pub, req, err)) < 0)
 		return r;
 	if (req->service_url && strncmp(req->service_url, "https://", 8) != 0 &&
-	    strncmp(req->service_url, "http://", 7) != 0) {
-		vv_herr(err, errlen, "publicSettings.serviceUrl must be an http:// or https:// URL");
-		return -EINVAL;
-	}
-	if (req->vault_url && strncmp(req->vault_url, "https://", 8) != 0) {
-		vv_herr(err, errlen, "publicSettings.vaultUrl must be an https:// URL");
-		return -EINVAL;
-	}
+	    strncmp(req->service_url, "http://", 7) != 0)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.serviceUrl must be an http:// or https:// URL");
+	if (req->vault_url && strncmp(req->vault_url, "https://", 8) != 0)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.vaultUrl must be an https:// URL");
 	if (alg >= 0) {
 		req->kek_alg = strdup(algs[alg]);
 		if (!req->kek_alg)
@@ -386,113 +363,98 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 }
 
 static int parse_protected(struct json_object *prot, struct vv_handler_request *req,
-			   char *err, size_t errlen)
+			   struct vv_error *err)
 {
 	static const char *const keys[] = { "aadClientSecret", NULL };
 	struct json_object *v;
 	size_t len;
 	int r;
 
-	r = only_keys(prot, "protectedSettings", keys, err, errlen);
+	r = only_keys(prot, "protectedSettings", keys, err);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(prot, "aadClientSecret", &v) ||
 	    json_object_is_type(v, json_type_null))
 		return 0;
-	if (!json_object_is_type(v, json_type_string)) {
-		vv_herr(err, errlen, "protectedSettings.aadClientSecret must be a string");
-		return -EINVAL;
-	}
+	if (!json_object_is_type(v, json_type_string))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "protectedSettings.aadClientSecret must be a string");
 	len = (size_t)json_object_get_string_len(v);
-	if (len == 0 || len > 1024) {
-		vv_herr(err, errlen, "protectedSettings.aadClientSecret must hold 1 to 1024 characters");
-		return -EINVAL;
-	}
+	if (len == 0 || len > 1024)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "protectedSettings.aadClientSecret must hold 1 to 1024 characters");
 	req->aad_client_secret = vv_secret_from(json_object_get_string(v), len);
-	if (!req->aad_client_secret) {
-		vv_herr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!req->aad_client_secret)
+		return vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 	return 0;
 }
 
 /* Rules that span several keys. */
-static int cross_check(struct vv_handler_request *req, char *err, size_t errlen)
+static int cross_check(struct vv_handler_request *req, struct vv_error *err)
 {
 	const char *op = vv_handler_op_str(req->op);
 
-	if (req->aad_client_secret && !req->aad_client_id) {
-		vv_herr(err, errlen, "protectedSettings.aadClientSecret needs publicSettings.aadClientId");
-		return -EINVAL;
-	}
-	if (req->aad_client_id && !req->aad_client_secret) {
-		vv_herr(err, errlen, "publicSettings.aadClientId needs protectedSettings.aadClientSecret");
-		return -EINVAL;
-	}
-	if (req->aad_client_id && req->identity_client_id) {
-		vv_herr(err, errlen, "publicSettings: give aadClientId or managedIdentityClientId, not both");
-		return -EINVAL;
-	}
+	if (req->aad_client_secret && !req->aad_client_id)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "protectedSettings.aadClientSecret needs publicSettings.aadClientId");
+	if (req->aad_client_id && !req->aad_client_secret)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.aadClientId needs protectedSettings.aadClientSecret");
+	if (req->aad_client_id && req->identity_client_id)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings: give aadClientId or managedIdentityClientId, not both");
 	for (size_t i = 0; req->op == VV_HOP_PROVISION && i < req->nvolumes; i++)
 		if (req->volumes[i].fs && strcmp(req->volumes[i].fs, "ext4") != 0 &&
-		    strcmp(req->volumes[i].fs, "xfs") != 0) {
-			vv_herr(err, errlen, "publicSettings.volumes[%zu].fs must be \"ext4\" or \"xfs\"", i);
-			return -EINVAL;
-		}
-	if ((req->op == VV_HOP_PROVISION || req->op == VV_HOP_ROTATE) && req->nvolumes == 0) {
-		vv_herr(err, errlen, "publicSettings.volumes must list the volumes to %s", op);
-		return -EINVAL;
-	}
-	if (req->rotate_kek && req->op != VV_HOP_ROTATE) {
-		vv_herr(err, errlen, "publicSettings.rotate applies to operation \"rotate\" only");
-		return -EINVAL;
-	}
-	if (req->rotate_kek && !req->kek_url) {
-		vv_herr(err, errlen, "publicSettings.rotate \"kek\" needs publicSettings.kekUrl (the new KEK)");
-		return -EINVAL;
-	}
-	if (req->kek_alg && !req->kek_url) {
-		vv_herr(err, errlen, "publicSettings.kekAlgorithm needs publicSettings.kekUrl");
-		return -EINVAL;
-	}
-	if (req->kek_url && req->op != VV_HOP_PROVISION && req->op != VV_HOP_ROTATE) {
-		vv_herr(err, errlen, "publicSettings.kekUrl applies to provision and rotate only");
-		return -EINVAL;
-	}
+		    strcmp(req->volumes[i].fs, "xfs") != 0)
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				       "publicSettings.volumes[%zu].fs must be \"ext4\" or \"xfs\"",
+				       i);
+	if ((req->op == VV_HOP_PROVISION || req->op == VV_HOP_ROTATE) && req->nvolumes == 0)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.volumes must list the volumes to %s", op);
+	if (req->rotate_kek && req->op != VV_HOP_ROTATE)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.rotate applies to operation \"rotate\" only");
+	if (req->rotate_kek && !req->kek_url)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.rotate \"kek\" needs publicSettings.kekUrl (the new KEK)");
+	if (req->kek_alg && !req->kek_url)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.kekAlgorithm needs publicSettings.kekUrl");
+	if (req->kek_url && req->op != VV_HOP_PROVISION && req->op != VV_HOP_ROTATE)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.kekUrl applies to provision and rotate only");
 	if ((req->timeout_s || req->service_url || req->fs_consistent) &&
-	    req->op != VV_HOP_SNAPSHOT) {
-		vv_herr(err, errlen, "publicSettings.%s applies to snapshot only",
-			req->timeout_s ? "timeoutSeconds" :
-			req->service_url ? "serviceUrl" : "consistency");
-		return -EINVAL;
-	}
-	if (req->op == VV_HOP_SNAPSHOT && !req->service_url) {
-		vv_herr(err, errlen, "publicSettings.serviceUrl (the backup service) is required for snapshot");
-		return -EINVAL;
-	}
-	if (req->op == VV_HOP_SNAPSHOT && req->nvolumes) {
-		vv_herr(err, errlen, "publicSettings.volumes does not apply to snapshot "
-			"(every mounted filesystem is frozen; exclude some in the config file)");
-		return -EINVAL;
-	}
+	    req->op != VV_HOP_SNAPSHOT)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.%s applies to snapshot only",
+			       req->timeout_s ? "timeoutSeconds" :
+			       req->service_url ? "serviceUrl" : "consistency");
+	if (req->op == VV_HOP_SNAPSHOT && !req->service_url)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.serviceUrl (the backup service) is required for snapshot");
+	if (req->op == VV_HOP_SNAPSHOT && req->nvolumes)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.volumes does not apply to snapshot "
+			       "(every mounted filesystem is frozen; exclude some in the config file)");
 	return 0;
 }
 
 int vv_handler_request_build(struct json_object *public_settings,
 			     struct json_object *protected_settings,
 			     struct vv_handler_request *req,
-			     char *err, size_t errlen)
+			     struct vv_error *err)
 {
 	int r = 0;
 
 	memset(req, 0, sizeof(*req));
 	req->op = VV_HOP_REOPEN;
 	if (public_settings)
-		r = parse_public(public_settings, req, err, errlen);
+		r = parse_public(public_settings, req, err);
 	if (r == 0 && protected_settings)
-		r = parse_protected(protected_settings, req, err, errlen);
+		r = parse_protected(protected_settings, req, err);
 	if (r == 0)
-		r = cross_check(req, err, errlen);
+		r = cross_check(req, err);
 	if (r < 0)
 		vv_handler_request_clear(req);
 	return r;

@@ -23,36 +23,37 @@
 #include "base/http.h"
 
 struct json_object *vv_handler_json_parse(const char *text, size_t len,
-					  char *err, size_t errlen)
+					  struct vv_error *err)
 {
 	struct json_tokener *tok;
 	struct json_object *o = NULL;
 	enum json_tokener_error e;
 
 	if (len > INT32_MAX) {
-		vv_herr(err, errlen, "too large");
+		vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "too large");
 		return NULL;
 	}
 	tok = json_tokener_new_ex(VV_HANDLER_JSON_DEPTH);
 	if (!tok) {
-		vv_herr(err, errlen, "out of memory");
+		vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 		return NULL;
 	}
 	/* A NUL inside the text would end parsing early: refuse it. */
 	if (memchr(text, '\0', len)) {
-		vv_herr(err, errlen, "malformed JSON (NUL byte)");
+		vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "malformed JSON (NUL byte)");
 		goto out;
 	}
 	o = json_tokener_parse_ex(tok, text, (int)len);
 	e = json_tokener_get_error(tok);
 	if (!o || e != json_tokener_success) {
 		if (e == json_tokener_error_depth)
-			vv_herr(err, errlen, "malformed JSON (nested deeper than %d)",
+			vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				"malformed JSON (nested deeper than %d)",
 				VV_HANDLER_JSON_DEPTH);
 		else if (e == json_tokener_continue || e == json_tokener_success)
-			vv_herr(err, errlen, "malformed JSON (truncated)");
+			vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "malformed JSON (truncated)");
 		else
-			vv_herr(err, errlen, "malformed JSON (%s at offset %zu)",
+			vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "malformed JSON (%s at offset %zu)",
 				json_tokener_error_desc(e), json_tokener_get_parse_end(tok));
 		vv_json_put_wiped(o);
 		o = NULL;
@@ -60,13 +61,14 @@ struct json_object *vv_handler_json_parse(const char *text, size_t len,
 	}
 	for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
 		if (!strchr(" \t\r\n", text[i])) {
-			vv_herr(err, errlen, "malformed JSON (data after the end at offset %zu)", i);
+			vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				"malformed JSON (data after the end at offset %zu)", i);
 			vv_json_put_wiped(o);
 			o = NULL;
 			goto out;
 		}
 	if (!json_object_is_type(o, json_type_object)) {
-		vv_herr(err, errlen, "JSON is not an object");
+		vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "JSON is not an object");
 		vv_json_put_wiped(o);
 		o = NULL;
 	}
@@ -88,70 +90,70 @@ void vv_handler_settings_clear(struct vv_handler_settings *s)
 
 /* Optional string: absent/null -> NULL; empty string -> NULL as well. */
 static int opt_string(struct json_object *hs, const char *key, char **out,
-		      char *err, size_t errlen)
+		      struct vv_error *err)
 {
 	struct json_object *v;
 
 	*out = NULL;
 	if (!json_object_object_get_ex(hs, key, &v) || json_object_is_type(v, json_type_null))
 		return 0;
-	if (!json_object_is_type(v, json_type_string)) {
-		vv_herr(err, errlen, "settings: handlerSettings.%s must be a string", key);
-		return -EINVAL;
-	}
+	if (!json_object_is_type(v, json_type_string))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "settings: handlerSettings.%s must be a string", key);
 	if (json_object_get_string_len(v) == 0)
 		return 0;
 	*out = strdup(json_object_get_string(v));
-	if (!*out) {
-		vv_herr(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
+	if (!*out)
+		return vv_fail(err, -ENOMEM, VV_CAUSE_SYSTEM, "out of memory");
 	return 0;
 }
 
 int vv_handler_settings_parse(const char *text, size_t len,
 			      struct vv_handler_settings *s,
-			      char *err, size_t errlen)
+			      struct vv_error *err)
 {
 	struct json_object *root, *rs, *first, *hs, *pub;
-	char why[256];
+	struct vv_error why = { 0 };
 	int r = -EINVAL;
 
 	memset(s, 0, sizeof(*s));
-	root = vv_handler_json_parse(text, len, why, sizeof(why));
-	if (!root) {
-		vv_herr(err, errlen, "settings: %s", why);
-		return -EINVAL;
-	}
+	root = vv_handler_json_parse(text, len, &why);
+	if (!root)
+		return vv_fail(err, -EINVAL, why.cause, "settings: %s", why.message);
 	if (!json_object_object_get_ex(root, "runtimeSettings", &rs) ||
 	    !json_object_is_type(rs, json_type_array)) {
-		vv_herr(err, errlen, "settings: \"runtimeSettings\" must be an array");
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "settings: \"runtimeSettings\" must be an array");
 		goto out;
 	}
 	if (json_object_array_length(rs) != 1) {
-		vv_herr(err, errlen, "settings: \"runtimeSettings\" must hold exactly one entry (has %zu)",
-			json_object_array_length(rs));
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "settings: \"runtimeSettings\" must hold exactly one entry (has %zu)",
+			    json_object_array_length(rs));
 		goto out;
 	}
 	first = json_object_array_get_idx(rs, 0);
 	if (!json_object_is_type(first, json_type_object) ||
 	    !json_object_object_get_ex(first, "handlerSettings", &hs) ||
 	    !json_object_is_type(hs, json_type_object)) {
-		vv_herr(err, errlen, "settings: runtimeSettings[0].handlerSettings must be an object");
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "settings: runtimeSettings[0].handlerSettings must be an object");
 		goto out;
 	}
-	if ((r = opt_string(hs, "protectedSettingsCertThumbprint", &s->thumbprint, err, errlen)) < 0 ||
-	    (r = opt_string(hs, "protectedSettings", &s->protected_b64, err, errlen)) < 0)
+	if ((r = opt_string(hs, "protectedSettingsCertThumbprint", &s->thumbprint, err)) < 0 ||
+	    (r = opt_string(hs, "protectedSettings", &s->protected_b64, err)) < 0)
 		goto out;
 	r = -EINVAL;
 	if (s->protected_b64 && !s->thumbprint) {
-		vv_herr(err, errlen, "settings: protectedSettings without protectedSettingsCertThumbprint");
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "settings: protectedSettings without protectedSettingsCertThumbprint");
 		goto out;
 	}
 	if (json_object_object_get_ex(hs, "publicSettings", &pub) &&
 	    !json_object_is_type(pub, json_type_null)) {
 		if (!json_object_is_type(pub, json_type_object)) {
-			vv_herr(err, errlen, "settings: publicSettings must be an object");
+			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				    "settings: publicSettings must be an object");
 			goto out;
 		}
 		s->public_settings = json_object_get(pub);
@@ -165,21 +167,20 @@ out:
 }
 
 int vv_handler_settings_load(const char *path, struct vv_handler_settings *s,
-			     char *err, size_t errlen)
+			     struct vv_error *err)
 {
 	char *text = NULL;
 	size_t len = 0;
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	r = vv_handler_read_file(path, VV_HANDLER_SETTINGS_MAX, &text, &len, err, errlen);
-	if (r == -EFBIG) {
-		vv_herr(err, errlen, "settings file is larger than the %d byte limit",
-			VV_HANDLER_SETTINGS_MAX);
-		r = -EINVAL;
-	}
+	r = vv_handler_read_file(path, VV_HANDLER_SETTINGS_MAX, &text, &len, err);
+	if (r == -EFBIG)
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			    "settings file is larger than the %d byte limit",
+			    VV_HANDLER_SETTINGS_MAX);
 	if (r == 0)
-		r = vv_handler_settings_parse(text, len, s, err, errlen);
+		r = vv_handler_settings_parse(text, len, s, err);
 	free(text);
 	return r;
 }

@@ -16,6 +16,7 @@
  * descriptions only: callers never pass key material here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 
 #include "agent/handler/handler.h"
 #include "agent/handler/handler_internal.h"
+#include "base/writefile.h"
 
 const char *vv_hstatus_str(enum vv_hstatus s)
 {
@@ -94,6 +96,13 @@ void vv_handler_result_set(struct vv_handler_result *r, enum vv_hstatus st,
 	va_start(ap, fmt);
 	format_msg(r->message, sizeof(r->message), fmt, ap);
 	va_end(ap);
+}
+
+void vv_handler_result_fail(struct vv_handler_result *r, int code, const char *what,
+			    const struct vv_error *err)
+{
+	vv_handler_result_set(r, VV_HS_ERROR, code, "%s: %s%s%s", what, err->message,
+			      err->remedy[0] ? "; remedy: " : "", err->remedy);
 }
 
 int vv_handler_result_add(struct vv_handler_result *r, const char *name,
@@ -279,7 +288,7 @@ int vv_handler_status_write(const char *status_folder, int seq,
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = vv_handler_write_atomic(path, text, strlen(text));
+	rc = vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, NULL);
 out:
 	free(text);
 	free(path);
@@ -296,7 +305,7 @@ int vv_handler_status_handled(const char *status_folder, int seq, int *code)
 
 	if (asprintf(&path, "%s/%d.status", status_folder, seq) < 0)
 		return -ENOMEM;
-	rc = vv_handler_read_file(path, VV_HANDLER_STATUS_MAX, &text, &len, NULL, 0);
+	rc = vv_handler_read_file(path, VV_HANDLER_STATUS_MAX, &text, &len, NULL);
 	if (rc < 0) {
 		if (rc == -ENOENT)
 			rc = 0;
@@ -371,7 +380,8 @@ int vv_handler_heartbeat_write(const char *path, const char *status, int code,
 	json_object_array_add(root, item);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
-	rc = text ? vv_handler_write_atomic(path, text, strlen(text)) : -ENOMEM;
+	rc = text ? vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, NULL)
+		  : -ENOMEM;
 	json_object_put(root);
 	return rc;
 }

@@ -66,6 +66,16 @@ enum vv_fail {
 /* Short stable names for status and JSON: "wrong-key", "key-access", ... */
 const char *vv_fail_str(enum vv_fail f);
 
+struct vv_vol;
+/*
+ * Mark v failed: kind f, and in v->error the cause (VV_CAUSE_NONE: the one
+ * that goes with f; for VV_FAIL_KEY_ACCESS the key source's, as given), the
+ * message and the remedy (NULL: none). Planning and running record failures
+ * only through here (open_fail.c).
+ */
+void vv_vol_fail(struct vv_vol *v, enum vv_fail f, enum vv_cause cause, const char *remedy,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* What to do about a token whose mount point, filesystem or options are refused. */
 #define VV_TOKEN_MOUNT_REMEDY \
 	"rewrite the token with `vaultvol adopt --force --mount PATH` (PATH outside the " \
@@ -113,13 +123,17 @@ struct vv_vol {
 
 	/* outcome */
 	enum vv_vstate state;
-	enum vv_fail fail;
-	enum vv_cause cause;		/* VV_FAIL_KEY_ACCESS: what the key source said */
+	enum vv_fail fail;		/* what kind of failure; its details are in error */
+	/*
+	 * The failure as the one error value: cause (for VV_FAIL_KEY_ACCESS
+	 * what the key source said), message (one line) and remedy. The CLI
+	 * line, volumes.json and the handler substatus are views of it. Set
+	 * with vv_vol_fail() only.
+	 */
+	struct vv_error error;
 	bool transient;			/* worth retrying (vault unreachable, disk not yet there) */
 	bool changed;			/* this run activated or mounted something */
 	bool quiesced;			/* dm-quiesce stacked under the mount */
-	char message[512];		/* failure, one line */
-	char remedy[320];		/* what to do about it */
 	char warning[512];		/* opened, but ... (expired secret, mounted elsewhere) */
 	char last_error[40];		/* status: vv_fail_str of the last run, from volumes.json */
 	char *key_source;		/* "keyvault", "bek-volume", "keystore", "file" */
@@ -217,10 +231,10 @@ void vv_open_refresh(struct vv_open_plan *plan);
 /* json-c output flags for volumes.json and --json: readable, URLs unescaped. */
 #define VV_OPEN_JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 int vv_open_state_write(const char *state_dir, const struct vv_open_plan *plan,
-			char *err, size_t errlen);
+			struct vv_error *err);
 /* The names and UUIDs recorded there (none when the file is missing). */
 int vv_open_state_read(const char *state_dir, struct vv_prev **prev, size_t *n,
-		       char *err, size_t errlen);
+		       struct vv_error *err);
 void vv_prev_free(struct vv_prev *prev, size_t n);
 /* One volume as JSON (status --json, state file); NULL on ENOMEM. */
 struct json_object *vv_open_vol_json(const struct vv_vol *v);
@@ -263,7 +277,7 @@ struct vv_open_setup {
 
 /* 0, or -errno with a message; a config error is -EINVAL (exit status 2). */
 int vv_open_setup(const struct vv_options *opt, bool need_vault, struct vv_open_setup *s,
-		  char *err, size_t errlen);
+		  struct vv_error *err);
 void vv_open_teardown(struct vv_open_setup *s);
 
 #endif

@@ -24,13 +24,13 @@ void vv_open_vol_log(const struct vv_vol *v, bool check)
 	if (v->warning[0])
 		vv_log_with(VV_LOG_WARN, &f, "%s: %s", name, v->warning);
 	if (v->fail) {
-		f.cause = v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->cause) :
+		f.cause = v->fail == VV_FAIL_KEY_ACCESS ? vv_cause_str(v->error.cause) :
 			  vv_fail_str(v->fail);
 		f.message_id = VV_MSGID_VOLUME_FAILED;
 		vv_log_with(VV_LOG_ERR, &f, "%s: FAILED (%s%s%s): %s%s%s", name,
 			    vv_fail_str(v->fail), v->fail == VV_FAIL_KEY_ACCESS ? ", " : "",
-			    v->fail == VV_FAIL_KEY_ACCESS ? f.cause : "", v->message,
-			    v->remedy[0] ? "; remedy: " : "", v->remedy);
+			    v->fail == VV_FAIL_KEY_ACCESS ? f.cause : "", v->error.message,
+			    v->error.remedy[0] ? "; remedy: " : "", v->error.remedy);
 		return;
 	}
 	if (v->reformat_skip)

@@ -50,21 +50,6 @@ void vv_open_crypt_name(const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s-vvcrypt", name);
 }
 
-static void vol_fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void vol_fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->fail = f;
-	v->state = VV_VS_FAILED;
-	va_start(ap, fmt);
-	vsnprintf(v->message, sizeof(v->message), fmt, ap);
-	va_end(ap);
-	snprintf(v->remedy, sizeof(v->remedy), "%s", remedy ? remedy : "");
-}
-
 static void vol_clear(struct vv_vol *v)
 {
 	vv_volume_conf_clear(&v->conf);
@@ -183,11 +168,11 @@ static int fresh_resource_disk(struct vv_vol *v, const struct vv_open_env *env,
 			       const struct vv_blockdev *b, const char *ms)
 {
 	if (!vv_open_is_resource_disk(b)) {
-		vol_fail(v, VV_FAIL_HEADER,
-			 "check which disk the resourceencrypt line names; vaultvol formats only a "
-			 "disk the platform marks as the resource disk",
-			 "%s (%s) is named by ADE's resource-disk line but has no LUKS header and "
-			 "no /dev/disk/azure/resource link: not formatted", b->path, ms);
+		vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
+			    "check which disk the resourceencrypt line names; vaultvol formats only a "
+			    "disk the platform marks as the resource disk",
+			    "%s (%s) is named by ADE's resource-disk line but has no LUKS header and "
+			    "no /dev/disk/azure/resource link: not formatted", b->path, ms);
 		return -1;
 	}
 	if (env->cfg && env->cfg->ade_resource_skip) {
@@ -231,11 +216,11 @@ static long check_recorded(struct vv_vol *v, const struct vv_open_env *env, size
 			 d->dev[j].path);
 		return (long)j;
 	}
-	vol_fail(v, VV_FAIL_CONFLICT,
-		 "attach the volume's own disk; if this disk replaced it on purpose, remove the "
-		 "volume's entry from volumes.json in the state directory",
-		 "%s (%s) now holds %s, not %s (uuid %s, recorded when it last opened); not "
-		 "opened in its place", ms, b->path, holds, v->conf.name, rec);
+	vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE,
+		    "attach the volume's own disk; if this disk replaced it on purpose, remove the "
+		    "volume's entry from volumes.json in the state directory",
+		    "%s (%s) now holds %s, not %s (uuid %s, recorded when it last opened); not "
+		    "opened in its place", ms, b->path, holds, v->conf.name, rec);
 	return -1;
 }
 
@@ -280,30 +265,31 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 				 d->dev[idx].uuid);
 		snprintf(ms, sizeof(ms), "add a [volume %s] section to vaultvol.conf with a "
 			 "stable match (uuid:, lun: or path:/dev/disk/...)", v->conf.name);
-		vol_fail(v, VV_FAIL_UNTRUSTED, ms,
-			 "%s names the disk only by its kernel name %s, which can change across "
-			 "restores; refusing to guess%s", v->conf.where ? v->conf.where : "ADE state",
-			 v->conf.match.value, hint);
+		vv_vol_fail(v, VV_FAIL_UNTRUSTED, VV_CAUSE_NONE, ms,
+			    "%s names the disk only by its kernel name %s, which can change across "
+			    "restores; refusing to guess%s", v->conf.where ? v->conf.where : "ADE state",
+			    v->conf.match.value, hint);
 		return -1;
 	}
 	vv_match_str(&v->conf.match, ms, sizeof(ms));
 	r = vv_discover_match(d, &v->conf.match, &idx, &other);
 	if (r == -ENOENT) {
-		vol_fail(v, VV_FAIL_MISSING,
-			 "attach the disk (or fix 'match'); `vaultvol status` lists what was found",
-			 "no disk matches %s", ms);
+		vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE,
+			    "attach the disk (or fix 'match'); `vaultvol status` lists what was found",
+			    "no disk matches %s", ms);
 		v->transient = true;
 		return -1;
 	}
 	if (r == -ENOTUNIQ) {
-		vol_fail(v, VV_FAIL_AMBIGUOUS,
-			 "detach the copy, or match this volume by lun: or path: instead of its UUID",
-			 "ambiguous: %s and %s both match %s (a cloned disk?); refusing to choose",
-			 d->dev[idx].path, d->dev[other].path, ms);
+		vv_vol_fail(v, VV_FAIL_AMBIGUOUS, VV_CAUSE_NONE,
+			    "detach the copy, or match this volume by lun: or path: instead of its UUID",
+			    "ambiguous: %s and %s both match %s (a cloned disk?); refusing to choose",
+			    d->dev[idx].path, d->dev[other].path, ms);
 		return -1;
 	}
 	if (r < 0) {
-		vol_fail(v, VV_FAIL_MISSING, "fix 'match'", "cannot resolve %s", ms);
+		vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE,
+			    "fix 'match'", "cannot resolve %s", ms);
 		return -1;
 	}
 	if (!v->conf.ade_resource && v->conf.match.kind != VV_MATCH_UUID &&
@@ -324,28 +310,28 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 	/* A detached header (ADE) means the disk itself has none to check. */
 	if (!v->conf.header) {
 		if (!is_encrypted(&d->dev[idx])) {
-			vol_fail(v, VV_FAIL_HEADER,
-				 "restore the header from a backup (cryptsetup luksHeaderRestore); "
-				 "nothing was written to the disk",
-				 "%s (%s) has no LUKS or BitLocker header%s%s: damaged or wiped",
-				 d->dev[idx].path, ms, d->dev[idx].blkid_type[0] ? ", it holds " : "",
-				 d->dev[idx].blkid_type);
+			vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
+				    "restore the header from a backup (cryptsetup luksHeaderRestore); "
+				    "nothing was written to the disk",
+				    "%s (%s) has no LUKS or BitLocker header%s%s: damaged or wiped",
+				    d->dev[idx].path, ms, d->dev[idx].blkid_type[0] ? ", it holds " : "",
+				    d->dev[idx].blkid_type);
 			return -1;
 		}
 		if (d->dev[idx].probe_rc < 0 && !strcmp(d->dev[idx].blkid_type, "BitLocker")) {
-			vol_fail(v, VV_FAIL_UNSUPPORTED,
-				 "open it in Windows (or with dislocker); BitLocker metadata has no "
-				 "header backup to restore on Linux",
-				 "libcryptsetup cannot use the BitLocker volume on %s (an unsupported "
-				 "version, encryption mode or damaged metadata)", d->dev[idx].path);
+			vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
+				    "open it in Windows (or with dislocker); BitLocker metadata has no "
+				    "header backup to restore on Linux",
+				    "libcryptsetup cannot use the BitLocker volume on %s (an unsupported "
+				    "version, encryption mode or damaged metadata)", d->dev[idx].path);
 			return -1;
 		}
 		if (d->dev[idx].probe_rc < 0) {
-			vol_fail(v, VV_FAIL_HEADER,
-				 "restore the header from a backup (cryptsetup luksHeaderRestore, or "
-				 "`vaultvol` header backups in the state directory); nothing was written",
-				 "the %s header on %s is damaged (its signature is there, its metadata "
-				 "does not load)", d->dev[idx].blkid_type, d->dev[idx].path);
+			vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
+				    "restore the header from a backup (cryptsetup luksHeaderRestore, or "
+				    "`vaultvol` header backups in the state directory); nothing was written",
+				    "the %s header on %s is damaged (its signature is there, its metadata "
+				    "does not load)", d->dev[idx].blkid_type, d->dev[idx].path);
 			return -1;
 		}
 	}
@@ -445,12 +431,12 @@ static void check_token_keys(struct vv_vol *v, const struct vv_token *t)
 
 	if (!bad || v->fail != VV_FAIL_NONE)
 		return;
-	vol_fail(v, VV_FAIL_REFUSED,
-		 "a disk's token may name a vault, the keystore or the BEK VOLUME, not a local "
-		 "file: describe the volume in a [volume] section of vaultvol.conf (trusted "
-		 "configuration) if the key really is in that file",
-		 "the token on %s names the local file '%s' as a key of volume %s; refused, "
-		 "nothing was read", v->device ? v->device : "its disk", bad, v->conf.name);
+	vv_vol_fail(v, VV_FAIL_REFUSED, VV_CAUSE_NONE,
+		    "a disk's token may name a vault, the keystore or the BEK VOLUME, not a local "
+		    "file: describe the volume in a [volume] section of vaultvol.conf (trusted "
+		    "configuration) if the key really is in that file",
+		    "the token on %s names the local file '%s' as a key of volume %s; refused, "
+		    "nothing was read", v->device ? v->device : "its disk", bad, v->conf.name);
 }
 
 static void check_token_mount(struct vv_vol *v, const struct vv_config *cfg)
@@ -478,20 +464,12 @@ refuse:
 		    "nothing was opened", v->device, v->conf.name, v->conf.mount, what, why);
 }
 
-int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
+/*
+ * 1. the config file, 2. ADE state (unless the config covers it): each
+ * volume resolved to its disk, which it claims. -ENOMEM only.
+ */
+static int plan_described(const struct vv_open_env *env, struct vv_open_plan *plan, long *claim)
 {
-	const struct vv_disks *d = env->disks;
-	long *claim = NULL;	/* disk index -> volume index, -1 = none */
-	int r = -ENOMEM;
-
-	memset(plan, 0, sizeof(*plan));
-	claim = malloc((d->n ? d->n : 1) * sizeof(*claim));
-	if (!claim)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->n; i++)
-		claim[i] = -1;
-
-	/* 1. the config file, 2. ADE state (unless the config covers it) */
 	for (int pass = 0; pass < 2; pass++) {
 		const struct vv_volume_conf *src = pass == 0 && env->cfg ? env->cfg->volumes : env->ade;
 		size_t nsrc = pass == 0 ? (env->cfg ? env->cfg->nvolumes : 0) : env->nade;
@@ -504,14 +482,14 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 				continue;	/* the config file describes it */
 			v = plan_add(plan);
 			if (!v || vv_volume_conf_copy(&v->conf, &src[i]) < 0)
-				goto out;
+				return -ENOMEM;
 			v->key_origin = src[i].origin;
 			if (prev_opened(env, v->conf.name))
 				snprintf(v->opened_uuid, sizeof(v->opened_uuid), "%s",
 					 prev_opened(env, v->conf.name));
 			idx = resolve(v, env);
 			if (idx == -2)
-				goto out;
+				return -ENOMEM;
 			if (idx < 0)
 				continue;
 			if (claim[idx] >= 0) {
@@ -523,22 +501,32 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 					plan->n--;
 					continue;
 				}
-				vol_fail(v, VV_FAIL_CONFLICT, "give each disk one [volume] section",
-					 "%s is the disk of volume %s too", v->device, owner->conf.name);
+				vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE,
+					    "give each disk one [volume] section",
+					    "%s is the disk of volume %s too", v->device, owner->conf.name);
 				continue;
 			}
 			claim[idx] = (long)(v - plan->v);
 		}
 	}
+	return 0;
+}
 
-	/* 3. tokens: the key of a described disk; a volume of its own otherwise */
+/*
+ * 3. tokens: the key of a described disk; a volume of its own otherwise.
+ * -ENOMEM only.
+ */
+static int plan_tokens(const struct vv_open_env *env, struct vv_open_plan *plan, long *claim)
+{
+	const struct vv_disks *d = env->disks;
+
 	for (size_t i = 0; i < d->n; i++) {
 		const struct vv_blockdev *b = &d->dev[i];
 		struct vv_vol *v;
 
 		if (b->token_rc == 0 && claim[i] >= 0) {
 			if (apply_token(&plan->v[claim[i]], &b->token) < 0)
-				goto out;
+				return -ENOMEM;
 			check_token_keys(&plan->v[claim[i]], &b->token);
 			check_token_mount(&plan->v[claim[i]], env->cfg);
 			continue;
@@ -554,38 +542,68 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 			continue;
 		v = plan_add(plan);
 		if (!v)
-			goto out;
+			return -ENOMEM;
 		v->conf.origin = VV_ORIGIN_TOKEN;
 		v->conf.match.kind = VV_MATCH_UUID;
 		if (set_str(&v->conf.match.value, b->uuid) < 0 || take_device(v, b) < 0)
-			goto out;
+			return -ENOMEM;
 		if (b->token_rc == -EINVAL) {
 			if (asprintf(&v->conf.name, "luks-%s", b->uuid) < 0) {
 				v->conf.name = NULL;
-				goto out;
+				return -ENOMEM;
 			}
-			vol_fail(v, VV_FAIL_TOKEN,
-				 "rewrite the token (vaultvol provision/adopt) or describe the volume "
-				 "in vaultvol.conf",
-				 "the vaultvol token on %s is malformed", b->path);
+			vv_vol_fail(v, VV_FAIL_TOKEN, VV_CAUSE_NONE,
+				    "rewrite the token (vaultvol provision/adopt) or describe the volume "
+				    "in vaultvol.conf",
+				    "the vaultvol token on %s is malformed", b->path);
 			continue;
 		}
 		if (set_str(&v->conf.name, b->token.name) < 0 || apply_token(v, &b->token) < 0 ||
 		    asprintf(&v->conf.where, "token on %s", b->path) < 0)
-			goto out;
+			return -ENOMEM;
 		if (plan->n > 1 && vv_open_plan_find(plan, v->conf.name) != v) {
 			struct vv_vol *other = vv_open_plan_find(plan, v->conf.name);
 
-			vol_fail(v, VV_FAIL_CONFLICT,
-				 "rename one of them (the [volume] section, or re-provision the token)",
-				 "the token on %s names volume %s, which is already %s", b->path,
-				 v->conf.name, other->device ? other->device : "described elsewhere");
+			vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE,
+				    "rename one of them (the [volume] section, or re-provision the token)",
+				    "the token on %s names volume %s, which is already %s", b->path,
+				    v->conf.name, other->device ? other->device : "described elsewhere");
 		}
 		check_token_keys(v, &b->token);
 		check_token_mount(v, env->cfg);
 		claim[i] = (long)(v - plan->v);
 	}
+	return 0;
+}
 
+/* 4. a volume nobody gave a key */
+static void plan_keyless(struct vv_open_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		struct vv_vol *v = &plan->v[i];
+
+		if (v->fail == VV_FAIL_NONE && !v->conf.key && !v->undescribed)
+			vv_vol_fail(v, VV_FAIL_NO_KEY_REF, VV_CAUSE_NONE,
+				    "add 'key = ...' to its [volume] section, or provision a vaultvol token",
+				    "no key reference: %s has no vaultvol token and %s gives no key",
+				    v->device, v->conf.where ? v->conf.where : "its description");
+	}
+}
+
+int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
+{
+	const struct vv_disks *d = env->disks;
+	long *claim = NULL;	/* disk index -> volume index, -1 = none */
+	int r = -ENOMEM;
+
+	memset(plan, 0, sizeof(*plan));
+	claim = malloc((d->n ? d->n : 1) * sizeof(*claim));
+	if (!claim)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++)
+		claim[i] = -1;
+	if (plan_described(env, plan, claim) < 0 || plan_tokens(env, plan, claim) < 0)
+		goto out;
 	/*
 	 * 3b. encrypted disks nobody describes (a clone of a described one
 	 * too), when they carry an identifier to describe them by: a header
@@ -596,17 +614,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 		    add_undescribed(plan, &d->dev[i]) < 0)
 			goto out;
 	}
-
-	/* 4. a volume nobody gave a key */
-	for (size_t i = 0; i < plan->n; i++) {
-		struct vv_vol *v = &plan->v[i];
-
-		if (v->fail == VV_FAIL_NONE && !v->conf.key && !v->undescribed)
-			vol_fail(v, VV_FAIL_NO_KEY_REF,
-				 "add 'key = ...' to its [volume] section, or provision a vaultvol token",
-				 "no key reference: %s has no vaultvol token and %s gives no key",
-				 v->device, v->conf.where ? v->conf.where : "its description");
-	}
+	plan_keyless(plan);
 	r = 0;
 out:
 	free(claim);

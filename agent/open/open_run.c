@@ -168,21 +168,6 @@ static void free_keys(struct run *run)
 
 /* ---- per-volume messages ------------------------------------------------ */
 
-static void fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void fail(struct vv_vol *v, enum vv_fail f, const char *remedy, const char *fmt, ...)
-{
-	va_list ap;
-
-	v->fail = f;
-	v->state = VV_VS_FAILED;
-	va_start(ap, fmt);
-	vsnprintf(v->message, sizeof(v->message), fmt, ap);
-	va_end(ap);
-	snprintf(v->remedy, sizeof(v->remedy), "%s", remedy ? remedy : "");
-}
-
 static const char *cause_remedy(enum vv_cause c)
 {
 	switch (c) {
@@ -342,25 +327,25 @@ static void bitlk_wrong_key(struct vv_vol *v, struct vv_unlock *u, const struct 
 	has_rp = strstr(prot, "recovery") != NULL;
 	has_pw = strstr(prot, "passphrase") != NULL && strcmp(prot, "recovery passphrase");
 	if (bek->windows_bek && !has_sk) {
-		fail(v, VV_FAIL_UNSUPPORTED,
-		     has_rp ? "store the volume's 48-digit recovery password as its key instead" :
-			      "add a startup-key or recovery-password protector in Windows",
-		     "the key is a BitLocker startup key (.BEK) but %s has no startup-key protector "
-		     "(protectors: %s)%s", v->device, prot,
-		     strstr(prot, "smart card") || strstr(prot, "TPM") ?
-		     "; smart-card and TPM protectors cannot be used outside Windows" : "");
+		vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
+			    has_rp ? "store the volume's 48-digit recovery password as its key instead" :
+			    "add a startup-key or recovery-password protector in Windows",
+			    "the key is a BitLocker startup key (.BEK) but %s has no startup-key protector "
+			    "(protectors: %s)%s", v->device, prot,
+			    strstr(prot, "smart card") || strstr(prot, "TPM") ?
+			    "; smart-card and TPM protectors cannot be used outside Windows" : "");
 		return;
 	}
 	if (!has_sk && !has_rp && !has_pw) {
-		fail(v, VV_FAIL_UNSUPPORTED,
-		     "add a recovery-password or startup-key protector in Windows",
-		     "no protector of %s can be used on Linux (protectors: %s)", v->device, prot);
+		vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
+			    "add a recovery-password or startup-key protector in Windows",
+			    "no protector of %s can be used on Linux (protectors: %s)", v->device, prot);
 		return;
 	}
-	fail(v, VV_FAIL_WRONG_KEY,
-	     "check that the key reference names this volume's startup key or recovery password",
-	     "wrong key: no protector of BitLocker volume %s accepts it (protectors: %s)",
-	     v->device, prot);
+	vv_vol_fail(v, VV_FAIL_WRONG_KEY, VV_CAUSE_NONE,
+		    "check that the key reference names this volume's startup key or recovery password",
+		    "wrong key: no protector of BitLocker volume %s accepts it (protectors: %s)",
+		    v->device, prot);
 }
 
 static void record_key(struct vv_vol *v, const struct vv_bek *bek)
@@ -392,12 +377,11 @@ static void unlock_free(struct run *run, struct vv_unlock *u)
 
 static void key_failed(struct vv_vol *v, const struct key_entry *e)
 {
-	v->cause = e->err.cause;
 	v->transient = !is_bek_ref(v->conf.key) && cause_transient(e->err.cause);
-	fail(v, VV_FAIL_KEY_ACCESS, is_bek_ref(v->conf.key) ?
-	     bek_remedy(e->err.cause, e->err.message) : cause_remedy(e->err.cause),
-	     "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
-	     e->err.message[0] ? e->err.message : strerror(-e->rc));
+	vv_vol_fail(v, VV_FAIL_KEY_ACCESS, e->err.cause, is_bek_ref(v->conf.key) ?
+		    bek_remedy(e->err.cause, e->err.message) : cause_remedy(e->err.cause),
+		    "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
+		    e->err.message[0] ? e->err.message : strerror(-e->rc));
 }
 
 /* Fetch the key and derive the volume key. 0 with *vk, or v is failed. */
@@ -411,7 +395,7 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 
 	e = get_key(run, v->conf.key, v->conf.kek);
 	if (!e) {
-		fail(v, VV_FAIL_KEY_ACCESS, NULL, "out of memory");
+		vv_vol_fail(v, VV_FAIL_KEY_ACCESS, VV_CAUSE_NONE, NULL, "out of memory");
 		return -ENOMEM;
 	}
 	if (e->rc < 0) {
@@ -428,17 +412,19 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 	pthread_mutex_unlock(&run->dm);
 	if (r < 0) {
 		if (r == -ENOENT)
-			fail(v, VV_FAIL_MISSING, "attach the disk", "%s disappeared", v->device);
+			vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE,
+				    "attach the disk", "%s disappeared", v->device);
 		else if (v->type == VV_VOL_BITLK)
-			fail(v, VV_FAIL_UNSUPPORTED, "open it in Windows (or with dislocker)",
-			     "libcryptsetup cannot use the BitLocker volume on %s: %s", v->device,
-			     vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
+				    "open it in Windows (or with dislocker)",
+				    "libcryptsetup cannot use the BitLocker volume on %s: %s", v->device,
+				    vv_crypt_strerror(r));
 		else
-			fail(v, VV_FAIL_HEADER,
-			     "restore the header from a backup (cryptsetup luksHeaderRestore); "
-			     "nothing was written",
-			     "%s%s%s: %s", v->device, v->conf.header ? " with header " : "",
-			     v->conf.header ? v->conf.header : "", vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
+				    "restore the header from a backup (cryptsetup luksHeaderRestore); "
+				    "nothing was written",
+				    "%s%s%s: %s", v->device, v->conf.header ? " with header " : "",
+				    v->conf.header ? v->conf.header : "", vv_crypt_strerror(r));
 		return r;
 	}
 	v->type = info.type;
@@ -478,13 +464,14 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		if (r == -EPERM && v->type == VV_VOL_BITLK)
 			bitlk_wrong_key(v, u, e->bek);
 		else if (r == -EPERM)
-			fail(v, VV_FAIL_WRONG_KEY,
-			     "check that the key reference (and its version) belongs to this disk",
-			     "wrong key: no keyslot of %s accepts the key from %s (%s)", v->device,
-			     v->conf.key, vv_origin_str(v->key_origin));
+			vv_vol_fail(v, VV_FAIL_WRONG_KEY, VV_CAUSE_NONE,
+				    "check that the key reference (and its version) belongs to this disk",
+				    "wrong key: no keyslot of %s accepts the key from %s (%s)", v->device,
+				    v->conf.key, vv_origin_str(v->key_origin));
 		else
-			fail(v, VV_FAIL_ACTIVATE, NULL, "%s: cannot derive the volume key: %s",
-			     v->device, vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+				    NULL, "%s: cannot derive the volume key: %s",
+				    v->device, vv_crypt_strerror(r));
 		unlock_free(run, u);
 		return r;
 	}
@@ -523,8 +510,8 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 	if (cur == MAP_NONE) {
 		r = map_one(v, u, want_q ? lower : v->conf.name, vk, flags);
 		if (r < 0) {
-			fail(v, VV_FAIL_ACTIVATE, activate_remedy(v),
-			     "activating %s failed: %s", v->device, vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, activate_remedy(v),
+				    "activating %s failed: %s", v->device, vv_crypt_strerror(r));
 			return r;
 		}
 		v->changed = true;
@@ -538,9 +525,10 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		return 0;
 	}
 	if (v->conf.quiesce == VV_TRI_YES || run->quiesce_available != 1 || !u) {
-		fail(v, VV_FAIL_QUIESCE, "load dm-quiesce, or set quiesce = auto",
-		     "stacking dm-quiesce over %s failed: %s (the crypt mapping %s is open)",
-		     lower, strerror(-r), lower);
+		vv_vol_fail(v, VV_FAIL_QUIESCE, VV_CAUSE_NONE,
+			    "load dm-quiesce, or set quiesce = auto",
+			    "stacking dm-quiesce over %s failed: %s (the crypt mapping %s is open)",
+			    lower, strerror(-r), lower);
 		return r;
 	}
 	/* quiesce = auto: fall back to a plain mapping under the volume's name. */
@@ -549,14 +537,16 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		 "opened without it", strerror(-r));
 	r = map_one(v, u, v->conf.name, vk, flags);
 	if (r < 0)
-		fail(v, VV_FAIL_ACTIVATE, activate_remedy(v), "activating %s failed: %s", v->device,
-		     vv_crypt_strerror(r));
+		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+			    activate_remedy(v), "activating %s failed: %s", v->device,
+			    vv_crypt_strerror(r));
 	return r;
 }
 
 static void mount_volume(struct vv_vol *v, bool ro_default)
 {
-	char where[PATH_MAX], err[512], fs[64] = "";
+	struct vv_error err = { 0 };
+	char where[PATH_MAX], fs[64] = "";
 	const char *use_fs = v->conf.fs;
 	unsigned flags;
 	int r;
@@ -578,18 +568,19 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 	flags = ro_default || is_readonly(v, use_fs) ? VV_MOUNT_READONLY : 0;
 	if (v->mount_from_token)
 		flags |= VV_MOUNT_UNTRUSTED;
-	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options, flags, err,
-			    sizeof(err));
+	r = vv_mount_volume(v->top, v->conf.mount, use_fs, v->conf.options, flags, &err);
 	if (r < 0 && v->mount_from_token && (r == -EMEDIUMTYPE || r == -ENOTEMPTY || r == -ELOOP)) {
 		/* The disk asked for something no disk may have; not mounted. */
-		fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY, "volume %s: the token on %s: %s",
-		     v->conf.name, v->device, err);
+		vv_vol_fail(v, VV_FAIL_REFUSED, VV_CAUSE_NONE,
+			    VV_TOKEN_MOUNT_REMEDY, "volume %s: the token on %s: %s",
+			    v->conf.name, v->device, err.message);
 		v->state = VV_VS_OPEN;
 		return;
 	}
 	if (r < 0) {
-		fail(v, VV_FAIL_MOUNT, "fix the mount point or filesystem options; the volume "
-		     "itself is open", "%s", err);
+		vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE,
+			    "fix the mount point or filesystem options; the volume "
+			    "itself is open", "%s", err.message);
 		v->state = VV_VS_OPEN;
 		return;
 	}
@@ -608,11 +599,12 @@ static void mount_volume(struct vv_vol *v, bool ro_default)
 static void reformat_resource(struct run *run, struct vv_vol *v)
 {
 	struct key_entry *e = get_key(run, v->conf.key, v->conf.kek);
-	char err[512], uuid[64] = "";
+	struct vv_error err = { 0 };
+	char uuid[64] = "";
 	int r;
 
 	if (!e) {
-		fail(v, VV_FAIL_KEY_ACCESS, NULL, "out of memory");
+		vv_vol_fail(v, VV_FAIL_KEY_ACCESS, VV_CAUSE_NONE, NULL, "out of memory");
 		return;
 	}
 	if (e->rc < 0) {
@@ -630,20 +622,22 @@ static void reformat_resource(struct run *run, struct vv_vol *v)
 		v->conf.name, v->device);
 	pthread_mutex_lock(&run->dm);
 	r = vv_resource_disk_format(v->device, v->conf.name, e->bek->key, uuid, sizeof(uuid),
-				    err, sizeof(err));
+				    &err);
 	pthread_mutex_unlock(&run->dm);
 	if (r < 0) {
-		fail(v, VV_FAIL_ACTIVATE, "free the resource disk (unmount it, swapoff), or set "
-		     "[ade] resource_disk = skip", "%s", err);
+		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+			    "free the resource disk (unmount it, swapoff), or set "
+			    "[ade] resource_disk = skip", "%s", err.message);
 		return;
 	}
 	v->changed = true;
 	v->type = VV_VOL_LUKS2;
 	snprintf(v->uuid, sizeof(v->uuid), "%s", uuid);
-	r = vv_resource_disk_mkfs(v->top, err, sizeof(err));
+	r = vv_resource_disk_mkfs(v->top, &err);
 	if (r < 0) {
-		fail(v, VV_FAIL_MOUNT, "make a filesystem on it (mkfs.ext4); the volume is open",
-		     "%s", err);
+		vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE,
+			    "make a filesystem on it (mkfs.ext4); the volume is open",
+			    "%s", err.message);
 		v->state = VV_VS_OPEN;
 		return;
 	}
@@ -659,7 +653,7 @@ static bool refuse_token_mount(struct vv_vol *v)
 {
 	if (!v->refusal[0])
 		return false;
-	fail(v, VV_FAIL_REFUSED, VV_TOKEN_MOUNT_REMEDY, "%s", v->refusal);
+	vv_vol_fail(v, VV_FAIL_REFUSED, VV_CAUSE_NONE, VV_TOKEN_MOUNT_REMEDY, "%s", v->refusal);
 	return true;
 }
 
@@ -691,15 +685,17 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		goto out;
 	}
 	if (v->conf.quiesce == VV_TRI_YES && run->quiesce_available != 1) {
-		fail(v, VV_FAIL_QUIESCE, "load dm-quiesce (modprobe dm-quiesce) or set quiesce = auto",
-		     "quiesce = yes but the dm-quiesce target is not loaded");
+		vv_vol_fail(v, VV_FAIL_QUIESCE, VV_CAUSE_NONE,
+			    "load dm-quiesce (modprobe dm-quiesce) or set quiesce = auto",
+			    "quiesce = yes but the dm-quiesce target is not loaded");
 		goto out;
 	}
 	pthread_mutex_lock(&run->dm);
 	cur = current_mapping(v, why, sizeof(why));
 	pthread_mutex_unlock(&run->dm);
 	if (cur == MAP_CONFLICT) {
-		fail(v, VV_FAIL_CONFLICT, "close the other mapping, or rename the volume", "%s", why);
+		vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE,
+			    "close the other mapping, or rename the volume", "%s", why);
 		goto out;
 	}
 	if (cur == MAP_PLAIN || cur == MAP_STACKED) {
@@ -858,13 +854,14 @@ int vv_close_run(struct vv_open_plan *plan)
 
 	for (size_t i = 0; i < plan->n; i++) {
 		struct vv_vol *v = &plan->v[i];
-		char lower[100], lower_dev[200], where[PATH_MAX], err[512];
+		struct vv_error err = { 0 };
+		char lower[100], lower_dev[200], where[PATH_MAX];
 		int r = 0, guard = 0;
 
 		if (!v->selected || v->undescribed)
 			continue;
 		v->fail = VV_FAIL_NONE;
-		v->message[0] = v->remedy[0] = '\0';
+		vv_error_clear(&v->error);
 		vv_open_crypt_name(v->conf.name, lower, sizeof(lower));
 		snprintf(lower_dev, sizeof(lower_dev), "/dev/mapper/%s", lower);
 		snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
@@ -872,12 +869,13 @@ int vv_close_run(struct vv_open_plan *plan)
 		while (r == 0 && guard++ < 16 &&
 		       (vv_mount_find(v->top, where, sizeof(where)) == 0 ||
 			vv_mount_find(lower_dev, where, sizeof(where)) == 0)) {
-			r = vv_umount(where, err, sizeof(err));
+			r = vv_umount(where, &err);
 			if (r == 0)
 				v->changed = true;
 		}
 		if (r < 0) {
-			fail(v, VV_FAIL_MOUNT, "stop what uses the mount point (fuser -vm)", "%s", err);
+			vv_vol_fail(v, VV_FAIL_MOUNT, VV_CAUSE_NONE,
+				    "stop what uses the mount point (fuser -vm)", "%s", err.message);
 			failed++;
 			continue;
 		}
@@ -891,8 +889,9 @@ int vv_close_run(struct vv_open_plan *plan)
 		if (r == 0)
 			v->changed = true;
 		else if (r != -ENODEV) {
-			fail(v, VV_FAIL_ACTIVATE, "stop what holds the device open", "removing "
-			     "/dev/mapper/%s: %s", v->conf.name, strerror(-r));
+			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+				    "stop what holds the device open", "removing "
+				    "/dev/mapper/%s: %s", v->conf.name, strerror(-r));
 			failed++;
 			continue;
 		}
@@ -902,8 +901,9 @@ int vv_close_run(struct vv_open_plan *plan)
 		if (r == 0)
 			v->changed = true;
 		else if (r != -ENODEV) {
-			fail(v, VV_FAIL_ACTIVATE, "stop what holds the device open", "closing %s: %s",
-			     v->conf.name, vv_crypt_strerror(r));
+			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
+				    "stop what holds the device open", "closing %s: %s",
+				    v->conf.name, vv_crypt_strerror(r));
 			failed++;
 			continue;
 		}

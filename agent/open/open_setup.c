@@ -11,36 +11,32 @@
 #include "agent/config/config_vault.h"
 
 int vv_open_setup(const struct vv_options *opt, bool need_vault, struct vv_open_setup *s,
-		  char *err, size_t errlen)
+		  struct vv_error *err)
 {
 	struct vv_discover_opts dopts = { .lun_dir = getenv("VAULTVOL_LUN_DIR") };
 	const char *root = getenv("VAULTVOL_ROOT");
 	struct vv_open_env env;
-	char ade_err[512] = "";
+	struct vv_error ade_err = { 0 };
 	int r;
 
 	memset(s, 0, sizeof(*s));
 	if (need_vault) {
 		struct vv_vault_session vs;
 
-		r = vv_vault_session_open(opt, NULL, &vs, err, errlen);
+		r = vv_vault_session_open(opt, NULL, &vs, err);
 		s->cfg = vs.cfg;
 		s->vault = vs.vault;
 	} else
-		r = vv_config_load(opt->config_path, &s->cfg, err, errlen);
+		r = vv_config_load(opt->config_path, &s->cfg, err);
 	if (r < 0)
 		return r == -ENOMEM ? r : -EINVAL;
-	r = vv_ade_load(root, &s->ade, &s->nade, ade_err, sizeof(ade_err));
-	if (r < 0) {
-		snprintf(err, errlen, "reading ADE state: %s", strerror(-r));
-		return r;
-	}
+	r = vv_ade_load(root, &s->ade, &s->nade, &ade_err);
+	if (r < 0)
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "reading ADE state: %s", strerror(-r));
 	r = vv_discover_scan(&dopts, &s->disks);
-	if (r < 0) {
-		snprintf(err, errlen, "listing block devices: %s", strerror(-r));
-		return r;
-	}
-	r = vv_open_state_read(opt->state_dir, &s->prev, &s->nprev, err, errlen);
+	if (r < 0)
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "listing block devices: %s", strerror(-r));
+	r = vv_open_state_read(opt->state_dir, &s->prev, &s->nprev, err);
 	if (r < 0)
 		return r;
 	env = (struct vv_open_env){
@@ -49,7 +45,7 @@ int vv_open_setup(const struct vv_options *opt, bool need_vault, struct vv_open_
 	};
 	r = vv_open_plan_build(&env, &s->plan);
 	if (r < 0)
-		snprintf(err, errlen, "planning: %s", strerror(-r));
+		vv_fail(err, r, VV_CAUSE_SYSTEM, "planning: %s", strerror(-r));
 	return r;
 }
 

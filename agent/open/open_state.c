@@ -15,6 +15,7 @@
 #include "agent/open/open.h"
 #include "agent/config/state_dir.h"
 #include "base/log.h"
+#include "base/writefile.h"
 
 /* Far more than any number of volumes writes; a bigger file is not ours. */
 #define VV_OPEN_STATE_MAX (4 * 1024 * 1024)
@@ -67,9 +68,9 @@ struct json_object *vv_open_vol_json(const struct vv_vol *v)
 	if (v->fail) {
 		r |= add_str(o, "error", vv_fail_str(v->fail));
 		if (v->fail == VV_FAIL_KEY_ACCESS)
-			r |= add_str(o, "cause", vv_cause_str(v->cause));
-		r |= add_str(o, "message", v->message);
-		r |= add_str(o, "remedy", v->remedy);
+			r |= add_str(o, "cause", vv_cause_str(v->error.cause));
+		r |= add_str(o, "message", v->error.message);
+		r |= add_str(o, "remedy", v->error.remedy);
 	}
 	r |= add_str(o, "warning", v->warning);
 	json_object_object_add(o, "updated", json_object_new_int64((int64_t)time(NULL)));
@@ -85,7 +86,7 @@ struct json_object *vv_open_vol_json(const struct vv_vol *v)
  * damaged file is forgotten (the next write replaces it); a missing one is
  * no state; an unsafe one is an error naming the path and the fix.
  */
-static int read_state(const char *dir, struct json_object **out, char *err, size_t errlen)
+static int read_state(const char *dir, struct json_object **out, struct vv_error *err)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -93,7 +94,7 @@ static int read_state(const char *dir, struct json_object **out, char *err, size
 
 	*out = NULL;
 	r = vv_state_file_read(dir, VV_OPEN_STATE_FILE, VV_OPEN_STATE_MAX, &text, &len,
-			       err, errlen);
+			       err);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -108,7 +109,7 @@ static int read_state(const char *dir, struct json_object **out, char *err, size
 }
 
 int vv_open_state_read(const char *dir, struct vv_prev **prev, size_t *n,
-		       char *err, size_t errlen)
+		       struct vv_error *err)
 {
 	struct json_object *o, *vols;
 	size_t cnt;
@@ -116,7 +117,7 @@ int vv_open_state_read(const char *dir, struct vv_prev **prev, size_t *n,
 
 	*prev = NULL;
 	*n = 0;
-	r = read_state(dir, &o, err, errlen);
+	r = read_state(dir, &o, err);
 	if (r < 0 || !o)
 		return r;
 	if (!json_object_object_get_ex(o, "volumes", &vols) ||
@@ -176,58 +177,26 @@ static bool in_run(const struct vv_open_plan *plan, const char *name)
 	return false;
 }
 
-/* Write text to dir/name atomically: temporary file, fsync, rename, dir fsync. */
+/* Write text to dir/name atomically (0600), with this file's messages. */
 static int write_atomic(const char *dir, const char *name, const char *text,
-			char *err, size_t errlen)
+			struct vv_error *err)
 {
-	char tmp[PATH_MAX], path[PATH_MAX];
-	size_t len = strlen(text), off = 0;
-	int fd, dfd, r = 0;
+	struct vv_error e = { 0 };
+	char path[PATH_MAX];
+	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	/* Per-process name in a root-only directory; a crashed run's leftover is replaced. */
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld.tmp", dir, name, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot write in %s: %s", dir, strerror(errno));
-		return r;
-	}
-	if (fchmod(fd, 0600) < 0)
-		r = -errno;
-	while (!r && off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			r = -errno;
-		else
-			off += (size_t)w;
-	}
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (!r && rename(tmp, path) < 0)
-		r = -errno;
-	if (r) {
-		unlink(tmp);
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(-r));
-		return r;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return 0;
+	r = vv_file_write_atomic(AT_FDCWD, path, text, strlen(text), 0600, 0, &e);
+	/* The temporary file could not be created: the directory is the problem. */
+	if (r < 0 && !strncmp(e.message, "cannot create ", 14))
+		vv_fail(err, r, VV_CAUSE_SYSTEM, "cannot write in %s: %s", dir, strerror(-r));
+	else if (r < 0)
+		vv_fail(err, r, VV_CAUSE_SYSTEM, "cannot write %s: %s", path, strerror(-r));
+	return r;
 }
 
 int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
-			char *err, size_t errlen)
+			struct vv_error *err)
 {
 	struct json_object *old = NULL, *ovols = NULL;
 	struct json_object *root = json_object_new_object();
@@ -235,10 +204,10 @@ int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
 	int r;
 
 	/* Created 0700 when missing; never written through a link or an open dir. */
-	r = vv_state_dir_open(dir, true, err, errlen);
+	r = vv_state_dir_open(dir, true, err);
 	if (r >= 0) {
 		close(r);
-		r = read_state(dir, &old, err, errlen);
+		r = read_state(dir, &old, err);
 	}
 	if (r < 0)
 		goto out;
@@ -273,10 +242,10 @@ int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
 	json_object_object_add(root, "volumes", vols);
 	vols = NULL;
 	r = write_atomic(dir, VV_OPEN_STATE_FILE,
-			 json_object_to_json_string_ext(root, VV_OPEN_JSON_FLAGS), err, errlen);
+			 json_object_to_json_string_ext(root, VV_OPEN_JSON_FLAGS), err);
 out:
 	if (r == -ENOMEM)
-		snprintf(err, errlen, "out of memory");
+		vv_fail(err, r, VV_CAUSE_SYSTEM, "out of memory");
 	json_object_put(vols);
 	json_object_put(root);
 	json_object_put(old);
@@ -306,12 +275,12 @@ static void fill_buf(char *dst, size_t len, struct json_object *e, const char *k
 int vv_open_state_merge(const char *dir, struct vv_open_plan *plan)
 {
 	struct json_object *o, *vols;
-	char why[512];
+	struct vv_error why = { 0 };
 	int r;
 
-	r = read_state(dir, &o, why, sizeof(why));
+	r = read_state(dir, &o, &why);
 	if (r < 0)
-		vv_warn("%s", why);
+		vv_warn("%s", why.message);
 	if (!o)
 		return r;
 	if (json_object_object_get_ex(o, "volumes", &vols) &&
@@ -333,8 +302,8 @@ int vv_open_state_merge(const char *dir, struct vv_open_plan *plan)
 			/* The last run's error, unless planning found one now. */
 			if (!v->fail && json_object_object_get_ex(e, "error", &err)) {
 				fill_buf(v->last_error, sizeof(v->last_error), e, "error");
-				fill_buf(v->message, sizeof(v->message), e, "message");
-				fill_buf(v->remedy, sizeof(v->remedy), e, "remedy");
+				fill_buf(v->error.message, sizeof(v->error.message), e, "message");
+				fill_buf(v->error.remedy, sizeof(v->error.remedy), e, "remedy");
 			}
 		}
 	}

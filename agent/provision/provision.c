@@ -379,7 +379,7 @@ static int make_fs_and_mount(struct prov *p)
 	const struct vv_provision_req *req = p->req;
 	struct vv_provision_result *res = p->res;
 	const char *name = res->token.name;
-	char ebuf[256];
+	struct vv_error ebuf = { 0 };
 	int r;
 
 	snprintf(res->mapper_path, sizeof(res->mapper_path), "/dev/mapper/%s", name);
@@ -397,10 +397,10 @@ static int make_fs_and_mount(struct prov *p)
 		goto fail;
 	if (req->mount) {
 		r = vv_mount_volume(res->mapper_path, req->mount, p->fs, req->options,
-				    0, ebuf, sizeof(ebuf));
+				    0, &ebuf);
 		if (r < 0) {
 			vv_fail(p->err, r, VV_CAUSE_NONE, "mounting on %s failed: %s", req->mount,
-				ebuf);
+				ebuf.message);
 			goto fail;
 		}
 	}

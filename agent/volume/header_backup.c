@@ -65,12 +65,12 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 	    (int)sizeof(dir))
 		return -ENAMETOOLONG;
 	{
-		char why[512];
+		struct vv_error why = { 0 };
 
 		/* Created 0700 when missing; checked every time, not just created. */
-		r = vv_state_dir_open(state_dir, true, why, sizeof(why));
+		r = vv_state_dir_open(state_dir, true, &why);
 		if (r < 0) {
-			vv_err("%s", why);
+			vv_err("%s", why.message);
 			return r;
 		}
 		close(r);

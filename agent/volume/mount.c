@@ -24,20 +24,6 @@
 #include "agent/config/config.h"
 #include "base/log.h"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The whole existing path, no symlink anywhere in it (Linux 5.6+). */
 static int open_dir_no_symlinks(const char *path)
 {
@@ -440,7 +426,7 @@ static const char *ntfs3g_path(void)
  * foreground process exits after mounting, so its status is the result.
  */
 static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
-			char *err, size_t errlen)
+			struct vv_error *err)
 {
 	const char *bin = ntfs3g_path();
 	char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", NULL };
@@ -451,10 +437,9 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	ssize_t got;
 	pid_t pid;
 
-	if (!bin) {
-		set_err(err, errlen, "ntfs-3g is not installed (needed for NTFS)");
-		return -ENOENT;
-	}
+	if (!bin)
+		return vv_fail(err, -ENOENT, VV_CAUSE_SYSTEM,
+			       "ntfs-3g is not installed (needed for NTFS)");
 	argv[argc++] = (char *)bin;
 	argv[argc++] = (char *)dev;
 	argv[argc++] = (char *)target;
@@ -474,8 +459,7 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	posix_spawn_file_actions_destroy(&fa);
 	if (r != 0) {
 		close(ofd);
-		set_err(err, errlen, "cannot run %s: %s", bin, strerror(r));
-		return -r;
+		return vv_fail(err, -r, VV_CAUSE_SYSTEM, "cannot run %s: %s", bin, strerror(r));
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -486,9 +470,8 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 		return 0;
 	/* The first line of its complaint is the useful part. */
 	buf[strcspn(buf, "\n")] = '\0';
-	set_err(err, errlen, "ntfs-3g failed (status %d)%s%s",
-		WIFEXITED(status) ? WEXITSTATUS(status) : -1, got > 0 ? ": " : "", buf);
-	return -EIO;
+	return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "ntfs-3g failed (status %d)%s%s",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, got > 0 ? ": " : "", buf);
 }
 
 /*
@@ -498,7 +481,7 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
  * path). Without /proc, the path itself.
  */
 static int mount_libmount(const char *dev, const char *target, int target_fd, const char *fs,
-			  const char *opts, bool untrusted, char *err, size_t errlen)
+			  const char *opts, bool untrusted, struct vv_error *err)
 {
 	struct libmnt_context *cxt = mnt_new_context();
 	char msg[256] = "", fdpath[64];
@@ -533,9 +516,8 @@ static int mount_libmount(const char *dev, const char *target, int target_fd, co
 		int e = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
 
 		mnt_context_get_excode(cxt, rc, msg, sizeof(msg));
-		set_err(err, errlen, "mount %s on %s (%s): %s", dev, target, fs,
-			msg[0] ? msg : (e ? strerror(e) : "failed"));
-		r = e ? -e : -EINVAL;
+		r = vv_fail(err, e ? -e : -EINVAL, VV_CAUSE_SYSTEM, "mount %s on %s (%s): %s",
+			    dev, target, fs, msg[0] ? msg : (e ? strerror(e) : "failed"));
 	}
 out:
 	mnt_free_context(cxt);
@@ -543,17 +525,15 @@ out:
 }
 
 /* Is dev already mounted (1: on target, -EBUSY: elsewhere) or target taken (-EBUSY)? 0: neither. */
-static int mount_state(const char *dev, const char *target, char *err, size_t errlen)
+static int mount_state(const char *dev, const char *target, struct vv_error *err)
 {
 	struct libmnt_table *tb = load_mountinfo();
 	struct libmnt_fs *m;
 	char real[PATH_MAX];
 	int r = 0;
 
-	if (!tb) {
-		set_err(err, errlen, "cannot read /proc/self/mountinfo");
-		return -EIO;
-	}
+	if (!tb)
+		return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "cannot read /proc/self/mountinfo");
 	m = find_dev(tb, dev);
 	if (m) {
 		const char *t = mnt_fs_get_target(m);
@@ -561,77 +541,69 @@ static int mount_state(const char *dev, const char *target, char *err, size_t er
 		if (realpath(target, real) && strcmp(real, t) == 0)
 			r = 1;
 		else {
-			set_err(err, errlen, "%s is already mounted on %s", dev, t);
-			r = -EBUSY;
+			r = vv_fail(err, -EBUSY, VV_CAUSE_SYSTEM,
+				    "%s is already mounted on %s", dev, t);
 		}
 		goto out;
 	}
 	m = find_target(tb, target);
-	if (m && realpath(target, real) && strcmp(mnt_fs_get_target(m), real) == 0) {
-		set_err(err, errlen, "%s already has %s mounted on it", target,
-			mnt_fs_get_source(m) ? mnt_fs_get_source(m) : "another filesystem");
-		r = -EBUSY;
-	}
+	if (m && realpath(target, real) && strcmp(mnt_fs_get_target(m), real) == 0)
+		r = vv_fail(err, -EBUSY, VV_CAUSE_SYSTEM, "%s already has %s mounted on it", target,
+			    mnt_fs_get_source(m) ? mnt_fs_get_source(m) : "another filesystem");
 out:
 	mnt_unref_table(tb);
 	return r;
 }
 
 int vv_mount_volume(const char *dev, const char *target, const char *fs,
-		    const char *options, unsigned flags, char *err, size_t errlen)
+		    const char *options, unsigned flags, struct vv_error *err)
 {
 	bool untrusted = flags & VV_MOUNT_UNTRUSTED;
 	char detected[64], *opts = NULL;
 	int dfd = -1, r;
 
-	if (err && errlen)
-		err[0] = '\0';
-	if (!dev || !target || target[0] != '/') {
-		set_err(err, errlen, "mount point must be an absolute path");
-		return -EINVAL;
-	}
+	vv_error_clear(err);
+	if (!dev || !target || target[0] != '/')
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "mount point must be an absolute path");
 	/* Idempotence first: nothing is created or changed when it is done. */
-	r = mount_state(dev, target, err, errlen);
+	r = mount_state(dev, target, err);
 	if (r != 0)
 		return r;
 	if (!fs || !*fs || !strcmp(fs, "auto")) {
 		r = vv_mount_detect_fs(dev, detected, sizeof(detected));
-		if (r < 0) {
-			set_err(err, errlen, "no filesystem found on %s (not formatted, or wrong key?)", dev);
-			return -ENOENT;
-		}
+		if (r < 0)
+			return vv_fail(err, -ENOENT, VV_CAUSE_SYSTEM,
+				       "no filesystem found on %s (not formatted, or wrong key?)",
+				       dev);
 		fs = detected;
 	}
 	/* Detected or named, the filesystem driver parses what the disk holds. */
-	if (untrusted && !vv_mount_fs_allowed(fs)) {
-		set_err(err, errlen, "%s holds a %s filesystem; a volume its token describes may "
-			"be ext4, xfs, btrfs, vfat or ntfs", dev, fs);
-		return -EMEDIUMTYPE;
-	}
+	if (untrusted && !vv_mount_fs_allowed(fs))
+		return vv_fail(err, -EMEDIUMTYPE, VV_CAUSE_CONFIG,
+			       "%s holds a %s filesystem; a volume its token describes may "
+			       "be ext4, xfs, btrfs, vfat or ntfs", dev, fs);
 	r = vv_mount_options_build(options, flags & VV_MOUNT_READONLY, &opts);
-	if (r < 0) {
-		set_err(err, errlen, "cannot build the mount options");
-		return r;
-	}
+	if (r < 0)
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "cannot build the mount options");
 	dfd = vv_mount_point_open(target);
 	if (dfd < 0) {
-		r = dfd;
-		set_err(err, errlen, r == -ELOOP ? "cannot use mount point %s: a symlink is on the "
-			"way (vaultvol follows none)" : "cannot create mount point %s: %s", target,
-			strerror(-r));
+		r = vv_fail(err, dfd, dfd == -ELOOP ? VV_CAUSE_CONFIG : VV_CAUSE_SYSTEM,
+			    dfd == -ELOOP ? "cannot use mount point %s: a symlink is on the "
+			    "way (vaultvol follows none)" : "cannot create mount point %s: %s", target,
+			    strerror(-dfd));
 		goto out;
 	}
 	if (untrusted && (r = dir_is_empty(dfd)) != 1) {
-		r = r < 0 ? r : -ENOTEMPTY;
-		set_err(err, errlen, "mount point %s is not empty: a volume its token describes "
-			"never hides files", target);
+		r = vv_fail(err, r < 0 ? r : -ENOTEMPTY, VV_CAUSE_CONFIG,
+			    "mount point %s is not empty: a volume its token describes "
+			    "never hides files", target);
 		goto out;
 	}
 	vv_debug("mount %s on %s type %s options '%s'", dev, target, fs, opts);
 	if (!strcmp(fs, "ntfs") || !strcmp(fs, "ntfs-3g"))
-		r = mount_ntfs3g(dev, target, opts, err, errlen);
+		r = mount_ntfs3g(dev, target, opts, err);
 	else
-		r = mount_libmount(dev, target, dfd, fs, opts, untrusted, err, errlen);
+		r = mount_libmount(dev, target, dfd, fs, opts, untrusted, err);
 out:
 	if (dfd >= 0)
 		close(dfd);
@@ -639,7 +611,7 @@ out:
 	return r;
 }
 
-int vv_umount(const char *target, char *err, size_t errlen)
+int vv_umount(const char *target, struct vv_error *err)
 {
 	struct libmnt_context *cxt;
 	char msg[256] = "";
@@ -659,9 +631,8 @@ int vv_umount(const char *target, char *err, size_t errlen)
 		int e = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
 
 		mnt_context_get_excode(cxt, rc, msg, sizeof(msg));
-		set_err(err, errlen, "umount %s: %s", target,
-			msg[0] ? msg : (e ? strerror(e) : "failed"));
-		r = e ? -e : -EIO;
+		r = vv_fail(err, e ? -e : -EIO, VV_CAUSE_SYSTEM, "umount %s: %s", target,
+			    msg[0] ? msg : (e ? strerror(e) : "failed"));
 	}
 out:
 	mnt_free_context(cxt);

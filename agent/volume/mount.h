@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/error.h"
+
 /* vv_mount_volume flags */
 #define VV_MOUNT_READONLY	0x1	/* add "ro" (and drop any "rw"): read-only must win */
 /*
@@ -40,7 +42,7 @@
  * involves a symlink, -errno otherwise; err gets a one-line reason.
  */
 int vv_mount_volume(const char *dev, const char *target, const char *fs,
-		    const char *options, unsigned flags, char *err, size_t errlen);
+		    const char *options, unsigned flags, struct vv_error *err);
 
 /* Filesystems a token may name (or a token volume may hold): ext4, xfs, btrfs, vfat, ntfs, ntfs3. */
 bool vv_mount_fs_allowed(const char *fs);
@@ -94,6 +96,6 @@ int vv_mount_find(const char *dev, char *target, size_t len);
 int vv_mount_detect_fs(const char *dev, char *fs, size_t len);
 
 /* Unmount target. 0, -ENOENT when nothing is mounted there, -errno. */
-int vv_umount(const char *target, char *err, size_t errlen);
+int vv_umount(const char *target, struct vv_error *err);
 
 #endif

@@ -14,7 +14,7 @@
 #include "base/log.h"
 
 int vv_resource_disk_format(const char *device, const char *name, const struct vv_secret *pass,
-			    char *uuid, size_t uuidlen, char *err, size_t errlen)
+			    char *uuid, size_t uuidlen, struct vv_error *err)
 {
 	/*
 	 * The passphrase is ADE's: base64 of 127 random bytes. A costly KDF
@@ -32,22 +32,22 @@ int vv_resource_disk_format(const char *device, const char *name, const struct v
 	fd = open(device, O_RDONLY | O_EXCL | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s is in use (mounted? swap? held by a mapping?): %s; "
-			 "not formatted", device, strerror(-r));
-		return r;
+		return vv_fail(err, r, VV_CAUSE_SYSTEM,
+			       "%s is in use (mounted? swap? held by a mapping?): %s; "
+			       "not formatted", device, strerror(-r));
 	}
 	close(fd);
-	if (crypt_status(NULL, name) != CRYPT_INACTIVE) {
-		snprintf(err, errlen, "/dev/mapper/%s exists already; not formatted", name);
-		return -EEXIST;
-	}
+	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
+		return vv_fail(err, -EEXIST, VV_CAUSE_SYSTEM,
+			       "/dev/mapper/%s exists already; not formatted", name);
 	r = crypt_init(&cd, device);
 	if (r == 0)
 		r = crypt_set_pbkdf_type(cd, &pbkdf);
 	if (r == 0)
 		r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, NULL, 64, NULL);
 	if (r < 0) {
-		snprintf(err, errlen, "formatting %s (LUKS2) failed: %s", device, strerror(-r));
+		vv_fail(err, r, VV_CAUSE_SYSTEM,
+			"formatting %s (LUKS2) failed: %s", device, strerror(-r));
 		goto out;
 	}
 	r = slot = crypt_keyslot_add_by_volume_key(cd, CRYPT_ANY_SLOT, NULL, 64,
@@ -56,7 +56,8 @@ int vv_resource_disk_format(const char *device, const char *name, const struct v
 		r = crypt_activate_by_passphrase(cd, name, slot, (const char *)pass->data,
 						 pass->len, 0);
 	if (r < 0) {
-		snprintf(err, errlen, "setting up %s on %s failed: %s", name, device, strerror(-r));
+		vv_fail(err, r, VV_CAUSE_SYSTEM,
+			"setting up %s on %s failed: %s", name, device, strerror(-r));
 		goto out;
 	}
 	snprintf(uuid, uuidlen, "%s", crypt_get_uuid(cd) ? crypt_get_uuid(cd) : "");
@@ -66,7 +67,7 @@ out:
 	return r;
 }
 
-int vv_resource_disk_mkfs(const char *dev, char *err, size_t errlen)
+int vv_resource_disk_mkfs(const char *dev, struct vv_error *err)
 {
 	static const char *const paths[] = { "/sbin/mkfs.ext4", "/usr/sbin/mkfs.ext4" };
 	const char *mkfs = NULL;
@@ -76,15 +77,12 @@ int vv_resource_disk_mkfs(const char *dev, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && !mkfs; i++)
 		if (access(paths[i], X_OK) == 0)
 			mkfs = paths[i];
-	if (!mkfs) {
-		snprintf(err, errlen, "mkfs.ext4 not found (install e2fsprogs)");
-		return -ENOENT;
-	}
+	if (!mkfs)
+		return vv_fail(err, -ENOENT, VV_CAUSE_SYSTEM,
+			       "mkfs.ext4 not found (install e2fsprogs)");
 	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(errno));
-		return -errno;
-	}
+	if (pid < 0)
+		return vv_fail(err, -errno, VV_CAUSE_SYSTEM, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -96,14 +94,11 @@ int vv_resource_disk_mkfs(const char *dev, char *err, size_t errlen)
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			snprintf(err, errlen, "waitpid: %s", strerror(errno));
-			return -ECHILD;
-		}
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		snprintf(err, errlen, "%s %s failed (status %d)", mkfs, dev,
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		return -EIO;
-	}
+		if (errno != EINTR)
+			return vv_fail(err, -ECHILD, VV_CAUSE_SYSTEM,
+				       "waitpid: %s", strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "%s %s failed (status %d)", mkfs, dev,
+			       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return 0;
 }

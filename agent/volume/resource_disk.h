@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "base/error.h"
 #include "base/secret.h"
 
 /*
@@ -22,9 +23,9 @@
  * Device-mapper work inside: the caller serialises as for vv_unlock_*.
  */
 int vv_resource_disk_format(const char *device, const char *name, const struct vv_secret *pass,
-			    char *uuid, size_t uuidlen, char *err, size_t errlen);
+			    char *uuid, size_t uuidlen, struct vv_error *err);
 
 /* mkfs.ext4 on dev (no device-mapper; may run unserialised). */
-int vv_resource_disk_mkfs(const char *dev, char *err, size_t errlen);
+int vv_resource_disk_mkfs(const char *dev, struct vv_error *err);
 
 #endif

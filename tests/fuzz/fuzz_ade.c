@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vv_volume_conf *vols = NULL;
 	struct fz_parts p;
 	size_t n = 0;
-	char err[1100];
+	struct vv_error err = { 0 };
 
 	fz_split(data, size, &p);
 	for (size_t i = 0; i < 3; i++) {
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_unlink(root, files[i]);
 		}
 	}
-	vv_ade_load(root, &vols, &n, err, sizeof(err));
+	vv_ade_load(root, &vols, &n, &err);
 	for (size_t i = 0; i < n; i++)
 		vv_volume_conf_clear(&vols[i]);
 	free(vols);

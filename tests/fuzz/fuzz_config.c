@@ -37,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vv_config *cfg = NULL;
 	struct fz_parts p;
-	char err[1024], buf[256], name[32];
+	struct vv_error err = { 0 };
+	char buf[256], name[32];
 
 	fz_split(data, size, &p);
 	if (fz_write(dir, "vaultvol.conf", p.part[0], p.len[0]) < 0)
@@ -51,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_unlink(dir, name);
 		}
 	}
-	if (vv_config_load(path, &cfg, err, sizeof(err)) == 0) {
+	if (vv_config_load(path, &cfg, &err) == 0) {
 		struct vv_options opt = { 0 };
 		struct vv_vault_config vc;
 

@@ -76,12 +76,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vv_secret *plain = NULL;
-	char err[512], *b64;
+	struct vv_error err = { 0 };
+	char *b64;
 
 	b64 = vv_b64_encode(VV_B64_STD, data, size);
 	if (!b64)
 		abort();
-	vv_handler_decrypt(dir, thumb, b64, &plain, err, sizeof(err));
+	vv_handler_decrypt(dir, thumb, b64, &plain, &err);
 	vv_secret_free(plain);
 	free(b64);
 	return 0;

@@ -29,23 +29,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vv_handler_env env = { 0 };
 	struct fz_parts p;
-	char err[512], cfg[4096], name[300];
+	struct vv_error err = { 0 };
+	char cfg[4096], name[300];
 	int seq;
 
 	fz_split(data, size, &p);
 	/* The parser is given a length, not a C string. */
-	vv_handler_env_parse(p.part[0], p.len[0], &env, err, sizeof(err));
+	vv_handler_env_parse(p.part[0], p.len[0], &env, &err);
 	vv_handler_env_clear(&env);
 	if (p.n > 1) {
 		const char *s = p.part[1];
 
 		snprintf(cfg, sizeof(cfg), "%s/config", dir);
-		vv_handler_pick_seq(cfg, s, &seq, err, sizeof(err));
+		vv_handler_pick_seq(cfg, s, &seq, &err);
 		/* As a file name: one path component, as readdir returns it. */
 		if (*s && p.len[1] < 200 && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..")) {
 			snprintf(name, sizeof(name), "config/%s.settings", s);
 			if (fz_write(dir, name, "{}", 2) == 0) {
-				vv_handler_pick_seq(cfg, NULL, &seq, err, sizeof(err));
+				vv_handler_pick_seq(cfg, NULL, &seq, &err);
 				fz_unlink(dir, name);
 			}
 		}

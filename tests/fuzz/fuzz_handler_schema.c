@@ -22,16 +22,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct json_object *pub = NULL, *prot = NULL;
 	struct vv_handler_request req;
 	struct fz_parts p;
-	char err[512];
+	struct vv_error err = { 0 };
 
 	fz_split(data, size, &p);
 	if (p.len[0])
-		pub = vv_handler_json_parse(p.part[0], p.len[0], err, sizeof(err));
+		pub = vv_handler_json_parse(p.part[0], p.len[0], &err);
 	if (p.n > 1 && p.len[1])
-		prot = vv_handler_json_parse(p.part[1], p.len[1], err, sizeof(err));
+		prot = vv_handler_json_parse(p.part[1], p.len[1], &err);
 	memset(&req, 0, sizeof(req));
 	if ((pub || !p.len[0]) && (prot || p.n < 2 || !p.len[1]))
-		vv_handler_request_build(pub, prot, &req, err, sizeof(err));
+		vv_handler_request_build(pub, prot, &req, &err);
 	vv_handler_request_clear(&req);
 	json_object_put(pub);
 	json_object_put(prot);

@@ -18,9 +18,9 @@ FZ_INIT_QUIET()
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vv_handler_settings s = { 0 };
-	char err[512];
+	struct vv_error err = { 0 };
 
-	vv_handler_settings_parse((const char *)data, size, &s, err, sizeof(err));
+	vv_handler_settings_parse((const char *)data, size, &s, &err);
 	vv_handler_settings_clear(&s);
 	return 0;
 }

@@ -25,9 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fz_write(dir, VV_OPEN_STATE_FILE, data, size) < 0)
 		abort();
-	char err[512];
+	struct vv_error err = { 0 };
 
-	vv_open_state_read(dir, &prev, &n, err, sizeof(err));
+	vv_open_state_read(dir, &prev, &n, &err);
 	vv_prev_free(prev, n);
 	/* Two volumes a state file commonly names. */
 	memset(vols, 0, sizeof(vols));

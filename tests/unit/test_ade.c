@@ -67,12 +67,12 @@ static void test_no_ade(void **state)
 {
 	struct vv_volume_conf *v = NULL;
 	size_t n = 0;
-	char err[512];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_ade_load(root, &v, &n, err, sizeof(err)), 0);
+	assert_int_equal(vv_ade_load(root, &v, &n, &err), 0);
 	assert_int_equal(n, 0);
-	assert_string_equal(err, "");
+	assert_string_equal(err.message, "");
 	free(v);
 }
 
@@ -81,7 +81,8 @@ static void test_crypt_mount(void **state)
 	struct vv_volume_conf *v = NULL;
 	const struct vv_volume_conf *e;
 	size_t n = 0;
-	char err[512], want[PATH_MAX];
+	struct vv_error err = { 0 };
+	char want[PATH_MAX];
 
 	(void)state;
 	put(VV_ADE_CRYPT_MOUNT,
@@ -95,7 +96,7 @@ static void test_crypt_mount(void **state)
 	    "short /dev/sde None /x\n"
 	    "bad/name /dev/disk/azure/scsi1/lun4 None /y ext4 False 0\n",
 	    0644);
-	assert_int_equal(vv_ade_load(root, &v, &n, err, sizeof(err)), 3);
+	assert_int_equal(vv_ade_load(root, &v, &n, &err), 3);
 	assert_int_equal(n, 3);
 	/* The OS volume is the initramfs's job; malformed lines are skipped. */
 	assert_null(find(v, n, "osencrypt"));
@@ -132,7 +133,7 @@ static void test_crypttab_fstab(void **state)
 	struct vv_volume_conf *v = NULL;
 	const struct vv_volume_conf *e;
 	size_t n = 0;
-	char err[512];
+	struct vv_error err = { 0 };
 
 	(void)state;
 	put(VV_ADE_CRYPT_MOUNT, "", 0600);
@@ -151,7 +152,7 @@ static void test_crypttab_fstab(void **state)
 	    "/dev/mapper/data1 /datadrive1 ext4 defaults,nofail,discard,x-systemd.requires=vaultvol-open.service 0 0\n"
 	    "/dev/mapper/data2 /datadrive2 auto defaults,nofail 0 0\n",
 	    0644);
-	assert_int_equal(vv_ade_load(root, &v, &n, err, sizeof(err)), 2);
+	assert_int_equal(vv_ade_load(root, &v, &n, &err), 2);
 	assert_null(find(v, n, "swapcrypt"));
 	assert_null(find(v, n, "mine"));	/* not ADE's: key not on the BEK volume */
 	assert_null(find(v, n, "evil"));	/* a path out of the BEK volume */
@@ -181,7 +182,7 @@ static void test_crypttab_variants(void **state)
 	struct vv_volume_conf *v = NULL;
 	const struct vv_volume_conf *e;
 	size_t n = 0;
-	char err[512];
+	struct vv_error err = { 0 };
 
 	(void)state;
 	put(VV_ADE_CRYPT_MOUNT, "", 0600);
@@ -198,7 +199,7 @@ static void test_crypttab_variants(void **state)
 	    "LABEL=BEK\\040VOLUME /mnt/azure_bek_disk/ auto defaults,discard,nofail 0 0\n"
 	    "/dev/mapper/resourceencrypt /mnt/resource auto defaults,discard,nofail 0 0\n",
 	    0644);
-	assert_int_equal(vv_ade_load(root, &v, &n, err, sizeof(err)), 4);
+	assert_int_equal(vv_ade_load(root, &v, &n, &err), 4);
 	e = find(v, n, "resourceencrypt");
 	assert_non_null(e);
 	assert_true(e->ade_resource);
@@ -246,7 +247,7 @@ static void test_unsafe_state(void **state)
 {
 	struct vv_volume_conf *v = NULL;
 	size_t n = 0;
-	char err[512];
+	struct vv_error err = { 0 };
 
 	(void)state;
 	/* A world-writable crypttab could point a mount anywhere: ignored. */
@@ -254,9 +255,9 @@ static void test_unsafe_state(void **state)
 	    "data1 /dev/disk/azure/scsi1/lun1 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_1 luks\n",
 	    0666);
 	put(VV_ADE_CRYPT_MOUNT, "d0 /dev/disk/azure/scsi1/lun0 None /d0 ext4 False 0\n", 0644);
-	assert_int_equal(vv_ade_load(root, &v, &n, err, sizeof(err)), 1);
+	assert_int_equal(vv_ade_load(root, &v, &n, &err), 1);
 	assert_string_equal(v[0].name, "d0");
-	assert_non_null(strstr(err, "crypttab"));
+	assert_non_null(strstr(err.message, "crypttab"));
 	free_vols(v, n);
 	unlink(strcat(strcpy((char[PATH_MAX]){ 0 }, root), "/etc/crypttab"));
 }

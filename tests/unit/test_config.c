@@ -54,10 +54,10 @@ static void test_full_config(void **state)
 {
 	struct vv_config *cfg = NULL;
 	const struct vv_volume_conf *v;
-	char err[256];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_config_parse(full, "t.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_parse(full, "t.conf", &cfg, &err), 0);
 	assert_string_equal(cfg->vault.url, "https://main.vault.azure.net");
 	assert_string_equal(cfg->vault.secondary, "https://backup.vault.azure.net");
 	assert_string_equal(cfg->vault.imds, "http://127.0.0.1:8080");
@@ -101,10 +101,10 @@ static void test_full_config(void **state)
 static void test_defaults(void **state)
 {
 	struct vv_config *cfg = NULL;
-	char err[256];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_config_parse("", "e", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_parse("", "e", &cfg, &err), 0);
 	assert_int_equal(cfg->nvolumes, 0);
 	assert_int_equal(cfg->snapshot.timeout_s, VV_SNAPSHOT_DEFAULT_TIMEOUT_S);
 	assert_null(cfg->vault.url);
@@ -115,12 +115,12 @@ static void test_defaults(void **state)
 static void expect_error(const char *text, const char *where, const char *what)
 {
 	struct vv_config *cfg = NULL;
-	char err[512];
-	int r = vv_config_parse(text, "bad.conf", &cfg, err, sizeof(err));
+	struct vv_error err = { 0 };
+	int r = vv_config_parse(text, "bad.conf", &cfg, &err);
 
-	if (r == 0 || !strstr(err, where) || !strstr(err, what))
+	if (r == 0 || !strstr(err.message, where) || !strstr(err.message, what))
 		fail_msg("input:\n%s\ngot r=%d err='%s', wanted '%s' and '%s'", text, r,
-			 r ? err : "", where, what);
+			 r ? err.message : "", where, what);
 	assert_null(cfg);
 }
 
@@ -136,13 +136,13 @@ static void test_strictness(void **state)
 	expect_error("[ade]\n[ade]\n", "bad.conf:2:", "duplicate section [ade]");
 	{
 		struct vv_config *c = NULL;
-		char e[256];
+		struct vv_error e = { 0 };
 
-		assert_int_equal(vv_config_parse("[ade]\nresource_disk = skip\n", "a.conf", &c, e,
-						 sizeof(e)), 0);
+		assert_int_equal(vv_config_parse("[ade]\nresource_disk = skip\n", "a.conf", &c, &e),
+				 0);
 		assert_true(c->ade_resource_skip);
 		vv_config_free(c);
-		assert_int_equal(vv_config_parse("[vault]\n", "a.conf", &c, e, sizeof(e)), 0);
+		assert_int_equal(vv_config_parse("[vault]\n", "a.conf", &c, &e), 0);
 		assert_false(c->ade_resource_skip);
 		vv_config_free(c);
 	}
@@ -294,19 +294,18 @@ static void test_uuid_rule(void **state)
 static void test_open_section(void **state)
 {
 	struct vv_config *cfg = NULL;
-	char err[256];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_config_parse("[volume a]\nmatch = lun:1\n", "t.conf", &cfg, err,
-					 sizeof(err)), 0);
+	assert_int_equal(vv_config_parse("[volume a]\nmatch = lun:1\n", "t.conf", &cfg, &err), 0);
 	assert_int_equal(cfg->token_options_allowed, 0);
 	vv_config_free(cfg);
 	assert_int_equal(vv_config_parse("[open]\ntoken_options_allowed = exec\n", "t.conf", &cfg,
-					 err, sizeof(err)), 0);
+					 &err), 0);
 	assert_int_equal(cfg->token_options_allowed, VV_TOKOPT_EXEC);
 	vv_config_free(cfg);
 	assert_int_equal(vv_config_parse("[open]\ntoken_options_allowed = suid, dev,exec\n",
-					 "t.conf", &cfg, err, sizeof(err)), 0);
+					 "t.conf", &cfg, &err), 0);
 	assert_int_equal(cfg->token_options_allowed, VV_TOKOPT_SUID | VV_TOKOPT_DEV | VV_TOKOPT_EXEC);
 	vv_config_free(cfg);
 	expect_error("[open]\ntoken_options_allowed = exec, bind\n", "bad.conf:2:", "'bind'");
@@ -320,10 +319,10 @@ static void test_vault_merge(void **state)
 	struct vv_config *cfg = NULL;
 	struct vv_vault_config vc;
 	struct vv_options opt = { .vault_url = "https://override.example", .ca_file = "/tmp/ca.pem" };
-	char err[256];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_config_parse(full, "t.conf", &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_parse(full, "t.conf", &cfg, &err), 0);
 	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
 	assert_string_equal(vc.vault_url, "https://main.vault.azure.net");
 	assert_string_equal(vc.ca_file, "/etc/ssl/test-ca.pem");
@@ -356,18 +355,19 @@ static void write_file(const char *path, const char *text, mode_t mode)
 static void test_load_file(void **state)
 {
 	struct vv_config *cfg = NULL;
-	char path[256], err[512];
+	struct vv_error err = { 0 };
+	char path[256];
 
 	(void)state;
 	assert_non_null(mkdtemp(tmpdir));
 	snprintf(path, sizeof(path), "%s/vaultvol.conf", tmpdir);
 
 	/* An explicitly named file must exist. */
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
-	assert_non_null(strstr(err, path));
+	assert_int_equal(vv_config_load(path, &cfg, &err), -ENOENT);
+	assert_non_null(strstr(err.message, path));
 
 	write_file(path, full, 0644);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_load(path, &cfg, &err), 0);
 	assert_string_equal(cfg->path, path);
 	assert_int_equal(cfg->nvolumes, 3);
 	vv_config_free(cfg);
@@ -375,26 +375,26 @@ static void test_load_file(void **state)
 
 	/* Group- or world-writable: someone else could redirect keys and mounts. */
 	write_file(path, full, 0664);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "writable by group or others"));
+	assert_int_equal(vv_config_load(path, &cfg, &err), -EPERM);
+	assert_non_null(strstr(err.message, "writable by group or others"));
 	write_file(path, full, 0602);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	assert_int_equal(vv_config_load(path, &cfg, &err), -EPERM);
 	assert_null(cfg);
 
 	/* Errors from a file carry its name and the line. */
 	write_file(path, "[vault]\nurl = https://a\n\n[volume x]\nmatch = lun:1\nbogus = 1\n", 0600);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vv_config_load(path, &cfg, &err), -EINVAL);
 	{
 		char want[300];
 
 		snprintf(want, sizeof(want), "%s:6: unknown key 'bogus'", path);
-		assert_non_null(strstr(err, want));
+		assert_non_null(strstr(err.message, want));
 	}
 	/* Someone else's file (when we can arrange one: needs root). */
 	write_file(path, "[vault]\n", 0600);
 	if (geteuid() == 0 && chown(path, 65534, 65534) == 0) {
-		assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
-		assert_non_null(strstr(err, "owned by uid 65534"));
+		assert_int_equal(vv_config_load(path, &cfg, &err), -EPERM);
+		assert_non_null(strstr(err.message, "owned by uid 65534"));
 	}
 	unlink(path);
 	rmdir(tmpdir);
@@ -410,7 +410,8 @@ static void test_allowed_and_dropins(void **state)
 	static char dir[] = "/tmp/vv-test-dropin-XXXXXX";
 	struct vv_config *cfg = NULL;
 	struct vv_vault_config vc;
-	char path[256], d[256], f[320], err[512];
+	struct vv_error err = { 0 };
+	char path[256], d[256], f[320];
 	struct stat st;
 
 	(void)state;
@@ -420,13 +421,12 @@ static void test_allowed_and_dropins(void **state)
 
 	/* bad URLs are refused by name, good ones normalised */
 	assert_int_equal(vv_config_parse("[vault]\nallowed = https://a@evil.example/\n", "t",
-					 &cfg, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "t:2: allowed: 'https://a@evil.example/'"));
+					 &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "t:2: allowed: 'https://a@evil.example/'"));
 	assert_int_equal(vv_config_parse("[vault]\nallowed = https://127.0.0.1\n", "t",
-					 &cfg, err, sizeof(err)), -EINVAL);
+					 &cfg, &err), -EINVAL);
 	assert_int_equal(vv_config_parse("[vault]\nallowed = https://KV1.vault.azure.net:443/x, "
-					 "https://kv2.vault.azure.net:8443\n", "t", &cfg, err,
-					 sizeof(err)), 0);
+					 "https://kv2.vault.azure.net:8443\n", "t", &cfg, &err), 0);
 	assert_int_equal(cfg->vault.nallowed, 2);
 	assert_string_equal(cfg->vault.allowed[0], "https://kv1.vault.azure.net");
 	assert_string_equal(cfg->vault.allowed[1], "https://kv2.vault.azure.net:8443");
@@ -438,7 +438,7 @@ static void test_allowed_and_dropins(void **state)
 	/* moved: lines add up, normalised; chains, self-moves and junk refused */
 	assert_int_equal(vv_config_parse("[vault]\nmoved = https://A.vault.azure.net https://b.vault.azure.net:443\n"
 					 "moved = https://c.vault.azure.net https://d.vault.azure.net\n",
-					 "t", &cfg, err, sizeof(err)), 0);
+					 "t", &cfg, &err), 0);
 	assert_int_equal(cfg->vault.nmoves, 2);
 	assert_string_equal(cfg->vault.moves[0].from, "https://a.vault.azure.net");
 	assert_string_equal(cfg->vault.moves[0].to, "https://b.vault.azure.net");
@@ -447,17 +447,17 @@ static void test_allowed_and_dropins(void **state)
 	assert_string_equal(vc.moves[1].to, "https://d.vault.azure.net");
 	vv_config_free(cfg);
 	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net\n", "t", &cfg,
-					 err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "t:2: moved: expected two vault URLs"));
+					 &err), -EINVAL);
+	assert_non_null(strstr(err.message, "t:2: moved: expected two vault URLs"));
 	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://a.vault.azure.net\n",
-					 "t", &cfg, err, sizeof(err)), -EINVAL);
+					 "t", &cfg, &err), -EINVAL);
 	assert_int_equal(vv_config_parse("[vault]\nmoved = https://a.vault.azure.net https://b.vault.azure.net\n"
 					 "moved = https://b.vault.azure.net https://c.vault.azure.net\n",
-					 "t", &cfg, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "no chains"));
+					 "t", &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "no chains"));
 	/* other keys still may not repeat */
 	assert_int_equal(vv_config_parse("[vault]\nurl = https://a.vault.azure.net\nurl = https://b.vault.azure.net\n",
-					 "t", &cfg, err, sizeof(err)), -EINVAL);
+					 "t", &cfg, &err), -EINVAL);
 
 	/* main file + two drop-ins in name order */
 	write_file(path, "[vault]\nurl = https://main.vault.azure.net\nallowed = https://a.vault.azure.net\n"
@@ -470,7 +470,7 @@ static void test_allowed_and_dropins(void **state)
 		   "[open]\ntoken_options_allowed = exec\n", 0600);
 	snprintf(f, sizeof(f), "%s/ignored.conf.bak", d);
 	write_file(f, "garbage\n", 0600);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_load(path, &cfg, &err), 0);
 	assert_int_equal(cfg->vault.nallowed, 3);
 	assert_string_equal(cfg->vault.allowed[1], "https://c.vault.azure.net");
 	assert_string_equal(cfg->vault.allowed[2], "https://b.vault.azure.net");
@@ -480,15 +480,15 @@ static void test_allowed_and_dropins(void **state)
 
 	/* provision's writer: nothing for a vault already trusted or a local ref */
 	assert_int_equal(vv_config_trust_vault(path, cfg, "https://b.vault.azure.net/secrets/x/1",
-					       err, sizeof(err)), 0);
-	assert_int_equal(vv_config_trust_vault(path, cfg, "keystore:x", err, sizeof(err)), 0);
+					       &err), 0);
+	assert_int_equal(vv_config_trust_vault(path, cfg, "keystore:x", &err), 0);
 	assert_int_equal(vv_config_trust_vault(path, cfg, "https://new.vault.azure.net:8443/keys/k/v",
-					       err, sizeof(err)), 0);
+					       &err), 0);
 	vv_config_free(cfg);
 	snprintf(f, sizeof(f), "%s/50-vault-new.vault.azure.net-8443.conf", d);
 	assert_int_equal(stat(f, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0644);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_load(path, &cfg, &err), 0);
 	assert_int_equal(cfg->vault.nallowed, 4);
 	assert_string_equal(cfg->vault.allowed[3], "https://new.vault.azure.net:8443");
 	vv_config_free(cfg);
@@ -498,27 +498,27 @@ static void test_allowed_and_dropins(void **state)
 	/* a volume described twice, and [snapshot] in a drop-in, are errors */
 	snprintf(f, sizeof(f), "%s/30-dup.conf", d);
 	write_file(f, "[volume v1]\nmatch = lun:3\nkey = k3\n", 0600);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "[volume v1] is already described at"));
+	assert_int_equal(vv_config_load(path, &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "[volume v1] is already described at"));
 	write_file(f, "[snapshot]\ntimeout = 5\n", 0600);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "[snapshot] belongs in the main config file"));
+	assert_int_equal(vv_config_load(path, &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "[snapshot] belongs in the main config file"));
 	unlink(f);
 
 	/* a drop-in or a directory others can write is refused */
 	snprintf(f, sizeof(f), "%s/20-b.conf", d);
 	assert_int_equal(chmod(f, 0666), 0);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	assert_int_equal(vv_config_load(path, &cfg, &err), -EPERM);
 	assert_int_equal(chmod(f, 0644), 0);
 	assert_int_equal(chmod(d, 0777), 0);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "conf.d: writable by group or others"));
+	assert_int_equal(vv_config_load(path, &cfg, &err), -EPERM);
+	assert_non_null(strstr(err.message, "conf.d: writable by group or others"));
 	assert_null(cfg);
 	assert_int_equal(chmod(d, 0755), 0);
 
 	/* an explicit path must exist, drop-ins or not */
 	unlink(path);
-	assert_int_equal(vv_config_load(path, &cfg, err, sizeof(err)), -ENOENT);
+	assert_int_equal(vv_config_load(path, &cfg, &err), -ENOENT);
 	snprintf(f, sizeof(f), "%s/20-b.conf", d);
 	unlink(f);
 	snprintf(f, sizeof(f), "%s/10-a.conf", d);

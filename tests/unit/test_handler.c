@@ -79,11 +79,11 @@ static char *read_text(const char *path)
 
 static struct json_object *parse(const char *text)
 {
-	char err[256];
-	struct json_object *o = vv_handler_json_parse(text, strlen(text), err, sizeof(err));
+	struct vv_error err = { 0 };
+	struct json_object *o = vv_handler_json_parse(text, strlen(text), &err);
 
 	if (!o)
-		fail_msg("parse failed: %s", err);
+		fail_msg("parse failed: %s", err.message);
 	return o;
 }
 
@@ -97,10 +97,10 @@ static void test_env_parse(void **state)
 		"\"statusFolder\": \"/w/status\", \"heartbeatFile\": \"/w/heartbeat.log\","
 		"\"deploymentid\": \"ignored\"}}]";
 	struct vv_handler_env env;
-	char err[256];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_handler_env_parse(good, strlen(good), &env, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_env_parse(good, strlen(good), &env, &err), 0);
 	assert_string_equal(env.name, "Vaultvol.Linux");
 	assert_string_equal(env.config_folder, "/w/config");
 	assert_string_equal(env.status_folder, "/w/status");
@@ -113,7 +113,7 @@ static void test_env_parse(void **state)
 		static const char bare[] = "{\"version\": 1.0, \"handlerEnvironment\": "
 			"{\"configFolder\": \"/c\", \"statusFolder\": \"/s\"}}";
 
-		assert_int_equal(vv_handler_env_parse(bare, strlen(bare), &env, err, sizeof(err)), 0);
+		assert_int_equal(vv_handler_env_parse(bare, strlen(bare), &env, &err), 0);
 		assert_null(env.log_folder);
 		assert_null(env.heartbeat_file);
 		vv_handler_env_clear(&env);
@@ -130,10 +130,9 @@ static void test_env_parse(void **state)
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			err[0] = '\0';
-			assert_int_equal(vv_handler_env_parse(bad[i], strlen(bad[i]), &env, err,
-							      sizeof(err)), -EINVAL);
-			assert_true(strlen(err) > 0);
+			err.message[0] = '\0';
+			assert_int_equal(vv_handler_env_parse(bad[i], strlen(bad[i]), &env, &err), -EINVAL);
+			assert_true(strlen(err.message) > 0);
 			assert_null(env.config_folder);
 		}
 	}
@@ -142,13 +141,14 @@ static void test_env_parse(void **state)
 static void test_env_load_and_find_dir(void **state)
 {
 	struct vv_handler_env env;
-	char *dir = mktmp(), *found = NULL, err[256], path[512];
+	struct vv_error err = { 0 };
+	char *dir = mktmp(), *found = NULL, path[512];
 
 	(void)state;
-	assert_int_equal(vv_handler_env_load(dir, &env, err, sizeof(err)), -ENOENT);
+	assert_int_equal(vv_handler_env_load(dir, &env, &err), -ENOENT);
 	snprintf(path, sizeof(path), "%s/HandlerEnvironment.json", dir);
 	write_file(path, "[{\"handlerEnvironment\": {\"configFolder\": \"/c\", \"statusFolder\": \"/s\"}}]");
-	assert_int_equal(vv_handler_env_load(dir, &env, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_env_load(dir, &env, &err), 0);
 	vv_handler_env_clear(&env);
 
 	assert_int_equal(vv_handler_find_dir(dir, &found), 0);
@@ -171,24 +171,25 @@ static void test_env_load_and_find_dir(void **state)
 
 static void test_pick_seq(void **state)
 {
-	char *dir = mktmp(), err[256];
+	struct vv_error err = { 0 };
+	char *dir = mktmp();
 	int seq = -1;
 
 	(void)state;
-	assert_int_equal(vv_handler_pick_seq(dir, NULL, &seq, err, sizeof(err)), -ENOENT);
+	assert_int_equal(vv_handler_pick_seq(dir, NULL, &seq, &err), -ENOENT);
 	assert_int_equal(sh("cd '%s' && touch -- 0.settings 2.settings 10.settings x.settings "
 			    "11.settings.bak 12.status -3.settings 99999999999.settings", dir), 0);
-	assert_int_equal(vv_handler_pick_seq(dir, NULL, &seq, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_pick_seq(dir, NULL, &seq, &err), 0);
 	assert_int_equal(seq, 10);
-	assert_int_equal(vv_handler_pick_seq(dir, "", &seq, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_pick_seq(dir, "", &seq, &err), 0);
 	assert_int_equal(seq, 10);
-	assert_int_equal(vv_handler_pick_seq(dir, "7", &seq, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_pick_seq(dir, "7", &seq, &err), 0);
 	assert_int_equal(seq, 7);
-	assert_int_equal(vv_handler_pick_seq(dir, "-1", &seq, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "ConfigSequenceNumber"));
-	assert_int_equal(vv_handler_pick_seq(dir, "1a", &seq, err, sizeof(err)), -EINVAL);
-	assert_int_equal(vv_handler_pick_seq(dir, "9999999999", &seq, err, sizeof(err)), -EINVAL);
-	assert_int_equal(vv_handler_pick_seq("/nonexistent/vv", NULL, &seq, err, sizeof(err)), -ENOENT);
+	assert_int_equal(vv_handler_pick_seq(dir, "-1", &seq, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "ConfigSequenceNumber"));
+	assert_int_equal(vv_handler_pick_seq(dir, "1a", &seq, &err), -EINVAL);
+	assert_int_equal(vv_handler_pick_seq(dir, "9999999999", &seq, &err), -EINVAL);
+	assert_int_equal(vv_handler_pick_seq("/nonexistent/vv", NULL, &seq, &err), -ENOENT);
 	sh("rm -rf '%s'", dir);
 	free(dir);
 }
@@ -202,10 +203,10 @@ static void test_settings_parse(void **state)
 		"\"protectedSettingsCertThumbprint\": \"ABCD\", \"protectedSettings\": \"TUlJ\","
 		"\"publicSettings\": {\"operation\": \"reopen\"}, \"other\": 1}}]}";
 	struct vv_handler_settings s;
-	char err[256];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_handler_settings_parse(good, strlen(good), &s, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_settings_parse(good, strlen(good), &s, &err), 0);
 	assert_string_equal(s.thumbprint, "ABCD");
 	assert_string_equal(s.protected_b64, "TUlJ");
 	assert_non_null(s.public_settings);
@@ -214,7 +215,7 @@ static void test_settings_parse(void **state)
 	{
 		static const char nothing[] = "{\"runtimeSettings\": [{\"handlerSettings\": {}}]}";
 
-		assert_int_equal(vv_handler_settings_parse(nothing, strlen(nothing), &s, err, sizeof(err)), 0);
+		assert_int_equal(vv_handler_settings_parse(nothing, strlen(nothing), &s, &err), 0);
 		assert_null(s.public_settings);
 		assert_null(s.protected_b64);
 		vv_handler_settings_clear(&s);
@@ -239,25 +240,26 @@ static void test_settings_parse(void **state)
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-			err[0] = '\0';
+			err.message[0] = '\0';
 			assert_int_equal(vv_handler_settings_parse(bad[i].text, strlen(bad[i].text), &s,
-								   err, sizeof(err)), -EINVAL);
-			if (!strstr(err, bad[i].why))
-				fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].why);
+								   &err), -EINVAL);
+			if (!strstr(err.message, bad[i].why))
+				fail_msg("case %zu: '%s' lacks '%s'", i, err.message, bad[i].why);
 		}
 	}
 	/* A NUL byte inside the text must not cut parsing short silently. */
 	{
 		static const char nul[] = "{\"runtimeSettings\": []}\0garbage";
 
-		assert_int_equal(vv_handler_settings_parse(nul, sizeof(nul) - 1, &s, err, sizeof(err)), -EINVAL);
-		assert_non_null(strstr(err, "NUL"));
+		assert_int_equal(vv_handler_settings_parse(nul, sizeof(nul) - 1, &s, &err), -EINVAL);
+		assert_non_null(strstr(err.message, "NUL"));
 	}
 }
 
 static void test_settings_load_size_cap(void **state)
 {
-	char *dir = mktmp(), path[512], err[512];
+	struct vv_error err = { 0 };
+	char *dir = mktmp(), path[512];
 	struct vv_handler_settings s;
 
 	(void)state;
@@ -265,11 +267,11 @@ static void test_settings_load_size_cap(void **state)
 	assert_int_equal(sh("python3 -c 'import json,sys; json.dump({\"runtimeSettings\": "
 			    "[{\"handlerSettings\": {\"publicSettings\": {\"x\": \"a\" * 1100000}}}]}, "
 			    "open(sys.argv[1], \"w\"))' '%s'", path), 0);
-	assert_int_equal(vv_handler_settings_load(path, &s, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "larger than"));
+	assert_int_equal(vv_handler_settings_load(path, &s, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "larger than"));
 	snprintf(path, sizeof(path), "%s", dir);
-	assert_int_equal(vv_handler_settings_load(path, &s, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(vv_handler_settings_load(path, &s, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "not a regular file"));
 	sh("rm -rf '%s'", dir);
 	free(dir);
 }
@@ -277,11 +279,11 @@ static void test_settings_load_size_cap(void **state)
 /* ---- the schema ------------------------------------------------------- */
 
 static int build(const char *pub, const char *prot, struct vv_handler_request *req,
-		 char *err, size_t errlen)
+		 struct vv_error *err)
 {
 	struct json_object *p = pub ? parse(pub) : NULL;
 	struct json_object *q = prot ? parse(prot) : NULL;
-	int r = vv_handler_request_build(p, q, req, err, errlen);
+	int r = vv_handler_request_build(p, q, req, err);
 
 	json_object_put(p);
 	json_object_put(q);
@@ -291,16 +293,16 @@ static int build(const char *pub, const char *prot, struct vv_handler_request *r
 static void test_schema_good(void **state)
 {
 	struct vv_handler_request req;
-	char err[512];
+	struct vv_error err = { 0 };
 
 	(void)state;
-	assert_int_equal(build(NULL, NULL, &req, err, sizeof(err)), 0);
+	assert_int_equal(build(NULL, NULL, &req, &err), 0);
 	assert_int_equal(req.op, VV_HOP_REOPEN);
 	assert_int_equal(req.nvolumes, 0);
 	vv_handler_request_clear(&req);
 
 	assert_int_equal(build("{\"operation\": \"reopen\", \"volumes\": [\"data1\", \"data_2\"],"
-			       "\"vaultUrl\": \"https://v.vault.azure.net\"}", NULL, &req, err, sizeof(err)), 0);
+			       "\"vaultUrl\": \"https://v.vault.azure.net\"}", NULL, &req, &err), 0);
 	assert_int_equal(req.nvolumes, 2);
 	assert_string_equal(req.volumes[1].name, "data_2");
 	assert_string_equal(req.vault_url, "https://v.vault.azure.net");
@@ -310,7 +312,7 @@ static void test_schema_good(void **state)
 			       "\"device\": \"/dev/disk/azure/scsi1/lun0\", \"mount\": \"/data\", \"fs\": \"ext4\","
 			       "\"options\": \"noatime\", \"key\": \"keystore:d1\"}],"
 			       "\"kekUrl\": \"keystore-kek:k\", \"kekAlgorithm\": \"RSA-OAEP-256\"}",
-			       NULL, &req, err, sizeof(err)), 0);
+			       NULL, &req, &err), 0);
 	assert_int_equal(req.op, VV_HOP_PROVISION);
 	assert_string_equal(req.volumes[0].device, "/dev/disk/azure/scsi1/lun0");
 	assert_string_equal(req.volumes[0].fs, "ext4");
@@ -318,26 +320,26 @@ static void test_schema_good(void **state)
 	vv_handler_request_clear(&req);
 
 	assert_int_equal(build("{\"vaultMoved\": {\"from\": \"https://old.vault.azure.net\","
-			       "\"to\": \"https://new.vault.azure.net\"}}", NULL, &req, err, sizeof(err)), 0);
+			       "\"to\": \"https://new.vault.azure.net\"}}", NULL, &req, &err), 0);
 	assert_string_equal(req.moved_from, "https://old.vault.azure.net");
 	assert_string_equal(req.moved_to, "https://new.vault.azure.net");
 	vv_handler_request_clear(&req);
 
 	assert_int_equal(build("{\"operation\": \"rotate\", \"rotate\": \"kek\", \"volumes\": [\"d1\"],"
-			       "\"kekUrl\": \"https://v.vault.azure.net/keys/k/1\"}", NULL, &req, err, sizeof(err)), 0);
+			       "\"kekUrl\": \"https://v.vault.azure.net/keys/k/1\"}", NULL, &req, &err), 0);
 	assert_true(req.rotate_kek);
 	vv_handler_request_clear(&req);
 
 	assert_int_equal(build("{\"operation\": \"snapshot\", \"timeoutSeconds\": 30,"
 			       "\"serviceUrl\": \"http://127.0.0.1:8080\", \"consistency\": \"filesystem\"}", NULL,
-			       &req, err, sizeof(err)), 0);
+			       &req, &err), 0);
 	assert_int_equal(req.timeout_s, 30);
 	assert_true(req.fs_consistent);
 	assert_string_equal(req.service_url, "http://127.0.0.1:8080");
 	vv_handler_request_clear(&req);
 
 	assert_int_equal(build("{\"aadClientId\": \"app\", \"aadTenantId\": \"t\"}",
-			       "{\"aadClientSecret\": \"s3cr3t-value\"}", &req, err, sizeof(err)), 0);
+			       "{\"aadClientSecret\": \"s3cr3t-value\"}", &req, &err), 0);
 	assert_non_null(req.aad_client_secret);
 	assert_int_equal(req.aad_client_secret->len, strlen("s3cr3t-value"));
 	assert_memory_equal(req.aad_client_secret->data, "s3cr3t-value", req.aad_client_secret->len);
@@ -400,15 +402,15 @@ static void test_schema_hostile(void **state)
 		  "not both" },
 	};
 	struct vv_handler_request req;
-	char err[512];
+	struct vv_error err = { 0 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		err[0] = '\0';
-		assert_int_equal(build(bad[i].pub, bad[i].prot, &req, err, sizeof(err)), -EINVAL);
-		if (!strstr(err, bad[i].why))
-			fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i].why);
-		assert_null(strstr(err, "TOPSECRET"));
+		err.message[0] = '\0';
+		assert_int_equal(build(bad[i].pub, bad[i].prot, &req, &err), -EINVAL);
+		if (!strstr(err.message, bad[i].why))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err.message, bad[i].why);
+		assert_null(strstr(err.message, "TOPSECRET"));
 		assert_null(req.volumes);
 		assert_null(req.aad_client_secret);
 	}
@@ -417,7 +419,8 @@ static void test_schema_hostile(void **state)
 static void test_schema_limits(void **state)
 {
 	struct vv_handler_request req;
-	char *pub, err[512], key[2100];
+	struct vv_error err = { 0 };
+	char *pub, key[2100];
 	size_t off;
 
 	(void)state;
@@ -428,14 +431,14 @@ static void test_schema_limits(void **state)
 	for (int i = 0; i < 65; i++)
 		off += (size_t)sprintf(pub + off, "%s\"v%d\"", i ? "," : "", i);
 	strcpy(pub + off, "]}");
-	assert_int_equal(build(pub, NULL, &req, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "at most 64"));
+	assert_int_equal(build(pub, NULL, &req, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "at most 64"));
 	/* 64 are fine. */
 	off = (size_t)sprintf(pub, "{\"volumes\": [");
 	for (int i = 0; i < 64; i++)
 		off += (size_t)sprintf(pub + off, "%s\"v%d\"", i ? "," : "", i);
 	strcpy(pub + off, "]}");
-	assert_int_equal(build(pub, NULL, &req, err, sizeof(err)), 0);
+	assert_int_equal(build(pub, NULL, &req, &err), 0);
 	assert_int_equal(req.nvolumes, 64);
 	vv_handler_request_clear(&req);
 	free(pub);
@@ -445,18 +448,18 @@ static void test_schema_limits(void **state)
 	key[0] = '\x01';
 	key[sizeof(key) - 1] = '\0';
 	assert_true(asprintf(&pub, "{\"%s\": 1}", key) > 0);
-	assert_int_equal(build(pub, NULL, &req, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "unknown key \"?kkk"));
-	assert_non_null(strstr(err, "...\""));
-	assert_true(strlen(err) < 200);
+	assert_int_equal(build(pub, NULL, &req, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "unknown key \"?kkk"));
+	assert_non_null(strstr(err.message, "...\""));
+	assert_true(strlen(err.message) < 200);
 	free(pub);
 
 	/* An over-long URL. */
 	memset(key, 'a', sizeof(key));
 	key[sizeof(key) - 1] = '\0';
 	assert_true(asprintf(&pub, "{\"vaultUrl\": \"https://%s\"}", key) > 0);
-	assert_int_equal(build(pub, NULL, &req, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "longer than 2048"));
+	assert_int_equal(build(pub, NULL, &req, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "longer than 2048"));
 	free(pub);
 }
 
@@ -741,7 +744,8 @@ static void test_cms_decrypt(void **state)
 {
 	struct certs c;
 	struct vv_secret *plain = NULL;
-	char wa[512], err[512], lower[41];
+	struct vv_error err = { 0 };
+	char wa[512], lower[41];
 	char *b64;
 
 	(void)state;
@@ -749,40 +753,40 @@ static void test_cms_decrypt(void **state)
 	snprintf(wa, sizeof(wa), "%s/waagent", c.dir);
 
 	b64 = encrypt_for(&c, "a.crt", "{\"aadClientSecret\": \"xyz\"}");
-	assert_int_equal(vv_handler_decrypt(wa, c.thumb, b64, &plain, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_decrypt(wa, c.thumb, b64, &plain, &err), 0);
 	assert_string_equal((const char *)plain->data, "{\"aadClientSecret\": \"xyz\"}");
 	vv_secret_free(plain);
 	plain = NULL;
 	/* A lower-case thumbprint finds the upper-case files. */
 	for (int i = 0; i < 41; i++)
 		lower[i] = (char)(c.thumb[i] >= 'A' && c.thumb[i] <= 'F' ? c.thumb[i] + 32 : c.thumb[i]);
-	assert_int_equal(vv_handler_decrypt(wa, lower, b64, &plain, err, sizeof(err)), 0);
+	assert_int_equal(vv_handler_decrypt(wa, lower, b64, &plain, &err), 0);
 	vv_secret_free(plain);
 	plain = NULL;
 
 	/* Hostile inputs. */
-	assert_int_equal(vv_handler_decrypt(wa, c.thumb, "not*base64", &plain, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not valid base64"));
-	assert_int_equal(vv_handler_decrypt(wa, c.thumb, "TWFu", &plain, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not DER CMS EnvelopedData"));
-	assert_int_equal(vv_handler_decrypt(wa, "../../etc/passwd", b64, &plain, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "not 40 hex digits"));
-	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, err, sizeof(err)), -ENOENT);
-	assert_non_null(strstr(err, "not found"));
+	assert_int_equal(vv_handler_decrypt(wa, c.thumb, "not*base64", &plain, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "not valid base64"));
+	assert_int_equal(vv_handler_decrypt(wa, c.thumb, "TWFu", &plain, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "not DER CMS EnvelopedData"));
+	assert_int_equal(vv_handler_decrypt(wa, "../../etc/passwd", b64, &plain, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "not 40 hex digits"));
+	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -ENOENT);
+	assert_non_null(strstr(err.message, "not found"));
 	free(b64);
 
 	/* Encrypted to a certificate we do not hold. */
 	b64 = encrypt_for(&c, "b.crt", "{}");
-	assert_int_equal(vv_handler_decrypt(wa, c.thumb, b64, &plain, err, sizeof(err)), -EACCES);
-	assert_non_null(strstr(err, "not encrypted to certificate"));
+	assert_int_equal(vv_handler_decrypt(wa, c.thumb, b64, &plain, &err), -EACCES);
+	assert_non_null(strstr(err.message, "not encrypted to certificate"));
 	/* A certificate file that is not the one its name claims. */
 	assert_int_equal(sh("cd '%s' && cp b.crt waagent/%s.crt && cp b.key waagent/%s.prv",
 			    c.dir, c.other, c.thumb), 0);
-	assert_int_equal(vv_handler_decrypt(wa, c.thumb, b64, &plain, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "does not belong"));
+	assert_int_equal(vv_handler_decrypt(wa, c.thumb, b64, &plain, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "does not belong"));
 	assert_int_equal(sh("cd '%s' && cp a.crt waagent/%s.crt", c.dir, c.other), 0);
-	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "does not match thumbprint"));
+	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "does not match thumbprint"));
 	assert_null(plain);
 	free(b64);
 	sh("rm -rf '%s'", c.dir);

@@ -220,7 +220,8 @@ static void test_mount_point_walk(void **state)
 static void test_untrusted_refusals(void **state)
 {
 	char *dir = kt_mkdtemp("untrusted");
-	char img[PATH_MAX], p[PATH_MAX], err[512];
+	struct vv_error err = { 0 };
+	char img[PATH_MAX], p[PATH_MAX];
 
 	(void)state;
 	assert_non_null(dir);
@@ -228,9 +229,8 @@ static void test_untrusted_refusals(void **state)
 	assert_int_equal(kt_sh("truncate -s 1M '%s'", img), 0);
 
 	snprintf(p, sizeof(p), "%s/mnt/sq", dir);
-	assert_int_equal(vv_mount_volume(img, p, "squashfs", NULL, VV_MOUNT_UNTRUSTED, err,
-					 sizeof(err)), -EMEDIUMTYPE);
-	assert_non_null(strstr(err, "squashfs"));
+	assert_int_equal(vv_mount_volume(img, p, "squashfs", NULL, VV_MOUNT_UNTRUSTED, &err), -EMEDIUMTYPE);
+	assert_non_null(strstr(err.message, "squashfs"));
 	snprintf(p, sizeof(p), "%s/mnt", dir);
 	assert_false(exists(p));
 
@@ -239,9 +239,8 @@ static void test_untrusted_refusals(void **state)
 	snprintf(p, sizeof(p), "%s/full/authorized_keys", dir);
 	assert_int_equal(kt_write(p, "k", 1, 0600), 0);
 	snprintf(p, sizeof(p), "%s/full", dir);
-	assert_int_equal(vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, err,
-					 sizeof(err)), -ENOTEMPTY);
-	assert_non_null(strstr(err, "not empty"));
+	assert_int_equal(vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, &err), -ENOTEMPTY);
+	assert_non_null(strstr(err.message, "not empty"));
 
 	snprintf(p, sizeof(p), "%s/full", dir);
 	{
@@ -250,9 +249,8 @@ static void test_untrusted_refusals(void **state)
 		snprintf(l, sizeof(l), "%s/etc-link", dir);
 		assert_int_equal(symlink(p, l), 0);
 		snprintf(l, sizeof(l), "%s/etc-link/x", dir);
-		assert_int_equal(vv_mount_volume(img, l, "ext4", NULL, VV_MOUNT_UNTRUSTED, err,
-						 sizeof(err)), -ELOOP);
-		assert_non_null(strstr(err, "symlink"));
+		assert_int_equal(vv_mount_volume(img, l, "ext4", NULL, VV_MOUNT_UNTRUSTED, &err), -ELOOP);
+		assert_non_null(strstr(err.message, "symlink"));
 		snprintf(l, sizeof(l), "%s/full/x", dir);
 		assert_false(exists(l));
 	}
@@ -274,7 +272,8 @@ static char *mount_opts(const char *target)
 static void test_mount_defaults(void **state)
 {
 	char *dir = kt_mkdtemp("mount-real");
-	char p[PATH_MAX], err[512];
+	struct vv_error err = { 0 };
+	char p[PATH_MAX];
 	char *o;
 	int r;
 
@@ -282,26 +281,26 @@ static void test_mount_defaults(void **state)
 	if (!dir)
 		fail_msg("mkdtemp");
 	snprintf(p, sizeof(p), "%s/m/n", dir ? dir : "");
-	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "noatime", 0, err, sizeof(err));
+	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "noatime", 0, &err);
 	if (r == -EPERM || r == -EACCES || r == -ENODEV) {
 		kt_rmrf(dir);
 		free(dir);
 		skip();
 	}
 	if (r != 0)
-		fail_msg("mount: %d %s", r, err);
+		fail_msg("mount: %d %s", r, err.message);
 	o = mount_opts(p);
 	/* Unmount before judging: a failed test must not leave a mount behind. */
-	assert_int_equal(vv_umount(p, err, sizeof(err)), 0);
+	assert_int_equal(vv_umount(p, &err), 0);
 	assert_non_null(o);
 	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
 		fail_msg("mounted with '%s'", o);
 	free(o);
 	/* Asking for suid is honoured (root's config may). */
-	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "suid", 0, err, sizeof(err));
+	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "suid", 0, &err);
 	assert_int_equal(r, 0);
 	o = mount_opts(p);
-	assert_int_equal(vv_umount(p, err, sizeof(err)), 0);
+	assert_int_equal(vv_umount(p, &err), 0);
 	assert_non_null(o);
 	if (strstr(o, "nosuid") || !strstr(o, "nodev"))
 		fail_msg("mounted with '%s'", o);
@@ -318,7 +317,8 @@ static void test_mount_defaults(void **state)
 static void test_untrusted_mount(void **state)
 {
 	char *dir = kt_mkdtemp("mount-ext4");
-	char img[PATH_MAX], p[PATH_MAX], err[512];
+	struct vv_error err = { 0 };
+	char img[PATH_MAX], p[PATH_MAX];
 	char *o;
 	int r;
 
@@ -332,7 +332,7 @@ static void test_untrusted_mount(void **state)
 		free(dir);
 		skip();
 	}
-	r = vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, err, sizeof(err));
+	r = vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, &err);
 	if (r < 0 && r != -EMEDIUMTYPE && r != -ENOTEMPTY && r != -ELOOP) {
 		/* no loop devices or no mount permission here */
 		kt_rmrf(dir);
@@ -341,7 +341,7 @@ static void test_untrusted_mount(void **state)
 	}
 	assert_int_equal(r, 0);
 	o = mount_opts(p);
-	assert_int_equal(vv_umount(p, err, sizeof(err)), 0);
+	assert_int_equal(vv_umount(p, &err), 0);
 	assert_non_null(o);
 	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
 		fail_msg("mounted with '%s'", o);

@@ -117,14 +117,14 @@ static int check_run(const char *conf, const char *const *imgs, size_t nimg,
 {
 	struct vv_config *cfg = NULL;
 	struct vv_open_env env = { 0 };
-	char err[512];
+	struct vv_error err = { 0 };
 	int r;
 
 	memset(disks, 0, sizeof(*disks));
 	for (size_t i = 0; i < nimg; i++)
 		assert_true(vv_discover_add(disks, imgs[i]) >= 0);
-	if (vv_config_parse(conf, "test.conf", &cfg, err, sizeof(err)) < 0)
-		fail_msg("config: %s", err);
+	if (vv_config_parse(conf, "test.conf", &cfg, &err) < 0)
+		fail_msg("config: %s", err.message);
 	env.cfg = cfg;
 	env.disks = disks;
 	assert_int_equal(vv_open_plan_build(&env, plan), 0);
@@ -188,11 +188,11 @@ static void test_luks_dedupe_and_errors(void **state)
 
 	v = vv_open_plan_find(&plan, "wrong");
 	assert_int_equal(v->fail, VV_FAIL_CONFLICT);	/* same disk as b */
-	assert_non_null(strstr(v->message, "volume b"));
+	assert_non_null(strstr(v->error.message, "volume b"));
 	v = vv_open_plan_find(&plan, "missing");
 	assert_int_equal(v->fail, VV_FAIL_MISSING);
 	assert_true(v->transient);
-	assert_non_null(strstr(v->message, "00000000dead"));
+	assert_non_null(strstr(v->error.message, "00000000dead"));
 	v = vv_open_plan_find(&plan, "nokey");
 	assert_int_equal(v->fail, VV_FAIL_MISSING);
 	done(&plan, &disks);
@@ -204,13 +204,13 @@ static void test_luks_dedupe_and_errors(void **state)
 	assert_int_equal(check_run(conf, imgs, 2, &plan, &ctx, &disks), 2);
 	v = vv_open_plan_find(&plan, "wrong");
 	assert_int_equal(v->fail, VV_FAIL_WRONG_KEY);
-	assert_non_null(strstr(v->message, "wrong key"));
-	assert_non_null(strstr(v->message, F.luks2));
+	assert_non_null(strstr(v->error.message, "wrong key"));
+	assert_non_null(strstr(v->error.message, F.luks2));
 	v = vv_open_plan_find(&plan, "revoked");
 	assert_int_equal(v->fail, VV_FAIL_KEY_ACCESS);
-	assert_int_equal(v->cause, VV_CAUSE_DISABLED);
+	assert_int_equal(v->error.cause, VV_CAUSE_DISABLED);
 	assert_false(v->transient);
-	assert_non_null(strstr(v->remedy, "disabled"));
+	assert_non_null(strstr(v->error.remedy, "disabled"));
 	done(&plan, &disks);
 
 	snprintf(conf, sizeof(conf),
@@ -218,7 +218,7 @@ static void test_luks_dedupe_and_errors(void **state)
 	assert_int_equal(check_run(conf, imgs, 2, &plan, &ctx, &disks), 1);
 	v = vv_open_plan_find(&plan, "nosecret");
 	assert_int_equal(v->fail, VV_FAIL_KEY_ACCESS);
-	assert_int_equal(v->cause, VV_CAUSE_NOT_FOUND);
+	assert_int_equal(v->error.cause, VV_CAUSE_NOT_FOUND);
 	done(&plan, &disks);
 
 	/* Checking keys wrote nothing. */
@@ -261,12 +261,12 @@ static void test_header_and_ambiguous(void **state)
 	v = vv_open_plan_find(&plan, "dup");
 	assert_int_equal(v->fail, VV_FAIL_AMBIGUOUS);
 	/* Both disks are named. */
-	assert_non_null(strstr(v->message, F.luks1));
-	assert_non_null(strstr(v->message, F.luks1b));
+	assert_non_null(strstr(v->error.message, F.luks1));
+	assert_non_null(strstr(v->error.message, F.luks1b));
 	v = vv_open_plan_find(&plan, "damaged");
 	assert_int_equal(v->fail, VV_FAIL_HEADER);
-	assert_non_null(strstr(v->message, "damaged"));
-	assert_non_null(strstr(v->remedy, "luksHeaderRestore"));
+	assert_non_null(strstr(v->error.message, "damaged"));
+	assert_non_null(strstr(v->error.remedy, "luksHeaderRestore"));
 	/* Neither needed a key. */
 	assert_int_equal(ctx.stats.fetches, 0);
 	done(&plan, &disks);
@@ -380,26 +380,26 @@ static void test_token_mount_refused(void **state)
 	v = vv_open_plan_find(&plan, "evil");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
 	assert_string_equal(vv_fail_str(v->fail), "refused");
-	assert_non_null(strstr(v->message, "volume evil on /etc"));
-	assert_non_null(strstr(v->message, "/etc is a system directory"));
-	assert_non_null(strstr(v->message, i1));
-	assert_non_null(strstr(v->remedy, "vaultvol adopt --force --mount"));
-	assert_non_null(strstr(v->remedy, "vaultvol.conf"));
+	assert_non_null(strstr(v->error.message, "volume evil on /etc"));
+	assert_non_null(strstr(v->error.message, "/etc is a system directory"));
+	assert_non_null(strstr(v->error.message, i1));
+	assert_non_null(strstr(v->error.remedy, "vaultvol adopt --force --mount"));
+	assert_non_null(strstr(v->error.remedy, "vaultvol.conf"));
 	assert_int_equal(v->state, VV_VS_FAILED);
 	/* A key reference that fails is what is reported first. */
 	v = vv_open_plan_find(&plan, "nokey");
 	assert_int_equal(v->fail, VV_FAIL_KEY_ACCESS);
-	assert_int_equal(v->cause, VV_CAUSE_NOT_FOUND);
+	assert_int_equal(v->error.cause, VV_CAUSE_NOT_FOUND);
 	assert_non_null(strstr(v->refusal, "/etc is a system directory"));
 	v = vv_open_plan_find(&plan, "badfs");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
-	assert_non_null(strstr(v->message, "'squashfs' is not ext4"));
+	assert_non_null(strstr(v->error.message, "'squashfs' is not ext4"));
 	v = vv_open_plan_find(&plan, "execvol");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
-	assert_non_null(strstr(v->message, "token_options_allowed = exec"));
+	assert_non_null(strstr(v->error.message, "token_options_allowed = exec"));
 	v = vv_open_plan_find(&plan, "varvol");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
-	assert_non_null(strstr(v->message, "under /var"));
+	assert_non_null(strstr(v->error.message, "under /var"));
 	/* The legitimate volume is untouched by its neighbours' refusals. */
 	v = vv_open_plan_find(&plan, "good");
 	assert_int_equal(v->fail, VV_FAIL_NONE);
@@ -425,7 +425,7 @@ static void test_token_mount_refused(void **state)
 	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 1);
 	v = vv_open_plan_find(&plan, "cfgevil");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
-	assert_non_null(strstr(v->message, "/etc"));
+	assert_non_null(strstr(v->error.message, "/etc"));
 	done(&plan, &disks);
 	snprintf(conf, sizeof(conf), "[volume cfgevil]\nmatch = uuid:0a1b2c3d-0000-4000-8000-"
 		 "000000000001\nkey = keystore:tokkey\nmount = /data/cfg\n");
@@ -468,11 +468,11 @@ static void test_token_file_key_refused(void **state)
 	assert_int_equal(check_run("", imgs, 3, &plan, &ctx, &disks), 2);
 	v = vv_open_plan_find(&plan, "filekey");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
-	assert_non_null(strstr(v->message, "names the local file 'file:/etc/hostname'"));
-	assert_non_null(strstr(v->remedy, "[volume]"));
+	assert_non_null(strstr(v->error.message, "names the local file 'file:/etc/hostname'"));
+	assert_non_null(strstr(v->error.remedy, "[volume]"));
 	v = vv_open_plan_find(&plan, "filekek");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
-	assert_non_null(strstr(v->message, "file:/root/kek.pem"));
+	assert_non_null(strstr(v->error.message, "file:/root/kek.pem"));
 	assert_int_equal(vv_open_plan_find(&plan, "good")->fail, VV_FAIL_NONE);
 	assert_int_equal(ctx.stats.fetches, 1);	/* only the good one's key */
 	done(&plan, &disks);
@@ -538,7 +538,8 @@ static void test_state_file(void **state)
 	struct vv_prev *prev = NULL;
 	size_t nprev = 0;
 	struct stat st;
-	char conf[1024], sdir[PATH_MAX], path[PATH_MAX + 32], err[256], *text;
+	struct vv_error err = { 0 };
+	char conf[1024], sdir[PATH_MAX], path[PATH_MAX + 32], *text;
 	const char *imgs[] = { F.luks2, F.luks1 };
 
 	(void)state;
@@ -548,7 +549,7 @@ static void test_state_file(void **state)
 	snprintf(conf, sizeof(conf), "[volume s2]\nmatch = uuid:%s\nkey = keystore:shared\n"
 		 "[volume s1]\nmatch = uuid:%s\nkey = keystore:shared\n", F.u2, F.u1);
 	assert_int_equal(check_run(conf, imgs, 2, &plan, &ctx, &disks), 0);
-	assert_int_equal(vv_open_state_write(sdir, &plan, err, sizeof(err)), 0);
+	assert_int_equal(vv_open_state_write(sdir, &plan, &err), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	text = kt_read(path, NULL);
@@ -560,9 +561,9 @@ static void test_state_file(void **state)
 	/* A run over s1 only keeps what the file said about s2. */
 	plan.v[0].selected = false;
 	snprintf(plan.v[1].warning, sizeof(plan.v[1].warning), "second run");
-	assert_int_equal(vv_open_state_write(sdir, &plan, err, sizeof(err)), 0);
+	assert_int_equal(vv_open_state_write(sdir, &plan, &err), 0);
 	done(&plan, &disks);
-	assert_int_equal(vv_open_state_read(sdir, &prev, &nprev, err, sizeof(err)), 0);
+	assert_int_equal(vv_open_state_read(sdir, &prev, &nprev, &err), 0);
 	assert_int_equal(nprev, 2);
 	for (size_t i = 0; i < nprev; i++)
 		assert_string_equal(prev[i].uuid, !strcmp(prev[i].name, "s1") ? F.u1 : F.u2);
@@ -690,9 +691,9 @@ static void test_bitlocker(void **state)
 	/* The smart-card volume: refused, and the message says why. */
 	v = vv_open_plan_find(&plan, "win-sc");
 	assert_int_equal(v->fail, VV_FAIL_UNSUPPORTED);
-	assert_non_null(strstr(v->message, "smart card"));
-	assert_non_null(strstr(v->message, "startup key"));
-	assert_non_null(strstr(v->remedy, "recovery password"));
+	assert_non_null(strstr(v->error.message, "smart card"));
+	assert_non_null(strstr(v->error.message, "startup key"));
+	assert_non_null(strstr(v->error.remedy, "recovery password"));
 	/* One fetch of winbek for two volumes. */
 	assert_int_equal(ctx.stats.fetches, 2);
 	done(&plan, &disks);
@@ -821,10 +822,10 @@ static void test_bek_volume_missing(void **state)
 	v = vv_open_plan_find(&plan, "adevol");
 	assert_int_equal(v->fail, VV_FAIL_KEY_ACCESS);
 	assert_false(v->transient);
-	assert_non_null(strstr(v->remedy, "BEK VOLUME"));
-	assert_null(strstr(v->remedy, "the vault"));
-	assert_null(strstr(v->remedy, "soft-delete"));
-	assert_null(strstr(v->remedy, "network"));
+	assert_non_null(strstr(v->error.remedy, "BEK VOLUME"));
+	assert_null(strstr(v->error.remedy, "the vault"));
+	assert_null(strstr(v->error.remedy, "soft-delete"));
+	assert_null(strstr(v->error.remedy, "network"));
 	done(&plan, &disks);
 }
 

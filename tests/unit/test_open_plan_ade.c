@@ -108,8 +108,8 @@ static void test_exchanged_luns(void **state)
 	plan_of(&plan, vols, 2, prev, 2, NULL);
 	a = vv_open_plan_find(&plan, "data1");
 	assert_int_equal(a->fail, VV_FAIL_CONFLICT);
-	assert_non_null(strstr(a->message, "data2"));
-	assert_non_null(strstr(a->message, "not opened in its place"));
+	assert_non_null(strstr(a->error.message, "data2"));
+	assert_non_null(strstr(a->error.message, "not opened in its place"));
 	assert_string_equal(a->opened_uuid, "0a1b2c3d-0000-4000-8000-000000000009");
 	vv_open_plan_free(&plan);
 	clear(vols, 2);
@@ -206,9 +206,9 @@ static void test_bitlocker_refused(void **state)
 	plan_of(&plan, vols, 1, NULL, 0, NULL);
 	v = vv_open_plan_find(&plan, "win");
 	assert_int_equal(v->fail, VV_FAIL_UNSUPPORTED);
-	assert_null(strstr(v->remedy, "luksHeaderRestore"));
-	assert_null(strstr(v->remedy, "dm-crypt"));
-	assert_non_null(strstr(v->remedy, "Windows"));
+	assert_null(strstr(v->error.remedy, "luksHeaderRestore"));
+	assert_null(strstr(v->error.remedy, "dm-crypt"));
+	assert_non_null(strstr(v->error.remedy, "Windows"));
 	vv_open_plan_free(&plan);
 	clear(vols, 1);
 }

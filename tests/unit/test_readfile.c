@@ -134,62 +134,63 @@ static void test_owner_and_mode(void **state)
 static void test_config_and_handler_readers(void **state)
 {
 	struct vv_config *cfg = NULL;
-	char err[512], *text = NULL;
+	struct vv_error err = { 0 };
+	char *text = NULL;
 	size_t len;
 
 	(void)state;
 	assert_int_equal(mkfifo(pth("conf"), 0600), 0);
-	assert_true(vv_config_load(pth("conf"), &cfg, err, sizeof(err)) < 0);
-	assert_non_null(strstr(err, "not a regular file"));
+	assert_true(vv_config_load(pth("conf"), &cfg, &err) < 0);
+	assert_non_null(strstr(err.message, "not a regular file"));
 	assert_int_equal(kt_write(pth("real.conf"), "", 0, 0644), 0);
 	assert_int_equal(symlink(pth("real.conf"), pth("link.conf")), 0);
-	assert_int_equal(vv_config_load(pth("real.conf"), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(vv_config_load(pth("real.conf"), &cfg, &err), 0);
 	vv_config_free(cfg);
 	cfg = NULL;
-	assert_int_equal(vv_config_load(pth("link.conf"), &cfg, err, sizeof(err)), -ELOOP);
+	assert_int_equal(vv_config_load(pth("link.conf"), &cfg, &err), -ELOOP);
 	assert_null(cfg);
-	assert_int_equal(vv_handler_read_file(pth("conf"), 100, &text, &len, err, sizeof(err)),
+	assert_int_equal(vv_handler_read_file(pth("conf"), 100, &text, &len, &err),
 			 -EINVAL);
-	assert_int_equal(vv_handler_read_file(pth("link.conf"), 100, &text, &len, err,
-					      sizeof(err)), -ELOOP);
+	assert_int_equal(vv_handler_read_file(pth("link.conf"), 100, &text, &len, &err), -ELOOP);
 }
 
 static void test_state_dir_checked(void **state)
 {
-	char err[512], sub[600];
+	struct vv_error err = { 0 };
+	char sub[600];
 	struct stat st;
 	int fd;
 
 	(void)state;
 	/* created 0700 with its missing parents */
 	snprintf(sub, sizeof(sub), "%s/var/lib/vaultvol", dir);
-	assert_int_equal(vv_state_dir_open(sub, false, err, sizeof(err)), -ENOENT);
-	fd = vv_state_dir_open(sub, true, err, sizeof(err));
+	assert_int_equal(vv_state_dir_open(sub, false, &err), -ENOENT);
+	fd = vv_state_dir_open(sub, true, &err);
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(stat(sub, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	/* writable by others: refused, naming the path and the fix */
 	assert_int_equal(chmod(sub, 0777), 0);
-	assert_int_equal(vv_state_dir_open(sub, false, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, sub));
-	assert_non_null(strstr(err, "chmod 0700"));
+	assert_int_equal(vv_state_dir_open(sub, false, &err), -EPERM);
+	assert_non_null(strstr(err.message, sub));
+	assert_non_null(strstr(err.message, "chmod 0700"));
 	assert_int_equal(chmod(sub, 0700), 0);
 	/* someone else's */
 	assert_int_equal(chown(sub, NOBODY, NOBODY), 0);
-	assert_int_equal(vv_state_dir_open(sub, true, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, "chown root:"));
+	assert_int_equal(vv_state_dir_open(sub, true, &err), -EPERM);
+	assert_non_null(strstr(err.message, "chown root:"));
 	assert_int_equal(chown(sub, 0, 0), 0);
 	/* a symbolic link as the directory, or on the way to it */
 	assert_int_equal(symlink(sub, pth("statelink")), 0);
-	assert_int_equal(vv_state_dir_open(pth("statelink"), true, err, sizeof(err)), -ELOOP);
-	assert_non_null(strstr(err, "symbolic link"));
+	assert_int_equal(vv_state_dir_open(pth("statelink"), true, &err), -ELOOP);
+	assert_non_null(strstr(err.message, "symbolic link"));
 	assert_int_equal(symlink(pth("var"), pth("varlink")), 0);
-	assert_int_equal(vv_state_dir_open(pth("varlink/lib/vaultvol"), false, err, sizeof(err)),
+	assert_int_equal(vv_state_dir_open(pth("varlink/lib/vaultvol"), false, &err),
 			 -ELOOP);
 	/* a file where the directory should be */
 	assert_int_equal(kt_write(pth("plain"), "x", 1, 0600), 0);
-	assert_int_equal(vv_state_dir_open(pth("plain"), true, err, sizeof(err)) < 0, 1);
+	assert_int_equal(vv_state_dir_open(pth("plain"), true, &err) < 0, 1);
 }
 
 static void test_state_files_checked(void **state)
@@ -197,30 +198,31 @@ static void test_state_files_checked(void **state)
 	struct vv_open_plan plan = { 0 };
 	struct vv_prev *prev = NULL;
 	struct vv_marker mk;
-	char err[512], sub[600], file[700];
+	struct vv_error err = { 0 };
+	char sub[600], file[700];
 	size_t n = 0;
 
 	(void)state;
 	snprintf(sub, sizeof(sub), "%s/state", dir);
-	assert_int_equal(vv_open_state_write(sub, &plan, err, sizeof(err)), 0);
+	assert_int_equal(vv_open_state_write(sub, &plan, &err), 0);
 	snprintf(file, sizeof(file), "%s/%s", sub, VV_OPEN_STATE_FILE);
-	assert_int_equal(vv_open_state_read(sub, &prev, &n, err, sizeof(err)), 0);
+	assert_int_equal(vv_open_state_read(sub, &prev, &n, &err), 0);
 	vv_prev_free(prev, n);
 	/* group-writable volumes.json: refused by reader and writer, full path named */
 	assert_int_equal(chmod(file, 0660), 0);
-	assert_int_equal(vv_open_state_read(sub, &prev, &n, err, sizeof(err)), -EPERM);
-	assert_non_null(strstr(err, file));
-	assert_non_null(strstr(err, "chmod go-w"));
-	assert_int_equal(vv_open_state_write(sub, &plan, err, sizeof(err)), -EPERM);
+	assert_int_equal(vv_open_state_read(sub, &prev, &n, &err), -EPERM);
+	assert_non_null(strstr(err.message, file));
+	assert_non_null(strstr(err.message, "chmod go-w"));
+	assert_int_equal(vv_open_state_write(sub, &plan, &err), -EPERM);
 	assert_int_equal(chmod(file, 0600), 0);
 	/* a FIFO in its place does not hang open or status */
 	assert_int_equal(unlink(file), 0);
 	assert_int_equal(mkfifo(file, 0600), 0);
-	assert_int_equal(vv_open_state_read(sub, &prev, &n, err, sizeof(err)), -EINVAL);
+	assert_int_equal(vv_open_state_read(sub, &prev, &n, &err), -EINVAL);
 	assert_int_equal(unlink(file), 0);
 	/* the state directory itself is checked on read too */
 	assert_int_equal(chmod(sub, 0757), 0);
-	assert_int_equal(vv_open_state_read(sub, &prev, &n, err, sizeof(err)), -EPERM);
+	assert_int_equal(vv_open_state_read(sub, &prev, &n, &err), -EPERM);
 	assert_int_equal(chmod(sub, 0700), 0);
 
 	/* the frozen marker: a symlink or FIFO is not followed or waited on */

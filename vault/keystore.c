@@ -97,10 +97,31 @@ static int make_parents(const char *path)
 	return 0;
 }
 
+/*
+ * The directory just opened as fd, described as what: fd when it is
+ * private (vv_stat_private), else closed and -errno with err set.
+ */
+static int keep_private(int fd, const char *what, struct vv_error *err)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", what, strerror(-r));
+		close(fd);
+		return r;
+	}
+	if (!vv_stat_private(&st, what, err)) {
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
 /* Open (and with create, make) the keystore directory after checking it. */
 static int open_store(const char *dir, bool create, struct vv_error *err)
 {
-	struct stat st;
 	char what[4200];
 	int fd, r;
 
@@ -128,24 +149,13 @@ static int open_store(const char *dir, bool create, struct vv_error *err)
 		return r;
 	}
 	snprintf(what, sizeof(what), "keystore directory %s", dir);
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", what, strerror(-r));
-		close(fd);
-		return r;
-	}
-	if (!vv_stat_private(&st, what, err)) {
-		close(fd);
-		return -EPERM;
-	}
-	return fd;
+	return keep_private(fd, what, err);
 }
 
 /* Open the directory of secret name inside the store, checked like the store. */
 static int open_entry(int storefd, const char *name, bool create,
 		      struct vv_error *err)
 {
-	struct stat st;
 	char what[200];
 	int fd, r;
 
@@ -167,17 +177,7 @@ static int open_entry(int storefd, const char *name, bool create,
 		return r;
 	}
 	snprintf(what, sizeof(what), "keystore entry %s", name);
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", what, strerror(-r));
-		close(fd);
-		return r;
-	}
-	if (!vv_stat_private(&st, what, err)) {
-		close(fd);
-		return -EPERM;
-	}
-	return fd;
+	return keep_private(fd, what, err);
 }
 
 /*

@@ -198,6 +198,27 @@ static int from_fstab(const char *fstab, struct vv_volume_conf *v)
 	return r;
 }
 
+/*
+ * The end of a line's volume: when all its strings were allocated (ok),
+ * add it (*added counts it; a duplicate name is dropped with a warning),
+ * else drop it. 0, or -ENOMEM: the caller stops reading.
+ */
+static int keep_volume(struct vv_volume_conf **vols, size_t *n, struct vv_volume_conf *v,
+		       bool ok, int *added)
+{
+	int r;
+
+	if (!ok) {
+		vv_volume_conf_clear(v);
+		return -ENOMEM;
+	}
+	r = add_volume(vols, n, v);
+	if (r < 0)
+		return r;
+	*added += r;
+	return 0;
+}
+
 static bool truthy(const char *s)
 {
 	return !strcasecmp(s, "True") || !strcmp(s, "1");
@@ -251,16 +272,10 @@ static int load_crypt_mount(const char *root, struct vv_volume_conf **vols, size
 				v.key = NULL;
 		} else
 			v.key = strdup("bek:" VV_ADE_OS_PASSPHRASE);
-		if (!v.name || !v.key || set_where(&v, path, lineno) < 0) {
-			vv_volume_conf_clear(&v);
-			r = -ENOMEM;
-			break;
-		}
-		r = add_volume(vols, n, &v);
+		r = keep_volume(vols, n, &v,
+				v.name && v.key && set_where(&v, path, lineno) >= 0, &added);
 		if (r < 0)
 			break;
-		added += r;
-		r = 0;
 	}
 	fclose(f);
 	return r < 0 ? r : added;
@@ -360,17 +375,11 @@ static int load_crypttab(const char *root, struct vv_volume_conf **vols, size_t 
 		v.name = strdup(fld[0]);
 		if (asprintf(&v.key, "bek:%s", file) < 0)
 			v.key = NULL;
-		if (!v.name || !v.key || set_where(&v, path, lineno) < 0 ||
-		    from_fstab(fstab, &v) < 0) {
-			vv_volume_conf_clear(&v);
-			r = -ENOMEM;
-			break;
-		}
-		r = add_volume(vols, n, &v);
+		r = keep_volume(vols, n, &v,
+				v.name && v.key && set_where(&v, path, lineno) >= 0 &&
+				from_fstab(fstab, &v) >= 0, &added);
 		if (r < 0)
 			break;
-		added += r;
-		r = 0;
 	}
 	fclose(f);
 	return r < 0 ? r : added;

@@ -78,6 +78,20 @@ static void describe(blkid_probe pr, char *what, size_t len)
 		snprintf(what, len, "an unidentified signature");
 }
 
+/* Open device with mode and a probe on it: 0, or -errno with nothing open. */
+static int open_probe(const char *device, int mode, int *fd, blkid_probe *pr)
+{
+	*fd = open_dev(device, mode);
+	if (*fd < 0)
+		return *fd;
+	*pr = new_probe(*fd);
+	if (!*pr) {
+		close(*fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int vv_probe_content(const char *device, char *what, size_t len)
 {
 	blkid_probe pr = NULL;
@@ -85,14 +99,9 @@ int vv_probe_content(const char *device, char *what, size_t len)
 
 	if (what && len)
 		what[0] = '\0';
-	fd = open_dev(device, O_RDONLY);
-	if (fd < 0)
-		return fd;
-	pr = new_probe(fd);
-	if (!pr) {
-		close(fd);
-		return -ENOMEM;
-	}
+	r = open_probe(device, O_RDONLY, &fd, &pr);
+	if (r < 0)
+		return r;
 	r = blkid_do_safeprobe(pr);
 	if (r == 0) {
 		describe(pr, what, len);
@@ -117,14 +126,9 @@ int pv_wipe_signatures(const char *device)
 	blkid_probe pr = NULL;
 	int fd, i, r = 0;
 
-	fd = open_dev(device, O_RDWR);
-	if (fd < 0)
-		return fd;
-	pr = new_probe(fd);
-	if (!pr) {
-		close(fd);
-		return -ENOMEM;
-	}
+	r = open_probe(device, O_RDWR, &fd, &pr);
+	if (r < 0)
+		return r;
 	/*
 	 * blkid_do_probe walks the signatures one by one; each wipe makes the
 	 * next probe find the next one (a GPT's backup header after the

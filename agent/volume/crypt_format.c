@@ -27,7 +27,8 @@ static int luks2_new(struct crypt_device *cd, struct vv_luks2 **out)
 	return 0;
 }
 
-int vv_luks2_init(const char *device, struct vv_luks2 **out)
+/* A crypt device on device, with its LUKS2 header loaded when load. */
+static int luks2_open(const char *device, bool load, struct vv_luks2 **out)
 {
 	struct crypt_device *cd = NULL;
 	int r;
@@ -37,25 +38,21 @@ int vv_luks2_init(const char *device, struct vv_luks2 **out)
 	r = crypt_init(&cd, device);
 	if (r < 0)
 		return r;
-	return luks2_new(cd, out);
-}
-
-int vv_luks2_load(const char *device, struct vv_luks2 **out)
-{
-	struct crypt_device *cd = NULL;
-	int r;
-
-	*out = NULL;
-	vv_crypt_quiet();
-	r = crypt_init(&cd, device);
-	if (r < 0)
-		return r;
-	r = crypt_load(cd, CRYPT_LUKS2, NULL);
-	if (r < 0) {
+	if (load && crypt_load(cd, CRYPT_LUKS2, NULL) < 0) {
 		crypt_free(cd);
 		return -EINVAL;
 	}
 	return luks2_new(cd, out);
+}
+
+int vv_luks2_init(const char *device, struct vv_luks2 **out)
+{
+	return luks2_open(device, false, out);
+}
+
+int vv_luks2_load(const char *device, struct vv_luks2 **out)
+{
+	return luks2_open(device, true, out);
 }
 
 void vv_luks2_free(struct vv_luks2 *l)

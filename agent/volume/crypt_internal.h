@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Shared by the files of agent/volume/ that call libcryptsetup (crypt*.c,
- * luks2_token.c, header_backup.c); nothing outside agent/volume/ includes it.
+ * luks2_token.c, header_backup.c, resource_disk.c); nothing outside
+ * agent/volume/ includes it.
  */
 #ifndef VV_CRYPT_INTERNAL_H
 #define VV_CRYPT_INTERNAL_H

@@ -106,6 +106,34 @@ static int dm_err(struct dm_task *dmt)
 	return e > 0 ? -e : -EIO;
 }
 
+/*
+ * Run a task of this type on the mapping name: 0 with *out to destroy,
+ * or -errno (nothing to destroy).
+ */
+static int run_task(int type, const char *name, struct dm_task **out)
+{
+	struct dm_task *dmt;
+	int r;
+
+	*out = NULL;
+	dmt = dm_task_create(type);
+	if (!dmt)
+		return -ENOMEM;
+	if (!dm_task_set_name(dmt, name)) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (!dm_task_run(dmt)) {
+		r = dm_err(dmt);
+		goto fail;
+	}
+	*out = dmt;
+	return 0;
+fail:
+	dm_task_destroy(dmt);
+	return r;
+}
+
 int vv_quiesce_available(void)
 {
 	struct dm_task *dmt;
@@ -167,19 +195,10 @@ static int mapping_exists(const char *name)
 	struct dm_info info;
 	int r;
 
-	dmt = dm_task_create(DM_DEVICE_INFO);
-	if (!dmt)
-		return -ENOMEM;
-	if (!dm_task_set_name(dmt, name)) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (!dm_task_run(dmt)) {
-		r = dm_err(dmt);
-		goto out;
-	}
+	r = run_task(DM_DEVICE_INFO, name, &dmt);
+	if (r < 0)
+		return r;
 	r = dm_task_get_info(dmt, &info) && info.exists;
-out:
 	dm_task_destroy(dmt);
 	return r;
 }
@@ -312,17 +331,9 @@ int vv_quiesce_status(const char *name, struct vv_quiesce_status *st)
 
 	if (!name || !*name || !st)
 		return -EINVAL;
-	dmt = dm_task_create(DM_DEVICE_STATUS);
-	if (!dmt)
-		return -ENOMEM;
-	if (!dm_task_set_name(dmt, name)) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (!dm_task_run(dmt)) {
-		r = dm_err(dmt);
-		goto out;
-	}
+	r = run_task(DM_DEVICE_STATUS, name, &dmt);
+	if (r < 0)
+		return r;
 	/* libdevmapper reports a missing device as success with !exists. */
 	if (!dm_task_get_info(dmt, &info) || !info.exists) {
 		r = -ENODEV;

@@ -11,6 +11,7 @@
 
 #include <libcryptsetup.h>
 
+#include "agent/volume/crypt_internal.h"
 #include "base/log.h"
 
 int vv_resource_disk_format(const char *device, const char *name, const struct vv_secret *pass,
@@ -37,12 +38,15 @@ int vv_resource_disk_format(const char *device, const char *name, const struct v
 			       "not formatted", device, strerror(-r));
 	}
 	close(fd);
+	vv_crypt_quiet();
 	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
 		return vv_fail(err, -EEXIST, VV_CAUSE_SYSTEM,
 			       "/dev/mapper/%s exists already; not formatted", name);
 	r = crypt_init(&cd, device);
-	if (r == 0)
+	if (r == 0) {
+		crypt_set_log_callback(cd, vv_crypt_log, NULL);
 		r = crypt_set_pbkdf_type(cd, &pbkdf);
+	}
 	if (r == 0)
 		r = crypt_format(cd, CRYPT_LUKS2, "aes", "xts-plain64", NULL, NULL, 64, NULL);
 	if (r < 0) {

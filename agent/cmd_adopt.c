@@ -62,28 +62,24 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		default: return VV_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || !req.secret) {
-		fprintf(stderr, "vaultvol adopt: expected DEVICE and --secret (see --help)\n");
-		return VV_EXIT_USAGE;
-	}
-	req.device = argv[optind];
+	r = pv_one_device(argc, argv, req.secret != NULL, "adopt", "DEVICE and --secret",
+			  &req.device);
+	if (r)
+		return r;
 	req.state_dir = opt->state_dir;
 	r = pv_session_open(opt, keystore, "adopt", &s);
 	if (r)
 		return r;
 	r = vv_adopt(s.vault, &req, &t, &err);
-	if (r < 0) {
-		vv_err("adopt %s: %s", req.device, err.message);
-	} else if (opt->json) {
+	if (r >= 0 && opt->json) {
 		struct json_object *o = pv_json_for(req.device);
 
 		json_object_object_add(o, "token", pv_token_json(&t));
 		pv_print_json(o);
-		json_object_put(o);
-	} else {
+	} else if (r >= 0) {
 		pv_print_token("adopted ", &t);
 	}
-	status = pv_trust_and_close(opt, &s, &t, r);
+	status = pv_trust_and_close(opt, &s, "adopt", req.device, &err, &t, r);
 	vv_token_clear(&t);
 	return status;
 }

@@ -125,11 +125,8 @@ static int parse(int argc, char **argv, struct vv_provision_req *req, const char
 			return VV_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "vaultvol provision: expected one DEVICE (see --help)\n");
+	if (pv_one_device(argc, argv, true, "provision", "one DEVICE", &req->device))
 		return VV_EXIT_USAGE;
-	}
-	req->device = argv[optind];
 	if (!req->secret || (!req->mount && !req->format_only)) {
 		fprintf(stderr, "vaultvol provision: --secret and --mount are required\n");
 		return VV_EXIT_USAGE;
@@ -190,9 +187,7 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 	/* Shown even after a later failure: its keyslot exists. */
 	if (res.recovery)
 		show_recovery(&res, opt->json);
-	if (r < 0) {
-		vv_err("provision %s: %s", req.device, err.message);
-	} else if (opt->json) {
+	if (r >= 0 && opt->json) {
 		struct json_object *o = pv_json_for(req.device);
 
 		json_object_object_add(o, "token", pv_token_json(&res.token));
@@ -206,8 +201,7 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 			json_object_object_add(o, "mapper", json_object_new_string(res.mapper_path));
 		json_object_object_add(o, "header_backup", json_object_new_string(res.backup));
 		pv_print_json(o);
-		json_object_put(o);
-	} else {
+	} else if (r >= 0) {
 		pv_print_token("provisioned ", &res.token);
 		if (res.recovery_ref)
 			printf("recovery passphrase stored as %s (keyslot %d)\n", res.recovery_ref,
@@ -216,7 +210,7 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 			printf("%s is open%s%s\n", res.mapper_path,
 			       req.mount ? " and mounted on " : "", req.mount ? req.mount : "");
 	}
-	status = pv_trust_and_close(opt, &s, &res.token, r);
+	status = pv_trust_and_close(opt, &s, "provision", req.device, &err, &res.token, r);
 	vv_provision_result_clear(&res);
 	return status;
 }

@@ -3,6 +3,7 @@
 #include "agent/cmd_provision_output.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@ void pv_print_json(struct json_object *o)
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						     JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
+	json_object_put(o);
 }
 
 int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
@@ -85,6 +87,17 @@ int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
 	return r;
 }
 
+int pv_one_device(int argc, char **argv, bool ok, const char *cmd, const char *what,
+		  const char **device)
+{
+	if (optind != argc - 1 || !ok) {
+		fprintf(stderr, "vaultvol %s: expected %s (see --help)\n", cmd, what);
+		return VV_EXIT_USAGE;
+	}
+	*device = argv[optind];
+	return 0;
+}
+
 int pv_session_open(const struct vv_options *opt, const char *keystore, const char *cmd,
 		    struct vv_vault_session *s)
 {
@@ -99,8 +112,11 @@ int pv_session_open(const struct vv_options *opt, const char *keystore, const ch
 }
 
 int pv_trust_and_close(const struct vv_options *opt, struct vv_vault_session *s,
+		       const char *cmd, const char *device, const struct vv_error *err,
 		       const struct vv_token *t, int r)
 {
+	if (r < 0)
+		vv_err("%s %s: %s", cmd, device, err->message);
 	/* The vaults it used become trusted here (a drop-in), never by the disk. */
 	if (r >= 0 && pv_trust_vaults(opt, s->cfg, t) < 0)
 		r = -EIO;

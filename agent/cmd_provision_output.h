@@ -33,6 +33,14 @@ int pv_trust_vaults(const struct vv_options *opt, const struct vv_config *cfg,
 		    const struct vv_token *t);
 
 /*
+ * The one DEVICE operand left after getopt, when ok (the other required
+ * options were given): 0 with *device set, or VV_EXIT_USAGE after
+ * "vaultvol CMD: expected WHAT (see --help)".
+ */
+int pv_one_device(int argc, char **argv, bool ok, const char *cmd, const char *what,
+		  const char **device);
+
+/*
  * The vault session of provision, adopt and rotate: 0, or VV_EXIT_USAGE
  * after logging "CMD: why" (the session is then closed already).
  */
@@ -40,17 +48,19 @@ int pv_session_open(const struct vv_options *opt, const char *keystore, const ch
 		    struct vv_vault_session *s);
 
 /*
- * The end of provision, adopt and rotate, after the operation returned r:
- * when it succeeded, the vaults t names become trusted (pv_trust_vaults).
- * The session is closed. The exit status.
+ * The end of provision, adopt and rotate, after the operation on device
+ * returned r: when it failed, "CMD DEVICE: why" (err) is logged; when it
+ * succeeded, the vaults t names become trusted (pv_trust_vaults). The
+ * session is closed. The exit status.
  */
 int pv_trust_and_close(const struct vv_options *opt, struct vv_vault_session *s,
+		       const char *cmd, const char *device, const struct vv_error *err,
 		       const struct vv_token *t, int r);
 
 /* A new JSON object holding "device": the start of their --json output. */
 struct json_object *pv_json_for(const char *device);
 
-/* Print a JSON object on stdout, flushed. */
+/* Print a JSON object on stdout, flushed, and release it. */
 void pv_print_json(struct json_object *o);
 
 #endif

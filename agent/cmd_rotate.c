@@ -77,19 +77,15 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 		default: return VV_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "vaultvol rotate: expected one DEVICE (see --help)\n");
-		return VV_EXIT_USAGE;
-	}
-	req.device = argv[optind];
+	r = pv_one_device(argc, argv, true, "rotate", "one DEVICE", &req.device);
+	if (r)
+		return r;
 	req.state_dir = opt->state_dir;
 	r = pv_session_open(opt, keystore, "rotate", &s);
 	if (r)
 		return r;
 	r = vv_rotate(s.vault, &req, &res, &err);
-	if (r < 0) {
-		vv_err("rotate %s: %s", req.device, err.message);
-	} else if (opt->json) {
+	if (r >= 0 && opt->json) {
 		struct json_object *o = pv_json_for(req.device);
 
 		json_object_object_add(o, "resumed", json_object_new_boolean(res.resumed));
@@ -97,14 +93,13 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 		json_object_object_add(o, "after", pv_token_json(&res.after));
 		json_object_object_add(o, "header_backups", json_object_new_int(res.backups));
 		pv_print_json(o);
-		json_object_put(o);
-	} else {
+	} else if (r >= 0) {
 		if (res.resumed)
 			printf("completed an interrupted rotation (run rotate again for a new key)\n");
 		pv_print_token("was ", &res.before);
 		pv_print_token("now ", &res.after);
 	}
-	status = pv_trust_and_close(opt, &s, &res.after, r);
+	status = pv_trust_and_close(opt, &s, "rotate", req.device, &err, &res.after, r);
 	vv_rotate_result_clear(&res);
 	return status;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/readfile.h"
+#include "vault/vault.h"
 
 /* Larger than any sane config; a bigger file is refused, not truncated. */
 #define VV_CONFIG_MAX (1024 * 1024)
@@ -375,16 +376,10 @@ static bool kek_ref_ok(const char *v)
 		return false;
 	if (https_url(v))
 		return strstr(v, "/keys/") != NULL;
-	if (!strncmp(v, "file:", 5))
-		return v[5] == '/';
-	if (!strncmp(v, "keystore-kek:", 13))
-		return v[13] != '\0';
-	return false;
-}
-
-static bool alg_ok(const char *v)
-{
-	return !strcmp(v, "RSA-OAEP") || !strcmp(v, "RSA-OAEP-256") || !strcmp(v, "RSA1_5");
+	if (!vv_kek_ref_is_local(v))
+		return false;
+	/* A local KEK: an absolute PEM path, or a keystore KEK's name. */
+	return !strncmp(v, "file:", 5) ? v[5] == '/' : v[13] != '\0';
 }
 
 static bool fs_ok(const char *v)
@@ -632,7 +627,8 @@ static int volume_key(struct parser *p, const char *k, const char *v)
 		return set_str(p, &vol->kek, k, v, kek_ref_ok,
 			       "https://VAULT/keys/NAME/VERSION, file:/PATH.pem or keystore-kek:NAME");
 	if (!strcmp(k, "alg"))
-		return set_str(p, &vol->alg, k, v, alg_ok, "RSA-OAEP, RSA-OAEP-256 or RSA1_5");
+		return set_str(p, &vol->alg, k, v, vv_kek_alg_valid,
+			       "RSA-OAEP, RSA-OAEP-256 or RSA1_5");
 	if (!strcmp(k, "mount")) {
 		char why[PATH_MAX + 80];
 

@@ -11,21 +11,14 @@
 
 static int run_close(const struct vv_options *opt, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ 0 }
-	};
 	struct vv_open_setup s;
-	bool all = false;
+	bool all;
 	struct vv_error err = { 0 };
 	char bad[128];
-	int c, failed, r;
+	int failed, r;
 
-	while ((c = getopt_long(argc, argv, "a", longopts, NULL)) != -1) {
-		if (c != 'a')
-			return VV_EXIT_USAGE;
-		all = true;
-	}
+	if (vv_command_all_flag(argc, argv, &all))
+		return VV_EXIT_USAGE;
 	if (all == (optind < argc)) {
 		fprintf(stderr, "vaultvol close: give --all or volume names (see --help)\n");
 		return VV_EXIT_USAGE;

@@ -238,19 +238,12 @@ static int thaw_all_mounted(int *thawed, int *errors)
 
 static int run_thaw(const struct vv_options *opt, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ 0 }
-	};
 	struct vv_recover_result rr;
-	bool all = false;
-	int c, r, thawed, errors;
+	bool all;
+	int r, thawed, errors;
 
-	while ((c = getopt_long(argc, argv, "a", longopts, NULL)) != -1) {
-		if (c != 'a')
-			return VV_EXIT_USAGE;
-		all = true;
-	}
+	if (vv_command_all_flag(argc, argv, &all))
+		return VV_EXIT_USAGE;
 	r = vv_marker_recover(opt->state_dir, true, &rr);
 	thawed = rr.thawed;
 	errors = rr.errors;

@@ -96,6 +96,19 @@ static bool retryable(const struct vv_open_plan *plan)
 	return false;
 }
 
+/* An option's decimal value in [lo, hi], else false after "vaultvol open: expect". */
+static bool opt_number(const char *arg, long lo, long hi, const char *expect, long *out)
+{
+	char *end;
+
+	*out = strtol(arg, &end, 10);
+	if (*end || *out < lo || *out > hi) {
+		fprintf(stderr, "vaultvol open: %s\n", expect);
+		return false;
+	}
+	return true;
+}
+
 static int run_open(const struct vv_options *opt, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -116,25 +129,17 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 	int c, failed = 0, r, attempt = 0;
 
 	while ((c = getopt_long(argc, argv, "aw:j:", longopts, NULL)) != -1) {
-		char *end;
-
 		switch (c) {
 		case 'a': all = true; break;
 		case 'C': ctx.check_only = true; break;
 		case 'J': json = true; break;
 		case 'w':
-			wait_s = strtol(optarg, &end, 10);
-			if (*end || wait_s < 0 || wait_s > 86400) {
-				fprintf(stderr, "vaultvol open: --wait takes seconds (0-86400)\n");
+			if (!opt_number(optarg, 0, 86400, "--wait takes seconds (0-86400)", &wait_s))
 				return VV_EXIT_USAGE;
-			}
 			break;
 		case 'j':
-			jobs = strtol(optarg, &end, 10);
-			if (*end || jobs < 1 || jobs > 64) {
-				fprintf(stderr, "vaultvol open: --jobs takes 1-64\n");
+			if (!opt_number(optarg, 1, 64, "--jobs takes 1-64", &jobs))
 				return VV_EXIT_USAGE;
-			}
 			break;
 		default:
 			return VV_EXIT_USAGE;

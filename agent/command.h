@@ -7,6 +7,8 @@
 #ifndef VV_COMMAND_H
 #define VV_COMMAND_H
 
+#include <stdbool.h>
+
 #include "agent/options.h"
 
 struct vv_command {
@@ -23,6 +25,13 @@ struct vv_command {
 	static const struct vv_command *const vv_command_ptr_##ident	\
 	__attribute__((used, section("vv_commands"), aligned(sizeof(void *)))) = \
 		&vv_command_##ident
+
+/*
+ * Parse the options of a command whose only one is --all (-a): 0 with
+ * *all set, or VV_EXIT_USAGE (getopt printed why). optind is then the
+ * first operand.
+ */
+int vv_command_all_flag(int argc, char **argv, bool *all);
 
 /* Exit statuses, documented in --help and vaultvol(8). */
 enum {

@@ -192,6 +192,30 @@ static void report_volume(struct vv_handler_result *res, const struct vv_vol *v)
 			      v->warning[0] ? "; warning: " : "", v->warning);
 }
 
+/*
+ * The volumes found the way `vaultvol open` finds them, and the vault the
+ * request names: 0, or -errno with res failed for op. The caller tears s
+ * down and closes m either way.
+ */
+static int setup_volumes(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
+			 struct vv_open_setup *s, struct aad_memfd *m,
+			 struct vv_handler_result *res, const char *op)
+{
+	struct vv_error err = { 0 };
+	int r;
+
+	r = vv_open_setup(ctx->opt, false, s, &err);
+	if (r < 0) {
+		vv_handler_result_fail(res, r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
+				       op, &err);
+		return r;
+	}
+	r = make_vault(ctx, req, s->cfg, &s->vault, m, &err);
+	if (r < 0)
+		vv_handler_result_fail(res, VV_EXIT_FAILURE, op, &err);
+	return r;
+}
+
 static int op_reopen(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
 		     struct vv_handler_result *res)
 {
@@ -204,17 +228,9 @@ static int op_reopen(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 	size_t nnames = 0;
 	int r;
 
-	r = vv_open_setup(ctx->opt, false, &s, &err);
-	if (r < 0) {
-		vv_handler_result_fail(res, r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
-				       "reopen", &err);
+	r = setup_volumes(ctx, req, &s, &m, res, "reopen");
+	if (r < 0)
 		goto out;
-	}
-	r = make_vault(ctx, req, s.cfg, &s.vault, &m, &err);
-	if (r < 0) {
-		vv_handler_result_fail(res, VV_EXIT_FAILURE, "reopen", &err);
-		goto out;
-	}
 	/*
 	 * Named volumes: the ones vaultvol does not know get an error
 	 * substatus of their own; the others are opened.
@@ -367,21 +383,11 @@ static int op_rotate(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 {
 	struct aad_memfd m = { .fd = -1 };
 	struct vv_open_setup s;
-	struct vv_error err = { 0 };
 	int r;
 
-	/* The volumes are found the way `vaultvol open` finds them. */
-	r = vv_open_setup(ctx->opt, false, &s, &err);
-	if (r < 0) {
-		vv_handler_result_fail(res, r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE,
-				       "rotate", &err);
+	r = setup_volumes(ctx, req, &s, &m, res, "rotate");
+	if (r < 0)
 		goto out;
-	}
-	r = make_vault(ctx, req, s.cfg, &s.vault, &m, &err);
-	if (r < 0) {
-		vv_handler_result_fail(res, VV_EXIT_FAILURE, "rotate", &err);
-		goto out;
-	}
 	for (size_t i = 0; i < req->nvolumes; i++) {
 		const char *name = req->volumes[i].name;
 		struct vv_vol *v = vv_open_plan_find(&s.plan, name);

@@ -48,24 +48,32 @@ static int ref_parts(const char *ref, size_t *prefix_len)
 	return 0;
 }
 
-char *vv_ref_unversioned(const char *ref)
+/* Where a storable reference's name starts (*pre) and ends (*end), or -EINVAL. */
+static int ref_name_span(const char *ref, size_t *pre, size_t *end)
 {
-	size_t pre;
 	const char *slash;
 
-	if (ref_parts(ref, &pre) < 0 || !ref[pre] || ref[pre] == '/')
+	if (ref_parts(ref, pre) < 0 || !ref[*pre] || ref[*pre] == '/')
+		return -EINVAL;
+	slash = strchr(ref + *pre, '/');
+	*end = slash ? (size_t)(slash - ref) : strlen(ref);
+	return 0;
+}
+
+char *vv_ref_unversioned(const char *ref)
+{
+	size_t pre, end;
+
+	if (ref_name_span(ref, &pre, &end) < 0)
 		return NULL;
-	slash = strchr(ref + pre, '/');
-	return slash ? strndup(ref, (size_t)(slash - ref)) : strdup(ref);
+	return strndup(ref, end);
 }
 
 char *vv_ref_name(const char *ref)
 {
-	size_t pre;
-	const char *slash;
+	size_t pre, end;
 
-	if (ref_parts(ref, &pre) < 0 || !ref[pre] || ref[pre] == '/')
+	if (ref_name_span(ref, &pre, &end) < 0)
 		return NULL;
-	slash = strchr(ref + pre, '/');
-	return slash ? strndup(ref + pre, (size_t)(slash - ref - pre)) : strdup(ref + pre);
+	return strndup(ref + pre, end - pre);
 }

@@ -146,6 +146,10 @@ static __attribute__((noreturn)) void wd_exit(int sock)
 static __attribute__((noreturn)) void
 wd_main(const struct vv_watchdog_cfg *cfg, unsigned char *busy, int sock, pid_t parent)
 {
+	static const int not_trig[] = {
+		SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS,
+		SIGCHLD, SIGWINCH, SIGURG, SIGCONT,
+	};
 	sigset_t all, trig;
 	int sfd, keep[64];
 	size_t nk = 0;
@@ -157,18 +161,8 @@ wd_main(const struct vv_watchdog_cfg *cfg, unsigned char *busy, int sock, pid_t 
 	sigprocmask(SIG_BLOCK, &all, NULL);
 	/* Informational signals and faults are not a reason to thaw. */
 	trig = all;
-	sigdelset(&trig, SIGKILL);
-	sigdelset(&trig, SIGSTOP);
-	sigdelset(&trig, SIGSEGV);
-	sigdelset(&trig, SIGBUS);
-	sigdelset(&trig, SIGFPE);
-	sigdelset(&trig, SIGILL);
-	sigdelset(&trig, SIGTRAP);
-	sigdelset(&trig, SIGSYS);
-	sigdelset(&trig, SIGCHLD);
-	sigdelset(&trig, SIGWINCH);
-	sigdelset(&trig, SIGURG);
-	sigdelset(&trig, SIGCONT);
+	for (size_t i = 0; i < sizeof(not_trig) / sizeof(not_trig[0]); i++)
+		sigdelset(&trig, not_trig[i]);
 	/* An ignored signal is discarded even while blocked: restore defaults. */
 	for (int s = 1; s < NSIG; s++)
 		if (sigismember(&trig, s) == 1)

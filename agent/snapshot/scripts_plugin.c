@@ -45,18 +45,32 @@ void vv_plugin_config_clear(struct vv_plugin_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/*
+ * The member k of o: 1 with *v set, 0 when absent or null, or -EINVAL
+ * ("k must be WHAT" in why) when it is not of this type.
+ */
+static int member(struct json_object *o, const char *k, enum json_type type, const char *what,
+		  struct json_object **v, char *why, size_t wl)
+{
+	if (!json_object_object_get_ex(o, k, v) || json_object_is_type(*v, json_type_null))
+		return 0;
+	if (!json_object_is_type(*v, type)) {
+		snprintf(why, wl, "%s must be %s", k, what);
+		return -EINVAL;
+	}
+	return 1;
+}
+
 static int get_str(struct json_object *o, const char *k, char **out, char *why, size_t wl)
 {
 	struct json_object *v;
 	const char *s;
+	int r;
 
 	*out = NULL;
-	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_string)) {
-		snprintf(why, wl, "%s must be a string", k);
-		return -EINVAL;
-	}
+	r = member(o, k, json_type_string, "a string", &v, why, wl);
+	if (r <= 0)
+		return r;
 	s = json_object_get_string(v);
 	if (!*s)
 		return 0;
@@ -134,16 +148,14 @@ static int get_params(struct json_object *o, const char *k, char ***out, char *w
 	struct json_object *v;
 	size_t n, m = 0;
 	char **p;
+	int r;
 
 	*out = calloc(1, sizeof(char *));
 	if (!*out)
 		return -ENOMEM;
-	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_array)) {
-		snprintf(why, wl, "%s must be an array of strings", k);
-		return -EINVAL;
-	}
+	r = member(o, k, json_type_array, "an array of strings", &v, why, wl);
+	if (r <= 0)
+		return r;
 	n = json_object_array_length(v);
 	p = calloc(n + 1, sizeof(*p));
 	if (!p)

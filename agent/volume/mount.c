@@ -475,6 +475,18 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 }
 
 /*
+ * After a failed (u)mount through cxt: libmount's text for it in msg, and
+ * the errno of the syscall it made (0 when none failed).
+ */
+static int ctx_failure(struct libmnt_context *cxt, int rc, char *msg, size_t len)
+{
+	int e = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
+
+	mnt_context_get_excode(cxt, rc, msg, len);
+	return e;
+}
+
+/*
  * target_fd is the mount point vv_mount_point_open checked: mount(2) is
  * given /proc/self/fd/N, so a directory swapped for a symlink after the
  * check is not followed (libmount must not canonicalise it back into a
@@ -513,9 +525,8 @@ static int mount_libmount(const char *dev, const char *target, int target_fd, co
 	}
 	rc = mnt_context_mount(cxt);
 	if (rc != 0 || mnt_context_get_status(cxt) != 1) {
-		int e = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
+		int e = ctx_failure(cxt, rc, msg, sizeof(msg));
 
-		mnt_context_get_excode(cxt, rc, msg, sizeof(msg));
 		r = vv_fail(err, e ? -e : -EINVAL, VV_CAUSE_SYSTEM, "mount %s on %s (%s): %s",
 			    dev, target, fs, msg[0] ? msg : (e ? strerror(e) : "failed"));
 	}
@@ -628,9 +639,8 @@ int vv_umount(const char *target, struct vv_error *err)
 	}
 	rc = mnt_context_umount(cxt);
 	if (rc != 0 || mnt_context_get_status(cxt) != 1) {
-		int e = mnt_context_syscall_called(cxt) ? mnt_context_get_syscall_errno(cxt) : 0;
+		int e = ctx_failure(cxt, rc, msg, sizeof(msg));
 
-		mnt_context_get_excode(cxt, rc, msg, sizeof(msg));
 		r = vv_fail(err, e ? -e : -EIO, VV_CAUSE_SYSTEM, "umount %s: %s", target,
 			    msg[0] ? msg : (e ? strerror(e) : "failed"));
 	}

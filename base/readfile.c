@@ -21,31 +21,32 @@ static bool owner_ok(const struct stat *st, const char *what, struct vv_error *e
 	return false;
 }
 
-bool vv_stat_private(const struct stat *st, const char *what, struct vv_error *err)
+/*
+ * Owned by root or us, and none of the bad mode bits: else false with err
+ * saying "WHAT is HOW by group or others (mode M); FIX WHAT".
+ */
+static bool mode_ok(const struct stat *st, const char *what, mode_t bad, const char *how,
+		    const char *fix, struct vv_error *err)
 {
 	if (!owner_ok(st, what, err))
 		return false;
-	if (st->st_mode & (S_IRWXG | S_IRWXO)) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "%s is accessible by group or others (mode %04o); "
-			     "it must be 0600/0400 (0700 for a directory): run chmod go= %s",
-			     what, (unsigned)(st->st_mode & 07777), what);
+	if (st->st_mode & bad) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s is %s by group or others (mode %04o); %s %s",
+			     what, how, (unsigned)(st->st_mode & 07777), fix, what);
 		return false;
 	}
 	return true;
 }
 
+bool vv_stat_private(const struct stat *st, const char *what, struct vv_error *err)
+{
+	return mode_ok(st, what, S_IRWXG | S_IRWXO, "accessible",
+		       "it must be 0600/0400 (0700 for a directory): run chmod go=", err);
+}
+
 bool vv_stat_trusted(const struct stat *st, const char *what, struct vv_error *err)
 {
-	if (!owner_ok(st, what, err))
-		return false;
-	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "%s is writable by group or others (mode %04o); run: chmod go-w %s",
-			     what, (unsigned)(st->st_mode & 07777), what);
-		return false;
-	}
-	return true;
+	return mode_ok(st, what, S_IWGRP | S_IWOTH, "writable", "run: chmod go-w", err);
 }
 
 /* path is opened, shown names it in messages (the full path when path is relative). */

@@ -106,6 +106,21 @@ static int write_token(struct rot *c, const struct vv_token *t)
 	return 0;
 }
 
+/*
+ * The end of a step that rewrites the token: when r is 0 (t is ready),
+ * write it. t is freed either way; step is reported once it is written.
+ */
+static int write_step(struct rot *c, struct vv_token *t, int r, enum vv_rotate_step step)
+{
+	if (r == 0)
+		r = write_token(c, t);
+	vv_token_clear(t);
+	if (r < 0)
+		return r;
+	report(c, step);
+	return 0;
+}
+
 static int set_str(char **dst, const char *src)
 {
 	free(*dst);
@@ -185,12 +200,7 @@ static int finish_retire(struct rot *c)
 	free(t.retire_kek);
 	free(t.retire_alg);
 	t.retire_key = t.retire_kek = t.retire_alg = NULL;
-	r = write_token(c, &t);
-	vv_token_clear(&t);
-	if (r < 0)
-		return r;
-	report(c, VV_ROT_DONE);
-	return 0;
+	return write_step(c, &t, 0, VV_ROT_DONE);
 }
 
 /* Step 4: the token names the new key; the marker names the old one. */
@@ -207,13 +217,7 @@ static int switch_token(struct rot *c, const char *ref, const char *kek_id,
 		    set_str(&t.retire_alg, c->tok.alg))
 			r = -ENOMEM;
 	}
-	if (r == 0)
-		r = write_token(c, &t);
-	vv_token_clear(&t);
-	if (r < 0)
-		return r;
-	report(c, VV_ROT_TOKEN_UPDATED);
-	return 0;
+	return write_step(c, &t, r, VV_ROT_TOKEN_UPDATED);
 }
 
 /*
@@ -336,12 +340,9 @@ static int rotate_kek(struct rot *c, const char *base, const struct vv_bek *cur)
 	vv_info("stored %s wrapped by %s", ref, kek_id ? kek_id : "(none)");
 	report(c, VV_ROT_STORED);
 	r = token_with_key(c, &t, ref, kek_id, c->req->alg, c->tok.keyslot);
-	if (r == 0)
-		r = write_token(c, &t);
-	vv_token_clear(&t);
+	r = write_step(c, &t, r, VV_ROT_TOKEN_UPDATED);
 	if (r < 0)
 		goto out;
-	report(c, VV_ROT_TOKEN_UPDATED);
 	report(c, VV_ROT_DONE);
 out:
 	free(ref);

@@ -79,6 +79,21 @@ static const char *kind_desc(enum str_kind k)
  * A string member. where: "publicSettings" or a path like "volumes[2]".
  * Absent or null leaves *out NULL unless required.
  */
+/*
+ * The member key of o: 1 with *v set, 0 when absent or null, or -EINVAL
+ * with err "WHERE.KEY must be WHAT" when it is not of this type.
+ */
+static int member(struct json_object *o, const char *where, const char *key,
+		  enum json_type type, const char *what, struct json_object **v,
+		  struct vv_error *err)
+{
+	if (!json_object_object_get_ex(o, key, v) || json_object_is_type(*v, json_type_null))
+		return 0;
+	if (!json_object_is_type(*v, type))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s.%s must be %s", where, key, what);
+	return 1;
+}
+
 static int get_string(struct json_object *o, const char *where, const char *key,
 		      enum str_kind kind, size_t max, bool required,
 		      char **out, struct vv_error *err)
@@ -87,15 +102,14 @@ static int get_string(struct json_object *o, const char *where, const char *key,
 	const char *s;
 	size_t len;
 
+	int r;
+
 	*out = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
-		if (required)
-			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-				       "%s.%s is required", where, key);
-		return 0;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s.%s must be a string", where, key);
+	r = member(o, where, key, json_type_string, "a string", &v, err);
+	if (r == 0 && required)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s.%s is required", where, key);
+	if (r <= 0)
+		return r;
 	s = json_object_get_string(v);
 	len = (size_t)json_object_get_string_len(v);
 	if (len > max)
@@ -149,12 +163,11 @@ static int get_int(struct json_object *o, const char *where, const char *key,
 {
 	struct json_object *v;
 	int64_t n;
+	int r;
 
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_int))
-		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			       "%s.%s must be an integer", where, key);
+	r = member(o, where, key, json_type_int, "an integer", &v, err);
+	if (r <= 0)
+		return r;
 	n = json_object_get_int64(v);
 	if (n < min || n > max)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
@@ -251,13 +264,11 @@ static int parse_volumes(struct json_object *pub, struct vv_handler_request *req
 {
 	struct json_object *arr;
 	size_t n;
+	int r;
 
-	if (!json_object_object_get_ex(pub, "volumes", &arr) ||
-	    json_object_is_type(arr, json_type_null))
-		return 0;
-	if (!json_object_is_type(arr, json_type_array))
-		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			       "publicSettings.volumes must be an array");
+	r = member(pub, "publicSettings", "volumes", json_type_array, "an array", &arr, err);
+	if (r <= 0)
+		return r;
 	n = json_object_array_length(arr);
 	if (n > VV_HANDLER_MAX_VOLUMES)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
@@ -273,7 +284,6 @@ static int parse_volumes(struct json_object *pub, struct vv_handler_request *req
 		struct json_object *e = json_object_array_get_idx(arr, i);
 		struct vv_handler_volume *v = &req->volumes[i];
 		char where[48];
-		int r;
 
 		snprintf(where, sizeof(where), "publicSettings.volumes[%zu]", i);
 		if (req->op == VV_HOP_PROVISION) {
@@ -373,12 +383,10 @@ static int parse_protected(struct json_object *prot, struct vv_handler_request *
 	r = only_keys(prot, "protectedSettings", keys, err);
 	if (r < 0)
 		return r;
-	if (!json_object_object_get_ex(prot, "aadClientSecret", &v) ||
-	    json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
-			       "protectedSettings.aadClientSecret must be a string");
+	r = member(prot, "protectedSettings", "aadClientSecret", json_type_string, "a string", &v,
+		   err);
+	if (r <= 0)
+		return r;
 	len = (size_t)json_object_get_string_len(v);
 	if (len == 0 || len > 1024)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,

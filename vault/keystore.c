@@ -181,6 +181,19 @@ static int open_entry(int storefd, const char *name, bool create,
 }
 
 /*
+ * The store and the directory of secret name in it, both checked: the
+ * entry's fd, or -errno. *storefd is -1 or open for the caller to close.
+ */
+static int open_store_entry(const char *dir, const char *name, bool create, int *storefd,
+			    struct vv_error *err)
+{
+	*storefd = open_store(dir, create, err);
+	if (*storefd < 0)
+		return *storefd;
+	return open_entry(*storefd, name, create, err);
+}
+
+/*
  * Write buf to dirfd/name atomically (0600; with noreplace, only if name
  * does not exist). The caller fsyncs the directory once its renames are done.
  */
@@ -303,10 +316,7 @@ int vv_keystore_get(const char *dir, const char *ref,
 	r = vv_keystore_split_ref(ref, name, version, err);
 	if (r < 0)
 		return r;
-	storefd = open_store(dir, false, err);
-	if (storefd < 0)
-		return storefd;
-	entryfd = open_entry(storefd, name, false, err);
+	entryfd = open_store_entry(dir, name, false, &storefd, err);
 	if (entryfd < 0) {
 		r = entryfd;
 		goto out;
@@ -362,7 +372,8 @@ out:
 	vv_secret_bundle_free(b);
 	if (entryfd >= 0)
 		close(entryfd);
-	close(storefd);
+	if (storefd >= 0)
+		close(storefd);
 	return r;
 }
 
@@ -411,7 +422,7 @@ int vv_keystore_put(const char *dir, const char *name,
 	unsigned char rnd[VV_KEYSTORE_VERSION_LEN / 2];
 	char version[VV_KEYSTORE_VERSION_LEN + 2], meta_name[VV_KEYSTORE_VERSION_LEN + 8];
 	char *id = NULL, *meta = NULL;
-	int storefd, entryfd = -1, r;
+	int storefd = -1, entryfd = -1, r;
 
 	*ref_out = NULL;
 	if (!vv_keystore_name_valid(name)) {
@@ -434,10 +445,7 @@ int vv_keystore_put(const char *dir, const char *name,
 		snprintf(version + 2 * i, 3, "%02x", rnd[i]);
 	snprintf(meta_name, sizeof(meta_name), "%s.json", version);
 
-	storefd = open_store(dir, true, err);
-	if (storefd < 0)
-		return storefd;
-	entryfd = open_entry(storefd, name, true, err);
+	entryfd = open_store_entry(dir, name, true, &storefd, err);
 	if (entryfd < 0) {
 		r = entryfd;
 		goto out;
@@ -479,7 +487,8 @@ out:
 	free(meta);
 	if (entryfd >= 0)
 		close(entryfd);
-	close(storefd);
+	if (storefd >= 0)
+		close(storefd);
 	return r;
 }
 

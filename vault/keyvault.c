@@ -977,6 +977,21 @@ out:
 	return r;
 }
 
+/*
+ * Parse ref_str as a KIND reference into *ref, then make the call: 0, or
+ * -errno with err set. *ref is the caller's to free either way.
+ */
+static int kv_call_ref(struct vv_vault *v, const char *ref_str, const char *kind,
+		       struct kv_ref *ref, const struct kv_op *op, struct vv_http_resp *resp,
+		       struct vv_error *err)
+{
+	int r = parse_ref(v, ref_str, kind, ref, err);
+
+	if (r < 0)
+		return r;
+	return kv_call(v, ref, op, resp, err);
+}
+
 /* ---- secrets ---- */
 
 int vv_secret_get(struct vv_vault *v, const char *ref_str,
@@ -990,10 +1005,7 @@ int vv_secret_get(struct vv_vault *v, const char *ref_str,
 	*out = NULL;
 	vv_error_clear(err);
 	STAT_INC(v, secret_gets);
-	r = parse_ref(v, ref_str, "secrets", &ref, err);
-	if (r < 0)
-		return r;
-	r = kv_call(v, &ref, &op, &resp, err);
+	r = kv_call_ref(v, ref_str, "secrets", &ref, &op, &resp, err);
 	if (r < 0)
 		goto out;
 	r = parse_bundle(&resp, &ref, out, err);
@@ -1101,10 +1113,7 @@ int vv_key_get(struct vv_vault *v, const char *kek_ref,
 	*out = NULL;
 	vv_error_clear(err);
 	STAT_INC(v, key_gets);
-	r = parse_ref(v, kek_ref, "keys", &ref, err);
-	if (r < 0)
-		return r;
-	r = kv_call(v, &ref, &op, &resp, err);
+	r = kv_call_ref(v, kek_ref, "keys", &ref, &op, &resp, err);
 	if (r < 0)
 		goto out;
 	o = vv_json_parse_wiped(vv_buf_str(&resp.body), vv_buf_len(&resp.body));

@@ -194,15 +194,40 @@ static int token_error(const struct vv_http_resp *resp, int rc, bool imds,
 	return cause == VV_CAUSE_UNAVAILABLE || cause == VV_CAUSE_THROTTLED ? -EIO : -EACCES;
 }
 
+/*
+ * Send a token request (IMDS's retry policy when imds, else Key Vault's)
+ * and read the token of a 200 answer; any other answer is the endpoint's
+ * error. 0, or -errno with err set.
+ */
+static int send_for_token(struct vv_tokens *t, const struct vv_http_req *req, bool imds,
+			  struct vv_secret **token, int64_t *refresh_at, struct vv_error *err)
+{
+	const struct vv_vault_config *c = t->cfg;
+	struct vv_http_resp resp = { 0 };
+	struct vv_retry retry;
+	int r;
+
+	vv_retry_init(&retry, imds ? VV_RETRY_IMDS : VV_RETRY_KEYVAULT, c->max_retries,
+		      c->total_timeout_ms);
+	r = vv_http_do_retry(t->http, req, &retry, &t->stats->retries, &resp);
+	if (r < 0 && r != -EIO)
+		goto out;
+	if (r == 0 && resp.status == 200)
+		r = parse_token(&resp, imds ? "IMDS" : "AAD", token, refresh_at, err);
+	else
+		r = token_error(&resp, r, imds, err);
+out:
+	vv_http_resp_free(&resp);
+	return r;
+}
+
 static int imds_fetch(struct vv_tokens *t, const char *resource,
 		      struct vv_secret **token, int64_t *refresh_at,
 		      struct vv_error *err)
 {
 	static const char *const hdrs[] = { "Metadata: true", NULL };
 	const struct vv_vault_config *c = t->cfg;
-	struct vv_http_resp resp = { 0 };
 	struct vv_buf url = { 0 };
-	struct vv_retry retry;
 	struct vv_http_req req;
 	const char *base = c->imds_url;
 	size_t blen = strlen(base);
@@ -235,16 +260,8 @@ static int imds_fetch(struct vv_tokens *t, const char *resource,
 		/* The link-local endpoint must never be reached through a proxy. */
 		.no_proxy = true, .allow_http = true,
 	};
-	vv_retry_init(&retry, VV_RETRY_IMDS, c->max_retries, c->total_timeout_ms);
-	r = vv_http_do_retry(t->http, &req, &retry, &t->stats->retries, &resp);
-	if (r < 0 && r != -EIO)
-		goto out;
-	if (r == 0 && resp.status == 200)
-		r = parse_token(&resp, "IMDS", token, refresh_at, err);
-	else
-		r = token_error(&resp, r, true, err);
+	r = send_for_token(t, &req, true, token, refresh_at, err);
 out:
-	vv_http_resp_free(&resp);
 	vv_buf_free(&url);
 	return r;
 }
@@ -348,9 +365,7 @@ static int aad_fetch(struct vv_tokens *t, const char *resource,
 {
 	const struct vv_vault_config *c = t->cfg;
 	struct vv_secret *cred = NULL;
-	struct vv_http_resp resp = { 0 };
 	struct vv_buf url = { 0 }, body = { 0 };
-	struct vv_retry retry;
 	struct vv_http_req req;
 	char *tenant = NULL;
 	size_t alen = strlen(c->aad_authority);
@@ -405,16 +420,8 @@ static int aad_fetch(struct vv_tokens *t, const char *resource,
 		.body = vv_buf_str(&body), .body_len = vv_buf_len(&body),
 		.timeout_ms = c->request_timeout_ms,
 	};
-	vv_retry_init(&retry, VV_RETRY_KEYVAULT, c->max_retries, c->total_timeout_ms);
-	r = vv_http_do_retry(t->http, &req, &retry, &t->stats->retries, &resp);
-	if (r < 0 && r != -EIO)
-		goto out;
-	if (r == 0 && resp.status == 200)
-		r = parse_token(&resp, "AAD", token, refresh_at, err);
-	else
-		r = token_error(&resp, r, false, err);
+	r = send_for_token(t, &req, false, token, refresh_at, err);
 out:
-	vv_http_resp_free(&resp);
 	vv_buf_free(&url);
 	vv_buf_free(&body);
 	vv_secret_free(cred);

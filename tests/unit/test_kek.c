@@ -28,8 +28,7 @@ static int setup(void **state)
 		return -1;
 	snprintf(f->key, sizeof(f->key), "%s/kek.pem", f->dir);
 	snprintf(f->kref, sizeof(f->kref), "file:%s", f->key);
-	if (kt_sh("umask 077 && openssl genpkey -quiet -algorithm RSA "
-		  "-pkeyopt rsa_keygen_bits:2048 -out %s", f->key) != 0)
+	if (kt_genrsa(f->key) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -39,20 +38,12 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	kt_rmrf(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
+	return kt_fixture_done(f->dir, f);
 }
 
 static struct vv_secret *test_key(size_t n)
 {
-	struct vv_secret *s = vv_secret_new(n);
-
-	for (size_t i = 0; i < n; i++)
-		s->data[i] = (unsigned char)(i * 29 + 3);
-	s->len = n;
-	return s;
+	return kt_pattern_key(n, 29, 3);
 }
 
 /* file: needs no client: the dispatcher does not reach for one. */

@@ -35,10 +35,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	kt_rmrf(f->tmp);
-	free(f->tmp);
-	free(f);
-	return 0;
+	return kt_fixture_done(f->tmp, f);
 }
 
 static char *put(const char *dir, const char *name, const char *value,

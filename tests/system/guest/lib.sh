@@ -16,6 +16,9 @@
 #                              /etc/systemd/system/NAME.service: a oneshot
 #                              (RemainAfterExit) running COMMAND, wanted by
 #                              multi-user.target; UNIT_LINES go under [Unit]
+#   sys_step_running           step system-running: the boot finished with
+#                              is-system-running "running" (else the failed
+#                              units are listed); leaves it in $state
 #   fakectl OP k=v...          the fakes' control API
 say() {
 	echo "SAY $*" >"$VV_RESULTS"
@@ -102,4 +105,11 @@ sys_oneshot_unit() {
 		printf '\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=%s\n' "$3"
 		printf '\n[Install]\nWantedBy=multi-user.target\n'
 	} >"/etc/systemd/system/$1.service"
+}
+
+sys_step_running() {
+	state=$(systemctl is-system-running --wait)
+	echo "is-system-running: $state"
+	[ "$state" = running ] || systemctl --failed --no-pager
+	step system-running test "$state" = running
 }

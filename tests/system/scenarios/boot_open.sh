@@ -47,10 +47,7 @@ GUEST
 
 sys_boot --disk app --disk logs <<'GUEST'
 set -u
-state=$(systemctl is-system-running --wait)
-echo "is-system-running: $state"
-[ "$state" = running ] || systemctl --failed --no-pager
-step system-running test "$state" = running
+sys_step_running
 step open-active systemctl is-active vaultvol-open.service
 step app-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/app)" = /dev/mapper/appdata'
 step logs-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/logs)" = /dev/mapper/logs'

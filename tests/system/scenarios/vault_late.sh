@@ -45,10 +45,7 @@ GUEST
 
 sys_boot --disk app <<'GUEST'
 set -u
-state=$(systemctl is-system-running --wait)
-echo "is-system-running: $state"
-[ "$state" = running ] || systemctl --failed --no-pager
-step system-running test "$state" = running
+sys_step_running
 step open-active systemctl is-active vaultvol-open.service
 step app-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/app)" = /dev/mapper/appdata'
 step dependent-read-data grep -q "application data" /run/vv-app.out

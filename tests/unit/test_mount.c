@@ -138,6 +138,13 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* p = dir/rel (p has PATH_MAX bytes); returns p. */
+static char *at(char *p, const char *dir, const char *rel)
+{
+	snprintf(p, PATH_MAX, "%s/%s", dir, rel);
+	return p;
+}
+
 /*
  * Mount points: 0755 whatever the umask; never through a symlink. Run for
  * vv_mount_point_open (openat2 first) and for its per-component fallback.
@@ -167,34 +174,21 @@ static void mount_point_cases(int (*open_mp)(const char *))
 	assert_int_equal(mode_of(p), 0700);
 
 	/* A symlink on the way, or as the last component: refused, nothing created. */
-	snprintf(q, sizeof(q), "%s/real", dir);
-	assert_int_equal(mkdir(q, 0755), 0);
-	snprintf(p, sizeof(p), "%s/link", dir);
-	assert_int_equal(symlink(q, p), 0);
-	snprintf(p, sizeof(p), "%s/link/sub", dir);
-	assert_int_equal(open_mp(p), -ELOOP);
-	snprintf(p, sizeof(p), "%s/real/sub", dir);
-	assert_false(exists(p));
-	snprintf(p, sizeof(p), "%s/link", dir);
-	assert_int_equal(open_mp(p), -ELOOP);
+	assert_int_equal(mkdir(at(q, dir, "real"), 0755), 0);
+	assert_int_equal(symlink(q, at(p, dir, "link")), 0);
+	assert_int_equal(open_mp(at(p, dir, "link/sub")), -ELOOP);
+	assert_false(exists(at(p, dir, "real/sub")));
+	assert_int_equal(open_mp(at(p, dir, "link")), -ELOOP);
 	/* A relative symlink to a directory that exists further up. */
-	snprintf(p, sizeof(p), "%s/a/up", dir);
-	assert_int_equal(symlink("..", p), 0);
-	snprintf(p, sizeof(p), "%s/a/up/real", dir);
-	assert_int_equal(open_mp(p), -ELOOP);
+	assert_int_equal(symlink("..", at(p, dir, "a/up")), 0);
+	assert_int_equal(open_mp(at(p, dir, "a/up/real")), -ELOOP);
 	/* A file is not a directory; "." and ".." are not components to walk. */
-	snprintf(p, sizeof(p), "%s/file", dir);
-	assert_int_equal(kt_write(p, "x", 1, 0644), 0);
-	snprintf(p, sizeof(p), "%s/file/sub", dir);
-	assert_int_equal(open_mp(p), -ENOTDIR);
-	snprintf(p, sizeof(p), "%s/new/../x", dir);
-	assert_int_equal(open_mp(p), -EINVAL);
-	snprintf(p, sizeof(p), "%s/new", dir);
-	assert_false(exists(p));
-	snprintf(p, sizeof(p), "%s/a/..", dir);
-	assert_int_equal(open_mp(p), -EINVAL);
-	snprintf(p, sizeof(p), "%s/./a", dir);
-	assert_int_equal(open_mp(p), -EINVAL);
+	assert_int_equal(kt_write(at(p, dir, "file"), "x", 1, 0644), 0);
+	assert_int_equal(open_mp(at(p, dir, "file/sub")), -ENOTDIR);
+	assert_int_equal(open_mp(at(p, dir, "new/../x")), -EINVAL);
+	assert_false(exists(at(p, dir, "new")));
+	assert_int_equal(open_mp(at(p, dir, "a/..")), -EINVAL);
+	assert_int_equal(open_mp(at(p, dir, "./a")), -EINVAL);
 	assert_int_equal(open_mp("relative/x"), -EINVAL);
 	kt_rmrf(dir);
 	free(dir);

@@ -165,6 +165,14 @@ static inline int kt_fixture_done(char *dir, void *fixture)
 	return 0;
 }
 
+/* cmocka teardown of a fixture whose first member is its kt_mkdtemp() dir. */
+static inline int kt_dir_teardown(void **state)
+{
+	char **dir = *state;	/* a struct's address is its first member's */
+
+	return kt_fixture_done(*dir, *state);
+}
+
 /* A fresh RSA-2048 private key (PEM, 0600) at path; 0 on success. */
 static inline int kt_genrsa(const char *path)
 {

@@ -16,7 +16,7 @@
 #include "vault/vault.h"
 
 struct fixture {
-	char *dir;
+	char *dir;		/* first: kt_dir_teardown() frees it */
 	char key[512], kref[600];
 };
 
@@ -32,13 +32,6 @@ static int setup(void **state)
 		return -1;
 	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	return kt_fixture_done(f->dir, f);
 }
 
 static struct vv_secret *test_key(size_t n)
@@ -133,5 +126,5 @@ int main(void)
 		cmocka_unit_test(test_kek_ref_kinds),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, kt_dir_teardown);
 }

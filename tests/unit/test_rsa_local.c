@@ -18,7 +18,7 @@
 #include "vault/rsa_local.h"
 
 struct fixture {
-	char *dir;
+	char *dir;		/* first: kt_dir_teardown() frees it */
 	char key[512], other[512], pub[512], enc[512], ec[512], store[512];
 	char kref[600], oref[600];
 };
@@ -60,13 +60,6 @@ static int setup(void **state)
 		return -1;
 	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	return kt_fixture_done(f->dir, f);
 }
 
 static struct vv_secret *test_key(size_t n)
@@ -355,5 +348,5 @@ int main(void)
 		cmocka_unit_test(test_keystore_kek_via_hooks),
 	};
 
-	return cmocka_run_group_tests_name("rsa_local", tests, setup, teardown);
+	return cmocka_run_group_tests_name("rsa_local", tests, setup, kt_dir_teardown);
 }

@@ -96,7 +96,12 @@ static bool retryable(const struct vv_open_plan *plan)
 	return false;
 }
 
-static int run_open(const struct vv_options *opt, int argc, char **argv)
+struct open_args {
+	bool all, json;
+	long wait_s;
+};
+
+static int parse_args(int argc, char **argv, struct open_args *a, struct vv_open_ctx *ctx)
 {
 	static const struct option longopts[] = {
 		{ "all", no_argument, NULL, 'a' },
@@ -106,25 +111,19 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 		{ "json", no_argument, NULL, 'J' },
 		{ 0 }
 	};
-	struct vv_open_setup s;
-	struct vv_open_ctx ctx = { 0 };
-	bool all = false, json = opt->json;
-	long wait_s = 0, jobs = 0;
-	long long deadline;
-	struct vv_error err = { 0 };
-	char bad[128];
-	int c, failed = 0, r, attempt = 0;
+	long jobs = 0;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "aw:j:", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
-		case 'a': all = true; break;
-		case 'C': ctx.check_only = true; break;
-		case 'J': json = true; break;
+		case 'a': a->all = true; break;
+		case 'C': ctx->check_only = true; break;
+		case 'J': a->json = true; break;
 		case 'w':
-			wait_s = strtol(optarg, &end, 10);
-			if (*end || wait_s < 0 || wait_s > 86400) {
+			a->wait_s = strtol(optarg, &end, 10);
+			if (*end || a->wait_s < 0 || a->wait_s > 86400) {
 				fprintf(stderr, "vaultvol open: --wait takes seconds (0-86400)\n");
 				return VV_EXIT_USAGE;
 			}
@@ -140,77 +139,108 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 			return VV_EXIT_USAGE;
 		}
 	}
-	if (all == (optind < argc)) {
+	if (a->all == (optind < argc)) {
 		fprintf(stderr, "vaultvol open: give --all or volume names (see --help)\n");
 		return VV_EXIT_USAGE;
 	}
-	ctx.jobs = (int)jobs;
-	deadline = now_ms() + wait_s * 1000;
+	ctx->jobs = (int)jobs;
+	return VV_EXIT_OK;
+}
+
+/*
+ * Set up and run until nothing failed that time may fix, or --wait is over:
+ * a vault that is not reachable yet or a disk that is not attached yet may
+ * be there in a moment; the volumes that opened are left alone by the next
+ * round. Returns the number of failed volumes, or a negative exit status
+ * when the set-up failed (reported already); s is set up on success.
+ */
+static int open_until(const struct vv_options *opt, const struct open_args *a, int argc,
+		      char **argv, struct vv_open_ctx *ctx, struct vv_open_setup *s)
+{
+	long long deadline = now_ms() + a->wait_s * 1000;
+	struct vv_error err = { 0 };
+	int failed, r, attempt = 0;
+	char bad[128];
+
 	for (;;) {
-		r = vv_open_setup(opt, true, &s, &err);
+		long long left;
+		long pause;
+
+		r = vv_open_setup(opt, true, s, &err);
 		if (r < 0) {
-			vv_error_print(json, 0, "open", &err);
-			vv_open_teardown(&s);
-			return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
+			vv_error_print(a->json, 0, "open", &err);
+			vv_open_teardown(s);
+			return r == -EINVAL ? -VV_EXIT_USAGE : -VV_EXIT_FAILURE;
 		}
-		if (!all && vv_open_select(&s.plan, argv + optind, (size_t)(argc - optind),
-					   bad, sizeof(bad)) < 0) {
+		if (!a->all && vv_open_select(&s->plan, argv + optind, (size_t)(argc - optind),
+					      bad, sizeof(bad)) < 0) {
 			vv_fail(&err, -ENOENT, VV_CAUSE_NOT_FOUND,
 				"no volume named '%s' (`vaultvol status` lists them)", bad);
-			vv_error_print(json, 0, "open", &err);
-			vv_open_teardown(&s);
-			return VV_EXIT_USAGE;
+			vv_error_print(a->json, 0, "open", &err);
+			vv_open_teardown(s);
+			return -VV_EXIT_USAGE;
 		}
-		ctx.vault = s.vault;
-		failed = vv_open_run(&ctx, &s.plan);
+		ctx->vault = s->vault;
+		failed = vv_open_run(ctx, &s->plan);
 		attempt++;
-		/*
-		 * --wait: a vault that is not reachable yet or a disk that is
-		 * not attached yet may be there in a moment; the volumes that
-		 * opened are left alone by the next round.
-		 */
-		if (!failed || !retryable(&s.plan) || now_ms() >= deadline)
-			break;
-		{
-			long long left = deadline - now_ms();
-			long pause = attempt < 4 ? 2000L << attempt : 30000;
+		if (!failed || !retryable(&s->plan) || now_ms() >= deadline)
+			return failed;
+		left = deadline - now_ms();
+		pause = attempt < 4 ? 2000L << attempt : 30000;
+		if (pause > left)
+			pause = (long)left;
+		vv_info("open: %d volume(s) failed transiently; retrying in %ld ms", failed, pause);
+		if (!ctx->check_only && vv_open_state_write(opt->state_dir, &s->plan, &err) < 0)
+			vv_warn("%s", err.message);
+		vv_open_teardown(s);
+		usleep((useconds_t)pause * 1000);
+	}
+}
 
-			if (pause > left)
-				pause = (long)left;
-			vv_info("open: %d volume(s) failed transiently; retrying in %ld ms", failed,
-				pause);
-			if (!ctx.check_only) {
-				if (vv_open_state_write(opt->state_dir, &s.plan, &err) < 0)
-					vv_warn("%s", err.message);
-			}
-			vv_open_teardown(&s);
-			usleep((useconds_t)pause * 1000);
+/* The outcome: JSON, one journal entry per volume, or plain lines. */
+static void report(const struct vv_open_setup *s, const struct vv_open_ctx *ctx, bool json,
+		   int failed)
+{
+	/* Under systemd, one journal entry per volume with its fields. */
+	bool journal = vv_log_journal();
+	size_t shown = 0;
+
+	if (json) {
+		print_json(&s->plan, &ctx->stats, failed);
+		return;
+	}
+	for (size_t i = 0; i < s->plan.n; i++)
+		if (s->plan.v[i].selected) {
+			if (journal)
+				vv_open_vol_log(&s->plan.v[i], ctx->check_only);
+			else
+				print_volume(&s->plan.v[i], ctx->check_only);
+			shown++;
 		}
-	}
-	if (json)
-		print_json(&s.plan, &ctx.stats, failed);
-	else {
-		size_t shown = 0;
+	if (!shown)
+		printf("no encrypted volumes described (config, ADE state or vaultvol tokens)\n");
+	else
+		printf("open: %u opened, %u mounted, %u unchanged, %d failed, %u undescribed%s\n",
+		       ctx->stats.opened, ctx->stats.mounted, ctx->stats.unchanged, failed,
+		       ctx->stats.undescribed, ctx->stats.relocated ?
+		       ", LUNs exchanged (see the warnings)" : "");
+}
 
-		/* Under systemd, one journal entry per volume with its fields. */
-		bool journal = vv_log_journal();
+static int run_open(const struct vv_options *opt, int argc, char **argv)
+{
+	struct open_args a = { .json = opt->json };
+	struct vv_open_ctx ctx = { 0 };
+	struct vv_error err = { 0 };
+	struct vv_open_setup s;
+	int failed, r;
 
-		for (size_t i = 0; i < s.plan.n; i++)
-			if (s.plan.v[i].selected) {
-				if (journal)
-					vv_open_vol_log(&s.plan.v[i], ctx.check_only);
-				else
-					print_volume(&s.plan.v[i], ctx.check_only);
-				shown++;
-			}
-		if (!shown)
-			printf("no encrypted volumes described (config, ADE state or vaultvol tokens)\n");
-		else
-			printf("open: %u opened, %u mounted, %u unchanged, %d failed, %u undescribed%s\n",
-			       ctx.stats.opened, ctx.stats.mounted, ctx.stats.unchanged, failed,
-			       ctx.stats.undescribed, ctx.stats.relocated ?
-			       ", LUNs exchanged (see the warnings)" : "");
-	}
+	r = parse_args(argc, argv, &a, &ctx);
+	if (r != VV_EXIT_OK)
+		return r;
+	failed = open_until(opt, &a, argc, argv, &ctx, &s);
+	if (failed < 0)
+		return -failed;
+	report(&s, &ctx, a.json, failed);
 	if (ctx.stats.relocated)
 		fprintf(stderr, "vaultvol open: %u volume(s) found on another disk than described "
 			"(exchanged LUNs?): each used its own disk (by UUID), not its LUN's; fix "

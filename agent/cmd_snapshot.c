@@ -112,6 +112,13 @@ static int run_snapshot(const struct vv_options *opt, int argc, char **argv)
 		vv_snapshot_report_text(&rep, stdout);
 	}
 	fflush(stdout);
+	/* Under systemd (a timer running snapshots): one entry to search for. */
+	if (vv_log_journal())
+		vv_log_with(VV_LOG_INFO, &(struct vv_log_fields){
+				.message_id = VV_MSGID_SNAPSHOT },
+			    "snapshot: %s consistency (asked %s), snapshot %s",
+			    vv_consistency_name(rep.achieved), vv_consistency_name(rep.requested),
+			    rep.snapshot_ok ? "taken" : "not taken");
 	status = vv_snapshot_exit_status(&rep);
 	vv_snapshot_report_free(&rep);
 out:

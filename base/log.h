@@ -28,8 +28,6 @@ int vv_log_set_file(const char *path);
 #define VV_MSGID_VOLUME_OPENED	"abfadd085c7240c5b67fe17ef6377277"
 #define VV_MSGID_VOLUME_FAILED	"ba64e56d55a146b29df56d922077d2bc"
 #define VV_MSGID_VAULT_FAILOVER	"e73ea28f1e47426788ca8ceecc53d58b"
-#define VV_MSGID_FROZEN		"8ad1563a6d4f4ced8fea035918cffef1"
-#define VV_MSGID_THAWED		"0e81c52e446b4d01bcd1531c2d489935"
 #define VV_MSGID_SNAPSHOT	"8a60797e41c8499fb6ba92f740456e64"
 
 /*

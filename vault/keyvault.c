@@ -859,7 +859,10 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 		if (i > 0) {
 			if (!outage)
 				break;
-			vv_warn("vault: %s unavailable (%s), trying secondary %s",
+			vv_log_with(VV_LOG_WARN, &(struct vv_log_fields){
+					.cause = vv_cause_str(err->cause),
+					.message_id = VV_MSGID_VAULT_FAILOVER },
+				"vault: %s unavailable (%s), trying secondary %s",
 				bases[0], err->message, bases[1]);
 			STAT_INC(v, failovers);
 		}

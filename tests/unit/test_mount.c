@@ -259,6 +259,28 @@ static char *mount_opts(const char *target)
 }
 
 /*
+ * The options p is mounted with (malloc'ed), read before p is unmounted:
+ * unmounted before anything is judged, a failed test leaves no mount behind.
+ */
+static char *umount_opts(const char *p)
+{
+	struct vv_error err = { 0 };
+	char *o = mount_opts(p);
+
+	assert_int_equal(vv_umount(p, &err), 0);
+	assert_non_null(o);
+	return o;
+}
+
+/* Remove the test's directory, then skip the test (cmocka's skip() jumps). */
+static void skip_cleaned(char *dir)
+{
+	kt_rmrf(dir);
+	free(dir);
+	skip();
+}
+
+/*
  * A real mount (tmpfs; needs root and a mount namespace that allows it):
  * made through the checked directory fd, at the path asked for, with
  * nosuid and nodev although nobody asked for them.
@@ -277,25 +299,18 @@ static void test_mount_defaults(void **state)
 	snprintf(p, sizeof(p), "%s/m/n", dir ? dir : "");
 	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "noatime", 0, &err);
 	if (r == -EPERM || r == -EACCES || r == -ENODEV) {
-		kt_rmrf(dir);
-		free(dir);
-		skip();
+		skip_cleaned(dir);
 	}
 	if (r != 0)
 		fail_msg("mount: %d %s", r, err.message);
-	o = mount_opts(p);
-	/* Unmount before judging: a failed test must not leave a mount behind. */
-	assert_int_equal(vv_umount(p, &err), 0);
-	assert_non_null(o);
+	o = umount_opts(p);
 	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
 		fail_msg("mounted with '%s'", o);
 	free(o);
 	/* Asking for suid is honoured (root's config may). */
 	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "suid", 0, &err);
 	assert_int_equal(r, 0);
-	o = mount_opts(p);
-	assert_int_equal(vv_umount(p, &err), 0);
-	assert_non_null(o);
+	o = umount_opts(p);
 	if (strstr(o, "nosuid") || !strstr(o, "nodev"))
 		fail_msg("mounted with '%s'", o);
 	free(o);
@@ -322,21 +337,15 @@ static void test_untrusted_mount(void **state)
 	snprintf(img, sizeof(img), "%s/ext4.img", dir ? dir : "");
 	snprintf(p, sizeof(p), "%s/mnt/e", dir ? dir : "");
 	if (kt_sh("truncate -s 8M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1", img, img)) {
-		kt_rmrf(dir);
-		free(dir);
-		skip();
+		skip_cleaned(dir);
 	}
 	r = vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, &err);
 	if (r < 0 && r != -EMEDIUMTYPE && r != -ENOTEMPTY && r != -ELOOP) {
 		/* no loop devices or no mount permission here */
-		kt_rmrf(dir);
-		free(dir);
-		skip();
+		skip_cleaned(dir);
 	}
 	assert_int_equal(r, 0);
-	o = mount_opts(p);
-	assert_int_equal(vv_umount(p, &err), 0);
-	assert_non_null(o);
+	o = umount_opts(p);
 	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
 		fail_msg("mounted with '%s'", o);
 	free(o);

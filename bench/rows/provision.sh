@@ -44,15 +44,11 @@ printf '{"name":"open cost, BEK keyslot (pbkdf2 1000) vs cryptsetup-default argo
 # --- 1. provision a 1 GiB volume (guest) -------------------------------------
 VV_BUILD=$B tests/vm/run.sh provision_bench >&2
 python3 - "$B/vm/metrics.tsv" <<'PY'
-import json, sys
-m = {}
-for line in open(sys.argv[1]):
-    f = line.rstrip("\n").split("\t")
-    if len(f) == 5 and f[0] == "provision_bench":
-        m[f[2]] = float(f[3])
+import sys
+sys.path.insert(0, "bench/lib")
+from vm_metrics import load, row
+m = load(sys.argv[1], "provision_bench")
 vv, manual = m.get("provision_1g_ms"), m.get("manual_1g_ms")
 if vv is not None:
-    print(json.dumps({"name": "provision one 1 GiB volume (guest) vs cryptsetup by hand",
-                      "value": vv, "unit": "ms", "baseline": manual,
-                      "ratio": round(vv / manual, 3) if manual else None}))
+    row("provision one 1 GiB volume (guest) vs cryptsetup by hand", vv, "ms", manual)
 PY

@@ -9,22 +9,15 @@ set -eu
 B=${VV_BUILD:-$PWD/build}
 VV_BUILD=$B tests/vm/run.sh open_bench >&2
 python3 - "$B/vm/metrics.tsv" <<'PY'
-import json, sys
-m = {}
-for line in open(sys.argv[1]):
-    f = line.rstrip("\n").split("\t")
-    if len(f) == 5 and f[0] == "open_bench":
-        m[f[2]] = float(f[3])
+import sys
+sys.path.insert(0, "bench/lib")
+from vm_metrics import load, row
+m = load(sys.argv[1], "open_bench")
 vv, ade, floor = (m.get("restore8_" + k) for k in ("vaultvol_ms", "ade_ms", "floor_ms"))
 if vv is None:
     sys.exit("open_bench produced no vaultvol figure")
-ratio = lambda a, b: round(a / b, 3) if a is not None and b else None
-print(json.dumps({"name": "restore to mounted, 8 LUKS2: vaultvol vs ADE-style argon2id",
-                  "value": vv, "unit": "ms", "baseline": ade, "ratio": ratio(vv, ade)}))
-print(json.dumps({"name": "restore to mounted, 8 LUKS2: vaultvol vs kernel floor",
-                  "value": vv, "unit": "ms", "baseline": floor, "ratio": ratio(vv, floor)}))
+row("restore to mounted, 8 LUKS2: vaultvol vs ADE-style argon2id", vv, "ms", ade)
+row("restore to mounted, 8 LUKS2: vaultvol vs kernel floor", vv, "ms", floor)
 if "restore8_vaultvol_rss_kib" in m:
-    print(json.dumps({"name": "vaultvol open --all peak RSS (8 volumes)",
-                      "value": m["restore8_vaultvol_rss_kib"], "unit": "KiB",
-                      "baseline": None, "ratio": None}))
+    row("vaultvol open --all peak RSS (8 volumes)", m["restore8_vaultvol_rss_kib"], "KiB", None)
 PY

@@ -72,11 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vv_vault *v;
 
 	fz_split(data, size, &p);
-	fz_http_reset();
-	fz_http_default(FZ_PROBE, fz_probe_401);
-	fz_http_default(FZ_TOKEN, fz_token_ok);
-	for (size_t i = 1; i < p.n; i++)
-		fz_http_push(FZ_KV, p.part[i], p.len[i]);
+	fz_vault_script(&p, FZ_KV, FZ_TOKEN, fz_token_ok);
 	v = fz_vault_new(false);
 	run(v, p.part[0]);
 	vv_vault_free(v);

@@ -27,11 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vv_vault *v;
 
 	fz_split(data, size, &p);
-	fz_http_reset();
-	fz_http_default(FZ_PROBE, fz_probe_401);
-	fz_http_default(FZ_KV, fz_bundle_ok);
-	for (size_t i = 1; i < p.n; i++)
-		fz_http_push(FZ_TOKEN, p.part[i], p.len[i]);
+	fz_vault_script(&p, FZ_TOKEN, FZ_KV, fz_bundle_ok);
 	v = fz_vault_new(!strcmp(p.part[0], "aad"));
 	vv_secret_get(v, FZ_SECRET, &b, &err);
 	vv_secret_bundle_free(b);

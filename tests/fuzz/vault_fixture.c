@@ -62,3 +62,13 @@ struct vv_vault *fz_vault_new(bool aad)
 		abort();
 	return v;
 }
+
+void fz_vault_script(const struct fz_parts *p, enum fz_class fuzzed, enum fz_class other,
+		     const char *fixed)
+{
+	fz_http_reset();
+	fz_http_default(FZ_PROBE, fz_probe_401);
+	fz_http_default(other, fixed);
+	for (size_t i = 1; i < p->n; i++)
+		fz_http_push(fuzzed, p->part[i], p->len[i]);
+}

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 
+#include "tests/fuzz/fake_http.h"
+#include "tests/fuzz/fz_util.h"
 #include "vault/vault.h"
 
 #define FZ_VAULT "https://myvault.vault.azure.net"
@@ -24,5 +26,13 @@ extern const char fz_bundle_ok[];	/* a bundle for FZ_SECRET */
  * file (tenant learnt from the challenge) instead of managed identity.
  */
 struct vv_vault *fz_vault_new(bool aad);
+
+/*
+ * The fake transport for one run: the Key Vault challenge for every probe,
+ * fixed for every request of class other, and parts 1.. of p, in turn, as
+ * the answers to the requests of class fuzzed.
+ */
+void fz_vault_script(const struct fz_parts *p, enum fz_class fuzzed, enum fz_class other,
+		     const char *fixed);
 
 #endif

@@ -13,18 +13,11 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 VV=${VV:-$PWD/build/vaultvol}
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+. tests/suites/lib/common.bash
 check() {	# NAME CMD...
 	local n=$1
 	shift
 	if "$@"; then ok "$n"; else bad "$n"; fi
-}
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
 }
 if [ ! -x "$VV" ]; then
 	bad "binary" "$VV missing (run make)"
@@ -205,53 +198,42 @@ hostile() {
 		bad "$name: operation did not run" "it did"
 	fi
 }
+# settings_hostile N NAME EXPECTED_TEXT SETTINGS_ARGS...: write N.settings, then hostile
+settings_hostile() {
+	local n=$1 name=$2 want=$3
+	shift 3
+	settings "$n" "$@"
+	hostile "$n" "$name" "$want"
+}
 n=2
 settings $n '{"operation": "reopen"}' '{}'
 sed -i 's/"protectedSettings": "[^"]*"/"protectedSettings": "%%%not-base64%%%"/' "$H/config/$n.settings"
 hostile $n "bad base64" "not valid base64"
-n=3
-settings $n '{"operation": "reopen"}' '{"aadClientSecret": "x"}' other
-hostile $n "encrypted to another certificate" "not encrypted to certificate $TP"
-n=4
-settings $n '{"operation": "reopen"}' '{}' other "$OTHER"
-hostile $n "unknown certificate thumbprint" "$OTHER.crt: not found"
-n=5
-settings $n '{"operation": "reopen"}' '{}' vm "../../../etc/passwd"
-hostile $n "thumbprint path traversal" "not 40 hex digits"
+settings_hostile 3 "encrypted to another certificate" "not encrypted to certificate $TP" \
+	'{"operation": "reopen"}' '{"aadClientSecret": "x"}' other
+settings_hostile 4 "unknown certificate thumbprint" "$OTHER.crt: not found" \
+	'{"operation": "reopen"}' '{}' other "$OTHER"
+settings_hostile 5 "thumbprint path traversal" "not 40 hex digits" \
+	'{"operation": "reopen"}' '{}' vm "../../../etc/passwd"
 n=6
 python3 -c 'import json,sys; json.dump({"runtimeSettings": [{"handlerSettings": {"publicSettings": {"operation": "reopen", "pad": "x" * (1 << 20)}}}]}, open(sys.argv[1], "w"))' \
 	"$H/config/$n.settings"
 hostile $n "oversized settings (> 1 MiB)" "larger than the 1048576 byte limit"
-n=7
-settings $n '{"operation": 5}'
-hostile $n "wrong type: operation" "publicSettings.operation must be a string"
-n=8
-settings $n '{"volumes": "data1"}'
-hostile $n "wrong type: volumes" "publicSettings.volumes must be an array"
-n=9
-settings $n '{"volumes": [42]}'
-hostile $n "wrong type: volume name" "publicSettings.volumes[0] must be a string"
-n=10
-settings $n '{"operation": "reopen", "volume": ["data1"]}'
-hostile $n "unknown key" "unknown key \"volume\""
+settings_hostile 7 "wrong type: operation" "publicSettings.operation must be a string" '{"operation": 5}'
+settings_hostile 8 "wrong type: volumes" "publicSettings.volumes must be an array" '{"volumes": "data1"}'
+settings_hostile 9 "wrong type: volume name" "publicSettings.volumes[0] must be a string" '{"volumes": [42]}'
+settings_hostile 10 "unknown key" "unknown key \"volume\"" '{"operation": "reopen", "volume": ["data1"]}'
 n=11
 printf '{"runtimeSettings": [{"handlerSettings": {"publicSettings": {"operation": "reopen"' >"$H/config/$n.settings"
 hostile $n "malformed JSON" "malformed JSON"
-n=12
-settings $n '{"operation": "reopen"}' "$SECRET is not JSON"
-hostile $n "protected plaintext not JSON" "protectedSettings: malformed JSON"
-n=13
-settings $n '{"operation": "reopen"}' "{\"aadClientSecret\": 7}"
-hostile $n "protected wrong type" "protectedSettings.aadClientSecret must be a string"
-n=14
-settings $n '{"operation": "reopen"}' "{\"password\": \"$SECRET\"}"
-hostile $n "protected unknown key" "protectedSettings: unknown key \"password\""
-n=15
-settings $n '{"operation": "format-everything"}'
-hostile $n "unknown operation" "\"format-everything\" is not one of"
-n=16
-settings $n "{\"volumes\": [\"../../dev/sda\"]}"
-hostile $n "volume name traversal" "must be a volume name"
+settings_hostile 12 "protected plaintext not JSON" "protectedSettings: malformed JSON" \
+	'{"operation": "reopen"}' "$SECRET is not JSON"
+settings_hostile 13 "protected wrong type" "protectedSettings.aadClientSecret must be a string" \
+	'{"operation": "reopen"}' "{\"aadClientSecret\": 7}"
+settings_hostile 14 "protected unknown key" "protectedSettings: unknown key \"password\"" \
+	'{"operation": "reopen"}' "{\"password\": \"$SECRET\"}"
+settings_hostile 15 "unknown operation" "\"format-everything\" is not one of" '{"operation": "format-everything"}'
+settings_hostile 16 "volume name traversal" "must be a volume name" "{\"volumes\": [\"../../dev/sda\"]}"
 n=17
 printf '{"runtimeSettings": [{"handlerSettings": {"publicSettings": %s}}]}' \
 	"$(python3 -c 'print("[" * 64 + "]" * 64)')" >"$H/config/$n.settings"

@@ -13,14 +13,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 B=${B:-build}
 VV=$PWD/$B/vaultvol NOWIPE=$PWD/$B/tests/vaultvol-nowipe SCAN=$PWD/$B/tests/heapscan.so
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
+. tests/suites/lib/common.bash
 if ! make -s B="$B" "$B/vaultvol" "$B/tests/vaultvol-nowipe" "$B/tests/heapscan.so" >/dev/null; then
 	bad "build" "make of the scanner and the test binaries failed"
 	finish

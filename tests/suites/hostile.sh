@@ -8,24 +8,15 @@
 # and no body, fetch no IMDS token for it, and name volume, host and fix.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+. tests/suites/lib/common.bash
 VV=$PWD/build/vaultvol
 T=$(mktemp -d /tmp/vv-hostile.XXXXXX)
 LOOPS=() ROGUE_PID=""
 cleanup() {
-	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
 	[ -n "$ROGUE_PID" ] && kill "$ROGUE_PID" 2>/dev/null
-	tests/fakes/stop.sh "$T/fakes" >/dev/null 2>&1
-	rm -rf "$T"
+	suite_cleanup
 }
 trap cleanup EXIT
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
 [ -x "$VV" ] || { bad "build/vaultvol built"; finish; }
 
 FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
@@ -52,26 +43,31 @@ no_auth() { ! grep -q '"authorization": true' "$T/rogue.log"; }
 no_body() { ! grep -qv '"body_len": 0' "$T/rogue.log"; }
 imds_tokens() { python3 tests/fakes/fakectl.py -s "$T/fakes" -f value counter name=imds.token; }
 
+# refused_unsent NAME [PATTERN...] -- VV_ARGS...: vaultvol VV_ARGS fails, its
+# output has every PATTERN, and the rogue got no request at all.
+refused_unsent() {
+	local name=$1 pats=() p
+	shift
+	while [ "$1" != -- ]; do pats+=("$1"); shift; done
+	shift
+	out=$(vv "$@" 2>&1); rc=$?
+	for p in "${pats[@]}"; do
+		grep -q "$p" <<<"$out" || { bad "$name" "rc=$rc $out"; return; }
+	done
+	if [ $rc -ne 0 ] && [ ! -s "$T/rogue.log" ]; then ok "$name"
+	else bad "$name" "rc=$rc $out"; fi
+}
+
 # 1. A URL typed by root naming a host that is no vault name at all.
-out=$(vv key show "https://localhost:$PORT/secrets/x" 2>&1); rc=$?
-if [ $rc -ne 0 ] && grep -q "localhost:$PORT" <<<"$out" && [ ! -s "$T/rogue.log" ]; then
-	ok "key show https://localhost:PORT refused, nothing sent"
-else bad "key show https://localhost:PORT refused, nothing sent" "rc=$rc $out"; fi
-out=$(vv key put "https://localhost:$PORT/secrets/y" --generate 32 2>&1); rc=$?
-if [ $rc -ne 0 ] && [ ! -s "$T/rogue.log" ]; then
-	ok "key put https://localhost:PORT --generate 32: no request at all"
-else bad "key put https://localhost:PORT --generate 32: no request at all" "rc=$rc $out"; fi
+refused_unsent "key show https://localhost:PORT refused, nothing sent" "localhost:$PORT" -- \
+	key show "https://localhost:$PORT/secrets/x"
+refused_unsent "key put https://localhost:PORT --generate 32: no request at all" -- \
+	key put "https://localhost:$PORT/secrets/y" --generate 32
 
 # 2. A vault name no trusted configuration names.
-out=$(vv key show "$ROGUE/secrets/x" 2>&1); rc=$?
-if [ $rc -ne 0 ] && grep -q "not a trusted vault" <<<"$out" &&
-	grep -q "allowed = $ROGUE" <<<"$out" && [ ! -s "$T/rogue.log" ]; then
-	ok "key show of an untrusted vault: refused naming host and fix, nothing sent"
-else bad "key show of an untrusted vault: refused naming host and fix, nothing sent" "rc=$rc $out"; fi
-out=$(vv key put "$ROGUE/secrets/y" --generate 32 2>&1); rc=$?
-if [ $rc -ne 0 ] && [ ! -s "$T/rogue.log" ]; then
-	ok "key put to an untrusted vault: nothing sent"
-else bad "key put to an untrusted vault: nothing sent" "rc=$rc $out"; fi
+refused_unsent "key show of an untrusted vault: refused naming host and fix, nothing sent" \
+	"not a trusted vault" "allowed = $ROGUE" -- key show "$ROGUE/secrets/x"
+refused_unsent "key put to an untrusted vault: nothing sent" -- key put "$ROGUE/secrets/y" --generate 32
 
 # 3. Trusted by a drop-in, but its challenge names an audience it is not in.
 mkdir -p "$T/etc/conf.d"

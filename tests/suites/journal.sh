@@ -13,23 +13,11 @@
 # nothing goes to the journal and the lines are on stderr as before.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+. tests/suites/lib/common.bash
 VV=$PWD/build/vaultvol
 T=$(mktemp -d /tmp/vv-journal.XXXXXX)
 LOOPS=()
-cleanup() {
-	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
-	tests/fakes/stop.sh "$T/fakes" >/dev/null 2>&1
-	rm -rf "$T"
-}
-trap cleanup EXIT
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
+trap suite_cleanup EXIT
 [ -x "$VV" ] || { bad "build/vaultvol built"; finish; }
 if ! unshare -m true 2>/dev/null; then
 	bad "a private mount namespace (unshare -m)" "needed to stand in for journald"

@@ -13,18 +13,11 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 src=$PWD
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+. tests/suites/lib/common.bash
 check() {	# NAME CMD...
 	local n=$1
 	shift
 	if "$@" >/dev/null 2>&1; then ok "$n"; else bad "$n"; fi
-}
-finish() {
-	echo "$pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
 }
 version=$(sed -n 's/^VERSION *:= *//p' Makefile)
 out=build/packages

@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/secret.h"
+
 /* A fresh 0700 directory under /tmp; the path is malloc'ed. */
 static inline char *kt_mkdtemp(const char *tag)
 {
@@ -152,6 +154,41 @@ static inline void kt_rmrf(const char *dir)
 {
 	if (dir && strncmp(dir, "/tmp/vv-", 8) == 0)
 		kt_sh("rm -rf '%s'", dir);
+}
+
+/* cmocka teardown body of a fixture that owns a kt_mkdtemp() dir. */
+static inline int kt_fixture_done(char *dir, void *fixture)
+{
+	kt_rmrf(dir);
+	free(dir);
+	free(fixture);
+	return 0;
+}
+
+/* cmocka teardown of a fixture whose first member is its kt_mkdtemp() dir. */
+static inline int kt_dir_teardown(void **state)
+{
+	char **dir = *state;	/* a struct's address is its first member's */
+
+	return kt_fixture_done(*dir, *state);
+}
+
+/* A fresh RSA-2048 private key (PEM, 0600) at path; 0 on success. */
+static inline int kt_genrsa(const char *path)
+{
+	return kt_sh("umask 077 && openssl genpkey -quiet -algorithm RSA "
+		     "-pkeyopt rsa_keygen_bits:2048 -out %s", path);
+}
+
+/* n bytes of the pattern i * mul + add: a key a test can tell from others. */
+static inline struct vv_secret *kt_pattern_key(size_t n, unsigned int mul, unsigned int add)
+{
+	struct vv_secret *s = vv_secret_new(n);
+
+	for (size_t i = 0; i < n; i++)
+		s->data[i] = (unsigned char)(i * mul + add);
+	s->len = n;
+	return s;
 }
 
 #endif

@@ -46,10 +46,7 @@ static inline int prov_fx_teardown(void **state)
 	struct prov_fx *f = *state;
 
 	vv_vault_free(f->v);
-	kt_rmrf(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
+	return kt_fixture_done(f->dir, f);
 }
 
 static inline void prov_sha256_file(const char *path, unsigned char out[32])

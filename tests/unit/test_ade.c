@@ -128,31 +128,40 @@ static void test_crypt_mount(void **state)
 	free_vols(v, n);
 }
 
+/*
+ * ADE's files as a restored VM has them: the crypt-mount config (empty),
+ * crypttab and fstab; vv_ade_load() must find want volumes.
+ */
+static void load_tabs(const char *crypttab, const char *fstab, int want,
+		      struct vv_volume_conf **v, size_t *n)
+{
+	struct vv_error err = { 0 };
+
+	put(VV_ADE_CRYPT_MOUNT, "", 0600);
+	put("/etc/crypttab", crypttab, 0644);
+	put("/etc/fstab", fstab, 0644);
+	assert_int_equal(vv_ade_load(root, v, n, &err), want);
+}
+
 static void test_crypttab_fstab(void **state)
 {
 	struct vv_volume_conf *v = NULL;
 	const struct vv_volume_conf *e;
 	size_t n = 0;
-	struct vv_error err = { 0 };
 
 	(void)state;
-	put(VV_ADE_CRYPT_MOUNT, "", 0600);
-	put("/etc/crypttab",
-	    "# <target name> <source device> <key file> <options>\n"
-	    "swapcrypt /dev/sdb2 /dev/urandom swap\n"
-	    "osencrypt /dev/sda1 none luks,discard,header=/boot/luks/osluksheader,keyscript=/usr/sbin/azure_crypt_key.sh\n"
-	    "data1 /dev/disk/azure/scsi1/lun1 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_1 luks,nofail\n"
-	    "data2 UUID=11111111-2222-4333-8444-555555555555 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_2 luks,nofail,header=/etc/h2\n"
-	    "mine /dev/disk/by-id/foo /etc/keys/mine luks\n"
-	    "evil /dev/disk/azure/scsi1/lun9 /mnt/azure_bek_disk/../etc/shadow luks\n",
-	    0644);
-	put("/etc/fstab",
-	    "UUID=abcd / ext4 defaults 0 1\n"
-	    "# /dev/mapper/data1 /wrong ext4 defaults 0 0\n"
-	    "/dev/mapper/data1 /datadrive1 ext4 defaults,nofail,discard,x-systemd.requires=vaultvol-open.service 0 0\n"
-	    "/dev/mapper/data2 /datadrive2 auto defaults,nofail 0 0\n",
-	    0644);
-	assert_int_equal(vv_ade_load(root, &v, &n, &err), 2);
+	load_tabs("# <target name> <source device> <key file> <options>\n"
+		  "swapcrypt /dev/sdb2 /dev/urandom swap\n"
+		  "osencrypt /dev/sda1 none luks,discard,header=/boot/luks/osluksheader,keyscript=/usr/sbin/azure_crypt_key.sh\n"
+		  "data1 /dev/disk/azure/scsi1/lun1 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_1 luks,nofail\n"
+		  "data2 UUID=11111111-2222-4333-8444-555555555555 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_2 luks,nofail,header=/etc/h2\n"
+		  "mine /dev/disk/by-id/foo /etc/keys/mine luks\n"
+		  "evil /dev/disk/azure/scsi1/lun9 /mnt/azure_bek_disk/../etc/shadow luks\n",
+		  "UUID=abcd / ext4 defaults 0 1\n"
+		  "# /dev/mapper/data1 /wrong ext4 defaults 0 0\n"
+		  "/dev/mapper/data1 /datadrive1 ext4 defaults,nofail,discard,x-systemd.requires=vaultvol-open.service 0 0\n"
+		  "/dev/mapper/data2 /datadrive2 auto defaults,nofail 0 0\n",
+		  2, &v, &n);
 	assert_null(find(v, n, "swapcrypt"));
 	assert_null(find(v, n, "mine"));	/* not ADE's: key not on the BEK volume */
 	assert_null(find(v, n, "evil"));	/* a path out of the BEK volume */
@@ -182,24 +191,18 @@ static void test_crypttab_variants(void **state)
 	struct vv_volume_conf *v = NULL;
 	const struct vv_volume_conf *e;
 	size_t n = 0;
-	struct vv_error err = { 0 };
 
 	(void)state;
-	put(VV_ADE_CRYPT_MOUNT, "", 0600);
-	put("/etc/crypttab",
-	    "\n"
-	    "resourceencrypt /dev/disk/azure/resource-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName luks,nofail\n"
-	    "\n"
-	    "old /dev/disk/azure/scsi1/lun3 /azure_bek_disk/LinuxPassPhraseFileName_1_3 luks,nofail\n"
-	    "part /dev/disk/azure/scsi1/lun2-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_2 luks,nofail\n"
-	    "twice /dev/disk/azure/scsi1/lun4 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_4 luks,header=/a,nofail,header=/b\n"
-	    "fake /dev/disk/azure/scsi1/lun5 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_5 luks,nofail\n",
-	    0644);
-	put("/etc/fstab",
-	    "LABEL=BEK\\040VOLUME /mnt/azure_bek_disk/ auto defaults,discard,nofail 0 0\n"
-	    "/dev/mapper/resourceencrypt /mnt/resource auto defaults,discard,nofail 0 0\n",
-	    0644);
-	assert_int_equal(vv_ade_load(root, &v, &n, &err), 4);
+	load_tabs("\n"
+		  "resourceencrypt /dev/disk/azure/resource-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName luks,nofail\n"
+		  "\n"
+		  "old /dev/disk/azure/scsi1/lun3 /azure_bek_disk/LinuxPassPhraseFileName_1_3 luks,nofail\n"
+		  "part /dev/disk/azure/scsi1/lun2-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_2 luks,nofail\n"
+		  "twice /dev/disk/azure/scsi1/lun4 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_4 luks,header=/a,nofail,header=/b\n"
+		  "fake /dev/disk/azure/scsi1/lun5 /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_5 luks,nofail\n",
+		  "LABEL=BEK\\040VOLUME /mnt/azure_bek_disk/ auto defaults,discard,nofail 0 0\n"
+		  "/dev/mapper/resourceencrypt /mnt/resource auto defaults,discard,nofail 0 0\n",
+		  4, &v, &n);
 	e = find(v, n, "resourceencrypt");
 	assert_non_null(e);
 	assert_true(e->ade_resource);

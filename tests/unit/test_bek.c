@@ -35,9 +35,7 @@ static int setup(void **state)
 	snprintf(f->pem2, sizeof(f->pem2), "%s/other.pem", f->tmp);
 	snprintf(f->kref, sizeof(f->kref), "file:%s", f->pem);
 	snprintf(f->kref2, sizeof(f->kref2), "file:%s", f->pem2);
-	if (kt_sh("umask 077 && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s"
-		  " && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s",
-		  f->pem, f->pem2) != 0)
+	if (kt_genrsa(f->pem) != 0 || kt_genrsa(f->pem2) != 0)
 		return -1;
 	/* No vault URL: bare names go to the keystore. */
 	cfg.keystore_dir = f->store;
@@ -52,10 +50,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	vv_vault_free(f->v);
-	kt_rmrf(f->tmp);
-	free(f->tmp);
-	free(f);
-	return 0;
+	return kt_fixture_done(f->tmp, f);
 }
 
 static struct vv_secret *sec(const void *p, size_t n)

@@ -16,7 +16,7 @@
 #include "vault/vault.h"
 
 struct fixture {
-	char *dir;
+	char *dir;		/* first: kt_dir_teardown() frees it */
 	char key[512], kref[600];
 };
 
@@ -28,31 +28,15 @@ static int setup(void **state)
 		return -1;
 	snprintf(f->key, sizeof(f->key), "%s/kek.pem", f->dir);
 	snprintf(f->kref, sizeof(f->kref), "file:%s", f->key);
-	if (kt_sh("umask 077 && openssl genpkey -quiet -algorithm RSA "
-		  "-pkeyopt rsa_keygen_bits:2048 -out %s", f->key) != 0)
+	if (kt_genrsa(f->key) != 0)
 		return -1;
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	kt_rmrf(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
 static struct vv_secret *test_key(size_t n)
 {
-	struct vv_secret *s = vv_secret_new(n);
-
-	for (size_t i = 0; i < n; i++)
-		s->data[i] = (unsigned char)(i * 29 + 3);
-	s->len = n;
-	return s;
+	return kt_pattern_key(n, 29, 3);
 }
 
 /* file: needs no client: the dispatcher does not reach for one. */
@@ -142,5 +126,5 @@ int main(void)
 		cmocka_unit_test(test_kek_ref_kinds),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, kt_dir_teardown);
 }

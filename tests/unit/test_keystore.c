@@ -15,7 +15,7 @@
 #include "vault/rsa_local.h"
 
 struct fixture {
-	char *tmp;
+	char *tmp;		/* first: kt_dir_teardown() frees it */
 	char dir[512];
 };
 
@@ -28,16 +28,6 @@ static int setup(void **state)
 	/* parents are created too: etc/vaultvol does not exist yet */
 	snprintf(f->dir, sizeof(f->dir), "%s/etc/vaultvol/keys", f->tmp);
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	kt_rmrf(f->tmp);
-	free(f->tmp);
-	free(f);
 	return 0;
 }
 
@@ -317,5 +307,5 @@ int main(void)
 		cmocka_unit_test(test_kek_create),
 	};
 
-	return cmocka_run_group_tests_name("keystore", tests, setup, teardown);
+	return cmocka_run_group_tests_name("keystore", tests, setup, kt_dir_teardown);
 }

@@ -138,6 +138,13 @@ static bool exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
+/* p = dir/rel (p has PATH_MAX bytes); returns p. */
+static char *at(char *p, const char *dir, const char *rel)
+{
+	snprintf(p, PATH_MAX, "%s/%s", dir, rel);
+	return p;
+}
+
 /*
  * Mount points: 0755 whatever the umask; never through a symlink. Run for
  * vv_mount_point_open (openat2 first) and for its per-component fallback.
@@ -167,34 +174,21 @@ static void mount_point_cases(int (*open_mp)(const char *))
 	assert_int_equal(mode_of(p), 0700);
 
 	/* A symlink on the way, or as the last component: refused, nothing created. */
-	snprintf(q, sizeof(q), "%s/real", dir);
-	assert_int_equal(mkdir(q, 0755), 0);
-	snprintf(p, sizeof(p), "%s/link", dir);
-	assert_int_equal(symlink(q, p), 0);
-	snprintf(p, sizeof(p), "%s/link/sub", dir);
-	assert_int_equal(open_mp(p), -ELOOP);
-	snprintf(p, sizeof(p), "%s/real/sub", dir);
-	assert_false(exists(p));
-	snprintf(p, sizeof(p), "%s/link", dir);
-	assert_int_equal(open_mp(p), -ELOOP);
+	assert_int_equal(mkdir(at(q, dir, "real"), 0755), 0);
+	assert_int_equal(symlink(q, at(p, dir, "link")), 0);
+	assert_int_equal(open_mp(at(p, dir, "link/sub")), -ELOOP);
+	assert_false(exists(at(p, dir, "real/sub")));
+	assert_int_equal(open_mp(at(p, dir, "link")), -ELOOP);
 	/* A relative symlink to a directory that exists further up. */
-	snprintf(p, sizeof(p), "%s/a/up", dir);
-	assert_int_equal(symlink("..", p), 0);
-	snprintf(p, sizeof(p), "%s/a/up/real", dir);
-	assert_int_equal(open_mp(p), -ELOOP);
+	assert_int_equal(symlink("..", at(p, dir, "a/up")), 0);
+	assert_int_equal(open_mp(at(p, dir, "a/up/real")), -ELOOP);
 	/* A file is not a directory; "." and ".." are not components to walk. */
-	snprintf(p, sizeof(p), "%s/file", dir);
-	assert_int_equal(kt_write(p, "x", 1, 0644), 0);
-	snprintf(p, sizeof(p), "%s/file/sub", dir);
-	assert_int_equal(open_mp(p), -ENOTDIR);
-	snprintf(p, sizeof(p), "%s/new/../x", dir);
-	assert_int_equal(open_mp(p), -EINVAL);
-	snprintf(p, sizeof(p), "%s/new", dir);
-	assert_false(exists(p));
-	snprintf(p, sizeof(p), "%s/a/..", dir);
-	assert_int_equal(open_mp(p), -EINVAL);
-	snprintf(p, sizeof(p), "%s/./a", dir);
-	assert_int_equal(open_mp(p), -EINVAL);
+	assert_int_equal(kt_write(at(p, dir, "file"), "x", 1, 0644), 0);
+	assert_int_equal(open_mp(at(p, dir, "file/sub")), -ENOTDIR);
+	assert_int_equal(open_mp(at(p, dir, "new/../x")), -EINVAL);
+	assert_false(exists(at(p, dir, "new")));
+	assert_int_equal(open_mp(at(p, dir, "a/..")), -EINVAL);
+	assert_int_equal(open_mp(at(p, dir, "./a")), -EINVAL);
 	assert_int_equal(open_mp("relative/x"), -EINVAL);
 	kt_rmrf(dir);
 	free(dir);
@@ -265,6 +259,28 @@ static char *mount_opts(const char *target)
 }
 
 /*
+ * The options p is mounted with (malloc'ed), read before p is unmounted:
+ * unmounted before anything is judged, a failed test leaves no mount behind.
+ */
+static char *umount_opts(const char *p)
+{
+	struct vv_error err = { 0 };
+	char *o = mount_opts(p);
+
+	assert_int_equal(vv_umount(p, &err), 0);
+	assert_non_null(o);
+	return o;
+}
+
+/* Remove the test's directory, then skip the test (cmocka's skip() jumps). */
+static void skip_cleaned(char *dir)
+{
+	kt_rmrf(dir);
+	free(dir);
+	skip();
+}
+
+/*
  * A real mount (tmpfs; needs root and a mount namespace that allows it):
  * made through the checked directory fd, at the path asked for, with
  * nosuid and nodev although nobody asked for them.
@@ -283,25 +299,18 @@ static void test_mount_defaults(void **state)
 	snprintf(p, sizeof(p), "%s/m/n", dir ? dir : "");
 	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "noatime", 0, &err);
 	if (r == -EPERM || r == -EACCES || r == -ENODEV) {
-		kt_rmrf(dir);
-		free(dir);
-		skip();
+		skip_cleaned(dir);
 	}
 	if (r != 0)
 		fail_msg("mount: %d %s", r, err.message);
-	o = mount_opts(p);
-	/* Unmount before judging: a failed test must not leave a mount behind. */
-	assert_int_equal(vv_umount(p, &err), 0);
-	assert_non_null(o);
+	o = umount_opts(p);
 	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
 		fail_msg("mounted with '%s'", o);
 	free(o);
 	/* Asking for suid is honoured (root's config may). */
 	r = vv_mount_volume("vv-test-tmpfs", p, "tmpfs", "suid", 0, &err);
 	assert_int_equal(r, 0);
-	o = mount_opts(p);
-	assert_int_equal(vv_umount(p, &err), 0);
-	assert_non_null(o);
+	o = umount_opts(p);
 	if (strstr(o, "nosuid") || !strstr(o, "nodev"))
 		fail_msg("mounted with '%s'", o);
 	free(o);
@@ -328,21 +337,15 @@ static void test_untrusted_mount(void **state)
 	snprintf(img, sizeof(img), "%s/ext4.img", dir ? dir : "");
 	snprintf(p, sizeof(p), "%s/mnt/e", dir ? dir : "");
 	if (kt_sh("truncate -s 8M '%s' && mkfs.ext4 -q -F '%s' >/dev/null 2>&1", img, img)) {
-		kt_rmrf(dir);
-		free(dir);
-		skip();
+		skip_cleaned(dir);
 	}
 	r = vv_mount_volume(img, p, "ext4", "noatime", VV_MOUNT_UNTRUSTED, &err);
 	if (r < 0 && r != -EMEDIUMTYPE && r != -ENOTEMPTY && r != -ELOOP) {
 		/* no loop devices or no mount permission here */
-		kt_rmrf(dir);
-		free(dir);
-		skip();
+		skip_cleaned(dir);
 	}
 	assert_int_equal(r, 0);
-	o = mount_opts(p);
-	assert_int_equal(vv_umount(p, &err), 0);
-	assert_non_null(o);
+	o = umount_opts(p);
 	if (!strstr(o, "nosuid") || !strstr(o, "nodev") || !strstr(o, "noatime"))
 		fail_msg("mounted with '%s'", o);
 	free(o);

@@ -364,7 +364,6 @@ static void test_token_mount_refused(void **state)
 	struct vv_open_ctx ctx;
 	struct vv_disks disks;
 	struct vv_vol *v;
-	char conf[512];
 
 	(void)state;
 	token_disk(i1, sizeof(i1), "evil.img", 1, &evil);
@@ -420,16 +419,15 @@ static void test_token_mount_refused(void **state)
 	 * A config section without a mount point takes the token's: held to
 	 * the same rules. With its own mount point, the token's is ignored.
 	 */
-	snprintf(conf, sizeof(conf), "[volume cfgevil]\nmatch = uuid:0a1b2c3d-0000-4000-8000-"
-		 "000000000001\nkey = keystore:tokkey\n");
-	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 1);
+#define CFGEVIL "[volume cfgevil]\nmatch = uuid:0a1b2c3d-0000-4000-8000-000000000001\n" \
+		"key = keystore:tokkey\n"
+	assert_int_equal(check_run(CFGEVIL, imgs, 1, &plan, &ctx, &disks), 1);
 	v = vv_open_plan_find(&plan, "cfgevil");
 	assert_int_equal(v->fail, VV_FAIL_REFUSED);
 	assert_non_null(strstr(v->error.message, "/etc"));
 	done(&plan, &disks);
-	snprintf(conf, sizeof(conf), "[volume cfgevil]\nmatch = uuid:0a1b2c3d-0000-4000-8000-"
-		 "000000000001\nkey = keystore:tokkey\nmount = /data/cfg\n");
-	assert_int_equal(check_run(conf, imgs, 1, &plan, &ctx, &disks), 0);
+	assert_int_equal(check_run(CFGEVIL "mount = /data/cfg\n", imgs, 1, &plan, &ctx, &disks), 0);
+#undef CFGEVIL
 	v = vv_open_plan_find(&plan, "cfgevil");
 	assert_int_equal(v->fail, VV_FAIL_NONE);
 	assert_false(v->mount_from_token);

@@ -115,6 +115,19 @@ static void test_exchanged_luns(void **state)
 	clear(vols, 2);
 }
 
+/* ADE volumes that are not the platform's resource disk, however named. */
+static const struct {
+	const char *name, *match;
+	bool resource;
+} not_resource[] = {
+	/* ADE says resource disk, the platform does not. */
+	{ "resourceencrypt", "path:/dev/disk/by-id/scsi-other-part1", true },
+	/* A look-alike link name is no marking. */
+	{ "resourceencrypt", "path:/dev/disk/azure/resource-part1x", true },
+	/* The platform's disk, but ADE's state does not call it resourceencrypt. */
+	{ "data9", "path:/dev/disk/azure/resource-part1", false },
+};
+
 static void test_resource_disk(void **state)
 {
 	struct vv_volume_conf vols[1];
@@ -140,32 +153,16 @@ static void test_resource_disk(void **state)
 	vv_open_plan_free(&plan);
 	clear(vols, 1);
 
-	/* ADE says resource disk, the platform does not: never formatted. */
-	ade(&vols[0], "resourceencrypt", "path:/dev/disk/by-id/scsi-other-part1", true);
-	plan_of(&plan, vols, 1, NULL, 0, NULL);
-	v = vv_open_plan_find(&plan, "resourceencrypt");
-	assert_false(v->reformat);
-	assert_int_equal(v->fail, VV_FAIL_HEADER);
-	vv_open_plan_free(&plan);
-	clear(vols, 1);
-
-	/* A look-alike link name is no marking. */
-	ade(&vols[0], "resourceencrypt", "path:/dev/disk/azure/resource-part1x", true);
-	plan_of(&plan, vols, 1, NULL, 0, NULL);
-	v = vv_open_plan_find(&plan, "resourceencrypt");
-	assert_false(v->reformat);
-	assert_int_equal(v->fail, VV_FAIL_HEADER);
-	vv_open_plan_free(&plan);
-	clear(vols, 1);
-
-	/* The platform's disk, but ADE's state does not call it resourceencrypt. */
-	ade(&vols[0], "data9", "path:/dev/disk/azure/resource-part1", false);
-	plan_of(&plan, vols, 1, NULL, 0, NULL);
-	v = vv_open_plan_find(&plan, "data9");
-	assert_false(v->reformat);
-	assert_int_equal(v->fail, VV_FAIL_HEADER);
-	vv_open_plan_free(&plan);
-	clear(vols, 1);
+	/* Never formatted: each volume fails on its missing header instead. */
+	for (size_t i = 0; i < sizeof(not_resource) / sizeof(not_resource[0]); i++) {
+		ade(&vols[0], not_resource[i].name, not_resource[i].match, not_resource[i].resource);
+		plan_of(&plan, vols, 1, NULL, 0, NULL);
+		v = vv_open_plan_find(&plan, not_resource[i].name);
+		assert_false(v->reformat);
+		assert_int_equal(v->fail, VV_FAIL_HEADER);
+		vv_open_plan_free(&plan);
+		clear(vols, 1);
+	}
 }
 
 static void test_undescribed(void **state)

@@ -32,17 +32,28 @@ static struct vv_quiesce_status sentinel(void)
 	return st;
 }
 
-static void test_initial_line(void **state)
+/* Parse line over a sentinel; it must give exactly these fields. */
+static struct vv_quiesce_status parsed(const char *line, enum vv_quiesce_state want,
+				       uint64_t epoch, uint64_t last_us, uint64_t expiries,
+				       uint64_t held)
 {
 	struct vv_quiesce_status st = sentinel();
 
+	assert_int_equal(vv_quiesce_parse_status(line, &st), 0);
+	assert_int_equal(st.state, want);
+	assert_int_equal(st.epoch, epoch);
+	assert_int_equal(st.last_freeze_us, last_us);
+	assert_int_equal(st.expiries, expiries);
+	assert_int_equal(st.held_writes, held);
+	return st;
+}
+
+static void test_initial_line(void **state)
+{
+	struct vv_quiesce_status st;
+
 	(void)state;
-	assert_int_equal(vv_quiesce_parse_status("thawed 0 0 0 0", &st), 0);
-	assert_int_equal(st.state, VV_QUIESCE_THAWED);
-	assert_int_equal(st.epoch, 0);
-	assert_int_equal(st.last_freeze_us, 0);
-	assert_int_equal(st.expiries, 0);
-	assert_int_equal(st.held_writes, 0);
+	st = parsed("thawed 0 0 0 0", VV_QUIESCE_THAWED, 0, 0, 0, 0);
 	/* Not part of the line: the caller's value stays. */
 	assert_true(st.suspended);
 }
@@ -61,14 +72,8 @@ static void test_each_state(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct vv_quiesce_status st = sentinel();
+		struct vv_quiesce_status st = parsed(cases[i].line, cases[i].want, 1, 2, 3, 4);
 
-		assert_int_equal(vv_quiesce_parse_status(cases[i].line, &st), 0);
-		assert_int_equal(st.state, cases[i].want);
-		assert_int_equal(st.epoch, 1);
-		assert_int_equal(st.last_freeze_us, 2);
-		assert_int_equal(st.expiries, 3);
-		assert_int_equal(st.held_writes, 4);
 		assert_string_equal(vv_quiesce_state_name(st.state),
 				    cases[i].line[0] == 't' ? "thawed" :
 				    cases[i].line[2] == 'e' ? "freezing" : "frozen");
@@ -77,15 +82,8 @@ static void test_each_state(void **state)
 
 static void test_field_order(void **state)
 {
-	struct vv_quiesce_status st = sentinel();
-
 	(void)state;
-	assert_int_equal(vv_quiesce_parse_status("frozen 7 1500321 2 19", &st), 0);
-	assert_int_equal(st.state, VV_QUIESCE_FROZEN);
-	assert_int_equal(st.epoch, 7);
-	assert_int_equal(st.last_freeze_us, 1500321);
-	assert_int_equal(st.expiries, 2);
-	assert_int_equal(st.held_writes, 19);
+	parsed("frozen 7 1500321 2 19", VV_QUIESCE_FROZEN, 7, 1500321, 2, 19);
 }
 
 static void test_u64_limits(void **state)

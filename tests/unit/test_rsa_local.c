@@ -18,7 +18,7 @@
 #include "vault/rsa_local.h"
 
 struct fixture {
-	char *dir;
+	char *dir;		/* first: kt_dir_teardown() frees it */
 	char key[512], other[512], pub[512], enc[512], ec[512], store[512];
 	char kref[600], oref[600];
 };
@@ -51,36 +51,20 @@ static int setup(void **state)
 	snprintf(f->store, sizeof(f->store), "%s/keys", f->dir);
 	snprintf(f->kref, sizeof(f->kref), "file:%s", f->key);
 	snprintf(f->oref, sizeof(f->oref), "file:%s", f->other);
-	if (kt_sh("umask 077 && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s"
-		  " && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s"
-		  " && openssl pkey -in %s -pubout -out %s"
+	if (kt_genrsa(f->key) != 0 || kt_genrsa(f->other) != 0 ||
+	    kt_sh("umask 077 && openssl pkey -in %s -pubout -out %s"
 		  " && openssl genpkey -quiet -algorithm RSA -pkeyopt rsa_keygen_bits:2048"
 		  "    -aes256 -pass pass:secret -out %s"
 		  " && openssl genpkey -quiet -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out %s",
-		  f->key, f->other, f->key, f->pub, f->enc, f->ec) != 0)
+		  f->key, f->pub, f->enc, f->ec) != 0)
 		return -1;
 	*state = f;
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	kt_rmrf(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
 static struct vv_secret *test_key(size_t n)
 {
-	struct vv_secret *s = vv_secret_new(n);
-
-	for (size_t i = 0; i < n; i++)
-		s->data[i] = (unsigned char)(i * 13 + 7);
-	s->len = n;
-	return s;
+	return kt_pattern_key(n, 13, 7);
 }
 
 static void test_round_trip_all_algs(void **state)
@@ -364,5 +348,5 @@ int main(void)
 		cmocka_unit_test(test_keystore_kek_via_hooks),
 	};
 
-	return cmocka_run_group_tests_name("rsa_local", tests, setup, teardown);
+	return cmocka_run_group_tests_name("rsa_local", tests, setup, kt_dir_teardown);
 }

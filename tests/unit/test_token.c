@@ -237,6 +237,17 @@ static void test_to_json_refuses(void **state)
 	assert_null(json);
 }
 
+/* Add a LUKS2 token to img with libcryptsetup itself, not through vaultvol. */
+static void set_raw_token(const char *img, const char *json)
+{
+	struct crypt_device *cd = NULL;
+
+	assert_int_equal(crypt_init(&cd, img), 0);
+	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
+	assert_int_equal(crypt_token_json_set(cd, CRYPT_ANY_TOKEN, json), 0);
+	crypt_free(cd);
+}
+
 static void test_read_write_image(void **state)
 {
 	char *img = kt_luks_image(CRYPT_LUKS2, "token", "pw");
@@ -257,11 +268,7 @@ static void test_read_write_image(void **state)
 	assert_int_equal(r.token_id, -1);
 
 	/* A foreign token is ignored, and left alone. */
-	assert_int_equal(crypt_init(&cd, img), 0);
-	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
-	assert_int_equal(crypt_token_json_set(cd, CRYPT_ANY_TOKEN,
-		"{\"type\":\"other\",\"keyslots\":[\"0\"]}"), 0);
-	crypt_free(cd);
+	set_raw_token(img, "{\"type\":\"other\",\"keyslots\":[\"0\"]}");
 	assert_int_equal(vv_token_read(img, &r), -ENOENT);
 
 	assert_int_equal(vv_token_write(img, &w), 0);
@@ -314,17 +321,12 @@ static void test_read_write_image(void **state)
 static void test_malformed_on_disk(void **state)
 {
 	char *img = kt_luks_image(CRYPT_LUKS2, "token", "pw");
-	struct crypt_device *cd = NULL;
 	struct vv_token r;
 
 	(void)state;
 	assert_non_null(img);
-	assert_int_equal(crypt_init(&cd, img), 0);
-	assert_int_equal(crypt_load(cd, CRYPT_LUKS2, NULL), 0);
 	/* libcryptsetup accepts it (valid LUKS2 token), we do not: no key. */
-	assert_int_equal(crypt_token_json_set(cd, CRYPT_ANY_TOKEN,
-		"{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],\"vv_version\":1,\"name\":\"x\"}"), 0);
-	crypt_free(cd);
+	set_raw_token(img, "{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],\"vv_version\":1,\"name\":\"x\"}");
 	assert_int_equal(vv_token_read(img, &r), -EINVAL);
 	assert_null(r.name);
 	unlink(img);

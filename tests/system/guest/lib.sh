@@ -9,6 +9,16 @@
 #                              boots in /var/lib/vv-fakes/state.json
 #   sys_fakes_env              FAKE_* and VAULTVOL_TEST_RESOLVE of the running fakes
 #   sys_fakes_save             export the fakes' state for the next boot
+#   sys_vault_setup            /etc/vaultvol/vaultvol.conf naming the fakes'
+#                              vault (mode 600), and a vaultvol-open.service
+#                              drop-in resolving its name to loopback
+#   sys_oneshot_unit NAME DESCRIPTION COMMAND [UNIT_LINES]
+#                              /etc/systemd/system/NAME.service: a oneshot
+#                              (RemainAfterExit) running COMMAND, wanted by
+#                              multi-user.target; UNIT_LINES go under [Unit]
+#   sys_step_running           step system-running: the boot finished with
+#                              is-system-running "running" (else the failed
+#                              units are listed); leaves it in $state
 #   fakectl OP k=v...          the fakes' control API
 say() {
 	echo "SAY $*" >"$VV_RESULTS"
@@ -73,4 +83,33 @@ fakectl() {
 sys_fakes_save() {
 	(umask 077; fakectl export >/var/lib/vv-fakes/state.json.tmp) &&
 		mv /var/lib/vv-fakes/state.json.tmp /var/lib/vv-fakes/state.json
+}
+
+sys_vault_setup() {
+	cat >/etc/vaultvol/vaultvol.conf <<C
+[vault]
+url = $FAKE_KV_URL
+ca_file = /var/lib/vv-fakes/certs/ca.pem
+C
+	chmod 600 /etc/vaultvol/vaultvol.conf
+	# Test only: the vault's name resolves to the guest's loopback.
+	mkdir -p /etc/systemd/system/vaultvol-open.service.d
+	printf '[Service]\nEnvironment=VAULTVOL_TEST_RESOLVE=%s\n' "$VAULTVOL_TEST_RESOLVE" \
+		>/etc/systemd/system/vaultvol-open.service.d/vv-test.conf
+}
+
+sys_oneshot_unit() {
+	{
+		printf '[Unit]\nDescription=%s\n' "$2"
+		[ -n "${4:-}" ] && printf '%s\n' "$4"
+		printf '\n[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=%s\n' "$3"
+		printf '\n[Install]\nWantedBy=multi-user.target\n'
+	} >"/etc/systemd/system/$1.service"
+}
+
+sys_step_running() {
+	state=$(systemctl is-system-running --wait)
+	echo "is-system-running: $state"
+	[ "$state" = running ] || systemctl --failed --no-pager
+	step system-running test "$state" = running
 }

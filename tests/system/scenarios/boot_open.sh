@@ -26,16 +26,7 @@ step unit-enabled systemctl is-enabled vaultvol-open.service
 t0=$(now_ms)
 step fakes-up sys_fakes_install
 metric fakes_start_ms $(( $(now_ms) - t0 )) ms
-cat >/etc/vaultvol/vaultvol.conf <<C
-[vault]
-url = $FAKE_KV_URL
-ca_file = /var/lib/vv-fakes/certs/ca.pem
-C
-chmod 600 /etc/vaultvol/vaultvol.conf
-# Test only: the vault's name resolves to the guest's loopback.
-mkdir -p /etc/systemd/system/vaultvol-open.service.d
-printf '[Service]\nEnvironment=VAULTVOL_TEST_RESOLVE=%s\n' "$VAULTVOL_TEST_RESOLVE" \
-	>/etc/systemd/system/vaultvol-open.service.d/vv-test.conf
+sys_vault_setup
 rec="--recovery print --recovery-iterations 4 --recovery-memory 32768"
 step provision-app sh -c "vaultvol provision /dev/vdb --secret appdata --mount /data/app $rec >/tmp/p1.out"
 step provision-logs sh -c "vaultvol provision /dev/vdc --secret keystore:logs --mount /data/logs $rec >/tmp/p2.out"
@@ -46,20 +37,9 @@ head -c 1000000 /dev/urandom >/data/app/blob.bin
 (cd /data && sha256sum app/hello.txt app/blob.bin logs/hello.txt) >/var/lib/vv-test/expected
 step data-written test -s /var/lib/vv-test/expected
 # An application that needs the volumes says so (vaultvol-open.service(8)).
-cat >/etc/systemd/system/vv-app.service <<'U'
-[Unit]
-Description=An application reading the encrypted volumes
-Requires=vaultvol-open.service
-After=vaultvol-open.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'cd /data && sha256sum app/hello.txt app/blob.bin logs/hello.txt >/run/vv-app.out'
-
-[Install]
-WantedBy=multi-user.target
-U
+sys_oneshot_unit vv-app "An application reading the encrypted volumes" \
+	"/bin/sh -c 'cd /data && sha256sum app/hello.txt app/blob.bin logs/hello.txt >/run/vv-app.out'" \
+	"$(printf 'Requires=vaultvol-open.service\nAfter=vaultvol-open.service')"
 step app-unit-enabled systemctl enable vv-app.service
 step fakes-saved sys_fakes_save
 step close vaultvol close --all
@@ -67,10 +47,7 @@ GUEST
 
 sys_boot --disk app --disk logs <<'GUEST'
 set -u
-state=$(systemctl is-system-running --wait)
-echo "is-system-running: $state"
-[ "$state" = running ] || systemctl --failed --no-pager
-step system-running test "$state" = running
+sys_step_running
 step open-active systemctl is-active vaultvol-open.service
 step app-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/app)" = /dev/mapper/appdata'
 step logs-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/logs)" = /dev/mapper/logs'

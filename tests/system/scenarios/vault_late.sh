@@ -19,44 +19,15 @@ sys_boot --disk app <<'GUEST'
 set -u
 step install sys_install_packages
 step fakes-up sys_fakes_install
-cat >/etc/vaultvol/vaultvol.conf <<C
-[vault]
-url = $FAKE_KV_URL
-ca_file = /var/lib/vv-fakes/certs/ca.pem
-C
-chmod 600 /etc/vaultvol/vaultvol.conf
-mkdir -p /etc/systemd/system/vaultvol-open.service.d
-printf '[Service]\nEnvironment=VAULTVOL_TEST_RESOLVE=%s\n' "$VAULTVOL_TEST_RESOLVE" \
-	>/etc/systemd/system/vaultvol-open.service.d/vv-test.conf
+sys_vault_setup
 step provision-app sh -c "vaultvol provision /dev/vdb --secret appdata --mount /data/app \
 	--recovery print --recovery-iterations 4 --recovery-memory 32768 >/tmp/p1.out"
 echo "application data" >/data/app/hello.txt
-cat >/etc/systemd/system/vv-app.service <<'U'
-[Unit]
-Description=An application that needs the encrypted volume
-Requires=vaultvol-open.service
-After=vaultvol-open.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'cat /data/app/hello.txt >/run/vv-app.out'
-
-[Install]
-WantedBy=multi-user.target
-U
-cat >/etc/systemd/system/vv-other.service <<'U'
-[Unit]
-Description=A service that does not need the encrypted volume
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'echo ok >/run/vv-other.out'
-
-[Install]
-WantedBy=multi-user.target
-U
+sys_oneshot_unit vv-app "An application that needs the encrypted volume" \
+	"/bin/sh -c 'cat /data/app/hello.txt >/run/vv-app.out'" \
+	"$(printf 'Requires=vaultvol-open.service\nAfter=vaultvol-open.service')"
+sys_oneshot_unit vv-other "A service that does not need the encrypted volume" \
+	"/bin/sh -c 'echo ok >/run/vv-other.out'"
 step units-enabled systemctl enable vv-app.service vv-other.service
 # From the next boot on, the vault comes 90 s after the fakes' unit starts.
 # (A drop-in cannot remove an ordering: systemd.unit(5) says dependencies
@@ -74,10 +45,7 @@ GUEST
 
 sys_boot --disk app <<'GUEST'
 set -u
-state=$(systemctl is-system-running --wait)
-echo "is-system-running: $state"
-[ "$state" = running ] || systemctl --failed --no-pager
-step system-running test "$state" = running
+sys_step_running
 step open-active systemctl is-active vaultvol-open.service
 step app-mounted sh -c 'test "$(findmnt -n -o SOURCE /data/app)" = /dev/mapper/appdata'
 step dependent-read-data grep -q "application data" /run/vv-app.out

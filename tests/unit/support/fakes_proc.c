@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,28 @@ void vv_fakes_pin(const char *pins)
 	setenv("VAULTVOL_TEST_RESOLVE", all, 1);
 }
 
+/* The ports.json members read_ports() copies: each into the field of its name. */
+#define PORT_MEMBER(m) { #m, offsetof(struct vv_fakes, m), sizeof(((struct vv_fakes *)0)->m) }
+static const struct {
+	const char *key;
+	size_t off, len;
+} port_members[] = {
+	PORT_MEMBER(ca),
+	PORT_MEMBER(kv_url),
+	PORT_MEMBER(kv2_url),
+	PORT_MEMBER(imds_url),
+	PORT_MEMBER(ctl_url),
+	PORT_MEMBER(aad_url),
+	PORT_MEMBER(tenant),
+	PORT_MEMBER(aad_client_id),
+	PORT_MEMBER(aad_client_secret),
+	PORT_MEMBER(aad_cert),
+	PORT_MEMBER(aad_key),
+	PORT_MEMBER(kv_ip_url),
+	PORT_MEMBER(resolve),
+};
+#undef PORT_MEMBER
+
 static int read_ports(struct vv_fakes *f)
 {
 	char path[512];
@@ -47,19 +70,9 @@ static int read_ports(struct vv_fakes *f)
 	o = json_object_from_file(path);
 	if (!o)
 		return -EPROTO;
-	copy_member(o, "ca", f->ca, sizeof(f->ca));
-	copy_member(o, "kv_url", f->kv_url, sizeof(f->kv_url));
-	copy_member(o, "kv2_url", f->kv2_url, sizeof(f->kv2_url));
-	copy_member(o, "imds_url", f->imds_url, sizeof(f->imds_url));
-	copy_member(o, "ctl_url", f->ctl_url, sizeof(f->ctl_url));
-	copy_member(o, "aad_url", f->aad_url, sizeof(f->aad_url));
-	copy_member(o, "tenant", f->tenant, sizeof(f->tenant));
-	copy_member(o, "aad_client_id", f->aad_client_id, sizeof(f->aad_client_id));
-	copy_member(o, "aad_client_secret", f->aad_client_secret, sizeof(f->aad_client_secret));
-	copy_member(o, "aad_cert", f->aad_cert, sizeof(f->aad_cert));
-	copy_member(o, "aad_key", f->aad_key, sizeof(f->aad_key));
-	copy_member(o, "kv_ip_url", f->kv_ip_url, sizeof(f->kv_ip_url));
-	copy_member(o, "resolve", f->resolve, sizeof(f->resolve));
+	for (size_t i = 0; i < sizeof(port_members) / sizeof(port_members[0]); i++)
+		copy_member(o, port_members[i].key, (char *)f + port_members[i].off,
+			    port_members[i].len);
 	json_object_put(o);
 	/*
 	 * The vault client (and every vaultvol this test runs) reaches the

@@ -1,0 +1,25 @@
+"""Shared by the bench rows that read a guest scenario's figures from
+build/vm/metrics.tsv (tests/vm/run.sh writes one line per figure:
+scenario, kernel, name, value, unit)."""
+import json
+
+
+def load(path, scenario):
+    """The figures SCENARIO left in PATH, name -> float."""
+    m = {}
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if len(f) == 5 and f[0] == scenario:
+            m[f[2]] = float(f[3])
+    return m
+
+
+def ratio(a, b):
+    """a / b to 3 places; None when either side is missing (or b is 0)."""
+    return round(a / b, 3) if a is not None and b else None
+
+
+def row(name, value, unit, baseline):
+    """Print one bench row (bench/run.sh's JSON line)."""
+    print(json.dumps({"name": name, "value": value, "unit": unit,
+                      "baseline": baseline, "ratio": ratio(value, baseline)}))

@@ -1,0 +1,19 @@
+# Sourced by the host suites in tests/suites/ (not a suite itself: check.sh
+# runs tests/suites/*.sh, and this file is not one). Each suite ends with
+# finish, whose "N passed, N failed" line is what check.sh sums.
+pass=0 fail=0
+ok() { echo "ok   $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
+finish() {
+	echo "$pass passed, $fail failed"
+	[ "$fail" -eq 0 ]
+	exit
+}
+# suite_cleanup: detach the loop devices in LOOPS, stop the fakes under
+# $T/fakes and remove $T (the suite's EXIT trap calls it).
+suite_cleanup() {
+	local l
+	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+	tests/fakes/stop.sh "$T/fakes" >/dev/null 2>&1
+	rm -rf "$T"
+}

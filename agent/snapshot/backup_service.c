@@ -50,21 +50,19 @@ bool vv_url_is_loopback(const char *url)
 }
 
 int vv_bsvc_open(const char *base_url, const char *ca_file, struct vv_bsvc **out,
-		 char *why, size_t whylen)
+		 struct vv_error *err)
 {
 	struct vv_bsvc *s;
 	size_t n;
 	int r;
 
 	*out = NULL;
-	if (!base_url || (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8))) {
-		snprintf(why, whylen, "service URL must start with http:// or https://");
-		return -EINVAL;
-	}
-	if (!strncmp(base_url, "http://", 7) && !vv_url_is_loopback(base_url)) {
-		snprintf(why, whylen, "plain http is only allowed to a loopback address; use https");
-		return -EINVAL;
-	}
+	if (!base_url || (strncmp(base_url, "http://", 7) && strncmp(base_url, "https://", 8)))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "service URL must start with http:// or https://");
+	if (!strncmp(base_url, "http://", 7) && !vv_url_is_loopback(base_url))
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "plain http is only allowed to a loopback address; use https");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -79,9 +77,8 @@ int vv_bsvc_open(const char *base_url, const char *ca_file, struct vv_bsvc **out
 	s->http_ok = !strncmp(base_url, "http://", 7);
 	r = vv_http_new(ca_file, &s->http);
 	if (r) {
-		snprintf(why, whylen, "HTTP client: %s", strerror(-r));
 		vv_bsvc_close(s);
-		return r;
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "HTTP client: %s", strerror(-r));
 	}
 	*out = s;
 	return 0;
@@ -96,9 +93,12 @@ void vv_bsvc_close(struct vv_bsvc *s)
 	free(s);
 }
 
-/* The service's error message, if its body carries one. */
-static void service_error(const struct vv_http_resp *resp, char *why, size_t whylen,
-			  const char *what)
+/*
+ * An answer that is not the one wanted: fill err with its status and the
+ * service's error message, if its body carries one, and return r.
+ */
+static int service_error(const struct vv_http_resp *resp, struct vv_error *err, int r,
+			 enum vv_cause cause, const char *what)
 {
 	struct json_object *o = json_tokener_parse(vv_buf_str(&resp->body)), *e, *m;
 	const char *msg = NULL;
@@ -109,9 +109,12 @@ static void service_error(const struct vv_http_resp *resp, char *why, size_t why
 		else if (json_object_object_get_ex(e, "message", &m))
 			msg = json_object_get_string(m);
 	}
-	snprintf(why, whylen, "%s: HTTP %ld%s%s", what, resp->status, msg ? ": " : "",
-		 msg ? msg : "");
+	r = vv_fail(err, r, cause, "%s: HTTP %ld%s%s", what, resp->status, msg ? ": " : "",
+		    msg ? msg : "");
+	if (err)
+		err->http_status = (int)resp->status;
 	json_object_put(o);
+	return r;
 }
 
 static int do_req(struct vv_bsvc *s, const char *method, const char *path, const char *body,
@@ -138,7 +141,7 @@ static int do_req(struct vv_bsvc *s, const char *method, const char *path, const
 }
 
 int vv_bsvc_prepare(struct vv_bsvc *s, const char *body, char **id, long *timeout_ms,
-		    char *why, size_t whylen)
+		    struct vv_error *err)
 {
 	long long deadline = vv_retry_now_ms() + VV_BSVC_PREPARE_TIMEOUT_MS;
 	struct json_object *o = NULL, *v;
@@ -155,13 +158,13 @@ int vv_bsvc_prepare(struct vv_bsvc *s, const char *body, char **id, long *timeou
 			break;
 		/* Same request_id on every attempt: the service deduplicates. */
 		if (r == 0 && resp.status != 429 && resp.status != 503) {
-			service_error(&resp, why, whylen, "pre-snapshot request refused");
-			r = resp.status == 409 ? -EBUSY : -EACCES;
+			r = service_error(&resp, err, resp.status == 409 ? -EBUSY : -EACCES,
+					  VV_CAUSE_FORBIDDEN, "pre-snapshot request refused");
 			vv_http_resp_free(&resp);
 			return r;
 		}
 		if (r && r != -EIO) {
-			snprintf(why, whylen, "pre-snapshot request: %s", strerror(-r));
+			vv_fail(err, r, VV_CAUSE_SYSTEM, "pre-snapshot request: %s", strerror(-r));
 			vv_http_resp_free(&resp);
 			return r;
 		}
@@ -170,9 +173,11 @@ int vv_bsvc_prepare(struct vv_bsvc *s, const char *body, char **id, long *timeou
 			wait = 500L << (attempt < 4 ? attempt : 4);
 		if (vv_retry_now_ms() + wait >= deadline) {
 			if (r)
-				snprintf(why, whylen, "pre-snapshot request: %s", resp.errmsg);
+				vv_fail(err, -EIO, VV_CAUSE_UNAVAILABLE, "pre-snapshot request: %s",
+					resp.errmsg);
 			else
-				service_error(&resp, why, whylen, "pre-snapshot request");
+				service_error(&resp, err, -EIO, VV_CAUSE_UNAVAILABLE,
+					      "pre-snapshot request");
 			vv_http_resp_free(&resp);
 			return -EIO;
 		}
@@ -183,8 +188,8 @@ int vv_bsvc_prepare(struct vv_bsvc *s, const char *body, char **id, long *timeou
 	o = json_tokener_parse(vv_buf_str(&resp.body));
 	if (!o || !json_object_object_get_ex(o, "snapshot_id", &v) ||
 	    !json_object_is_type(v, json_type_string) || !*json_object_get_string(v)) {
-		snprintf(why, whylen, "pre-snapshot answer has no snapshot_id");
-		r = -EPROTO;
+		r = vv_fail(err, -EPROTO, VV_CAUSE_BAD_RESPONSE,
+			    "pre-snapshot answer has no snapshot_id");
 		goto out;
 	}
 	*id = strdup(json_object_get_string(v));
@@ -207,7 +212,7 @@ out:
 }
 
 int vv_bsvc_take(struct vv_bsvc *s, const char *id, const char *body, long timeout_ms,
-		 char **answer, int *http_status, char *why, size_t whylen)
+		 char **answer, int *http_status, struct vv_error *err)
 {
 	long long deadline = vv_retry_now_ms() + timeout_ms;
 	struct json_object *o = NULL, *v;
@@ -221,10 +226,9 @@ int vv_bsvc_take(struct vv_bsvc *s, const char *id, const char *body, long timeo
 	for (;;) {
 		long left = (long)(deadline - vv_retry_now_ms());
 
-		if (left <= 0) {
-			snprintf(why, whylen, "no answer to do-snapshot before the deadline");
-			return -ETIMEDOUT;
-		}
+		if (left <= 0)
+			return vv_fail(err, -ETIMEDOUT, VV_CAUSE_UNAVAILABLE,
+				       "no answer to do-snapshot before the deadline");
 		r = do_req(s, "POST", path, body, left, &resp);
 		/* Only a connection that never got through is retried: the
 		 * request was not sent, so it cannot have been acted on twice. */
@@ -238,22 +242,22 @@ int vv_bsvc_take(struct vv_bsvc *s, const char *id, const char *body, long timeo
 	if (r) {
 		bool timeout = resp.fail == VV_HTTP_TIMEOUT;
 
-		snprintf(why, whylen, "do-snapshot request: %s",
-			 timeout ? "no answer before the deadline" : resp.errmsg);
+		r = vv_fail(err, timeout ? -ETIMEDOUT : r, VV_CAUSE_UNAVAILABLE,
+			    "do-snapshot request: %s",
+			    timeout ? "no answer before the deadline" : resp.errmsg);
 		vv_http_resp_free(&resp);
-		return timeout ? -ETIMEDOUT : r;
+		return r;
 	}
 	*http_status = (int)resp.status;
 	if (resp.status != 200) {
-		service_error(&resp, why, whylen, "do-snapshot");
+		r = service_error(&resp, err, -EREMOTEIO, VV_CAUSE_BAD_RESPONSE, "do-snapshot");
 		vv_http_resp_free(&resp);
-		return -EREMOTEIO;
+		return r;
 	}
 	o = json_tokener_parse(vv_buf_str(&resp.body));
 	if (!o || !json_object_object_get_ex(o, "status", &v) ||
 	    !json_object_is_type(v, json_type_string)) {
-		snprintf(why, whylen, "do-snapshot answer has no status");
-		r = -EPROTO;
+		r = vv_fail(err, -EPROTO, VV_CAUSE_BAD_RESPONSE, "do-snapshot answer has no status");
 		goto out;
 	}
 	*answer = strdup(vv_buf_str(&resp.body));
@@ -263,9 +267,8 @@ int vv_bsvc_take(struct vv_bsvc *s, const char *id, const char *body, long timeo
 		const char *msg = json_object_object_get_ex(o, "error", &e) ?
 				  json_object_get_string(e) : NULL;
 
-		snprintf(why, whylen, "service says the snapshot %s%s%s", json_object_get_string(v),
-			 msg ? ": " : "", msg ? msg : "");
-		r = -EREMOTEIO;
+		r = vv_fail(err, -EREMOTEIO, VV_CAUSE_BAD_RESPONSE, "service says the snapshot %s%s%s",
+			    json_object_get_string(v), msg ? ": " : "", msg ? msg : "");
 		goto out;
 	}
 	r = 0;
@@ -276,7 +279,7 @@ out:
 }
 
 int vv_bsvc_report(struct vv_bsvc *s, const char *id, const char *report_json,
-		   char *why, size_t whylen)
+		   struct vv_error *err)
 {
 	struct vv_http_resp resp;
 	char path[512];
@@ -284,12 +287,11 @@ int vv_bsvc_report(struct vv_bsvc *s, const char *id, const char *report_json,
 
 	snprintf(path, sizeof(path), "/snapshots/%s/report", id);
 	r = do_req(s, "PUT", path, report_json, VV_BSVC_REPORT_TIMEOUT_MS, &resp);
-	if (r) {
-		snprintf(why, whylen, "report: %s", resp.errmsg[0] ? resp.errmsg : strerror(-r));
-	} else if (resp.status < 200 || resp.status > 299) {
-		service_error(&resp, why, whylen, "report");
-		r = -EREMOTEIO;
-	}
+	if (r)
+		vv_fail(err, r, VV_CAUSE_UNAVAILABLE, "report: %s",
+			resp.errmsg[0] ? resp.errmsg : strerror(-r));
+	else if (resp.status < 200 || resp.status > 299)
+		r = service_error(&resp, err, -EREMOTEIO, VV_CAUSE_BAD_RESPONSE, "report");
 	vv_http_resp_free(&resp);
 	return r;
 }

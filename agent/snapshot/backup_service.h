@@ -19,6 +19,7 @@
 
 #include "agent/freeze/freeze_plan.h"
 #include "agent/snapshot/snapshot.h"
+#include "base/error.h"
 
 #define VV_BSVC_PROTOCOL 1
 /* Budget of the pre-snapshot request, retries included. */
@@ -29,9 +30,9 @@
 
 struct vv_bsvc;
 
-/* -EINVAL with why for an unusable URL (or http to a non-loopback host). */
+/* -EINVAL with err filled for an unusable URL (or http to a non-loopback host). */
 int vv_bsvc_open(const char *base_url, const char *ca_file, struct vv_bsvc **out,
-		 char *why, size_t whylen);
+		 struct vv_error *err);
 void vv_bsvc_close(struct vv_bsvc *s);
 
 /* Is this URL's host a loopback address (127.0.0.0/8, ::1, localhost)? */
@@ -39,24 +40,24 @@ bool vv_url_is_loopback(const char *url);
 
 /*
  * The pre-snapshot request. 0 with *id (malloc'd) and *timeout_ms capped
- * by the service's answer when it gives one; -errno with why otherwise
+ * by the service's answer when it gives one; -errno with err otherwise
  * (-EACCES refused by the service, -EBUSY another snapshot in progress,
  * -EIO transport).
  */
 int vv_bsvc_prepare(struct vv_bsvc *s, const char *body, char **id, long *timeout_ms,
-		    char *why, size_t whylen);
+		    struct vv_error *err);
 
 /*
  * The do-snapshot request, waiting at most timeout_ms. 0 when the service
  * says "taken" (*answer: its JSON answer), -EIO/-ETIMEDOUT/-EREMOTEIO
- * with why otherwise; *http_status is the status (0 without a response).
+ * with err filled otherwise; *http_status is the status (0 without a response).
  */
 int vv_bsvc_take(struct vv_bsvc *s, const char *id, const char *body, long timeout_ms,
-		 char **answer, int *http_status, char *why, size_t whylen);
+		 char **answer, int *http_status, struct vv_error *err);
 
 /* The final report (best effort). */
 int vv_bsvc_report(struct vv_bsvc *s, const char *id, const char *report_json,
-		   char *why, size_t whylen);
+		   struct vv_error *err);
 
 /* --- request bodies (pure) -------------------------------------------- */
 

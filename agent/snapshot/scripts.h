@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/error.h"
+
 /* Bytes of a script's output kept for the report (the end of it). */
 #define VV_SCRIPT_OUTPUT_MAX 512
 
@@ -66,27 +68,27 @@ bool vv_exec_ok(const struct vv_exec_result *res);
  * symbolic link in it, naming a regular file owned by root, not
  * group/other writable, every directory on the way root-owned and not
  * group/other writable unless sticky; with executable, also executable by
- * its owner. 0, or -EPERM/-ENOENT/... with why filled.
+ * its owner. 0, or -EPERM/-ENOENT/... with err filled.
  */
-int vv_path_trusted(const char *path, bool executable, char *why, size_t whylen);
+int vv_path_trusted(const char *path, bool executable, struct vv_error *err);
 /*
  * The checks of vv_path_trusted, made on descriptors while walking the
  * absolute path from / with O_PATH|O_NOFOLLOW (a symbolic link anywhere on
  * the way is refused): returns the O_PATH descriptor of the file, for
  * vv_exec_run_fd.
  */
-int vv_script_open(const char *path, bool executable, char *why, size_t whylen);
+int vv_script_open(const char *path, bool executable, struct vv_error *err);
 /*
  * The directory part of that walk: an O_PATH descriptor of path's parent,
  * every directory to it checked; *base points at path's last component.
  */
-int vv_trusted_parent_open(const char *path, const char **base, char *why, size_t whylen);
+int vv_trusted_parent_open(const char *path, const char **base, struct vv_error *err);
 /*
  * A hook directory: every parent checked as above, the directory itself
  * root-owned, not group/other-writable (sticky or not), not a symbolic
- * link. Returns an O_RDONLY|O_DIRECTORY descriptor or -errno with why.
+ * link. Returns an O_RDONLY|O_DIRECTORY descriptor or -errno with err filled.
  */
-int vv_trusted_dir_open(const char *dir, char *why, size_t whylen);
+int vv_trusted_dir_open(const char *dir, struct vv_error *err);
 
 /* --- VMSnapshotScriptPluginConfig.json ------------------------------ */
 
@@ -102,15 +104,15 @@ struct vv_plugin_config {
 	bool fs_freeze_enabled;
 };
 
-/* Parse the JSON text. 0 or -EINVAL with why. Absent fields take defaults. */
+/* Parse the JSON text. 0 or -EINVAL with err filled. Absent fields take defaults. */
 int vv_plugin_config_parse(const char *text, struct vv_plugin_config *c,
-			   char *why, size_t whylen);
+			   struct vv_error *err);
 /*
  * Check ownership and parse. -ENOENT when the file does not exist; -EPERM
- * (refused) or -EINVAL (malformed) with why.
+ * (refused) or -EINVAL (malformed) with err filled.
  */
 int vv_plugin_config_load(const char *path, struct vv_plugin_config *c,
-			  char *why, size_t whylen);
+			  struct vv_error *err);
 void vv_plugin_config_clear(struct vv_plugin_config *c);
 
 /* --- hook directory ----------------------------------------------------- */
@@ -122,10 +124,10 @@ bool vv_hook_name_skipped(const char *name);
  * Executable regular files of dir (full paths) in name order; skipped
  * names and non-executables are left out; symbolic links are listed (and
  * refused with a reason when run). dir and its parents must pass
- * vv_trusted_dir_open. -ENOENT when dir does not exist, -EPERM... with why.
+ * vv_trusted_dir_open. -ENOENT when dir does not exist, -EPERM... with err.
  * Free with vv_strv_free.
  */
-int vv_hooks_list(const char *dir, char ***paths, size_t *n, char *why, size_t whylen);
+int vv_hooks_list(const char *dir, char ***paths, size_t *n, struct vv_error *err);
 
 void vv_strv_free(char **v);
 

@@ -39,7 +39,7 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int vv_hooks_list(const char *dir, char ***paths, size_t *np, char *why, size_t whylen)
+int vv_hooks_list(const char *dir, char ***paths, size_t *np, struct vv_error *err)
 {
 	struct dirent *de;
 	char **v = NULL;
@@ -50,15 +50,14 @@ int vv_hooks_list(const char *dir, char ***paths, size_t *np, char *why, size_t 
 	*paths = NULL;
 	*np = 0;
 	/* Whoever can write the directory or a parent chooses what root runs. */
-	fd = vv_trusted_dir_open(dir, why, whylen);
+	fd = vv_trusted_dir_open(dir, err);
 	if (fd < 0)
 		return fd;
 	d = fdopendir(fd);
 	if (!d) {
 		r = -errno;
 		close(fd);
-		snprintf(why, whylen, "%s: %s", dir, strerror(-r));
-		return r;
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "%s: %s", dir, strerror(-r));
 	}
 	while ((de = readdir(d))) {
 		char path[PATH_MAX];

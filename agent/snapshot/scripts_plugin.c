@@ -47,43 +47,41 @@ void vv_plugin_config_clear(struct vv_plugin_config *c)
 
 /*
  * The member k of o: 1 with *v set, 0 when absent or null, or -EINVAL
- * ("k must be WHAT" in why) when it is not of this type.
+ * ("k must be WHAT" in err) when it is not of this type.
  */
 static int member(struct json_object *o, const char *k, enum json_type type, const char *what,
-		  struct json_object **v, char *why, size_t wl)
+		  struct json_object **v, struct vv_error *err)
 {
 	if (!json_object_object_get_ex(o, k, v) || json_object_is_type(*v, json_type_null))
 		return 0;
 	if (!json_object_is_type(*v, type)) {
-		snprintf(why, wl, "%s must be %s", k, what);
-		return -EINVAL;
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s must be %s", k, what);
 	}
 	return 1;
 }
 
-static int get_str(struct json_object *o, const char *k, char **out, char *why, size_t wl)
+static int get_str(struct json_object *o, const char *k, char **out, struct vv_error *err)
 {
 	struct json_object *v;
 	const char *s;
 	int r;
 
 	*out = NULL;
-	r = member(o, k, json_type_string, "a string", &v, why, wl);
+	r = member(o, k, json_type_string, "a string", &v, err);
 	if (r <= 0)
 		return r;
 	s = json_object_get_string(v);
 	if (!*s)
 		return 0;
 	if (s[0] != '/') {
-		snprintf(why, wl, "%s must be an absolute path", k);
-		return -EINVAL;
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s must be an absolute path", k);
 	}
 	*out = strdup(s);
 	return *out ? 0 : -ENOMEM;
 }
 
 static int get_int(struct json_object *o, const char *k, int def, int lo, int hi,
-		   int *out, char *why, size_t wl)
+		   int *out, struct vv_error *err)
 {
 	struct json_object *v;
 	long long n;
@@ -100,23 +98,21 @@ static int get_int(struct json_object *o, const char *k, int def, int lo, int hi
 		errno = 0;
 		n = strtoll(s, &end, 10);
 		if (!*s || *end || errno) {
-			snprintf(why, wl, "%s must be a whole number", k);
-			return -EINVAL;
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s must be a whole number", k);
 		}
 	} else {
-		snprintf(why, wl, "%s must be a whole number", k);
-		return -EINVAL;
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s must be a whole number", k);
 	}
 	if (n < lo || n > hi) {
-		snprintf(why, wl, "%s must be between %d and %d", k, lo, hi);
-		return -EINVAL;
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s must be between %d and %d",
+			       k, lo, hi);
 	}
 	*out = (int)n;
 	return 0;
 }
 
 static int get_bool(struct json_object *o, const char *k, bool def, bool *out,
-		    char *why, size_t wl)
+		    struct vv_error *err)
 {
 	struct json_object *v;
 
@@ -139,11 +135,10 @@ static int get_bool(struct json_object *o, const char *k, bool def, bool *out,
 			return 0;
 		}
 	}
-	snprintf(why, wl, "%s must be true or false", k);
-	return -EINVAL;
+	return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s must be true or false", k);
 }
 
-static int get_params(struct json_object *o, const char *k, char ***out, char *why, size_t wl)
+static int get_params(struct json_object *o, const char *k, char ***out, struct vv_error *err)
 {
 	struct json_object *v;
 	size_t n, m = 0;
@@ -153,7 +148,7 @@ static int get_params(struct json_object *o, const char *k, char ***out, char *w
 	*out = calloc(1, sizeof(char *));
 	if (!*out)
 		return -ENOMEM;
-	r = member(o, k, json_type_array, "an array of strings", &v, why, wl);
+	r = member(o, k, json_type_array, "an array of strings", &v, err);
 	if (r <= 0)
 		return r;
 	n = json_object_array_length(v);
@@ -166,8 +161,7 @@ static int get_params(struct json_object *o, const char *k, char ***out, char *w
 		struct json_object *e = json_object_array_get_idx(v, i);
 
 		if (!json_object_is_type(e, json_type_string)) {
-			snprintf(why, wl, "%s must be an array of strings", k);
-			return -EINVAL;
+			return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s must be an array of strings", k);
 		}
 		/* The samples ship ["", ""]: empty entries mean "no parameter". */
 		if (!*json_object_get_string(e))
@@ -179,33 +173,30 @@ static int get_params(struct json_object *o, const char *k, char ***out, char *w
 	return 0;
 }
 
-int vv_plugin_config_parse(const char *text, struct vv_plugin_config *c, char *why, size_t wl)
+int vv_plugin_config_parse(const char *text, struct vv_plugin_config *c, struct vv_error *err)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *o = NULL, *v;
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	why[0] = '\0';
 	if (!tok)
 		return -ENOMEM;
 	o = json_tokener_parse_ex(tok, text, (int)strlen(text));
 	if (!o || json_tokener_get_error(tok) != json_tokener_success) {
-		snprintf(why, wl, "not valid JSON (%s)",
-			 json_tokener_error_desc(json_tokener_get_error(tok)));
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "not valid JSON (%s)",
+			    json_tokener_error_desc(json_tokener_get_error(tok)));
 		goto out;
 	}
 	if (!json_object_is_type(o, json_type_object)) {
-		snprintf(why, wl, "not a JSON object");
-		r = -EINVAL;
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "not a JSON object");
 		goto out;
 	}
 	if (json_object_object_get_ex(o, "pluginName", &v)) {
 		if (!json_object_is_type(v, json_type_string) ||
 		    strcmp(json_object_get_string(v), "ScriptRunner") != 0) {
-			snprintf(why, wl, "pluginName must be \"ScriptRunner\"");
-			r = -EINVAL;
+			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+				    "pluginName must be \"ScriptRunner\"");
 			goto out;
 		}
 	}
@@ -214,18 +205,18 @@ int vv_plugin_config_parse(const char *text, struct vv_plugin_config *c, char *w
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = get_str(o, "preScriptLocation", &c->pre_script, why, wl)) ||
-	    (r = get_str(o, "postScriptLocation", &c->post_script, why, wl)) ||
-	    (r = get_params(o, "preScriptParams", &c->pre_params, why, wl)) ||
-	    (r = get_params(o, "postScriptParams", &c->post_params, why, wl)) ||
+	if ((r = get_str(o, "preScriptLocation", &c->pre_script, err)) ||
+	    (r = get_str(o, "postScriptLocation", &c->post_script, err)) ||
+	    (r = get_params(o, "preScriptParams", &c->pre_params, err)) ||
+	    (r = get_params(o, "postScriptParams", &c->post_params, err)) ||
 	    (r = get_int(o, "preScriptNoOfRetries", 0, 0, PLUGIN_RETRIES_MAX,
-			 &c->pre_retries, why, wl)) ||
+			 &c->pre_retries, err)) ||
 	    (r = get_int(o, "postScriptNoOfRetries", 0, 0, PLUGIN_RETRIES_MAX,
-			 &c->post_retries, why, wl)) ||
+			 &c->post_retries, err)) ||
 	    (r = get_int(o, "timeoutInSeconds", VV_SCRIPT_TIMEOUT_DEFAULT_S, 1,
-			 VV_PLUGIN_TIMEOUT_MAX_S, &c->timeout_s, why, wl)) ||
-	    (r = get_bool(o, "continueBackupOnFailure", true, &c->continue_on_failure, why, wl)) ||
-	    (r = get_bool(o, "fsFreezeEnabled", true, &c->fs_freeze_enabled, why, wl)))
+			 VV_PLUGIN_TIMEOUT_MAX_S, &c->timeout_s, err)) ||
+	    (r = get_bool(o, "continueBackupOnFailure", true, &c->continue_on_failure, err)) ||
+	    (r = get_bool(o, "fsFreezeEnabled", true, &c->fs_freeze_enabled, err)))
 		goto out;
 	r = 0;
 out:
@@ -236,40 +227,35 @@ out:
 	return r;
 }
 
-int vv_plugin_config_load(const char *path, struct vv_plugin_config *c, char *why, size_t wl)
+int vv_plugin_config_load(const char *path, struct vv_plugin_config *c, struct vv_error *err)
 {
-	struct vv_error e = { 0 };
+	struct vv_error e = { 0 }, pe = { 0 };
 	char *buf = NULL, dir[PATH_MAX];
 	const char *base;
 	size_t len = 0;
 	int dfd, r;
 
 	memset(c, 0, sizeof(*c));
-	why[0] = '\0';
 	/* Every directory on the way checked, then the file, on descriptors. */
-	dfd = vv_trusted_parent_open(path, &base, why, wl);
-	if (dfd < 0) {
-		if (dfd == -ENOENT)
-			snprintf(why, wl, "%s does not exist", path);
-		return dfd == -ENOENT ? -ENOENT : -EPERM;
-	}
+	dfd = vv_trusted_parent_open(path, &base, err);
+	if (dfd == -ENOENT)
+		return vv_fail(err, -ENOENT, VV_CAUSE_NOT_FOUND, "%s does not exist", path);
+	if (dfd < 0)
+		return -EPERM;
 	snprintf(dir, sizeof(dir), "%.*s", base - path > 1 ? (int)(base - path - 1) : 1, path);
 	r = vv_file_read_in(dfd, dir, base, VV_RF_TRUSTED, PLUGIN_CONFIG_MAX, &buf, &len, &e);
-	if (r < 0) {
-		snprintf(why, wl, "%s", e.message);
-		if (r == -ENOENT)
-			snprintf(why, wl, "%s does not exist", path);
-		r = r == -ENOENT ? -ENOENT : r == -EFBIG ? -EINVAL : -EPERM;
+	if (r == -ENOENT) {
+		r = vv_fail(err, -ENOENT, VV_CAUSE_NOT_FOUND, "%s does not exist", path);
 		goto out;
 	}
-	r = vv_plugin_config_parse(buf, c, why, wl);
-	if (r) {
-		/* Name the file in the reason. */
-		char inner[256];
-
-		snprintf(inner, sizeof(inner), "%s", why);
-		snprintf(why, wl, "%s: %s", path, inner);
+	if (r < 0) {
+		r = vv_fail(err, r == -EFBIG ? -EINVAL : -EPERM, e.cause, "%s", e.message);
+		goto out;
 	}
+	r = vv_plugin_config_parse(buf, c, &pe);
+	/* Name the file in the reason (as much of it as ever fitted). */
+	if (r)
+		vv_fail(err, r, pe.cause, "%s: %.255s", path, pe.message);
 out:
 	free(buf);
 	close(dfd);

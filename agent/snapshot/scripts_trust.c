@@ -18,23 +18,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int refuse(char *why, size_t whylen, int err, const char *fmt, const char *path)
-{
-	snprintf(why, whylen, fmt, path);
-	return err;
-}
-
 /* A symbolic link: say so, and name the real path as the fix. */
-static int refuse_link(char *why, size_t whylen, const char *shown, const char *full)
+static int refuse_link(struct vv_error *err, const char *shown, const char *full)
 {
 	char real[PATH_MAX];
 
 	if (realpath(full, real))
-		snprintf(why, whylen, "%s is a symbolic link; name the real path %s instead",
-			 shown, real);
-	else
-		snprintf(why, whylen, "%s is a symbolic link; name the real path instead", shown);
-	return -EPERM;
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			       "%s is a symbolic link; name the real path %s instead", shown, real);
+	return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+		       "%s is a symbolic link; name the real path instead", shown);
 }
 
 /*
@@ -42,42 +35,41 @@ static int refuse_link(char *why, size_t whylen, const char *shown, const char *
  * world-writable if it is sticky (like /tmp: others cannot rename root's
  * entries), the directory holding hooks may not.
  */
-static int dir_ok(const struct stat *st, const char *dir, bool sticky_ok, char *why,
-		  size_t whylen)
+static int dir_ok(const struct stat *st, const char *dir, bool sticky_ok, struct vv_error *err)
 {
 	if (!S_ISDIR(st->st_mode))
-		return refuse(why, whylen, -ENOTDIR, "%s is not a directory", dir);
+		return vv_fail(err, -ENOTDIR, VV_CAUSE_CONFIG, "%s is not a directory", dir);
 	if (st->st_uid != 0)
-		return refuse(why, whylen, -EPERM, "directory %s is not owned by root", dir);
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG, "directory %s is not owned by root", dir);
 	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(sticky_ok && (st->st_mode & S_ISVTX)))
-		return refuse(why, whylen, -EPERM,
-			      "directory %s is writable by group or others", dir);
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
+			       "directory %s is writable by group or others", dir);
 	return 0;
 }
 
 /*
  * Walk the absolute path to its last component: each directory on the way
  * checked by dir_ok on an O_PATH|O_NOFOLLOW descriptor. Returns that of
- * the last directory (the parent of *base), or -errno with why.
+ * the last directory (the parent of *base), or -errno with err filled.
  */
 static int walk_parent(const char *path, char *buf, size_t buflen, const char **base,
-		       char *why, size_t whylen)
+		       struct vv_error *err)
 {
 	struct stat st;
 	char *p, *slash;
 	int fd, nfd, r;
 
 	if (path[0] != '/')
-		return refuse(why, whylen, -EINVAL, "%s is not an absolute path", path);
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s is not an absolute path", path);
 	if (snprintf(buf, buflen, "%s", path) >= (int)buflen)
-		return refuse(why, whylen, -ENAMETOOLONG, "%s: path too long", path);
+		return vv_fail(err, -ENAMETOOLONG, VV_CAUSE_CONFIG, "%s: path too long", path);
 	/* Trailing slashes name the same object. */
 	for (size_t n = strlen(buf); n > 1 && buf[n - 1] == '/'; n--)
 		buf[n - 1] = '\0';
 	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return refuse(why, whylen, -errno, "%s: cannot open /", path);
-	r = fstat(fd, &st) < 0 ? -errno : dir_ok(&st, "/", true, why, whylen);
+		return vv_fail(err, -errno, VV_CAUSE_SYSTEM, "%s: cannot open /", path);
+	r = fstat(fd, &st) < 0 ? -errno : dir_ok(&st, "/", true, err);
 	if (r)
 		goto fail;
 	p = buf + 1;
@@ -85,13 +77,14 @@ static int walk_parent(const char *path, char *buf, size_t buflen, const char **
 		*slash = '\0';
 		if (!*p || !strcmp(p, ".") || !strcmp(p, "..")) {
 			*slash = '/';
-			r = refuse(why, whylen, -EINVAL, "%s is not a normalised path", path);
+			r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s is not a normalised path", path);
 			goto fail;
 		}
 		nfd = openat(fd, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0) {
 			r = -errno;
-			snprintf(why, whylen, "%s: %s", buf, strerror(-r));
+			vv_fail(err, r, r == -ENOENT ? VV_CAUSE_NOT_FOUND : VV_CAUSE_SYSTEM,
+				"%s: %s", buf, strerror(-r));
 			*slash = '/';
 			goto fail;
 		}
@@ -103,18 +96,18 @@ static int walk_parent(const char *path, char *buf, size_t buflen, const char **
 			goto fail;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			r = refuse_link(why, whylen, buf, buf);
+			r = refuse_link(err, buf, buf);
 			*slash = '/';
 			goto fail;
 		}
-		r = dir_ok(&st, buf, true, why, whylen);
+		r = dir_ok(&st, buf, true, err);
 		*slash = '/';
 		if (r)
 			goto fail;
 		p = slash + 1;
 	}
 	if (!*p || !strcmp(p, ".") || !strcmp(p, "..")) {
-		r = refuse(why, whylen, -EINVAL, "%s is not a normalised path", path);
+		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG, "%s is not a normalised path", path);
 		goto fail;
 	}
 	*base = path + (p - buf);
@@ -124,45 +117,45 @@ fail:
 	return r;
 }
 
-int vv_trusted_parent_open(const char *path, const char **base, char *why, size_t whylen)
+int vv_trusted_parent_open(const char *path, const char **base, struct vv_error *err)
 {
 	char buf[PATH_MAX];
 
-	return walk_parent(path, buf, sizeof(buf), base, why, whylen);
+	return walk_parent(path, buf, sizeof(buf), base, err);
 }
 
-int vv_script_open(const char *path, bool executable, char *why, size_t whylen)
+int vv_script_open(const char *path, bool executable, struct vv_error *err)
 {
 	char buf[PATH_MAX];
 	const char *base;
 	struct stat st;
 	int dfd, fd, r;
 
-	dfd = walk_parent(path, buf, sizeof(buf), &base, why, whylen);
+	dfd = walk_parent(path, buf, sizeof(buf), &base, err);
 	if (dfd < 0)
 		return dfd;
 	fd = openat(dfd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	r = fd < 0 ? -errno : 0;
 	close(dfd);
 	if (r)
-		return refuse(why, whylen, r, r == -ENOENT ? "%s: no such file" : "%s: cannot open",
-			      path);
+		return vv_fail(err, r, r == -ENOENT ? VV_CAUSE_NOT_FOUND : VV_CAUSE_SYSTEM,
+			       r == -ENOENT ? "%s: no such file" : "%s: cannot open", path);
 	if (fstat(fd, &st) < 0) {
-		r = refuse(why, whylen, -errno, "%s: cannot stat", path);
+		r = vv_fail(err, -errno, VV_CAUSE_SYSTEM, "%s: cannot stat", path);
 		goto fail;
 	}
 	if (S_ISLNK(st.st_mode)) {
-		r = refuse_link(why, whylen, path, path);
+		r = refuse_link(err, path, path);
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode))
-		r = refuse(why, whylen, -EPERM, "%s is not a regular file", path);
+		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG, "%s is not a regular file", path);
 	else if (st.st_uid != 0)
-		r = refuse(why, whylen, -EPERM, "%s is not owned by root", path);
+		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG, "%s is not owned by root", path);
 	else if (st.st_mode & (S_IWGRP | S_IWOTH))
-		r = refuse(why, whylen, -EPERM, "%s is writable by group or others", path);
+		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG, "%s is writable by group or others", path);
 	else if (executable && !(st.st_mode & S_IXUSR))
-		r = refuse(why, whylen, -EPERM, "%s is not executable", path);
+		r = vv_fail(err, -EPERM, VV_CAUSE_CONFIG, "%s is not executable", path);
 	if (r)
 		goto fail;
 	return fd;
@@ -171,7 +164,7 @@ fail:
 	return r;
 }
 
-int vv_trusted_dir_open(const char *dir, char *why, size_t whylen)
+int vv_trusted_dir_open(const char *dir, struct vv_error *err)
 {
 	char buf[PATH_MAX];
 	const char *base;
@@ -179,8 +172,8 @@ int vv_trusted_dir_open(const char *dir, char *why, size_t whylen)
 	int dfd, fd, r;
 
 	if (!strcmp(dir, "/"))
-		return refuse(why, whylen, -EPERM, "%s cannot be a hook directory", dir);
-	dfd = walk_parent(dir, buf, sizeof(buf), &base, why, whylen);
+		return vv_fail(err, -EPERM, VV_CAUSE_CONFIG, "%s cannot be a hook directory", dir);
+	dfd = walk_parent(dir, buf, sizeof(buf), &base, err);
 	if (dfd < 0)
 		return dfd;
 	fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -190,14 +183,15 @@ int vv_trusted_dir_open(const char *dir, char *why, size_t whylen)
 		r = -ELOOP;
 	close(dfd);
 	if (r == -ELOOP)
-		return refuse_link(why, whylen, dir, dir);
+		return refuse_link(err, dir, dir);
 	if (r)
-		return refuse(why, whylen, r, r == -ENOENT ? "%s: no such directory" :
-			      "%s: cannot open directory", dir);
+		return vv_fail(err, r, r == -ENOENT ? VV_CAUSE_NOT_FOUND : VV_CAUSE_SYSTEM,
+			       r == -ENOENT ? "%s: no such directory" :
+			       "%s: cannot open directory", dir);
 	if (fstat(fd, &st) < 0)
-		r = refuse(why, whylen, -errno, "%s: cannot stat", dir);
+		r = vv_fail(err, -errno, VV_CAUSE_SYSTEM, "%s: cannot stat", dir);
 	else
-		r = dir_ok(&st, dir, false, why, whylen);
+		r = dir_ok(&st, dir, false, err);
 	if (r) {
 		close(fd);
 		return r;
@@ -205,9 +199,9 @@ int vv_trusted_dir_open(const char *dir, char *why, size_t whylen)
 	return fd;
 }
 
-int vv_path_trusted(const char *path, bool executable, char *why, size_t whylen)
+int vv_path_trusted(const char *path, bool executable, struct vv_error *err)
 {
-	int fd = vv_script_open(path, executable, why, whylen);
+	int fd = vv_script_open(path, executable, err);
 
 	if (fd < 0)
 		return fd;

@@ -172,7 +172,8 @@ static void take_with_service(struct run *rn)
 	long long now = vv_clock_ms();
 	long left = rn->fs.frozen ? (long)(rn->fs.deadline_ms - now) - VV_BSVC_TAKE_MARGIN_MS
 				     : (long)rep->timeout_s * 1000;
-	char *body = NULL, why[512] = "";
+	struct vv_error err = { 0 };
+	char *body = NULL;
 	int status = 0, r;
 
 	if (left < 1)
@@ -180,13 +181,13 @@ static void take_with_service(struct run *rn)
 	r = vv_bsvc_take_body(rn->request_id, &rn->fs.fz, rep->achieved, left, &body);
 	if (!r)
 		r = vv_bsvc_take(rn->svc, rep->snapshot_id, body, left, &rep->service_result, &status,
-				 why, sizeof(why));
+				 &err);
 	rn->snapshot_end_ms = vv_clock_ms();
 	rep->snapshot_exit = status;
 	if (r == 0)
 		rep->snapshot_ok = true;
 	else
-		rep->snapshot_error = strdup(why[0] ? why : strerror(-r));
+		rep->snapshot_error = strdup(err.message[0] ? err.message : strerror(-r));
 	free(body);
 }
 
@@ -295,22 +296,24 @@ static void fill_skipped(struct run *rn)
 static int prepare_service(struct run *rn)
 {
 	struct vv_snapshot_report *rep = rn->rep;
-	char why[512] = "", *body = NULL;
+	struct vv_error err = { 0 };
+	char *body = NULL;
 	long timeout_ms = (long)rep->timeout_s * 1000;
 	vv_key_ref_fn refs = rn->o->key_refs ? rn->o->key_refs : vv_key_refs_from_token;
 	int r;
 
-	r = vv_bsvc_open(rn->o->service_url, rn->o->ca_file, &rn->svc, why, sizeof(why));
+	r = vv_bsvc_open(rn->o->service_url, rn->o->ca_file, &rn->svc, &err);
 	if (!r)
 		r = vv_request_id(rn->request_id);
 	if (!r)
 		r = vv_bsvc_prepare_body(rn->request_id, &rn->plan, rep->requested, timeout_ms, refs,
 					 rn->o->key_refs_ctx, &body);
 	if (!r)
-		r = vv_bsvc_prepare(rn->svc, body, &rep->snapshot_id, &timeout_ms, why, sizeof(why));
+		r = vv_bsvc_prepare(rn->svc, body, &rep->snapshot_id, &timeout_ms, &err);
 	free(body);
 	if (r) {
-		vv_report_lower(rep, VV_CONS_FAILED, "backup service: %s", why[0] ? why : strerror(-r));
+		vv_report_lower(rep, VV_CONS_FAILED, "backup service: %s",
+				err.message[0] ? err.message : strerror(-r));
 		return r;
 	}
 	/* The service may shorten the freeze. */
@@ -390,13 +393,14 @@ static void freeze_take_thaw(struct run *rn, const struct vv_snap_scripts *scrip
 static void send_report(struct run *rn)
 {
 	struct vv_snapshot_report *rep = rn->rep;
-	char *json = NULL, why[512];
+	struct vv_error err = { 0 };
+	char *json = NULL;
 
 	if (!rn->svc || !rep->snapshot_id)
 		return;
 	if (vv_snapshot_report_json(rep, &json) == 0 &&
-	    vv_bsvc_report(rn->svc, rep->snapshot_id, json, why, sizeof(why)) != 0)
-		vv_report_warn(rep, "backup service did not take the report: %s", why);
+	    vv_bsvc_report(rn->svc, rep->snapshot_id, json, &err) != 0)
+		vv_report_warn(rep, "backup service did not take the report: %s", err.message);
 	free(json);
 }
 

@@ -12,7 +12,7 @@ void vv_snap_scripts_load(const struct vv_snapshot_opts *o, struct vv_snapshot_r
 			  struct vv_snap_scripts *s)
 {
 	const char *cfg = o->plugin_config ? o->plugin_config : VV_PLUGIN_CONFIG_DEFAULT;
-	char why[512];
+	struct vv_error cfg_err = { 0 }, hooks_err = { 0 };
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -24,20 +24,22 @@ void vv_snap_scripts_load(const struct vv_snapshot_opts *o, struct vv_snapshot_r
 		return;
 
 	if (*cfg) {
-		r = vv_plugin_config_load(cfg, &s->plugin, why, sizeof(why));
+		r = vv_plugin_config_load(cfg, &s->plugin, &cfg_err);
 		if (r == 0) {
 			s->have_plugin = true;
 			s->continue_on_failure = s->plugin.continue_on_failure;
 			s->freeze_enabled = s->plugin.fs_freeze_enabled;
 		} else if (r != -ENOENT) {
 			/* Azure's rule: a config error falls back to a filesystem-consistent snapshot. */
-			vv_report_lower(rep, VV_CONS_FS, "script config refused: %s", why);
+			vv_report_lower(rep, VV_CONS_FS, "script config refused: %s",
+					cfg_err.message);
 		}
 	}
 	if (o->hooks_dir && *o->hooks_dir) {
-		r = vv_hooks_list(o->hooks_dir, &s->hooks, &s->n_hooks, why, sizeof(why));
+		r = vv_hooks_list(o->hooks_dir, &s->hooks, &s->n_hooks, &hooks_err);
 		if (r && r != -ENOENT)
-			vv_report_lower(rep, VV_CONS_FS, "hook directory refused: %s", why);
+			vv_report_lower(rep, VV_CONS_FS, "hook directory refused: %s",
+					hooks_err.message);
 	}
 	if (!(s->have_plugin && s->plugin.pre_script) && !s->n_hooks &&
 	    rep->achieved == VV_CONS_APP)
@@ -103,7 +105,7 @@ static bool run_one(struct vv_snapshot_report *rep, const char *phase, const cha
 		    const char *path, char *const *params, const char *arg, int timeout_s,
 		    int retries, bool *ran)
 {
-	char why[512], env_phase[32];
+	char env_phase[32];
 	char *env[] = { env_phase, NULL };
 	char **argv;
 	size_t np = 0;
@@ -124,12 +126,13 @@ static bool run_one(struct vv_snapshot_report *rep, const char *phase, const cha
 	if (arg)
 		argv[1 + np] = (char *)arg;
 	for (int a = 0; a <= retries; a++) {
-		int fd = vv_script_open(path, true, why, sizeof(why)), r;
+		struct vv_error err = { 0 };
+		int fd = vv_script_open(path, true, &err), r;
 
 		if (fd < 0) {
 			sc->refused = true;
 			free(sc->error);
-			sc->error = strdup(why);
+			sc->error = strdup(err.message);
 			break;
 		}
 		r = vv_exec_run_fd(fd, argv, env, (long)timeout_s * 1000, &sc->ex);

@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char body[] = "{\"request_id\":\"0123456789abcdef0123456789abcdef\"}";
 	struct vv_bsvc *s = NULL;
-	char why[512], *id = NULL, *answer = NULL;
+	struct vv_error why = { 0 };
+	char *id = NULL, *answer = NULL;
 	long timeout_ms = 60000;
 	int status = 0;
 	bool sent_null = memmem(data, size, "(null)", 6) != NULL;
@@ -34,18 +35,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_http_reset();
 	for (size_t i = 0; i < p.n; i++)
 		fz_http_push(FZ_SERVICE, p.part[i], p.len[i]);
-	if (vv_bsvc_open("http://127.0.0.1:8080/", NULL, &s, why, sizeof(why)) < 0)
+	if (vv_bsvc_open("http://127.0.0.1:8080/", NULL, &s, &why) < 0)
 		abort();
-	why[0] = '\0';
-	if (vv_bsvc_prepare(s, body, &id, &timeout_ms, why, sizeof(why)) == 0) {
-		vv_bsvc_take(s, id, body, timeout_ms, &answer, &status, why, sizeof(why));
+	why.message[0] = '\0';
+	if (vv_bsvc_prepare(s, body, &id, &timeout_ms, &why) == 0) {
+		vv_bsvc_take(s, id, body, timeout_ms, &answer, &status, &why);
 		/* glibc prints a NULL %s as "(null)": the message shows it
 		 * (unless the service itself sent that text). */
-		if (strstr(why, "(null)") && !sent_null)
+		if (strstr(why.message, "(null)") && !sent_null)
 			abort();
-		vv_bsvc_report(s, id, "{\"status\":\"ok\"}", why, sizeof(why));
+		vv_bsvc_report(s, id, "{\"status\":\"ok\"}", &why);
 	}
-	if (strstr(why, "(null)") && !sent_null)
+	if (strstr(why.message, "(null)") && !sent_null)
 		abort();
 	free(id);
 	free(answer);

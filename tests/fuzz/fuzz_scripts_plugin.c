@@ -16,11 +16,12 @@ FZ_INIT_QUIET()
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = fz_strndup(data, size), why[512];
+	struct vv_error why = { 0 };
+	char *text = fz_strndup(data, size);
 	struct vv_plugin_config c;
 
 	memset(&c, 0, sizeof(c));
-	vv_plugin_config_parse(text, &c, why, sizeof(why));
+	vv_plugin_config_parse(text, &c, &why);
 	vv_plugin_config_clear(&c);
 	free(text);
 	return 0;

@@ -41,7 +41,7 @@ static int teardown(void **state)
 static void test_plugin_parse_full(void **state)
 {
 	struct vv_plugin_config c;
-	char why[256];
+	struct vv_error why = { 0 };
 
 	(void)state;
 	assert_int_equal(vv_plugin_config_parse(
@@ -50,7 +50,7 @@ static void test_plugin_parse_full(void **state)
 		"\"postScriptParams\":[\"\",\"\"],\"preScriptNoOfRetries\":2,"
 		"\"postScriptNoOfRetries\":\"1\",\"timeoutInSeconds\":45,"
 		"\"continueBackupOnFailure\":false,\"fsFreezeEnabled\":\"false\"}",
-		&c, why, sizeof(why)), 0);
+		&c, &why), 0);
 	assert_string_equal(c.pre_script, "/etc/azure/pre.sh");
 	assert_string_equal(c.post_script, "/etc/azure/post.sh");
 	/* Empty parameters (the shipped sample has ["", ""]) are dropped. */
@@ -69,10 +69,10 @@ static void test_plugin_parse_full(void **state)
 static void test_plugin_parse_defaults_and_errors(void **state)
 {
 	struct vv_plugin_config c;
-	char why[256];
+	struct vv_error why = { 0 };
 
 	(void)state;
-	assert_int_equal(vv_plugin_config_parse("{}", &c, why, sizeof(why)), 0);
+	assert_int_equal(vv_plugin_config_parse("{}", &c, &why), 0);
 	assert_null(c.pre_script);
 	assert_int_equal(c.timeout_s, VV_SCRIPT_TIMEOUT_DEFAULT_S);
 	assert_true(c.continue_on_failure);
@@ -80,58 +80,56 @@ static void test_plugin_parse_defaults_and_errors(void **state)
 	assert_int_equal(c.pre_retries, 0);
 	vv_plugin_config_clear(&c);
 
-	assert_int_equal(vv_plugin_config_parse("{\"preScriptLocation\":\"\"}", &c, why, sizeof(why)), 0);
+	assert_int_equal(vv_plugin_config_parse("{\"preScriptLocation\":\"\"}", &c, &why), 0);
 	assert_null(c.pre_script);
 	vv_plugin_config_clear(&c);
 
-	assert_int_equal(vv_plugin_config_parse("{\"pluginName\":\"Other\"}", &c, why, sizeof(why)),
+	assert_int_equal(vv_plugin_config_parse("{\"pluginName\":\"Other\"}", &c, &why),
 			 -EINVAL);
-	assert_non_null(strstr(why, "pluginName"));
-	assert_int_equal(vv_plugin_config_parse("{\"timeoutInSeconds\":0}", &c, why, sizeof(why)),
+	assert_non_null(strstr(why.message, "pluginName"));
+	assert_int_equal(vv_plugin_config_parse("{\"timeoutInSeconds\":0}", &c, &why),
 			 -EINVAL);
-	assert_non_null(strstr(why, "timeoutInSeconds"));
-	assert_int_equal(vv_plugin_config_parse("{\"timeoutInSeconds\":99999}", &c, why, sizeof(why)),
+	assert_non_null(strstr(why.message, "timeoutInSeconds"));
+	assert_int_equal(vv_plugin_config_parse("{\"timeoutInSeconds\":99999}", &c, &why),
 			 -EINVAL);
-	assert_int_equal(vv_plugin_config_parse("{\"preScriptLocation\":\"relative.sh\"}", &c, why,
-						sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "absolute"));
-	assert_int_equal(vv_plugin_config_parse("{\"preScriptParams\":\"x\"}", &c, why, sizeof(why)),
+	assert_int_equal(vv_plugin_config_parse("{\"preScriptLocation\":\"relative.sh\"}", &c, &why), -EINVAL);
+	assert_non_null(strstr(why.message, "absolute"));
+	assert_int_equal(vv_plugin_config_parse("{\"preScriptParams\":\"x\"}", &c, &why),
 			 -EINVAL);
-	assert_int_equal(vv_plugin_config_parse("{\"continueBackupOnFailure\":\"maybe\"}", &c, why,
-						sizeof(why)), -EINVAL);
-	assert_int_equal(vv_plugin_config_parse("{\"preScriptNoOfRetries\":\"two\"}", &c, why,
-						sizeof(why)), -EINVAL);
-	assert_int_equal(vv_plugin_config_parse("{not json", &c, why, sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "JSON"));
-	assert_int_equal(vv_plugin_config_parse("[1,2]", &c, why, sizeof(why)), -EINVAL);
+	assert_int_equal(vv_plugin_config_parse("{\"continueBackupOnFailure\":\"maybe\"}", &c, &why), -EINVAL);
+	assert_int_equal(vv_plugin_config_parse("{\"preScriptNoOfRetries\":\"two\"}", &c, &why), -EINVAL);
+	assert_int_equal(vv_plugin_config_parse("{not json", &c, &why), -EINVAL);
+	assert_non_null(strstr(why.message, "JSON"));
+	assert_int_equal(vv_plugin_config_parse("[1,2]", &c, &why), -EINVAL);
 }
 
 static void test_trust(void **state)
 {
 	struct fx *f = *state;
-	char path[128], sub[128], why[512];
+	struct vv_error why = { 0 };
+	char path[128], sub[128];
 
 	snap_write(f->dir, "ok.sh", 0700, "#!/bin/sh\nexit 0\n");
 	snprintf(path, sizeof(path), "%s/ok.sh", f->dir);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), 0);
+	assert_int_equal(vv_path_trusted(path, true, &why), 0);
 
 	/* Group/other writable file. */
 	assert_int_equal(chmod(path, 0722), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "writable by group or others"));
+	assert_int_equal(vv_path_trusted(path, true, &why), -EPERM);
+	assert_non_null(strstr(why.message, "writable by group or others"));
 	/* Readable by others is fine (only writing matters). */
 	assert_int_equal(chmod(path, 0755), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), 0);
+	assert_int_equal(vv_path_trusted(path, true, &why), 0);
 	/* Not executable. */
 	assert_int_equal(chmod(path, 0600), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "not executable"));
-	assert_int_equal(vv_path_trusted(path, false, why, sizeof(why)), 0);
+	assert_int_equal(vv_path_trusted(path, true, &why), -EPERM);
+	assert_non_null(strstr(why.message, "not executable"));
+	assert_int_equal(vv_path_trusted(path, false, &why), 0);
 	/* Not owned by root. */
 	assert_int_equal(chmod(path, 0700), 0);
 	assert_int_equal(chown(path, 1000, 1000), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "not owned by root"));
+	assert_int_equal(vv_path_trusted(path, true, &why), -EPERM);
+	assert_non_null(strstr(why.message, "not owned by root"));
 	assert_int_equal(chown(path, 0, 0), 0);
 
 	/* A directory on the way writable by others, not sticky. */
@@ -139,66 +137,67 @@ static void test_trust(void **state)
 	snprintf(sub, sizeof(sub), "%s/open", f->dir);
 	snprintf(path, sizeof(path), "%s/open/s.sh", f->dir);
 	assert_int_equal(chmod(sub, 0777), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "directory"));
+	assert_int_equal(vv_path_trusted(path, true, &why), -EPERM);
+	assert_non_null(strstr(why.message, "directory"));
 	/* Sticky like /tmp: acceptable, the file itself is root's. */
 	assert_int_equal(chmod(sub, 01777), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), 0);
+	assert_int_equal(vv_path_trusted(path, true, &why), 0);
 	/* Directory owned by someone else. */
 	assert_int_equal(chmod(sub, 0755), 0);
 	assert_int_equal(chown(sub, 1000, 1000), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), -EPERM);
+	assert_int_equal(vv_path_trusted(path, true, &why), -EPERM);
 	assert_int_equal(chown(sub, 0, 0), 0);
 
 	/* A symlink is refused, naming the real path, even to a good script. */
 	snprintf(sub, sizeof(sub), "%s/link.sh", f->dir);
 	assert_int_equal(symlink(path, sub), 0);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), 0);
-	assert_int_equal(vv_path_trusted(sub, true, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "symbolic link"));
-	assert_non_null(strstr(why, path));
+	assert_int_equal(vv_path_trusted(path, true, &why), 0);
+	assert_int_equal(vv_path_trusted(sub, true, &why), -EPERM);
+	assert_non_null(strstr(why.message, "symbolic link"));
+	assert_non_null(strstr(why.message, path));
 	/* ... and so is one on the way (a directory link) */
 	snprintf(sub, sizeof(sub), "%s/dirlink", f->dir);
 	assert_int_equal(symlink("open", sub), 0);
 	snprintf(sub, sizeof(sub), "%s/dirlink/s.sh", f->dir);
-	assert_int_equal(vv_path_trusted(sub, true, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "symbolic link"));
+	assert_int_equal(vv_path_trusted(sub, true, &why), -EPERM);
+	assert_non_null(strstr(why.message, "symbolic link"));
 	/* relative paths are not walked */
-	assert_int_equal(vv_path_trusted("s.sh", true, why, sizeof(why)), -EINVAL);
+	assert_int_equal(vv_path_trusted("s.sh", true, &why), -EINVAL);
 
 	/* Missing file, and a directory instead of a file. */
 	snprintf(path, sizeof(path), "%s/missing.sh", f->dir);
-	assert_int_equal(vv_path_trusted(path, true, why, sizeof(why)), -ENOENT);
-	assert_int_equal(vv_path_trusted(f->dir, false, why, sizeof(why)), -EPERM);
+	assert_int_equal(vv_path_trusted(path, true, &why), -ENOENT);
+	assert_int_equal(vv_path_trusted(f->dir, false, &why), -EPERM);
 }
 
 static void test_plugin_load(void **state)
 {
 	struct fx *f = *state;
 	struct vv_plugin_config c;
-	char path[128], why[512];
+	struct vv_error why = { 0 };
+	char path[128];
 
 	snprintf(path, sizeof(path), "%s/VMSnapshotScriptPluginConfig.json", f->dir);
-	assert_int_equal(vv_plugin_config_load(path, &c, why, sizeof(why)), -ENOENT);
+	assert_int_equal(vv_plugin_config_load(path, &c, &why), -ENOENT);
 
 	snap_write(f->dir, "VMSnapshotScriptPluginConfig.json", 0600,
 		   "{\"pluginName\":\"ScriptRunner\",\"preScriptLocation\":\"/x/pre.sh\","
 		   "\"timeoutInSeconds\":30}");
-	assert_int_equal(vv_plugin_config_load(path, &c, why, sizeof(why)), 0);
+	assert_int_equal(vv_plugin_config_load(path, &c, &why), 0);
 	assert_string_equal(c.pre_script, "/x/pre.sh");
 	vv_plugin_config_clear(&c);
 
 	/* World-writable config: refused with the reason. */
 	assert_int_equal(chmod(path, 0666), 0);
-	assert_int_equal(vv_plugin_config_load(path, &c, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "writable by group or others"));
+	assert_int_equal(vv_plugin_config_load(path, &c, &why), -EPERM);
+	assert_non_null(strstr(why.message, "writable by group or others"));
 	assert_int_equal(chmod(path, 0600), 0);
 
 	/* Malformed: the file is named in the reason. */
 	snap_write(f->dir, "VMSnapshotScriptPluginConfig.json", 0600, "{\"timeoutInSeconds\":-1}");
-	assert_int_equal(vv_plugin_config_load(path, &c, why, sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "VMSnapshotScriptPluginConfig.json"));
-	assert_non_null(strstr(why, "timeoutInSeconds"));
+	assert_int_equal(vv_plugin_config_load(path, &c, &why), -EINVAL);
+	assert_non_null(strstr(why.message, "VMSnapshotScriptPluginConfig.json"));
+	assert_non_null(strstr(why.message, "timeoutInSeconds"));
 }
 
 static void test_hook_names(void **state)
@@ -223,7 +222,8 @@ static void test_hook_list(void **state)
 {
 	struct fx *f = *state;
 	char dir[128];
-	char why[512], link[160];
+	struct vv_error why = { 0 };
+	char link[160];
 	char **v;
 	size_t n;
 
@@ -238,7 +238,7 @@ static void test_hook_list(void **state)
 	snap_write(f->dir, "hooks/.hidden", 0755, "#!/bin/sh\n");
 	snap_mkdirs(f->dir, "hooks/80-dir");
 	snprintf(dir, sizeof(dir), "%s/hooks", f->dir);
-	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), 0);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, &why), 0);
 	assert_int_equal(n, 3);
 	/* C collation: digits before upper case. */
 	assert_non_null(strstr(v[0], "/10-a"));
@@ -249,33 +249,34 @@ static void test_hook_list(void **state)
 
 	/* The directory is checked like the scripts: writable, foreign, a link. */
 	assert_int_equal(chmod(dir, 0777), 0);
-	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "writable by group or others"));
+	assert_int_equal(vv_hooks_list(dir, &v, &n, &why), -EPERM);
+	assert_non_null(strstr(why.message, "writable by group or others"));
 	/* sticky does not help the hook directory itself */
 	assert_int_equal(chmod(dir, 01777), 0);
-	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, &why), -EPERM);
 	assert_int_equal(chmod(dir, 0755), 0);
 	assert_int_equal(chown(dir, 1000, 1000), 0);
-	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, &why), -EPERM);
 	assert_int_equal(chown(dir, 0, 0), 0);
 	snprintf(link, sizeof(link), "%s/hooklink", f->dir);
 	assert_int_equal(symlink(dir, link), 0);
-	assert_int_equal(vv_hooks_list(link, &v, &n, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "symbolic link"));
+	assert_int_equal(vv_hooks_list(link, &v, &n, &why), -EPERM);
+	assert_non_null(strstr(why.message, "symbolic link"));
 	/* a parent writable by others */
 	assert_int_equal(chmod(f->dir, 0777), 0);
-	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -EPERM);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, &why), -EPERM);
 	assert_int_equal(chmod(f->dir, 0700), 0);
 
 	snprintf(dir, sizeof(dir), "%s/none", f->dir);
-	assert_int_equal(vv_hooks_list(dir, &v, &n, why, sizeof(why)), -ENOENT);
+	assert_int_equal(vv_hooks_list(dir, &v, &n, &why), -ENOENT);
 }
 
 /* What runs is the file that was checked, not what its path names later. */
 static void test_exec_runs_checked_fd(void **state)
 {
 	struct fx *f = *state;
-	char path[128], other[128], why[512];
+	struct vv_error why = { 0 };
+	char path[128], other[128];
 	char *argv[] = { path, NULL };
 	struct vv_exec_result r;
 	int fd;
@@ -284,7 +285,7 @@ static void test_exec_runs_checked_fd(void **state)
 	snap_write(f->dir, "evil.sh", 0700, "#!/bin/sh\necho swapped\n");
 	snprintf(path, sizeof(path), "%s/x.sh", f->dir);
 	snprintf(other, sizeof(other), "%s/evil.sh", f->dir);
-	fd = vv_script_open(path, true, why, sizeof(why));
+	fd = vv_script_open(path, true, &why);
 	assert_true(fd >= 0);
 	/* swapped after the check */
 	assert_int_equal(rename(other, path), 0);
@@ -294,10 +295,10 @@ static void test_exec_runs_checked_fd(void **state)
 	assert_non_null(strstr(r.output, "checked"));
 	assert_null(strstr(r.output, "swapped"));
 	/* a binary runs from its descriptor too */
-	fd = vv_script_open("/bin/true", true, why, sizeof(why));
+	fd = vv_script_open("/bin/true", true, &why);
 	if (fd == -EPERM) {	/* merged /usr: /bin is a link, refused as such */
-		assert_non_null(strstr(why, "symbolic link"));
-		fd = vv_script_open("/usr/bin/true", true, why, sizeof(why));
+		assert_non_null(strstr(why.message, "symbolic link"));
+		fd = vv_script_open("/usr/bin/true", true, &why);
 	}
 	assert_true(fd >= 0);
 	assert_int_equal(vv_exec_run_fd(fd, argv, NULL, 5000, &r), 0);

@@ -338,23 +338,24 @@ static void test_service_shortens_timeout(void **state)
 static void test_second_prepare_while_busy(void **state)
 {
 	struct fx *f = *state;
-	char why[256], *id = NULL, *id2 = NULL, *body;
+	struct vv_error why = { 0 };
+	char *id = NULL, *id2 = NULL, *body;
 	struct vv_bsvc *s;
 	long t = 10000;
 
 	start_fake(f, NULL);
-	assert_int_equal(vv_bsvc_open(f->url, NULL, &s, why, sizeof(why)), 0);
+	assert_int_equal(vv_bsvc_open(f->url, NULL, &s, &why), 0);
 	body = strdup("{\"protocol\":1,\"request_id\":\"aaaa\",\"filesystems\":[]}");
-	assert_int_equal(vv_bsvc_prepare(s, body, &id, &t, why, sizeof(why)), 0);
+	assert_int_equal(vv_bsvc_prepare(s, body, &id, &t, &why), 0);
 	/* The same request again (a retry): the same snapshot. */
-	assert_int_equal(vv_bsvc_prepare(s, body, &id2, &t, why, sizeof(why)), 0);
+	assert_int_equal(vv_bsvc_prepare(s, body, &id2, &t, &why), 0);
 	assert_string_equal(id, id2);
 	free(id2);
 	free(body);
 	/* Another request while that one is open: 409. */
 	body = strdup("{\"protocol\":1,\"request_id\":\"bbbb\",\"filesystems\":[]}");
-	assert_int_equal(vv_bsvc_prepare(s, body, &id2, &t, why, sizeof(why)), -EBUSY);
-	assert_non_null(strstr(why, "409"));
+	assert_int_equal(vv_bsvc_prepare(s, body, &id2, &t, &why), -EBUSY);
+	assert_non_null(strstr(why.message, "409"));
 	free(body);
 	free(id);
 	vv_bsvc_close(s);
@@ -363,7 +364,7 @@ static void test_second_prepare_while_busy(void **state)
 static void test_url_rules(void **state)
 {
 	struct vv_bsvc *s = NULL;
-	char why[256];
+	struct vv_error why = { 0 };
 
 	(void)state;
 	assert_true(vv_url_is_loopback("http://127.0.0.1:8480/"));
@@ -373,10 +374,10 @@ static void test_url_rules(void **state)
 	assert_false(vv_url_is_loopback("http://10.0.0.1/"));
 	assert_false(vv_url_is_loopback("http://example.com/"));
 	assert_false(vv_url_is_loopback("http://127.0.0.1.example.com/"));
-	assert_int_equal(vv_bsvc_open("http://example.com/", NULL, &s, why, sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "loopback"));
-	assert_int_equal(vv_bsvc_open("ftp://127.0.0.1/", NULL, &s, why, sizeof(why)), -EINVAL);
-	assert_int_equal(vv_bsvc_open("https://backup.example.com/", NULL, &s, why, sizeof(why)), 0);
+	assert_int_equal(vv_bsvc_open("http://example.com/", NULL, &s, &why), -EINVAL);
+	assert_non_null(strstr(why.message, "loopback"));
+	assert_int_equal(vv_bsvc_open("ftp://127.0.0.1/", NULL, &s, &why), -EINVAL);
+	assert_int_equal(vv_bsvc_open("https://backup.example.com/", NULL, &s, &why), 0);
 	vv_bsvc_close(s);
 }
 

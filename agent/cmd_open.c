@@ -25,7 +25,7 @@ static long long now_ms(void)
 
 static void print_volume(const struct vv_vol *v, bool check)
 {
-	const char *what;
+	char line[1024];
 
 	if (v->undescribed) {
 		printf("%s: undescribed %s volume on %s (uuid %s): not opened; `vaultvol status` "
@@ -44,21 +44,12 @@ static void print_volume(const struct vv_vol *v, bool check)
 			fprintf(stderr, "%s:   remedy: %s\n", v->conf.name, v->error.remedy);
 		return;
 	}
-	if (check)
-		what = "key verified";
-	else if (v->state == VV_VS_MOUNTED)
-		what = v->changed ? "mounted on" : "already mounted on";
-	else
-		what = v->changed ? "opened as" : "already open as";
 	if (v->reformat_skip) {
 		fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
 		return;
 	}
-	printf("%s: %s %s (%s %s%s%s%s%s)\n", v->conf.name, what,
-	       check ? "" : v->state == VV_VS_MOUNTED ? v->mounted_on : v->top,
-	       vv_vol_type_str(v->type), v->device ? v->device : "?",
-	       v->key_source ? ", key " : "", v->key_source ? v->key_source : "",
-	       v->key_version ? " " : "", v->key_version ? v->key_version : "");
+	vv_open_vol_describe(v, check, line, sizeof(line));
+	printf("%s: %s\n", v->conf.name, line);
 	if (v->reencrypt_pct >= 0)
 		printf("%s: encryption in progress, %d%%\n", v->conf.name, v->reencrypt_pct);
 	if (v->warning[0])

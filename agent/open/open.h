@@ -244,6 +244,12 @@ struct json_object *vv_open_vol_json(const struct vv_vol *v);
  * when vv_log_journal() says the journal is the log.
  */
 void vv_open_vol_log(const struct vv_vol *v, bool check);
+/*
+ * The line `open` prints for a volume that opened, after "NAME: ", e.g.
+ * "mounted on /data (LUKS2 /dev/sdc, key keyvault REF)"; the plain output
+ * and the journal entry both use it.
+ */
+void vv_open_vol_describe(const struct vv_vol *v, bool check, char *buf, size_t len);
 
 /*
  * Fill what only a run knows (key source and version, last error, warning)

@@ -6,13 +6,34 @@
  * VAULTVOL_VOLUME=app` or `MESSAGE_ID=<volume failed>` finds it. Used
  * instead of the plain per-volume lines when the journal is our log.
  */
+#include <stdio.h>
+
 #include "agent/open/open.h"
 #include "base/log.h"
+
+/* What `open` says of a volume that opened (or whose key was verified). */
+void vv_open_vol_describe(const struct vv_vol *v, bool check, char *buf, size_t len)
+{
+	const char *what;
+
+	if (check)
+		what = "key verified";
+	else if (v->state == VV_VS_MOUNTED)
+		what = v->changed ? "mounted on" : "already mounted on";
+	else
+		what = v->changed ? "opened as" : "already open as";
+	snprintf(buf, len, "%s %s (%s %s%s%s%s%s)", what,
+		 check ? "" : v->state == VV_VS_MOUNTED ? v->mounted_on : v->top,
+		 vv_vol_type_str(v->type), v->device ? v->device : "?",
+		 v->key_source ? ", key " : "", v->key_source ? v->key_source : "",
+		 v->key_version ? " " : "", v->key_version ? v->key_version : "");
+}
 
 void vv_open_vol_log(const struct vv_vol *v, bool check)
 {
 	struct vv_log_fields f = { .volume = v->conf.name, .key_ref = v->conf.key };
 	const char *name = v->conf.name;
+	char line[1024];
 
 	if (v->undescribed) {
 		vv_log_with(VV_LOG_WARN, &f, "%s: undescribed %s volume on %s (uuid %s): not "
@@ -35,17 +56,8 @@ void vv_open_vol_log(const struct vv_vol *v, bool check)
 	}
 	if (v->reformat_skip)
 		return;	/* its warning said it all */
-	if (check) {
-		vv_log_with(VV_LOG_INFO, &f, "%s: key verified (%s %s)", name,
-			    vv_vol_type_str(v->type), v->device ? v->device : "?");
-		return;
-	}
-	f.message_id = VV_MSGID_VOLUME_OPENED;
-	vv_log_with(VV_LOG_INFO, &f, "%s: %s %s (%s %s%s%s%s%s)", name,
-		    v->state == VV_VS_MOUNTED ? (v->changed ? "mounted on" : "already mounted on") :
-		    (v->changed ? "opened as" : "already open as"),
-		    v->state == VV_VS_MOUNTED ? v->mounted_on : v->top,
-		    vv_vol_type_str(v->type), v->device ? v->device : "?",
-		    v->key_source ? ", key " : "", v->key_source ? v->key_source : "",
-		    v->key_version ? " " : "", v->key_version ? v->key_version : "");
+	vv_open_vol_describe(v, check, line, sizeof(line));
+	if (!check)
+		f.message_id = VV_MSGID_VOLUME_OPENED;
+	vv_log_with(VV_LOG_INFO, &f, "%s: %s", name, line);
 }

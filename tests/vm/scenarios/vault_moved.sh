@@ -136,7 +136,8 @@ step fakes-start open_fakes_start $VAULT_ARGS
 step os-mounted os_mount
 step kv-restore env CA_FILE=/etc/vaultvol/ca.pem IMDS_URL=$FAKE_IMDS_URL python3 -S /vv/tests/vm/kvbackup.py \
 	restore $NEW /os/kvbackup.json
-step restored-same-version sh -c "fakectl dump | grep -q '$ADE_VER'"
+fakectl dump >/tmp/dump.json
+step restored-same-version grep -q "$ADE_VER" /tmp/dump.json
 for d in vda vdb vdd; do dev_sha /dev/$d; done >/tmp/before.sha
 
 # origvault is unreachable from region B (its name does not resolve here).
@@ -147,6 +148,7 @@ cat /tmp/open-a.out
 step a-fails sh -c '! grep -qx "exit 0" /tmp/open-a.out'
 step a-tok-moved-line grep -q "tokvol.*moved = $ORIG https://NEW-VAULT" /tmp/open-a.out
 step a-ade-moved-line grep -q "adevol.*moved = $ORIG https://NEW-VAULT" /tmp/open-a.out
+step a-remedy-moved grep -q "tokvol: *remedy: if $ORIG is gone .*add 'moved = $ORIG https://NEW-VAULT'" /tmp/open-a.out
 step a-nothing-mounted sh -c '! grep -q " /data/" /proc/mounts'
 for d in vda vdb vdd; do dev_sha /dev/$d; done >/tmp/after.sha
 step a-no-byte-changed cmp /tmp/before.sha /tmp/after.sha
@@ -178,4 +180,13 @@ step b-status-resolved grep -q "\"key_version\": *\"$NEW/secrets/tokvol/" /tmp/s
 step b-status-ade-resolved grep -q "\"key_version\": *\"$NEW/secrets/adesecret/$ADE_VER\"" /tmp/status.json
 step b-blank-untouched test "$(dev_sha /dev/vda)" = "$(sed -n 1p /tmp/before.sha)"
 step close-all vaultvol close --all
+
+# A KEK that was not restored into newvault: the error names it and newvault.
+fakectl delete vault=secondary kind=key name=kek >/dev/null
+vaultvol open tokvol >/tmp/open-c.out 2>&1
+echo "exit $?" >>/tmp/open-c.out
+cat /tmp/open-c.out
+step c-fails sh -c '! grep -qx "exit 0" /tmp/open-c.out'
+step c-names-kek-and-new grep -q "tokvol.*/keys/kek.*$NEW" /tmp/open-c.out
+step c-remedy-restore grep -q "tokvol: *remedy: the key kek was not restored into $NEW: restore it there" /tmp/open-c.out
 GUEST

@@ -408,7 +408,8 @@ int vv_kek_check(struct vv_vault *v, const char *kek_ref, struct vv_key_info **o
 			     ki->kid, (long long)ki->nbf);
 		r = -EKEYEXPIRED;
 	}
-	if (r == 0 && out) {
+	/* What was read, also when unfit: callers report more than the refusal. */
+	if (out) {
 		*out = ki;
 		ki = NULL;
 	}

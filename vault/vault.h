@@ -199,9 +199,10 @@ int vv_key_get(struct vv_vault *v, const char *kek_ref,
 /*
  * Is a remote KEK fit to wrap a new key: RSA or RSA-HSM of 2048, 3072 or
  * 4096 bits (what Azure Disk Encryption accepts, and no weaker), enabled,
- * its nbf past and its exp ahead? One key GET. 0 with *out (may be NULL)
- * the key's description, else -errno with err saying why: CONFIG (type or
- * size), DISABLED, EXPIRED (also not yet valid), or the vault's cause.
+ * its nbf past and its exp ahead? One key GET. 0, else -errno with err
+ * saying why: CONFIG (type or size), DISABLED, EXPIRED (also not yet
+ * valid), or the vault's cause. *out (may be NULL) gets the key's
+ * description whenever it was read, fit or not (NULL otherwise).
  */
 int vv_kek_check(struct vv_vault *v, const char *kek_ref, struct vv_key_info **out,
 		 struct vv_error *err);

@@ -448,6 +448,11 @@ static int cross_check(struct vv_handler_request *req, struct vv_error *err)
 	if (req->kek_url && req->op != VV_HOP_PROVISION && req->op != VV_HOP_ROTATE)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "publicSettings.kekUrl applies to provision and rotate only");
+	if (req->require_purge_protection && req->op != VV_HOP_PROVISION &&
+	    req->op != VV_HOP_ROTATE)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.requirePurgeProtection applies to provision and "
+			       "rotate only");
 	if ((req->timeout_s || req->service_url || req->fs_consistent) &&
 	    req->op != VV_HOP_SNAPSHOT)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,

@@ -441,6 +441,34 @@ static void test_cli_show(void **state)
 	assert_non_null(strstr(err_text, "expired"));
 	assert_null(strstr(err_text, "cli-passphrase-value"));
 	free(err_text);
+	/* the vault's recovery level and what it means */
+	assert_non_null(strstr(out, "recovery:     Recoverable+Purgeable, 90 days "
+			       "(NOT purge-protected)"));
+	assert_null(strstr(out, "KEK recovery:"));	/* not wrapped */
+	free(out);
+
+	/* wrapped by the vault KEK: its level too (one key GET); JSON fields */
+	out = CTL("-f id put_bek name=cliw key=cli-passphrase-value kek=kek", F.dir);
+	assert_non_null(out);
+	free(out);
+	out = CTL("vault_settings recovery_level=Recoverable recoverable_days=30", F.dir);
+	assert_non_null(out);
+	free(out);
+	out = kt_capture("%s --vault %s --imds %s --ca-file %s key show cliw 2>%s", F.bin, F.kv,
+			 F.imds, F.ca, errpath);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "recovery:     Recoverable, 30 days (purge-protected)"));
+	assert_non_null(strstr(out, "KEK recovery: Recoverable, 30 days (purge-protected)"));
+	free(out);
+	out = kt_capture("%s --json --vault %s --imds %s --ca-file %s key show cliw 2>%s", F.bin,
+			 F.kv, F.imds, F.ca, errpath);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "\"recovery_level\":\"Recoverable\",\"recoverable_days\":30,"
+			       "\"purge_protected\":true,\"kek_recovery_level\":\"Recoverable\","
+			       "\"kek_purge_protected\":true"));
+	free(out);
+	out = CTL("vault_settings recovery_level=Recoverable+Purgeable", F.dir);
+	assert_non_null(out);
 	free(out);
 }
 

@@ -568,6 +568,60 @@ static void test_adopt_guards(void **state)
 		fail_msg("adopt: %s", err.message);
 }
 
+/* The command line: --require-purge-protection and [vault] require_purge_protection. */
+static void test_cli_require_purge_protection(void **state)
+{
+	struct prov_fx *f = *state;
+	unsigned char h1[32], h2[32];
+	char kid[512], self[600], bin[700], conf[600], errp[600], common[4200], *err_text;
+	ssize_t n;
+
+	put_key("kek1", kid, sizeof(kid));
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(bin, sizeof(bin), "%s/vaultvol", self);
+	snprintf(conf, sizeof(conf), "%s/vaultvol.conf", f->dir);
+	snprintf(errp, sizeof(errp), "%s/cli.err", f->dir);
+	snprintf(common, sizeof(common), "%s --config %s --state-dir %s --vault %s --imds %s "
+		 "--ca-file %s provision %s --secret data1 --kek %s --format-only "
+		 "--recovery secret --recovery-iterations 4 --recovery-memory 8192",
+		 bin, conf, f->state, F.kv_url, F.imds_url, F.ca, f->img, kid);
+	prov_sha256_file(f->img, h1);
+
+	/* the option */
+	assert_int_equal(kt_sh("umask 077 && printf '[vault]\\n' >%s", conf), 0);
+	assert_int_equal(kt_sh("%s --require-purge-protection >/dev/null 2>%s", common, errp), 1);
+	err_text = kt_read(errp, NULL);
+	assert_non_null(err_text);
+	assert_non_null(strstr(err_text, "purge protection is required: the KEK "));
+	assert_non_null(strstr(err_text, "--enable-purge-protection true"));
+	free(err_text);
+	prov_sha256_file(f->img, h2);
+	assert_memory_equal(h1, h2, 32);
+
+	/* the config key */
+	assert_int_equal(kt_sh("umask 077 && printf '[vault]\\nrequire_purge_protection = yes\\n' "
+			       ">%s", conf), 0);
+	assert_int_equal(kt_sh("%s >/dev/null 2>%s", common, errp), 1);
+	err_text = kt_read(errp, NULL);
+	assert_non_null(strstr(err_text, "purge protection is required"));
+	free(err_text);
+	prov_sha256_file(f->img, h2);
+	assert_memory_equal(h1, h2, 32);
+
+	/* neither: provisioned, with the warning */
+	assert_int_equal(kt_sh("umask 077 && printf '[vault]\\nrequire_purge_protection = no\\n' "
+			       ">%s", conf), 0);
+	assert_int_equal(kt_sh("%s >/dev/null 2>%s", common, errp), 0);
+	err_text = kt_read(errp, NULL);
+	assert_non_null(strstr(err_text, "warning: the KEK "));
+	assert_non_null(strstr(err_text, "has no purge protection"));
+	free(err_text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -581,6 +635,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_kek_rotate, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_purge_protection, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_guards, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_cli_require_purge_protection, setup,
+						prov_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

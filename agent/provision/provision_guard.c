@@ -66,8 +66,9 @@ int pv_adopt_guard(struct vv_vault *v, const struct vv_bek *b, bool require,
 			return vv_fail(err, r, kerr.cause, "cannot read the KEK %s: %s",
 				       b->kek_id, kerr.message);
 		if (r < 0)
-			vv_warn("%s; rotate to a KEK fit for new keys after adopting "
-				"(vaultvol rotate --kek NEW-KEK)", kerr.message);
+			vv_warn("%s; adopting anyway (the volume opens with it): rotate to a KEK "
+				"fit for new keys after adopting (vaultvol rotate --kek NEW-KEK)",
+				kerr.message);
 		kek_level = ki ? ki->recovery_level : NULL;
 		if (require && !vv_recovery_level_protected(kek_level)) {
 			vv_purge_advice("the KEK", b->kek_id, kek_level, advice, sizeof(advice));

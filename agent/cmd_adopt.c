@@ -15,17 +15,26 @@
 static const char usage[] =
 	"Usage: vaultvol [--json] adopt DEVICE --secret REF [--kek KEK-REF]\n"
 	"                [--name MAPPER] [--mount PATH] [--fs FS] [--options OPTS]\n"
-	"                [--keystore DIR] [--force]\n"
+	"                [--keystore DIR] [--force] [--require-purge-protection]\n"
 	"\n"
 	"Make an existing LUKS2 volume self-describing: fetch the key REF (any key\n"
 	"reference: vault secret, keystore:, bek:, file:), check that it opens a\n"
 	"keyslot, back up the header and write a `vaultvol` token naming the exact\n"
 	"version fetched, the KEK and the mount. Keyslots are not changed. A volume\n"
 	"that already has a vaultvol token needs --force. LUKS1 and BitLocker\n"
-	"cannot hold tokens: describe them in the config file.\n";
+	"cannot hold tokens: describe them in the config file.\n"
+	"\n"
+	"Before the token is written, the key's vault and a vault KEK are read:\n"
+	"a vault without purge protection (recoveryLevel naming \"Purgeable\") gets\n"
+	"a warning with the command that turns it on (az keyvault update --name\n"
+	"VAULT --enable-purge-protection true); --require-purge-protection (or\n"
+	"[vault] require_purge_protection = yes) makes it a refusal. A KEK unfit\n"
+	"to wrap new keys (not RSA/RSA-HSM of 2048, 3072 or 4096 bits, expired,\n"
+	"not yet valid) is a warning: the volume opens with it, and adopting is\n"
+	"the way to `rotate --kek` away from it.\n";
 
 enum { OPT_SECRET = 1, OPT_KEK, OPT_NAME, OPT_MOUNT, OPT_FS, OPT_OPTIONS, OPT_KEYSTORE,
-       OPT_FORCE };
+       OPT_FORCE, OPT_REQUIRE_PP };
 
 static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 {
@@ -38,6 +47,7 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		{ "options", required_argument, NULL, OPT_OPTIONS },
 		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "require-purge-protection", no_argument, NULL, OPT_REQUIRE_PP },
 		{ 0 }
 	};
 	struct vv_adopt_req req = { 0 };
@@ -59,6 +69,7 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		case OPT_OPTIONS: req.options = optarg; break;
 		case OPT_KEYSTORE: keystore = optarg; break;
 		case OPT_FORCE: req.force = true; break;
+		case OPT_REQUIRE_PP: req.require_purge_protection = true; break;
 		default: return VV_EXIT_USAGE;
 		}
 	}
@@ -70,6 +81,8 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 	r = pv_session_open(opt, keystore, "adopt", &s);
 	if (r)
 		return r;
+	if (s.cfg && s.cfg->vault.require_purge_protection)
+		req.require_purge_protection = true;
 	r = vv_adopt(s.vault, &req, &t, &err);
 	if (r >= 0 && opt->json) {
 		struct json_object *o = pv_json_for(req.device);

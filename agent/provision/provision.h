@@ -68,6 +68,12 @@ struct vv_provision_req {
 	bool force;		/* overwrite whatever the device holds */
 	bool format_only;	/* header, keyslots and token only: no activate,
 				   mkfs or mount (prepare an image elsewhere) */
+	/*
+	 * A vault secret or remote KEK whose vault lacks purge protection
+	 * (attributes.recoveryLevel naming "Purgeable") is refused, cause
+	 * CONFIG, before the device is written; without it, a warning.
+	 */
+	bool require_purge_protection;
 	const char *state_dir;	/* header backups go below it */
 	/*
 	 * Recovery keyslot argon2id cost, as cryptsetup's --iter-time,
@@ -121,6 +127,7 @@ struct vv_adopt_req {
 	const char *name;	/* mapper name, NULL: derived from the secret */
 	const char *mount, *fs, *options;
 	bool force;		/* replace an existing vaultvol token */
+	bool require_purge_protection;	/* as for provision, before the token write */
 	const char *state_dir;
 };
 
@@ -161,6 +168,7 @@ struct vv_rotate_req {
 	bool bek;		/* new BEK (default when kek is NULL) */
 	const char *kek;	/* new KEK reference, NULL: keep the token's */
 	const char *alg;	/* NULL: the token's, else RSA-OAEP */
+	bool require_purge_protection;	/* as for provision, before any header change */
 	const char *state_dir;
 	vv_rotate_progress_fn progress;
 	void *progress_arg;

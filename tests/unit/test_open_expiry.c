@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "agent/command.h"
 #include "agent/config/config.h"
 #include "agent/open/open.h"
 #include "agent/volume/crypt.h"
@@ -323,6 +325,80 @@ static void test_journal_once_a_day(void **state)
 	assert_int_equal(vv_log_set_file(NULL), 0);
 }
 
+extern const struct vv_command *const __start_vv_commands[];
+extern const struct vv_command *const __stop_vv_commands[];
+
+/* Run `vaultvol [--json] status` in this process, its stdout in out. */
+static int run_status(const struct vv_options *opt, const char *out)
+{
+	char *argv[] = { "status", NULL };
+	int fd, saved, rc = -1;
+
+	for (const struct vv_command *const *c = __start_vv_commands; c < __stop_vv_commands; c++) {
+		if (strcmp((*c)->name, "status"))
+			continue;
+		fflush(stdout);
+		saved = dup(1);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		assert_true(saved >= 0 && fd >= 0);
+		dup2(fd, 1);
+		close(fd);
+		optind = 0;
+		rc = (*c)->run(opt, 1, argv);
+		fflush(stdout);
+		dup2(saved, 1);
+		close(saved);
+	}
+	return rc;
+}
+
+/* status: the days in their columns, "-" when unknown, a warning line, --json fields. */
+static void test_status_shows_days(void **state)
+{
+	int64_t now = (int64_t)time(NULL);
+	struct vv_options opt = { 0 };
+	char conf[PATH_MAX], sd[PATH_MAX], out[PATH_MAX], root[PATH_MAX];
+	char *text;
+
+	(void)state;
+	snprintf(conf, sizeof(conf), "%s/status.conf", dir);
+	snprintf(sd, sizeof(sd), "%s/state-status", dir);
+	snprintf(out, sizeof(out), "%s/status.out", dir);
+	snprintf(root, sizeof(root), "%s/root", dir);
+	assert_int_equal(kt_sh("mkdir -p '%s' '%s' && chmod 700 '%s' && printf '%s' >'%s' && "
+			       "printf '{\"version\":1,\"volumes\":[{\"name\":\"app\",\"secret_expires\":"
+			       "%lld,\"kek_expires\":%lld},{\"name\":\"db\",\"secret_expires\":%lld}]}' "
+			       ">'%s/volumes.json' && chmod 600 '%s/volumes.json'", sd, root, sd,
+			       "[volume app]\\nmatch = uuid:0a1b2c3d-0000-4000-8000-0000000000aa\\n"
+			       "key = keystore:app\\n[volume db]\\nmatch = "
+			       "uuid:0a1b2c3d-0000-4000-8000-0000000000bb\\nkey = keystore:db\\n",
+			       conf, (long long)(now + 12 * 86400 + 600), (long long)(now + 400 * 86400 + 600),
+			       (long long)(now + 45 * 86400 + 600), sd, sd), 0);
+	setenv("VAULTVOL_ROOT", root, 1);
+	opt.config_path = conf;
+	opt.state_dir = sd;
+	assert_int_equal(run_status(&opt, out), VV_EXIT_OK);
+	text = kt_capture("cat '%s'", out);
+	assert_non_null(strstr(text, "SECRET-EXP"));
+	assert_non_null(strstr(text, "KEK-EXP"));
+	assert_int_equal(kt_sh("grep -Eq '^app .* 12d +400d ' '%s'", out), 0);
+	assert_int_equal(kt_sh("grep -Eq '^db .* 45d +- ' '%s'", out), 0);
+	assert_non_null(strstr(text, "app: warning: the secret keystore:app expires on "));
+	assert_non_null(strstr(text, "(in 12 days)"));
+	assert_null(strstr(text, "db: warning: the secret"));
+	assert_null(strstr(text, "the KEK"));
+	free(text);
+
+	opt.json = true;
+	assert_int_equal(run_status(&opt, out), VV_EXIT_OK);
+	text = kt_capture("tr -d ' \\n' <'%s'", out);
+	assert_non_null(strstr(text, "\"secret_expires_days\":12,"));
+	assert_non_null(strstr(text, "\"kek_expires_days\":400,"));
+	assert_non_null(strstr(text, "\"secret_expires_days\":45,"));
+	free(text);
+	unsetenv("VAULTVOL_ROOT");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_warning_texts),
 		cmocka_unit_test(test_state_roundtrip),
 		cmocka_unit_test(test_journal_once_a_day),
+		cmocka_unit_test(test_status_shows_days),
 	};
 
 	return cmocka_run_group_tests(tests, setup_all, teardown_all);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/cmd_adopt_rewrite.h"
 #include "agent/command.h"
 #include "agent/error_view.h"
 #include "agent/provision/provision.h"
@@ -16,6 +17,7 @@ static const char usage[] =
 	"Usage: vaultvol [--json] adopt DEVICE --secret REF [--kek KEK-REF]\n"
 	"                [--name MAPPER] [--mount PATH] [--fs FS] [--options OPTS]\n"
 	"                [--keystore DIR] [--force] [--require-purge-protection]\n"
+	"       vaultvol [--json] adopt DEVICE --rewrite [--yes] [--keystore DIR]\n"
 	"\n"
 	"Make an existing LUKS2 volume self-describing: fetch the key REF (any key\n"
 	"reference: vault secret, keystore:, bek:, file:), check that it opens a\n"
@@ -31,10 +33,19 @@ static const char usage[] =
 	"[vault] require_purge_protection = yes) makes it a refusal. A KEK unfit\n"
 	"to wrap new keys (not RSA/RSA-HSM of 2048, 3072 or 4096 bits, expired,\n"
 	"not yet valid) is a warning: the volume opens with it, and adopting is\n"
-	"the way to `rotate --kek` away from it.\n";
+	"the way to `rotate --kek` away from it.\n"
+	"\n"
+	"--rewrite: the token names a vault that a `[vault] moved = OLD NEW` line maps\n"
+	"elsewhere (the keys were restored into NEW, same names and versions): its key\n"
+	"and KEK references are rewritten to NEW. The key is fetched at NEW and must\n"
+	"open the keyslot the token names (nothing is activated); old -> new is shown\n"
+	"and confirmed on the terminal (--yes: without asking; without a terminal and\n"
+	"without --yes nothing is written); the header is backed up, then the token is\n"
+	"replaced. Nothing else in the header changes. Without --rewrite a token is\n"
+	"never touched by a moved line.\n";
 
 enum { OPT_SECRET = 1, OPT_KEK, OPT_NAME, OPT_MOUNT, OPT_FS, OPT_OPTIONS, OPT_KEYSTORE,
-       OPT_FORCE, OPT_REQUIRE_PP };
+       OPT_FORCE, OPT_REQUIRE_PP, OPT_REWRITE, OPT_YES };
 
 static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 {
@@ -48,6 +59,8 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "require-purge-protection", no_argument, NULL, OPT_REQUIRE_PP },
+		{ "rewrite", no_argument, NULL, OPT_REWRITE },
+		{ "yes", no_argument, NULL, OPT_YES },
 		{ 0 }
 	};
 	struct vv_adopt_req req = { 0 };
@@ -55,6 +68,7 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	struct vv_token t;
 	const char *keystore = NULL;
+	bool rewrite = false, yes = false;
 	int c, r, status;
 
 	optind = 0;
@@ -70,8 +84,17 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		case OPT_KEYSTORE: keystore = optarg; break;
 		case OPT_FORCE: req.force = true; break;
 		case OPT_REQUIRE_PP: req.require_purge_protection = true; break;
+		case OPT_REWRITE: rewrite = true; break;
+		case OPT_YES: yes = true; break;
 		default: return VV_EXIT_USAGE;
 		}
+	}
+	if (rewrite || yes) {
+		r = pv_one_device(argc, argv, rewrite && !req.secret && !req.kek && !req.name &&
+				  !req.mount && !req.fs && !req.options && !req.force &&
+				  !req.require_purge_protection, "adopt",
+				  "DEVICE --rewrite [--yes], with no other option but --keystore", &req.device);
+		return r ? r : vv_cmd_adopt_rewrite(opt, req.device, keystore, yes);
 	}
 	r = pv_one_device(argc, argv, req.secret != NULL, "adopt", "DEVICE and --secret",
 			  &req.device);

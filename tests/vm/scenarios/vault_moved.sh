@@ -19,7 +19,8 @@
 # secret expiring in 10 days. Guards on the blank disk: a 1024-bit and an
 # expired KEK are refused, a vault without purge protection is refused with
 # --require-purge-protection (the disk unchanged) and warned about without.
-vm_disk os 32M
+# The OS disk holds the header backups (16 MiB each for LUKS2).
+vm_disk os 96M
 vm_disk tok 40M
 vm_disk ade 16M
 vm_disk blank 16M
@@ -150,10 +151,10 @@ echo "$OSDISK_SH" | base64 -d >/tmp/osdisk.sh && . /tmp/osdisk.sh
 printf '%s' "$PRELOAD2" | base64 -d >/tmp/preload2.json
 step fakes-start open_fakes_start $VAULT_ARGS --preload /tmp/preload2.json
 step os-mounted os_mount
-step kv-restore env CA_FILE=/etc/vaultvol/ca.pem IMDS_URL=$FAKE_IMDS_URL python3 -S /vv/tests/vm/kvbackup.py \
-	restore $NEW /os/kvbackup.json
-fakectl dump >/tmp/dump.json
-step restored-same-version grep -q "$ADE_VER" /tmp/dump.json
+step kv-restore sh -c "env CA_FILE=/etc/vaultvol/ca.pem IMDS_URL=$FAKE_IMDS_URL python3 -S /vv/tests/vm/kvbackup.py \
+	restore $NEW /os/kvbackup.json >/tmp/restore.out"
+cat /tmp/restore.out
+step restored-same-version grep -q "restored secret adesecret as $NEW/secrets/adesecret/$ADE_VER\$" /tmp/restore.out
 for d in vda vdb vdd; do dev_sha /dev/$d; done >/tmp/before.sha
 
 # origvault is unreachable from region B (its name does not resolve here).

@@ -205,6 +205,35 @@ static int check_req(struct prov *p)
 	return 0;
 }
 
+/*
+ * Room for the LUKS2 header (16 MiB: metadata and keyslot areas, as
+ * libcryptsetup lays them out by default) and the filesystem after it
+ * (mkfs.xfs refuses less than 300 MiB; ext4 is useful from a few MiB).
+ * Found out here, before the key is stored or a byte written, not as an
+ * activation failure after the header was made.
+ */
+#define PV_HEADER_BYTES (16ULL << 20)
+static int check_size(struct prov *p)
+{
+	const struct vv_provision_req *req = p->req;
+	bool xfs = req->fs && !strcmp(req->fs, "xfs");
+	uint64_t size, data = req->format_only ? 1ULL << 20 : xfs ? 300ULL << 20 : 8ULL << 20;
+	int r = vv_device_size(req->device, &size);
+
+	if (r < 0)
+		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot size %s: %s", req->device,
+			       strerror(-r));
+	if (size >= PV_HEADER_BYTES + data)
+		return 0;
+	return vv_fail(p->err, -ENOSPC, VV_CAUSE_CONFIG,
+		       "%s is %llu MiB: too small for the LUKS2 header (16 MiB) and %s "
+		       "(%llu MiB at least); nothing was written: use a disk of %llu MiB or more",
+		       req->device, (unsigned long long)(size >> 20),
+		       req->format_only ? "a data area" : xfs ? "an xfs filesystem" :
+		       "an ext4 filesystem", (unsigned long long)(data >> 20),
+		       (unsigned long long)((PV_HEADER_BYTES + data) >> 20));
+}
+
 /* Step 1: look, do not touch. */
 static int probe_device(struct prov *p)
 {
@@ -227,7 +256,7 @@ static int probe_device(struct prov *p)
 	if (r < 0)
 		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot size %s: %s", req->device,
 			       strerror(-r));
-	return 0;
+	return check_size(p);
 }
 
 /* Step 3/4: store key under base and prove the vault gives it back. */

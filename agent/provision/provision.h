@@ -45,6 +45,8 @@ int vv_probe_content(const char *device, char *what, size_t len);
  * -errno when the device cannot be inspected.
  */
 int vv_pick_sector_size(const char *device, uint32_t *sector_size);
+/* Size in bytes of a block device or image file; 0 or -errno. */
+int vv_device_size(const char *device, uint64_t *size);
 
 /* ---- provision ----------------------------------------------------------- */
 

@@ -159,25 +159,43 @@ int pv_wipe_signatures(const char *device)
 	return r;
 }
 
-int vv_pick_sector_size(const char *device, uint32_t *sector_size)
+/* Size in bytes and logical sector size of a block device or image file. */
+static int device_geometry(const char *device, uint64_t *size, int *lbs)
 {
 	struct stat st;
-	uint64_t size = 0;
-	int lbs = 512, fd, r = 0;
+	int fd, r = 0;
 
-	*sector_size = 512;
+	*size = 0;
+	*lbs = 512;
 	fd = open(device, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(fd, BLKSSZGET, &lbs) < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0)
+		if (ioctl(fd, BLKSSZGET, lbs) < 0 || ioctl(fd, BLKGETSIZE64, size) < 0)
 			r = -errno;
 	} else {
-		size = (uint64_t)st.st_size;
+		*size = (uint64_t)st.st_size;
 	}
 	close(fd);
+	return r;
+}
+
+int vv_device_size(const char *device, uint64_t *size)
+{
+	int lbs;
+
+	return device_geometry(device, size, &lbs);
+}
+
+int vv_pick_sector_size(const char *device, uint32_t *sector_size)
+{
+	uint64_t size;
+	int lbs, r;
+
+	*sector_size = 512;
+	r = device_geometry(device, &size, &lbs);
 	if (r < 0)
 		return r;
 	if (lbs > 4096)

@@ -166,6 +166,40 @@ static void refuse_case(struct prov_fx *f, const char *what_expected)
 	vv_provision_result_clear(&res);
 }
 
+/* A disk with no room after the LUKS2 header: refused before anything is stored or written. */
+static void test_refuse_too_small(void **state)
+{
+	struct prov_fx *f = *state;
+	struct vv_provision_req req = base_req(f);
+	struct vv_provision_result res;
+	struct vv_error err;
+	unsigned char h1[32], h2[32];
+
+	/* (refused at step 1, so even a full provision never reaches activation here) */
+	req.format_only = false;
+	make_image(f->img, 16 << 20);
+	prov_sha256_file(f->img, h1);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "is 16 MiB: too small for the LUKS2 header"));
+	assert_non_null(strstr(err.message, "use a disk of 24 MiB or more"));
+	prov_sha256_file(f->img, h2);
+	assert_memory_equal(h1, h2, 32);
+	assert_int_equal(count_files(f->store), 1);	/* the KEKs only: no secret stored */
+	vv_provision_result_clear(&res);
+	/* xfs needs 300 MiB after the header */
+	make_image(f->img, 64 << 20);
+	req.fs = "xfs";
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "an xfs filesystem (300 MiB at least)"));
+	vv_provision_result_clear(&res);
+	/* --format-only needs the header and a data area */
+	req.format_only = true;
+	make_image(f->img, 16 << 20);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "a data area (1 MiB at least)"));
+	vv_provision_result_clear(&res);
+}
+
 static void test_refuse_data(void **state)
 {
 	struct prov_fx *f = *state;
@@ -700,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_recovery_format),
 		cmocka_unit_test_setup_teardown(test_refuse_data, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_too_small, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_provision_format, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_provision_recovery_secret_512, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_provision_force, setup, prov_fx_teardown),

@@ -23,7 +23,7 @@
 vm_disk os 96M
 vm_disk tok 40M
 vm_disk ade 16M
-vm_disk blank 16M
+vm_disk blank 32M
 tests/fakes/mkca.sh "$VM_WORK/certs" >/dev/null
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$VM_WORK/kek.pem" 2>/dev/null
 # ADE's passphrase: base64 of 127 random bytes; its secret version as ADE's

@@ -187,6 +187,7 @@ static void test_no_room(void **state)
 		rmdir(st);
 		free(st);
 		skip();
+		return;
 	}
 	r = vv_header_backup(img, st, p, sizeof(p));
 	snprintf(dir, sizeof(dir), "%s/%s", st, VV_HEADER_BACKUP_DIR);

@@ -1,0 +1,75 @@
+#!/bin/bash
+# What an operator reads (issue 19), on the host with build/vaultvol: rotate
+# tells its steps in sentences (the step names only under --json), a failing
+# command with --json answers with a JSON error object on stdout (exit status
+# unchanged), and the messages the other checks name below.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+. tests/suites/lib/common.bash
+VV=$PWD/build/vaultvol
+T=$(mktemp -d /tmp/vv-messages.XXXXXX)
+LOOPS=()
+trap suite_cleanup EXIT
+[ -x "$VV" ] || { bad "build/vaultvol built"; finish; }
+command -v cryptsetup >/dev/null || { bad "cryptsetup CLI installed"; finish; }
+
+mkdir -p "$T/state" "$T/ks"
+chmod 700 "$T/state" "$T/ks"
+printf '[vault]\nkeystore = %s\n' "$T/ks" >"$T/vv.conf"
+chmod 600 "$T/vv.conf"
+vv() { "$VV" -c "$T/vv.conf" --state-dir "$T/state" "$@"; }
+# is_json_error FILE CAUSE: FILE's last line is {"error": {cause, message, remedy}}.
+is_json_error() {
+	tail -1 "$1" | python3 -c 'import json,sys
+e = json.load(sys.stdin)["error"]
+assert e["cause"] == sys.argv[1], e
+assert e["message"] and "remedy" in e, e' "$2" 2>/dev/null
+}
+
+# ---- rotate: sentences, and step names only with --json -------------------
+head -c 64 /dev/urandom >"$T/k"
+chmod 600 "$T/k"
+truncate -s 32M "$T/img"
+if vv key put d1 --from-file "$T/k" >/dev/null 2>&1 &&
+   cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file "$T/k" "$T/img" &&
+   vv adopt "$T/img" --secret keystore:d1 >/dev/null 2>&1; then
+	ok "adopted a LUKS2 image"
+else bad "adopted a LUKS2 image"; fi
+vv rotate "$T/img" --bek >"$T/rot.out" 2>"$T/rot.err"; rc=$?
+if [ $rc -eq 0 ] && ! grep -q '^step ' "$T/rot.out" &&
+   grep -q '^Checked the current key: keystore:d1/[0-9a-f]* opens keyslot 0\.$' "$T/rot.out" &&
+   grep -q '^Added a keyslot for the new key; the old key (keyslot 0) still opens the volume\.$' "$T/rot.out" &&
+   grep -q '^Removed the old key.s keyslot 0 (keystore:d1/' "$T/rot.out" &&
+   grep -q '^Done: the volume opens with keystore:d1/[0-9a-f]* (keyslot 1)' "$T/rot.out"; then
+	ok "rotate tells its steps in sentences"
+else bad "rotate tells its steps in sentences" "rc=$rc $(cat "$T/rot.out")"; fi
+vv --json rotate "$T/img" --bek >"$T/rotj.out" 2>/dev/null; rc=$?
+steps=$(python3 -c 'import json,sys
+print(" ".join(json.loads(l)["step"] for l in open(sys.argv[1]) if l.startswith("{\"step\"")))' \
+	"$T/rotj.out" 2>/dev/null)
+if [ $rc -eq 0 ] && [ "$steps" = "checked stored keyslot-added token-updated old-keyslot-removed done" ]; then
+	ok "rotate --json gives one line per step"
+else bad "rotate --json gives one line per step" "rc=$rc steps='$steps'"; fi
+
+# ---- --json makes errors JSON too --------------------------------------------
+truncate -s 16M "$T/blank"
+vv --json rotate "$T/blank" --bek >"$T/e1.out" 2>"$T/e1.err"; rc=$?
+if [ $rc -eq 1 ] && is_json_error "$T/e1.out" system && [ ! -s "$T/e1.err" ]; then
+	ok "rotate --json: the failure is a JSON error on stdout, exit 1"
+else bad "rotate --json: the failure is a JSON error on stdout, exit 1" \
+	"rc=$rc $(cat "$T/e1.out" "$T/e1.err")"; fi
+vv --json adopt "$T/blank" --secret keystore:d1 >"$T/e2.out" 2>/dev/null; rc=$?
+if [ $rc -eq 1 ] && is_json_error "$T/e2.out" system; then
+	ok "adopt --json: a JSON error, exit 1"
+else bad "adopt --json: a JSON error, exit 1" "rc=$rc $(cat "$T/e2.out")"; fi
+vv --json key show keystore:nope >"$T/e3.out" 2>/dev/null; rc=$?
+if [ $rc -eq 1 ] && is_json_error "$T/e3.out" not-found; then
+	ok "key show --json: a JSON error, exit 1"
+else bad "key show --json: a JSON error, exit 1" "rc=$rc $(cat "$T/e3.out")"; fi
+vv rotate "$T/blank" --bek >"$T/e4.out" 2>"$T/e4.err"; rc=$?
+if [ $rc -eq 1 ] && [ ! -s "$T/e4.out" ] && grep -q "error: rotate $T/blank: " "$T/e4.err"; then
+	ok "rotate without --json: the failure on stderr"
+else bad "rotate without --json: the failure on stderr" "rc=$rc $(cat "$T/e4.out" "$T/e4.err")"; fi
+
+finish

@@ -72,4 +72,34 @@ if [ $rc -eq 1 ] && [ ! -s "$T/e4.out" ] && grep -q "error: rotate $T/blank: " "
 	ok "rotate without --json: the failure on stderr"
 else bad "rotate without --json: the failure on stderr" "rc=$rc $(cat "$T/e4.out" "$T/e4.err")"; fi
 
+# ---- a secret that is no disk key (the fakes' vault) -------------------------
+FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
+	{ bad "fakes start"; finish; }
+. "$T/fakes/ports.env"
+export VAULTVOL_TEST_RESOLVE
+VAULTVOL_TEST_RESOLVE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["resolve"])' \
+	"$T/fakes/ports.json")
+printf '[vault]\nurl = %s\nimds = %s\nca_file = %s\n' "$FAKE_KV_URL" "$FAKE_IMDS_URL" "$FAKE_CA" \
+	>"$T/kv.conf"
+chmod 600 "$T/kv.conf"
+kv() { "$VV" -c "$T/kv.conf" --state-dir "$T/state" "$@"; }
+fakectl() { python3 tests/fakes/fakectl.py -s "$T/fakes" -q "$@"; }
+fakectl put_secret name=notkey value='this is a password, not a key!' tags='{"owner":"app"}'
+kv key show notkey >"$T/nk.out" 2>"$T/nk.err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "^reference: *$FAKE_KV_URL/secrets/notkey/" "$T/nk.out" &&
+   grep -q '^  owner = app$' "$T/nk.out" && grep -q '^value: *not a base64 key$' "$T/nk.out" &&
+   grep -q "key show notkey: $FAKE_KV_URL/secrets/notkey/[0-9a-f]*: the secret's value is not a base64 key" "$T/nk.err" &&
+   grep -q "remedy: .*vaultvol key put" "$T/nk.err" && ! grep -q "bad-response" "$T/nk.err"; then
+	ok "key show: a secret that is no key: its metadata, then 'not a base64 key'"
+else bad "key show: a secret that is no key: its metadata, then 'not a base64 key'" \
+	"rc=$rc $(cat "$T/nk.out" "$T/nk.err")"; fi
+kv --json key show notkey >"$T/nkj.out" 2>/dev/null; rc=$?
+if [ $rc -eq 1 ] && python3 -c 'import json,sys
+o = json.load(open(sys.argv[1]))
+assert o["tags"] == {"owner": "app"} and o["length"] is None, o
+assert o["error"]["cause"] == "config", o
+assert "not a base64 key" in o["error"]["message"] and o["error"]["remedy"], o' "$T/nkj.out"; then
+	ok "key show --json: the metadata and the error in one object"
+else bad "key show --json: the metadata and the error in one object" "rc=$rc $(cat "$T/nkj.out")"; fi
+
 finish

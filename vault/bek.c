@@ -290,14 +290,14 @@ static int fetch_file(const char *path, struct vv_bek *bek, struct vv_error *err
 
 	if (path[0] != '/') {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "key file reference file:%.200s: the path must be absolute", path);
+			     "key file reference file:%s: the path must be absolute", path);
 		return -EINVAL;
 	}
 	r = vv_key_file_read(AT_FDCWD, path, VV_KF_PRIVATE, &bek->key, err);
 	if (r < 0)
 		return r;
 	if (bek->key->len == 0) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "key file %.200s is empty", path);
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "key file %s is empty", path);
 		return -ENODATA;
 	}
 	base = strrchr(path, '/') + 1;
@@ -335,13 +335,13 @@ static int fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
 	kind = classify(v, key_ref, &rest);
 	if (kind == REF_BAD) {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "'%.200s' is not a key reference (https://VAULT/secrets/NAME, "
+			     "'%s' is not a key reference (https://VAULT/secrets/NAME, "
 			     "NAME, keystore:NAME, bek:FILE, file:/PATH)",
 			     key_ref ? key_ref : "");
 		return -EINVAL;
 	}
 	if (kind == REF_VAULT && !v) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%.200s needs a vault client", key_ref);
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s needs a vault client", key_ref);
 		return -EINVAL;
 	}
 	bek = calloc(1, sizeof(*bek));
@@ -457,13 +457,13 @@ int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 	kind = classify(v, key_ref_base, &rest);
 	if (kind != REF_VAULT && kind != REF_KEYSTORE) {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "cannot store a key at '%.200s': give a vault secret "
+			     "cannot store a key at '%s': give a vault secret "
 			     "(https://VAULT/secrets/NAME or NAME) or keystore:NAME",
 			     key_ref_base ? key_ref_base : "");
 		return -EINVAL;
 	}
 	if (kind == REF_VAULT && !v) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%.200s needs a vault client",
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s needs a vault client",
 			     key_ref_base);
 		return -EINVAL;
 	}

@@ -102,4 +102,41 @@ assert "not a base64 key" in o["error"]["message"] and o["error"]["remedy"], o' 
 	ok "key show --json: the metadata and the error in one object"
 else bad "key show --json: the metadata and the error in one object" "rc=$rc $(cat "$T/nkj.out")"; fi
 
+# ---- long messages are kept whole --------------------------------------------
+# The vault's own message (3000 bytes here) and the URL it was about reach
+# the operator whole: key show's log line, open's per-volume failure, --json.
+long=$(python3 -c 'print("m" * 3000 + "END")')
+longfault() {
+	fakectl fault path='/secrets/*' status=403 count=1 when=authed \
+		body="{\"error\":{\"code\":\"Forbidden\",\"message\":\"$long\"}}"
+}
+longfault
+kv key show notkey >/dev/null 2>"$T/long1.err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "key show notkey: Key Vault GET notkey: HTTP 403 Forbidden: $long (forbidden)$" "$T/long1.err"; then
+	ok "key show: a 3000-byte vault message whole"
+else bad "key show: a 3000-byte vault message whole" "rc=$rc $(wc -c <"$T/long1.err") bytes"; fi
+head -c 32 /dev/urandom >"$T/lkey"
+truncate -s 32M "$T/long.img"
+if cryptsetup luksFormat --type luks2 -q --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	"$T/long.img" "$T/lkey" >/dev/null 2>&1 && LOOPS+=("$(losetup -f --show "$T/long.img")") &&
+   fakectl put_secret name=lk value="$(base64 -w0 "$T/lkey")"; then
+	cp "$T/kv.conf" "$T/kvl.conf"
+	printf '[volume longv]\nmatch = uuid:%s\nkey = lk\n' "$(cryptsetup luksUUID "$T/long.img")" >>"$T/kvl.conf"
+	longfault
+	"$VV" -c "$T/kvl.conf" --state-dir "$T/state" open --check longv >/dev/null 2>"$T/long2.err"; rc=$?
+	if [ $rc -eq 1 ] && grep -q "^longv: FAILED (.*Key Vault GET lk: HTTP 403 Forbidden: $long$" "$T/long2.err"; then
+		ok "open: the volume's failure keeps the vault's 3000-byte message"
+	else bad "open: the volume's failure keeps the vault's 3000-byte message" \
+		"rc=$rc $(head -c 300 "$T/long2.err")"; fi
+	longfault
+	"$VV" -c "$T/kvl.conf" --state-dir "$T/state" --json open --check longv >"$T/long3.out" 2>/dev/null
+	if python3 -c 'import json,sys
+o = json.load(open(sys.argv[1]))
+v = [v for v in o["volumes"] if v["name"] == "longv"][0]
+assert v["message"].endswith("HTTP 403 Forbidden: " + sys.argv[2]), v["message"][-80:]' \
+		"$T/long3.out" "$long"; then
+		ok "open --json: the message whole"
+	else bad "open --json: the message whole" "$(head -c 300 "$T/long3.out")"; fi
+else bad "a LUKS2 image on a loop device"; fi
+
 finish

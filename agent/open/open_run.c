@@ -46,6 +46,8 @@ struct run {
 	 */
 	pthread_mutex_t dm;
 	int quiesce_available;		/* vv_quiesce_available() once per run */
+	/* No device-mapper here (asked only when a volume needs it): why, else "". */
+	char dm_missing[160];
 	/*
 	 * argon2 key derivations may each want up to half the machine's
 	 * memory: parallel ones share this budget (KiB), guarded by lock.
@@ -673,6 +675,12 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		v->state = VV_VS_CLOSED;
 		goto out;
 	}
+	if (run->dm_missing[0] && !run->ctx->check_only) {
+		/* Said once, in our words, before any key is fetched for nothing. */
+		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_SYSTEM, VV_DM_REMEDY,
+			    "%s not opened: %s", v->device, run->dm_missing);
+		goto out;
+	}
 	if (v->reformat) {
 		reformat_resource(run, v);
 		if (!v->fail && !run->ctx->check_only)
@@ -762,7 +770,10 @@ int vv_open_run(struct vv_open_ctx *ctx, struct vv_open_plan *plan)
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].selected && !plan->v[i].fail && !plan->v[i].undescribed)
 			work++;
-	run.quiesce_available = ctx->check_only ? 0 : vv_quiesce_available();
+	/* Device-mapper is asked about only when some volume is to be opened. */
+	if (!ctx->check_only && work > 0 &&
+	    vv_dm_available(run.dm_missing, sizeof(run.dm_missing)) == 0)
+		run.quiesce_available = vv_quiesce_available();
 	nthreads = ctx->jobs > 0 ? (size_t)ctx->jobs : VV_OPEN_DEFAULT_JOBS;
 	if (nthreads > VV_OPEN_MAX_JOBS)
 		nthreads = VV_OPEN_MAX_JOBS;

@@ -58,6 +58,7 @@ const char *vv_crypt_strerror(int err)
 	case -EBUSY: return "device is busy (already open or in use)";
 	case -ENOTSUP: return "unsupported volume or protector";
 	case -ENOMEM: return "out of memory";
+	case -ENXIO: return "device-mapper is not available (load dm_mod and dm_crypt)";
 	default: return strerror(-err);
 	}
 }
@@ -181,11 +182,29 @@ int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secre
 	return r;
 }
 
+/*
+ * 0 when no mapping has this name, -EEXIST when one has, -ENXIO when
+ * device-mapper cannot be asked (not loaded: no mapping can be made).
+ */
+static int name_free(const char *name)
+{
+	switch (crypt_status(NULL, name)) {
+	case CRYPT_INACTIVE:
+		return 0;
+	case CRYPT_INVALID:
+		return -ENXIO;
+	default:
+		return -EEXIST;
+	}
+}
+
 int vv_unlock_activate(struct vv_unlock *u, const char *name,
 		       const struct vv_secret *vk, uint32_t flags)
 {
-	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
-		return -EEXIST;
+	int r = name_free(name);
+
+	if (r < 0)
+		return r;
 	return crypt_activate_by_volume_key(u->cd, name, (const char *)vk->data, vk->len, flags);
 }
 
@@ -203,8 +222,10 @@ int vv_unlock_check_passphrase(struct vv_unlock *u, int keyslot, const struct vv
 int vv_unlock_activate_passphrase(struct vv_unlock *u, const char *name, int keyslot,
 				  const struct vv_secret *key, uint32_t flags)
 {
-	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
-		return -EEXIST;
+	int r = name_free(name);
+
+	if (r < 0)
+		return r;
 	return crypt_activate_by_passphrase(u->cd, name, keyslot < 0 ? CRYPT_ANY_SLOT : keyslot,
 					    (const char *)key->data, key->len, flags);
 }
@@ -250,8 +271,9 @@ int vv_crypt_activate(const char *device, const char *name,
 	struct vv_secret *vk = NULL;
 	int r, slot;
 
-	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
-		return -EEXIST;
+	r = name_free(name);
+	if (r < 0)
+		return r;
 	r = vv_unlock_load(device, NULL, &u, NULL);
 	if (r < 0)
 		goto out;

@@ -69,7 +69,8 @@ int vv_crypt_check_key(const char *device, const struct vv_secret *key);
 /*
  * Activate device as /dev/mapper/name with key. flags are VV_CRYPT_*.
  * Returns the keyslot used (LUKS) or 0 (BitLocker), -EEXIST when a mapping
- * of that name already exists, -EPERM wrong key, other -errno.
+ * of that name already exists, -ENXIO when device-mapper is not available,
+ * -EPERM wrong key, other -errno.
  */
 int vv_crypt_activate(const char *device, const char *name,
 		      const struct vv_secret *key, uint32_t flags);
@@ -114,7 +115,8 @@ unsigned long vv_unlock_kdf_memory_kb(struct vv_unlock *u, int keyslot);
 
 /*
  * Activate the mapping name from a volume key (device-mapper: serialise).
- * flags are VV_CRYPT_*. -EEXIST when a mapping of that name exists.
+ * flags are VV_CRYPT_*. -EEXIST when a mapping of that name exists, -ENXIO
+ * when device-mapper is not available.
  */
 int vv_unlock_activate(struct vv_unlock *u, const char *name,
 		       const struct vv_secret *vk, uint32_t flags);

@@ -805,13 +805,26 @@ static void err_append(struct vv_error *err, const char *fmt, ...)
 static void explain_vault(const struct kv_ref *ref, const struct vv_http_resp *resp,
 			  bool outage, struct vv_error *err)
 {
-	if (ref->moved_from)
+	const char *kind = strcmp(ref->kind, "keys") ? "secret" : "key";
+
+	if (ref->moved_from) {
 		err_append(err, " (its vault %s is mapped to %s by [vault] moved)",
 			   ref->moved_from, ref->base);
-	else if (outage && resp->fail == VV_HTTP_CONNECT)
+		/* The mapping says the keys were restored there: this one was not. */
+		if (err->cause == VV_CAUSE_NOT_FOUND)
+			vv_error_remedy(err, "the %s %s was not restored into %s: restore it there "
+					"from its backup (az keyvault %s restore --vault-name ... "
+					"--file ...), then run this again; or fix the moved line",
+					kind, ref->name, ref->base, kind);
+	} else if (outage && resp->fail == VV_HTTP_CONNECT) {
 		err_append(err, "; if this VM was restored into another region and the keys "
 			   "into another vault, add under [vault]: moved = %s https://NEW-VAULT",
 			   ref->base);
+		vv_error_remedy(err, "if %s is gone or out of reach because this VM was restored "
+				"into another region, add 'moved = %s https://NEW-VAULT' under [vault] "
+				"(a /etc/vaultvol/conf.d/*.conf drop-in); otherwise check network, DNS "
+				"and firewall", ref->base, ref->base);
+	}
 }
 
 /*

@@ -380,8 +380,10 @@ static void unlock_free(struct run *run, struct vv_unlock *u)
 static void key_failed(struct vv_vol *v, const struct key_entry *e)
 {
 	v->transient = !is_bek_ref(v->conf.key) && cause_transient(e->err.cause);
+	/* The vault's own remedy, when it gave one, fits better than the cause's. */
 	vv_vol_fail(v, VV_FAIL_KEY_ACCESS, e->err.cause, is_bek_ref(v->conf.key) ?
-		    bek_remedy(e->err.cause, e->err.message) : cause_remedy(e->err.cause),
+		    bek_remedy(e->err.cause, e->err.message) :
+		    e->err.remedy[0] ? e->err.remedy : cause_remedy(e->err.cause),
 		    "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
 		    e->err.message[0] ? e->err.message : strerror(-e->rc));
 }

@@ -233,7 +233,8 @@ class ControlApp(App):
         else:
             bits = int(p.get("bits", 2048))
             if bits not in (1024, 2048, 3072, 4096):
-                raise CtlError("bits must be 2048, 3072 or 4096 (1024 for fast tests)")
+                raise CtlError("bits must be 2048, 3072 or 4096 (1024 for fast tests or an old"
+                               " imported key)")
             key = fake_rsa.RsaKey.generate(bits)
         kty = p.get("kty", "RSA")
         if kty not in ("RSA", "RSA-HSM"):
@@ -321,6 +322,20 @@ class ControlApp(App):
                                     **{x: p[x] for x in ("enabled", "nbf", "exp", "created") if x in p}})
             ids[vault.name] = r["id"]
         return {"version": version, "id": ids[vaults[0].name], "ids": ids, "content_type": ctype}
+
+    def op_vault_settings(self, p):
+        """Soft delete and purge protection of a vault, shown as
+        attributes.recoveryLevel/recoverableDays in every bundle."""
+        vaults = self._vaults(p)
+        self._check(p, ["recovery_level", "recoverable_days"])
+        out = {}
+        for vault in vaults:
+            level = p.get("recovery_level", vault.recovery_level)
+            days = p.get("recoverable_days", vault.recoverable_days if "recovery_level" not in p else None)
+            vault.set_recovery(level, _int_or_none(days, "recoverable_days"))
+            out[vault.name] = {"recovery_level": vault.recovery_level,
+                               "recoverable_days": vault.recoverable_days}
+        return {"vaults": out}
 
     def op_set_attributes(self, p):
         vaults = self._vaults(p)

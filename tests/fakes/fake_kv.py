@@ -4,7 +4,10 @@ is served on the primary vault's port under /{tenant}/oauth2/... .
 """
 
 import fnmatch
+import hashlib
+import json
 import re
+import zlib
 import threading
 import uuid
 
@@ -16,6 +19,14 @@ NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 AUDIENCES = {VAULT_RESOURCE, VAULT_RESOURCE + "/", "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"}
 RECOVERY_LEVEL = "Recoverable+Purgeable"
 RECOVERABLE_DAYS = 90
+# Key Vault's DeletionRecoveryLevel values; only the "Purgeable"-free ones
+# have purge protection.
+RECOVERY_LEVELS = ("Purgeable", "Recoverable+Purgeable", "Recoverable",
+                   "Recoverable+ProtectedSubscription", "CustomizedRecoverable+Purgeable",
+                   "CustomizedRecoverable", "CustomizedRecoverable+ProtectedSubscription")
+# Backup blobs: opaque to clients, restorable into any vault of this fake
+# (Key Vault: any vault of the same subscription and geography).
+BACKUP_MAGIC = b"FAKEKVBK1\0"
 MAX_SECRET = 25 * 1024
 DEFAULT_KEY_OPS = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"]
 CRYPTO_OPS = {"wrapkey": "wrapKey", "unwrapkey": "unwrapKey", "encrypt": "encrypt",
@@ -31,6 +42,8 @@ RBAC_ACTIONS = {
     "list_keys": "keys/read", "list_key_versions": "keys/read",
     "wrapkey": "keys/wrap/action", "unwrapkey": "keys/unwrap/action",
     "encrypt": "keys/encrypt/action", "decrypt": "keys/decrypt/action",
+    "backup_secret": "secrets/backup/action", "restore_secret": "secrets/restore/action",
+    "backup_key": "keys/backup/action", "restore_key": "keys/restore/action",
 }
 POLICY_PERMS = {
     "get_secret": "get", "set_secret": "set", "update_secret": "set", "delete_secret": "delete",
@@ -38,6 +51,7 @@ POLICY_PERMS = {
     "import_key": "import", "update_key": "update", "delete_key": "delete", "rotate_key": "rotate",
     "list_keys": "list", "list_key_versions": "list", "wrapkey": "wrapKey", "unwrapkey": "unwrapKey",
     "encrypt": "encrypt", "decrypt": "decrypt",
+    "backup_secret": "backup", "restore_secret": "restore", "backup_key": "backup", "restore_key": "restore",
 }
 
 
@@ -83,6 +97,7 @@ class Version:
         self.key = None        # keys: RsaKey
         self.kty = "RSA"
         self.key_ops = list(DEFAULT_KEY_OPS)
+        self.vault = None      # set when stored: its recovery level shows in attributes
 
     def attributes(self):
         a = {"enabled": self.enabled}
@@ -90,8 +105,11 @@ class Version:
             a["nbf"] = self.nbf
         if self.exp is not None:
             a["exp"] = self.exp
-        a.update({"created": self.created, "updated": self.updated,
-                  "recoveryLevel": RECOVERY_LEVEL, "recoverableDays": RECOVERABLE_DAYS})
+        level, days = (self.vault.recovery_level, self.vault.recoverable_days) if self.vault \
+            else (RECOVERY_LEVEL, RECOVERABLE_DAYS)
+        a.update({"created": self.created, "updated": self.updated, "recoveryLevel": level})
+        if days is not None:
+            a["recoverableDays"] = days
         if self.kind == "key":
             a["exportable"] = False
         return a
@@ -160,6 +178,23 @@ class Vault:
             self.rbac = []
             self.rbac_next = 1
             self.tls_cert = "server"
+            self.recovery_level = RECOVERY_LEVEL
+            self.recoverable_days = RECOVERABLE_DAYS
+
+    def set_recovery(self, level, days):
+        """Vault settings soft delete / purge protection, as Key Vault
+        reports them in every bundle (days: 7..90, None when Purgeable)."""
+        if level not in RECOVERY_LEVELS:
+            raise ValueError("recovery_level must be one of %s" % ", ".join(RECOVERY_LEVELS))
+        if level == "Purgeable":
+            days = None
+        elif days is None:
+            days = RECOVERABLE_DAYS
+        elif not 7 <= int(days) <= 90:
+            raise ValueError("recoverable_days must be 7..90")
+        with self.lock:
+            self.recovery_level = level
+            self.recoverable_days = None if days is None else int(days)
 
     def find(self, kind, name):
         return self.live[kind].get(name.lower())
@@ -175,7 +210,22 @@ class Vault:
             obj = self.live[kind].get(name.lower())
             if obj is None:
                 obj = self.live[kind][name.lower()] = Obj(name, kind)
+            v.vault = self
             obj.add(v)
+            return obj
+
+    def restore(self, obj):
+        """Insert a whole object from a backup; 409 when the name is taken
+        (live, or deleted but recoverable)."""
+        with self.lock:
+            key = obj.name.lower()
+            if key in self.live[obj.kind] or key in self.deleted[obj.kind]:
+                what = "Secret" if obj.kind == "secret" else "Key"
+                raise KvError(409, "Conflict", "%s %s already exists in this key vault; a backup can"
+                              " only be restored under a name that is not in use." % (what, obj.name))
+            for v in obj.versions.values():
+                v.vault = self
+            self.live[obj.kind][key] = obj
             return obj
 
     def delete(self, kind, name):
@@ -244,6 +294,8 @@ class Vault:
                                          for v in (obj.versions[x] for x in obj.order)]})
             out["rbac"] = [dict(r) for r in self.rbac]
             out["tls_cert"] = self.tls_cert
+            out["recovery_level"] = self.recovery_level
+            out["recoverable_days"] = self.recoverable_days
             return out
 
 
@@ -276,11 +328,16 @@ class VaultApp(App):
             if n == 1:
                 return "list_%ss" % kind if m == "GET" else "bad_method"
             req.route = {"name": s[1], "version": ""}
+            if n == 2 and m == "POST" and s[1].lower() == "restore":
+                req.route = {}
+                return "restore_" + kind
             if n == 2:
                 op = {"GET": "get_", "PUT": "set_" if kind == "secret" else "import_",
                       "PATCH": "update_", "DELETE": "delete_"}.get(m)
                 return op + kind if op else "bad_method"
             sub = s[2].lower()
+            if n == 3 and sub == "backup":
+                return "backup_" + kind if m == "POST" else "bad_method"
             if n == 3 and sub == "versions":
                 return "list_%s_versions" % kind if m == "GET" else "bad_method"
             if kind == "key" and n == 3 and sub in ("create", "rotate"):
@@ -399,7 +456,7 @@ class VaultApp(App):
         if not cfg["limits"]:
             return None
         op = req.op
-        if op in ("set_secret",):
+        if op in ("set_secret", "restore_secret"):
             cls, limit = "secret_write", cfg["kv_secret_writes_per_10s"]
         elif "secret" in op:
             cls, limit = "secret_read", cfg["kv_secret_reads_per_10s"]
@@ -503,9 +560,10 @@ class VaultApp(App):
         return b
 
     def _deleted_fields(self, base, obj, kind):
+        days = self.vault.recoverable_days or RECOVERABLE_DAYS
         return {"recoveryId": "%s/deleted%ss/%s" % (base, kind, obj.name),
                 "deletedDate": obj.deleted_date,
-                "scheduledPurgeDate": obj.deleted_date + RECOVERABLE_DAYS * 86400}
+                "scheduledPurgeDate": obj.deleted_date + days * 86400}
 
     # ---- secrets
 
@@ -761,6 +819,75 @@ class VaultApp(App):
 
     def op_purge_key(self, req):
         return self._purge("key", req)
+
+    # ---- backup and restore
+
+    def _backup(self, kind, req):
+        with self.vault.lock:
+            obj = self.vault.find(kind, req.route["name"])
+            if obj is None:
+                raise self._not_found(kind, req.route["name"])
+            vers = []
+            for x in obj.order:
+                v = obj.versions[x]
+                d = {"version": v.version, "created": v.created, "updated": v.updated,
+                     "enabled": v.enabled, "nbf": v.nbf, "exp": v.exp, "tags": v.tags,
+                     "contentType": v.content_type}
+                if kind == "secret":
+                    d.update({"value": v.value, "kid": v.kid, "managed": v.managed})
+                else:
+                    d.update({"pem": v.key.private_pem(), "kty": v.kty, "key_ops": list(v.key_ops)})
+                vers.append(d)
+            doc = {"kind": kind, "name": obj.name, "versions": vers}
+        body = zlib.compress(json.dumps(doc, sort_keys=True).encode())
+        blob = BACKUP_MAGIC + body + hashlib.sha256(BACKUP_MAGIC + body).digest()
+        return Response(200, {"value": fake_rsa.b64url_encode(blob)})
+
+    def _restore(self, kind, req):
+        value = self._body(req).get("value")
+        bad = KvError(400, "BadParameter", "The backup blob is invalid, corrupt or not a %s backup."
+                      % kind)
+        if not isinstance(value, str):
+            raise KvError(400, "BadParameter", "Property 'value' (the backup blob) is required.")
+        try:
+            blob = fake_rsa.b64url_decode(value)
+            body, digest = blob[len(BACKUP_MAGIC):-32], blob[-32:]
+            if not blob.startswith(BACKUP_MAGIC) or \
+                    hashlib.sha256(BACKUP_MAGIC + body).digest() != digest:
+                raise bad
+            doc = json.loads(zlib.decompress(body))
+        except (ValueError, UnicodeError, zlib.error):
+            raise bad
+        if doc.get("kind") != kind:
+            raise bad
+        obj = Obj(doc["name"], kind)
+        for d in doc["versions"]:
+            v = Version(d["version"], kind)
+            v.created, v.updated, v.enabled = d["created"], d["updated"], d["enabled"]
+            v.nbf, v.exp, v.tags, v.content_type = d["nbf"], d["exp"], d["tags"], d["contentType"]
+            if kind == "secret":
+                v.value, v.kid, v.managed = d["value"], d["kid"], d["managed"]
+            else:
+                v.key = fake_rsa.RsaKey.from_pem(d["pem"])
+                v.kty, v.key_ops = d["kty"], list(d["key_ops"])
+            obj.add(v)
+        self.vault.restore(obj)
+        base = self.base_url(req)
+        if kind == "secret":
+            return Response(200, self._secret_bundle(base, obj, obj.latest(), with_value=False))
+        return Response(200, self._key_bundle(base, obj, obj.latest()))
+
+    def op_backup_secret(self, req):
+        return self._backup("secret", req)
+
+    def op_backup_key(self, req):
+        return self._backup("key", req)
+
+    def op_restore_secret(self, req):
+        return self._restore("secret", req)
+
+    def op_restore_key(self, req):
+        return self._restore("key", req)
 
     # ---- crypto
 

@@ -613,6 +613,95 @@ def run(env):
         st, _, _ = env.kv("GET", "/secrets/dup" + V, token=tok, port=info["kv2_port"])
         expect(st == 500, st)
 
+    @check("backup at primary, restore at secondary: same versions, tags, attributes; 409 twice")
+    def _():
+        k2 = info["kv2_port"]
+        env.ctl("put_key", name="bkek", bits=2048)
+        k_new = env.ctl("put_key", name="bkek", bits=2048, tags={"t": "1"}, exp=4102444800)
+        s1 = env.ctl("put_secret", name="bsec", value="v1", content_type="BEK")
+        s2 = env.ctl("put_secret", name="bsec", value="v2", content_type="Wrapped BEK",
+                     tags={"MachineName": "vm"}, nbf=1000)
+        st, _, doc = env.kv("POST", "/secrets/bsec/backup" + V, token=tok)
+        expect(st == 200 and isinstance(doc["value"], str) and "=" not in doc["value"]
+               and b"v2" not in b64url_decode(doc["value"]), (st, doc))
+        sblob = doc["value"]
+        st, _, doc = env.kv("POST", "/keys/bkek/backup" + V, token=tok)
+        expect(st == 200, (st, doc))
+        kblob = doc["value"]
+        st, _, doc = env.kv("POST", "/secrets/restore" + V, {"value": sblob}, token=tok, port=k2)
+        expect(st == 200 and doc["id"].endswith("/secrets/bsec/" + s2["version"]) and "value" not in doc
+               and doc["tags"] == {"MachineName": "vm"} and doc["attributes"]["nbf"] == 1000
+               and doc["contentType"] == "Wrapped BEK", (st, doc))
+        for ver, val in ((s1["version"], "v1"), (s2["version"], "v2")):
+            st, _, doc = env.kv("GET", "/secrets/bsec/%s%s" % (ver, V), token=tok, port=k2)
+            expect(st == 200 and doc["value"] == val, (ver, st, doc))
+        st, _, doc = env.kv("GET", "/secrets/bsec/versions" + V, token=tok, port=k2)
+        expect([d["id"].rsplit("/", 1)[1] for d in doc["value"]] == [s1["version"], s2["version"]], doc)
+        st, _, doc = env.kv("POST", "/keys/restore" + V, {"value": kblob}, token=tok, port=k2)
+        expect(st == 200 and doc["key"]["kid"].endswith("/keys/bkek/" + k_new["version"])
+               and doc["tags"] == {"t": "1"} and doc["attributes"]["exp"] == 4102444800, (st, doc))
+        cek = os.urandom(32)
+        st, _, w = env.kv("POST", "/keys/bkek/%s/wrapkey%s" % (k_new["version"], V),
+                          {"alg": "RSA-OAEP", "value": b64url_encode(cek)}, token=tok)
+        st2, _, u = env.kv("POST", "/keys/bkek/%s/unwrapkey%s" % (k_new["version"], V),
+                           {"alg": "RSA-OAEP", "value": w["value"]}, token=tok, port=k2)
+        expect(st == 200 and st2 == 200 and b64url_decode(u["value"]) == cek, (st, st2, u))
+        for path, blob in (("/secrets/restore", sblob), ("/keys/restore", kblob)):
+            st, _, doc = env.kv("POST", path + V, {"value": blob}, token=tok, port=k2)
+            expect(st == 409 and doc["error"]["code"] == "Conflict", (path, st, doc))
+        st, _, doc = env.kv("POST", "/keys/restore" + V, {"value": sblob}, token=tok, port=k2)
+        expect(st == 400 and doc["error"]["code"] == "BadParameter", ("secret blob as key", st, doc))
+        bad = b64url_decode(kblob)
+        bad = bad[:20] + bytes([bad[20] ^ 1]) + bad[21:]
+        for blob in (b64url_encode(b"not ours at all"), b64url_encode(bad), "a+b/"):
+            st, _, doc = env.kv("POST", "/secrets/restore" + V, {"value": blob}, token=tok, port=k2)
+            expect(st == 400 and doc["error"]["code"] == "BadParameter", (blob[:10], st, doc))
+        st, _, doc = env.kv("POST", "/secrets/nope/backup" + V, token=tok)
+        expect(st == 404 and doc["error"]["code"] == "SecretNotFound", (st, doc))
+        expect(env.counter("primary.backup_secret.ok") == 1 and env.counter("secondary.restore_key.ok") == 1,
+               "counters")
+
+    @check("backup/restore: RBAC deny and faults apply")
+    def _():
+        env.ctl("rbac_deny", path="/keys/bkek/backup", count=1)
+        st, _, doc = env.kv("POST", "/keys/bkek/backup" + V, token=tok)
+        expect(st == 403 and doc["error"]["innererror"]["code"] == "ForbiddenByRbac"
+               and "keys/backup/action" in doc["error"]["message"], (st, doc))
+        env.ctl("rbac_deny", vault="secondary", path="/secrets/restore", count=1, style="policy")
+        st, _, doc = env.kv("POST", "/secrets/restore" + V, {"value": "AAAA"}, token=tok, port=info["kv2_port"])
+        expect(st == 403 and "secrets restore permission" in doc["error"]["message"], (st, doc))
+        env.ctl("fault", path="/secrets/bsec/backup", status=503)
+        st, _, _ = env.kv("POST", "/secrets/bsec/backup" + V, token=tok)
+        expect(st == 503, st)
+        env.ctl("rbac_clear", vault="all")
+
+    @check("vault_settings: recovery level and days in every bundle; 1024-bit PEM key accepted")
+    def _():
+        st, _, doc = env.kv("GET", "/secrets/bsec" + V, token=tok)
+        expect(doc["attributes"]["recoveryLevel"] == "Recoverable+Purgeable", doc)
+        env.ctl("vault_settings", recovery_level="Recoverable", recoverable_days=30)
+        st, _, doc = env.kv("GET", "/secrets/bsec" + V, token=tok)
+        a = doc["attributes"]
+        expect(a["recoveryLevel"] == "Recoverable" and a["recoverableDays"] == 30, a)
+        st, _, doc = env.kv("GET", "/keys/bkek" + V, token=tok)
+        expect(doc["attributes"]["recoveryLevel"] == "Recoverable", doc)
+        st, _, doc = env.kv("GET", "/keys/bkek" + V, token=tok, port=info["kv2_port"])
+        expect(doc["attributes"]["recoveryLevel"] == "Recoverable+Purgeable", "secondary changed too")
+        env.ctl("vault_settings", recovery_level="Purgeable")
+        st, _, doc = env.kv("GET", "/secrets/bsec" + V, token=tok)
+        expect(doc["attributes"]["recoveryLevel"] == "Purgeable" and "recoverableDays" not in doc["attributes"],
+               doc)
+        try:
+            env.ctl("vault_settings", recovery_level="Sometimes")
+            raise AssertionError("bad level accepted")
+        except AssertionError as e:
+            expect("must be one of" in str(e), e)
+        pem1024 = openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024").decode()
+        env.ctl("put_key", name="old1024", pem=pem1024)
+        st, _, doc = env.kv("GET", "/keys/old1024" + V, token=tok)
+        expect(st == 200 and len(b64url_decode(doc["key"]["n"])) == 128, (st, doc))
+        env.ctl("vault_settings", recovery_level="Recoverable+Purgeable", recoverable_days=90)
+
     @check("service limits: IMDS 429 over imds_rps, KV 429 Throttled over the 10 s quota")
     def _():
         env.ctl("config", imds_rps=3)

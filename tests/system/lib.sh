@@ -3,7 +3,7 @@
 # system scenario uses as they are, and whose _vm_* helpers copy the tests
 # tree, run QEMU and read the results here; VM_WORK is the scenario's work dir).
 # A scenario (tests/system/scenarios/NAME.sh) is a bash script that uses:
-#   sys_boot [--disk NAME]... [--mem MB] [--timeout S] <<'EOF'
+#   sys_boot [--disk NAME]... [--serial NAME]... [--mem MB] [--timeout S] <<'EOF'
 #       guest script (bash, run by vv-test.service after multi-user.target;
 #       step/expect_fail/metric from tests/vm/guest/lib.sh, sys_* helpers
 #       from tests/system/guest/lib.sh)
@@ -31,8 +31,8 @@ _sys_payload() {
 }
 
 sys_boot() {
-	local disks=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra=""
-	_vm_boot_opts sys_boot "$@" || return 2
+	local disks=() serials=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra=""
+	_vm_boot_opts sys_boot --serial-ok "$@" || return 2
 	VM_BOOTS=$((VM_BOOTS + 1))
 	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
 	mkdir -p "$bd/payload"
@@ -54,5 +54,6 @@ sys_boot() {
 	done
 	args+=(-drive "file=$bd/payload.tar,if=none,id=vvpayload,format=raw,readonly=on"
 		-device "virtio-blk-pci,drive=vvpayload,serial=vvpayload")
+	_vm_serial_args
 	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/payload.tar" --verbose -- "${args[@]}"
 }

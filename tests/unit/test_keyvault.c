@@ -1139,6 +1139,8 @@ static void test_moved_vault(void **state)
 	assert_non_null(strstr(err.message, "notrestored"));
 	assert_non_null(strstr(err.message, "is mapped to"));
 	assert_non_null(strstr(err.message, F.kv_url));
+	/* ...and the fix is restoring it there, not soft-delete recovery */
+	assert_non_null(strstr(err.remedy, "key notrestored was not restored into"));
 	vv_vault_free(v);
 
 	/* without the mapping, an unreachable vault suggests it */
@@ -1146,6 +1148,7 @@ static void test_moved_vault(void **state)
 	assert_true(vv_secret_get(v, "moved", &b, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_UNAVAILABLE);
 	assert_non_null(strstr(err.message, "moved = https://old.vault.azure.net:"));
+	assert_non_null(strstr(err.remedy, "add 'moved = https://old.vault.azure.net:"));
 	vv_vault_free(v);
 	free(wrapped);
 	vv_secret_free(plain);

@@ -185,12 +185,19 @@ vm_boot() {
 	for d in "${disks[@]}"; do
 		args+=(-drive "file=$VM_WORK/$d.img,if=virtio,format=raw,cache=unsafe")
 	done
-	if [ ${#serials[@]} -gt 0 ]; then
-		args+=(-device virtio-serial)
-		for d in "${serials[@]}"; do
-			args+=(-chardev "socket,path=$VM_WORK/$d.sock,server=on,wait=off,id=$d"
-				-device "virtserialport,chardev=$d,name=$d")
-		done
-	fi
+	_vm_serial_args
 	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/initrd.cpio" -- "${args[@]}"
+}
+
+# Append to args the virtio-serial ports named in serials: each is a unix
+# socket $VM_WORK/NAME.sock on the host (a host helper connects to it) and
+# /sys/class/virtio-ports/*/name = NAME in the guest.
+_vm_serial_args() {
+	local d
+	[ ${#serials[@]} -gt 0 ] || return 0
+	args+=(-device virtio-serial)
+	for d in "${serials[@]}"; do
+		args+=(-chardev "socket,path=$VM_WORK/$d.sock,server=on,wait=off,id=$d"
+			-device "virtserialport,chardev=$d,name=$d")
+	done
 }

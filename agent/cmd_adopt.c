@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/cmd_adopt_rewrite.h"
 #include "agent/command.h"
 #include "agent/error_view.h"
 #include "agent/provision/provision.h"
@@ -15,17 +16,36 @@
 static const char usage[] =
 	"Usage: vaultvol [--json] adopt DEVICE --secret REF [--kek KEK-REF]\n"
 	"                [--name MAPPER] [--mount PATH] [--fs FS] [--options OPTS]\n"
-	"                [--keystore DIR] [--force]\n"
+	"                [--keystore DIR] [--force] [--require-purge-protection]\n"
+	"       vaultvol [--json] adopt DEVICE --rewrite [--yes] [--keystore DIR]\n"
 	"\n"
 	"Make an existing LUKS2 volume self-describing: fetch the key REF (any key\n"
 	"reference: vault secret, keystore:, bek:, file:), check that it opens a\n"
 	"keyslot, back up the header and write a `vaultvol` token naming the exact\n"
 	"version fetched, the KEK and the mount. Keyslots are not changed. A volume\n"
 	"that already has a vaultvol token needs --force. LUKS1 and BitLocker\n"
-	"cannot hold tokens: describe them in the config file.\n";
+	"cannot hold tokens: describe them in the config file.\n"
+	"\n"
+	"Before the token is written, the key's vault and a vault KEK are read:\n"
+	"a vault without purge protection (recoveryLevel naming \"Purgeable\") gets\n"
+	"a warning with the command that turns it on (az keyvault update --name\n"
+	"VAULT --enable-purge-protection true); --require-purge-protection (or\n"
+	"[vault] require_purge_protection = yes) makes it a refusal. A KEK unfit\n"
+	"to wrap new keys (not RSA/RSA-HSM of 2048, 3072 or 4096 bits, expired,\n"
+	"not yet valid) is a warning: the volume opens with it, and adopting is\n"
+	"the way to `rotate --kek` away from it.\n"
+	"\n"
+	"--rewrite: the token names a vault that a `[vault] moved = OLD NEW` line maps\n"
+	"elsewhere (the keys were restored into NEW, same names and versions): its key\n"
+	"and KEK references are rewritten to NEW. The key is fetched at NEW and must\n"
+	"open the keyslot the token names (nothing is activated); old -> new is shown\n"
+	"and confirmed on the terminal (--yes: without asking; without a terminal and\n"
+	"without --yes nothing is written); the header is backed up, then the token is\n"
+	"replaced. Nothing else in the header changes. Without --rewrite a token is\n"
+	"never touched by a moved line.\n";
 
 enum { OPT_SECRET = 1, OPT_KEK, OPT_NAME, OPT_MOUNT, OPT_FS, OPT_OPTIONS, OPT_KEYSTORE,
-       OPT_FORCE };
+       OPT_FORCE, OPT_REQUIRE_PP, OPT_REWRITE, OPT_YES };
 
 static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 {
@@ -38,6 +58,9 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		{ "options", required_argument, NULL, OPT_OPTIONS },
 		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "require-purge-protection", no_argument, NULL, OPT_REQUIRE_PP },
+		{ "rewrite", no_argument, NULL, OPT_REWRITE },
+		{ "yes", no_argument, NULL, OPT_YES },
 		{ 0 }
 	};
 	struct vv_adopt_req req = { 0 };
@@ -45,6 +68,7 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 	struct vv_error err = { 0 };
 	struct vv_token t;
 	const char *keystore = NULL;
+	bool rewrite = false, yes = false;
 	int c, r, status;
 
 	optind = 0;
@@ -59,8 +83,18 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 		case OPT_OPTIONS: req.options = optarg; break;
 		case OPT_KEYSTORE: keystore = optarg; break;
 		case OPT_FORCE: req.force = true; break;
+		case OPT_REQUIRE_PP: req.require_purge_protection = true; break;
+		case OPT_REWRITE: rewrite = true; break;
+		case OPT_YES: yes = true; break;
 		default: return VV_EXIT_USAGE;
 		}
+	}
+	if (rewrite || yes) {
+		r = pv_one_device(argc, argv, rewrite && !req.secret && !req.kek && !req.name &&
+				  !req.mount && !req.fs && !req.options && !req.force &&
+				  !req.require_purge_protection, "adopt",
+				  "DEVICE --rewrite [--yes], with no other option but --keystore", &req.device);
+		return r ? r : vv_cmd_adopt_rewrite(opt, req.device, keystore, yes);
 	}
 	r = pv_one_device(argc, argv, req.secret != NULL, "adopt", "DEVICE and --secret",
 			  &req.device);
@@ -70,6 +104,8 @@ static int run_adopt(const struct vv_options *opt, int argc, char **argv)
 	r = pv_session_open(opt, keystore, "adopt", &s);
 	if (r)
 		return r;
+	if (s.cfg && s.cfg->vault.require_purge_protection)
+		req.require_purge_protection = true;
 	r = vv_adopt(s.vault, &req, &t, &err);
 	if (r >= 0 && opt->json) {
 		struct json_object *o = pv_json_for(req.device);

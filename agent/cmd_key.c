@@ -34,7 +34,8 @@ static const char key_usage[] =
 	"show     fetch a key and print its metadata: reference and version,\n"
 	"         source, content type, tags, wrapped or not, KEK and algorithm,\n"
 	"         length, SHA-256 fingerprint of the unwrapped key, nbf/exp (warns\n"
-	"         when expired). Never the key itself.\n"
+	"         when expired), the vault's recovery level for the secret and a\n"
+	"         vault KEK and whether it is purge-protected. Never the key itself.\n"
 	"put      store a BEK (base64 once, ADE tags; wrapped when --kek is given)\n"
 	"         and print the new versioned reference. The key comes from a\n"
 	"         file, stdin or the random generator, never from the command line.\n"
@@ -170,6 +171,16 @@ static void print_show_json(const struct vv_bek *b, const char *fp, bool expired
 	json_object_object_add(o, "exp", b->exp ? json_object_new_int64(b->exp) : NULL);
 	json_object_object_add(o, "expired", json_object_new_boolean(expired));
 	json_object_object_add(o, "not_yet_valid", json_object_new_boolean(early));
+	ADD_STR("recovery_level", b->recovery_level);
+	json_object_object_add(o, "recoverable_days", b->recoverable_days ?
+			       json_object_new_int(b->recoverable_days) : NULL);
+	json_object_object_add(o, "purge_protected", b->recovery_level ?
+			       json_object_new_boolean(vv_recovery_level_protected(
+				       b->recovery_level)) : NULL);
+	ADD_STR("kek_recovery_level", b->kek_recovery_level);
+	json_object_object_add(o, "kek_purge_protected", b->kek_recovery_level ?
+			       json_object_new_boolean(vv_recovery_level_protected(
+				       b->kek_recovery_level)) : NULL);
 	for (size_t i = 0; i < b->ntags; i++)
 		json_object_object_add(tags, b->tags[i].name,
 				       json_object_new_string(b->tags[i].value));
@@ -180,6 +191,18 @@ static void print_show_json(const struct vv_bek *b, const char *fp, bool expired
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+/* "Recoverable, 90 days (purge-protected)"; nothing for local keys. */
+static void print_recovery(const char *label, const char *level, int days)
+{
+	if (!level)
+		return;
+	printf("%s%s", label, level);
+	if (days)
+		printf(", %d days", days);
+	printf(" (%s)\n", vv_recovery_level_protected(level) ? "purge-protected" :
+	       "NOT purge-protected");
 }
 
 static void print_show_text(const struct vv_bek *b, const char *fp, bool expired,
@@ -211,11 +234,44 @@ static void print_show_text(const struct vv_bek *b, const char *fp, bool expired
 	if (b->exp)
 		printf("expires:      %s%s\n", iso_time(b->exp, t, sizeof(t)),
 		       expired ? " (EXPIRED)" : "");
+	print_recovery("recovery:     ", b->recovery_level, b->recoverable_days);
+	print_recovery("KEK recovery: ", b->kek_recovery_level, b->kek_recoverable_days);
 	if (b->ntags) {
 		printf("tags:\n");
 		for (size_t i = 0; i < b->ntags; i++)
 			printf("  %s = %s\n", b->tags[i].name, b->tags[i].value);
 	}
+}
+
+/*
+ * A vault KEK's recovery level: one key GET, here only (opening a volume
+ * asks nothing about its KEK). Not being able to read it is not an error:
+ * the unwrap worked.
+ */
+static void add_kek_recovery(struct vv_vault *v, struct vv_bek *b)
+{
+	struct vv_key_info *ki = NULL;
+	struct vv_error err = { 0 };
+
+	if (!b->kek_id || vv_kek_ref_is_local(b->kek_id) ||
+	    vv_key_get(v, b->kek_id, &ki, &err) < 0 || !ki->recovery_level) {
+		vv_key_info_free(ki);
+		return;
+	}
+	b->kek_recovery_level = ki->recovery_level;
+	b->kek_recoverable_days = ki->recoverable_days;
+	ki->recovery_level = NULL;
+	vv_key_info_free(ki);
+}
+
+static void warn_purge(const char *level, const char *what, const char *id)
+{
+	char advice[1024];
+
+	if (!level || vv_recovery_level_protected(level))
+		return;
+	vv_purge_advice(what, id, level, advice, sizeof(advice));
+	vv_warn("%s", advice);
 }
 
 static int key_show(const struct vv_options *opt, int argc, char **argv)
@@ -256,6 +312,9 @@ static int key_show(const struct vv_options *opt, int argc, char **argv)
 			b->secret_id, (long long)b->exp);
 	if (early)
 		vv_warn("%s is not valid before %lld", b->secret_id, (long long)b->nbf);
+	add_kek_recovery(s.vault, b);
+	warn_purge(b->recovery_level, "the key", b->secret_id);
+	warn_purge(b->kek_recovery_level, "the KEK", b->kek_id);
 	if (opt->json)
 		print_show_json(b, fp, expired, early, r < 0 ? &err : NULL);
 	else

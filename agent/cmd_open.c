@@ -236,7 +236,17 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 	failed = open_until(opt, &a, argc, argv, &ctx, &s);
 	if (failed < 0)
 		return -failed;
-	report(&s, &ctx, a.json, failed);
+	/*
+	 * The KEKs' expiry is asked after the volumes are open, and after
+	 * their lines are out: it never fails or holds up a volume. (JSON is
+	 * one document: it waits for them.)
+	 */
+	if (!a.json)
+		report(&s, &ctx, false, failed);
+	vv_open_kek_expiry(ctx.vault, &s.plan);
+	if (a.json)
+		report(&s, &ctx, true, failed);
+	vv_open_expiry_report(opt->state_dir, &s.plan, vv_log_journal(), (int64_t)time(NULL));
 	if (ctx.stats.relocated)
 		fprintf(stderr, "vaultvol open: %u volume(s) found on another disk than described "
 			"(exchanged LUNs?): each used its own disk (by UUID), not its LUN's; fix "
@@ -274,6 +284,11 @@ VV_COMMAND(open,
 	"opened with, that UUID decides which disk is the volume's, whatever its LUN\n"
 	"says now (exchanged LUNs never swap mounts). ADE's resource disk, new and\n"
 	"unencrypted after a restore, is encrypted again ([ade] resource_disk).\n"
+	"\n"
+	"Once the volumes are open, each remote KEK's expiry is read (best effort). A\n"
+	"secret or KEK that expires within 30 days (or has expired) gets a warning on\n"
+	"stderr; under systemd, in the journal at most once a day per volume and key\n"
+	"(remembered in the state directory, expiry-warned.json).\n"
 	"\n"
 	"Exit status: 0 all opened, 1 some volume failed (each failure is printed with\n"
 	"its cause and a remedy) or was found on another disk than described, 2 usage\n"

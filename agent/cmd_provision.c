@@ -20,7 +20,7 @@ static const char usage[] =
 	"                [--recovery-iter-time MS] [--recovery-memory KB]\n"
 	"                [--recovery-iterations N] [--recovery-parallel N]\n"
 	"                [--keystore DIR] [--force]\n"
-	"                [--format-only]\n"
+	"                [--format-only] [--require-purge-protection]\n"
 	"\n"
 	"Encrypt DEVICE with LUKS2 (aes-xts-plain64, 512-bit key, 4096-byte\n"
 	"sectors where the device allows) under a new random 32-byte key (BEK),\n"
@@ -54,12 +54,23 @@ static const char usage[] =
 	"  --force           overwrite whatever DEVICE holds\n"
 	"  --format-only     header, keyslots and token only: no mkfs, no mount\n"
 	"                    (prepares a disk image without device-mapper)\n"
+	"  --require-purge-protection\n"
+	"                    refuse a vault without purge protection (below)\n"
+	"\n"
+	"Guards against losing the key: a vault KEK must be RSA or RSA-HSM of 2048,\n"
+	"3072 or 4096 bits, enabled, with its activation date past and its expiry\n"
+	"ahead, else nothing is written. A vault secret or KEK whose vault has no\n"
+	"purge protection (recoveryLevel naming \"Purgeable\") gets a warning with\n"
+	"the command that turns it on (az keyvault update --name VAULT\n"
+	"--enable-purge-protection true); --require-purge-protection (or [vault]\n"
+	"require_purge_protection = yes in the config) makes it a refusal before\n"
+	"the device is written. keystore: and file: references are not checked.\n"
 	"\n"
 	"Header backups go to STATE-DIR/header-backups (root only).\n";
 
 enum { OPT_SECRET = 1, OPT_KEK, OPT_ALG, OPT_MOUNT, OPT_FS, OPT_LABEL, OPT_NAME,
        OPT_OPTIONS, OPT_RECOVERY, OPT_ITER, OPT_MEM, OPT_ITERS, OPT_PAR, OPT_KEYSTORE,
-       OPT_FORCE, OPT_FORMAT_ONLY };
+       OPT_FORCE, OPT_FORMAT_ONLY, OPT_REQUIRE_PP };
 
 static int parse(int argc, char **argv, struct vv_provision_req *req, const char **keystore)
 {
@@ -80,6 +91,7 @@ static int parse(int argc, char **argv, struct vv_provision_req *req, const char
 		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "format-only", no_argument, NULL, OPT_FORMAT_ONLY },
+		{ "require-purge-protection", no_argument, NULL, OPT_REQUIRE_PP },
 		{ 0 }
 	};
 	int c;
@@ -99,6 +111,7 @@ static int parse(int argc, char **argv, struct vv_provision_req *req, const char
 		case OPT_KEYSTORE: *keystore = optarg; break;
 		case OPT_FORCE: req->force = true; break;
 		case OPT_FORMAT_ONLY: req->format_only = true; break;
+		case OPT_REQUIRE_PP: req->require_purge_protection = true; break;
 		case OPT_RECOVERY:
 			if (!strcmp(optarg, "print")) {
 				req->recovery = VV_RECOVERY_PRINT;
@@ -183,6 +196,8 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 	r = pv_session_open(opt, keystore, "provision", &s);
 	if (r)
 		return r;
+	if (s.cfg && s.cfg->vault.require_purge_protection)
+		req.require_purge_protection = true;
 	r = vv_provision(s.vault, &req, &res, &err);
 	/* Shown even after a later failure: its keyslot exists. */
 	if (res.recovery)

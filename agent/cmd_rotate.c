@@ -14,7 +14,7 @@
 
 static const char usage[] =
 	"Usage: vaultvol [--json] rotate DEVICE [--bek] [--kek NEW-KEK-REF] [--alg ALG]\n"
-	"                [--keystore DIR]\n"
+	"                [--keystore DIR] [--require-purge-protection]\n"
 	"\n"
 	"--bek (the default without --kek): a new random BEK is stored as a new\n"
 	"version of the volume's secret, a keyslot for it is added, the token is\n"
@@ -29,9 +29,18 @@ static const char usage[] =
 	"told on stdout as it completes (with --json, one line per step:\n"
 	"{\"step\": NAME, \"key\": REF, \"keyslot\": N}). Interrupted at any point,\n"
 	"the volume opens with the key its token names; running rotate again\n"
-	"completes the interrupted rotation instead of starting another.\n";
+	"completes the interrupted rotation instead of starting another.\n"
+	"\n"
+	"Guards against losing the key: a vault KEK must be RSA or RSA-HSM of 2048,\n"
+	"3072 or 4096 bits, enabled, with its activation date past and its expiry\n"
+	"ahead, else nothing is written. A vault secret or KEK whose vault has no\n"
+	"purge protection (recoveryLevel naming \"Purgeable\") gets a warning with\n"
+	"the command that turns it on (az keyvault update --name VAULT\n"
+	"--enable-purge-protection true); --require-purge-protection (or [vault]\n"
+	"require_purge_protection = yes in the config) makes it a refusal before\n"
+	"the header is changed. keystore: and file: references are not checked.\n";
 
-enum { OPT_BEK = 1, OPT_KEK, OPT_ALG, OPT_KEYSTORE };
+enum { OPT_BEK = 1, OPT_KEK, OPT_ALG, OPT_KEYSTORE, OPT_REQUIRE_PP };
 
 struct progress {
 	bool json;
@@ -92,6 +101,7 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 		{ "kek", required_argument, NULL, OPT_KEK },
 		{ "alg", required_argument, NULL, OPT_ALG },
 		{ "keystore", required_argument, NULL, OPT_KEYSTORE },
+		{ "require-purge-protection", no_argument, NULL, OPT_REQUIRE_PP },
 		{ 0 }
 	};
 	struct progress p = { .json = opt->json };
@@ -110,6 +120,7 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 		case OPT_KEK: req.kek = optarg; break;
 		case OPT_ALG: req.alg = optarg; break;
 		case OPT_KEYSTORE: keystore = optarg; break;
+		case OPT_REQUIRE_PP: req.require_purge_protection = true; break;
 		default: return VV_EXIT_USAGE;
 		}
 	}
@@ -120,6 +131,8 @@ static int run_rotate(const struct vv_options *opt, int argc, char **argv)
 	r = pv_session_open(opt, keystore, "rotate", &s);
 	if (r)
 		return r;
+	if (s.cfg && s.cfg->vault.require_purge_protection)
+		req.require_purge_protection = true;
 	r = vv_rotate(s.vault, &req, &res, &err);
 	if (r >= 0 && opt->json) {
 		struct json_object *o = pv_json_for(req.device);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -27,23 +28,37 @@ static const char *short_version(const char *id, char *buf, size_t len)
 	return buf;
 }
 
+/* Days until exp as "45d" ("-3d": expired), "-" when none or unknown. */
+static const char *days_str(int64_t exp, int64_t now, char *buf, size_t len)
+{
+	if (!exp)
+		return "-";
+	snprintf(buf, len, "%ldd", vv_expiry_days(exp, now));
+	return buf;
+}
+
 static void print_table(const struct vv_open_plan *plan)
 {
-	printf("%-16s %-12s %-9s %-10s %-44s %-8s %-20s %s\n", "VOLUME", "DEVICE", "TYPE",
-	       "KEY-SOURCE", "KEY-VERSION", "STATE", "MOUNT", "LAST-ERROR");
+	int64_t now = (int64_t)time(NULL);
+
+	printf("%-16s %-12s %-9s %-10s %-44s %-8s %-20s %-10s %-10s %s\n", "VOLUME", "DEVICE",
+	       "TYPE", "KEY-SOURCE", "KEY-VERSION", "STATE", "MOUNT", "SECRET-EXP", "KEK-EXP",
+	       "LAST-ERROR");
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct vv_vol *v = &plan->v[i];
 		const char *err = v->fail ? vv_fail_str(v->fail) :
 				  v->last_error[0] ? v->last_error : "-";
-		char ver[128];
+		char ver[128], sd[24], kd[24];
 
-		printf("%-16s %-12s %-9s %-10s %-44s %-8s %-20s %s\n", v->conf.name,
+		printf("%-16s %-12s %-9s %-10s %-44s %-8s %-20s %-10s %-10s %s\n", v->conf.name,
 		       v->device ? v->device : "-", vv_vol_type_str(v->type),
 		       v->key_source ? v->key_source :
 		       v->conf.key ? vv_origin_str(v->key_origin) : "-",
 		       short_version(v->key_version, ver, sizeof(ver)),
 		       vv_vstate_str(v->state),
-		       v->mounted_on ? v->mounted_on : v->conf.mount ? v->conf.mount : "-", err);
+		       v->mounted_on ? v->mounted_on : v->conf.mount ? v->conf.mount : "-",
+		       days_str(v->secret_exp, now, sd, sizeof(sd)),
+		       days_str(v->kek_exp, now, kd, sizeof(kd)), err);
 	}
 	for (size_t i = 0; i < plan->n; i++) {
 		const struct vv_vol *v = &plan->v[i];
@@ -69,6 +84,12 @@ static void print_table(const struct vv_open_plan *plan)
 			       v->error.remedy[0] ? "; remedy: " : "", v->error.remedy);
 		if (v->warning[0])
 			printf("%s: warning: %s\n", v->conf.name, v->warning);
+		for (int kek = 0; kek < 2; kek++) {
+			char msg[1024];
+
+			if (vv_open_expiry_warning(v, kek, now, msg, sizeof(msg)))
+				printf("%s: warning: %s\n", v->conf.name, msg);
+		}
 	}
 }
 
@@ -124,7 +145,9 @@ VV_COMMAND(status,
 	"\n"
 	"Lists every volume described by a vaultvol token, the config file or ADE state:\n"
 	"its disk, type, where its key comes from and which version opened it, whether it\n"
-	"is closed, open or mounted and where, and the last error with its remedy; an\n"
+	"is closed, open or mounted and where, days until its secret and KEK expire\n"
+	"(SECRET-EXP, KEK-EXP: as the last open read them, \"-\" none or unknown; a\n"
+	"warning line under 30 days), and the last error with its remedy; an\n"
 	"encryption in progress with its percentage; and encrypted disks nobody\n"
 	"describes (state \"undescribed\") with what to put in a [volume] section. It\n"
 	"reads the disks' headers and the running system; it changes nothing and\n"

@@ -39,7 +39,7 @@ static void recover_crashed_freeze(const struct vv_options *opt, const char *cmd
 		if (!strcmp(cmd, own[i]))
 			return;
 	if (vv_marker_recover(opt->state_dir, false, &res) == 0 && res.found &&
-	    !res.skipped_live)
+	    !res.skipped_live && !res.other_boot)
 		vv_warn("thawed %d filesystem(s) left frozen by a crashed snapshot%s",
 			res.thawed, res.errors ? " (some could not be thawed)" : "");
 }

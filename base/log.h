@@ -29,6 +29,7 @@ int vv_log_set_file(const char *path);
 #define VV_MSGID_VOLUME_FAILED	"ba64e56d55a146b29df56d922077d2bc"
 #define VV_MSGID_VAULT_FAILOVER	"e73ea28f1e47426788ca8ceecc53d58b"
 #define VV_MSGID_SNAPSHOT	"8a60797e41c8499fb6ba92f740456e64"
+#define VV_MSGID_KEY_EXPIRING	"2171a5e7ed5041b0911dfd03eabe58c3"
 
 /*
  * What a message is about: each non-NULL member becomes a journal field

@@ -109,6 +109,8 @@ void vv_bek_free(struct vv_bek *b)
 	free(b->alg);
 	free(b->file_name);
 	free(b->content_type);
+	free(b->recovery_level);
+	free(b->kek_recovery_level);
 	for (size_t i = 0; i < b->ntags; i++) {
 		free(b->tags[i].name);
 		free(b->tags[i].value);
@@ -182,6 +184,8 @@ static int decode_bundle(struct vv_vault *v, const struct vv_secret_bundle *b,
 	bek->secret_id = dup_ok(b->id, &ok);
 	bek->file_name = dup_ok(tag_file, &ok);
 	bek->content_type = dup_ok(ct, &ok);
+	bek->recovery_level = dup_ok(b->recovery_level, &ok);
+	bek->recoverable_days = b->recoverable_days;
 	bek->windows_bek = vv_bek_file_is_windows(tag_file);
 	bek->nbf = b->nbf;
 	bek->exp = b->exp;
@@ -399,12 +403,16 @@ int vv_bek_inspect(struct vv_vault *v, const char *key_ref, const char *kek_ref,
 }
 
 /* Refuse to wrap a new BEK with a KEK that is disabled, expired or not yet valid. */
-static int check_remote_kek(struct vv_vault *v, const char *kek_ref,
-			    struct vv_error *err)
+int vv_kek_check(struct vv_vault *v, const char *kek_ref, struct vv_key_info **out,
+		 struct vv_error *err)
 {
 	struct vv_key_info *ki = NULL;
 	int64_t now = (int64_t)time(NULL);
-	int r = vv_key_get(v, kek_ref, &ki, err);
+	int r;
+
+	if (out)
+		*out = NULL;
+	r = vv_key_get(v, kek_ref, &ki, err);
 
 	if (r < 0)
 		return r;
@@ -430,8 +438,31 @@ static int check_remote_kek(struct vv_vault *v, const char *kek_ref,
 			     ki->kid, (long long)ki->nbf);
 		r = -EKEYEXPIRED;
 	}
+	/* What was read, also when unfit: callers report more than the refusal. */
+	if (out) {
+		*out = ki;
+		ki = NULL;
+	}
 	vv_key_info_free(ki);
 	return r;
+}
+
+static void copy_level(char *dst, size_t len, const char *level)
+{
+	snprintf(dst, len, "%s", level ? level : "");
+}
+
+/* Refusal when purge protection is required and id's vault lacks it. */
+static int purge_guard(const char *what, const char *id, const char *level,
+		       struct vv_error *err)
+{
+	char advice[sizeof(err->message)];
+
+	if (vv_recovery_level_protected(level))
+		return 0;
+	vv_purge_advice(what, id, level, advice, sizeof(advice));
+	vv_error_set(err, VV_CAUSE_CONFIG, 0, "purge protection is required: %s", advice);
+	return -EPERM;
 }
 
 int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
@@ -439,6 +470,17 @@ int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 		 const char *alg, const char *file_name,
 		 char **stored_ref, char **kek_id_out, struct vv_error *err)
 {
+	return vv_bek_store_ex(v, key_ref_base, bek, kek_ref, alg, file_name, false, NULL,
+			       stored_ref, kek_id_out, err);
+}
+
+int vv_bek_store_ex(struct vv_vault *v, const char *key_ref_base,
+		    const struct vv_secret *bek, const char *kek_ref,
+		    const char *alg, const char *file_name,
+		    bool require_purge_protection, struct vv_bek_store_info *info,
+		    char **stored_ref, char **kek_id_out, struct vv_error *err)
+{
+	struct vv_key_info *ki = NULL;
 	struct vv_secret *value = NULL;
 	struct vv_secret_bundle *b = NULL;
 	struct vv_tag tags[4];
@@ -451,6 +493,8 @@ int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 	*stored_ref = NULL;
 	if (kek_id_out)
 		*kek_id_out = NULL;
+	if (info)
+		memset(info, 0, sizeof(*info));
 	vv_error_clear(err);
 	if (kek_ref && !*kek_ref)
 		kek_ref = NULL;
@@ -487,8 +531,16 @@ int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 		}
 		/* A remote KEK is checked first; kek.c does the dispatch. */
 		r = 0;
-		if (v && !vv_kek_ref_is_local(kek_ref))
-			r = check_remote_kek(v, kek_ref, err);
+		if (v && !vv_kek_ref_is_local(kek_ref)) {
+			r = vv_kek_check(v, kek_ref, &ki, err);
+			if (r == 0 && info) {
+				copy_level(info->kek_recovery_level,
+					   sizeof(info->kek_recovery_level), ki->recovery_level);
+				info->kek_recoverable_days = ki->recoverable_days;
+			}
+			if (r == 0 && require_purge_protection)
+				r = purge_guard("the KEK", ki->kid, ki->recovery_level, err);
+		}
 		if (r == 0)
 			r = vv_key_wrap(v, kek_ref, alg, bek, &wrapped, &kid, err);
 		if (r < 0)
@@ -529,12 +581,21 @@ int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 			vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
 			r = -ENOMEM;
 		}
+		if (r == 0 && info) {
+			copy_level(info->recovery_level, sizeof(info->recovery_level),
+				   b->recovery_level);
+			info->recoverable_days = b->recoverable_days;
+		}
+		/* Stored, but it opens nothing yet: the caller writes no keyslot. */
+		if (r == 0 && require_purge_protection)
+			r = purge_guard("the secret", b->id, b->recovery_level, err);
 	}
 	if (r == 0 && kek_id_out) {
 		*kek_id_out = kid;
 		kid = NULL;
 	}
 out:
+	vv_key_info_free(ki);
 	vv_secret_bundle_free(b);
 	vv_secret_free(value);
 	free(wrapped);

@@ -21,6 +21,7 @@ void vv_secret_bundle_free(struct vv_secret_bundle *b)
 		free(b->tags[i].value);
 	}
 	free(b->tags);
+	free(b->recovery_level);
 	vv_secret_free(b->value);
 	free(b);
 }
@@ -45,5 +46,6 @@ void vv_key_info_free(struct vv_key_info *k)
 		return;
 	free(k->kid);
 	free(k->kty);
+	free(k->recovery_level);
 	free(k);
 }

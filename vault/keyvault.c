@@ -919,6 +919,17 @@ static bool attr_enabled(struct json_object *attrs)
 	return json_object_get_boolean(val);
 }
 
+/* attributes.recoveryLevel (malloc'ed, NULL when absent) and recoverableDays. */
+static bool attr_recovery(struct json_object *attrs, char **level, int *days)
+{
+	const char *l = json_str(attrs, "recoveryLevel");
+	int64_t d = attr_i64(attrs, "recoverableDays");
+
+	*days = d > 0 && d < 100000 ? (int)d : 0;
+	*level = NULL;
+	return !l || (*level = strdup(l)) != NULL;
+}
+
 /* Does a returned id ("https://v/KIND/name/version") match what we asked? */
 static bool id_matches(const char *id, const struct kv_ref *ref)
 {
@@ -984,6 +995,8 @@ static int parse_bundle(const struct vv_http_resp *resp, const struct kv_ref *re
 	b->exp = attr_i64(attrs, "exp");
 	b->created = attr_i64(attrs, "created");
 	b->updated = attr_i64(attrs, "updated");
+	if (!attr_recovery(attrs, &b->recovery_level, &b->recoverable_days))
+		goto out;
 	*out = b;
 	b = NULL;
 	r = 0;
@@ -1156,6 +1169,8 @@ int vv_key_get(struct vv_vault *v, const char *kek_ref,
 	k->enabled = attr_enabled(attrs);
 	k->nbf = attr_i64(attrs, "nbf");
 	k->exp = attr_i64(attrs, "exp");
+	if (!attr_recovery(attrs, &k->recovery_level, &k->recoverable_days))
+		goto out;
 	while (i < nlen && n[i] == 0)
 		i++;
 	if (i < nlen) {

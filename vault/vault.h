@@ -167,6 +167,10 @@ struct vv_secret_bundle {
 	size_t ntags;
 	bool enabled;
 	int64_t nbf, exp, created, updated;	/* 0 when absent */
+	/* attributes.recoveryLevel/recoverableDays: the vault's soft delete and
+	 * purge protection; NULL/0 when absent (keystore, an answer without). */
+	char *recovery_level;
+	int recoverable_days;
 	struct vv_secret *value;		/* the raw "value" string */
 };
 void vv_secret_bundle_free(struct vv_secret_bundle *b);
@@ -185,10 +189,43 @@ struct vv_key_info {
 	bool enabled;
 	int64_t nbf, exp;
 	unsigned bits;		/* modulus size */
+	char *recovery_level;	/* as in struct vv_secret_bundle */
+	int recoverable_days;
 };
 void vv_key_info_free(struct vv_key_info *k);
 int vv_key_get(struct vv_vault *v, const char *kek_ref,
 	       struct vv_key_info **out, struct vv_error *err);
+
+/*
+ * Is a remote KEK fit to wrap a new key: RSA or RSA-HSM of 2048, 3072 or
+ * 4096 bits (what Azure Disk Encryption accepts, and no weaker), enabled,
+ * its nbf past and its exp ahead? One key GET. 0, else -errno with err
+ * saying why: CONFIG (type or size), DISABLED, EXPIRED (also not yet
+ * valid), or the vault's cause. *out (may be NULL) gets the key's
+ * description whenever it was read, fit or not (NULL otherwise).
+ */
+int vv_kek_check(struct vv_vault *v, const char *kek_ref, struct vv_key_info **out,
+		 struct vv_error *err);
+
+/* ---- soft delete and purge protection (vault/recovery.c) ---- */
+
+/*
+ * Does a Key Vault DeletionRecoveryLevel protect a deleted object from
+ * being purged before its retention ends? True for Recoverable,
+ * Recoverable+ProtectedSubscription, CustomizedRecoverable and
+ * CustomizedRecoverable+ProtectedSubscription; false for the "Purgeable"
+ * levels, for NULL (not stated) and anything unknown.
+ */
+bool vv_recovery_level_protected(const char *level);
+
+/*
+ * One sentence for an unprotected key or KEK: "WHAT ID in vault NAME has
+ * no purge protection (recoveryLevel L): ...; turn it on: az keyvault
+ * update --name NAME --enable-purge-protection true". For warnings and
+ * refusals alike. Returns what snprintf returns.
+ */
+int vv_purge_advice(const char *what, const char *id, const char *level,
+		    char *buf, size_t len);
 
 /*
  * Wrap/unwrap with a KEK (vault/kek.c): https://VAULT/keys/... references go
@@ -222,6 +259,13 @@ struct vv_bek {
 	char *content_type;	/* "BEK", "Wrapped BEK", other, or NULL */
 	struct vv_tag *tags;	/* copy of the secret's tags (none for files) */
 	size_t ntags;
+	/* The secret's vault's recoveryLevel/recoverableDays (NULL/0: not a vault
+	 * secret). The KEK's are filled only by callers that asked the vault
+	 * about the KEK: fetching makes no key request (unwrap says nothing). */
+	char *recovery_level;
+	int recoverable_days;
+	char *kek_recovery_level;
+	int kek_recoverable_days;
 };
 void vv_bek_free(struct vv_bek *b);
 
@@ -249,5 +293,28 @@ int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 		 const struct vv_secret *bek, const char *kek_ref,
 		 const char *alg, const char *file_name,
 		 char **stored_ref, char **kek_id_out, struct vv_error *err);
+
+/* What the vault said about a stored key and its KEK ("" / 0: nothing said,
+ * as for keystore: references and local KEKs). */
+struct vv_bek_store_info {
+	char recovery_level[64];	/* the stored secret's vault */
+	int recoverable_days;
+	char kek_recovery_level[64];	/* the remote KEK's vault */
+	int kek_recoverable_days;
+};
+
+/*
+ * vv_bek_store, telling *info (may be NULL) the recovery levels. With
+ * require_purge_protection, a remote KEK whose vault lacks purge protection
+ * is refused (cause CONFIG) before anything is wrapped or stored, and a
+ * stored secret whose vault lacks it is refused after the put (the new
+ * version opens nothing yet; *stored_ref is still set so callers can name
+ * it). Local references are not checked.
+ */
+int vv_bek_store_ex(struct vv_vault *v, const char *key_ref_base,
+		    const struct vv_secret *bek, const char *kek_ref,
+		    const char *alg, const char *file_name,
+		    bool require_purge_protection, struct vv_bek_store_info *info,
+		    char **stored_ref, char **kek_id_out, struct vv_error *err);
 
 #endif

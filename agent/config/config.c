@@ -605,6 +605,14 @@ static int vault_key(struct parser *p, const char *k, const char *v)
 		return set_str(p, &c->keystore, k, v, abs_path, "an absolute path");
 	if (!strcmp(k, "timeout"))
 		return set_timeout(p, &c->timeout_s, k, v);
+	if (!strcmp(k, "require_purge_protection")) {
+		enum vv_tristate t;
+
+		if (parse_bool(v, &t) < 0)
+			return perr(p, "%s: invalid value '%s' (expected yes or no)", k, v);
+		c->require_purge_protection = t == VV_TRI_YES;
+		return 0;
+	}
 	return perr(p, "unknown key '%s' in [vault]", k);
 }
 

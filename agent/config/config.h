@@ -22,6 +22,9 @@
  *   keystore = /etc/vaultvol/keys              local keystore directory
  *   timeout = 60                               seconds per key operation,
  *                                              retries included
+ *   require_purge_protection = yes|no          provision/adopt/rotate refuse a
+ *                                              vault without purge protection
+ *                                              (default no: a warning)
  *   [volume NAME]                              NAME = the /dev/mapper name
  *   match = uuid:LUKS-UUID | lun:N | path:/dev/disk/... | bitlocker:GUID
  *   key = KEY-REF (vault/vault.h), kek = KEK-REF, alg = RSA-OAEP...
@@ -96,6 +99,7 @@ struct vv_config_vault {
 	char *aad_tenant, *aad_client_id, *aad_secret_file, *aad_cert_file;
 	char *keystore;
 	int timeout_s;		/* 0 = the vault library's default */
+	bool require_purge_protection;	/* provision, adopt, rotate: refuse, not warn */
 };
 
 struct vv_config_snapshot {

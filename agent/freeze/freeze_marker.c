@@ -264,12 +264,18 @@ static bool owner_alive(pid_t pid, unsigned long long start)
 	return now && (!start || now == start);
 }
 
-bool vv_marker_live(const struct vv_marker *mk)
+/* Written in another boot than this one (only when both ids are known). */
+static bool marker_other_boot(const struct vv_marker *mk)
 {
 	char boot[40];
 
 	vv_boot_id(boot);
-	if (mk->boot_id[0] && boot[0] && strcmp(boot, mk->boot_id) != 0)
+	return mk->boot_id[0] && boot[0] && strcmp(boot, mk->boot_id) != 0;
+}
+
+bool vv_marker_live(const struct vv_marker *mk)
+{
+	if (marker_other_boot(mk))
 		return false;	/* a reboot thawed everything */
 	/* The file's deadline may be anything: keep the sum on our side. */
 	if (mk->deadline_ms && vv_clock_ms() - 1000 > mk->deadline_ms)
@@ -298,6 +304,21 @@ int vv_marker_recover(const char *state_dir, bool force, struct vv_recover_resul
 		return r;
 	}
 	res->found = true;
+	/*
+	 * A freeze does not outlive the boot it happened in. A marker of another
+	 * boot is a leftover (power cut mid-snapshot) or came with a copy of the
+	 * OS disk (a VM restored from a snapshot taken while frozen): the mounts
+	 * and dm-quiesce devices it names are not frozen, and at boot may not
+	 * exist yet. Acting on it would only print failures; remove it.
+	 */
+	if (marker_other_boot(&mk)) {
+		res->other_boot = true;
+		vv_debug("removing the frozen-state marker %s of boot %s: nothing is frozen "
+			 "after a reboot", path, mk.boot_id);
+		if (unlink(path) < 0 && errno != ENOENT)
+			r = -errno;
+		goto out;
+	}
 	if (!force && vv_marker_live(&mk)) {
 		res->skipped_live = true;
 		goto out;

@@ -56,6 +56,9 @@ bool vv_marker_live(const struct vv_marker *mk);
 struct vv_recover_result {
 	bool found;		/* there was a marker */
 	bool skipped_live;	/* its owner is alive: left alone (not forced) */
+	bool other_boot;	/* written in an earlier boot (or on another VM whose
+				 * disk this is, after a restore): removed, nothing
+				 * acted on, as a reboot thawed everything */
 	int thawed;		/* filesystems where a thaw took effect */
 	int errors;		/* mount points that could not be thawed */
 };

@@ -152,6 +152,9 @@ struct vv_handler_request {
 	char *moved_from, *moved_to;
 	char *kek_alg;		/* RSA-OAEP (default), RSA-OAEP-256, RSA1_5 */
 	bool rotate_kek;	/* rotate: re-wrap under kek_url instead of a new BEK */
+	/* provision/rotate: refuse a vault without purge protection (or the
+	 * config's [vault] require_purge_protection) */
+	bool require_purge_protection;
 	char *identity_client_id;	/* user-assigned managed identity */
 	char *aad_client_id;	/* AAD application (with aad_client_secret) */
 	char *aad_tenant_id;

@@ -135,6 +135,8 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 	 */
 	if (!r && req->kek_url && !strncmp(req->kek_url, "https://", 8))
 		r = vv_config_add_allowed(&cfg->vault, req->kek_url, err, "settings", 0);
+	if (req->require_purge_protection)
+		cfg->vault.require_purge_protection = true;
 	if (!r && req->moved_from) {
 		char line[4200];
 
@@ -296,7 +298,7 @@ static bool key_source(const struct vv_error *e)
  */
 static void provision_one(const struct vv_handler_ctx *ctx, const struct vv_handler_request *req,
 			  struct vv_vault *vault, const struct vv_handler_volume *hv,
-			  struct vv_handler_result *res)
+			  bool require_purge_protection, struct vv_handler_result *res)
 {
 	struct vv_provision_req pr = {
 		.device = hv->device,
@@ -309,6 +311,7 @@ static void provision_one(const struct vv_handler_ctx *ctx, const struct vv_hand
 		.options = hv->options,
 		/* Never printed: the status file must hold no secret. */
 		.recovery = VV_RECOVERY_SECRET,
+		.require_purge_protection = require_purge_protection,
 		.state_dir = ctx->opt->state_dir,
 	};
 	struct vv_provision_result pres;
@@ -367,7 +370,8 @@ static int op_provision(const struct vv_handler_ctx *ctx, const struct vv_handle
 		goto out;
 	}
 	for (size_t i = 0; i < req->nvolumes; i++)
-		provision_one(ctx, req, vault, &req->volumes[i], res);
+		provision_one(ctx, req, vault, &req->volumes[i],
+			      cfg->vault.require_purge_protection, res);
 	vv_handler_result_summarize(res, "provision");
 out:
 	vv_vault_free(vault);
@@ -395,6 +399,7 @@ static int op_rotate(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 			.bek = !req->rotate_kek,
 			.kek = req->kek_url,
 			.alg = req->kek_alg,
+			.require_purge_protection = s.cfg->vault.require_purge_protection,
 			.state_dir = ctx->opt->state_dir,
 		};
 		struct vv_rotate_result rres;

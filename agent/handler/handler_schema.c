@@ -176,6 +176,19 @@ static int get_int(struct json_object *o, const char *where, const char *key,
 	return 0;
 }
 
+static int get_bool(struct json_object *o, const char *where, const char *key, bool *out,
+		    struct vv_error *err)
+{
+	struct json_object *v;
+	int r;
+
+	r = member(o, where, key, json_type_boolean, "true or false", &v, err);
+	if (r <= 0)
+		return r;
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
 /* Refuse keys outside allowed[]; names the first offender (sanitized). */
 static int only_keys(struct json_object *o, const char *where,
 		     const char *const *allowed, struct vv_error *err);
@@ -324,7 +337,8 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 	static const char *const keys[] = {
 		"operation", "volumes", "vaultUrl", "kekUrl", "kekAlgorithm",
 		"rotate", "managedIdentityClientId", "aadClientId", "aadTenantId",
-		"timeoutSeconds", "serviceUrl", "consistency", "vaultMoved", NULL
+		"timeoutSeconds", "serviceUrl", "consistency", "vaultMoved",
+		"requirePurgeProtection", NULL
 	};
 	static const char *const ops[] = { "reopen", "provision", "rotate", "snapshot", NULL };
 	static const char *const algs[] = { "RSA-OAEP", "RSA-OAEP-256", "RSA1_5", NULL };
@@ -351,7 +365,9 @@ static int parse_public(struct json_object *pub, struct vv_handler_request *req,
 	    (r = get_int(pub, w, "timeoutSeconds", 1, 3600, &req->timeout_s, err)) < 0 ||
 	    (r = get_string(pub, w, "serviceUrl", S_TOKEN, 2048, false,
 			    &req->service_url, err)) < 0 ||
-	    (r = get_enum(pub, w, "consistency", cons, &level, err)) < 0)
+	    (r = get_enum(pub, w, "consistency", cons, &level, err)) < 0 ||
+	    (r = get_bool(pub, w, "requirePurgeProtection", &req->require_purge_protection,
+			  err)) < 0)
 		return r;
 	req->fs_consistent = level == 1;
 	if ((r = parse_moved(pub, req, err)) < 0)
@@ -432,6 +448,11 @@ static int cross_check(struct vv_handler_request *req, struct vv_error *err)
 	if (req->kek_url && req->op != VV_HOP_PROVISION && req->op != VV_HOP_ROTATE)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			       "publicSettings.kekUrl applies to provision and rotate only");
+	if (req->require_purge_protection && req->op != VV_HOP_PROVISION &&
+	    req->op != VV_HOP_ROTATE)
+		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
+			       "publicSettings.requirePurgeProtection applies to provision and "
+			       "rotate only");
 	if ((req->timeout_s || req->service_url || req->fs_consistent) &&
 	    req->op != VV_HOP_SNAPSHOT)
 		return vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,

@@ -139,6 +139,15 @@ struct vv_vol {
 	char *key_source;		/* "keyvault", "bek-volume", "keystore", "file" */
 	char *key_version;		/* versioned secret id actually used */
 	char *kek_version;
+	/*
+	 * When the secret and the KEK that opened it expire (the vault's
+	 * "exp", seconds since the epoch; 0: none, or not known). The
+	 * secret's comes with the key; the KEK's from vv_open_kek_expiry.
+	 * expiry_known: this run fetched the key (a volume found open keeps
+	 * what volumes.json recorded).
+	 */
+	int64_t secret_exp, kek_exp;
+	bool expiry_known;
 	char *mounted_on;		/* where it is mounted now */
 	char top[200];			/* /dev/mapper/NAME, the device the mount uses */
 };
@@ -256,6 +265,38 @@ void vv_open_vol_describe(const struct vv_vol *v, bool check, char *buf, size_t 
  * into plan volumes from volumes.json, for `status`.
  */
 int vv_open_state_merge(const char *state_dir, struct vv_open_plan *plan);
+
+/*
+ * Expiry of the keys that open a volume (open_expiry.c). Days are whole
+ * days from now, rounded down: 0 is "within a day", negative "expired".
+ * Under VV_EXPIRY_WARN_DAYS a volume gets a warning naming the key, the
+ * date and what to do.
+ */
+#define VV_EXPIRY_WARN_DAYS 30
+/* <state_dir>/expiry-warned.json: the day each warning last went to the journal. */
+#define VV_EXPIRY_WARNED_FILE "expiry-warned.json"
+long vv_expiry_days(int64_t exp, int64_t now);
+/*
+ * The remote KEKs' expiry, after the volumes are open: one vv_key_get per
+ * distinct KEK of the volumes whose key this run fetched. Best effort: a
+ * refusal leaves that KEK's expiry unknown; after an outage no further
+ * KEK is asked. Never fails a volume.
+ */
+void vv_open_kek_expiry(struct vv_vault *vault, struct vv_open_plan *plan);
+/*
+ * The warning about v's secret (kek false) or KEK when it expires within
+ * VV_EXPIRY_WARN_DAYS of now (or has expired): true with the text in buf
+ * (without the volume's name).
+ */
+bool vv_open_expiry_warning(const struct vv_vol *v, bool kek, int64_t now, char *buf,
+			    size_t len);
+/*
+ * The run's expiry warnings: on stderr every run, or, when the journal is
+ * the log, one entry (MESSAGE_ID VV_MSGID_KEY_EXPIRING) per volume and key
+ * at most once a UTC day, remembered in <state_dir>/VV_EXPIRY_WARNED_FILE.
+ */
+void vv_open_expiry_report(const char *state_dir, const struct vv_open_plan *plan,
+			   bool journal, int64_t now);
 
 /* The crypt mapping's name under a quiesce layer named name. */
 void vv_open_crypt_name(const char *name, char *buf, size_t len);

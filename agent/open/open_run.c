@@ -358,6 +358,9 @@ static void record_key(struct vv_vol *v, const struct vv_bek *bek)
 	    set_owned(&v->key_version, bek->secret_id) < 0 ||
 	    set_owned(&v->kek_version, bek->kek_id) < 0)
 		vv_warn("%s: out of memory recording the key's provenance", v->conf.name);
+	v->secret_exp = bek->exp;
+	v->kek_exp = 0;
+	v->expiry_known = true;
 	if (bek->exp && bek->exp < now)
 		snprintf(v->warning, sizeof(v->warning),
 			 "the secret %s expired %lld s ago; opened anyway - renew it in the vault",

@@ -34,6 +34,19 @@ static int add_str(struct json_object *o, const char *k, const char *v)
 	return 0;
 }
 
+/* "NAME_expires" (epoch) and "NAME_expires_days" (from now) when exp is known. */
+static void add_expiry(struct json_object *o, const char *name, int64_t exp)
+{
+	char k[64];
+
+	if (!exp)
+		return;
+	snprintf(k, sizeof(k), "%s_expires", name);
+	json_object_object_add(o, k, json_object_new_int64(exp));
+	snprintf(k, sizeof(k), "%s_expires_days", name);
+	json_object_object_add(o, k, json_object_new_int64(vv_expiry_days(exp, time(NULL))));
+}
+
 struct json_object *vv_open_vol_json(const struct vv_vol *v)
 {
 	struct json_object *o = json_object_new_object();
@@ -57,6 +70,8 @@ struct json_object *vv_open_vol_json(const struct vv_vol *v)
 	r |= add_str(o, "key_source", v->key_source);
 	r |= add_str(o, "key_version", v->key_version);
 	r |= add_str(o, "kek_version", v->kek_version);
+	add_expiry(o, "secret", v->secret_exp);
+	add_expiry(o, "kek", v->kek_exp);
 	r |= add_str(o, "state", vv_vstate_str(v->state));
 	r |= add_str(o, "mount", v->conf.mount);
 	r |= add_str(o, "mounted_on", v->mounted_on);
@@ -169,6 +184,43 @@ void vv_prev_free(struct vv_prev *prev, size_t n)
 	free(prev);
 }
 
+/* The entry named name in an array of volumes, or NULL. */
+static struct json_object *find_entry(struct json_object *vols, const char *name)
+{
+	if (!vols || !json_object_is_type(vols, json_type_array))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(vols); i++) {
+		struct json_object *e = json_object_array_get_idx(vols, i), *nm;
+
+		if (json_object_object_get_ex(e, "name", &nm) &&
+		    json_object_is_type(nm, json_type_string) &&
+		    !strcmp(json_object_get_string(nm), name))
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * A volume found open fetched no key this run: what the run that opened it
+ * learnt of its keys' expiry stays (the same key still opens it).
+ */
+static void carry_expiry(struct json_object *e, const struct vv_vol *v,
+			 struct json_object *ovols)
+{
+	static const char *const names[] = { "secret", "kek" };
+	struct json_object *old, *x;
+	char k[64];
+
+	if (v->expiry_known || !(old = find_entry(ovols, v->conf.name)))
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(k, sizeof(k), "%s_expires", names[i]);
+		if (!json_object_object_get_ex(e, k, NULL) &&
+		    json_object_object_get_ex(old, k, &x) && json_object_is_type(x, json_type_int))
+			add_expiry(e, names[i], json_object_get_int64(x));
+	}
+}
+
 static bool in_run(const struct vv_open_plan *plan, const char *name)
 {
 	for (size_t i = 0; i < plan->n; i++)
@@ -235,6 +287,7 @@ int vv_open_state_write(const char *dir, const struct vv_open_plan *plan,
 		e = vv_open_vol_json(&plan->v[i]);
 		if (!e)
 			goto out;
+		carry_expiry(e, &plan->v[i], ovols);
 		json_object_array_add(vols, e);
 	}
 	json_object_object_add(root, "version", json_object_new_int(1));
@@ -260,6 +313,16 @@ static void fill(char **dst, struct json_object *e, const char *key)
 	    !json_object_is_type(v, json_type_string))
 		return;
 	*dst = strdup(json_object_get_string(v));
+}
+
+static void fill_i64(int64_t *dst, struct json_object *e, const char *key)
+{
+	struct json_object *v;
+
+	if (*dst || !json_object_object_get_ex(e, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return;
+	*dst = json_object_get_int64(v);
 }
 
 static void fill_buf(char *dst, size_t len, struct json_object *e, const char *key)
@@ -298,6 +361,8 @@ int vv_open_state_merge(const char *dir, struct vv_open_plan *plan)
 			fill(&v->key_source, e, "key_source");
 			fill(&v->key_version, e, "key_version");
 			fill(&v->kek_version, e, "kek_version");
+			fill_i64(&v->secret_exp, e, "secret_expires");
+			fill_i64(&v->kek_exp, e, "kek_expires");
 			fill_buf(v->warning, sizeof(v->warning), e, "warning");
 			/* The last run's error, unless planning found one now. */
 			if (!v->fail && json_object_object_get_ex(e, "error", &err)) {

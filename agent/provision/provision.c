@@ -8,7 +8,11 @@
  *
  *   1  probe the device (read-only); refuse data unless --force
  *   2  generate the BEK and the recovery passphrase (locked memory)
- *   3  store the BEK in the vault and read it back (compare)
+ *   3  store the BEK in the vault and read it back (compare); a remote KEK
+ *      unfit to wrap (type, size, disabled, dates) is refused before, and
+ *      a KEK or secret whose vault lacks purge protection is warned about
+ *      (refused with require_purge_protection: the KEK before the store,
+ *      the secret on the store's answer)
  *   4  store the recovery passphrase (--recovery secret), read it back
  *      -- nothing on the device has been written so far. A secret stored
  *         for a volume that never got formatted is harmless (it opens
@@ -160,6 +164,7 @@ struct prov {
 	char *ref, *kek_id;	/* the BEK's stored version and its KEK version */
 	char *rbase, *rkek;	/* --recovery secret: where, and its KEK version */
 	bool had_data;
+	struct pv_warned warned;	/* vaults without purge protection, warned about */
 };
 
 static int check_req(struct prov *p)
@@ -233,7 +238,8 @@ static int store_verified(struct prov *p, const char *base, const struct vv_secr
 	char why[sizeof(p->err->message)];
 	int r;
 
-	r = vv_bek_store(p->v, base, key, kek, p->req->alg, file_name, ref, kek_id, p->err);
+	r = pv_store_guarded(p->v, base, key, kek, p->req->alg, file_name,
+			     p->req->require_purge_protection, &p->warned, ref, kek_id, p->err);
 	if (r == 0) {
 		vv_info("stored %s", *ref);
 		/* Fetch exactly what the token will name: this version, this KEK version. */

@@ -68,6 +68,12 @@ struct vv_provision_req {
 	bool force;		/* overwrite whatever the device holds */
 	bool format_only;	/* header, keyslots and token only: no activate,
 				   mkfs or mount (prepare an image elsewhere) */
+	/*
+	 * A vault secret or remote KEK whose vault lacks purge protection
+	 * (attributes.recoveryLevel naming "Purgeable") is refused, cause
+	 * CONFIG, before the device is written; without it, a warning.
+	 */
+	bool require_purge_protection;
 	const char *state_dir;	/* header backups go below it */
 	/*
 	 * Recovery keyslot argon2id cost, as cryptsetup's --iter-time,
@@ -121,6 +127,7 @@ struct vv_adopt_req {
 	const char *name;	/* mapper name, NULL: derived from the secret */
 	const char *mount, *fs, *options;
 	bool force;		/* replace an existing vaultvol token */
+	bool require_purge_protection;	/* as for provision, before the token write */
 	const char *state_dir;
 };
 
@@ -132,6 +139,45 @@ struct vv_adopt_req {
  */
 int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 	     struct vv_token *tok_out, struct vv_error *err);
+
+/* ---- adopt --rewrite (docs/provision.md) ---------------------------------- */
+
+/*
+ * ref at the vault a move maps its vault to, same path (name and version):
+ * 1 with *out (malloc'ed), 0 when no move maps its vault, -EINVAL when ref
+ * is not an https:// vault reference, -ENOMEM.
+ */
+int vv_ref_move(const char *ref, const struct vv_vault_move *moves, size_t n, char **out);
+
+/* Asked before anything is written, with the token now and as it would be. */
+typedef bool (*vv_rewrite_confirm_fn)(const struct vv_token *before,
+				      const struct vv_token *after, void *arg);
+
+struct vv_rewrite_req {
+	const char *device;
+	const struct vv_vault_move *moves;	/* the [vault] moved lines */
+	size_t nmoves;
+	const char *state_dir;
+	vv_rewrite_confirm_fn confirm;		/* NULL: no question */
+	void *confirm_arg;
+};
+
+struct vv_rewrite_result {
+	struct vv_token before, after;	/* after: as written (or as it would be) */
+	char backup[4200];		/* the header backup taken */
+};
+void vv_rewrite_result_clear(struct vv_rewrite_result *res);
+
+/*
+ * Rewrite the vaultvol token's key (and KEK, when its vault moved too) to
+ * the vault the moves map them to: fetch the key there and check it opens
+ * the token's keyslot, confirm, back up the header, replace the token.
+ * -ENOENT (no token, or no move for its vault: err's remedy is the line to
+ * add), -ECANCELED (not confirmed), the fetch's or check's error; nothing is
+ * written on any failure before the token write.
+ */
+int vv_adopt_rewrite(struct vv_vault *v, const struct vv_rewrite_req *req,
+		     struct vv_rewrite_result *res, struct vv_error *err);
 
 /* ---- rotate -------------------------------------------------------------- */
 
@@ -161,6 +207,7 @@ struct vv_rotate_req {
 	bool bek;		/* new BEK (default when kek is NULL) */
 	const char *kek;	/* new KEK reference, NULL: keep the token's */
 	const char *alg;	/* NULL: the token's, else RSA-OAEP */
+	bool require_purge_protection;	/* as for provision, before any header change */
 	const char *state_dir;
 	vv_rotate_progress_fn progress;
 	void *progress_arg;

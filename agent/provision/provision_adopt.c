@@ -90,6 +90,10 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 			pv_why(err, r, why, sizeof(why)));
 		goto out;
 	}
+	/* Before any header write: purge protection, and a KEK fit for new keys. */
+	r = pv_adopt_guard(v, b, req->require_purge_protection, err);
+	if (r < 0)
+		goto out;
 	slot = vv_crypt_check_key(req->device, b->key);
 	if (slot < 0) {
 		r = vv_fail(err, slot == -EPERM ? -EPERM : slot, VV_CAUSE_NONE,

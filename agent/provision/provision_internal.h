@@ -39,6 +39,41 @@ int pv_random_bek(struct vv_secret **out);
 int pv_verify_stored(struct vv_vault *v, const char *ref, const char *kek,
 		     const struct vv_secret *expect, struct vv_error *err);
 
+/* ---- guards against losing a key (provision_guard.c) ---- */
+
+/* Vaults already warned about in this run: one warning per vault. */
+struct pv_warned {
+	char origin[4][VV_ORIGIN_MAX];
+	int n;
+};
+
+/*
+ * Warn (once per vault, through seen) when level - a secret's or KEK's
+ * attributes.recoveryLevel - lacks purge protection. "" or NULL (a local
+ * reference, nothing said) is not warned about.
+ */
+void pv_purge_warn(const char *what, const char *id, const char *level,
+		   struct pv_warned *seen);
+
+/*
+ * vv_bek_store_ex with the guards: require refuses (cause CONFIG) a vault
+ * without purge protection before a byte on the device is written;
+ * otherwise such a vault is warned about. Arguments as vv_bek_store's.
+ */
+int pv_store_guarded(struct vv_vault *v, const char *base, const struct vv_secret *key,
+		     const char *kek, const char *alg, const char *file_name, bool require,
+		     struct pv_warned *seen, char **ref, char **kek_id, struct vv_error *err);
+
+/*
+ * Adopt: the existing key's secret (b, fetched) and its remote KEK (one
+ * key GET) are checked. A KEK unfit to wrap new keys (size, dates) is a
+ * warning: the volume opens with it today, and adopting is the way to
+ * `rotate --kek` away from it. Purge protection missing: warning, or a
+ * refusal (cause CONFIG) with require.
+ */
+int pv_adopt_guard(struct vv_vault *v, const struct vv_bek *b, bool require,
+		   struct vv_error *err);
+
 /* Erase every signature libblkid finds on device (--force only), like wipefs -a. */
 int pv_wipe_signatures(const char *device);
 

@@ -67,6 +67,7 @@ struct rot {
 	struct vv_rotate_result *res;
 	struct vv_error *err;
 	struct vv_token tok;	/* the token as it is on disk now */
+	struct pv_warned warned;	/* vaults without purge protection, warned about */
 };
 
 static void report(struct rot *c, enum vv_rotate_step step)
@@ -275,7 +276,8 @@ static int rotate_bek(struct rot *c, const char *base, const struct vv_bek *cur)
 	if (r < 0)
 		return vv_fail(c->err, r, VV_CAUSE_NONE, "cannot generate a key: %s",
 			       strerror(-r));
-	r = vv_bek_store(c->v, base, bek, kek, alg, cur->file_name, &ref, &kek_id, c->err);
+	r = pv_store_guarded(c->v, base, bek, kek, alg, cur->file_name,
+			     c->req->require_purge_protection, &c->warned, &ref, &kek_id, c->err);
 	if (r == 0)
 		r = pv_verify_stored(c->v, ref, kek_id, bek, c->err);
 	if (r < 0) {
@@ -327,8 +329,8 @@ static int rotate_kek(struct rot *c, const char *base, const struct vv_bek *cur)
 	char *ref = NULL, *kek_id = NULL;
 	int r;
 
-	r = vv_bek_store(c->v, base, cur->key, c->req->kek, c->req->alg, cur->file_name,
-			 &ref, &kek_id, c->err);
+	r = pv_store_guarded(c->v, base, cur->key, c->req->kek, c->req->alg, cur->file_name,
+			     c->req->require_purge_protection, &c->warned, &ref, &kek_id, c->err);
 	if (r == 0)
 		r = pv_verify_stored(c->v, ref, kek_id, cur->key, c->err);
 	if (r < 0) {

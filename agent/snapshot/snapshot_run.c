@@ -337,7 +337,7 @@ static int recover_and_plan(struct run *rn, const char *state_dir)
 		vv_report_lower(rep, VV_CONS_FAILED, "another freeze is in progress (%s)", rn->marker);
 		return -EBUSY;
 	}
-	if (rr.found)
+	if (rr.found && !rr.other_boot)
 		vv_report_warn(rep, "thawed %d filesystem(s) left frozen by an earlier run", rr.thawed);
 
 	po.mountinfo = o->mountinfo;

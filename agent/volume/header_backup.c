@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,29 @@ static int check_private_dir(const char *dir)
 		return -EPERM;
 	}
 	return 0;
+}
+
+/*
+ * libcryptsetup reports a backup file it could not write in full as -EIO,
+ * which sends an operator looking at the disk. The backup is as large as
+ * the header area (16 MiB for a default LUKS2 header): say up front when
+ * the state directory's filesystem cannot hold it.
+ */
+static int check_room(struct crypt_device *cd, const char *device, const char *dir)
+{
+	uint64_t need = crypt_get_data_offset(cd) * 512, avail;
+	struct statvfs sv;
+
+	if (!need || statvfs(dir, &sv) < 0)
+		return 0;	/* no estimate: let libcryptsetup try */
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	vv_err("%s: no room for its header backup in %s: it needs %llu KiB, %llu KiB are "
+	       "free; free space there (old backups can go once newer ones exist) or give "
+	       "--state-dir on a larger filesystem", device, dir,
+	       (unsigned long long)(need / 1024), (unsigned long long)(avail / 1024));
+	return -ENOSPC;
 }
 
 static int fsync_path(const char *path, int flags)
@@ -104,6 +128,9 @@ int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 		r = -EINVAL;
 		goto out;
 	}
+	r = check_room(cd, device, dir);
+	if (r < 0)
+		goto out;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);

@@ -299,6 +299,63 @@ class Vault:
             return out
 
 
+def backup_blob(vault, kind, name):
+    """Key Vault's backup of a live secret or key: every version with its
+    attributes, tags, contentType and material, as an opaque base64url
+    blob (magic, zlib'd JSON, SHA-256 trailer).  No per-process key: any
+    fake process restores it, as any vault of a subscription and geography
+    does in Azure."""
+    with vault.lock:
+        obj = vault.find(kind, name)
+        if obj is None:
+            raise VaultApp._not_found(kind, name)
+        vers = []
+        for x in obj.order:
+            v = obj.versions[x]
+            d = {"version": v.version, "created": v.created, "updated": v.updated,
+                 "enabled": v.enabled, "nbf": v.nbf, "exp": v.exp, "tags": v.tags,
+                 "contentType": v.content_type}
+            if kind == "secret":
+                d.update({"value": v.value, "kid": v.kid, "managed": v.managed})
+            else:
+                d.update({"pem": v.key.private_pem(), "kty": v.kty, "key_ops": list(v.key_ops)})
+            vers.append(d)
+        doc = {"kind": kind, "name": obj.name, "versions": vers}
+    body = zlib.compress(json.dumps(doc, sort_keys=True).encode())
+    return fake_rsa.b64url_encode(BACKUP_MAGIC + body + hashlib.sha256(BACKUP_MAGIC + body).digest())
+
+
+def restore_blob(vault, kind, value):
+    """Restore a backup_blob into vault: names, versions, attributes and tags
+    kept.  KvError 400 BadParameter for a blob that is not ours (or of the
+    other kind), 409 Conflict when the name is in use."""
+    bad = KvError(400, "BadParameter", "The backup blob is invalid, corrupt or not a %s backup." % kind)
+    if not isinstance(value, str):
+        raise KvError(400, "BadParameter", "Property 'value' (the backup blob) is required.")
+    try:
+        blob = fake_rsa.b64url_decode(value)
+        body, digest = blob[len(BACKUP_MAGIC):-32], blob[-32:]
+        if not blob.startswith(BACKUP_MAGIC) or hashlib.sha256(BACKUP_MAGIC + body).digest() != digest:
+            raise bad
+        doc = json.loads(zlib.decompress(body))
+    except (ValueError, UnicodeError, zlib.error):
+        raise bad
+    if doc.get("kind") != kind:
+        raise bad
+    obj = Obj(doc["name"], kind)
+    for d in doc["versions"]:
+        v = Version(d["version"], kind)
+        v.created, v.updated, v.enabled = d["created"], d["updated"], d["enabled"]
+        v.nbf, v.exp, v.tags, v.content_type = d["nbf"], d["exp"], d["tags"], d["contentType"]
+        if kind == "secret":
+            v.value, v.kid, v.managed = d["value"], d["kid"], d["managed"]
+        else:
+            v.key = fake_rsa.RsaKey.from_pem(d["pem"])
+            v.kty, v.key_ops = d["kty"], list(d["key_ops"])
+        obj.add(v)
+    return vault.restore(obj)
+
+
 class VaultApp(App):
     server_header = "Microsoft-IIS/10.0"
 
@@ -511,7 +568,8 @@ class VaultApp(App):
             raise KvError(400, "BadParameter", "The request body must be a JSON object.")
         return body
 
-    def _not_found(self, kind, name, version=""):
+    @staticmethod
+    def _not_found(kind, name, version=""):
         ident = name + ("/" + version if version else "")
         if kind == "secret":
             return KvError(404, "SecretNotFound",
@@ -823,55 +881,10 @@ class VaultApp(App):
     # ---- backup and restore
 
     def _backup(self, kind, req):
-        with self.vault.lock:
-            obj = self.vault.find(kind, req.route["name"])
-            if obj is None:
-                raise self._not_found(kind, req.route["name"])
-            vers = []
-            for x in obj.order:
-                v = obj.versions[x]
-                d = {"version": v.version, "created": v.created, "updated": v.updated,
-                     "enabled": v.enabled, "nbf": v.nbf, "exp": v.exp, "tags": v.tags,
-                     "contentType": v.content_type}
-                if kind == "secret":
-                    d.update({"value": v.value, "kid": v.kid, "managed": v.managed})
-                else:
-                    d.update({"pem": v.key.private_pem(), "kty": v.kty, "key_ops": list(v.key_ops)})
-                vers.append(d)
-            doc = {"kind": kind, "name": obj.name, "versions": vers}
-        body = zlib.compress(json.dumps(doc, sort_keys=True).encode())
-        blob = BACKUP_MAGIC + body + hashlib.sha256(BACKUP_MAGIC + body).digest()
-        return Response(200, {"value": fake_rsa.b64url_encode(blob)})
+        return Response(200, {"value": backup_blob(self.vault, kind, req.route["name"])})
 
     def _restore(self, kind, req):
-        value = self._body(req).get("value")
-        bad = KvError(400, "BadParameter", "The backup blob is invalid, corrupt or not a %s backup."
-                      % kind)
-        if not isinstance(value, str):
-            raise KvError(400, "BadParameter", "Property 'value' (the backup blob) is required.")
-        try:
-            blob = fake_rsa.b64url_decode(value)
-            body, digest = blob[len(BACKUP_MAGIC):-32], blob[-32:]
-            if not blob.startswith(BACKUP_MAGIC) or \
-                    hashlib.sha256(BACKUP_MAGIC + body).digest() != digest:
-                raise bad
-            doc = json.loads(zlib.decompress(body))
-        except (ValueError, UnicodeError, zlib.error):
-            raise bad
-        if doc.get("kind") != kind:
-            raise bad
-        obj = Obj(doc["name"], kind)
-        for d in doc["versions"]:
-            v = Version(d["version"], kind)
-            v.created, v.updated, v.enabled = d["created"], d["updated"], d["enabled"]
-            v.nbf, v.exp, v.tags, v.content_type = d["nbf"], d["exp"], d["tags"], d["contentType"]
-            if kind == "secret":
-                v.value, v.kid, v.managed = d["value"], d["kid"], d["managed"]
-            else:
-                v.key = fake_rsa.RsaKey.from_pem(d["pem"])
-                v.kty, v.key_ops = d["kty"], list(d["key_ops"])
-            obj.add(v)
-        self.vault.restore(obj)
+        obj = restore_blob(self.vault, kind, self._body(req).get("value"))
         base = self.base_url(req)
         if kind == "secret":
             return Response(200, self._secret_bundle(base, obj, obj.latest(), with_value=False))

@@ -661,6 +661,23 @@ def run(env):
         expect(env.counter("primary.backup_secret.ok") == 1 and env.counter("secondary.restore_key.ok") == 1,
                "counters")
 
+    @check("control backup/restore: blob from primary restores in secondary; errors")
+    def _():
+        s = env.ctl("put_secret", name="cbk", value="x1")
+        env.ctl("put_secret", name="cbk", value="x2")
+        blob = env.ctl("backup", name="cbk")["value"]
+        r = env.ctl("restore", vault="secondary", value=blob)
+        expect(r["name"] == "cbk" and len(r["versions"]) == 2 and r["versions"][0] == s["version"], r)
+        st, _, doc = env.kv("GET", "/secrets/cbk/%s%s" % (s["version"], V), token=tok, port=info["kv2_port"])
+        expect(st == 200 and doc["value"] == "x1", (st, doc))
+        for args, want in (({"vault": "secondary", "value": blob}, "already exists"),
+                           ({"vault": "secondary", "kind": "key", "value": blob}, "not a key backup")):
+            try:
+                env.ctl("restore", **args)
+                raise AssertionError("restore accepted %s" % args)
+            except AssertionError as e:
+                expect(want in str(e), e)
+
     @check("backup/restore: RBAC deny and faults apply")
     def _():
         env.ctl("rbac_deny", path="/keys/bkek/backup", count=1)

@@ -10,7 +10,10 @@
 # VAULTVOL_VOLUME, VAULTVOL_KEY_REF, VAULTVOL_CAUSE and MESSAGE_ID; nothing
 # on stderr; neither the key (raw or base64) nor the bearer token in any
 # datagram, at debug level (-vv); and with JOURNAL_STREAM naming another file,
-# nothing goes to the journal and the lines are on stderr as before.
+# nothing goes to the journal and the lines are on stderr as before. Then the
+# secret expires in 5 days: one "key expiring" entry (MESSAGE_ID below) the
+# first run, none the second the same day (the day is kept in the state
+# directory), one again once the recorded day is an earlier one.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 . tests/suites/lib/common.bash
@@ -133,4 +136,55 @@ touch "$T/c.journal"
 	bad "stderr not the journal stream: no journal entry" "$(head -3 "$T/c.journal")"
 grep -q "jbad: FAILED" "$T/c.err" && ok "stderr not the journal stream: the lines are on stderr" ||
 	bad "the lines are on stderr" "$(head -5 "$T/c.err" "$T/c.out")"
+
+# A secret about to expire: in the journal once a day, not once a boot.
+EXPIRING=2171a5e7ed5041b0911dfd03eabe58c3
+fakectl -q set_attributes name=journal-bek exp=$(( $(date +%s) + 5 * 86400 + 3600 ))
+expiring() {	# NAME: the journal entries of run NAME that say the secret expires
+	python3 - "$T/$1.journal" "$EXPIRING" <<'PY'
+import json, sys
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("MESSAGE_ID") == sys.argv[2]))
+PY
+}
+for run in e1 e2; do
+	: >"$T/$run.err"
+	under_journal $run "$T/$run.err"
+	touch "$T/$run.journal"
+done
+if e=$(JQ="$T/e1.journal"; python3 - "$JQ" "$EXPIRING" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e.get("MESSAGE_ID") == sys.argv[2]:
+        print(json.dumps(e)); sys.exit(0)
+sys.exit(1)
+PY
+); then
+	ok "expiring secret: an entry with MESSAGE_ID=$EXPIRING"
+	echo "    $e"
+	grep -q '"VAULTVOL_VOLUME": "jgood"' <<<"$e" && grep -q "journal-bek" <<<"$e" &&
+		grep -q "(in 5 days)" <<<"$e" && grep -q "vaultvol rotate" <<<"$e" &&
+		grep -q '"PRIORITY": "4"' <<<"$e" &&
+		ok "expiring secret: names the volume, the secret, the days left and what to do" ||
+		bad "expiring secret: names the volume, the secret, the days left and what to do" "$e"
+else
+	bad "expiring secret: an entry with MESSAGE_ID=$EXPIRING" "$(cat "$T/e1.journal")"
+fi
+[ "$(expiring e1)" = 1 ] && ok "first run of the day: one expiry entry" ||
+	bad "first run of the day: one expiry entry" "$(expiring e1)"
+[ "$(expiring e2)" = 0 ] && ok "second run the same day: no expiry entry" ||
+	bad "second run the same day: no expiry entry" "$(expiring e2)"
+grep -q '"jgood/secret"' "$T/state/expiry-warned.json" 2>/dev/null &&
+	[ "$(stat -c %a "$T/state/expiry-warned.json")" = 600 ] &&
+	ok "the day is kept in the state directory (expiry-warned.json, 0600)" ||
+	bad "the day is kept in the state directory" "$(ls -l "$T/state" 2>&1)"
+# A day later (the recorded day moved back, as a day passing would).
+sed -i 's/"[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]"/"2000-01-01"/' "$T/state/expiry-warned.json"
+: >"$T/e3.err"
+under_journal e3 "$T/e3.err"
+touch "$T/e3.journal"
+[ "$(expiring e3)" = 1 ] && ok "the next day: one expiry entry again" ||
+	bad "the next day: one expiry entry again" "$(expiring e3)"
+[ ! -s "$T/e1.err" ] && [ ! -s "$T/e2.err" ] && ok "expiry runs: nothing on stderr" ||
+	bad "expiry runs: nothing on stderr" "$(head -3 "$T/e1.err" "$T/e2.err")"
 finish

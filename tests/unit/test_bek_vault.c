@@ -321,6 +321,78 @@ static void test_store_refuses_bad_kek(void **state)
 	vv_secret_free(k);
 }
 
+/* Purge protection: reported by vv_bek_store_ex and vv_bek_fetch, required on demand. */
+static void test_store_purge_protection(void **state)
+{
+	struct vv_secret *k = vv_secret_from("0123456789abcdef0123456789abcdef", 32);
+	struct vv_vault_stats before, after;
+	struct vv_bek_store_info info;
+	struct vv_error err = { 0 };
+	char *ref = NULL, *kid = NULL, *out;
+	struct vv_bek *b;
+
+	(void)state;
+	/* Recoverable+Purgeable (the fake's default): told, not refused */
+	assert_int_equal(vv_bek_store_ex(F.v, "pp-warn", k, F.kid, NULL, NULL, false, &info,
+					 &ref, &kid, &err), 0);
+	assert_string_equal(info.recovery_level, "Recoverable+Purgeable");
+	assert_int_equal(info.recoverable_days, 90);
+	assert_string_equal(info.kek_recovery_level, "Recoverable+Purgeable");
+	b = fetch_ok(ref, NULL);
+	assert_string_equal(b->recovery_level, "Recoverable+Purgeable");
+	assert_int_equal(b->recoverable_days, 90);
+	assert_null(b->kek_recovery_level);	/* fetching asks nothing about the KEK */
+	vv_bek_free(b);
+	free(ref);
+	free(kid);
+	ref = kid = NULL;
+
+	/* required: the remote KEK is refused before any wrap or put */
+	vv_vault_get_stats(F.v, &before);
+	assert_int_equal(vv_bek_store_ex(F.v, "pp-never", k, F.kid, NULL, NULL, true, &info,
+					 &ref, &kid, &err), -EPERM);
+	vv_vault_get_stats(F.v, &after);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_non_null(strstr(err.message, "purge protection is required: the KEK "));
+	assert_non_null(strstr(err.message, "--enable-purge-protection true"));
+	assert_null(ref);
+	assert_int_equal(after.wraps, before.wraps);
+	assert_int_equal(after.secret_puts, before.secret_puts);
+
+	/* required, no KEK: the put's answer decides; the new version opens nothing */
+	assert_int_equal(vv_bek_store_ex(F.v, "pp-plain", k, NULL, NULL, NULL, true, &info,
+					 &ref, &kid, &err), -EPERM);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_non_null(strstr(err.message, "the secret "));
+	assert_string_equal(info.recovery_level, "Recoverable+Purgeable");
+	free(ref);
+	ref = NULL;
+
+	/* a local KEK says nothing (and is not checked) */
+	assert_int_equal(vv_bek_store_ex(F.v, "pp-local", k, F.pemref, NULL, NULL, false,
+					 &info, &ref, &kid, &err), 0);
+	assert_string_equal(info.recovery_level, "Recoverable+Purgeable");
+	assert_string_equal(info.kek_recovery_level, "");
+	free(ref);
+	free(kid);
+	ref = kid = NULL;
+
+	/* a protected vault passes */
+	out = CTL("vault_settings recovery_level=Recoverable", F.dir);
+	assert_non_null(out);
+	free(out);
+	assert_int_equal(vv_bek_store_ex(F.v, "pp-ok", k, F.kid, NULL, NULL, true, &info,
+					 &ref, &kid, &err), 0);
+	assert_string_equal(info.recovery_level, "Recoverable");
+	assert_string_equal(info.kek_recovery_level, "Recoverable");
+	free(ref);
+	free(kid);
+	out = CTL("vault_settings recovery_level=Recoverable+Purgeable", F.dir);
+	assert_non_null(out);
+	free(out);
+	vv_secret_free(k);
+}
+
 static void test_disabled_secret(void **state)
 {
 	struct vv_bek *b = NULL;
@@ -369,6 +441,34 @@ static void test_cli_show(void **state)
 	assert_non_null(strstr(err_text, "expired"));
 	assert_null(strstr(err_text, "cli-passphrase-value"));
 	free(err_text);
+	/* the vault's recovery level and what it means */
+	assert_non_null(strstr(out, "recovery:     Recoverable+Purgeable, 90 days "
+			       "(NOT purge-protected)"));
+	assert_null(strstr(out, "KEK recovery:"));	/* not wrapped */
+	free(out);
+
+	/* wrapped by the vault KEK: its level too (one key GET); JSON fields */
+	out = CTL("-f id put_bek name=cliw key=cli-passphrase-value kek=kek", F.dir);
+	assert_non_null(out);
+	free(out);
+	out = CTL("vault_settings recovery_level=Recoverable recoverable_days=30", F.dir);
+	assert_non_null(out);
+	free(out);
+	out = kt_capture("%s --vault %s --imds %s --ca-file %s key show cliw 2>%s", F.bin, F.kv,
+			 F.imds, F.ca, errpath);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "recovery:     Recoverable, 30 days (purge-protected)"));
+	assert_non_null(strstr(out, "KEK recovery: Recoverable, 30 days (purge-protected)"));
+	free(out);
+	out = kt_capture("%s --json --vault %s --imds %s --ca-file %s key show cliw 2>%s", F.bin,
+			 F.kv, F.imds, F.ca, errpath);
+	assert_non_null(out);
+	assert_non_null(strstr(out, "\"recovery_level\":\"Recoverable\",\"recoverable_days\":30,"
+			       "\"purge_protected\":true,\"kek_recovery_level\":\"Recoverable\","
+			       "\"kek_purge_protected\":true"));
+	free(out);
+	out = CTL("vault_settings recovery_level=Recoverable+Purgeable", F.dir);
+	assert_non_null(out);
 	free(out);
 }
 
@@ -380,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_windows_bek_from_vault),
 		cmocka_unit_test(test_store_with_vault_kek),
 		cmocka_unit_test(test_store_refuses_bad_kek),
+		cmocka_unit_test(test_store_purge_protection),
 		cmocka_unit_test(test_disabled_secret),
 		cmocka_unit_test(test_cli_show),
 	};

@@ -144,6 +144,15 @@ static void test_strictness(void **state)
 		vv_config_free(c);
 		assert_int_equal(vv_config_parse("[vault]\n", "a.conf", &c, &e), 0);
 		assert_false(c->ade_resource_skip);
+		assert_false(c->vault.require_purge_protection);
+		vv_config_free(c);
+		assert_int_equal(vv_config_parse("[vault]\nrequire_purge_protection = yes\n",
+						 "a.conf", &c, &e), 0);
+		assert_true(c->vault.require_purge_protection);
+		vv_config_free(c);
+		assert_int_equal(vv_config_parse("[vault]\nrequire_purge_protection = no\n",
+						 "a.conf", &c, &e), 0);
+		assert_false(c->vault.require_purge_protection);
 		vv_config_free(c);
 	}
 	expect_error("[volume a]\nmatch = lun:1\n[volume a]\nmatch = lun:2\n", "bad.conf:3:",
@@ -152,6 +161,10 @@ static void test_strictness(void **state)
 	expect_error("[vault]\nurl = http://insecure\n", "bad.conf:2:", "https://");
 	expect_error("[vault]\ntimeout = 0\n", "bad.conf:2:", "timeout");
 	expect_error("[vault]\ntimeout = 12s\n", "bad.conf:2:", "timeout");
+	expect_error("[vault]\nrequire_purge_protection = maybe\n", "bad.conf:2:",
+		     "require_purge_protection: invalid value 'maybe' (expected yes or no)");
+	expect_error("[vault]\nrequire_purge_protection = yes\nrequire_purge_protection = no\n",
+		     "bad.conf:3:", "require_purge_protection");
 	expect_error("[vault]\nidentity = user:abc\n", "bad.conf:2:", "client_id:ID");
 	expect_error("[vault]\njust words\n", "bad.conf:2:", "key = value");
 	expect_error("[vault]\nurl =\n", "bad.conf:2:", "empty value");

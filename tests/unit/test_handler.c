@@ -328,6 +328,17 @@ static void test_schema_good(void **state)
 	assert_int_equal(build("{\"operation\": \"rotate\", \"rotate\": \"kek\", \"volumes\": [\"d1\"],"
 			       "\"kekUrl\": \"https://v.vault.azure.net/keys/k/1\"}", NULL, &req, &err), 0);
 	assert_true(req.rotate_kek);
+	assert_false(req.require_purge_protection);
+	vv_handler_request_clear(&req);
+
+	assert_int_equal(build("{\"operation\": \"rotate\", \"volumes\": [\"d1\"],"
+			       "\"requirePurgeProtection\": true}", NULL, &req, &err), 0);
+	assert_true(req.require_purge_protection);
+	vv_handler_request_clear(&req);
+	assert_int_equal(build("{\"operation\": \"provision\", \"volumes\": [{\"name\": \"d1\","
+			       "\"device\": \"/dev/x\"}], \"requirePurgeProtection\": false}", NULL,
+			       &req, &err), 0);
+	assert_false(req.require_purge_protection);
 	vv_handler_request_clear(&req);
 
 	assert_int_equal(build("{\"operation\": \"snapshot\", \"timeoutSeconds\": 30,"
@@ -378,6 +389,12 @@ static void test_schema_hostile(void **state)
 		  "\"app\" is not one of \"application\", \"filesystem\"" },
 		{ "{\"consistency\": \"filesystem\"}", NULL, "consistency applies to snapshot only" },
 		{ "{\"timeoutSeconds\": 10}", NULL, "snapshot only" },
+		{ "{\"operation\": \"rotate\", \"volumes\": [\"a\"], \"requirePurgeProtection\": \"yes\"}",
+		  NULL, "requirePurgeProtection must be true or false" },
+		{ "{\"operation\": \"rotate\", \"volumes\": [\"a\"], \"requirePurgeProtection\": 1}",
+		  NULL, "requirePurgeProtection must be true or false" },
+		{ "{\"requirePurgeProtection\": true}", NULL,
+		  "requirePurgeProtection applies to provision and rotate only" },
 		{ "{\"kekAlgorithm\": \"RSA-OAEP\"}", NULL, "needs publicSettings.kekUrl" },
 		{ "{\"kekUrl\": \"keystore-kek:k\"}", NULL, "provision and rotate only" },
 		{ "{\"operation\": \"rotate\"}", NULL, "must list the volumes" },

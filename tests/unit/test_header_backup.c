@@ -167,12 +167,45 @@ static void test_hostile_uuid(void **state)
 	free(st);
 }
 
+/*
+ * A state directory too small for the backup (a small OS disk): refused up
+ * front as -ENOSPC naming the room needed, nothing left behind, instead of
+ * libcryptsetup's -EIO after a partial file. Needs root for a 1 MiB tmpfs.
+ */
+static void test_no_room(void **state)
+{
+	char *img = kt_luks_image(CRYPT_LUKS2, "hb-img", "old");
+	char *st = kt_mkdtemp("hb-small");
+	char dir[1024], p[4200];
+	int r;
+
+	(void)state;
+	assert_non_null(img);
+	if (kt_sh("mount -t tmpfs -o size=1m,mode=0700 tmpfs '%s' 2>/dev/null", st) != 0) {
+		unlink(img);
+		free(img);
+		rmdir(st);
+		free(st);
+		skip();
+	}
+	r = vv_header_backup(img, st, p, sizeof(p));
+	snprintf(dir, sizeof(dir), "%s/%s", st, VV_HEADER_BACKUP_DIR);
+	assert_int_equal(r, -ENOSPC);
+	assert_string_equal(p, "");
+	assert_int_equal(count_files(dir), 0);
+	assert_int_equal(kt_sh("umount '%s' && rmdir '%s'", st, st), 0);
+	unlink(img);
+	free(img);
+	free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backup_and_restore),
 		cmocka_unit_test(test_refuses_open_dir),
 		cmocka_unit_test(test_not_luks),
+		cmocka_unit_test(test_no_room),
 		cmocka_unit_test(test_hostile_uuid),
 	};
 

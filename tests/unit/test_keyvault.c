@@ -460,6 +460,71 @@ static void test_key_get(void **state)
 	vv_vault_free(v);
 }
 
+/* attributes.recoveryLevel/recoverableDays reach secret bundles and key infos. */
+static void test_recovery_level(void **state)
+{
+	struct vv_secret_bundle *b = NULL;
+	struct vv_key_info *k = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char kid[256], id[256];
+
+	(void)state;
+	put_key("kekrl", kid, sizeof(kid));
+	put_secret("primary", "secrl", "dmFs", id, sizeof(id));
+	v = mkvault(NULL);
+	assert_int_equal(vv_secret_get(v, id, &b, &err), 0);
+	assert_string_equal(b->recovery_level, "Recoverable+Purgeable");
+	assert_int_equal(b->recoverable_days, 90);
+	assert_false(vv_recovery_level_protected(b->recovery_level));
+	vv_secret_bundle_free(b);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "vault_settings",
+					 "{\"recovery_level\":\"Recoverable\",\"recoverable_days\":30}"), 0);
+	assert_int_equal(vv_secret_get(v, id, &b, &err), 0);
+	assert_string_equal(b->recovery_level, "Recoverable");
+	assert_int_equal(b->recoverable_days, 30);
+	assert_true(vv_recovery_level_protected(b->recovery_level));
+	vv_secret_bundle_free(b);
+	assert_int_equal(vv_key_get(v, kid, &k, &err), 0);
+	assert_string_equal(k->recovery_level, "Recoverable");
+	assert_int_equal(k->recoverable_days, 30);
+	vv_key_info_free(k);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "vault_settings",
+					 "{\"recovery_level\":\"Purgeable\"}"), 0);
+	assert_int_equal(vv_key_get(v, kid, &k, &err), 0);
+	assert_string_equal(k->recovery_level, "Purgeable");
+	assert_int_equal(k->recoverable_days, 0);
+	vv_key_info_free(k);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "vault_settings",
+					 "{\"recovery_level\":\"Recoverable+Purgeable\"}"), 0);
+	vv_vault_free(v);
+}
+
+static void test_recovery_level_helpers(void **state)
+{
+	static const char *const yes[] = { "Recoverable", "Recoverable+ProtectedSubscription",
+		"CustomizedRecoverable", "CustomizedRecoverable+ProtectedSubscription" };
+	static const char *const no[] = { "Purgeable", "Recoverable+Purgeable",
+		"CustomizedRecoverable+Purgeable", "", "recoverable", "Recoverable " };
+	char buf[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		assert_true(vv_recovery_level_protected(yes[i]));
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		assert_false(vv_recovery_level_protected(no[i]));
+	assert_false(vv_recovery_level_protected(NULL));
+	vv_purge_advice("the KEK", "https://myvault.vault.azure.net/keys/k/1", "Recoverable+Purgeable",
+			buf, sizeof(buf));
+	assert_non_null(strstr(buf, "the KEK https://myvault.vault.azure.net/keys/k/1 in vault "
+			       "myvault has no purge protection (recoveryLevel Recoverable+Purgeable)"));
+	assert_non_null(strstr(buf, "az keyvault update --name myvault "
+			       "--enable-purge-protection true"));
+	vv_purge_advice("the secret", "https://127.0.0.1:8443/secrets/s/1", NULL, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "in vault 127.0.0.1 has no purge protection "
+			       "(recoveryLevel not stated)"));
+}
+
 static bool is_b64url_unpadded(const char *s)
 {
 	for (; *s; s++)
@@ -1363,6 +1428,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_get_by_name_version_url, reset),
 		cmocka_unit_test_setup(test_challenge_authorization_uri, reset),
+		cmocka_unit_test_setup(test_recovery_level, reset),
+		cmocka_unit_test(test_recovery_level_helpers),
 		cmocka_unit_test_setup(test_one_token_many_requests, reset),
 		cmocka_unit_test_setup(test_parallel_one_token, reset),
 		cmocka_unit_test_setup(test_token_refreshed_after_401, reset),

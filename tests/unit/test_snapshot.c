@@ -540,6 +540,32 @@ static void test_markers(void **state)
 		assert_int_equal(vv_marker_recover(f->state, false, &rr), 0);
 		assert_false(rr.found);
 	}
+	/*
+	 * A marker of another boot (the copy of a disk snapshotted while frozen,
+	 * restored as a new VM): removed, nothing it names is touched (its
+	 * mount point does not even exist here), no warning.
+	 */
+	m.target = "/nonexistent/vv-restored-mount";
+	snprintf(mk.boot_id, sizeof(mk.boot_id), "00000000-0000-4000-8000-000000000000");
+	mk.agent_pid = 999999;
+	mk.deadline_ms = vv_clock_ms() + 60000;
+	assert_int_equal(vv_marker_write(path, &mk), 0);
+	{
+		struct vv_recover_result rr;
+
+		assert_int_equal(vv_marker_recover(f->state, false, &rr), 0);
+		assert_true(rr.found);
+		assert_true(rr.other_boot);
+		assert_int_equal(rr.errors, 0);
+		assert_int_equal(rr.thawed, 0);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	assert_int_equal(vv_marker_write(path, &mk), 0);
+	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
+	for (size_t i = 0; i < f->rep.n_warnings; i++)
+		assert_null(strstr(f->rep.warnings[i], "left frozen"));
+	assert_int_equal(access(path, F_OK), -1);
+	vv_snapshot_report_free(&f->rep);
 }
 
 static void test_report_json(void **state)

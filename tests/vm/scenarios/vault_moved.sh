@@ -13,8 +13,14 @@
 # volume fails with the `moved` line to add, and no byte changes. With the
 # line in a conf.d drop-in, every volume opens and mounts, origvault gets no
 # request at all, status shows the reference as recorded and where it was
-# resolved.
-vm_disk os 32M
+# resolved. A KEK missing from newvault: the error names it and newvault, the
+# remedy is restoring it there. `adopt --rewrite` moves the token to newvault
+# (header backed up), which then opens without the line; status warns of a
+# secret expiring in 10 days. Guards on the blank disk: a 1024-bit and an
+# expired KEK are refused, a vault without purge protection is refused with
+# --require-purge-protection (the disk unchanged) and warned about without.
+# The OS disk holds the header backups (16 MiB each for LUKS2).
+vm_disk os 96M
 vm_disk tok 40M
 vm_disk ade 16M
 vm_disk blank 16M
@@ -33,11 +39,21 @@ print(json.dumps([
      "version": os.environ["ADE_VER"]}]))
 PY
 )
+# Boot 2's newvault also holds two KEKs unfit for new keys: 1024 bits, expired.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$VM_WORK/kek1024.pem" 2>/dev/null
+export PRELOAD2=$(python3 - "$VM_WORK/kek1024.pem" "$VM_WORK/kek.pem" <<'PY' | base64 -w0
+import json, sys, time
+print(json.dumps([
+    {"op": "put_key", "vault": "secondary", "name": "kek1024", "pem": open(sys.argv[1]).read()},
+    {"op": "put_key", "vault": "secondary", "name": "kekold", "pem": open(sys.argv[2]).read(),
+     "exp": int(time.time()) - 86400}]))
+PY
+)
 # origvault on 127.0.0.1:443, newvault on 127.0.0.2:443: references carry no port.
 export VAULT_ARGS="--kv-port 443 --kv-name origvault.vault.azure.net --kv2-addr 127.0.0.2 --kv2-port 443 --kv2-name newvault.vault.azure.net"
 export VV_CA_PEM=$(cat "$VM_WORK/certs/ca.pem") VV_SERVER_PEM=$(cat "$VM_WORK/certs/server.pem")
 export VV_SERVER_KEY=$(cat "$VM_WORK/certs/server.key")
-VM_GUEST_ENV="PW_ade UUID_ade ADE_VER PRELOAD VAULT_ARGS VV_CA_PEM VV_SERVER_PEM VV_SERVER_KEY"
+VM_GUEST_ENV="PW_ade UUID_ade ADE_VER PRELOAD PRELOAD2 VAULT_ARGS VV_CA_PEM VV_SERVER_PEM VV_SERVER_KEY"
 
 # The OS disk's state where the VM keeps it (both boots).
 cat >"$VM_WORK/osdisk.sh" <<'SH'
@@ -132,12 +148,13 @@ set -u
 . /vv/tests/vm/scenarios/open_lib.sh
 echo "$OSDISK_SH" | base64 -d >/tmp/osdisk.sh && . /tmp/osdisk.sh
 # Both vaults run: origvault empty (any request to it shows in its counters).
-step fakes-start open_fakes_start $VAULT_ARGS
+printf '%s' "$PRELOAD2" | base64 -d >/tmp/preload2.json
+step fakes-start open_fakes_start $VAULT_ARGS --preload /tmp/preload2.json
 step os-mounted os_mount
-step kv-restore env CA_FILE=/etc/vaultvol/ca.pem IMDS_URL=$FAKE_IMDS_URL python3 -S /vv/tests/vm/kvbackup.py \
-	restore $NEW /os/kvbackup.json
-fakectl dump >/tmp/dump.json
-step restored-same-version grep -q "$ADE_VER" /tmp/dump.json
+step kv-restore sh -c "env CA_FILE=/etc/vaultvol/ca.pem IMDS_URL=$FAKE_IMDS_URL python3 -S /vv/tests/vm/kvbackup.py \
+	restore $NEW /os/kvbackup.json >/tmp/restore.out"
+cat /tmp/restore.out
+step restored-same-version grep -q "restored secret adesecret as $NEW/secrets/adesecret/$ADE_VER\$" /tmp/restore.out
 for d in vda vdb vdd; do dev_sha /dev/$d; done >/tmp/before.sha
 
 # origvault is unreachable from region B (its name does not resolve here).
@@ -179,9 +196,9 @@ step b-status-recorded grep -q "\"key_ref\": *\"$ORIG/secrets/tokvol/" /tmp/stat
 step b-status-resolved grep -q "\"key_version\": *\"$NEW/secrets/tokvol/" /tmp/status.json
 step b-status-ade-resolved grep -q "\"key_version\": *\"$NEW/secrets/adesecret/$ADE_VER\"" /tmp/status.json
 step b-blank-untouched test "$(dev_sha /dev/vda)" = "$(sed -n 1p /tmp/before.sha)"
-step close-all vaultvol close --all
 
 # A KEK that was not restored into newvault: the error names it and newvault.
+vaultvol close tokvol >/dev/null
 fakectl delete vault=secondary kind=key name=kek >/dev/null
 vaultvol open tokvol >/tmp/open-c.out 2>&1
 echo "exit $?" >>/tmp/open-c.out
@@ -189,4 +206,45 @@ cat /tmp/open-c.out
 step c-fails sh -c '! grep -qx "exit 0" /tmp/open-c.out'
 step c-names-kek-and-new grep -q "tokvol.*/keys/kek.*$NEW" /tmp/open-c.out
 step c-remedy-restore grep -q "tokvol: *remedy: the key kek was not restored into $NEW: restore it there" /tmp/open-c.out
+# (recovered from the vault's soft-delete for what follows)
+fakectl recover vault=secondary kind=key name=kek >/dev/null
+step c-recovered-opens vaultvol open tokvol
+
+# adopt --rewrite: the token names newvault from now on (header backed up
+# first), and opens without the moved line.
+nb=$(ls /var/lib/vaultvol/header-backups/ | wc -l)
+step d-rewrite vaultvol adopt /dev/vdd --rewrite --yes
+cryptsetup token export --token-id 0 /dev/vdd >/tmp/token2.json; cat /tmp/token2.json; echo
+step d-token-names-new grep -q "\"key\":\"$NEW/secrets/tokvol/[0-9a-f]\{32\}\".*\"kek\":\"$NEW/keys/kek/[0-9a-f]\{32\}\"" /tmp/token2.json
+step d-header-backed-up test "$(ls /var/lib/vaultvol/header-backups/ | wc -l)" -gt "$nb"
+rm /etc/vaultvol/conf.d/50-moved.conf
+# The secret now expires in 10 days (the vault says so; status tells).
+fakectl set_attributes vault=secondary kind=secret name=tokvol exp=$(( $(date +%s) + 10 * 86400 )) >/dev/null
+vaultvol close tokvol >/dev/null
+step d-open-without-moved vaultvol open tokvol
+vaultvol status >/tmp/status2.out 2>&1; cat /tmp/status2.out
+step d-status-expiry-warning grep -q "^tokvol: warning: the secret $NEW/secrets/tokvol/.* expires on .* (in [0-9]* days)" /tmp/status2.out
+vaultvol status --json >/tmp/status2.json
+step d-status-json-days grep -q '"secret_expires_days": *[0-9]' /tmp/status2.json
+step d-orig-still-no-request test "$(fakectl counter primary.requests)" = 0
+
+# Guards against losing a key, on the blank disk: every refusal leaves it as it was.
+bs=$(sed -n 1p /tmp/before.sha)
+vaultvol provision /dev/vda --secret $NEW/secrets/e1 --kek $NEW/keys/kek1024 --mount /data/e1 >/tmp/e1.out 2>&1
+cat /tmp/e1.out
+step e-kek-1024-refused grep -q "1024 bits.*2048, 3072 or 4096" /tmp/e1.out
+vaultvol provision /dev/vda --secret $NEW/secrets/e1 --kek $NEW/keys/kekold --mount /data/e1 >/tmp/e2.out 2>&1
+cat /tmp/e2.out
+step e-kek-expired-refused grep -q "expired" /tmp/e2.out
+vaultvol provision /dev/vda --secret $NEW/secrets/e1 --kek $NEW/keys/kek --mount /data/e1 \
+	--require-purge-protection >/tmp/e3.out 2>&1
+cat /tmp/e3.out
+step e-purge-protection-required grep -q "purge protection is required.*az keyvault update --name newvault --enable-purge-protection true" /tmp/e3.out
+step e-nothing-written test "$(dev_sha /dev/vda)" = "$bs"
+vaultvol provision /dev/vda --secret $NEW/secrets/e1 --kek $NEW/keys/kek --mount /data/e1 >/tmp/e4.out 2>&1
+echo "exit $?" >>/tmp/e4.out
+cat /tmp/e4.out
+step e-purgeable-warns grep -q "has no purge protection (recoveryLevel Recoverable+Purgeable)" /tmp/e4.out
+step e-provisioned-anyway sh -c 'grep -qx "exit 0" /tmp/e4.out && findmnt /data/e1 >/dev/null'
+step close-all vaultvol close --all
 GUEST

@@ -508,6 +508,26 @@ static void test_allowed_and_dropins(void **state)
 	cfg = NULL;
 	unlink(f);
 
+	/*
+	 * A `moved` target is trusted only while the line stays: a token that
+	 * now names it (adopt --rewrite, provision there) gets its own entry.
+	 */
+	snprintf(f, sizeof(f), "%s/40-moved.conf", d);
+	write_file(f, "[vault]\nmoved = https://old.vault.azure.net https://dr.vault.azure.net\n", 0600);
+	assert_int_equal(vv_config_load(path, &cfg, &err), 0);
+	assert_int_equal(vv_config_trust_vault(path, cfg, "https://dr.vault.azure.net/secrets/x/1",
+					       &err), 0);
+	vv_config_free(cfg);
+	cfg = NULL;
+	unlink(f);
+	snprintf(f, sizeof(f), "%s/50-vault-dr.vault.azure.net.conf", d);
+	assert_int_equal(stat(f, &st), 0);
+	assert_int_equal(vv_config_load(path, &cfg, &err), 0);
+	assert_string_equal(cfg->vault.allowed[cfg->vault.nallowed - 1], "https://dr.vault.azure.net");
+	vv_config_free(cfg);
+	cfg = NULL;
+	unlink(f);
+
 	/* a volume described twice, and [snapshot] in a drop-in, are errors */
 	snprintf(f, sizeof(f), "%s/30-dup.conf", d);
 	write_file(f, "[volume v1]\nmatch = lun:3\nkey = k3\n", 0600);

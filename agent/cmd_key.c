@@ -117,10 +117,13 @@ static int parse_args(int argc, char **argv, struct key_args *a)
 static void fail(const struct vv_options *opt, const char *what, const char *ref,
 		 const struct vv_error *err)
 {
-	char line[512];
+	char *line = NULL;
 
-	snprintf(line, sizeof(line), "key %s %s", what, ref);
-	vv_error_print(opt->json, VV_EV_LOG | VV_EV_CAUSE, line, err);
+	/* As long as the reference is: a long URL is kept whole. */
+	if (asprintf(&line, "key %s %s", what, ref) < 0)
+		line = NULL;
+	vv_error_print(opt->json, VV_EV_LOG | VV_EV_CAUSE, line ? line : "key", err);
+	free(line);
 }
 
 static char *iso_time(int64_t t, char *buf, size_t len)
@@ -144,8 +147,9 @@ static const char *version_of(const struct vv_bek *b)
 	return slash && slash[1] ? slash + 1 : NULL;
 }
 
+/* err: the secret holds no key (b->key NULL); shown with the metadata. */
 static void print_show_json(const struct vv_bek *b, const char *fp, bool expired,
-			    bool early)
+			    bool early, const struct vv_error *err)
 {
 	struct json_object *o = json_object_new_object(), *tags = json_object_new_object();
 	const char *ver = version_of(b);
@@ -160,8 +164,9 @@ static void print_show_json(const struct vv_bek *b, const char *fp, bool expired
 	ADD_STR("alg", b->alg);
 	ADD_STR("file_name", b->file_name);
 	ADD_STR("kind", b->windows_bek ? "bitlocker-startup-key" : "passphrase");
-	json_object_object_add(o, "length", json_object_new_int64((int64_t)b->key->len));
-	ADD_STR("sha256", fp);
+	json_object_object_add(o, "length", b->key ? json_object_new_int64((int64_t)b->key->len)
+						   : NULL);
+	ADD_STR("sha256", b->key ? fp : NULL);
 	json_object_object_add(o, "nbf", b->nbf ? json_object_new_int64(b->nbf) : NULL);
 	json_object_object_add(o, "exp", b->exp ? json_object_new_int64(b->exp) : NULL);
 	json_object_object_add(o, "expired", json_object_new_boolean(expired));
@@ -180,6 +185,8 @@ static void print_show_json(const struct vv_bek *b, const char *fp, bool expired
 		json_object_object_add(tags, b->tags[i].name,
 				       json_object_new_string(b->tags[i].value));
 	json_object_object_add(o, "tags", tags);
+	if (err)
+		json_object_object_add(o, "error", vv_error_json(err));
 #undef ADD_STR
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						      JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -216,8 +223,11 @@ static void print_show_text(const struct vv_bek *b, const char *fp, bool expired
 	printf("file name:    %s\n", b->file_name ? b->file_name : "-");
 	printf("kind:         %s\n", b->windows_bek ? "BitLocker startup key (.BEK)"
 						  : "passphrase");
-	printf("length:       %zu bytes\n", b->key->len);
-	printf("fingerprint:  sha256:%s\n", fp);
+	if (b->key) {
+		printf("length:       %zu bytes\n", b->key->len);
+		printf("fingerprint:  sha256:%s\n", fp);
+	} else
+		printf("value:        not a base64 key\n");
 	if (b->nbf)
 		printf("not before:   %s%s\n", iso_time(b->nbf, t, sizeof(t)),
 		       early ? " (NOT YET VALID)" : "");
@@ -286,13 +296,14 @@ static int key_show(const struct vv_options *opt, int argc, char **argv)
 		vv_vault_session_close(&s);
 		return VV_EXIT_USAGE;
 	}
-	r = vv_bek_fetch(s.vault, a.pos, a.kek, &b, &err);
-	if (r < 0) {
+	r = vv_bek_inspect(s.vault, a.pos, a.kek, &b, &err);
+	if (r < 0 && !b) {
 		fail(opt, "show", a.pos, &err);
 		vv_vault_session_close(&s);
 		return VV_EXIT_FAILURE;
 	}
-	if (vv_secret_fingerprint(b->key, fp) < 0)
+	/* A secret that holds no key: its metadata, then why it is no key. */
+	if (!b->key || vv_secret_fingerprint(b->key, fp) < 0)
 		snprintf(fp, sizeof(fp), "unavailable");
 	expired = b->exp && b->exp <= now;
 	early = b->nbf && b->nbf > now;
@@ -305,12 +316,14 @@ static int key_show(const struct vv_options *opt, int argc, char **argv)
 	warn_purge(b->recovery_level, "the key", b->secret_id);
 	warn_purge(b->kek_recovery_level, "the KEK", b->kek_id);
 	if (opt->json)
-		print_show_json(b, fp, expired, early);
+		print_show_json(b, fp, expired, early, r < 0 ? &err : NULL);
 	else
 		print_show_text(b, fp, expired, early);
+	if (r < 0 && !opt->json)
+		fail(opt, "show", a.pos, &err);
 	vv_bek_free(b);
 	vv_vault_session_close(&s);
-	return VV_EXIT_OK;
+	return r < 0 ? VV_EXIT_FAILURE : VV_EXIT_OK;
 }
 
 /* Read all of fd into a new secret (at most VV_KEYFILE_MAX bytes). */

@@ -115,8 +115,13 @@ int pv_trust_and_close(const struct vv_options *opt, struct vv_vault_session *s,
 		       const char *cmd, const char *device, const struct vv_error *err,
 		       const struct vv_token *t, int r)
 {
-	if (r < 0)
-		vv_err("%s %s: %s", cmd, device, err->message);
+	if (r < 0) {
+		char what[PATH_MAX + 32];
+
+		/* With --json the failure is the JSON answer, cause and remedy included. */
+		snprintf(what, sizeof(what), "%s %s", cmd, device);
+		vv_error_print(opt && opt->json, VV_EV_LOG, what, err);
+	}
 	/* The vaults it used become trusted here (a drop-in), never by the disk. */
 	if (r >= 0 && pv_trust_vaults(opt, s->cfg, t) < 0)
 		r = -EIO;

@@ -26,9 +26,10 @@ static const char usage[] =
 	"Old secret versions and KEK versions are never deleted: a backup of the\n"
 	"disk taken before the rotation still opens with the versions named in its\n"
 	"own token. The header is backed up before every change. Each step is\n"
-	"printed on stdout as it completes (`step NAME KEY KEYSLOT`). Interrupted at\n"
-	"any point, the volume opens with the key its token names; running rotate\n"
-	"again completes the interrupted rotation instead of starting another.\n"
+	"told on stdout as it completes (with --json, one line per step:\n"
+	"{\"step\": NAME, \"key\": REF, \"keyslot\": N}). Interrupted at any point,\n"
+	"the volume opens with the key its token names; running rotate again\n"
+	"completes the interrupted rotation instead of starting another.\n"
 	"\n"
 	"Guards against losing the key: a vault KEK must be RSA or RSA-HSM of 2048,\n"
 	"3072 or 4096 bits, enabled, with its activation date past and its expiry\n"
@@ -45,7 +46,42 @@ struct progress {
 	bool json;
 };
 
-/* Printed and flushed as each step is durable, so an operator (or a test) sees where it is. */
+/* What a step has done, as the operator reads it; t is the token on disk now. */
+static void say_step(enum vv_rotate_step step, const struct vv_token *t)
+{
+	switch (step) {
+	case VV_ROT_CHECKED:
+		printf("Checked the current key: %s opens keyslot %d.\n", t->key, t->keyslot);
+		break;
+	case VV_ROT_STORED:
+		printf("Stored the new key version in the vault; the volume still opens with %s.\n",
+		       t->key);
+		break;
+	case VV_ROT_KEYSLOT_ADDED:
+		printf("Added a keyslot for the new key; the old key (keyslot %d) still opens "
+		       "the volume.\n", t->keyslot);
+		break;
+	case VV_ROT_TOKEN_UPDATED:
+		printf("The token now names the new key %s (keyslot %d).\n", t->key, t->keyslot);
+		break;
+	case VV_ROT_OLD_KEYSLOT_REMOVED:
+		if (t->retire_key)
+			printf("Removed the old key's keyslot %d (%s).\n", t->retire_keyslot,
+			       t->retire_key);
+		else
+			printf("Removed the old key's keyslot.\n");
+		break;
+	case VV_ROT_DONE:
+		printf("Done: the volume opens with %s (keyslot %d); older key versions are "
+		       "kept for old backups.\n", t->key, t->keyslot);
+		break;
+	}
+}
+
+/*
+ * Printed and flushed as each step is durable, so an operator sees where it
+ * is; --json gives the step's name for a program (or a test) to act on.
+ */
 static void on_step(enum vv_rotate_step step, const struct vv_token *t, void *arg)
 {
 	const struct progress *p = arg;
@@ -54,7 +90,7 @@ static void on_step(enum vv_rotate_step step, const struct vv_token *t, void *ar
 		printf("{\"step\":\"%s\",\"key\":\"%s\",\"keyslot\":%d}\n",
 		       vv_rotate_step_str(step), t->key, t->keyslot);
 	else
-		printf("step %s %s %d\n", vv_rotate_step_str(step), t->key, t->keyslot);
+		say_step(step, t);
 	fflush(stdout);
 }
 

@@ -33,12 +33,19 @@ enum vv_cause {
 				 * library call that failed */
 };
 
+#define VV_ERROR_MESSAGE_MAX 8192
+
 struct vv_error {
 	enum vv_cause cause;
 	int http_status;	/* 0 when not HTTP */
 	char code[64];		/* e.g. "Forbidden" */
 	char inner[64];		/* e.g. "ForbiddenByRbac", "SecretDisabled" */
-	char message[1024];	/* human readable, never key material */
+	/*
+	 * Human readable, never key material. Large enough that what others
+	 * said is kept whole: the vault's own message with the URL it was
+	 * about, a mount helper's stderr (bounded at 4 KiB by mount.c).
+	 */
+	char message[VV_ERROR_MESSAGE_MAX];
 	char remedy[512];	/* the fix that fits the cause; "" if none */
 };
 

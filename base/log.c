@@ -78,15 +78,15 @@ bool vv_log_journal(void)
 	return to_journal;
 }
 
-/* One field "NAME=value" into iov[*n]; buf keeps the formatted string. */
-static void field(struct iovec *iov, size_t *n, char *buf, size_t len,
-		  const char *name, const char *value)
+/* One field "NAME=value" into iov[*n], allocated whole (freed by the caller). */
+static void field(struct iovec *iov, size_t *n, const char *name, const char *value)
 {
-	if (!value || !*value)
+	char *b;
+
+	if (!value || !*value || asprintf(&b, "%s=%s", name, value) < 0)
 		return;
-	snprintf(buf, len, "%s=%s", name, value);
-	iov[*n].iov_base = buf;
-	iov[*n].iov_len = strlen(buf);
+	iov[*n].iov_base = b;
+	iov[*n].iov_len = strlen(b);
 	(*n)++;
 }
 
@@ -94,31 +94,43 @@ static int journal_send(enum vv_log_level lvl, const struct vv_log_fields *f,
 			const char *msg)
 {
 	static const char *const prio[] = { "3", "4", "6", "7" };
-	char b[8][2304];
 	struct iovec iov[8];
 	size_t n = 0;
+	int r;
 
-	field(iov, &n, b[0], sizeof(b[0]), "MESSAGE", msg);
-	field(iov, &n, b[1], sizeof(b[1]), "PRIORITY", prio[lvl]);
-	field(iov, &n, b[2], sizeof(b[2]), "SYSLOG_IDENTIFIER", "vaultvol");
+	field(iov, &n, "MESSAGE", msg);
+	field(iov, &n, "PRIORITY", prio[lvl]);
+	field(iov, &n, "SYSLOG_IDENTIFIER", "vaultvol");
 	if (f) {
-		field(iov, &n, b[3], sizeof(b[3]), "MESSAGE_ID", f->message_id);
-		field(iov, &n, b[4], sizeof(b[4]), "VAULTVOL_VOLUME", f->volume);
-		field(iov, &n, b[5], sizeof(b[5]), "VAULTVOL_KEY_REF", f->key_ref);
-		field(iov, &n, b[6], sizeof(b[6]), "VAULTVOL_CAUSE", f->cause);
+		field(iov, &n, "MESSAGE_ID", f->message_id);
+		field(iov, &n, "VAULTVOL_VOLUME", f->volume);
+		field(iov, &n, "VAULTVOL_KEY_REF", f->key_ref);
+		field(iov, &n, "VAULTVOL_CAUSE", f->cause);
 	}
-	return sd_journal_sendv(iov, (int)n);
+	r = n ? sd_journal_sendv(iov, (int)n) : -ENOMEM;
+	while (n)
+		free(iov[--n].iov_base);
+	return r;
 }
 
 static void vv_logv(enum vv_log_level lvl, const struct vv_log_fields *f,
 		    const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "error", "warning", "info", "debug" };
-	char msg[2048];
+	char small[2048], *msg = small, *big = NULL;
+	va_list again;
+	int len;
 
 	if (lvl > log_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* A long message (a vault's own, a helper's stderr) is kept whole. */
+	va_copy(again, ap);
+	len = vsnprintf(small, sizeof(small), fmt, ap);
+	if (len >= (int)sizeof(small) && (big = malloc((size_t)len + 1))) {
+		vsnprintf(big, (size_t)len + 1, fmt, again);
+		msg = big;
+	}
+	va_end(again);
 	pthread_once(&journal_once, journal_detect);
 
 	pthread_mutex_lock(&log_lock);
@@ -138,6 +150,7 @@ static void vv_logv(enum vv_log_level lvl, const struct vv_log_fields *f,
 		dprintf(log_fd, "%s %s %s\n", ts, names[lvl], msg);
 	}
 	pthread_mutex_unlock(&log_lock);
+	free(big);
 }
 
 void vv_log(enum vv_log_level lvl, const char *fmt, ...)

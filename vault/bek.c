@@ -180,6 +180,19 @@ static int decode_bundle(struct vv_vault *v, const struct vv_secret_bundle *b,
 			     b->id ? b->id : "");
 		return -EPROTO;
 	}
+	/* The metadata first: `key show` shows it even when the value is no key. */
+	bek->secret_id = dup_ok(b->id, &ok);
+	bek->file_name = dup_ok(tag_file, &ok);
+	bek->content_type = dup_ok(ct, &ok);
+	bek->recovery_level = dup_ok(b->recovery_level, &ok);
+	bek->recoverable_days = b->recoverable_days;
+	bek->windows_bek = vv_bek_file_is_windows(tag_file);
+	bek->nbf = b->nbf;
+	bek->exp = b->exp;
+	if (!ok || !copy_tags(bek, b)) {
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
+		return -ENOMEM;
+	}
 	n = value_len(b->value);
 	/*
 	 * A KEK given by the caller (e.g. a local PEM copy of the vault KEK
@@ -214,14 +227,26 @@ static int decode_bundle(struct vv_vault *v, const struct vv_secret_bundle *b,
 			return r;
 		bek->kek_id = dup_ok(kek, &ok);
 		bek->alg = dup_ok(alg, &ok);
+		if (!ok) {
+			vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
+			return -ENOMEM;
+		}
 	} else {
 		r = vv_b64_decode_secret(VV_B64_STD, (const char *)b->value->data, n,
 					 &bek->key);
 		if (r == -EINVAL) {
-			vv_error_set(err, VV_CAUSE_BAD_RESPONSE, 0,
-				     "%s: the value is not base64 (an ADE BEK secret is the "
-				     "key base64-encoded once)", b->id);
-			return r;
+			/*
+			 * The vault answered well; the secret is simply not a
+			 * disk key (someone named the wrong secret): a definite
+			 * answer, not an outage to retry.
+			 */
+			vv_error_set(err, VV_CAUSE_CONFIG, 0,
+				     "%s: the secret's value is not a base64 key (a disk-key "
+				     "secret holds the key base64-encoded once, as Azure Disk "
+				     "Encryption and `vaultvol key put` store it)", b->id);
+			vv_error_remedy(err, "name the secret that holds this volume's key, or "
+					"store the key again with `vaultvol key put NAME`");
+			return -ENOKEY;
 		}
 		if (r < 0) {
 			vv_error_set(err, VV_CAUSE_CONFIG, 0, "cannot allocate locked memory");
@@ -231,18 +256,6 @@ static int decode_bundle(struct vv_vault *v, const struct vv_secret_bundle *b,
 	if (bek->key->len == 0) {
 		vv_error_set(err, VV_CAUSE_BAD_RESPONSE, 0, "%s holds an empty key", b->id);
 		return -ENODATA;
-	}
-	bek->secret_id = dup_ok(b->id, &ok);
-	bek->file_name = dup_ok(tag_file, &ok);
-	bek->content_type = dup_ok(ct, &ok);
-	bek->recovery_level = dup_ok(b->recovery_level, &ok);
-	bek->recoverable_days = b->recoverable_days;
-	bek->windows_bek = vv_bek_file_is_windows(tag_file);
-	bek->nbf = b->nbf;
-	bek->exp = b->exp;
-	if (!ok || !copy_tags(bek, b)) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
-		return -ENOMEM;
 	}
 	return 0;
 }
@@ -281,14 +294,14 @@ static int fetch_file(const char *path, struct vv_bek *bek, struct vv_error *err
 
 	if (path[0] != '/') {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "key file reference file:%.200s: the path must be absolute", path);
+			     "key file reference file:%s: the path must be absolute", path);
 		return -EINVAL;
 	}
 	r = vv_key_file_read(AT_FDCWD, path, VV_KF_PRIVATE, &bek->key, err);
 	if (r < 0)
 		return r;
 	if (bek->key->len == 0) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "key file %.200s is empty", path);
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "key file %s is empty", path);
 		return -ENODATA;
 	}
 	base = strrchr(path, '/') + 1;
@@ -305,8 +318,9 @@ static int fetch_file(const char *path, struct vv_bek *bek, struct vv_error *err
 	return 0;
 }
 
-int vv_bek_fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
-		 struct vv_bek **out, struct vv_error *err)
+/* vv_bek_fetch; with keep_meta, a secret that holds no key gives *out without one. */
+static int fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
+		 bool keep_meta, struct vv_bek **out, struct vv_error *err)
 {
 	static const char *const sources[] = {
 		[REF_VAULT] = "keyvault", [REF_KEYSTORE] = "keystore",
@@ -325,13 +339,13 @@ int vv_bek_fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
 	kind = classify(v, key_ref, &rest);
 	if (kind == REF_BAD) {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "'%.200s' is not a key reference (https://VAULT/secrets/NAME, "
+			     "'%s' is not a key reference (https://VAULT/secrets/NAME, "
 			     "NAME, keystore:NAME, bek:FILE, file:/PATH)",
 			     key_ref ? key_ref : "");
 		return -EINVAL;
 	}
 	if (kind == REF_VAULT && !v) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%.200s needs a vault client", key_ref);
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s needs a vault client", key_ref);
 		return -EINVAL;
 	}
 	bek = calloc(1, sizeof(*bek));
@@ -362,7 +376,11 @@ int vv_bek_fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
 		r = -EINVAL;
 		break;
 	}
-	if (r == 0) {
+	if (r == 0 || (r == -ENOKEY && keep_meta)) {
+		if (r < 0) {
+			vv_secret_free(bek->key);
+			bek->key = NULL;
+		}
 		*out = bek;
 		bek = NULL;
 	}
@@ -370,6 +388,18 @@ out:
 	vv_secret_bundle_free(b);
 	vv_bek_free(bek);
 	return r;
+}
+
+int vv_bek_fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
+		 struct vv_bek **out, struct vv_error *err)
+{
+	return fetch(v, key_ref, kek_ref, false, out, err);
+}
+
+int vv_bek_inspect(struct vv_vault *v, const char *key_ref, const char *kek_ref,
+		   struct vv_bek **out, struct vv_error *err)
+{
+	return fetch(v, key_ref, kek_ref, true, out, err);
 }
 
 /* Refuse to wrap a new BEK with a KEK that is disabled, expired or not yet valid. */
@@ -471,13 +501,13 @@ int vv_bek_store_ex(struct vv_vault *v, const char *key_ref_base,
 	kind = classify(v, key_ref_base, &rest);
 	if (kind != REF_VAULT && kind != REF_KEYSTORE) {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "cannot store a key at '%.200s': give a vault secret "
+			     "cannot store a key at '%s': give a vault secret "
 			     "(https://VAULT/secrets/NAME or NAME) or keystore:NAME",
 			     key_ref_base ? key_ref_base : "");
 		return -EINVAL;
 	}
 	if (kind == REF_VAULT && !v) {
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%.200s needs a vault client",
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s needs a vault client",
 			     key_ref_base);
 		return -EINVAL;
 	}

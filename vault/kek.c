@@ -25,7 +25,7 @@ static int need_client(const struct vv_vault *v, const char *kek_ref,
 {
 	if (v)
 		return 0;
-	vv_error_set(err, VV_CAUSE_CONFIG, 0, "KEK %.200s needs a vault client",
+	vv_error_set(err, VV_CAUSE_CONFIG, 0, "KEK %s needs a vault client",
 		     kek_ref ? kek_ref : "");
 	return -EINVAL;
 }

@@ -254,7 +254,7 @@ static int load_kek(const char *keystore_dir, const char *kek_ref,
 
 		if (path[0] != '/') {
 			vv_error_set(err, VV_CAUSE_CONFIG, 0,
-				     "KEK reference %.200s: the path must be absolute", kek_ref);
+				     "KEK reference %s: the path must be absolute", kek_ref);
 			return -EINVAL;
 		}
 		r = vv_key_file_read(AT_FDCWD, path, VV_KF_PRIVATE, &pem, err);
@@ -264,7 +264,7 @@ static int load_kek(const char *keystore_dir, const char *kek_ref,
 					 kek_ref + 13, &pem, err);
 	} else {
 		vv_error_set(err, VV_CAUSE_CONFIG, 0,
-			     "'%.200s' is not a local KEK reference (file:/path.pem or "
+			     "'%s' is not a local KEK reference (file:/path.pem or "
 			     "keystore-kek:NAME)", kek_ref ? kek_ref : "");
 		return -EINVAL;
 	}

@@ -269,9 +269,19 @@ struct vv_bek {
 };
 void vv_bek_free(struct vv_bek *b);
 
-/* kek_ref may be NULL: then the secret's tags decide. */
+/*
+ * kek_ref may be NULL: then the secret's tags decide. A secret whose value
+ * is not a base64 key is -ENOKEY (cause config: "the secret's value is not
+ * a base64 key").
+ */
 int vv_bek_fetch(struct vv_vault *v, const char *key_ref, const char *kek_ref,
 		 struct vv_bek **out, struct vv_error *err);
+/*
+ * vv_bek_fetch for `key show`: on -ENOKEY, *out still holds the secret's
+ * metadata (reference, content type, tags, dates) with key NULL.
+ */
+int vv_bek_inspect(struct vv_vault *v, const char *key_ref, const char *kek_ref,
+		   struct vv_bek **out, struct vv_error *err);
 
 /*
  * Store a BEK: base64 once, wrap with kek_ref when given, tag ADE-style

@@ -323,7 +323,9 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 				    "open it in Windows (or with dislocker); BitLocker metadata has no "
 				    "header backup to restore on Linux",
 				    "libcryptsetup cannot use the BitLocker volume on %s (an unsupported "
-				    "version, encryption mode or damaged metadata)", d->dev[idx].path);
+				    "version, encryption mode or damaged metadata)%s%s",
+				    d->dev[idx].path, d->dev[idx].probe_reason[0] ? ": libcryptsetup: " : "",
+				    d->dev[idx].probe_reason);
 			return -1;
 		}
 		if (d->dev[idx].probe_rc < 0) {
@@ -331,7 +333,9 @@ static long resolve(struct vv_vol *v, const struct vv_open_env *env)
 				    "restore the header from a backup (cryptsetup luksHeaderRestore, or "
 				    "`vaultvol` header backups in the state directory); nothing was written",
 				    "the %s header on %s is damaged (its signature is there, its metadata "
-				    "does not load)", d->dev[idx].blkid_type, d->dev[idx].path);
+				    "does not load%s%s)", d->dev[idx].blkid_type, d->dev[idx].path,
+				    d->dev[idx].probe_reason[0] ? "; libcryptsetup: " : "",
+				    d->dev[idx].probe_reason);
 			return -1;
 		}
 	}

@@ -46,6 +46,8 @@ struct run {
 	 */
 	pthread_mutex_t dm;
 	int quiesce_available;		/* vv_quiesce_available() once per run */
+	/* No device-mapper here (asked only when a volume needs it): why, else "". */
+	char dm_missing[160];
 	/*
 	 * argon2 key derivations may each want up to half the machine's
 	 * memory: parallel ones share this budget (KiB), guarded by lock.
@@ -389,6 +391,12 @@ static void key_failed(struct vv_vol *v, const struct key_entry *e)
 		    e->err.message[0] ? e->err.message : strerror(-e->rc));
 }
 
+/*
+ * libcryptsetup's own words after ours, as three %s: " (libcryptsetup: ",
+ * the reason, ")", or nothing when it said nothing.
+ */
+#define LCS_REASON(r) (r)[0] ? " (libcryptsetup: " : "", (r), (r)[0] ? ")" : ""
+
 /* Fetch the key and derive the volume key. 0 with *vk, or v is failed. */
 static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		  struct vv_secret **vk)
@@ -422,17 +430,29 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 		else if (v->type == VV_VOL_BITLK)
 			vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE,
 				    "open it in Windows (or with dislocker)",
-				    "libcryptsetup cannot use the BitLocker volume on %s: %s", v->device,
-				    vv_crypt_strerror(r));
+				    "libcryptsetup cannot use the BitLocker volume on %s: %s%s%s%s",
+				    v->device, vv_crypt_strerror(r), LCS_REASON(info.reason));
 		else
 			vv_vol_fail(v, VV_FAIL_HEADER, VV_CAUSE_NONE,
 				    "restore the header from a backup (cryptsetup luksHeaderRestore); "
 				    "nothing was written",
-				    "%s%s%s: %s", v->device, v->conf.header ? " with header " : "",
-				    v->conf.header ? v->conf.header : "", vv_crypt_strerror(r));
+				    "%s%s%s: %s%s%s%s", v->device, v->conf.header ? " with header " : "",
+				    v->conf.header ? v->conf.header : "", vv_crypt_strerror(r),
+				    LCS_REASON(info.reason));
 		return r;
 	}
 	v->type = info.type;
+	{
+		char why[768], remedy[384];
+
+		/* The header already says libcryptsetup will not activate it: no key is derived. */
+		if (vv_unlock_refusal(u, why, sizeof(why), remedy, sizeof(remedy)) < 0) {
+			vv_vol_fail(v, VV_FAIL_UNSUPPORTED, VV_CAUSE_NONE, remedy,
+				    "the BitLocker volume on %s cannot be opened: %s", v->device, why);
+			unlock_free(run, u);
+			return -ENOTSUP;
+		}
+	}
 	if (vv_unlock_reencrypting(u)) {
 		/*
 		 * Encryption in progress (ADE's online encryption): only
@@ -475,8 +495,8 @@ static int derive(struct run *run, struct vv_vol *v, struct vv_unlock **u_out,
 				    v->conf.key, vv_origin_str(v->key_origin));
 		else
 			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
-				    NULL, "%s: cannot derive the volume key: %s",
-				    v->device, vv_crypt_strerror(r));
+				    NULL, "%s: cannot derive the volume key: %s%s%s%s",
+				    v->device, vv_crypt_strerror(r), LCS_REASON(vv_unlock_reason(u)));
 		unlock_free(run, u);
 		return r;
 	}
@@ -516,7 +536,8 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		r = map_one(v, u, want_q ? lower : v->conf.name, vk, flags);
 		if (r < 0) {
 			vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE, activate_remedy(v),
-				    "activating %s failed: %s", v->device, vv_crypt_strerror(r));
+				    "activating %s failed: %s%s%s%s", v->device, vv_crypt_strerror(r),
+				    LCS_REASON(u ? vv_unlock_reason(u) : ""));
 			return r;
 		}
 		v->changed = true;
@@ -543,8 +564,8 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 	r = map_one(v, u, v->conf.name, vk, flags);
 	if (r < 0)
 		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_NONE,
-			    activate_remedy(v), "activating %s failed: %s", v->device,
-			    vv_crypt_strerror(r));
+			    activate_remedy(v), "activating %s failed: %s%s%s%s", v->device,
+			    vv_crypt_strerror(r), LCS_REASON(u ? vv_unlock_reason(u) : ""));
 	return r;
 }
 
@@ -678,6 +699,12 @@ static void do_volume(struct run *run, struct vv_vol *v)
 		v->state = VV_VS_CLOSED;
 		goto out;
 	}
+	if (run->dm_missing[0] && !run->ctx->check_only) {
+		/* Said once, in our words, before any key is fetched for nothing. */
+		vv_vol_fail(v, VV_FAIL_ACTIVATE, VV_CAUSE_SYSTEM, VV_DM_REMEDY,
+			    "%s not opened: %s", v->device, run->dm_missing);
+		goto out;
+	}
 	if (v->reformat) {
 		reformat_resource(run, v);
 		if (!v->fail && !run->ctx->check_only)
@@ -767,7 +794,10 @@ int vv_open_run(struct vv_open_ctx *ctx, struct vv_open_plan *plan)
 	for (size_t i = 0; i < plan->n; i++)
 		if (plan->v[i].selected && !plan->v[i].fail && !plan->v[i].undescribed)
 			work++;
-	run.quiesce_available = ctx->check_only ? 0 : vv_quiesce_available();
+	/* Device-mapper is asked about only when some volume is to be opened. */
+	if (!ctx->check_only && work > 0 &&
+	    vv_dm_available(run.dm_missing, sizeof(run.dm_missing)) == 0)
+		run.quiesce_available = vv_quiesce_available();
 	nthreads = ctx->jobs > 0 ? (size_t)ctx->jobs : VV_OPEN_DEFAULT_JOBS;
 	if (nthreads > VV_OPEN_MAX_JOBS)
 		nthreads = VV_OPEN_MAX_JOBS;

@@ -33,6 +33,50 @@ void vv_crypt_log(int level, const char *msg, void *usrptr)
 	vv_debug("libcryptsetup: %.*s", (int)n, msg);
 }
 
+/* Append msg (one message, newline dropped) to a bounded "; "-separated list. */
+static void reason_add(char *reason, size_t len, const char *msg, size_t n)
+{
+	size_t used = strlen(reason);
+
+	if (used + (used ? 2 : 0) + n >= len)
+		return;	/* bounded: the first messages are the cause, later ones follow from it */
+	snprintf(reason + used, len - used, "%s%.*s", used ? "; " : "", (int)n, msg);
+}
+
+/* libcryptsetup's debug lines that tell what a BitLocker header says. */
+static void bitlk_facts(struct vv_unlock *u, const char *msg)
+{
+	char type[sizeof(u->bitlk_type)];
+	int cur, next;
+
+	if (sscanf(msg, "BITLK type from GUID: %31[^.\n]", type) == 1)
+		snprintf(u->bitlk_type, sizeof(u->bitlk_type), "%s", type);
+	else if (sscanf(msg, "Unknown/unsupported state detected. Current state: %d, next state: %d",
+			&cur, &next) == 2) {
+		u->bitlk_state[0] = cur;
+		u->bitlk_state[1] = next;
+	}
+}
+
+void vv_unlock_log(int level, const char *msg, void *usrptr)
+{
+	struct vv_unlock *u = usrptr;
+	size_t n = strlen(msg);
+
+	if (n && msg[n - 1] == '\n')
+		n--;
+	if (level == CRYPT_LOG_ERROR && n)
+		reason_add(u->reason, sizeof(u->reason), msg, n);
+	else if (level == CRYPT_LOG_DEBUG && u->type == VV_VOL_UNKNOWN)
+		bitlk_facts(u, msg);
+	vv_crypt_log(level, msg, NULL);
+}
+
+const char *vv_unlock_reason(const struct vv_unlock *u)
+{
+	return u->reason;
+}
+
 void vv_crypt_quiet(void)
 {
 	crypt_set_log_callback(NULL, vv_crypt_log, NULL);
@@ -58,6 +102,7 @@ const char *vv_crypt_strerror(int err)
 	case -EBUSY: return "device is busy (already open or in use)";
 	case -ENOTSUP: return "unsupported volume or protector";
 	case -ENOMEM: return "out of memory";
+	case -ENXIO: return "device-mapper is not available (load dm_mod and dm_crypt)";
 	default: return strerror(-err);
 	}
 }
@@ -80,46 +125,67 @@ static enum vv_vol_type type_of(struct crypt_device *cd)
 int vv_unlock_load(const char *device, const char *header, struct vv_unlock **out,
 		   struct vv_crypt_info *info)
 {
-	struct crypt_device *cd = NULL;
+	char luks_reason[sizeof(((struct vv_unlock *)0)->reason)];
 	struct vv_unlock *u;
 	int r;
 
 	*out = NULL;
-	if (header)
-		r = crypt_init_data_device(&cd, header, device);
-	else
-		r = crypt_init(&cd, device);
-	if (r < 0)
-		return r == -ENOTBLK || r == -ENOENT ? -ENOENT : r;
-	crypt_set_log_callback(cd, vv_crypt_log, NULL);
-	/* Loading only reads: repair of a damaged header is never attempted here. */
-	r = crypt_load(cd, CRYPT_LUKS, NULL);
-	if (r < 0 && !header)
-		r = crypt_load(cd, CRYPT_BITLK, NULL);
-	if (r < 0) {
-		crypt_free(cd);
-		return r == -ENOENT ? -ENOENT : -EINVAL;
-	}
-	u = calloc(1, sizeof(*u));
-	if (!u) {
-		crypt_free(cd);
-		return -ENOMEM;
-	}
-	u->cd = cd;
-	u->type = type_of(cd);
-	if (info) {
-		const char *s = crypt_get_uuid(cd);
-
+	if (info)
 		memset(info, 0, sizeof(*info));
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->bitlk_state[0] = u->bitlk_state[1] = -1;
+	if (header)
+		r = crypt_init_data_device(&u->cd, header, device);
+	else
+		r = crypt_init(&u->cd, device);
+	if (r < 0) {
+		r = r == -ENOTBLK || r == -ENOENT ? -ENOENT : r;
+		goto fail;
+	}
+	crypt_set_log_callback(u->cd, vv_unlock_log, u);
+	/* Loading only reads: repair of a damaged header is never attempted here. */
+	r = crypt_load(u->cd, CRYPT_LUKS, NULL);
+	if (r < 0 && !header) {
+		snprintf(luks_reason, sizeof(luks_reason), "%s", u->reason);
+		u->reason[0] = '\0';
+		/*
+		 * What a BitLocker header tells about its type and state,
+		 * libcryptsetup says only at debug level (vv_unlock_log keeps
+		 * those two facts and drops the rest): on for this read only.
+		 */
+		crypt_set_debug_level(CRYPT_DEBUG_ALL);
+		r = crypt_load(u->cd, CRYPT_BITLK, NULL);
+		crypt_set_debug_level(CRYPT_DEBUG_NONE);
+		/* Not BitLocker either: why it is no LUKS header is the news. */
+		if (r < 0 && !u->reason[0])
+			snprintf(u->reason, sizeof(u->reason), "%s", luks_reason);
+	}
+	if (r < 0) {
+		r = r == -ENOENT ? -ENOENT : -EINVAL;
+		goto fail;
+	}
+	u->type = type_of(u->cd);
+	u->reason[0] = '\0';
+	if (info) {
+		const char *s = crypt_get_uuid(u->cd);
+
 		info->type = u->type;
 		snprintf(info->uuid, sizeof(info->uuid), "%s", s ? s : "");
 		snprintf(info->cipher, sizeof(info->cipher), "%s-%s",
-			 crypt_get_cipher(cd) ? crypt_get_cipher(cd) : "?",
-			 crypt_get_cipher_mode(cd) ? crypt_get_cipher_mode(cd) : "?");
-		info->data_offset = crypt_get_data_offset(cd);
+			 crypt_get_cipher(u->cd) ? crypt_get_cipher(u->cd) : "?",
+			 crypt_get_cipher_mode(u->cd) ? crypt_get_cipher_mode(u->cd) : "?");
+		info->data_offset = crypt_get_data_offset(u->cd);
 	}
 	*out = u;
 	return 0;
+fail:
+	if (info)
+		snprintf(info->reason, sizeof(info->reason), "%s", u->reason);
+	crypt_free(u->cd);
+	free(u);
+	return r;
 }
 
 static unsigned long slot_memory(struct crypt_device *cd, int slot)
@@ -166,6 +232,7 @@ int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secre
 	*vk = NULL;
 	if (!s)
 		return -ENOMEM;
+	u->reason[0] = '\0';
 	/* BitLocker has no numbered keyslots to choose from. */
 	if (u->type == VV_VOL_BITLK || keyslot < 0)
 		keyslot = CRYPT_ANY_SLOT;
@@ -181,11 +248,30 @@ int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secre
 	return r;
 }
 
+/*
+ * 0 when no mapping has this name, -EEXIST when one has, -ENXIO when
+ * device-mapper cannot be asked (not loaded: no mapping can be made).
+ */
+static int name_free(const char *name)
+{
+	switch (crypt_status(NULL, name)) {
+	case CRYPT_INACTIVE:
+		return 0;
+	case CRYPT_INVALID:
+		return -ENXIO;
+	default:
+		return -EEXIST;
+	}
+}
+
 int vv_unlock_activate(struct vv_unlock *u, const char *name,
 		       const struct vv_secret *vk, uint32_t flags)
 {
-	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
-		return -EEXIST;
+	int r = name_free(name);
+
+	if (r < 0)
+		return r;
+	u->reason[0] = '\0';
 	return crypt_activate_by_volume_key(u->cd, name, (const char *)vk->data, vk->len, flags);
 }
 
@@ -203,8 +289,11 @@ int vv_unlock_check_passphrase(struct vv_unlock *u, int keyslot, const struct vv
 int vv_unlock_activate_passphrase(struct vv_unlock *u, const char *name, int keyslot,
 				  const struct vv_secret *key, uint32_t flags)
 {
-	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
-		return -EEXIST;
+	int r = name_free(name);
+
+	if (r < 0)
+		return r;
+	u->reason[0] = '\0';
 	return crypt_activate_by_passphrase(u->cd, name, keyslot < 0 ? CRYPT_ANY_SLOT : keyslot,
 					    (const char *)key->data, key->len, flags);
 }
@@ -250,8 +339,9 @@ int vv_crypt_activate(const char *device, const char *name,
 	struct vv_secret *vk = NULL;
 	int r, slot;
 
-	if (crypt_status(NULL, name) != CRYPT_INACTIVE)
-		return -EEXIST;
+	r = name_free(name);
+	if (r < 0)
+		return r;
 	r = vv_unlock_load(device, NULL, &u, NULL);
 	if (r < 0)
 		goto out;

@@ -46,12 +46,17 @@ const char *vv_vol_type_str(enum vv_vol_type t);
 /* Activation flags: the same bits as libcryptsetup's CRYPT_ACTIVATE_*. */
 #define VV_CRYPT_READONLY (1u << 0)
 
+/* libcryptsetup's own words kept in an error (its error-level messages), bounded. */
+#define VV_CRYPT_REASON_MAX 1024
+
 struct vv_crypt_info {
 	enum vv_vol_type type;
 	char uuid[64];		/* LUKS UUID or BitLocker volume GUID */
 	char cipher[64];	/* e.g. aes-xts-plain64 */
 	uint64_t data_offset;	/* sectors */
 	uint64_t size;		/* device size in sectors */
+	/* vv_unlock_load failed: what libcryptsetup said ("" when nothing). */
+	char reason[VV_CRYPT_REASON_MAX];
 };
 
 /* ---- one step ------------------------------------------------------------ */
@@ -69,7 +74,8 @@ int vv_crypt_check_key(const char *device, const struct vv_secret *key);
 /*
  * Activate device as /dev/mapper/name with key. flags are VV_CRYPT_*.
  * Returns the keyslot used (LUKS) or 0 (BitLocker), -EEXIST when a mapping
- * of that name already exists, -EPERM wrong key, other -errno.
+ * of that name already exists, -ENXIO when device-mapper is not available,
+ * -EPERM wrong key, other -errno.
  */
 int vv_crypt_activate(const char *device, const char *name,
 		      const struct vv_secret *key, uint32_t flags);
@@ -90,10 +96,27 @@ struct vv_unlock;
 /*
  * Load the header of device (or of header, a detached LUKS header file,
  * when not NULL). -EINVAL: no usable header (damaged / not encrypted),
- * -ENOENT: device missing. info (may be NULL) gets type and UUID.
+ * -ENOENT: device missing. info (may be NULL) gets type and UUID, and on
+ * failure libcryptsetup's reason.
  */
 int vv_unlock_load(const char *device, const char *header, struct vv_unlock **out,
 		   struct vv_crypt_info *info);
+
+/*
+ * What libcryptsetup said at error level in the last step on u (load, key
+ * derivation or activation), e.g. "BITLK devices with type
+ * 'encrypt-on-write' cannot be activated."; "" when it said nothing.
+ */
+const char *vv_unlock_reason(const struct vv_unlock *u);
+
+/*
+ * A BitLocker volume whose header already tells that libcryptsetup will
+ * not activate it (encrypt-on-write, a conversion not finished, protection
+ * suspended with a clear key): -ENOTSUP with why and the remedy that fits,
+ * before any key is derived. 0 otherwise (and for LUKS).
+ */
+int vv_unlock_refusal(struct vv_unlock *u, char *why, size_t why_len, char *remedy,
+		      size_t remedy_len);
 
 /*
  * Derive the volume key with key (passphrase, .BEK file bytes or BitLocker
@@ -114,7 +137,8 @@ unsigned long vv_unlock_kdf_memory_kb(struct vv_unlock *u, int keyslot);
 
 /*
  * Activate the mapping name from a volume key (device-mapper: serialise).
- * flags are VV_CRYPT_*. -EEXIST when a mapping of that name exists.
+ * flags are VV_CRYPT_*. -EEXIST when a mapping of that name exists, -ENXIO
+ * when device-mapper is not available.
  */
 int vv_unlock_activate(struct vv_unlock *u, const char *name,
 		       const struct vv_secret *vk, uint32_t flags);

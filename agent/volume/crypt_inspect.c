@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * What is read from a header for reports, never for unlocking: how far an
- * online encryption has come, and which protectors a BitLocker volume has.
+ * What is read from a header for reports and refusals, never for
+ * unlocking: how far an online encryption has come, which protectors a
+ * BitLocker volume has, and whether its header already says libcryptsetup
+ * will not activate it.
  */
 #include "agent/volume/crypt.h"
 #include "agent/volume/crypt_internal.h"
@@ -137,8 +139,45 @@ int vv_unlock_protectors(struct vv_unlock *u, char *buf, size_t len)
 		return -ENOTSUP;
 	crypt_set_log_callback(u->cd, dump_cb, &b);
 	r = crypt_dump(u->cd);
-	crypt_set_log_callback(u->cd, vv_crypt_log, NULL);
+	crypt_set_log_callback(u->cd, vv_unlock_log, u);
 	if (r < 0)
 		return r;
 	return buf[0] ? 0 : -ENOENT;
+}
+
+int vv_unlock_refusal(struct vv_unlock *u, char *why, size_t why_len, char *remedy,
+		      size_t remedy_len)
+{
+	char prot[512];
+
+	if (u->type != VV_VOL_BITLK)
+		return 0;
+	if (u->bitlk_type[0] && strcmp(u->bitlk_type, "normal")) {
+		snprintf(why, why_len, "its header says it is a BitLocker volume of type '%s', "
+			 "which libcryptsetup cannot activate (\"BITLK devices with type '%s' "
+			 "cannot be activated\")", u->bitlk_type, u->bitlk_type);
+		snprintf(remedy, remedy_len, "vaultvol cannot open it as it is: in Windows, "
+			 "decrypt it (manage-bde -off) and encrypt it again encrypting the whole "
+			 "volume (manage-bde -on without -UsedSpaceOnly), or use it from Windows");
+		return -ENOTSUP;
+	}
+	if (u->bitlk_state[0] >= 0) {
+		snprintf(why, why_len, "its header says its BitLocker conversion is not finished "
+			 "(state %d, next state %d: being encrypted or decrypted, or paused); "
+			 "libcryptsetup activates only fully encrypted volumes",
+			 u->bitlk_state[0], u->bitlk_state[1]);
+		snprintf(remedy, remedy_len, "let Windows finish encrypting or decrypting it "
+			 "(manage-bde -status; manage-bde -resume), then open it again");
+		return -ENOTSUP;
+	}
+	if (vv_unlock_protectors(u, prot, sizeof(prot)) == 0 && strstr(prot, "clear key")) {
+		snprintf(why, why_len, "its header holds a clear key (BitLocker protection "
+			 "suspended, or the volume partly decrypted); libcryptsetup does not "
+			 "activate such volumes (protectors: %s)", prot);
+		snprintf(remedy, remedy_len, "in Windows, resume its protection "
+			 "(manage-bde -protectors -enable) or finish decrypting it, then open it "
+			 "again");
+		return -ENOTSUP;
+	}
+	return 0;
 }

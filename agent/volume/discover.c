@@ -94,6 +94,7 @@ int vv_discover_add(struct vv_disks *d, const char *path)
 			snprintf(b.uuid, sizeof(b.uuid), "%s", info.uuid);
 		} else {
 			snprintf(b.uuid, sizeof(b.uuid), "%s", buuid);
+			snprintf(b.probe_reason, sizeof(b.probe_reason), "%s", info.reason);
 		}
 		/*
 		 * The UUID (GUID) becomes a volume name (luks-<uuid>), a match

@@ -29,6 +29,7 @@ struct vv_blockdev {
 	enum vv_vol_type type;	/* VV_VOL_UNKNOWN: no usable LUKS/BitLocker header */
 	char blkid_type[32];	/* what libblkid saw: crypto_LUKS, BitLocker, ext4, "" */
 	int probe_rc;		/* vv_crypt_probe result: 0, or -EINVAL (damaged) */
+	char probe_reason[VV_CRYPT_REASON_MAX];	/* probe failed: libcryptsetup's words */
 	char uuid[64];		/* LUKS UUID or BitLocker GUID, lower case */
 	int lun;		/* Azure data disk LUN, -1 when none */
 	int part;		/* partition number with lun, 0 = whole disk */

@@ -433,8 +433,9 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	char *argv[7];
 	int argc = 0, ofd, status = 0, r;
 	posix_spawn_file_actions_t fa;
-	char buf[512];
+	char buf[VV_MOUNT_HELPER_OUT_MAX + 1];
 	ssize_t got;
+	size_t n;
 	pid_t pid;
 
 	if (!bin)
@@ -463,15 +464,24 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	got = pread(ofd, buf, sizeof(buf) - 1, 0);
+	/* One byte more than kept: tells whether there was more. */
+	got = pread(ofd, buf, sizeof(buf), 0);
 	close(ofd);
-	buf[got > 0 ? got : 0] = '\0';
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	/* The first line of its complaint is the useful part. */
-	buf[strcspn(buf, "\n")] = '\0';
-	return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "ntfs-3g failed (status %d)%s%s",
-		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, got > 0 ? ": " : "", buf);
+	/*
+	 * Its whole complaint, as it wrote it (the reason is often on a later
+	 * line than the first), up to VV_MOUNT_HELPER_OUT_MAX bytes.
+	 */
+	n = got > 0 ? (size_t)got : 0;
+	if (n > VV_MOUNT_HELPER_OUT_MAX)
+		n = VV_MOUNT_HELPER_OUT_MAX;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "ntfs-3g failed (status %d)%s%s%s",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, n ? ": " : "", buf,
+		       got > VV_MOUNT_HELPER_OUT_MAX ? " [...]" : "");
 }
 
 /*
@@ -496,7 +506,7 @@ static int mount_libmount(const char *dev, const char *target, int target_fd, co
 			  const char *opts, bool untrusted, struct vv_error *err)
 {
 	struct libmnt_context *cxt = mnt_new_context();
-	char msg[256] = "", fdpath[64];
+	char msg[1024] = "", fdpath[64];
 	const char *at = target;
 	int rc, r = 0;
 
@@ -625,7 +635,7 @@ out:
 int vv_umount(const char *target, struct vv_error *err)
 {
 	struct libmnt_context *cxt;
-	char msg[256] = "";
+	char msg[1024] = "";
 	int rc, r = 0;
 
 	if (!vv_mount_is_mounted(target))

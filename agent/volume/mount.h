@@ -26,6 +26,9 @@
  */
 #define VV_MOUNT_UNTRUSTED	0x2
 
+/* A failed mount helper's (ntfs-3g's) output kept in the error: all of it, up to this. */
+#define VV_MOUNT_HELPER_OUT_MAX	4096
+
 /*
  * Mount block device dev on target. Missing directories of target are
  * created with mode 0755 one component at a time without following

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <linux/dm-ioctl.h>
 #include <linux/fs.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,7 @@
 #include <libdevmapper.h>
 
 #include "agent/volume/quiesce.h"
+#include "base/log.h"
 
 static const char *const state_names[] = {
 	[VV_QUIESCE_THAWED] = "thawed",
@@ -97,6 +99,61 @@ int vv_quiesce_parse_status(const char *line, struct vv_quiesce_status *st)
 }
 
 /* The errno of a failed dm_task_run, in this file's conventions. */
+/* libdevmapper's own lines ("/dev/mapper/control: open failed ...") at debug level. */
+static void dm_log_debug(int level, const char *file, int line, int dm_errno_or_class,
+			 const char *f, ...) __attribute__((format(printf, 5, 6)));
+static void dm_log_debug(int level, const char *file, int line, int dm_errno_or_class,
+			 const char *f, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	(void)level;
+	(void)file;
+	(void)line;
+	(void)dm_errno_or_class;
+	if (vv_log_get_level() < VV_LOG_DEBUG)
+		return;
+	va_start(ap, f);
+	vsnprintf(msg, sizeof(msg), f, ap);
+	va_end(ap);
+	vv_debug("libdevmapper: %s", msg);
+}
+
+/*
+ * Every task starts here. libdevmapper writes to stderr unless told
+ * otherwise, and libcryptsetup puts that default back whenever it lets go
+ * of device-mapper: what libdevmapper says goes to our debug log, and the
+ * operator reads our own sentence instead.
+ */
+static struct dm_task *task_create(int type)
+{
+	dm_log_with_errno_init(dm_log_debug);
+	return dm_task_create(type);
+}
+
+int vv_dm_available(char *why, size_t len)
+{
+	struct dm_task *dmt;
+	int r = 0, e;
+
+	dmt = task_create(DM_DEVICE_VERSION);
+	if (dmt && dm_task_run(dmt))
+		goto out;
+	e = dmt ? dm_task_get_errno(dmt) : 0;
+	r = -ENODEV;
+	if (access("/dev/mapper/control", F_OK) != 0)
+		snprintf(why, len, "device-mapper is not available on this machine "
+			 "(no /dev/mapper/control)");
+	else
+		snprintf(why, len, "device-mapper is not available on this machine "
+			 "(/dev/mapper/control: %s)", strerror(e > 0 ? e : ENODEV));
+out:
+	if (dmt)
+		dm_task_destroy(dmt);
+	return r;
+}
+
 static int dm_err(struct dm_task *dmt)
 {
 	int e = dm_task_get_errno(dmt);
@@ -116,7 +173,7 @@ static int run_task(int type, const char *name, struct dm_task **out)
 	int r;
 
 	*out = NULL;
-	dmt = dm_task_create(type);
+	dmt = task_create(type);
 	if (!dmt)
 		return -ENOMEM;
 	if (!dm_task_set_name(dmt, name)) {
@@ -140,7 +197,7 @@ int vv_quiesce_available(void)
 	struct dm_versions *v, *last;
 	int r;
 
-	dmt = dm_task_create(DM_DEVICE_LIST_VERSIONS);
+	dmt = task_create(DM_DEVICE_LIST_VERSIONS);
 	/*
 	 * libdevmapper refuses to create a task when the kernel has no
 	 * device-mapper driver (what a host without dm-mod sees), far more
@@ -215,7 +272,7 @@ static int dm_simple(int type, const char *name, uint64_t sectors, const char *p
 	uint32_t cookie = 0;
 	int r, cookie_set = 0;
 
-	dmt = dm_task_create(type);
+	dmt = task_create(type);
 	if (!dmt)
 		return -ENOMEM;
 	if (!dm_task_set_name(dmt, name) ||
@@ -292,7 +349,7 @@ static int send_message(const char *name, const char *msg)
 
 	if (!name || !*name)
 		return -EINVAL;
-	dmt = dm_task_create(DM_DEVICE_TARGET_MSG);
+	dmt = task_create(DM_DEVICE_TARGET_MSG);
 	if (!dmt)
 		return -ENOMEM;
 	if (!dm_task_set_name(dmt, name) || !dm_task_set_sector(dmt, 0) ||

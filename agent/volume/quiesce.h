@@ -20,6 +20,7 @@
 #define VV_QUIESCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The dm target type name, as in a table line. */
@@ -44,6 +45,17 @@ struct vv_quiesce_status {
 	uint64_t held_writes;	/* writes held at the target right now */
 	bool suspended;		/* the mapping is suspended (not from the line) */
 };
+
+/*
+ * 0 when device-mapper can be used (driver loaded, control node there),
+ * else -ENODEV and the reason in why, in the operator's words; what
+ * libdevmapper itself says goes to the debug log, never to stderr.
+ */
+int vv_dm_available(char *why, size_t len);
+
+/* The remedy that goes with vv_dm_available's reason. */
+#define VV_DM_REMEDY "load device-mapper and dm-crypt (modprobe dm_mod dm_crypt), or run " \
+	"vaultvol where they are available"
 
 /*
  * 1 when the running kernel has the quiesce target registered (module

@@ -381,10 +381,26 @@ static void test_bad_refs_and_values(void **state)
 	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
 	assert_true(vv_bek_fetch(f->v, "keystore:missing", NULL, &b, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
-	/* a value that is not base64 is reported, not passed through */
+	/*
+	 * A value that is not base64 is reported, not passed through: the
+	 * secret is not a disk key, a definite answer (config, never retried
+	 * as a bad response was), with the secret's id and the fix.
+	 */
 	free(raw_put(f, "garbage", "not base64!", "BEK", NULL, 0));
-	assert_true(vv_bek_fetch(f->v, "keystore:garbage", NULL, &b, &err) < 0);
-	assert_int_equal(err.cause, VV_CAUSE_BAD_RESPONSE);
+	assert_int_equal(vv_bek_fetch(f->v, "keystore:garbage", NULL, &b, &err), -ENOKEY);
+	assert_null(b);
+	assert_int_equal(err.cause, VV_CAUSE_CONFIG);
+	assert_non_null(strstr(err.message, "keystore:garbage/"));
+	assert_non_null(strstr(err.message, "the secret's value is not a base64 key"));
+	assert_non_null(strstr(err.remedy, "vaultvol key put"));
+	/* key show still gets the secret's metadata, without a key */
+	assert_int_equal(vv_bek_inspect(f->v, "keystore:garbage", NULL, &b, &err), -ENOKEY);
+	assert_non_null(b);
+	assert_null(b->key);
+	assert_non_null(strstr(b->secret_id, "keystore:garbage/"));
+	assert_string_equal(b->content_type, "BEK");
+	vv_bek_free(b);
+	b = NULL;
 	/* this host has no BEK volume */
 	assert_true(vv_bek_fetch(f->v, "bek:LinuxPassPhraseFileName", NULL, &b, &err) < 0);
 	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);

@@ -353,6 +353,41 @@ static void test_untrusted_mount(void **state)
 	free(dir);
 }
 
+/*
+ * ntfs-3g refusing a disk that holds no NTFS: the error keeps all it said,
+ * not its first line ("NTFS signature is missing."): the lines after it
+ * name the device and the likely mistake. Skipped without ntfs-3g.
+ */
+static void test_ntfs3g_failure_whole(void **state)
+{
+	char *dir = kt_mkdtemp("mount-ntfs");
+	struct vv_error err = { 0 };
+	char img[PATH_MAX], p[PATH_MAX];
+	int r;
+
+	(void)state;
+	if (!dir)
+		fail_msg("mkdtemp");
+	if (access("/usr/bin/ntfs-3g", X_OK) && access("/bin/ntfs-3g", X_OK))
+		skip_cleaned(dir);
+	snprintf(img, sizeof(img), "%s/blank.img", dir);
+	snprintf(p, sizeof(p), "%s/mnt", dir);
+	assert_int_equal(kt_sh("truncate -s 8M '%s'", img), 0);
+	r = vv_mount_volume(img, p, "ntfs", NULL, 0, &err);
+	assert_true(r < 0);
+	if (!strstr(err.message, "ntfs-3g failed"))
+		fail_msg("not ntfs-3g's failure: %s", err.message);
+	if (!strstr(err.message, "NTFS signature is missing.\n") ||
+	    !strstr(err.message, "doesn't seem to have a valid NTFS") ||
+	    !strstr(err.message, img))
+		fail_msg("ntfs-3g's output cut: %s", err.message);
+	/* The trailing newline is not kept; nothing claims it was cut. */
+	assert_int_not_equal(err.message[strlen(err.message) - 1], '\n');
+	assert_null(strstr(err.message, "[...]"));
+	kt_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_untrusted_refusals),
 		cmocka_unit_test(test_mount_defaults),
 		cmocka_unit_test(test_untrusted_mount),
+		cmocka_unit_test(test_ntfs3g_failure_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,9 +57,13 @@ say_file /tmp/p1.out
 say "\$ vaultvol provision /dev/vdc --secret logs --mount /data/logs --fs xfs --recovery secret"
 step provision-logs sh -c "vaultvol provision /dev/vdc --secret logs --mount /data/logs --fs xfs --recovery secret --recovery-iterations 4 --recovery-memory 32768 >/tmp/p2.out 2>&1"
 say_file /tmp/p2.out
-say "The token in /dev/vdb's LUKS2 header (the volume describes itself):"
-cryptsetup luksDump /dev/vdb | sed -n "/^Tokens:/,/^Digests:/p" | grep -v "^Digests:" >/tmp/tok.json
+say "The token in /dev/vdb's LUKS2 header (the volume describes itself;"
+say "\`cryptsetup luksDump\` lists only '0: vaultvol', its contents are:)"
+say "\$ cryptsetup token export --token-id 0 /dev/vdb"
+cryptsetup token export --token-id 0 /dev/vdb | python3 -c 'import json,sys
+print(json.dumps(json.load(sys.stdin), indent=2))' >/tmp/tok.json
 say_file /tmp/tok.json
+step token-shown sh -c 'grep -q "\"type\": \"vaultvol\"" /tmp/tok.json && grep -q "\"key\": \"https://.*/secrets/appdata/" /tmp/tok.json'
 say ""
 say "Close and reopen with dm-quiesce stacked (disk -> crypt -> quiesce -> fs):"
 load_quiesce
@@ -94,6 +98,14 @@ for v in json.load(sys.stdin)["volumes"]:
     if v.get("name") == "appdata": print(v["device"])' 2>/dev/null)
 step rotate-bek sh -c "vaultvol rotate ${appdev:-/dev/vdb} --bek >/tmp/rot.out 2>&1"
 say_file /tmp/rot.out
+say "The token now names the new BEK version (vaultvol status --json, appdata):"
+vaultvol --json status | python3 -c 'import json,sys
+for v in json.load(sys.stdin)["volumes"]:
+    if v.get("name") == "appdata":
+        print(json.dumps({k: v.get(k) for k in ("name", "device", "key_ref", "key_version",
+                                               "kek_version", "state", "mounted_on")}, indent=2))' \
+	>/tmp/st.json 2>&1
+say_file /tmp/st.json
 step close-all vaultvol close --all
 python3 -S /vv/tests/fakes/fakectl.py -s /tmp/fakes export >/vault/state.json
 demo_vault_stop

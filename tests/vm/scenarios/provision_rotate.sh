@@ -80,7 +80,7 @@ step old-key-opens vv-keycheck /dev/vdb "$old_key" keystore-kek:kek1
 t0=$(now_ms)
 step rotate-bek sh -c "vaultvol $st rotate /dev/vdb --bek | tee /tmp/rot1"
 metric rotate_bek_ms $(( $(now_ms) - t0 )) ms
-step rotate-bek-steps sh -c 'grep -q "^step keyslot-added" /tmp/rot1 && grep -q "^step old-keyslot-removed" /tmp/rot1 && grep -q "^step done" /tmp/rot1'
+step rotate-bek-steps sh -c 'grep -q "^Added a keyslot for the new key" /tmp/rot1 && grep -q "^Removed the old key.s keyslot" /tmp/rot1 && grep -q "^Done: the volume opens with" /tmp/rot1 && ! grep -q "^step " /tmp/rot1'
 expect_fail old-key-rejected vv-keycheck /dev/vdb "$old_key" keystore-kek:kek1
 step bek-token-opens vv-keycheck --token /dev/vdb
 t0=$(now_ms)

@@ -1,7 +1,8 @@
 # vm-kernels: 6.1
 # Killing a rotation at each step leaves an openable volume (issue 4).
-# `vaultvol rotate` prints each step as it becomes durable; the script kills
-# it with SIGKILL the moment it reads step S (so the kill lands somewhere in
+# `vaultvol --json rotate` prints each step as it becomes durable (one
+# {"step": NAME, ...} line); the script kills it with SIGKILL the moment it
+# reads step S (so the kill lands somewhere in
 # the step after S), checks that the key its token names opens the keyslot
 # it names, and runs rotate again, which must complete. Then once with a
 # kill after a fixed delay, and a KEK rotation killed the same way. The
@@ -29,7 +30,7 @@ head -c 1000000 /dev/urandom >/data/payload.bin
 mkfifo /tmp/progress
 
 # rotate_killed TAG STEP|-DELAY ARGS...: run rotate, SIGKILL it on reading
-# "step STEP" (or after DELAY seconds), then check and complete.
+# the JSON line of STEP (or after DELAY seconds), then check and complete.
 rotate_killed() {
 	tag=$1 at=$2
 	shift 2
@@ -39,10 +40,11 @@ rotate_killed() {
 		sleep "${at#-}"
 		kill -9 $pid 2>/dev/null
 		sed 's/^/  /' /tmp/rot.out ;;
-	*)	vaultvol $st rotate /dev/vda "$@" >/tmp/progress 2>/tmp/rot.err &
+	*)	vaultvol $st --json rotate /dev/vda "$@" >/tmp/progress 2>/tmp/rot.err &
 		pid=$!
-		while read -r w name key slot; do
-			echo "  $w $name $key $slot"
+		while read -r line; do
+			echo "  $line"
+			name=$(printf '%s\n' "$line" | sed -n 's/^{"step":"\([^"]*\)".*/\1/p')
 			if [ "$name" = "$at" ]; then kill -9 $pid; break; fi
 		done </tmp/progress ;;
 	esac

@@ -52,6 +52,7 @@
 #include "agent/volume/crypt.h"
 #include "agent/volume/header_backup.h"
 #include "agent/volume/mount.h"
+#include "agent/volume/quiesce.h"
 #include "base/log.h"
 
 #define RECOVERY_FILE_NAME "RecoveryPassphrase"
@@ -256,7 +257,21 @@ static int probe_device(struct prov *p)
 	if (r < 0)
 		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot size %s: %s", req->device,
 			       strerror(-r));
-	return check_size(p);
+	r = check_size(p);
+	if (r < 0 || req->format_only)
+		return r;
+	/* Activation comes last: without device-mapper, write nothing at all. */
+	{
+		char why[256];
+
+		if (vv_dm_available(why, sizeof(why)) < 0) {
+			vv_error_remedy(p->err, "%s", VV_DM_REMEDY);
+			return vv_fail(p->err, -ENODEV, VV_CAUSE_SYSTEM,
+				       "%s: %s; nothing was written (--format-only writes the "
+				       "header without activating it)", req->device, why);
+		}
+	}
+	return 0;
 }
 
 /* Step 3/4: store key under base and prove the vault gives it back. */

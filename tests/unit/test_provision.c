@@ -26,6 +26,7 @@
 
 #include "agent/volume/crypt.h"
 #include "agent/provision/provision.h"
+#include "agent/volume/quiesce.h"
 #include "agent/volume/luks2_token.h"
 #include "tests/unit/keysrc_helpers.h"
 #include "tests/unit/prov_fixture.h"
@@ -197,6 +198,30 @@ static void test_refuse_too_small(void **state)
 	make_image(f->img, 16 << 20);
 	assert_int_equal(vv_provision(f->v, &req, &res, &err), -ENOSPC);
 	assert_non_null(strstr(err.message, "a data area (1 MiB at least)"));
+	vv_provision_result_clear(&res);
+}
+
+/* Without device-mapper (this build host), a full provision writes nothing. */
+static void test_refuse_without_dm(void **state)
+{
+	struct prov_fx *f = *state;
+	struct vv_provision_req req = base_req(f);
+	struct vv_provision_result res;
+	struct vv_error err;
+	unsigned char h1[32], h2[32];
+	char why[256];
+
+	if (vv_dm_available(why, sizeof(why)) == 0)
+		skip();
+	req.format_only = false;
+	make_image(f->img, 64 << 20);
+	prov_sha256_file(f->img, h1);
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -ENODEV);
+	assert_non_null(strstr(err.message, "device-mapper is not available"));
+	assert_non_null(strstr(err.remedy, "modprobe dm_mod dm_crypt"));
+	prov_sha256_file(f->img, h2);
+	assert_memory_equal(h1, h2, 32);
+	assert_int_equal(count_files(f->store), 1);	/* the KEKs only: no secret stored */
 	vv_provision_result_clear(&res);
 }
 
@@ -734,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test(test_recovery_format),
 		cmocka_unit_test_setup_teardown(test_refuse_data, setup, prov_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_without_dm, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_too_small, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_provision_format, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_provision_recovery_secret_512, setup, prov_fx_teardown),

@@ -587,8 +587,17 @@ int vv_bek_store_ex(struct vv_vault *v, const char *key_ref_base,
 			info->recoverable_days = b->recoverable_days;
 		}
 		/* Stored, but it opens nothing yet: the caller writes no keyslot. */
-		if (r == 0 && require_purge_protection)
+		if (r == 0 && require_purge_protection) {
 			r = purge_guard("the secret", b->id, b->recovery_level, err);
+			/* The vault says its level only in the answer: say what it kept. */
+			if (r < 0 && err) {
+				size_t n = strlen(err->message);
+
+				snprintf(err->message + n, sizeof(err->message) - n,
+					 " (the secret version %s was stored before the vault "
+					 "said so; it opens nothing: delete it, or keep it)", b->id);
+			}
+		}
 	}
 	if (r == 0 && kek_id_out) {
 		*kek_id_out = kid;

@@ -46,7 +46,7 @@ int vv_ref_move(const char *ref, const struct vv_vault_move *moves, size_t n, ch
 static int new_refs(const struct vv_rewrite_req *req, const struct vv_token *before,
 		    struct vv_token *after, struct vv_error *err)
 {
-	char origin[VV_ORIGIN_MAX], *key = NULL, *kek = NULL;
+	char origin[VV_ORIGIN_MAX] = "", *key = NULL, *kek = NULL;
 	int r;
 
 	if (before->retire_key)

@@ -43,12 +43,21 @@ static int check_private_dir(const char *dir)
  */
 static int check_room(struct crypt_device *cd, const char *device, const char *dir)
 {
-	uint64_t need = crypt_get_data_offset(cd) * 512, avail;
+	uint64_t need = 0, avail, meta = 0, keyslots = 0;
 	struct statvfs sv;
 
+	/*
+	 * LUKS2: both metadata copies and the keyslots area, what the backup
+	 * holds (the data offset may lie far beyond); LUKS1: up to the data.
+	 */
+	if (crypt_get_metadata_size(cd, &meta, &keyslots) == 0 && meta)
+		need = 2 * meta + keyslots;
+	else
+		need = crypt_get_data_offset(cd) * 512;
 	if (!need || statvfs(dir, &sv) < 0)
 		return 0;	/* no estimate: let libcryptsetup try */
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	/* Root may use the blocks reserved for it. */
+	avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
 	if (avail >= need)
 		return 0;
 	vv_err("%s: no room for its header backup in %s: it needs %llu KiB, %llu KiB are "

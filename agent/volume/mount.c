@@ -479,6 +479,11 @@ static int mount_ntfs3g(const char *dev, const char *target, const char *opts,
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		n--;
 	buf[n] = '\0';
+	/* It may echo a volume label from the disk: no terminal escapes pass. */
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t') ||
+		    buf[i] == 0x7f)
+			buf[i] = '?';
 	return vv_fail(err, -EIO, VV_CAUSE_SYSTEM, "ntfs-3g failed (status %d)%s%s%s",
 		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, n ? ": " : "", buf,
 		       got > VV_MOUNT_HELPER_OUT_MAX ? " [...]" : "");

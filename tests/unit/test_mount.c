@@ -384,6 +384,14 @@ static void test_ntfs3g_failure_whole(void **state)
 	/* The trailing newline is not kept; nothing claims it was cut. */
 	assert_int_not_equal(err.message[strlen(err.message) - 1], '\n');
 	assert_null(strstr(err.message, "[...]"));
+	/* A name with a terminal escape in it (as a disk's label could be): defused. */
+	snprintf(img, sizeof(img), "%s/esc\033[2Jx.img", dir);
+	assert_int_equal(kt_sh("truncate -s 8M \"%s\"", img), 0);
+	memset(&err, 0, sizeof(err));
+	assert_true(vv_mount_volume(img, p, "ntfs", NULL, 0, &err) < 0);
+	if (!strstr(err.message, "esc?[2Jx.img"))
+		fail_msg("escape not defused: %s", err.message);
+	assert_null(strchr(err.message, '\033'));
 	kt_rmrf(dir);
 	free(dir);
 }

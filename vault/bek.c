@@ -452,19 +452,6 @@ static void copy_level(char *dst, size_t len, const char *level)
 	snprintf(dst, len, "%s", level ? level : "");
 }
 
-/* Refusal when purge protection is required and id's vault lacks it. */
-static int purge_guard(const char *what, const char *id, const char *level,
-		       struct vv_error *err)
-{
-	char advice[sizeof(err->message)];
-
-	if (vv_recovery_level_protected(level))
-		return 0;
-	vv_purge_advice(what, id, level, advice, sizeof(advice));
-	vv_error_set(err, VV_CAUSE_CONFIG, 0, "purge protection is required: %s", advice);
-	return -EPERM;
-}
-
 int vv_bek_store(struct vv_vault *v, const char *key_ref_base,
 		 const struct vv_secret *bek, const char *kek_ref,
 		 const char *alg, const char *file_name,
@@ -539,7 +526,7 @@ int vv_bek_store_ex(struct vv_vault *v, const char *key_ref_base,
 				info->kek_recoverable_days = ki->recoverable_days;
 			}
 			if (r == 0 && require_purge_protection)
-				r = purge_guard("the KEK", ki->kid, ki->recovery_level, err);
+				r = vv_purge_require("the KEK", ki->kid, ki->recovery_level, err);
 		}
 		if (r == 0)
 			r = vv_key_wrap(v, kek_ref, alg, bek, &wrapped, &kid, err);
@@ -588,7 +575,7 @@ int vv_bek_store_ex(struct vv_vault *v, const char *key_ref_base,
 		}
 		/* Stored, but it opens nothing yet: the caller writes no keyslot. */
 		if (r == 0 && require_purge_protection) {
-			r = purge_guard("the secret", b->id, b->recovery_level, err);
+			r = vv_purge_require("the secret", b->id, b->recovery_level, err);
 			/* The vault says its level only in the answer: say what it kept. */
 			if (r < 0 && err) {
 				size_t n = strlen(err->message);

@@ -6,6 +6,7 @@
  * deleted key before its retention ends - and a volume whose only key is
  * gone is gone. Losing the key loses the data, so provisioning says so.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,4 +58,16 @@ int vv_purge_advice(const char *what, const char *id, const char *level,
 			"deleted it can be purged for good, and the volume with it; turn it on: "
 			"az keyvault update --name %s --enable-purge-protection true",
 			what, id ? id : "", name, level && *level ? level : "not stated", name);
+}
+
+int vv_purge_require(const char *what, const char *id, const char *level,
+		     struct vv_error *err)
+{
+	char advice[sizeof(err->message)];
+
+	if (vv_recovery_level_protected(level))
+		return 0;
+	vv_purge_advice(what, id, level, advice, sizeof(advice));
+	vv_error_set(err, VV_CAUSE_CONFIG, 0, "purge protection is required: %s", advice);
+	return -EPERM;
 }

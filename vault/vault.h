@@ -228,6 +228,14 @@ int vv_purge_advice(const char *what, const char *id, const char *level,
 		    char *buf, size_t len);
 
 /*
+ * The refusal when purge protection is required: 0 when level protects,
+ * else -EPERM with cause config and "purge protection is required: " and
+ * the advice above in err.
+ */
+int vv_purge_require(const char *what, const char *id, const char *level,
+		     struct vv_error *err);
+
+/*
  * Wrap/unwrap with a KEK (vault/kek.c): https://VAULT/keys/... references go
  * to Key Vault (v required), file: and keystore-kek: ones to the local PEM
  * path (v may be NULL; its keystore_dir is used when given).

@@ -55,7 +55,6 @@ int pv_adopt_guard(struct vv_vault *v, const struct vv_bek *b, bool require,
 	struct pv_warned seen = { .n = 0 };
 	struct vv_key_info *ki = NULL;
 	struct vv_error kerr = { 0 };
-	char advice[sizeof(err->message)];
 	const char *kek_level = NULL;
 	int r;
 
@@ -70,23 +69,18 @@ int pv_adopt_guard(struct vv_vault *v, const struct vv_bek *b, bool require,
 				"fit for new keys after adopting (vaultvol rotate --kek NEW-KEK)",
 				kerr.message);
 		kek_level = ki ? ki->recovery_level : NULL;
-		if (require && !vv_recovery_level_protected(kek_level)) {
-			vv_purge_advice("the KEK", b->kek_id, kek_level, advice, sizeof(advice));
-			vv_key_info_free(ki);
-			return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
-				       "purge protection is required: %s", advice);
-		}
-		pv_purge_warn("the KEK", b->kek_id, kek_level, &seen);
+		r = require ? vv_purge_require("the KEK", b->kek_id, kek_level, err) : 0;
+		if (r == 0)
+			pv_purge_warn("the KEK", b->kek_id, kek_level, &seen);
 		vv_key_info_free(ki);
+		if (r < 0)
+			return r;
 	}
 	/* Only vault secrets carry a recovery level. */
 	if (b->source && !strcmp(b->source, "keyvault")) {
-		if (require && !vv_recovery_level_protected(b->recovery_level)) {
-			vv_purge_advice("the key", b->secret_id, b->recovery_level, advice,
-					sizeof(advice));
-			return vv_fail(err, -EPERM, VV_CAUSE_CONFIG,
-				       "purge protection is required: %s", advice);
-		}
+		if (require && (r = vv_purge_require("the key", b->secret_id, b->recovery_level,
+						     err)) < 0)
+			return r;
 		pv_purge_warn("the key", b->secret_id, b->recovery_level, &seen);
 	}
 	return 0;

@@ -57,14 +57,7 @@ static const char usage[] =
 	"  --require-purge-protection\n"
 	"                    refuse a vault without purge protection (below)\n"
 	"\n"
-	"Guards against losing the key: a vault KEK must be RSA or RSA-HSM of 2048,\n"
-	"3072 or 4096 bits, enabled, with its activation date past and its expiry\n"
-	"ahead, else nothing is written. A vault secret or KEK whose vault has no\n"
-	"purge protection (recoveryLevel naming \"Purgeable\") gets a warning with\n"
-	"the command that turns it on (az keyvault update --name VAULT\n"
-	"--enable-purge-protection true); --require-purge-protection (or [vault]\n"
-	"require_purge_protection = yes in the config) makes it a refusal before\n"
-	"the device is written. keystore: and file: references are not checked.\n"
+	PV_GUARDS_HELP("the device is written")
 	"\n"
 	"Header backups go to STATE-DIR/header-backups (root only).\n";
 

@@ -63,4 +63,15 @@ struct json_object *pv_json_for(const char *device);
 /* Print a JSON object on stdout, flushed, and release it. */
 void pv_print_json(struct json_object *o);
 
+/* --help's paragraph on the key guards of provision and rotate; BEFORE: what is not touched. */
+#define PV_GUARDS_HELP(BEFORE) \
+	"Guards against losing the key: a vault KEK must be RSA or RSA-HSM of 2048,\n" \
+	"3072 or 4096 bits, enabled, with its activation date past and its expiry\n" \
+	"ahead, else nothing is written. A vault secret or KEK whose vault has no\n" \
+	"purge protection (recoveryLevel naming \"Purgeable\") gets a warning with\n" \
+	"the command that turns it on (az keyvault update --name VAULT\n" \
+	"--enable-purge-protection true); --require-purge-protection (or [vault]\n" \
+	"require_purge_protection = yes in the config) makes it a refusal before\n" \
+	BEFORE ". keystore: and file: references are not checked.\n"
+
 #endif

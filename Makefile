@@ -6,7 +6,7 @@ B        ?= build
 SAN      ?=
 PKGS     := libcryptsetup devmapper blkid mount libcurl json-c openssl libsystemd
 CC       ?= cc
-VERSION  := 0.1.0
+VERSION  := 0.2.0
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral
 CFLAGS   ?= -O2 -g
@@ -115,8 +115,10 @@ vm-suite: all
 	tests/vm/run.sh --suite
 
 # The system tier (tests/system): a real Debian 12 booted under QEMU.
+# T=NAME [K=6.12]: one scenario; K alone: every scenario on that kernel;
+# neither: the suite (each scenario on the kernels it names), as make check.
 system-test: all
-	tests/system/run.sh $(if $(K),--kernel $(K)) $(T)
+	tests/system/run.sh $(if $(K),--kernel $(K)) $(if $(T),$(T),$(if $(K),,--suite))
 
 bench: all
 	bench/run.sh

@@ -2,6 +2,6 @@
 #ifndef VV_VERSION_H
 #define VV_VERSION_H
 #ifndef VV_VERSION
-#define VV_VERSION "0.1.0"
+#define VV_VERSION "0.2.0"
 #endif
 #endif

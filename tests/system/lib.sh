@@ -3,7 +3,8 @@
 # system scenario uses as they are, and whose _vm_* helpers copy the tests
 # tree, run QEMU and read the results here; VM_WORK is the scenario's work dir).
 # A scenario (tests/system/scenarios/NAME.sh) is a bash script that uses:
-#   sys_boot [--disk NAME]... [--serial NAME]... [--mem MB] [--timeout S] <<'EOF'
+#   sys_boot [--disk NAME]... [--serial NAME]... [--mem MB] [--timeout S]
+#            [--files NAME=DIR]... [--export MB] [--kernel DIR] <<'EOF'
 #       guest script (bash, run by vv-test.service after multi-user.target;
 #       step/expect_fail/metric from tests/vm/guest/lib.sh, sys_* helpers
 #       from tests/system/guest/lib.sh)
@@ -13,7 +14,12 @@
 # scenario, never into the image). /dev/vda is the OS disk; the --disk images
 # follow as /dev/vdb, /dev/vdc, ... A last disk (serial vvpayload) carries
 # the boot's payload as a tar archive: the tests tree, the project's packages
-# from `make packages` (/vv/pkgs), the test PKI (/vv/certs), the boot script.
+# from `make packages` (/vv/pkgs), the test PKI (/vv/certs), the boot script,
+# and each --files DIR's contents in /vv/files/NAME.
+# --export MB adds an empty disk (serial vvexport) the guest may write a tar
+# archive to (sys_export); the host unpacks it into $VM_WORK/bootN/export/.
+# --kernel DIR boots DIR/vmlinuz and DIR/initrd.img instead of the image's
+# (e.g. a kernel the guest installed and exported in an earlier boot).
 
 # sys_payload DIR SCRIPT: the tar archive of one boot's payload, on stdout.
 _sys_payload() {
@@ -23,6 +29,11 @@ _sys_payload() {
 	cp "$SYS_DEBS"/*.deb "$d/pkgs/"
 	cp "$SYS_CERTS/ca.pem" "$SYS_CERTS/server.pem" "$SYS_CERTS/server.key" "$d/certs/"
 	cp "$2" "$d/scenario.sh"
+	local fs
+	for fs in "${files[@]}"; do
+		mkdir -p "$d/files/${fs%%=*}"
+		cp -r "${fs#*=}/." "$d/files/${fs%%=*}/"
+	done
 	{
 		echo "export VV_BOOT=$VM_BOOTS"
 		_vm_guest_env
@@ -32,7 +43,16 @@ _sys_payload() {
 
 sys_boot() {
 	local disks=() serials=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra=""
-	_vm_boot_opts sys_boot --serial-ok "$@" || return 2
+	local files=() export_mb="" kdir=$SYS_IMAGE rest=()
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--files) files+=("$2"); shift 2 ;;
+		--export) export_mb=$2; shift 2 ;;
+		--kernel) kdir=$2; shift 2 ;;
+		*) rest+=("$1"); shift ;;
+		esac
+	done
+	_vm_boot_opts sys_boot --serial-ok "${rest[@]}" || return 2
 	VM_BOOTS=$((VM_BOOTS + 1))
 	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
 	mkdir -p "$bd/payload"
@@ -40,7 +60,7 @@ sys_boot() {
 	_sys_payload "$bd/payload" "$bd/scenario.sh" >"$bd/payload.tar"
 	rm -rf "$bd/payload"
 
-	local args=(-kernel "$SYS_IMAGE/vmlinuz" -initrd "$SYS_IMAGE/initrd.img"
+	local args=(-kernel "$kdir/vmlinuz" -initrd "$kdir/initrd.img"
 		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 $extra")
 	# Every disk as its own -device, in this order: QEMU creates if=virtio
 	# drives after the -device ones, so mixing the two would make the
@@ -54,6 +74,22 @@ sys_boot() {
 	done
 	args+=(-drive "file=$bd/payload.tar,if=none,id=vvpayload,format=raw,readonly=on"
 		-device "virtio-blk-pci,drive=vvpayload,serial=vvpayload")
+	if [ -n "$export_mb" ]; then
+		truncate -s "${export_mb}M" "$bd/export.img"
+		args+=(-drive "file=$bd/export.img,if=none,id=vvexport,format=raw,cache=unsafe"
+			-device "virtio-blk-pci,drive=vvexport,serial=vvexport")
+	fi
 	_vm_serial_args
+	# The kernel named in the boot's line is the one booted.
+	local VM_KVER=$VM_KVER
+	[ "$kdir" = "$SYS_IMAGE" ] || VM_KVER="from $kdir"
 	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/payload.tar" --verbose -- "${args[@]}"
+	local rc=$?
+	if [ -n "$export_mb" ]; then
+		mkdir -p "$bd/export"
+		tar -xf "$bd/export.img" -C "$bd/export" 2>/dev/null ||
+			echo "  boot$n: nothing exported"
+		rm -f "$bd/export.img"
+	fi
+	return $rc
 }

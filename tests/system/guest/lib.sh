@@ -20,6 +20,8 @@
 #                              is-system-running "running" (else the failed
 #                              units are listed); leaves it in $state
 #   fakectl OP k=v...          the fakes' control API
+#   sys_export [-C DIR] PATH...  a tar archive of PATHs onto the export disk
+#                              (sys_boot --export); the host unpacks it
 say() {
 	echo "SAY $*" >"$VV_RESULTS"
 }
@@ -112,4 +114,10 @@ sys_step_running() {
 	echo "is-system-running: $state"
 	[ "$state" = running ] || systemctl --failed --no-pager
 	step system-running test "$state" = running
+}
+
+sys_export() {
+	local dev=/dev/disk/by-id/virtio-vvexport
+	[ -b "$dev" ] || { echo "sys_export: no export disk (sys_boot --export MB)" >&2; return 1; }
+	tar -cf "$dev" "$@" && sync
 }

@@ -1,5 +1,5 @@
 # System scenario 3 (issue 19): the vault comes late, then not at all.
-#   boot 1  install, fakes, `vaultvol provision` of one volume keyed in the
+#   boot 1  (installed by install.sh) fakes, `vaultvol provision` of one volume keyed in the
 #           vault; a unit that needs the volume (vv-app) and one that does
 #           not (vv-other); the fakes are then made to start 90 s late
 #           (ExecStartPre=sleep 90, and no longer ordered before the network
@@ -17,7 +17,6 @@ vm_disk app 64M
 
 sys_boot --disk app <<'GUEST'
 set -u
-step install sys_install_packages
 step fakes-up sys_fakes_install
 sys_vault_setup
 step provision-app sh -c "vaultvol provision /dev/vdb --secret appdata --mount /data/app \

@@ -1,0 +1,19 @@
+# The install every layered system scenario starts from (run.sh keeps the
+# OS disk it leaves as a qcow2 layer, once per kernel and package build):
+# apt installs the project's .deb and DKMS .deb offline from /vv/pkgs (their
+# dependencies are in the image), DKMS builds dm-quiesce for the running
+# kernel as on a user's machine, the boot unit is enabled and installing
+# opened nothing.
+sys_boot <<'GUEST'
+set -u
+t0=$(now_ms)
+step install sys_install_packages
+metric install_ms $(( $(now_ms) - t0 )) ms
+step installed sh -c 'vaultvol --version && dpkg-query -W -f="\${Status}" vaultvol | grep -q "install ok installed"'
+step dkms-built sh -c 'dkms status | tee /dev/stderr | grep -q "vaultvol-dm-quiesce.*$(uname -r).*installed"'
+step module-loads modprobe dm-quiesce
+step unit-enabled systemctl is-enabled vaultvol-open.service
+step nothing-opened-by-install sh -c '! systemctl is-active vaultvol-open.service'
+step state-dirs sh -c 'test "$(stat -c %a /var/lib/vaultvol)" = 700 -a "$(stat -c %a /etc/vaultvol/keys)" = 700'
+modprobe -r dm-quiesce
+GUEST

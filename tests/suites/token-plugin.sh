@@ -64,13 +64,7 @@ csopen() {
 FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
 	{ bad "fakes start"; finish; }
 . "$T/fakes/ports.env"
-python3 tests/fakes/rogue_vault.py --cert "$T/fakes/server.pem" --key "$T/fakes/server.key" \
-	--log "$T/rogue.log" --port-file "$T/rogue.port" &
-ROGUE_PID=$!
-for _ in $(seq 100); do [ -s "$T/rogue.port" ] && break; sleep 0.1; done
-RPORT=$(cat "$T/rogue.port" 2>/dev/null)
-[ -n "$RPORT" ] || { bad "rogue vault start"; finish; }
-: >"$T/rogue.log"
+rogue_start || { bad "rogue vault start"; finish; }
 # A vault this machine trusts that does not answer: a port nothing listens on.
 DPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 DOWN=https://down.vault.azure.net:$DPORT

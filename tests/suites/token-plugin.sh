@@ -40,17 +40,22 @@ cryptsetup_token_validate@@CRYPTSETUP_TOKEN_1.0 cryptsetup_token_version@@CRYPTS
 # ---- the namespace ---------------------------------------------------------------
 PLUGDIR=$(cryptsetup --help | sed -n 's/^LUKS2 external token plugin path: \(.*\)\.$/\1/p')
 [ -d "$PLUGDIR" ] || { bad "cryptsetup's plugin directory exists" "'$PLUGDIR'"; finish; }
-mkdir -p "$T/plugins" "$T/up/vaultvol" "$T/work" "$T/state"
-cp "$SO" "$T/plugins/"
+mkdir -p "$T/up/vaultvol" "$T/work" "$T/state"
 chmod 700 "$T/up/vaultvol" "$T/state"
-cat >"$T/ns.sh" <<EOF
+# mkns NAME SO: $T/NAME.sh runs its arguments in a namespace with plugin SO.
+mkns() {
+	mkdir -p "$T/$1"
+	cp "$2" "$T/$1/"
+	cat >"$T/$1.sh" <<EOF
 #!/bin/bash
 mount --make-rprivate / &&
 	mount -t overlay overlay -o lowerdir=/etc,upperdir=$T/up,workdir=$T/work /etc &&
-	mount --bind $T/plugins $PLUGDIR || exit 99
+	mount --bind $T/$1 $PLUGDIR || exit 99
 exec "\$@"
 EOF
-chmod +x "$T/ns.sh"
+	chmod +x "$T/$1.sh"
+}
+mkns ns "$SO"
 ns() { timeout 120 unshare -m "$T/ns.sh" "$@"; }
 vvns() { ns "$VV" --state-dir "$T/state" "$@"; }
 # csopen NAME IMAGE [ARGS]: the plugin checks IMAGE's key; output in $T/NAME.out.
@@ -223,5 +228,34 @@ done
 n=$(ls "$T"/*.out | wc -l)
 [ -z "$leaks" ] && ok "no key (nor its base64) in any of $n cryptsetup/vaultvol outputs (-v and --debug)" ||
 	bad "no key in the outputs" "$leaks"
+
+# ---- 11. the plugin built with AddressSanitizer (make unit-asan builds it) ------
+ASO=$PWD/build-asan/libcryptsetup-token-vaultvol.so
+ASAN=$(gcc -print-file-name=libasan.so 2>/dev/null)
+if [ -f "$ASO" ] && [ -f "$ASAN" ] && [ "$ASO" -nt "$(ls -t plugin/* | head -1)" ]; then
+	mkns asan "$ASO"
+	asan() {
+		timeout 120 unshare -m "$T/asan.sh" env LD_PRELOAD="$ASAN" \
+			ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:exitcode=66 "$@"
+	}
+	reports=""
+	asan cryptsetup open -v --test-passphrase --token-only --token-type vaultvol "$T/kek.img" \
+		>"$T/asan1.log" 2>&1 || reports="$reports open"
+	asan cryptsetup open -v --test-passphrase --token-only --token-type vaultvol "$T/down.img" \
+		>"$T/asan2.log" 2>&1
+	[ $? = 66 ] && reports="$reports down"
+	asan cryptsetup open -v --test-passphrase --token-only --token-type vaultvol "$T/rogue.img" \
+		>"$T/asan3.log" 2>&1
+	[ $? = 66 ] && reports="$reports rogue"
+	asan cryptsetup luksDump "$T/kek.img" >"$T/asan4.log" 2>&1 || reports="$reports dump"
+	asan cryptsetup token import --json-file "$T/bad.json" "$T/ks.img" >"$T/asan5.log" 2>&1
+	[ $? = 66 ] && reports="$reports validate"
+	reports="$reports $(grep -l Sanitizer "$T"/asan*.log | tr '\n' ' ')"
+	if [ -z "${reports// /}" ]; then
+		ok "under ASan+LSan: open (wrapped key, vault down, untrusted vault), dump, validate: no report"
+	else bad "under ASan: no report" "$reports $(grep -h -A8 Sanitizer "$T"/asan*.log | head -30)"; fi
+else
+	echo "skip ASan: build-asan/libcryptsetup-token-vaultvol.so missing or older than plugin/ (make unit-asan)"
+fi
 
 finish

@@ -131,12 +131,9 @@ VV_PUBLIC void cryptsetup_token_buffer_free(void *buffer, size_t buffer_len)
 			break;
 		}
 	pthread_mutex_unlock(&handed_lock);
-	if (key) {
+	if (key)
 		vv_secret_free(key);
-		return;
-	}
-	/* Not ours (cannot happen): wipe it at least; freeing is its owner's. */
-	if (buffer)
+	else if (buffer)	/* not ours (cannot happen): wiped at least; freeing is its owner's */
 		explicit_bzero(buffer, buffer_len);
 }
 

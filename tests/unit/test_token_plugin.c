@@ -230,58 +230,60 @@ static void test_open_keystore(void **state)
 	assert_int_equal(logged_err, 0);
 }
 
+/*
+ * open with json and config conf refuses: -ENOENT, no key, and the log has
+ * both phrases (the second may be NULL).
+ */
+static void expect_refused(const char *json, const char *conf, const char *said,
+			   const char *said2)
+{
+	struct vv_secret *key = NULL;
+
+	capture_on();
+	assert_int_equal(vv_plugin_open("/dev/vdx", json, conf, &key), -ENOENT);
+	assert_null(key);
+	assert_non_null(strstr(logged, said));
+	if (said2)
+		assert_non_null(strstr(logged, said2));
+}
+
 /* A token naming a local file is refused before the file is read, even one that would open. */
 static void test_open_local_file(void **state)
 {
 	struct fixture *f = *state;
-	struct vv_secret *key = NULL;
 	char path[600], json[1024];
 
 	snprintf(path, sizeof(path), "%s/bek", f->tmp);
 	assert_int_equal(kt_write(path, KEY_B64, strlen(KEY_B64), 0600), 0);
 	snprintf(json, sizeof(json), "{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],"
 		 "\"vv_version\":1,\"key\":\"file:%s\",\"name\":\"d1\"}", path);
-	capture_on();
-	assert_int_equal(vv_plugin_open("/dev/vdx", json, f->conf, &key), -ENOENT);
-	assert_null(key);
-	assert_non_null(strstr(logged, "/dev/vdx: the token of volume d1 names the local file 'file:"));
-	assert_non_null(strstr(logged, "refused, nothing was read"));
+	expect_refused(json, f->conf, "/dev/vdx: the token of volume d1 names the local file 'file:",
+		       "refused, nothing was read");
 }
 
 /* A vault no trusted configuration names: -ENOENT, said with the host and the fix. */
 static void test_open_untrusted(void **state)
 {
 	struct fixture *f = *state;
-	struct vv_secret *key = NULL;
-	const char *json = "{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],\"vv_version\":1,"
-			   "\"key\":\"https://rogue.example.net/secrets/x/0123456789abcdef0123456789abcdef\","
-			   "\"name\":\"d1\"}";
 
-	capture_on();
-	assert_int_equal(vv_plugin_open("/dev/vdx", json, f->conf, &key), -ENOENT);
-	assert_null(key);
-	assert_non_null(strstr(logged, "/dev/vdx: volume d1: no key access (untrusted-vault)"));
-	assert_non_null(strstr(logged, "https://rogue.example.net is not a trusted vault"));
+	expect_refused("{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],\"vv_version\":1,"
+		       "\"key\":\"https://rogue.example.net/secrets/x/0123456789abcdef0123456789abcdef\","
+		       "\"name\":\"d1\"}", f->conf,
+		       "/dev/vdx: volume d1: no key access (untrusted-vault)",
+		       "https://rogue.example.net is not a trusted vault");
 }
 
 static void test_open_malformed_and_bad_config(void **state)
 {
 	struct fixture *f = *state;
-	struct vv_secret *key = NULL;
 	char bad[600];
 
-	capture_on();
-	assert_int_equal(vv_plugin_open("/dev/vdx", "{\"type\":\"vaultvol\"}", f->conf, &key),
-			 -ENOENT);
-	assert_non_null(strstr(logged, "/dev/vdx: the vaultvol token is malformed"));
-
+	expect_refused("{\"type\":\"vaultvol\"}", f->conf,
+		       "/dev/vdx: the vaultvol token is malformed", NULL);
 	snprintf(bad, sizeof(bad), "%s/bad.conf", f->tmp);
 	assert_int_equal(kt_write(bad, "[vault]\nnosuchkey = 1\n", 22, 0600), 0);
-	capture_on();
-	assert_int_equal(vv_plugin_open("/dev/vdx", f->json, bad, &key), -ENOENT);
-	assert_null(key);
-	assert_non_null(strstr(logged, "/dev/vdx: volume d1 not unlocked by its vaultvol token: "));
-	assert_non_null(strstr(logged, "bad.conf:2"));
+	expect_refused(f->json, bad, "/dev/vdx: volume d1 not unlocked by its vaultvol token: ",
+		       "bad.conf:2");
 }
 
 /* ---- the memo of a failed answer, and buffers not ours --------------------------- */

@@ -23,6 +23,8 @@ endif
 BASE_SRC  := $(sort $(wildcard base/*.c))
 VAULT_SRC := $(sort $(wildcard vault/*.c))
 AGENT_SRC := $(sort $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c)))
+# The libcryptsetup token plugin (plugin/): its own shared object.
+PLUGIN_SRC := $(sort $(wildcard plugin/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 SUPP_SRC  := $(sort $(wildcard tests/unit/support/*.c))
 
@@ -30,6 +32,8 @@ BASE_OBJ  := $(BASE_SRC:%.c=$(B)/%.o)
 VAULT_OBJ := $(VAULT_SRC:%.c=$(B)/%.o)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 SUPP_OBJ  := $(SUPP_SRC:%.c=$(B)/%.o)
+PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(B)/%.o)
+PLUGIN_SO := $(B)/libcryptsetup-token-vaultvol.so
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Small programs the guest scenarios use (built on our libraries).
 VMTOOL_SRC := $(sort $(wildcard tests/vm/tools/*.c))
@@ -44,7 +48,7 @@ KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
 
 all: userspace module
 
-userspace: $(B)/vaultvol $(B)/libbase.a $(B)/libvault.a $(B)/libagent.a $(VMTOOL_BIN)
+userspace: $(B)/vaultvol $(B)/libbase.a $(B)/libvault.a $(B)/libagent.a $(PLUGIN_SO) $(VMTOOL_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,14 +66,28 @@ $(B)/libagent.a: $(AGENT_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(B)/libplugin.a: $(PLUGIN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# libcryptsetup-token-vaultvol.so: the plugin over the same archives as
+# vaultvol (objects taken as needed; every object is -fPIC). The version
+# script exports the token ABI and nothing else, so the plugin's copies of
+# our functions never interpose on a host's (vaultvol loads it too, when
+# libcryptsetup validates a token it writes). -z defs: nothing unresolved.
+$(PLUGIN_SO): $(B)/libplugin.a $(B)/libagent.a $(B)/libvault.a $(B)/libbase.a plugin/token.map
+	$(CC) -shared $(LDSAN) $(LDFLAGS) -Wl,--version-script=plugin/token.map -Wl,-z,defs \
+		-Wl,--as-needed -o $@ -Wl,--whole-archive $(B)/libplugin.a -Wl,--no-whole-archive \
+		$(B)/libagent.a $(B)/libvault.a $(B)/libbase.a $(LIBS)
+
 # Commands register themselves in a linker section, so every agent object is
 # linked in directly rather than picked from the archive on demand.
 $(B)/vaultvol: $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(B)/libbase.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $(B)/agent/main.o $(AGENT_OBJ) $(B)/libvault.a $(B)/libbase.a $(LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(SUPP_OBJ) $(B)/libagent.a $(B)/libvault.a $(B)/libbase.a
+$(B)/tests/%: tests/unit/%.c $(SUPP_OBJ) $(B)/libplugin.a $(B)/libagent.a $(B)/libvault.a $(B)/libbase.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(SUPP_OBJ) \
+	$(CC) $(ALL_CFLAGS) $(LDSAN) -o $@ $< $(SUPP_OBJ) $(B)/libplugin.a \
 		-Wl,--whole-archive $(B)/libagent.a -Wl,--no-whole-archive \
 		$(B)/libvault.a $(B)/libbase.a $(LIBS) -lcmocka
 
@@ -96,7 +114,7 @@ module: $(KMODS)
 $(B)/kmod/%/dmtarget/dm-quiesce.ko: Kbuild $(wildcard dmtarget/*.c dmtarget/*.h dmtarget/*.sh dmtarget/Kbuild)
 	+dmtarget/build.sh $* $(B)/kmod/$*
 
-unit: $(UNIT_BIN) $(B)/vaultvol
+unit: $(UNIT_BIN) $(B)/vaultvol $(PLUGIN_SO)
 	tests/unit/run.sh $(B)
 
 unit-asan:
@@ -182,5 +200,6 @@ fuzz-replay: fuzz-build
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(BASE_OBJ:.o=.d) $(VAULT_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(SUPP_OBJ:.o=.d) $(B)/agent/main.d
+-include $(BASE_OBJ:.o=.d) $(VAULT_OBJ:.o=.d) $(AGENT_OBJ:.o=.d) $(SUPP_OBJ:.o=.d) $(PLUGIN_OBJ:.o=.d) \
+	$(B)/agent/main.d
 -include $(wildcard $(FZ)/*/*.d $(FZ)/*/*/*.d $(FZ)/tests/fuzz/*.d)

@@ -23,10 +23,20 @@ static int log_fd = -1;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t journal_once = PTHREAD_ONCE_INIT;
 static bool to_journal;
+static vv_log_sink log_sink;
+static void *log_sink_ctx;
 
 void vv_log_set_level(enum vv_log_level lvl)
 {
 	log_level = lvl;
+}
+
+void vv_log_set_sink(vv_log_sink sink, void *ctx)
+{
+	pthread_mutex_lock(&log_lock);
+	log_sink = sink;
+	log_sink_ctx = ctx;
+	pthread_mutex_unlock(&log_lock);
 }
 
 enum vv_log_level vv_log_get_level(void)
@@ -134,6 +144,10 @@ static void vv_logv(enum vv_log_level lvl, const struct vv_log_fields *f,
 	pthread_once(&journal_once, journal_detect);
 
 	pthread_mutex_lock(&log_lock);
+	if (log_sink) {
+		log_sink(lvl, msg, log_sink_ctx);
+		goto out;
+	}
 	if (to_journal && journal_send(lvl, f, msg) >= 0)
 		;	/* the journal has it, with its fields */
 	else if (lvl <= VV_LOG_WARN || log_level >= VV_LOG_DEBUG)
@@ -149,6 +163,7 @@ static void vv_logv(enum vv_log_level lvl, const struct vv_log_fields *f,
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		dprintf(log_fd, "%s %s %s\n", ts, names[lvl], msg);
 	}
+out:
 	pthread_mutex_unlock(&log_lock);
 	free(big);
 }

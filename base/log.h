@@ -20,6 +20,14 @@ void vv_log_set_level(enum vv_log_level lvl);
 enum vv_log_level vv_log_get_level(void);
 /* Also append messages to this file (NULL stops). Returns -errno. */
 int vv_log_set_file(const char *path);
+/*
+ * Send every message to sink instead (NULL: back to stderr or the
+ * journal, and the file): the token plugin hands vault/'s and agent/'s
+ * messages to its host's logger (libcryptsetup's crypt_log), never to a
+ * stderr or journal it does not own. The level filter still applies.
+ */
+typedef void (*vv_log_sink)(enum vv_log_level lvl, const char *msg, void *ctx);
+void vv_log_set_sink(vv_log_sink sink, void *ctx);
 
 /*
  * The journal's MESSAGE_ID of each event kind an operator may search for

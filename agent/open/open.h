@@ -66,6 +66,17 @@ enum vv_fail {
 /* Short stable names for status and JSON: "wrong-key", "key-access", ... */
 const char *vv_fail_str(enum vv_fail f);
 
+/*
+ * A key that could not be fetched for reference ref (err as vv_bek_fetch
+ * left it), judged the same by `open` and the token plugin (open_key.c):
+ * the remedy that fits (the vault's own when it gave one; a BEK VOLUME
+ * disk's for bek: references, which waiting does not fix; else the
+ * cause's), and whether it is transient (an unreachable or overloaded
+ * vault, or an answer that did not parse: worth retrying).
+ */
+const char *vv_open_key_remedy(const char *ref, const struct vv_error *err);
+bool vv_open_key_transient(const char *ref, enum vv_cause cause);
+
 struct vv_vol;
 /*
  * Mark v failed: kind f, and in v->error the cause (VV_CAUSE_NONE: the one

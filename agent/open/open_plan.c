@@ -418,20 +418,11 @@ static void set_refusal(struct vv_vol *v, const char *fmt, ...)
 
 /*
  * A token may name a vault (the allow-list decides), the keystore or the
- * BEK VOLUME; never a local file: a disk does not choose which file root
- * reads (/etc/shadow as a passphrase oracle, a FIFO to hang the boot).
- * `file:` references are for the config file and the command line.
+ * BEK VOLUME; never a local file (vv_token_local_ref says why).
  */
-static bool token_ref_ok(const char *ref)
-{
-	return !ref || strncmp(ref, "file:", 5);
-}
-
 static void check_token_keys(struct vv_vol *v, const struct vv_token *t)
 {
-	const char *bad = !token_ref_ok(t->key) ? t->key : !token_ref_ok(t->kek) ? t->kek :
-			  !token_ref_ok(t->retire_key) ? t->retire_key :
-			  !token_ref_ok(t->retire_kek) ? t->retire_kek : NULL;
+	const char *bad = vv_token_local_ref(t);
 
 	if (!bad || v->fail != VV_FAIL_NONE)
 		return;

@@ -170,68 +170,6 @@ static void free_keys(struct run *run)
 
 /* ---- per-volume messages ------------------------------------------------ */
 
-static const char *cause_remedy(enum vv_cause c)
-{
-	switch (c) {
-	case VV_CAUSE_NOT_FOUND:
-		return "the secret or key does not exist (deleted? wrong name or version): "
-		       "recover it from the vault's soft-delete, or fix the key reference";
-	case VV_CAUSE_DISABLED:
-		return "the secret or key is disabled (revoked) in the vault: re-enable it "
-		       "if this VM should have access again";
-	case VV_CAUSE_FORBIDDEN:
-		return "the VM's identity may not read it: grant secrets get (and keys unwrapKey "
-		       "for a KEK) to the managed identity";
-	case VV_CAUSE_UNAUTHORIZED:
-		return "authentication failed: check the identity / AAD application settings";
-	case VV_CAUSE_NO_IDENTITY:
-		return "the VM has no managed identity (or not the configured one): assign it";
-	case VV_CAUSE_THROTTLED:
-	case VV_CAUSE_UNAVAILABLE:
-		return "the vault is unreachable or overloaded: check network, DNS and firewall; "
-		       "the boot service retries";
-	case VV_CAUSE_CRYPTO:
-		return "unwrapping failed: the KEK does not match the secret (wrong KEK version?)";
-	case VV_CAUSE_CONFIG:
-		return "fix the key reference or the [vault] section";
-	case VV_CAUSE_EXPIRED:
-		return "renew the secret in the vault";
-	case VV_CAUSE_UNTRUSTED:
-		return "the volume names a vault no trusted configuration names, or a vault whose "
-		       "challenge failed: a disk cannot choose where this VM's identity token goes. "
-		       "If the vault is yours, add it to [vault] allowed; if not, the disk's header "
-		       "was tampered with";
-	default:
-		return "see the message; `vaultvol -v open` shows more";
-	}
-}
-
-/*
- * bek: keys come from the BEK VOLUME disk, not from a vault: a failure
- * there is a disk matter, with a disk remedy, and waiting does not fix it.
- */
-static bool is_bek_ref(const char *ref)
-{
-	return ref && !strncmp(ref, "bek:", 4);
-}
-
-static const char *bek_remedy(enum vv_cause c, const char *msg)
-{
-	if (c == VV_CAUSE_NOT_FOUND && strstr(msg, "no vfat filesystem labelled"))
-		return "attach the BEK VOLUME disk: the platform attaches it to VMs encrypted by "
-		       "Azure Disk Encryption; after a restore, re-run the Azure Disk Encryption "
-		       "extension on the VM (it re-creates the disk), then run `vaultvol open --all`";
-	if (c == VV_CAUSE_NOT_FOUND)
-		return "the BEK VOLUME disk lacks this volume's passphrase file: re-run the Azure "
-		       "Disk Encryption extension so it writes the file, or fix the key reference";
-	return "check the BEK VOLUME disk (vfat, label 'BEK VOLUME'): see the message";
-}
-
-static bool cause_transient(enum vv_cause c)
-{
-	return c == VV_CAUSE_UNAVAILABLE || c == VV_CAUSE_THROTTLED || c == VV_CAUSE_BAD_RESPONSE;
-}
-
 static int set_owned(char **dst, const char *src)
 {
 	free(*dst);
@@ -382,11 +320,8 @@ static void unlock_free(struct run *run, struct vv_unlock *u)
 
 static void key_failed(struct vv_vol *v, const struct key_entry *e)
 {
-	v->transient = !is_bek_ref(v->conf.key) && cause_transient(e->err.cause);
-	/* The vault's own remedy, when it gave one, fits better than the cause's. */
-	vv_vol_fail(v, VV_FAIL_KEY_ACCESS, e->err.cause, is_bek_ref(v->conf.key) ?
-		    bek_remedy(e->err.cause, e->err.message) :
-		    e->err.remedy[0] ? e->err.remedy : cause_remedy(e->err.cause),
+	v->transient = vv_open_key_transient(v->conf.key, e->err.cause);
+	vv_vol_fail(v, VV_FAIL_KEY_ACCESS, e->err.cause, vv_open_key_remedy(v->conf.key, &e->err),
 		    "no key access (%s) for %s: %s", vv_cause_str(e->err.cause), v->conf.key,
 		    e->err.message[0] ? e->err.message : strerror(-e->rc));
 }

@@ -249,4 +249,26 @@ void vv_luks2_free(struct vv_luks2 *l);
  */
 int vv_luks2_check_keyslot(const char *device, int slot, const struct vv_secret *key);
 
+/* ---- the token plugin's side (crypt_token.c) ----------------------------- */
+
+/*
+ * What libcryptsetup hands an external token handler (plugin/), so the
+ * plugin needs no <libcryptsetup.h>: cd is the crypt device it passes.
+ */
+struct crypt_device;
+
+/* The JSON of token id as libcryptsetup stores it (owned by cd). 0 or -errno. */
+int vv_crypt_token_json(struct crypt_device *cd, int id, const char **json);
+/* The device (or image file) cd was opened on, "" when it cannot say. */
+const char *vv_crypt_device_name(struct crypt_device *cd);
+/*
+ * One line through libcryptsetup's logger (crypt_log): errors always
+ * shown, warnings and information with `cryptsetup -v`, debug with
+ * --debug; dump lines (VV_CRYPT_LOG_DUMP) as luksDump prints its own.
+ * vv_level is an enum vv_log_level (base/log.h) or VV_CRYPT_LOG_DUMP; the
+ * line gets its newline here.
+ */
+#define VV_CRYPT_LOG_DUMP (-1)
+void vv_crypt_log_line(struct crypt_device *cd, int vv_level, const char *msg);
+
 #endif

@@ -203,6 +203,21 @@ out:
 	return r;
 }
 
+static bool is_file_ref(const char *ref)
+{
+	return ref && !strncmp(ref, "file:", 5);
+}
+
+const char *vv_token_local_ref(const struct vv_token *t)
+{
+	const char *refs[] = { t->key, t->kek, t->retire_key, t->retire_kek };
+
+	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+		if (is_file_ref(refs[i]))
+			return refs[i];
+	return NULL;
+}
+
 static int add_str(struct json_object *o, const char *key, const char *val,
 		   bool required)
 {

@@ -54,6 +54,15 @@ int vv_token_from_json(const char *json, struct vv_token *t);
 int vv_token_to_json(const struct vv_token *t, char **json);
 
 /*
+ * The first key or KEK reference of t (retire ones included) that names a
+ * local file ("file:..."), or NULL. A disk does not choose which file root
+ * reads (/etc/shadow as a passphrase oracle, a FIFO to hang the boot):
+ * `vaultvol open` and the token plugin both refuse such a token before
+ * anything is read. file: references are for the config and command line.
+ */
+const char *vv_token_local_ref(const struct vv_token *t);
+
+/*
  * Read the vaultvol token of a LUKS2 device: 0 and *t filled, -ENOENT when
  * the volume has none, -EINVAL when it is malformed.
  */

@@ -2,7 +2,7 @@
 """The layout rules of docs/ARCHITECTURE.md, checked on the tree.
 
 Two checks, each printing the offending line and failing:
-  includes  every #include line of agent/, vault/, base/ and dmtarget/
+  includes  every #include line of agent/, vault/, base/, plugin/ and dmtarget/
             against the folder rules below;
   loops     the object files of a build (nm): file A depends on file B when
             A uses a symbol B defines; no two files of agent/ (or of
@@ -19,8 +19,8 @@ import subprocess
 import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
-PRODUCT = ("agent", "vault", "base", "dmtarget")
-# What agent/ may use of vault/: its public face only.
+PRODUCT = ("agent", "vault", "base", "dmtarget", "plugin")
+# What agent/ (and the token plugin, plugin/) may use of vault/: its public face only.
 VAULT_PUBLIC = {"vault/vault.h"}
 KERNEL_PREFIXES = ("linux/", "asm/", "uapi/", "generated/")
 
@@ -69,8 +69,10 @@ def rule(rel, top, quoted, inc):
         return "base/ includes neither vault/ nor agent/"
     if top == "vault" and inc.startswith("agent/"):
         return "vault/ never includes agent/ (it knows nothing of volumes)"
-    if top == "agent" and inc.startswith("vault/") and inc not in VAULT_PUBLIC:
-        return "agent/ uses vault/ only through %s" % " ".join(sorted(VAULT_PUBLIC))
+    if top in ("agent", "plugin") and inc.startswith("vault/") and inc not in VAULT_PUBLIC:
+        return "%s/ uses vault/ only through %s" % (top, " ".join(sorted(VAULT_PUBLIC)))
+    if top != "plugin" and inc.startswith("plugin/"):
+        return "nothing but plugin/ includes plugin/ (the token plugin is built on the others)"
     return None
 
 

@@ -22,13 +22,8 @@ trap cleanup EXIT
 FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
 	{ bad "fakes start"; finish; }
 . "$T/fakes/ports.env"
-python3 tests/fakes/rogue_vault.py --cert "$T/fakes/server.pem" --key "$T/fakes/server.key" \
-	--log "$T/rogue.log" --port-file "$T/rogue.port" &
-ROGUE_PID=$!
-for _ in $(seq 100); do [ -s "$T/rogue.port" ] && break; sleep 0.1; done
-PORT=$(cat "$T/rogue.port" 2>/dev/null)
-[ -n "$PORT" ] || { bad "rogue vault start"; finish; }
-: >"$T/rogue.log"
+rogue_start || { bad "rogue vault start"; finish; }
+PORT=$RPORT
 # rogue.example.net is the rogue's name (its certificate has it), pinned to
 # loopback the way the tests pin every vault name.
 export VAULTVOL_TEST_RESOLVE="rogue.example.net:$PORT:127.0.0.1"

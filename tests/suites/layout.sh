@@ -23,7 +23,7 @@ else bad "tree: no file loop in agent/, vault/, base/" "$(echo "$out" | head -20
 expect_break() {
 	local name=$1 file=$2 line=$3 msg=$4 d=$T/$1 out
 	mkdir -p "$d"
-	cp -r agent vault base dmtarget "$d"/
+	cp -r agent vault base dmtarget plugin "$d"/
 	echo "$line" >>"$d/$file"
 	if out=$(python3 $DC --root "$d" includes 2>&1); then
 		bad "break $name is caught" "depcheck passed"
@@ -37,6 +37,9 @@ expect_break base-includes-vault base/log.c '#include "vault/vault.h"' "base/ in
 expect_break vault-includes-agent vault/bek.c '#include "agent/config/config.h"' "vault/ never includes agent/"
 expect_break product-includes-tests agent/main.c '#include "tests/unit/luks_craft.h"' "never includes tests/"
 expect_break agent-vault-internal agent/cmd_open.c '#include "vault/internal.h"' "agent/ uses vault/ only through"
+expect_break plugin-vault-internal plugin/plugin_open.c '#include "vault/internal.h"' "plugin/ uses vault/ only through"
+expect_break plugin-libcryptsetup plugin/token_abi.c '#include <libcryptsetup.h>' "only agent/volume/ talks to libcryptsetup"
+expect_break agent-includes-plugin agent/cmd_open.c '#include "plugin/plugin.h"' "nothing but plugin/ includes plugin/"
 expect_break cryptsetup-outside-volume agent/open/open_run.c '#include <libcryptsetup.h>' "only agent/volume/ talks to libcryptsetup"
 expect_break dmtarget-userspace dmtarget/dm-quiesce.c '#include <stdio.h>' "dmtarget/ includes only kernel headers"
 

@@ -96,6 +96,8 @@ for u in $units; do
 	check "deb: unit $u" inlist "$T/deb.list" '-rw-r--r--' "lib/systemd/system/$u"
 done
 check "deb: vaultvol-open.service among the units" inlist "$T/deb.list" '-rw-r--r--' lib/systemd/system/vaultvol-open.service
+check "deb: the token plugin in libcryptsetup's plugin directory" inlist "$T/deb.list" '-rw-r--r--' \
+	"usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/cryptsetup/libcryptsetup-token-vaultvol.so"
 check "deb: tmpfiles entry" inlist "$T/deb.list" '-rw-r--r--' usr/lib/tmpfiles.d/vaultvol.conf
 check "deb: man page vaultvol(8)" inlist "$T/deb.list" '-rw-r--r--' usr/share/man/man8/vaultvol.8.gz
 check "deb: copyright" inlist "$T/deb.list" '-rw-r--r--' usr/share/doc/vaultvol/copyright
@@ -115,6 +117,8 @@ check "rpm: /usr/sbin/vaultvol" grep -qx /usr/sbin/vaultvol "$T/rpm.list"
 for u in $units; do
 	check "rpm: unit $u" grep -qx "/usr/lib/systemd/system/$u" "$T/rpm.list"
 done
+check "rpm: the token plugin in %{_libdir}/cryptsetup" grep -qx \
+	/usr/lib64/cryptsetup/libcryptsetup-token-vaultvol.so "$T/rpm.list"
 check "rpm: tmpfiles entry" grep -qx /usr/lib/tmpfiles.d/vaultvol.conf "$T/rpm.list"
 check "rpm: man page vaultvol(8)" grep -Eqx '/usr/share/man/man8/vaultvol\.8(\.gz)?' "$T/rpm.list"
 check "dkms rpm: dkms.conf" grep -qx "/$dkmsdir/dkms.conf" "$T/dkmsrpm.list"
@@ -173,6 +177,9 @@ if [ -f "$cache/.vv-stamp" ]; then
 	check "installed man page" test -f "$ROOT/usr/share/man/man8/vaultvol.8.gz"
 	check "man page formats without errors" sh -c "zcat '$ROOT/usr/share/man/man8/vaultvol.8.gz' | groff -man -Tutf8 -ww -z"
 	check "installed tmpfiles entry" test -f "$ROOT/usr/lib/tmpfiles.d/vaultvol.conf"
+	plugin=usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/cryptsetup/libcryptsetup-token-vaultvol.so
+	check "installed token plugin resolves its libraries in the root" \
+		sh -c "chroot '$ROOT' ldd /$plugin | grep -q libcryptsetup && ! chroot '$ROOT' ldd /$plugin | grep -q 'not found'"
 	check "boot unit enabled (wants symlink)" sh -c "ls -l '$ROOT'/etc/systemd/system/*.wants/vaultvol-open.service"
 	check "dpkg says installed" sh -c "chroot '$ROOT' dpkg-query -W -f='\${Status}' vaultvol | grep -q 'install ok installed'"
 	# What an administrator keeps: keys and header backups survive purge.
@@ -190,6 +197,7 @@ if [ -f "$cache/.vv-stamp" ]; then
 	done
 	check "purge removed the man page" test ! -e "$ROOT/usr/share/man/man8/vaultvol.8.gz"
 	check "purge removed the tmpfiles entry" test ! -e "$ROOT/usr/lib/tmpfiles.d/vaultvol.conf"
+	check "purge removed the token plugin" test ! -e "$ROOT/$plugin"
 	check "purge removed the wants symlink" sh -c "! ls '$ROOT'/etc/systemd/system/*.wants/vaultvol-open.service"
 	check "purge left no dpkg record" sh -c "! chroot '$ROOT' dpkg-query -W vaultvol"
 	check "purge kept the keystore" test -f "$ROOT/etc/vaultvol/keys/k"

@@ -17,3 +17,16 @@ suite_cleanup() {
 	tests/fakes/stop.sh "$T/fakes" >/dev/null 2>&1
 	rm -rf "$T"
 }
+# rogue_start: the rogue vault (tests/fakes/rogue_vault.py) on loopback with
+# the fakes' certificate (under $T/fakes), logging every request to
+# $T/rogue.log (emptied once it listens); sets ROGUE_PID and RPORT (its port).
+# Fails when it does not come up.
+rogue_start() {
+	python3 tests/fakes/rogue_vault.py --cert "$T/fakes/server.pem" --key "$T/fakes/server.key" \
+		--log "$T/rogue.log" --port-file "$T/rogue.port" &
+	ROGUE_PID=$!
+	for _ in $(seq 100); do [ -s "$T/rogue.port" ] && break; sleep 0.1; done
+	RPORT=$(cat "$T/rogue.port" 2>/dev/null)
+	[ -n "$RPORT" ] || return 1
+	: >"$T/rogue.log"
+}

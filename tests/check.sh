@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite: what `make check` and CI run.
 #   deps -> build (userspace + module for each kernel) -> unit (plain) ->
-#   unit (ASan+UBSan) -> host suites (tests/suites/*.sh) -> guest suite.
+#   unit (ASan+UBSan) -> host suites (tests/suites/*.sh) -> guest suite
+#   (busybox tier) -> system suite (booted Debian 12 tier).
 # Every suite ends its output with "N passed, N failed"; this script sums
 # them, prints a table and the total time, and ends with the same kind of
 # line. A suite that ran nothing counts as a failure.
@@ -50,6 +51,7 @@ for s in tests/suites/*.sh; do
 	run_suite "$(basename "$s" .sh)" bash "$s"
 done
 run_suite vm tests/vm/run.sh --suite
+run_suite system tests/system/run.sh --suite
 
 echo
 echo "=== summary"

@@ -40,6 +40,15 @@ sys_oneshot_unit vv-app "An application reading the encrypted volumes" \
 step app-unit-enabled systemctl enable vv-app.service
 step fakes-saved sys_fakes_save
 step close vaultvol close --all
+# The field's own tool through the package's token plugin (issue 16): a
+# real activation, and luksDump showing the token's references.
+step plugin-installed sh -c "ls /usr/lib/*/cryptsetup/libcryptsetup-token-vaultvol.so"
+step cryptsetup-token-open cryptsetup open --token-only --token-type vaultvol /dev/vdb vv-plugin-app
+step cryptsetup-token-mapped sh -c 'test -b /dev/mapper/vv-plugin-app && cryptsetup status vv-plugin-app'
+step cryptsetup-token-close cryptsetup close vv-plugin-app
+cryptsetup luksDump /dev/vdb >/tmp/dump.txt 2>&1
+step luksdump-shows-plugin-dump grep -q "appdata" /tmp/dump.txt
+grep -A8 -E '^Tokens:' /tmp/dump.txt >/tmp/dump-tokens.txt; say_file /tmp/dump-tokens.txt
 GUEST
 
 sys_boot --disk app --disk logs <<'GUEST'

@@ -60,7 +60,7 @@ export SYS_DEBS=$VV_BUILD/packages
 deb=$SYS_DEBS/vaultvol_${version}_amd64.deb
 dkmsdeb=$SYS_DEBS/vaultvol-dm-quiesce-dkms_${version}_all.deb
 if [ ! -f "$deb" ] || [ ! -f "$dkmsdeb" ] ||
-   [ -n "$(find "$VV_BUILD/vaultvol" packaging dmtarget -newer "$deb" -print -quit 2>/dev/null)" ]; then
+   [ -n "$(find "$VV_BUILD/vaultvol" "$VV_BUILD/libcryptsetup-token-vaultvol.so" packaging dmtarget -newer "$deb" -print -quit 2>/dev/null)" ]; then
 	t0=$SECONDS
 	if ! packaging/build-all.sh deb >"$SYSDIR/packages.log" 2>&1; then
 		tail -20 "$SYSDIR/packages.log"

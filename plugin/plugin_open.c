@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent/config/config_vault.h"
 #include "agent/open/open.h"
@@ -39,19 +38,6 @@ int vv_plugin_errno(const char *ref, int rc, enum vv_cause cause)
 	return -ENOENT;
 }
 
-/* A fetched key the vault dates as expired or not yet valid: opened, as open does, with a word. */
-static void dates_warning(const char *device, const struct vv_bek *bek)
-{
-	time_t now = time(NULL);
-
-	if (bek->exp && bek->exp < now)
-		vv_warn("%s: the secret %s expired %lld s ago; opened anyway - renew it in the vault",
-			device, bek->secret_id, (long long)(now - bek->exp));
-	else if (bek->nbf && bek->nbf > now)
-		vv_warn("%s: the secret %s is not valid before %lld; opened anyway", device,
-			bek->secret_id, (long long)bek->nbf);
-}
-
 int vv_plugin_open(const char *device, const char *json, const char *config_path,
 		   struct vv_secret **key)
 {
@@ -60,6 +46,7 @@ int vv_plugin_open(const char *device, const char *json, const char *config_path
 	struct vv_error err = { 0 };
 	struct vv_bek *bek = NULL;
 	struct vv_token t;
+	char warning[512];
 	const char *local;
 	int r;
 
@@ -94,7 +81,8 @@ int vv_plugin_open(const char *device, const char *json, const char *config_path
 		r = vv_plugin_errno(t.key, r, err.cause);
 		goto out;
 	}
-	dates_warning(device, bek);
+	if (vv_open_key_dates_warning(bek, t.key, warning, sizeof(warning)))
+		vv_warn("%s: %s", device, warning);
 	vv_info("%s: volume %s: key %s from %s%s%s", device, t.name,
 		bek->secret_id ? bek->secret_id : t.key, bek->source,
 		bek->kek_id ? ", unwrapped with " : "", bek->kek_id ? bek->kek_id : "");

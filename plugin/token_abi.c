@@ -16,8 +16,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "agent/volume/crypt.h"
@@ -58,14 +56,7 @@ static int hand_out(struct vv_secret *key, char **buffer, size_t *len)
 /* "vaultvol: ..." as vaultvol says it, amid libcryptsetup's own lines. */
 static void log_to_crypt(enum vv_log_level lvl, const char *msg, void *cd)
 {
-	char *line;
-
-	if (asprintf(&line, "vaultvol: %s", msg) < 0) {
-		vv_crypt_log_line(cd, lvl, msg);
-		return;
-	}
-	vv_crypt_log_line(cd, lvl, line);
-	free(line);
+	vv_crypt_log_line(cd, lvl, "vaultvol: ", msg);
 }
 
 /* Our messages to this call's crypt device; debug ones too (--debug decides). */
@@ -148,7 +139,7 @@ VV_PUBLIC int cryptsetup_token_validate(struct crypt_device *cd, const char *jso
 
 static void dump_line(const char *text, void *cd)
 {
-	vv_crypt_log_line(cd, VV_CRYPT_LOG_DUMP, text);
+	vv_crypt_log_line(cd, VV_CRYPT_LOG_DUMP, "", text);
 }
 
 VV_PUBLIC void cryptsetup_token_dump(struct crypt_device *cd, const char *json)

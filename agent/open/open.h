@@ -76,6 +76,14 @@ const char *vv_fail_str(enum vv_fail f);
  */
 const char *vv_open_key_remedy(const char *ref, const struct vv_error *err);
 bool vv_open_key_transient(const char *ref, enum vv_cause cause);
+/*
+ * A fetched key the vault dates as expired or not yet valid is used all
+ * the same (the volume's data matters more than the date), with a word:
+ * that word in buf for `open` and the plugin alike; false when the dates
+ * are fine. ref names the key when the vault gave no version.
+ */
+bool vv_open_key_dates_warning(const struct vv_bek *bek, const char *ref, char *buf,
+			       size_t len);
 
 struct vv_vol;
 /*

@@ -5,7 +5,9 @@
  */
 #include "agent/open/open.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *cause_remedy(enum vv_cause c)
 {
@@ -80,4 +82,21 @@ const char *vv_open_key_remedy(const char *ref, const struct vv_error *err)
 bool vv_open_key_transient(const char *ref, enum vv_cause cause)
 {
 	return !is_bek_ref(ref) && cause_transient(cause);
+}
+
+bool vv_open_key_dates_warning(const struct vv_bek *bek, const char *ref, char *buf,
+			       size_t len)
+{
+	const char *id = bek->secret_id ? bek->secret_id : ref;
+	time_t now = time(NULL);
+
+	if (bek->exp && bek->exp < now)
+		snprintf(buf, len, "the secret %s expired %lld s ago; opened anyway - renew it "
+			 "in the vault", id, (long long)(now - bek->exp));
+	else if (bek->nbf && bek->nbf > now)
+		snprintf(buf, len, "the secret %s is not valid before %lld; opened anyway", id,
+			 (long long)bek->nbf);
+	else
+		return false;
+	return true;
 }

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "agent/volume/crypt.h"
 #include "agent/volume/mount.h"
@@ -290,8 +289,6 @@ static void bitlk_wrong_key(struct vv_vol *v, struct vv_unlock *u, const struct 
 
 static void record_key(struct vv_vol *v, const struct vv_bek *bek)
 {
-	time_t now = time(NULL);
-
 	if (set_owned(&v->key_source, bek->source) < 0 ||
 	    set_owned(&v->key_version, bek->secret_id) < 0 ||
 	    set_owned(&v->kek_version, bek->kek_id) < 0)
@@ -299,14 +296,7 @@ static void record_key(struct vv_vol *v, const struct vv_bek *bek)
 	v->secret_exp = bek->exp;
 	v->kek_exp = 0;
 	v->expiry_known = true;
-	if (bek->exp && bek->exp < now)
-		snprintf(v->warning, sizeof(v->warning),
-			 "the secret %s expired %lld s ago; opened anyway - renew it in the vault",
-			 bek->secret_id ? bek->secret_id : v->conf.key, (long long)(now - bek->exp));
-	else if (bek->nbf && bek->nbf > now)
-		snprintf(v->warning, sizeof(v->warning),
-			 "the secret %s is not valid before %lld; opened anyway",
-			 bek->secret_id ? bek->secret_id : v->conf.key, (long long)bek->nbf);
+	vv_open_key_dates_warning(bek, v->conf.key, v->warning, sizeof(v->warning));
 }
 
 static void unlock_free(struct run *run, struct vv_unlock *u)

@@ -266,9 +266,10 @@ const char *vv_crypt_device_name(struct crypt_device *cd);
  * shown, warnings and information with `cryptsetup -v`, debug with
  * --debug; dump lines (VV_CRYPT_LOG_DUMP) as luksDump prints its own.
  * vv_level is an enum vv_log_level (base/log.h) or VV_CRYPT_LOG_DUMP; the
- * line gets its newline here.
+ * line is prefix + msg and gets its newline here.
  */
 #define VV_CRYPT_LOG_DUMP (-1)
-void vv_crypt_log_line(struct crypt_device *cd, int vv_level, const char *msg);
+void vv_crypt_log_line(struct crypt_device *cd, int vv_level, const char *prefix,
+		       const char *msg);
 
 #endif

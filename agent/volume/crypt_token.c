@@ -28,7 +28,8 @@ const char *vv_crypt_device_name(struct crypt_device *cd)
 	return n ? n : "";
 }
 
-void vv_crypt_log_line(struct crypt_device *cd, int vv_level, const char *msg)
+void vv_crypt_log_line(struct crypt_device *cd, int vv_level, const char *prefix,
+		       const char *msg)
 {
 	char *line;
 	int level;
@@ -48,7 +49,7 @@ void vv_crypt_log_line(struct crypt_device *cd, int vv_level, const char *msg)
 		break;
 	}
 	/* crypt_log prints what it is given: the line ends here. */
-	if (asprintf(&line, "%s\n", msg) < 0) {
+	if (asprintf(&line, "%s%s\n", prefix, msg) < 0) {
 		crypt_log(cd, level, msg);
 		return;
 	}

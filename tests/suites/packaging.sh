@@ -99,6 +99,17 @@ check "deb: vaultvol-open.service among the units" inlist "$T/deb.list" '-rw-r--
 check "deb: the token plugin in libcryptsetup's plugin directory" inlist "$T/deb.list" '-rw-r--r--' \
 	"usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/cryptsetup/libcryptsetup-token-vaultvol.so"
 check "deb: tmpfiles entry" inlist "$T/deb.list" '-rw-r--r--' usr/lib/tmpfiles.d/vaultvol.conf
+check "deb: initramfs-tools hook executable" inlist "$T/deb.list" '-rwxr-xr-x' \
+	usr/share/initramfs-tools/hooks/vaultvol
+check "deb: initramfs-tools local-top boot script executable" inlist "$T/deb.list" '-rwxr-xr-x' \
+	usr/share/initramfs-tools/scripts/local-top/vaultvol
+check "deb: trigger rebuilds the initramfs on install and removal" sh -c \
+	"dpkg-deb -I '$deb' triggers | grep -qx 'activate-noawait update-initramfs'"
+for f in hooks/vaultvol scripts/local-top/vaultvol; do
+	check "initramfs-tools $f: POSIX sh syntax (dash -n)" dash -n "packaging/initramfs-tools/$f"
+done
+check "initramfs-tools hook copies nothing from the keystore" sh -c \
+	"! grep -n 'copy_[a-z]* .*etc/vaultvol/keys' packaging/initramfs-tools/hooks/vaultvol"
 check "deb: man page vaultvol(8)" inlist "$T/deb.list" '-rw-r--r--' usr/share/man/man8/vaultvol.8.gz
 check "deb: copyright" inlist "$T/deb.list" '-rw-r--r--' usr/share/doc/vaultvol/copyright
 check "deb: handler docs" inlist "$T/deb.list" '-rw-r--r--' usr/share/doc/vaultvol/handler-settings.md.gz
@@ -177,6 +188,8 @@ if [ -f "$cache/.vv-stamp" ]; then
 	check "installed man page" test -f "$ROOT/usr/share/man/man8/vaultvol.8.gz"
 	check "man page formats without errors" sh -c "zcat '$ROOT/usr/share/man/man8/vaultvol.8.gz' | groff -man -Tutf8 -ww -z"
 	check "installed tmpfiles entry" test -f "$ROOT/usr/lib/tmpfiles.d/vaultvol.conf"
+	check "installed initramfs-tools hook and script" sh -c \
+		"test -x '$ROOT/usr/share/initramfs-tools/hooks/vaultvol' && test -x '$ROOT/usr/share/initramfs-tools/scripts/local-top/vaultvol'"
 	plugin=usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/cryptsetup/libcryptsetup-token-vaultvol.so
 	check "installed token plugin resolves its libraries in the root" \
 		sh -c "chroot '$ROOT' ldd /$plugin | grep -q libcryptsetup && ! chroot '$ROOT' ldd /$plugin | grep -q 'not found'"
@@ -198,6 +211,8 @@ if [ -f "$cache/.vv-stamp" ]; then
 	check "purge removed the man page" test ! -e "$ROOT/usr/share/man/man8/vaultvol.8.gz"
 	check "purge removed the tmpfiles entry" test ! -e "$ROOT/usr/lib/tmpfiles.d/vaultvol.conf"
 	check "purge removed the token plugin" test ! -e "$ROOT/$plugin"
+	check "purge removed the initramfs-tools hook and script" sh -c \
+		"test ! -e '$ROOT/usr/share/initramfs-tools/hooks/vaultvol' && test ! -e '$ROOT/usr/share/initramfs-tools/scripts/local-top/vaultvol'"
 	check "purge removed the wants symlink" sh -c "! ls '$ROOT'/etc/systemd/system/*.wants/vaultvol-open.service"
 	check "purge left no dpkg record" sh -c "! chroot '$ROOT' dpkg-query -W vaultvol"
 	check "purge kept the keystore" test -f "$ROOT/etc/vaultvol/keys/k"

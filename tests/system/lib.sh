@@ -4,7 +4,8 @@
 # tree, run QEMU and read the results here; VM_WORK is the scenario's work dir).
 # A scenario (tests/system/scenarios/NAME.sh) is a bash script that uses:
 #   sys_boot [--disk NAME]... [--serial NAME]... [--mem MB] [--timeout S]
-#            [--files NAME=DIR]... [--export MB] [--kernel DIR] <<'EOF'
+#            [--files NAME=DIR]... [--export MB] [--kernel DIR]
+#            [--root DEV] [--append ARGS] <<'EOF'
 #       guest script (bash, run by vv-test.service after multi-user.target;
 #       step/expect_fail/metric from tests/vm/guest/lib.sh, sys_* helpers
 #       from tests/system/guest/lib.sh)
@@ -20,6 +21,9 @@
 # archive to (sys_export); the host unpacks it into $VM_WORK/bootN/export/.
 # --kernel DIR boots DIR/vmlinuz and DIR/initrd.img instead of the image's
 # (e.g. a kernel the guest installed and exported in an earlier boot).
+# --root DEV puts root=DEV on the kernel command line instead of
+# root=/dev/vda (e.g. /dev/mapper/NAME: a root the initramfs unlocks);
+# --append ARGS adds ARGS to it.
 
 # sys_payload DIR SCRIPT: the tar archive of one boot's payload, on stdout.
 _sys_payload() {
@@ -43,12 +47,14 @@ _sys_payload() {
 
 sys_boot() {
 	local disks=() serials=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra=""
-	local files=() export_mb="" kdir=$SYS_IMAGE rest=()
+	local files=() export_mb="" kdir=$SYS_IMAGE rest=() root=/dev/vda
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--files) files+=("$2"); shift 2 ;;
 		--export) export_mb=$2; shift 2 ;;
 		--kernel) kdir=$2; shift 2 ;;
+		--root) root=$2; shift 2 ;;
+		--append) extra="$extra $2"; shift 2 ;;
 		*) rest+=("$1"); shift ;;
 		esac
 	done
@@ -61,7 +67,7 @@ sys_boot() {
 	rm -rf "$bd/payload"
 
 	local args=(-kernel "$kdir/vmlinuz" -initrd "$kdir/initrd.img"
-		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 $extra")
+		-append "root=$root rw console=ttyS0 panic=-1 loglevel=4 $extra")
 	# Every disk as its own -device, in this order: QEMU creates if=virtio
 	# drives after the -device ones, so mixing the two would make the
 	# payload /dev/vda. The guest names them vda, vdb, ... in PCI order.

@@ -82,7 +82,7 @@ ip link set lo up
 ip addr add 169.254.169.254/32 dev lo
 i=0
 while [ ! -b /dev/vdc ] && [ $i -lt 30 ]; do sleep 1; i=$((i + 1)); done
-mkdir -p /vv-fakes
+mkdir -p /vv-fakes /tmp
 /usr/bin/python3 -S -c 'import tarfile; tarfile.open("/dev/vdc").extract("state.json", "/vv-fakes")' ||
 	echo "vv-test-fakes: no state on /dev/vdc"
 echo "vv-test-fakes: starting the fakes"

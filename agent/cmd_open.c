@@ -44,7 +44,7 @@ static void print_volume(const struct vv_vol *v, bool check)
 			fprintf(stderr, "%s:   remedy: %s\n", v->conf.name, v->error.remedy);
 		return;
 	}
-	if (v->reformat_skip) {
+	if (v->reformat_skip || v->crypttab_left) {
 		fprintf(stderr, "%s: warning: %s\n", v->conf.name, v->warning);
 		return;
 	}

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "agent/config/config.h"
+#include "agent/config/crypttab.h"
 #include "agent/volume/discover.h"
 #include "vault/vault.h"
 
@@ -137,6 +138,15 @@ struct vv_vol {
 	 * /dev/disk/azure/resource link.
 	 */
 	bool reformat, reformat_skip;
+	/*
+	 * /etc/crypttab lists the disk (agent/config/crypttab.h): it is
+	 * systemd-cryptsetup's to open, under this name. crypttab_left: it was
+	 * not open, and this run left it so (a warning says why).
+	 */
+	char crypttab[128];
+	bool crypttab_left;
+	/* Open as a dm-crypt mapping of another name (crypttab's): its name. */
+	char foreign[128];
 	int reencrypt_pct;		/* LUKS2 encryption in progress: percent done, -1 none */
 	const struct vv_secret *pass;	/* run-time: activate by passphrase (reencryption) */
 
@@ -190,6 +200,7 @@ struct vv_open_env {
 	const struct vv_disks *disks;
 	const struct vv_prev *prev;
 	size_t nprev;
+	const struct vv_crypttab *crypttab;	/* may be NULL */
 };
 
 /*
@@ -338,6 +349,7 @@ struct vv_open_setup {
 	struct vv_disks disks;
 	struct vv_prev *prev;
 	size_t nprev;
+	struct vv_crypttab crypttab;
 	struct vv_open_plan plan;
 };
 

@@ -54,7 +54,7 @@ void vv_open_vol_log(const struct vv_vol *v, bool check)
 			    v->error.remedy[0] ? "; remedy: " : "", v->error.remedy);
 		return;
 	}
-	if (v->reformat_skip)
+	if (v->reformat_skip || v->crypttab_left)
 		return;	/* its warning said it all */
 	vv_open_vol_describe(v, check, line, sizeof(line));
 	if (!check)

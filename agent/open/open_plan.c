@@ -585,6 +585,29 @@ static void plan_keyless(struct vv_open_plan *plan)
 	}
 }
 
+/*
+ * 5. disks /etc/crypttab lists without a key file are systemd-cryptsetup's
+ * (crypttab.h); an ADE volume stays vaultvol's whatever crypttab says.
+ */
+static void plan_crypttab(const struct vv_open_env *env, struct vv_open_plan *plan)
+{
+	for (size_t i = 0; env->crypttab && i < plan->n; i++) {
+		struct vv_vol *v = &plan->v[i];
+		const struct vv_blockdev *b = NULL;
+		const struct vv_crypttab_entry *e;
+
+		if (!v->device || v->key_origin == VV_ORIGIN_ADE)
+			continue;
+		for (size_t j = 0; j < env->disks->n && !b; j++)
+			if (!strcmp(env->disks->dev[j].path, v->device))
+				b = &env->disks->dev[j];
+		e = vv_crypttab_find(env->crypttab, v->uuid, v->device, b ? b->links : NULL,
+				     b ? b->nlinks : 0);
+		if (e && e->keyless)
+			snprintf(v->crypttab, sizeof(v->crypttab), "%s", e->name);
+	}
+}
+
 int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 {
 	const struct vv_disks *d = env->disks;
@@ -610,6 +633,7 @@ int vv_open_plan_build(const struct vv_open_env *env, struct vv_open_plan *plan)
 			goto out;
 	}
 	plan_keyless(plan);
+	plan_crypttab(env, plan);
 	r = 0;
 out:
 	free(claim);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "agent/volume/crypt.h"
+#include "agent/volume/holder.h"
 #include "agent/volume/mount.h"
 #include "agent/volume/quiesce.h"
 #include "agent/volume/resource_disk.h"
@@ -191,12 +192,24 @@ static bool same_device(const char *a, const char *b)
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-enum mapping { MAP_NONE, MAP_PLAIN, MAP_STACKED, MAP_LOWER_ONLY, MAP_CONFLICT };
+/* A dm-crypt mapping of another name holds v's disk: its name in v->foreign. */
+static bool foreign_holder(struct vv_vol *v)
+{
+	struct stat st;
+
+	v->foreign[0] = '\0';
+	if (!v->device || stat(v->device, &st) < 0 || !S_ISBLK(st.st_mode))
+		return false;
+	return vv_crypt_holder(NULL, st.st_rdev, v->foreign, sizeof(v->foreign)) == 0;
+}
+
+enum mapping { MAP_NONE, MAP_PLAIN, MAP_STACKED, MAP_LOWER_ONLY, MAP_FOREIGN, MAP_CONFLICT };
 
 /*
  * What exists for v now (caller holds run->dm): nothing, NAME as a crypt
  * mapping, NAME as quiesce over NAME-vvcrypt, only NAME-vvcrypt (a stacking
- * interrupted), or something else under that name.
+ * interrupted), a crypt mapping of another name on v's disk (crypttab's;
+ * its name in v->foreign), or something else under that name.
  */
 static enum mapping current_mapping(struct vv_vol *v, char *why, size_t whylen)
 {
@@ -238,6 +251,8 @@ static enum mapping current_mapping(struct vv_vol *v, char *why, size_t whylen)
 		}
 		return MAP_LOWER_ONLY;
 	}
+	if (foreign_holder(v))
+		return MAP_FOREIGN;
 	return MAP_NONE;
 }
 
@@ -655,7 +670,19 @@ static void do_volume(struct run *run, struct vv_vol *v)
 			    "close the other mapping, or rename the volume", "%s", why);
 		goto out;
 	}
-	if (cur == MAP_PLAIN || cur == MAP_STACKED) {
+	if (cur == MAP_NONE && v->crypttab[0]) {
+		/* systemd-cryptsetup's to open (crypttab.h): never both. */
+		v->crypttab_left = true;
+		v->state = VV_VS_CLOSED;
+		snprintf(v->warning, sizeof(v->warning), "not opened: /etc/crypttab lists %.60s as "
+			 "%.60s, so systemd-cryptsetup opens it (systemctl status "
+			 "systemd-cryptsetup@%.60s.service)", v->device, v->crypttab, v->crypttab);
+		goto out;
+	}
+	if (cur == MAP_FOREIGN) {
+		/* Opened by someone else (crypttab): open; mounted as described. */
+		snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->foreign);
+	} else if (cur == MAP_PLAIN || cur == MAP_STACKED) {
 		/* Already open: verified (same disk) and left as it is. */
 		v->quiesced = cur == MAP_STACKED;
 		if (cur == MAP_PLAIN && want_q && v->conf.quiesce == VV_TRI_YES)
@@ -799,7 +826,8 @@ void vv_open_refresh(struct vv_open_plan *plan)
 
 			vv_open_crypt_name(v->conf.name, lower, sizeof(lower));
 			snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", lower);
-		}
+		} else if (cur == MAP_FOREIGN)
+			snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->foreign);
 		if (vv_mount_find(v->top, where, sizeof(where)) == 0) {
 			set_owned(&v->mounted_on, where);
 			v->state = VV_VS_MOUNTED;
@@ -822,6 +850,17 @@ int vv_close_run(struct vv_open_plan *plan)
 			continue;
 		v->fail = VV_FAIL_NONE;
 		vv_error_clear(&v->error);
+		if (v->device && current_mapping(v, where, sizeof(where)) == MAP_FOREIGN) {
+			/* Not vaultvol's mapping: whoever opened it closes it. */
+			snprintf(where, sizeof(where), v->crypttab[0] ?
+				 "systemctl stop systemd-cryptsetup@%s.service" :
+				 "cryptsetup close %s", v->foreign);
+			vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE, where,
+				    "%s is open as /dev/mapper/%s, which vaultvol did not open%s",
+				    v->device, v->foreign, v->crypttab[0] ? " (/etc/crypttab)" : "");
+			failed++;
+			continue;
+		}
 		vv_open_crypt_name(v->conf.name, lower, sizeof(lower));
 		snprintf(lower_dev, sizeof(lower_dev), "/dev/mapper/%s", lower);
 		snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);

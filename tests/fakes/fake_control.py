@@ -608,10 +608,14 @@ class ControlApp(App):
             return {"reports": [dict(r) for r in w.health_reports]}
 
     def op_wire_config(self, p):
-        self._check(p, ["store_direct"])
+        self._check(p, ["store_direct", "bundle", "plugin", "version"])
         w = self._wire()
         if "store_direct" in p:
             w.store_direct = _bool(p["store_direct"], "store_direct")
+        try:
+            w.set_bundle(p.get("bundle"), p.get("plugin"), p.get("version"))
+        except WireError as e:
+            raise CtlError(str(e))
         return {"wire": w.describe()}
 
     # ---- counters

@@ -132,12 +132,10 @@ class Wire:
     def __init__(self, state_dir, bundle, addr, port, hostplugin_port, plugin=DEFAULT_PLUGIN,
                  version=DEFAULT_VERSION, certs_dir=None, vm_name="vaultvol-vm"):
         self.lock = threading.Lock()
-        self.bundle = bundle
+        self.initial_bundle = (bundle, plugin, version)
         self.addr = addr
         self.port = port
         self.hostplugin_port = hostplugin_port
-        self.plugin_name = plugin
-        self.plugin_version = version
         self.vm_name = vm_name
         self.deployment = uuid.uuid4().hex
         self.role = "vaultvol-vm"
@@ -160,12 +158,13 @@ class Wire:
 
     def reset(self):
         with self.lock:
+            self.bundle, self.plugin_name, self.plugin_version = self.initial_bundle
             self.container_id = str(uuid.uuid4())
             self.goal_states = [GoalState(1, None)]
             self.status_blobs = []
             self.health_reports = []
             self.store_direct = True
-            self.next_seq = 0
+            self.next_seq = {}  # per plugin name: sequence numbers are per extension
             self.last_public = {}
             self.last_protected = None
 
@@ -185,6 +184,18 @@ class Wire:
 
     def status_url(self):
         return self.store_url("status/%s.status?sv=2018-03-28&sr=b&sp=rw&sig=fakewire" % self.vm_name)
+
+    def set_bundle(self, bundle=None, plugin=None, version=None):
+        """What the store serves (and the next goal states name) from now on."""
+        if bundle is not None and not os.path.isfile(bundle):
+            raise WireError("bundle %s is not a file" % bundle)
+        with self.lock:
+            if bundle is not None:
+                self.bundle = os.path.abspath(bundle)
+            if plugin:
+                self.plugin_name = plugin
+            if version:
+                self.plugin_version = version
 
     def current(self):
         with self.lock:
@@ -213,7 +224,7 @@ class Wire:
         public = dict(public)
         with self.lock:
             if seq is None:
-                seq = self.next_seq
+                seq = self.next_seq.get(self.plugin_name, 0)
             seq = int(seq)
             inc = int(incarnation) if incarnation is not None else self.goal_states[-1].incarnation + 1
         plugin = None
@@ -240,7 +251,8 @@ class Wire:
         g = GoalState(inc, plugin)
         with self.lock:
             self.goal_states.append(g)
-            self.next_seq = seq + 1
+            if not remove:
+                self.next_seq[self.plugin_name] = seq + 1
         return g
 
     def record_status(self, channel, body, url):
@@ -273,7 +285,8 @@ class Wire:
         g = self.current()
         with self.lock:
             return {"incarnation": g.incarnation, "container_id": self.container_id,
-                    "goal_state": g.describe(), "next_seq": self.next_seq,
+                    "goal_state": g.describe(),
+                    "next_seq": self.next_seq.get(self.plugin_name, 0),
                     "tenant_thumbprint": self.tenant_thumbprint, "tenant_cert": self.tenant_pem,
                     "other_thumbprint": self.other_thumbprint,
                     "plugin": self.plugin_name, "version": self.plugin_version,

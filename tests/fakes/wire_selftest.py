@@ -2,6 +2,14 @@
 """wire_selftest.py: the fake wire server judged by the real WALinuxAgent.
 
     PYTHONPATH=<waagent's dist-packages> wire_selftest.py STATE_DIR LIB_DIR BUNDLE
+    PYTHONPATH=<waagent's dist-packages> wire_selftest.py --loop STATE_DIR LIB_DIR
+
+The first form checks the protocol pieces one by one; --loop runs the agent's
+extension handling loop (exthandlers.ExtHandlersHandler: download, install,
+enable with the sequence number, status collection and upload) over a
+stand-in handler made here (a few lines of Python that decrypt the protected
+settings and write a status file), never the real bundle: that one would
+provision disks on this host.
 
 The fakes (fakes.py --wire-addr ADDR --wire-port 80 --hostplugin-port 32526)
 run with state in STATE_DIR.  This drives them with the agent's own protocol
@@ -53,8 +61,9 @@ def eq(name, got, want):
     return check(name, got == want, "got %r, want %r" % (got, want))
 
 
-def main():
-    state_dir, lib_dir, bundle = sys.argv[1:4]
+def setup(state_dir, lib_dir):
+    """-> (ports.json, control call, counter getter); the agent configured
+    for lib_dir (its conf file and log next to it)."""
     with open(os.path.join(state_dir, "ports.json")) as f:
         info = json.load(f)
     ctl = info["ctl_url"]
@@ -69,14 +78,26 @@ def main():
         return fc("counter", name=name)["value"]
 
     os.makedirs(lib_dir, exist_ok=True)
-    conf_file = os.path.join(lib_dir, "..", "waagent.conf")
+    top = os.path.dirname(os.path.abspath(lib_dir))
+    conf_file = os.path.join(top, os.path.basename(lib_dir) + ".conf")
     with open(conf_file, "w") as f:
         f.write("Lib.Dir=%s\nOS.OpensslPath=openssl\nExtensions.Enabled=y\n"
-                "Logs.Verbose=y\n" % lib_dir)
+                "Extension.LogDir=%s\nLogs.Verbose=y\n" % (lib_dir, os.path.join(top, "extlog")))
+    import azurelinuxagent.common.conf as conf
+    import azurelinuxagent.common.logger as logger
+    conf.load_conf_from_file(conf_file)
+    logger.reset_periodic()
+    logger.add_logger_appender(logger.AppenderType.FILE, logger.LogLevel.VERBOSE,
+                               path=os.path.join(top, "waagent.log"))
+    return info, fc, counter
+
+
+def main():
+    state_dir, lib_dir, bundle = sys.argv[1:4]
+    info, fc, counter = setup(state_dir, lib_dir)
 
     # The real agent's code, from the Debian package on PYTHONPATH.
     import azurelinuxagent.common.conf as conf
-    import azurelinuxagent.common.logger as logger
     from azurelinuxagent.common.version import AGENT_VERSION
     from azurelinuxagent.common.protocol.wire import WireProtocol
     from azurelinuxagent.common.protocol.restapi import (ExtHandlerStatus, ExtensionStatus,
@@ -84,10 +105,6 @@ def main():
     from azurelinuxagent.common.utils.cryptutil import CryptUtil
     from azurelinuxagent.ga.exthandlers import ExtHandlerInstance
 
-    conf.load_conf_from_file(conf_file)
-    logger.reset_periodic()
-    logger.add_logger_appender(logger.AppenderType.FILE, logger.LogLevel.VERBOSE,
-                               path=os.path.join(lib_dir, "..", "waagent.log"))
     print("# waagent %s from %s" % (AGENT_VERSION, os.path.dirname(conf.__file__)), flush=True)
     eq("agent is the Debian 12 package's 2.7.3", str(AGENT_VERSION), "2.7.3.0")
     eq("agent's lib dir is the temp dir", conf.get_lib_dir(), lib_dir)
@@ -302,9 +319,172 @@ def main():
           flush=True)
 
 
+STANDIN = r'''#!/usr/bin/python3
+# Stand-in extension handler for wire_selftest.py --loop: logs each call,
+# decrypts the protected settings as a real handler must (the certificate
+# waagent wrote, named by protectedSettingsCertThumbprint) and writes the
+# status file of the sequence number waagent gives.
+import base64, json, os, subprocess, sys, time
+here = os.path.dirname(os.path.abspath(__file__))
+op = sys.argv[1]
+seq = os.environ.get("ConfigSequenceNumber", "")
+with open(os.path.join(here, "calls.log"), "a") as f:
+    f.write("%s %s\n" % (op, seq))
+if op != "enable":
+    sys.exit(0)
+env = json.load(open(os.path.join(here, "HandlerEnvironment.json")))[0]["handlerEnvironment"]
+hs = json.load(open(os.path.join(env["configFolder"], seq + ".settings")))["runtimeSettings"][0]["handlerSettings"]
+public = hs.get("publicSettings") or {}
+status, msg, subs = "success", "%s done" % public.get("operation"), []
+if hs.get("protectedSettings"):
+    lib = LIB_DIR
+    tp = hs.get("protectedSettingsCertThumbprint") or "none"
+    p = subprocess.run(["openssl", "cms", "-decrypt", "-inform", "DER",
+                        "-inkey", os.path.join(lib, tp + ".prv"), "-recip", os.path.join(lib, tp + ".crt")],
+                       input=base64.b64decode(hs["protectedSettings"]), stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    if p.returncode != 0:
+        status, msg = "error", "protected settings cannot be decrypted with certificate " + tp
+    else:
+        subs.append({"name": "protected", "status": "success", "code": 0,
+                     "formattedMessage": {"lang": "en-US", "message": "keys: " + ",".join(sorted(json.loads(p.stdout)))}})
+unknown = sorted(set(public) - {"operation", "volumes", "vaultUrl", "aadClientId"})
+if unknown and status == "success":
+    status, msg = "error", "unknown setting " + ",".join(unknown)
+for v in public.get("volumes", []):
+    subs.append({"name": v, "status": status, "code": 0, "formattedMessage": {"lang": "en-US", "message": v}})
+doc = [{"version": "1.0", "timestampUTC": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "status": {"name": "stand-in", "operation": public.get("operation", "enable"), "status": status,
+                   "code": 0 if status == "success" else 1,
+                   "formattedMessage": {"lang": "en-US", "message": msg}, "substatus": subs}}]
+tmp = os.path.join(env["statusFolder"], seq + ".status.tmp")
+with open(tmp, "w") as f:
+    json.dump(doc, f)
+os.rename(tmp, os.path.join(env["statusFolder"], seq + ".status"))
+'''
+
+
+def standin_zip(path, lib_dir):
+    import zipfile
+    manifest = [{"version": 1.0, "handlerManifest": {
+        "installCommand": "standin.py install", "uninstallCommand": "standin.py uninstall",
+        "updateCommand": "standin.py update", "enableCommand": "standin.py enable",
+        "disableCommand": "standin.py disable", "reportHeartbeat": False,
+        "updateMode": "UpdateWithInstall", "rebootAfterInstall": False,
+        "continueOnUpdateFailure": False}}]
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("HandlerManifest.json", json.dumps(manifest))
+        zi = zipfile.ZipInfo("standin.py")
+        zi.external_attr = 0o755 << 16
+        z.writestr(zi, STANDIN.replace("LIB_DIR", repr(lib_dir)))
+
+
+def loop():
+    state_dir, lib_dir = sys.argv[2:4]
+    info, fc, counter = setup(state_dir, lib_dir)
+    from azurelinuxagent.common.protocol.wire import WireProtocol
+    from azurelinuxagent.ga.exthandlers import get_exthandlers_handler
+
+    plugin, version = "Example.Vaultvol.Standin", "1.0.0"
+    zpath = os.path.join(os.path.dirname(os.path.abspath(lib_dir)), "standin.zip")
+    standin_zip(zpath, lib_dir)
+    fc("wire_config", bundle=zpath, plugin=plugin, version=version, store_direct=True)
+    hdir = os.path.join(lib_dir, "%s-%s" % (plugin, version))
+    secret = "wire-loop-secret-" + os.urandom(6).hex()
+    pub = {"operation": "provision", "vaultUrl": "https://myvault.vault.azure.net",
+           "volumes": ["data1", "data2"]}
+
+    protocol = WireProtocol(info["wire_addr"])
+    protocol.detect()
+    handler = get_exthandlers_handler(protocol)
+
+    last = [None]
+
+    def step(name, **params):
+        """Publish, then one turn of the agent's main loop as
+        update.py's _process_goal_state() makes it: update the goal state,
+        process the extensions when the incarnation changed, report status
+        always.  -> the blob the fake received and the handler's aggregate
+        status in it."""
+        before = fc("wire_status_blobs")["count"]
+        if params:
+            fc("wire_goal_state", **params)
+        protocol.update_goal_state()
+        inc = protocol.get_incarnation()
+        if inc != last[0]:
+            handler.run()
+        handler.report_ext_handlers_status(incarnation_changed=inc != last[0])
+        last[0] = inc
+        r = fc("wire_status_blobs", since=before + 1)
+        check(name + ": status blob received", r["count"] > before, "no new blob")
+        blob = r["blobs"][-1]["json"] if r["blobs"] else {}
+        aggs = (blob or {}).get("aggregateStatus", {}).get("handlerAggregateStatus", [])
+        return blob, (aggs[0] if aggs else {})
+
+    def calls():
+        try:
+            with open(os.path.join(hdir, "calls.log")) as f:
+                return f.read().split("\n")[:-1]
+        except OSError:
+            return []
+
+    def settings_status(agg):
+        return agg.get("runtimeSettingsStatus", {}).get("settingsStatus", {}).get("status", {})
+
+    blob, agg = step("seq 0", public=pub, protected={"aadClientSecret": secret})
+    eq("seq 0: handler installed, enabled once with sequence 0", calls(), ["install 0", "enable 0"])
+    check("seq 0: HandlerEnvironment.json written by the agent",
+          os.path.exists(os.path.join(hdir, "HandlerEnvironment.json")))
+    eq("seq 0: 0.settings as delivered (thumbprint)",
+       json.load(open(os.path.join(hdir, "config", "0.settings")))["runtimeSettings"][0]
+       ["handlerSettings"].get("protectedSettingsCertThumbprint"), info["wire_tenant_thumbprint"])
+    eq("seq 0: blob names the handler and version", (agg.get("handlerName"), agg.get("handlerVersion")),
+       (plugin, version))
+    eq("seq 0: blob sequence number", agg.get("runtimeSettingsStatus", {}).get("sequenceNumber"), 0)
+    st = settings_status(agg)
+    eq("seq 0: blob status success", st.get("status"), "success")
+    eq("seq 0: substatus: protected settings decrypted, one per volume",
+       [x.get("name") for x in st.get("substatus", [])], ["protected", "data1", "data2"])
+    check("seq 0: the secret is not in the blob", secret not in json.dumps(blob))
+
+    blob, agg = step("unchanged")
+    eq("unchanged goal state: status reported again, enable not rerun", calls(), ["install 0", "enable 0"])
+    eq("unchanged goal state: still success", settings_status(agg).get("status"), "success")
+
+    pub1 = dict(pub, operation="reopen", volumes=["data2", "data1"])
+    blob, agg = step("seq 1", public=pub1, protected={"aadClientSecret": secret})
+    eq("seq 1: enabled once with sequence 1, sequence 0 not rerun", calls(),
+       ["install 0", "enable 0", "enable 1"])
+    eq("seq 1: blob sequence number", agg.get("runtimeSettingsStatus", {}).get("sequenceNumber"), 1)
+    eq("seq 1: blob status success, operation reopen",
+       (settings_status(agg).get("status"), settings_status(agg).get("operation")), ("success", "reopen"))
+
+    for n, hostile, want in ((2, "truncated", "cannot be decrypted"),
+                             (3, "wrong_thumbprint", "cannot be decrypted"),
+                             (4, "unknown_key", "unknown setting vaultvolNoSuchSetting")):
+        blob, agg = step(hostile, public=pub1, protected={"aadClientSecret": secret}, hostile=hostile)
+        st = settings_status(agg)
+        eq("%s: sequence %d, status error" % (hostile, n),
+           (agg.get("runtimeSettingsStatus", {}).get("sequenceNumber"), st.get("status")), (n, "error"))
+        msg = st.get("formattedMessage", {}).get("message", "")
+        check("%s: message names the problem" % hostile, want in msg, msg)
+
+    blob, agg = step("disable", public=pub1, state="disabled", seq=4)
+    eq("disable: the handler's disable ran", calls()[-1:], ["disable 4"])
+    eq("disable: handler status in the blob", agg.get("status"), "NotReady")
+    blob, agg = step("uninstall", public=pub1, state="uninstall", seq=4)
+    check("uninstall: the handler's uninstall ran", "uninstall " in calls() or not os.path.exists(hdir),
+          calls())
+    check("uninstall: handler directory removed by the agent", not os.path.exists(hdir), hdir)
+    eq("uninstall: no handler left in the blob", agg, {})
+
+
 if __name__ == "__main__":
     try:
-        main()
+        if sys.argv[1:2] == ["--loop"]:
+            loop()
+        else:
+            main()
     except Exception as e:  # a broken step is a failure, not a crash without a summary
         bad("self-test", "%s\n%s" % (e, traceback.format_exc()))
     print("%d passed, %d failed" % (passed, failed))

@@ -51,20 +51,31 @@ if ! tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 --wire-addr "$ADDR" \
 	fin
 fi
 ok "fakes: wire server on $ADDR:80, host plugin on $ADDR:32526"
-out=$(env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY \
-	PYTHONPATH="$T/pkg/usr/lib/python3/dist-packages" \
-	/usr/bin/python3 tests/fakes/wire_selftest.py "$T/fakes" "$T/agent/lib" "$BUNDLE" 2>&1)
-echo "$out" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$'
-line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
-if [ -z "$line" ]; then
-	bad "wire_selftest.py" "no summary line"
-else
-	pass=$((pass + ${line%% passed*}))
-	f=${line#*passed, }
-	fail=$((fail + ${f%% failed*}))
-fi
-if [ "$fail" -ne 0 ] && [ -f "$T/agent/waagent.log" ]; then
-	echo "--- agent log (tail)"
-	tail -40 "$T/agent/waagent.log"
-fi
+# selftest NAME ARGS...: run wire_selftest.py with the agent on PYTHONPATH,
+# add its counts to ours; the agent's log tail when something failed.
+selftest() {
+	local name=$1 out line f before=$fail
+	shift
+	out=$(env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY \
+		PYTHONPATH="$T/pkg/usr/lib/python3/dist-packages" \
+		/usr/bin/python3 tests/fakes/wire_selftest.py "$@" 2>&1)
+	echo "$out" | grep -v -E '^[0-9]+ passed, [0-9]+ failed$'
+	line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+	if [ -z "$line" ]; then
+		bad "$name" "no summary line"
+	else
+		pass=$((pass + ${line%% passed*}))
+		f=${line#*passed, }
+		fail=$((fail + ${f%% failed*}))
+	fi
+	if [ "$fail" -ne "$before" ] && [ -f "$T/$name/waagent.log" ]; then
+		echo "--- agent log (tail)"
+		tail -40 "$T/$name/waagent.log"
+	fi
+}
+# 1. the protocol pieces, with the real bundle (downloaded, never run)
+selftest protocol "$T/fakes" "$T/protocol/lib" "$BUNDLE"
+# 2. the agent's extension loop over a stand-in handler (not the real
+#    bundle: its enable would provision disks on this host)
+selftest loop --loop "$T/fakes" "$T/loop/lib"
 fin

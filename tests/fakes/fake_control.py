@@ -12,6 +12,7 @@ import base64
 import json
 import re
 import threading
+import time
 
 import fake_rsa
 from fake_core import App, Response, VAULT_RESOURCE, now
@@ -600,6 +601,32 @@ class ControlApp(App):
         if _bool(p.get("last", False), "last"):
             blobs = blobs[-1:]
         return {"blobs": blobs, "count": len(w.status_blobs)}
+
+    def op_wire_handler_status(self, p):
+        """The plugin's entry in the newest status blob (index >= since)
+        matching seq / status; with wait (seconds) block until one arrives.
+        Flat fields for `fakectl -f status` from sh."""
+        self._check(p, ["plugin", "seq", "status", "since", "wait"])
+        w = self._wire()
+        since = int(p.get("since") or 1)
+        status = p.get("status")
+        if isinstance(status, str):
+            status = status.split(",")
+        deadline = time.time() + float(p.get("wait") or 0)
+        with w.lock:
+            while True:
+                n, h = w.handler_status(since, p.get("plugin"), p.get("seq"), status)
+                left = deadline - time.time()
+                if h is not None or left <= 0:
+                    break
+                w.blob_event.wait(min(left, 1.0))
+        if h is None:
+            raise CtlError("no status blob with a matching handler entry (since %d, seq %s, status %s)"
+                           % (since, p.get("seq"), status))
+        out = dict(h)
+        out["n"] = n
+        out["substatus_names"] = [x["name"] for x in h["substatus"]]
+        return out
 
     def op_wire_health(self, p):
         self._check(p, [])

@@ -132,6 +132,7 @@ class Wire:
     def __init__(self, state_dir, bundle, addr, port, hostplugin_port, plugin=DEFAULT_PLUGIN,
                  version=DEFAULT_VERSION, certs_dir=None, vm_name="vaultvol-vm"):
         self.lock = threading.Lock()
+        self.blob_event = threading.Condition(self.lock)
         self.initial_bundle = (bundle, plugin, version)
         self.addr = addr
         self.port = port
@@ -264,9 +265,28 @@ class Wire:
             n = len(self.status_blobs) + 1
             self.status_blobs.append({"n": n, "channel": channel, "time": time.time(),
                                       "incarnation": self.goal_states[-1].incarnation,
-                                      "url": url, "json": doc,
+                                      "url": url, "json": doc, "handlers": handler_summaries(doc),
                                       "text": None if doc is not None else body.decode("utf-8", "replace")})
+            self.blob_event.notify_all()
         return n
+
+    def handler_status(self, since=1, plugin=None, seq=None, status=None):
+        """The newest blob (index >= since) with a handler entry for plugin
+        (default: the current one) matching seq and status (when given);
+        -> (n, entry) or (None, None).  Caller holds the lock."""
+        plugin = plugin or self.plugin_name
+        for b in reversed(self.status_blobs):
+            if b["n"] < since:
+                break
+            for h in b["handlers"]:
+                if h["name"] != plugin:
+                    continue
+                if seq is not None and h["seq"] != int(seq):
+                    continue
+                if status is not None and h["status"] not in status:
+                    continue
+                return b["n"], h
+        return None, None
 
     def record_health(self, body):
         rec = {"time": time.time(), "raw": body.decode("utf-8", "replace")}
@@ -484,6 +504,29 @@ class Wire:
             with open(self.bundle, "rb") as f:
                 return 200, f.read(), "application/octet-stream", "store_bundle"
         return 404, storage_error("BlobNotFound", "The specified blob does not exist."), XML, "store_unknown"
+
+
+def handler_summaries(doc):
+    """The handlers' part of a status blob (the v1 document waagent's
+    wire.py vm_status_to_v1() builds), flattened for tests:
+    [{name, version, handler_status, seq, status, operation, code, message,
+    substatus: [{name, status, code, message}]}]."""
+    out = []
+    aggs = ((doc or {}).get("aggregateStatus") or {}).get("handlerAggregateStatus") or []
+    for h in aggs:
+        rs = h.get("runtimeSettingsStatus") or {}
+        st = (rs.get("settingsStatus") or {}).get("status") or {}
+        subs = []
+        for x in st.get("substatus") or []:
+            subs.append({"name": x.get("name"), "status": x.get("status"), "code": x.get("code"),
+                         "message": (x.get("formattedMessage") or {}).get("message")})
+        out.append({"name": h.get("handlerName"), "version": h.get("handlerVersion"),
+                    "handler_status": h.get("status"), "seq": rs.get("sequenceNumber"),
+                    "status": st.get("status"), "operation": st.get("operation"),
+                    "code": st.get("code"),
+                    "message": (st.get("formattedMessage") or {}).get("message"),
+                    "substatus": subs})
+    return out
 
 
 def _guid(seed, salt):

@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -446,6 +447,14 @@ def loop():
     eq("seq 0: substatus: protected settings decrypted, one per volume",
        [x.get("name") for x in st.get("substatus", [])], ["protected", "data1", "data2"])
     check("seq 0: the secret is not in the blob", secret not in json.dumps(blob))
+    h = fc("wire_handler_status", seq=0, wait=5)
+    eq("wire_handler_status: seq 0 flattened",
+       (h["seq"], h["status"], h["operation"], h["substatus_names"]),
+       (0, "success", "provision", ["protected", "data1", "data2"]))
+    t = time.time()
+    r = fakectl.call(info["ctl_url"], "wire_handler_status", {"seq": 7, "wait": 1})
+    check("wire_handler_status: waits, then refuses a sequence never reported",
+          not r.get("ok") and 0.9 <= time.time() - t < 5, r)
 
     blob, agg = step("unchanged")
     eq("unchanged goal state: status reported again, enable not rerun", calls(), ["install 0", "enable 0"])
@@ -468,6 +477,8 @@ def loop():
            (agg.get("runtimeSettingsStatus", {}).get("sequenceNumber"), st.get("status")), (n, "error"))
         msg = st.get("formattedMessage", {}).get("message", "")
         check("%s: message names the problem" % hostile, want in msg, msg)
+        h = fc("wire_handler_status", seq=n, status="success,error")
+        eq("%s: wire_handler_status agrees" % hostile, (h["status"], h["message"]), ("error", msg))
 
     blob, agg = step("disable", public=pub1, state="disabled", seq=4)
     eq("disable: the handler's disable ran", calls()[-1:], ["disable 4"])

@@ -262,10 +262,16 @@ def main():
     eq("new goal state: operation reopen", s.publicSettings.get("operation"), "reopen")
     eq("new goal state: protected settings decrypt", json.loads(decrypt(s.protectedSettings)[1] or b"null"),
        {"aadClientSecret": secret})
+    # 3DES, as older platform versions encrypt: the same decryption works
+    fc("wire_goal_state", public=public1, protected={"aadClientSecret": secret}, cipher="des3", seq=1)
+    protocol.update_goal_state()
+    s = protocol.get_extensions_goal_state().extensions[0].settings[0]
+    eq("cipher des3: protected settings decrypt", json.loads(decrypt(s.protectedSettings)[1] or b"null"),
+       {"aadClientSecret": secret})
     before = counter("wire.goalstate")
     protocol.update_goal_state()
     eq("same incarnation: no refetch of the extensions config",
-       (counter("wire.goalstate") - before, counter("wire.extensions_config")), (1, 2))
+       (counter("wire.goalstate") - before, counter("wire.extensions_config")), (1, 3))
 
     # ---- the host plugin route for artifacts (direct store access off)
     fc("wire_config", store_direct=False)
@@ -299,7 +305,7 @@ def main():
     e, s = latest_settings(public=public1, protected={"aadClientSecret": secret}, hostile="truncated")
     eq("hostile truncated: thumbprint still the VM's", s.certificateThumbprint, tp)
     eq("hostile truncated: decryption fails", decrypt(s.protectedSettings)[0] != 0, True)
-    eq("hostile: sequence numbers go on", s.sequenceNumber, 4)
+    eq("hostile: sequence numbers go on", s.sequenceNumber, 4)  # 1 was given twice (des3)
 
     # ---- disable, uninstall, removal
     e, s = latest_settings(public=public1, state="disabled", seq=4)

@@ -17,8 +17,9 @@ pkgs=(
 	util-linux fdisk
 	# fuzzing (tests/fuzz: libFuzzer and the sanitizer runtimes come with clang)
 	clang libclang-rt-dev
-	# fakes, test tools, benchmarks
-	python3 openssl curl sqlite3
+	# fakes, test tools, benchmarks (python3-distro: the unpacked waagent
+	# of tests/suites/fake-wire.sh imports it)
+	python3 openssl curl sqlite3 python3-distro
 	# packaging
 	debhelper dh-dkms devscripts lintian rpm dkms zip fakeroot debootstrap
 )

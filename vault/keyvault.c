@@ -799,8 +799,9 @@ static void err_append(struct vv_error *err, const char *fmt, ...)
 
 /*
  * Say where a moved reference was resolved; and when a vault cannot be
- * reached at all, that a VM restored into another region needs a `moved`
- * line (its original vault may be unreachable from there, or gone).
+ * reached at all, in the remedy, that a VM restored into another region
+ * needs a `moved` line (its original vault may be unreachable from there,
+ * or gone).
  */
 static void explain_vault(const struct kv_ref *ref, const struct vv_http_resp *resp,
 			  bool outage, struct vv_error *err)
@@ -817,9 +818,7 @@ static void explain_vault(const struct kv_ref *ref, const struct vv_http_resp *r
 					"--file ...), then run this again; or fix the moved line",
 					kind, ref->name, ref->base, kind);
 	} else if (outage && resp->fail == VV_HTTP_CONNECT) {
-		err_append(err, "; if this VM was restored into another region and the keys "
-			   "into another vault, add under [vault]: moved = %s https://NEW-VAULT",
-			   ref->base);
+		/* Said once, as the remedy: the message is what happened. */
 		vv_error_remedy(err, "if %s is gone or out of reach because this VM was restored "
 				"into another region, add 'moved = %s https://NEW-VAULT' under [vault] "
 				"(a /etc/vaultvol/conf.d/*.conf drop-in); otherwise check network, DNS "

@@ -189,6 +189,8 @@ static int check_req(struct prov *p)
 			       "give the secret without a version: provisioning stores a new one");
 	}
 	free(base);
+	if (pv_check_token_refs(req->secret, req->kek, err) < 0)
+		return -EINVAL;
 	if (strcmp(p->fs, "ext4") && strcmp(p->fs, "xfs"))
 		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			       "filesystem must be ext4 or xfs, not '%s'", p->fs);

@@ -27,6 +27,8 @@ static int check_req(const struct vv_adopt_req *req, char **name, struct vv_erro
 	if (!req->device || !req->secret || !req->state_dir)
 		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			       "device, secret and state directory are required");
+	if (pv_check_token_refs(req->secret, req->kek, err) < 0)
+		return -EINVAL;
 	if (req->mount && vv_mount_point_check(req->mount, VV_ORIGIN_TOKEN, why, sizeof(why)) < 0)
 		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "--mount: %s", why);
 	if (req->fs && !vv_mount_fs_allowed(req->fs))

@@ -26,6 +26,13 @@ const char *pv_why(const struct vv_error *err, int r, char *buf, size_t len);
 int pv_lock(const char *state_dir);
 void pv_unlock(int fd);
 
+/*
+ * The key and KEK references a token is to carry: never a local file, as
+ * open and the token plugin refuse such tokens (a disk must not choose
+ * which file root reads). -EINVAL with err naming the option and the fix.
+ */
+int pv_check_token_refs(const char *secret, const char *kek, struct vv_error *err);
+
 /* Deep copy of a token (strings duplicated). -ENOMEM. */
 int pv_token_copy(struct vv_token *dst, const struct vv_token *src);
 

@@ -70,6 +70,22 @@ static int dup_or_null(char **dst, const char *src)
 	return *dst ? 0 : -ENOMEM;
 }
 
+int pv_check_token_refs(const char *secret, const char *kek, struct vv_error *err)
+{
+	struct vv_token probe = { .key = (char *)secret, .kek = (char *)kek };
+	const char *bad = vv_token_local_ref(&probe);
+
+	if (!bad)
+		return 0;
+	return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "%s %s: a vaultvol token never names a local "
+		       "file (vaultvol open and the token plugin refuse such tokens: a disk must "
+		       "not choose which file root reads); use %s, or describe the volume in a "
+		       "[volume] section of /etc/vaultvol/vaultvol.conf", bad == kek ? "--kek" :
+		       "--secret", bad, bad == kek ? "keystore-kek:NAME (`vaultvol key new-kek "
+		       "NAME`) or a vault key" : "the vault or the keystore (`vaultvol key put "
+		       "NAME`)");
+}
+
 int pv_token_copy(struct vv_token *dst, const struct vv_token *src)
 {
 	memset(dst, 0, sizeof(*dst));

@@ -12,11 +12,13 @@ import base64
 import json
 import re
 import threading
+import time
 
 import fake_rsa
 from fake_core import App, Response, VAULT_RESOURCE, now
 from fake_identity import DEFAULT_APP_ID, DEFAULT_APP_SECRET
 from fake_kv import KvError, Version, backup_blob, new_version, restore_blob
+from fake_wire import WireError
 
 VERSION_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -558,6 +560,90 @@ class ControlApp(App):
         for v in vaults:
             v.tls_cert = cert
         return {}
+
+    # ---- wire server (fake_wire.py)
+
+    def _wire(self):
+        if self.world.wire is None:
+            raise CtlError("the wire server is off (start with --wire-addr and --wire-bundle)")
+        return self.world.wire
+
+    def op_wire_goal_state(self, p):
+        """Publish a new goal state: incarnation + 1, the plugin with new settings."""
+        w = self._wire()
+        self._check(p, ["public", "protected", "seq", "state", "version", "hostile", "cipher",
+                        "remove", "incarnation"])
+        for k in ("public", "protected"):
+            if isinstance(p.get(k), str) and p[k][:1] in ("{", "["):
+                p[k] = json.loads(p[k])
+        if "remove" in p:
+            p["remove"] = _bool(p["remove"], "remove")
+        try:
+            g = w.publish(**p)
+        except WireError as e:
+            raise CtlError(str(e))
+        return {"goal_state": g.describe(), "incarnation": g.incarnation,
+                "seq": g.plugin["seq"] if g.plugin else None,
+                "thumbprint": g.plugin["thumbprint"] if g.plugin else None}
+
+    def op_wire_state(self, p):
+        self._check(p, [])
+        return {"wire": self._wire().describe()}
+
+    def op_wire_status_blobs(self, p):
+        """Every status blob received, oldest first (from index `since`, 1-based)."""
+        self._check(p, ["since", "last"])
+        w = self._wire()
+        with w.lock:
+            blobs = [dict(b) for b in w.status_blobs]
+        if p.get("since") is not None:
+            blobs = [b for b in blobs if b["n"] >= int(p["since"])]
+        if _bool(p.get("last", False), "last"):
+            blobs = blobs[-1:]
+        return {"blobs": blobs, "count": len(w.status_blobs)}
+
+    def op_wire_handler_status(self, p):
+        """The plugin's entry in the newest status blob (index >= since)
+        matching seq / status; with wait (seconds) block until one arrives.
+        Flat fields for `fakectl -f status` from sh."""
+        self._check(p, ["plugin", "seq", "status", "since", "wait"])
+        w = self._wire()
+        since = int(p.get("since") or 1)
+        status = p.get("status")
+        if isinstance(status, str):
+            status = status.split(",")
+        deadline = time.time() + float(p.get("wait") or 0)
+        with w.lock:
+            while True:
+                n, h = w.handler_status(since, p.get("plugin"), p.get("seq"), status)
+                left = deadline - time.time()
+                if h is not None or left <= 0:
+                    break
+                w.blob_event.wait(min(left, 1.0))
+        if h is None:
+            raise CtlError("no status blob with a matching handler entry (since %d, seq %s, status %s)"
+                           % (since, p.get("seq"), status))
+        out = dict(h)
+        out["n"] = n
+        out["substatus_names"] = [x["name"] for x in h["substatus"]]
+        return out
+
+    def op_wire_health(self, p):
+        self._check(p, [])
+        w = self._wire()
+        with w.lock:
+            return {"reports": [dict(r) for r in w.health_reports]}
+
+    def op_wire_config(self, p):
+        self._check(p, ["store_direct", "bundle", "plugin", "version"])
+        w = self._wire()
+        if "store_direct" in p:
+            w.store_direct = _bool(p["store_direct"], "store_direct")
+        try:
+            w.set_bundle(p.get("bundle"), p.get("plugin"), p.get("version"))
+        except WireError as e:
+            raise CtlError(str(e))
+        return {"wire": w.describe()}
 
     # ---- counters
 

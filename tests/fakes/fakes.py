@@ -1,12 +1,17 @@
 #!/usr/bin/python3 -S
 """Fake Azure Key Vault (HTTPS, primary and secondary), IMDS (HTTP), AAD
-token endpoint (on the primary vault's port) and a control API, in one
-process, using only the Python standard library.
+token endpoint (on the primary vault's port), optionally the wire server and
+host plugin waagent talks to (fake_wire.py), and a control API, in one
+process, using only the Python standard library (the wire server also runs
+the openssl CLI).
 
     fakes.py --state-dir DIR [--kv-addr 127.0.0.1] [--kv-port 0]
              [--kv2-addr ADDR] [--kv2-port 0|-1] [--imds-addr 127.0.0.1]
              [--imds-port 0] [--ctl-addr 127.0.0.1] [--ctl-port 0]
              [--tenant GUID] [--certs DIR] [--preload FILE] [--quiet]
+             [--wire-addr ADDR --wire-bundle ZIP [--wire-port 80]
+              [--hostplugin-port 32526] [--wire-plugin NAME] [--wire-version V]
+              [--wire-certs DIR]]
 
 Port 0 picks a free port.  When every server listens, the chosen ports are
 written to DIR/ports.json and DIR/ports.env and only then DIR/ready appears.
@@ -30,6 +35,7 @@ from fake_control import ControlApp, default_app  # noqa: E402
 from fake_identity import (AadApps, DEFAULT_APP_ID, DEFAULT_APP_SECRET,  # noqa: E402
                            DEFAULT_TENANT, Identities, ImdsApp, default_instance)
 from fake_kv import Vault, VaultApp  # noqa: E402
+from fake_wire import HostPluginApp, Wire, WireApp  # noqa: E402
 
 TLS_CERTS = ("server", "wronghost", "untrusted", "expired")
 
@@ -65,6 +71,7 @@ class World:
         self.tls_contexts = {}
         self.info = {}
         self.imds = None
+        self.wire = None
         self.app_cert = None
         self.faults = None
 
@@ -81,6 +88,8 @@ class World:
         for v in self.vaults.values():
             v.reset()
         self.imds.set_instance(doc=default_instance())
+        if self.wire:
+            self.wire.reset()
 
 
 def tls_context(certs, name):
@@ -136,6 +145,16 @@ def main():
     ap.add_argument("--aad-token-lifetime", type=int, default=3599)
     ap.add_argument("--no-limits", action="store_true",
                     help="do not enforce the services' request limits (429)")
+    ap.add_argument("--wire-addr", default=None,
+                    help="serve the wire server and host plugin here (guest: 168.63.129.16); "
+                    "off when not given")
+    ap.add_argument("--wire-port", type=int, default=80, help="wire server port (0: free port)")
+    ap.add_argument("--hostplugin-port", type=int, default=32526, help="host plugin port (0: free port)")
+    ap.add_argument("--wire-bundle", default=None, help="the extension bundle zip the store serves")
+    ap.add_argument("--wire-plugin", default="Example.Vaultvol.Handler", help="extension handler name")
+    ap.add_argument("--wire-version", default="0.2.0", help="extension handler version")
+    ap.add_argument("--wire-certs", default=None,
+                    help="directory for the tenant certificate (default: the state dir)")
     ap.add_argument("--quiet", action="store_true", help="no per-request log lines")
     args = ap.parse_args()
 
@@ -164,7 +183,7 @@ def main():
     vault_specs = [("primary", args.kv_addr, args.kv_port, args.kv_name)]
     if args.kv2_port >= 0:
         vault_specs.append(("secondary", args.kv2_addr or args.kv_addr, args.kv2_port, args.kv2_name))
-    world.faults = Faults([n for n, _, _, _ in vault_specs] + ["imds"])
+    world.faults = Faults([n for n, _, _, _ in vault_specs] + ["imds", "wire", "hostplugin"])
     default_app(world, world.app_cert)
 
     servers = []
@@ -186,6 +205,18 @@ def main():
     world.imds = ImdsApp(world)
     imds_srv = FakeServer(args.imds_addr, args.imds_port, world.imds)
     servers.append(imds_srv)
+    wire_srv = hp_srv = None
+    if args.wire_addr:
+        if not args.wire_bundle or not os.path.isfile(args.wire_bundle):
+            sys.exit("fakes.py: --wire-addr needs --wire-bundle ZIP (an existing file)")
+        world.wire = Wire(state, os.path.abspath(args.wire_bundle), args.wire_addr, args.wire_port,
+                          args.hostplugin_port, plugin=args.wire_plugin, version=args.wire_version,
+                          certs_dir=args.wire_certs and os.path.abspath(args.wire_certs))
+        wire_srv = FakeServer(args.wire_addr, args.wire_port, WireApp(world, world.wire))
+        hp_srv = FakeServer(args.wire_addr, args.hostplugin_port, HostPluginApp(world, world.wire))
+        world.wire.port = wire_srv.server_address[1]
+        world.wire.hostplugin_port = hp_srv.server_address[1]
+        servers += [wire_srv, hp_srv]
     ctl = ControlApp(world)
     ctl_srv = FakeServer(args.ctl_addr, args.ctl_port, ctl)
     servers.append(ctl_srv)
@@ -218,6 +249,16 @@ def main():
         "aad_key": os.path.join(certs, "app.key") if world.app_cert else None,
         "system_identity": world.identities.describe()["system"],
     }
+    if world.wire:
+        info.update({
+            "wire_url": "http://%s:%d" % (url_host(args.wire_addr), wire_srv.server_address[1]),
+            "wire_addr": args.wire_addr, "wire_port": wire_srv.server_address[1],
+            "hostplugin_url": "http://%s:%d" % (url_host(args.wire_addr), hp_srv.server_address[1]),
+            "hostplugin_port": hp_srv.server_address[1],
+            "wire_tenant_thumbprint": world.wire.tenant_thumbprint,
+            "wire_tenant_cert": world.wire.tenant_pem,
+            "wire_plugin": args.wire_plugin, "wire_version": args.wire_version,
+        })
     world.info = info
 
     if args.preload:
@@ -251,6 +292,10 @@ def main():
            "FAKE_AAD_URL": kv, "FAKE_AAD_CLIENT_ID": DEFAULT_APP_ID,
            "FAKE_AAD_CLIENT_SECRET": DEFAULT_APP_SECRET,
            "FAKE_AAD_CERT": info["aad_cert"] or "", "FAKE_AAD_KEY": info["aad_key"] or ""}
+    if world.wire:
+        env.update({"FAKE_WIRE_URL": info["wire_url"], "FAKE_WIRE_PORT": info["wire_port"],
+                    "FAKE_HOSTPLUGIN_PORT": info["hostplugin_port"],
+                    "FAKE_WIRE_THUMBPRINT": info["wire_tenant_thumbprint"]})
     write_atomic(os.path.join(state, "ports.env"),
                  "".join("%s=%s\n" % (k, env_quote(v)) for k, v in env.items()))
     write_atomic(os.path.join(state, "ready"), "%d\n" % os.getpid())

@@ -440,6 +440,11 @@ static void test_bad_requests(void **state)
 	req.name = "../x";
 	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
 	req.name = NULL;
+	/* a token never names a local file: refused before anything is fetched */
+	req.kek = "file:/root/kek.pem";
+	assert_int_equal(vv_provision(f->v, &req, &res, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "--kek file:/root/kek.pem: a vaultvol token never"));
+	assert_non_null(strstr(err.message, "keystore-kek:NAME"));
 	/* a KEK that does not exist: fails before the device is touched */
 	req.kek = "keystore-kek:nope";
 	assert_true(vv_provision(f->v, &req, &res, &err) < 0);
@@ -670,6 +675,7 @@ static void test_adopt(void **state)
 	struct prov_fx *f = *state;
 	struct vv_adopt_req req = { .device = f->img, .secret = "keystore:legacy",
 				    .mount = "/legacy", .fs = "xfs", .state_dir = f->state };
+	const char *save;
 	struct vv_secret *key = vv_secret_from("0123456789abcdef0123456789abcdef", 32);
 	struct vv_secret *wrong = vv_secret_from("not the key", 11);
 	struct vv_token t;
@@ -690,6 +696,18 @@ static void test_adopt(void **state)
 	req.mount = "/usr/local";
 	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "/usr"));
+	/* a file: key or KEK would make a token open refuses */
+	save = req.mount;
+	req.mount = NULL;
+	req.secret = "file:/root/legacy.key";
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "--secret file:/root/legacy.key: a vaultvol token never"));
+	req.secret = "keystore:legacy";
+	req.kek = "file:/root/kek.pem";
+	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "--kek file:/root/kek.pem"));
+	req.kek = NULL;
+	req.mount = save;
 	req.mount = "/legacy";
 	req.fs = "squashfs";
 	assert_int_equal(vv_adopt(f->v, &req, &t, &err), -EINVAL);

@@ -382,7 +382,8 @@ static void test_exec_timeout_kills_group(void **state)
 	assert_true(r.timed_out);
 	assert_int_equal(r.term_signal, SIGKILL);
 	assert_true(r.duration_ms >= 690);
-	assert_true(snap_mono_ms() - t0 < 3000);
+	/* Killed at its timeout, not after its 60 s sleep (a bound, not a measure). */
+	assert_true(snap_mono_ms() - t0 < 30000);
 	assert_non_null(strstr(r.output, "started"));
 	/* The helper in its process group died too. */
 	pid_text = snap_read(pidfile);

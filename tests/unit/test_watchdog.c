@@ -57,6 +57,14 @@ static int teardown(void **state)
 	return 0;
 }
 
+/*
+ * How long a test waits for thaws that must come: a guard against a hang,
+ * not a measure (no timed assertions in unit tests: a loaded machine is
+ * slow). Half the 60 s deadline the signal and death tests set, so a thaw
+ * within it is the signal's or the death's doing, not the deadline's.
+ */
+#define WAIT_MS 30000
+
 /* Read thaw reports until n arrived or timeout_ms passed. */
 static size_t read_thaws(struct fx *f, unsigned char *out, size_t n, int timeout_ms)
 {
@@ -100,10 +108,9 @@ static void test_deadline(void **state)
 
 	cfg_init(f, &c, 3, 300);
 	assert_int_equal(vv_watchdog_start(&c, &wd), 0);
-	assert_int_equal(read_thaws(f, t, 3, 3000), 3);
-	/* Not before the deadline, and soon after it. */
+	assert_int_equal(read_thaws(f, t, 3, WAIT_MS), 3);
+	/* Not before the deadline (how soon after it depends on the machine's load). */
 	assert_true(vv_clock_ms() - t0 >= 290);
-	assert_true(vv_clock_ms() - t0 < 1500);
 	/* Last wave first. */
 	assert_int_equal(t[0], 2);
 	assert_int_equal(t[1], 1);
@@ -158,7 +165,6 @@ static void test_signal(void **state)
 	struct vv_watchdog_cfg c;
 	struct vv_watchdog wd;
 	unsigned char t[8];
-	long long t0;
 
 	/* Even a signal the caller ignores must reach the watchdog. */
 	signal(SIGHUP, SIG_IGN);
@@ -166,10 +172,9 @@ static void test_signal(void **state)
 	assert_int_equal(vv_watchdog_start(&c, &wd), 0);
 	signal(SIGHUP, SIG_DFL);
 	usleep(100 * 1000);
-	t0 = snap_mono_ms();
 	assert_int_equal(kill(wd.pid, SIGHUP), 0);
-	assert_int_equal(read_thaws(f, t, 2, 2000), 2);
-	assert_true(snap_mono_ms() - t0 < 1000);
+	/* Within WAIT_MS, long before the 60 s deadline: the signal did it. */
+	assert_int_equal(read_thaws(f, t, 2, WAIT_MS), 2);
 	assert_int_equal(vv_watchdog_finish(&wd), 0);
 	assert_int_equal(wd.cause, VV_WD_SIGNAL);
 	assert_int_equal(access(f->marker, F_OK), -1);
@@ -181,7 +186,6 @@ static void test_agent_sigkill(void **state)
 	int ready[2];
 	pid_t agent;
 	unsigned char t[8], b;
-	long long t0;
 	int st;
 
 	assert_int_equal(pipe(ready), 0);
@@ -203,12 +207,10 @@ static void test_agent_sigkill(void **state)
 	assert_int_equal(read(ready[0], &b, 1), 1);
 	close(ready[0]);
 	usleep(50 * 1000);
-	t0 = snap_mono_ms();
 	assert_int_equal(kill(agent, SIGKILL), 0);
 	waitpid(agent, &st, 0);
-	assert_int_equal(read_thaws(f, t, 4, 2000), 4);
-	/* Far inside the deadline: death is noticed at once. */
-	assert_true(snap_mono_ms() - t0 < 1000);
+	/* Within WAIT_MS, long before the 60 s deadline: the death did it. */
+	assert_int_equal(read_thaws(f, t, 4, WAIT_MS), 4);
 	assert_int_equal(t[0], 3);
 	assert_int_equal(t[3], 0);
 	/* Give it a moment to unlink after its thaw. */
@@ -249,7 +251,7 @@ static void test_detached(void **state)
 	assert_int_equal(wd.sock, -1);
 	/* A different session: Ctrl-C at the caller's terminal does not reach it. */
 	assert_int_not_equal(getsid(wd.pid), getsid(0));
-	assert_int_equal(read_thaws(f, t, 2, 3000), 2);
+	assert_int_equal(read_thaws(f, t, 2, WAIT_MS), 2);
 	assert_true(vv_clock_ms() - t0 >= 390);
 	for (int i = 0; i < 50 && access(f->marker, F_OK) == 0; i++)
 		usleep(20 * 1000);
@@ -272,7 +274,7 @@ static void test_detached_sigterm(void **state)
 	assert_int_equal(vv_watchdog_start(&c, &wd), 0);
 	usleep(100 * 1000);
 	assert_int_equal(kill(wd.pid, SIGTERM), 0);
-	assert_int_equal(read_thaws(f, t, 1, 2000), 1);
+	assert_int_equal(read_thaws(f, t, 1, WAIT_MS), 1);
 	assert_int_equal(t[0], 0);
 }
 

@@ -66,6 +66,11 @@ step fakes-env sys_fakes_env
 step data-readable sh -c 'cd /data && sha256sum -c /var/lib/vv-test/expected'
 vv-sums >/var/lib/vv-test/before.sums
 say "kept files: $(wc -l </var/lib/vv-test/before.sums) under /etc/vaultvol and /var/lib/vaultvol"
+# Test economy: initramfs images with the modules this machine uses, not
+# Debian's default "most", which takes minutes to pack under emulation. Set
+# before the upgrade: the new package's update-initramfs trigger rebuilds
+# the running kernel's image, and the second kernel's install below packs its own.
+echo MODULES=dep >/etc/initramfs-tools/conf.d/vv-test-modules
 t0=$(now_ms)
 step upgrade sys_install_packages
 metric upgrade_ms $(( $(now_ms) - t0 )) ms
@@ -79,9 +84,6 @@ step dkms-new-version grep -q "vaultvol-dm-quiesce/0.2.0.*$(uname -r).*installed
 step dkms-old-version-gone sh -c '! grep -q "vaultvol-dm-quiesce/0.1.0" /tmp/dkms.txt'
 step keys-check-after-upgrade vaultvol open --check --all
 # A second kernel, as `apt install linux-image-X linux-headers-X` installs it.
-# (Test economy: its initramfs with the modules this machine uses, not
-# Debian's default "most", which takes minutes to pack under emulation.)
-echo MODULES=dep >/etc/initramfs-tools/conf.d/vv-test-modules
 t0=$(now_ms)
 step install-kernel sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	--no-install-recommends -o Dpkg::Use-Pty=0 /vv/files/kernel/*.deb'

@@ -550,16 +550,23 @@ def store_rest(url):
 # ---------------------------------------------------------------- wire server (port 80)
 
 
-class WireApp(App):
-    """168.63.129.16:80: the wire server, the health service and the store."""
+class _PlatformApp(App):
+    """What the wire server and the host plugin share: the world and the wire state."""
 
-    server_header = "Microsoft-IIS/10.0"
+    name = None
 
     def __init__(self, world, wire):
-        super().__init__("wire", world.counters, world.faults)
+        super().__init__(self.name, world.counters, world.faults)
         self.world = world
         self.wire = wire
         self.quiet = world.quiet
+
+
+class WireApp(_PlatformApp):
+    """168.63.129.16:80: the wire server, the health service and the store."""
+
+    name = "wire"
+    server_header = "Microsoft-IIS/10.0"
 
     def classify(self, req):
         comp = req.query.get("comp", "")
@@ -660,16 +667,11 @@ class WireApp(App):
 # ---------------------------------------------------------------- host plugin (port 32526)
 
 
-class HostPluginApp(App):
+class HostPluginApp(_PlatformApp):
     """168.63.129.16:32526: the HostGAPlugin (what hostplugin.py calls)."""
 
+    name = "hostplugin"
     server_header = "HostGAPlugin"
-
-    def __init__(self, world, wire):
-        super().__init__("hostplugin", world.counters, world.faults)
-        self.world = world
-        self.wire = wire
-        self.quiet = world.quiet
 
     def classify(self, req):
         p = req.path

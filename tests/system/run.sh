@@ -6,7 +6,10 @@
 #   tests/system/run.sh [--kernel 6.1|6.12] NAME...   run scenarios by name
 #   tests/system/run.sh [--kernel 6.1|6.12]           every scenario
 #   tests/system/run.sh --suite                       every scenario on each
-#       kernel its "# system-kernels:" line names (default 6.1): make check
+#       kernel its "# system-kernels:" line names (default 6.1): make check.
+#       Under CI=true (the bounded CI variant) a scenario whose header says
+#       "# system-ci: full-only" is skipped and named in the output; run it
+#       with `make system-test T=NAME` or a `make check` without CI=true.
 # Most scenarios start from the installed system (tests/system/install.sh,
 # run once per kernel and package build and counted as scenario "install").
 # Environment: VV_ACCEL=auto|kvm|tcg (auto: the busybox tier's probe result
@@ -40,6 +43,10 @@ if [ ${#names[@]} -eq 0 ]; then
 		n=$(basename "$f" .sh)
 		case "$n" in *_lib) continue ;; esac
 		if [ $suite -eq 1 ]; then
+			if [ "${CI:-}" = true ] && grep -q '^# system-ci: full-only' "$f"; then
+				echo "system: $n skipped under CI=true (full-only; make system-test T=$n runs it)"
+				continue
+			fi
 			ks=$(sed -n 's/^# system-kernels: *//p' "$f" | head -1)
 			for k in ${ks:-6.1}; do plan+=("$k $n"); done
 		else

@@ -21,6 +21,8 @@
 #           vault secret, raw and base64) is in none of the initramfs's
 #           files, the journal or /run.
 # system-kernels: 6.1
+# system-ci: full-only (about 16 min under emulation: two boots, a root copy and
+# an initramfs build; CI's 90 min would not hold it beside the rest)
 cdebs=$(tests/system/image-debs.sh "$SYS_IMAGE" cryptsetup-initramfs cryptsetup-initramfs) ||
 	{ host_step cryptsetup-initramfs-debs false; return 0; }
 vm_disk root 3G

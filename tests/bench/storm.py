@@ -79,7 +79,7 @@ def storm(binary, ports, n, limit, naive):
     env = dict(os.environ)
     env["VAULTVOL_TEST_RESOLVE"] = ports["resolve"]
     env.pop("VV_TEST_BACKOFF_SCALE", None)
-    max_retries = "5"
+    max_retries = "0"  # the product's default
     if naive:
         env["VV_TEST_BACKOFF_SCALE"] = "0"
         max_retries = "1000000"
@@ -131,7 +131,7 @@ def row(name, unit, a, b):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vms", type=int, default=200)
-    ap.add_argument("--limit", type=int, default=80,
+    ap.add_argument("--limit", type=int, default=60,
                     help="secret GETs (and key operations) per 1 s window")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-baseline", action="store_true")

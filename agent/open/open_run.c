@@ -462,6 +462,12 @@ static const char *activate_remedy(const struct vv_vol *v)
 	return "check `dmesg` and that dm-crypt is available";
 }
 
+/* The device the volume's filesystem sits on: /dev/mapper/NAME. */
+static void set_top(struct vv_vol *v, const char *name)
+{
+	snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", name);
+}
+
 /* Activate (and stack quiesce); caller holds run->dm. */
 static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		    const struct vv_secret *vk, enum mapping cur, bool want_q, bool ro)
@@ -633,7 +639,7 @@ static void do_volume(struct run *run, struct vv_vol *v)
 
 	want_q = v->conf.quiesce == VV_TRI_YES ||
 		 (v->conf.quiesce == VV_TRI_AUTO && run->quiesce_available == 1);
-	snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
+	set_top(v, v->conf.name);
 
 	if (v->reformat_skip) {
 		v->state = VV_VS_CLOSED;
@@ -681,7 +687,7 @@ static void do_volume(struct run *run, struct vv_vol *v)
 	}
 	if (cur == MAP_FOREIGN) {
 		/* Opened by someone else (crypttab): open; mounted as described. */
-		snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->foreign);
+		set_top(v, v->foreign);
 	} else if (cur == MAP_PLAIN || cur == MAP_STACKED) {
 		/* Already open: verified (same disk) and left as it is. */
 		v->quiesced = cur == MAP_STACKED;
@@ -802,7 +808,7 @@ void vv_open_refresh(struct vv_open_plan *plan)
 
 		if (!v->selected || v->undescribed)
 			continue;
-		snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
+		set_top(v, v->conf.name);
 		if (v->type == VV_VOL_LUKS2 && v->device) {
 			struct vv_unlock *u = NULL;
 
@@ -825,9 +831,9 @@ void vv_open_refresh(struct vv_open_plan *plan)
 			char lower[100];
 
 			vv_open_crypt_name(v->conf.name, lower, sizeof(lower));
-			snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", lower);
+			set_top(v, lower);
 		} else if (cur == MAP_FOREIGN)
-			snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->foreign);
+			set_top(v, v->foreign);
 		if (vv_mount_find(v->top, where, sizeof(where)) == 0) {
 			set_owned(&v->mounted_on, where);
 			v->state = VV_VS_MOUNTED;
@@ -843,19 +849,21 @@ int vv_close_run(struct vv_open_plan *plan)
 	for (size_t i = 0; i < plan->n; i++) {
 		struct vv_vol *v = &plan->v[i];
 		struct vv_error err = { 0 };
-		char lower[100], lower_dev[200], where[PATH_MAX];
+		char lower[100], lower_dev[200], where[PATH_MAX], why[512];
 		int r = 0, guard = 0;
 
 		if (!v->selected || v->undescribed)
 			continue;
 		v->fail = VV_FAIL_NONE;
 		vv_error_clear(&v->error);
-		if (v->device && current_mapping(v, where, sizeof(where)) == MAP_FOREIGN) {
+		if (v->device && current_mapping(v, why, sizeof(why)) == MAP_FOREIGN) {
+			char remedy[256];
+
 			/* Not vaultvol's mapping: whoever opened it closes it. */
-			snprintf(where, sizeof(where), v->crypttab[0] ?
+			snprintf(remedy, sizeof(remedy), v->crypttab[0] ?
 				 "systemctl stop systemd-cryptsetup@%s.service" :
 				 "cryptsetup close %s", v->foreign);
-			vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE, where,
+			vv_vol_fail(v, VV_FAIL_CONFLICT, VV_CAUSE_NONE, remedy,
 				    "%s is open as /dev/mapper/%s, which vaultvol did not open%s",
 				    v->device, v->foreign, v->crypttab[0] ? " (/etc/crypttab)" : "");
 			failed++;
@@ -863,7 +871,7 @@ int vv_close_run(struct vv_open_plan *plan)
 		}
 		vv_open_crypt_name(v->conf.name, lower, sizeof(lower));
 		snprintf(lower_dev, sizeof(lower_dev), "/dev/mapper/%s", lower);
-		snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", v->conf.name);
+		set_top(v, v->conf.name);
 		/* Every mount of the top device (bind mounts too), then the layers. */
 		while (r == 0 && guard++ < 16 &&
 		       (vv_mount_find(v->top, where, sizeof(where)) == 0 ||

@@ -262,6 +262,15 @@ with tempfile.TemporaryDirectory() as d:
                           "-in", d + "/in", d + "/o.crt"], check=True, capture_output=True).stdout
     add("handler_cms", "other-cert", out)
 
+# ---- crypttab: systemd's crypttab(5) lines, ADE's lines, junk
+add("crypttab", "keyless", "# <target> <source> <key> <options>\n"
+    "ctvol UUID=3a1b2c3d-0000-4000-8000-00000000abcd none luks,_netdev,nofail,token-timeout=30\n")
+add("crypttab", "ade", "resourceencrypt /dev/disk/azure/resource-part1 /mnt/azure_bek_disk/LinuxPassPhraseFileName "
+    "luks,nofail\n3A1B2C3D-0000-4000-8000-00000000ABCD /dev/disk/azure/scsi1/lun0 "
+    "/mnt/azure_bek_disk/LinuxPassPhraseFileName_1_0 luks,nofail,discard,header=/boot/luks/x\n")
+add("crypttab", "sources", "a PARTUUID=0f0e0d0c-01 -\nb LABEL=data\nc PARTLABEL=vv none noauto\n"
+    "d /dev/sdc\t\tnone\tluks\ne\n  \t\n# comment\nf /dev/disk/by-label/data none luks,noauto\n")
+
 for name, seeds in C.items():
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)

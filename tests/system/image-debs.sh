@@ -2,8 +2,9 @@
 # Debian packages a system image lacks, with every dependency the image
 # does not have, as .deb files, so a system scenario can install them in a
 # guest that has no network (`apt-get install /vv/files/NAME/*.deb`), as a
-# user's `apt install PKG...` would. The sibling of kernel-debs.sh (which
-# does the same for a second kernel): apt resolves the dependencies against
+# user's `apt install PKG...` would (package_life's second kernel:
+# linux-image-KVER and linux-headers-KVER, so DKMS builds for it; root_token's
+# cryptsetup-initramfs; waagent). apt resolves the dependencies against
 # the image's own dpkg status (read from its disk with debugfs, nothing
 # mounted) and downloads them from this machine's configured Debian mirrors,
 # at set-up time. Cached outside the clone under

@@ -10,7 +10,7 @@
 #           and header backups are byte for byte as they were, the volumes
 #           stay mounted, the unit stays enabled, DKMS replaces the old
 #           module build with this version's; then apt installs a second
-#           Debian kernel (tests/system/kernel-debs.sh, offline): DKMS
+#           Debian kernel (tests/system/image-debs.sh, offline): DKMS
 #           builds dm-quiesce for it; its kernel and initramfs are exported
 #   boot 3  that kernel boots: the module DKMS built for it loads, the
 #           boot unit opened both volumes; `apt purge` of both packages
@@ -21,7 +21,7 @@ prev=$(tests/system/previous.sh) || { host_step previous-release-built false; re
 # The second kernel: the other one of this machine's Debian kernels.
 other=$(ls /boot/vmlinuz-* 2>/dev/null | sed 's|.*/vmlinuz-||' | grep -v -x -F "$VM_KVER" | sort -V | tail -1)
 host_step second-kernel-known test -n "$other"
-kdebs=$(tests/system/kernel-debs.sh "$SYS_IMAGE" "$other") || { host_step second-kernel-debs false; return 0; }
+kdebs=$(tests/system/image-debs.sh "$SYS_IMAGE" "kernel-$other" "linux-image-$other" "linux-headers-$other") || { host_step second-kernel-debs false; return 0; }
 echo "previous release: $(cat "$prev/ready"); second kernel: $other"
 vm_disk app 64M
 vm_disk logs 64M

@@ -2,7 +2,7 @@
 # A bounded restore storm (docs/storm.md): 50 simulated VMs, each its own
 # process with its own IMDS identity, key their 4 volumes (2 KEK-wrapped)
 # at once with the product's vault code against the fake vault throttling
-# at 15 secret reads (and 15 key operations) per 1 s window, with 429 +
+# at 20 secret reads (and 20 key operations) per 1 s window, with 429 +
 # Retry-After and a 503 every 50th admitted request. Fails when a VM is
 # not keyed or the requests exceed 1.5x the minimum (8 per VM). ~30 s.
 set -u
@@ -22,7 +22,7 @@ else
 	bad "storm_vm built on build/libvault.a"
 	finish
 fi
-out=$(python3 tests/bench/storm.py --vms $N --limit 15 --no-baseline 2>&1)
+out=$(python3 tests/bench/storm.py --vms $N --limit 20 --no-baseline 2>&1)
 s=$(printf '%s\n' "$out" | sed -n 's/^{"storm": \(.*\)}$/\1/p' | head -1)
 if [ -z "$s" ]; then
 	bad "storm ran" "$(printf '%s\n' "$out" | tail -5)"

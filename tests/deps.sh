@@ -22,6 +22,9 @@ pkgs=(
 	python3 openssl curl sqlite3 python3-distro
 	# packaging
 	debhelper dh-dkms devscripts lintian rpm dkms zip fakeroot debootstrap
+	# the dracut module (tests/suites/dracut.sh builds initramfs images with
+	# it; dracut-core, unlike dracut, leaves initramfs-tools installed)
+	dracut-core
 )
 missing=()
 for p in "${pkgs[@]}"; do

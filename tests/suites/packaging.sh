@@ -105,6 +105,11 @@ check "deb: initramfs-tools local-top boot script executable" inlist "$T/deb.lis
 	usr/share/initramfs-tools/scripts/local-top/vaultvol
 check "deb: trigger rebuilds the initramfs on install and removal" sh -c \
 	"dpkg-deb -I '$deb' triggers | grep -qx 'activate-noawait update-initramfs'"
+check "deb: dracut module executable" inlist "$T/deb.list" '-rwxr-xr-x' \
+	usr/lib/dracut/modules.d/91vaultvol/module-setup.sh
+check "deb: dracut module's systemd-cryptsetup drop-in" inlist "$T/deb.list" '-rw-r--r--' \
+	usr/lib/dracut/modules.d/91vaultvol/vaultvol-cryptsetup.conf
+check "dracut module: bash syntax (bash -n)" bash -n packaging/dracut/91vaultvol/module-setup.sh
 for f in hooks/vaultvol scripts/local-top/vaultvol; do
 	check "initramfs-tools $f: POSIX sh syntax (dash -n)" dash -n "packaging/initramfs-tools/$f"
 done
@@ -131,6 +136,7 @@ done
 check "rpm: the token plugin in %{_libdir}/cryptsetup" grep -qx \
 	/usr/lib64/cryptsetup/libcryptsetup-token-vaultvol.so "$T/rpm.list"
 check "rpm: tmpfiles entry" grep -qx /usr/lib/tmpfiles.d/vaultvol.conf "$T/rpm.list"
+check "rpm: dracut module" grep -qx /usr/lib/dracut/modules.d/91vaultvol/module-setup.sh "$T/rpm.list"
 check "rpm: man page vaultvol(8)" grep -Eqx '/usr/share/man/man8/vaultvol\.8(\.gz)?' "$T/rpm.list"
 check "dkms rpm: dkms.conf" grep -qx "/$dkmsdir/dkms.conf" "$T/dkmsrpm.list"
 check "dkms rpm: dm-quiesce.c" grep -qx "/$dkmsdir/dmtarget/dm-quiesce.c" "$T/dkmsrpm.list"

@@ -6,7 +6,12 @@
  * 1, 2, 4, 8, 16 s (+-20% jitter). IMDS: retry 404, 410, 429, 5xx and
  * timeouts at about 0, 2, 6, 14, 30 s from the first attempt (waits of 2,
  * 4, 8, 16 s); no other 4xx. A Retry-After header (seconds or HTTP-date)
- * replaces the computed wait. No wait runs past the operation's deadline.
+ * replaces the computed wait: the retry comes at a uniformly drawn moment
+ * in [after, (1 + VV_RETRY_AFTER_SPREAD) x after], so a herd throttled at
+ * once does not return at once (docs/storm.md); only the server's own
+ * figure is used when the spread would pass the deadline. Retries paced by
+ * a Retry-After of 1 s or more do not count against max_retries: the
+ * deadline alone bounds them. No wait runs past the operation's deadline.
  *
  * Tests shrink every wait with the environment variable
  * VV_TEST_BACKOFF_SCALE (a factor in [0, 1]; larger values are ignored, so
@@ -22,9 +27,13 @@
 
 enum vv_retry_policy { VV_RETRY_KEYVAULT, VV_RETRY_IMDS };
 
+/* Retry-After returns spread over [after, (1 + this) x after]. */
+#define VV_RETRY_AFTER_SPREAD 4.0
+
 struct vv_retry {
 	enum vv_retry_policy policy;
-	int done;		/* retries performed */
+	int done;		/* retries counted against max_retries */
+	int paced;		/* retries paced by Retry-After >= 1 s (deadline only) */
 	int max_retries;
 	long long deadline_ms;	/* CLOCK_MONOTONIC, ms */
 	double scale;		/* test scale factor, 0..1 */
@@ -47,8 +56,8 @@ long vv_retry_after_ms(const char *hdr, time_t now);
 double vv_retry_scale(void);
 /*
  * Account for one more retry: returns the wait in ms (already scaled and
- * jittered, honouring retry_after), or -1 when the retry budget or the
- * deadline is exhausted.
+ * jittered, honouring retry_after), or -1 when the retry budget (not
+ * spent by Retry-After-paced retries) or the deadline is exhausted.
  */
 long vv_retry_next(struct vv_retry *r, const char *retry_after);
 void vv_retry_sleep_ms(long ms);

@@ -488,7 +488,8 @@ class ControlApp(App):
                    "limits": lambda v: _bool(v, "limits"), "imds_rps": int, "imds_concurrency": int,
                    "kv_secret_reads_per_10s": int, "kv_secret_writes_per_10s": int,
                    "kv_key_ops_per_10s": int, "kv_hsm_key_ops_per_10s": int,
-                   "throttle_retry_after": opt_int}
+                   "throttle_retry_after": opt_int, "kv_window_s": float,
+                   "kv_unavailable_every": int}
         self._check(p, allowed)
         for k, conv in allowed.items():
             if k in p:

@@ -48,8 +48,10 @@ class Counters:
         self._paths = {}
 
     def inc(self, name, n=1):
+        """-> the new value."""
         with self._lock:
-            self._c[name] = self._c.get(name, 0) + n
+            v = self._c[name] = self._c.get(name, 0) + n
+            return v
 
     def inc_path(self, server, key):
         with self._lock:

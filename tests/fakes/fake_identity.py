@@ -254,20 +254,27 @@ class ImdsApp(App):
         return Response(404, {"error": "Not found"})
 
     def _token(self, req):
-        # The identity endpoint allows 20 requests/s and 5 in flight.
+        # The identity endpoint allows 20 requests/s and 5 in flight per
+        # VM. One fake serves many simulated VMs (tests/bench/storm.py):
+        # each asks for its own user-assigned identity, so the identity
+        # named in the query stands for the VM and has its own limits.
         cfg = self.world.config
         limited = cfg["limits"]
-        if limited and not self.world.limiter.allow("imds.token", cfg["imds_rps"], 1.0):
+        q = req.query
+        who = next((q[k].lower() for k in ("client_id", "object_id", "msi_res_id", "mi_res_id")
+                    if q.get(k)), "")
+        key = "imds.token." + who if who else "imds.token"
+        if limited and not self.world.limiter.allow(key, cfg["imds_rps"], 1.0):
             self.counters.inc("imds.throttled")
             return self.fault_response(req, 429)
-        if limited and not self.world.limiter.enter("imds.token", cfg["imds_concurrency"]):
+        if limited and not self.world.limiter.enter(key, cfg["imds_concurrency"]):
             self.counters.inc("imds.throttled")
             return self.fault_response(req, 429)
         try:
             return self._token_inner(req)
         finally:
             if limited:
-                self.world.limiter.leave("imds.token")
+                self.world.limiter.leave(key)
 
     def _token_inner(self, req):
         def bad(desc, status=400):

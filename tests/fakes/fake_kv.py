@@ -526,13 +526,24 @@ class VaultApp(App):
                     hsm = bool(v and v.kty == "RSA-HSM")
             cls = "key_hsm" if hsm else "key"
             limit = cfg["kv_hsm_key_ops_per_10s"] if hsm else cfg["kv_key_ops_per_10s"]
-        if self.world.limiter.allow("%s.%s" % (self.name, cls), limit, 10.0):
-            return None
+        # kv_window_s < 10 scales the quota down to what this machine's
+        # fake can serve (docs/storm.md): same limit per window, shorter window.
+        if self.world.limiter.allow("%s.%s" % (self.name, cls), limit, cfg["kv_window_s"]):
+            return self.unavailable(req)
         self.counters.inc(self.name + ".throttled")
         resp = self.fault_response(req, 429)
         if cfg["throttle_retry_after"] is not None:
             resp.headers.append(("Retry-After", str(cfg["throttle_retry_after"])))
         return resp
+
+    def unavailable(self, req):
+        """Every kv_unavailable_every-th admitted request gets a 503, as a
+        busy front end sometimes answers.  -> a 503 Response or None."""
+        every = self.world.config["kv_unavailable_every"]
+        if not every or self.counters.inc(self.name + ".admitted") % every:
+            return None
+        self.counters.inc(self.name + ".unavailable")
+        return self.fault_response(req, 503)
 
     def denied(self, req, claims, rule):
         who = "appid=%s;oid=%s;iss=%s" % (claims.get("appid"), claims.get("oid"), claims.get("iss"))

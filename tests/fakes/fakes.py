@@ -60,6 +60,8 @@ class World:
             "kv_key_ops_per_10s": 4000,
             "kv_hsm_key_ops_per_10s": 2000,
             "throttle_retry_after": None,
+            "kv_window_s": 10.0,        # the quotas' window; shorter = scaled down
+            "kv_unavailable_every": 0,  # N: every Nth admitted request is a 503
         }
         self.config = dict(self.defaults)
         self.counters = Counters()

@@ -734,6 +734,29 @@ def run(env):
                (st, doc))
         expect(env.counter("primary.throttled") == 1 and env.counter("imds.throttled") == 1, "counters")
 
+    @check("storm limits: IMDS limits per identity asked for, KV window scaled, 503 every Nth")
+    def _():
+        env.ctl("reset")
+        a = env.ctl("imds_identity", name="vm-a")["identity"]["client_id"]
+        b = env.ctl("imds_identity", name="vm-b")["identity"]["client_id"]
+        env.ctl("config", imds_rps=1)
+        path = "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://vault.azure.net"
+        got = [env.imds(path + "&client_id=" + c, {"Metadata": "true"})[0] for c in (a, b, a)]
+        expect(got == [200, 200, 429], got)
+        t = env.ctl("issue_token")["access_token"]
+        env.ctl("put_secret", name="w", value="x")
+        env.ctl("config", kv_secret_reads_per_10s=1, kv_window_s=0.3, throttle_retry_after=1)
+        got = [env.kv("GET", "/secrets/w" + V, token=t) for _ in range(2)]
+        expect([g[0] for g in got] == [200, 429] and got[1][1].getheader("Retry-After") == "1",
+               [g[0] for g in got])
+        time.sleep(0.35)  # the scaled window has passed: admitted again
+        expect(env.kv("GET", "/secrets/w" + V, token=t)[0] == 200, "not admitted after the window")
+        env.ctl("config", kv_secret_reads_per_10s=4000, kv_window_s=10, kv_unavailable_every=3)
+        got = [env.kv("GET", "/secrets/w" + V, token=t)[0] for _ in range(6)]
+        expect(got == [200, 200, 503, 200, 200, 503], got)
+        expect(env.counter("primary.unavailable") == 2, "counter")
+        env.ctl("reset")
+
     @check("shutdown does not wait for a request stuck in a delay fault")
     def _():
         env.ctl("fault", path="/secrets/stuck", delay_ms=600000)

@@ -128,8 +128,9 @@ run_one() {
 # life cycle) says "# system: from-image" and starts from the bare image.
 need_layer() {
 	local layer=$SYSDIR/installed-$kver.qcow2 stamp
-	stamp=$( { echo "$SYS_IMAGE"; sha256sum "$SYS_DEBS"/*.deb; } | sha256sum | cut -c1-16)
+	# Decided once per kernel: the debs are hashed only the first time.
 	case "$layer_ok" in yes) return 0 ;; failed) return 1 ;; esac
+	stamp=$( { echo "$SYS_IMAGE"; sha256sum "$SYS_DEBS"/*.deb; } | sha256sum | cut -c1-16)
 	if [ -f "$layer" ] && [ "$(cat "$layer.stamp" 2>/dev/null)" = "$stamp" ]; then
 		echo "== install on $kver: reused ($layer, same image and packages)"
 		layer_ok=yes

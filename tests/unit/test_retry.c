@@ -159,13 +159,15 @@ static void test_retry_after_overrides_and_deadline(void **state)
 	(void)state;
 	unsetenv("VV_TEST_BACKOFF_SCALE");
 	vv_retry_init(&r, VV_RETRY_KEYVAULT, 5, 600000);
-	w = vv_retry_next(&r, "3");
-	assert_true(w >= 3000 && w <= 3300);
-	w = vv_retry_next(&r, "0");
+	w = vv_retry_next(&r, "3");	/* spread over [3, 15] s, not counted */
+	assert_true(w >= 3000 && w <= 15000);
+	w = vv_retry_next(&r, "0");	/* counted: a 0 paces nothing */
 	assert_true(w >= 0 && w <= 10);
-	/* unusable header: the schedule applies (third wait, 4 s) */
+	/* unusable header: the schedule applies (second counted wait, 2 s) */
 	w = vv_retry_next(&r, "bogus");
-	assert_true(w >= 3200 && w <= 4800);
+	assert_true(w >= 1600 && w <= 2400);
+	assert_int_equal(r.done, 2);
+	assert_int_equal(r.paced, 1);
 
 	/* a wait that would end past the deadline is not taken */
 	vv_retry_init(&r, VV_RETRY_KEYVAULT, 5, 1500);
@@ -196,18 +198,76 @@ static void test_scaled_waits(void **state)
 	vv_retry_init(&r, VV_RETRY_IMDS, 5, 60000);
 	w = vv_retry_next(&r, NULL);	/* 2 s * 0.01 */
 	assert_true(w >= 16 && w <= 24);
-	w = vv_retry_next(&r, "10");	/* Retry-After scaled too */
-	assert_true(w >= 100 && w <= 110);
+	w = vv_retry_next(&r, "10");	/* Retry-After (and its spread) scaled too */
+	assert_true(w >= 100 && w <= 500);
 	t0 = vv_retry_now_ms();
 	vv_retry_sleep_ms(w);
 	assert_true(vv_retry_now_ms() - t0 >= w);
 	unsetenv("VV_TEST_BACKOFF_SCALE");
 }
 
+/*
+ * 200 VMs throttled in the same second all hear "Retry-After: 1": their
+ * returns must spread over [1, 5] s, not land within 10% of 1 s.
+ */
+static void test_retry_after_spreads_a_herd(void **state)
+{
+	long lo = 1L << 30, hi = 0;
+
+	(void)state;
+	unsetenv("VV_TEST_BACKOFF_SCALE");
+	for (int i = 0; i < 200; i++) {
+		struct vv_retry r;
+		long w;
+
+		vv_retry_init(&r, VV_RETRY_KEYVAULT, 5, 600000);
+		r.seed = (unsigned)i * 2654435761u;
+		w = vv_retry_next(&r, "1");
+		assert_true(w >= 1000 && w <= 5000);
+		lo = w < lo ? w : lo;
+		hi = w > hi ? w : hi;
+	}
+	assert_true(lo < 1500);
+	assert_true(hi > 4500);
+}
+
+/*
+ * A vault throttling for longer than max_retries paced waits is still
+ * waited for, up to the deadline; unpaced failures keep their budget.
+ */
+static void test_paced_retries_bounded_by_deadline(void **state)
+{
+	struct vv_retry r;
+
+	(void)state;
+	setenv("VV_TEST_BACKOFF_SCALE", "0.001", 1);
+	vv_retry_init(&r, VV_RETRY_KEYVAULT, 2, 600000);
+	for (int i = 0; i < 10; i++)
+		assert_true(vv_retry_next(&r, "1") >= 1);
+	assert_int_equal(r.paced, 10);
+	assert_int_equal(r.done, 0);
+	assert_true(vv_retry_next(&r, NULL) >= 0);
+	assert_true(vv_retry_next(&r, "0") >= 0);
+	assert_int_equal(vv_retry_next(&r, NULL), -1);
+	assert_int_equal(r.done, 2);
+	unsetenv("VV_TEST_BACKOFF_SCALE");
+
+	/* the spread would pass the deadline: the server's own figure fits */
+	for (int i = 0; i < 50; i++) {
+		long w;
+
+		vv_retry_init(&r, VV_RETRY_KEYVAULT, 5, 2500);
+		w = vv_retry_next(&r, "2");
+		assert_true(w >= 2000 && w < 2500);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keyvault_retryable),
+		cmocka_unit_test(test_retry_after_spreads_a_herd),
+		cmocka_unit_test(test_paced_retries_bounded_by_deadline),
 		cmocka_unit_test(test_imds_retryable),
 		cmocka_unit_test(test_base_schedules),
 		cmocka_unit_test(test_retry_after_parsing),

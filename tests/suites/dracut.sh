@@ -21,7 +21,7 @@ SO=$PWD/build/libcryptsetup-token-vaultvol.so
 MOD=$PWD/packaging/dracut/91vaultvol
 T=$(mktemp -d /tmp/vv-dracut.XXXXXX)
 LOOPS=()
-trap suite_cleanup EXIT
+trap "${KEEP:+:} suite_cleanup" EXIT	# KEEP=1: $T stays, for a look
 command -v dracut >/dev/null || { bad "dracut installed (tests/deps.sh: dracut-core)"; finish; }
 [ -f "$SO" ] || { bad "the plugin built (make userspace)"; finish; }
 PLUGDIR=$(cryptsetup --help | sed -n 's/^LUKS2 external token plugin path: \(.*\)\.$/\1/p')
@@ -29,7 +29,9 @@ kver=$(ls /lib/modules | sort -V | head -1)
 DMODS=/usr/lib/dracut/modules.d
 mkdir -p "$T/plug" "$T/up/vaultvol/conf.d" "$T/up/vaultvol/keys/root" "$T/work" \
 	"$T/mods/91vaultvol" "$T/mods/90vvtestkeys" "$T/mwork" "$T/noplug"
-cp "$SO" "$T/plug/"
+# Mode 0644, as the packages install it (dracut resolves the libraries of
+# executable files by itself, not of this one).
+install -m 644 "$SO" "$T/plug/"
 cp -a "$PLUGDIR"/. "$T/noplug/"
 cp "$MOD"/* "$T/mods/91vaultvol/"
 keyval="c2VjcmV0LWtleXN0b3JlLXZhbHVlLW5ldmVyLWNvcGllZA=="
@@ -73,8 +75,27 @@ mkdir -p "$T/x" && (cd "$T/x" && cpio -idm --quiet <"$T/img.img") ||
 x=$T/x
 [ -f "$x$PLUGDIR/libcryptsetup-token-vaultvol.so" ] &&
 	ok "plugin in libcryptsetup's plugin directory ($PLUGDIR)" || bad "plugin in $PLUGDIR"
-ls "$x"/usr/lib/*/libcurl.so.* >/dev/null 2>&1 && ls "$x"/usr/lib/*/libjson-c.so.* >/dev/null 2>&1 &&
-	ok "the plugin's libraries (libcurl, json-c)" || bad "the plugin's libraries"
+# Every library the plugin needs, resolved by the image's own loader, in
+# this image and in one without systemd (where no other module brings
+# libssl or libcurl along: dracut resolves only executables by itself).
+for img in img min; do
+	if [ $img = min ]; then
+		build min "$T/plug" "crypt vaultvol" && mkdir -p "$T/xm" &&
+			(cd "$T/xm" && cpio -idm --quiet <"$T/min.img") ||
+			{ bad "dracut builds an image without systemd (crypt vaultvol)" "$(tail -5 "$T/min.log")"; continue; }
+		r=$T/xm
+	else
+		r=$x
+	fi
+	ld=$(cd "$r" && ls lib64/ld-linux-*.so.* usr/lib64/ld-linux-*.so.* 2>/dev/null | head -1)
+	libs=$(chroot "$r" "/$ld" --list "$PLUGDIR/libcryptsetup-token-vaultvol.so" 2>&1)
+	if [ -n "$ld" ] && grep -q libcurl <<<"$libs" && grep -q libssl <<<"$libs" &&
+	   ! grep -q "not found" <<<"$libs"; then
+		ok "$img: the plugin's libraries all in the image (libcurl, libssl, json-c...)"
+	else
+		bad "$img: the plugin's libraries all in the image" "$(grep "not found" <<<"$libs" | tr '\n' ' ')"
+	fi
+done
 cmp -s "$x/etc/vaultvol/vaultvol.conf" "$T/up/vaultvol/vaultvol.conf" &&
 	ok "vaultvol.conf" || bad "vaultvol.conf"
 [ -f "$x/etc/vaultvol/conf.d/50-op.conf" ] && ok "conf.d drop-in" || bad "conf.d drop-in"

@@ -66,6 +66,14 @@ install() {
 		sed -n 's/^LUKS2 external token plugin path: \(.*\)\.$/\1/p')
 	[[ $tokdir ]] || tokdir=${plugin%/*}
 	inst_library "$plugin" "$tokdir/libcryptsetup-token-vaultvol.so"
+	# Its libraries, named one by one: dracut resolves the libraries of
+	# executable files only, and the plugin is installed 0644 (without this,
+	# libcurl, libssl and json-c come only if another module needs them,
+	# and libcryptsetup cannot load the plugin). ldd lists the closure.
+	local lib
+	while read -r lib; do
+		inst_library "$lib"
+	done < <(ldd "$plugin" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p')
 
 	for f in "$dracutsysrootdir"/etc/vaultvol/vaultvol.conf \
 		 "$dracutsysrootdir"/etc/vaultvol/conf.d/*.conf; do

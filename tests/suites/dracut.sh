@@ -34,12 +34,7 @@ mkdir -p "$T/plug" "$T/up/vaultvol/conf.d" "$T/up/vaultvol/keys/root" "$T/work" 
 install -m 644 "$SO" "$T/plug/"
 cp -a "$PLUGDIR"/. "$T/noplug/"
 cp "$MOD"/* "$T/mods/91vaultvol/"
-keyval="c2VjcmV0LWtleXN0b3JlLXZhbHVlLW5ldmVyLWNvcGllZA=="
-echo "$keyval" >"$T/up/vaultvol/keys/root/1"
-cp tests/fakes/README.md "$T/ca-not-really.pem"
-printf '[vault]\nurl = https://myvault.vault.azure.net\nca_file = %s\n' "$T/ca-not-really.pem" \
-	>"$T/up/vaultvol/vaultvol.conf"
-printf '[vault]\nallowed = https://other.vault.azure.net\n' >"$T/up/vaultvol/conf.d/50-op.conf"
+etc_fixture "$T/up"
 # A module that (wrongly) copies the keystore, ordered before ours.
 cat >"$T/mods/90vvtestkeys/module-setup.sh" <<'X'
 #!/bin/bash

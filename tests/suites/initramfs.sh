@@ -35,12 +35,7 @@ PLUGDIR=$(cryptsetup --help | sed -n 's/^LUKS2 external token plugin path: \(.*\
 kver=$(ls /lib/modules | sort -V | head -1)
 mkdir -p "$T/plug" "$T/up/vaultvol/conf.d" "$T/up/vaultvol/keys/root" "$T/work"
 cp "$SO" "$T/plug/"
-keyval="c2VjcmV0LWtleXN0b3JlLXZhbHVlLW5ldmVyLWNvcGllZA=="
-echo "$keyval" >"$T/up/vaultvol/keys/root/1"
-cp tests/fakes/README.md "$T/ca-not-really.pem"
-printf '[vault]\nurl = https://myvault.vault.azure.net\nca_file = %s\n' "$T/ca-not-really.pem" \
-	>"$T/up/vaultvol/vaultvol.conf"
-printf '[vault]\nallowed = https://other.vault.azure.net\n' >"$T/up/vaultvol/conf.d/50-op.conf"
+etc_fixture "$T/up"
 cat >"$T/ns.sh" <<X
 #!/bin/bash
 mount --make-rprivate / &&

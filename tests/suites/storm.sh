@@ -7,14 +7,7 @@
 # not keyed or the requests exceed 1.5x the minimum (8 per VM). ~30 s.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1${2:+: $2}"; fail=$((fail + 1)); }
-finish() {
-	echo "storm: $pass passed, $fail failed"
-	[ "$fail" -eq 0 ]
-	exit
-}
+. tests/suites/lib/common.bash
 N=50
 if tests/bench/storm_build.sh build; then
 	ok "storm_vm built on build/libvault.a"

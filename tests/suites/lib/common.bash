@@ -30,3 +30,16 @@ rogue_start() {
 	[ -n "$RPORT" ] || return 1
 	: >"$T/rogue.log"
 }
+# etc_fixture DIR: DIR/vaultvol as an overlay's upper /etc/vaultvol for the
+# initramfs suites: vaultvol.conf naming a vault and a ca_file ($T/
+# ca-not-really.pem), a conf.d drop-in, and a keystore entry whose value is
+# $keyval (which must end up in no initramfs).
+etc_fixture() {
+	keyval="c2VjcmV0LWtleXN0b3JlLXZhbHVlLW5ldmVyLWNvcGllZA=="
+	mkdir -p "$1/vaultvol/conf.d" "$1/vaultvol/keys/root"
+	echo "$keyval" >"$1/vaultvol/keys/root/1"
+	cp tests/fakes/README.md "$T/ca-not-really.pem"
+	printf '[vault]\nurl = https://myvault.vault.azure.net\nca_file = %s\n' "$T/ca-not-really.pem" \
+		>"$1/vaultvol/vaultvol.conf"
+	printf '[vault]\nallowed = https://other.vault.azure.net\n' >"$1/vaultvol/conf.d/50-op.conf"
+}

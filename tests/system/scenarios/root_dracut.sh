@@ -22,6 +22,7 @@
 # system-ci: full-only (about 16 min under emulation, as root_token)
 ddebs=$(tests/system/image-debs.sh "$SYS_IMAGE" dracut dracut) ||
 	{ host_step dracut-debs false; return 0; }
+. tests/system/scenarios/root_lib.sh
 vm_disk root 3G
 vm_disk fstate 8M
 
@@ -101,13 +102,9 @@ root_chroot_end
 root_export
 GUEST
 
-host_step kernel-came-back test -s "$VM_WORK/boot1/export/vmlinuz" -a -s "$VM_WORK/boot1/export/initrd.img"
-
 # rd.luks.name names the root's LUKS device and its mapping on the kernel
 # command line, as RHEL's installer writes rd.luks.uuid there.
-sys_boot --disk root --disk fstate --kernel "$VM_WORK/boot1/export" --root /dev/mapper/vvroot \
-	--append "rd.luks.name=$(cat "$VM_WORK/boot1/export/uuid" 2>/dev/null)=vvroot" \
-	--timeout 1800 <<'GUEST'
+root_boot_copy --append "rd.luks.name=$(cat "$VM_WORK/boot1/export/uuid" 2>/dev/null)=vvroot" <<'GUEST'
 set -u
 . /vv/tests/system/guest/root.sh
 unpack() { (cd "$2" && lsinitrd --unpack "$1"); }

@@ -25,6 +25,7 @@
 # an initramfs build; CI's 90 min would not hold it beside the rest)
 cdebs=$(tests/system/image-debs.sh "$SYS_IMAGE" cryptsetup-initramfs cryptsetup-initramfs) ||
 	{ host_step cryptsetup-initramfs-debs false; return 0; }
+. tests/system/scenarios/root_lib.sh
 vm_disk root 3G
 vm_disk fstate 8M
 
@@ -78,10 +79,7 @@ root_chroot_end
 root_export
 GUEST
 
-host_step kernel-came-back test -s "$VM_WORK/boot1/export/vmlinuz" -a -s "$VM_WORK/boot1/export/initrd.img"
-
-sys_boot --disk root --disk fstate --kernel "$VM_WORK/boot1/export" --root /dev/mapper/vvroot \
-	--timeout 1800 <<'GUEST'
+root_boot_copy <<'GUEST'
 set -u
 . /vv/tests/system/guest/root.sh
 root_verify unmkinitramfs

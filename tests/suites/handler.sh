@@ -214,7 +214,8 @@ sed -i 's/"protectedSettings": "[^"]*"/"protectedSettings": "%%%not-base64%%%"/'
 hostile $n "bad base64" "not valid base64"
 settings_hostile 3 "encrypted to another certificate" "not encrypted to certificate $TP" \
 	'{"operation": "reopen"}' '{"aadClientSecret": "x"}' other
-settings_hostile 4 "unknown certificate thumbprint" "$OTHER.crt: not found" \
+settings_hostile 4 "unknown certificate thumbprint" \
+	"protected settings are encrypted to certificate $OTHER, which is not in $WA (this VM has 1 certificate: $TP): the settings were made for another VM or before its certificate changed; apply the extension settings again so the platform encrypts them to the certificate of this VM" \
 	'{"operation": "reopen"}' '{}' other "$OTHER"
 settings_hostile 5 "thumbprint path traversal" "not 40 hex digits" \
 	'{"operation": "reopen"}' '{}' vm "../../../etc/passwd"

@@ -1,5 +1,5 @@
-# Guest helpers of the encrypted-root scenarios (bash; root_token:
-# initramfs-tools, root_dracut: dracut), sourced by their boot scripts
+# Guest helpers of the encrypted-root scenarios (bash; root_token and
+# root_bek: initramfs-tools, root_dracut: dracut), sourced by their boot scripts
 # after tests/system/guest/lib.sh:
 #   root_prepare        boot 1 up to the copy: the fakes; `vaultvol
 #                       provision` makes a LUKS2 volume on /dev/vdb with a

@@ -83,6 +83,7 @@ step initramfs-has-plugin grep -q 'cryptsetup/libcryptsetup-token-vaultvol.so$' 
 step initramfs-has-script grep -q '^scripts/local-top/vaultvol$' /tmp/ls.txt
 step initramfs-has-crypttab grep -q '^cryptroot/crypttab$' /tmp/ls.txt
 step initramfs-has-vfat grep -q '/kernel/fs/fat/vfat\.ko' /tmp/ls.txt
+step initramfs-has-nls-utf8 grep -q '/kernel/fs/nls/nls_utf8\.ko' /tmp/ls.txt
 step initramfs-no-keystore sh -c '! grep -E "etc/vaultvol/keys" /tmp/ls.txt'
 mkdir -p /tmp/ir1 && unmkinitramfs $NEW/boot/initrd.img-$kver /tmp/ir1
 step initramfs-unpacked test -d /tmp/ir1

@@ -104,7 +104,8 @@ grep -qx 'After=network-online.target' \
 	ok "systemd-cryptsetup and its generator (dracut's crypt module unlocks)" ||
 	bad "systemd-cryptsetup in the image"
 find "$x" -name 'vfat.ko*' | grep -q . && find "$x" -name 'nls_cp437.ko*' | grep -q . &&
-	ok "vfat and nls_cp437 for the BEK VOLUME" || bad "vfat modules"
+	find "$x" -name 'nls_utf8.ko*' | grep -q . &&
+	ok "vfat, nls_cp437 and nls_utf8 for the BEK VOLUME" || bad "vfat modules"
 [ ! -e "$x/etc/vaultvol/keys" ] && ok "no keystore directory" || bad "no keystore directory"
 grep -r -l -F "$keyval" "$x" >/dev/null 2>&1 && bad "keystore value in the image" ||
 	ok "the keystore's value in no file of the image"

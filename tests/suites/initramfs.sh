@@ -67,7 +67,8 @@ cmp -s "$d/etc/vaultvol/vaultvol.conf" "$T/up/vaultvol/vaultvol.conf" &&
 [ -f "$d$T/ca-not-really.pem" ] && ok "hook: the ca_file the config names" || bad "hook: ca_file"
 [ -x "$d/usr/sbin/ip" ] || [ -x "$d/sbin/ip" ] && ok "hook: ip" || bad "hook: ip"
 find "$d" -name 'vfat.ko*' | grep -q . && find "$d" -name 'nls_cp437.ko*' | grep -q . &&
-	ok "hook: vfat and nls_cp437 for the BEK VOLUME" || bad "hook: vfat modules"
+	find "$d" -name 'nls_utf8.ko*' | grep -q . &&
+	ok "hook: vfat, nls_cp437 and nls_utf8 for the BEK VOLUME" || bad "hook: vfat modules"
 [ ! -e "$d/etc/vaultvol/keys" ] && ok "hook: no keystore directory" || bad "hook: no keystore directory"
 grep -r -l -F "$keyval" "$d" >/dev/null 2>&1 && bad "hook: keystore value in DESTDIR" ||
 	ok "hook: the keystore's value in no file of DESTDIR"

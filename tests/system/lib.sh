@@ -5,7 +5,7 @@
 # A scenario (tests/system/scenarios/NAME.sh) is a bash script that uses:
 #   sys_boot [--disk NAME]... [--serial NAME]... [--mem MB] [--timeout S]
 #            [--files NAME=DIR]... [--export MB] [--kernel DIR]
-#            [--root DEV] [--append ARGS] <<'EOF'
+#            [--root DEV] [--append ARGS] [--type PATTERN FILE] <<'EOF'
 #       guest script (bash, run by vv-test.service after multi-user.target;
 #       step/expect_fail/metric from tests/vm/guest/lib.sh, sys_* helpers
 #       from tests/system/guest/lib.sh)
@@ -24,6 +24,12 @@
 # --root DEV puts root=DEV on the kernel command line instead of
 # root=/dev/vda (e.g. /dev/mapper/NAME: a root the initramfs unlocks);
 # --append ARGS adds ARGS to it.
+# --type PATTERN FILE: when PATTERN appears on the serial console, FILE's
+# content and a newline are typed into it, once (tests/system/
+# console_type.py; e.g. a passphrase at cryptroot's prompt). FILE stays on
+# the host (under $VM_WORK); its content is never logged. The console is
+# then a socket QEMU waits on (tests/vm/lib.sh _vm_run), still logged to
+# console.log; the step bootN/console-typed records whether it was typed.
 
 # sys_payload DIR SCRIPT: the tar archive of one boot's payload, on stdout.
 _sys_payload() {
@@ -48,6 +54,7 @@ _sys_payload() {
 sys_boot() {
 	local disks=() serials=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra=""
 	local files=() export_mb="" kdir=$SYS_IMAGE rest=() root=/dev/vda
+	local type_pat="" type_file="" console_sock="" typist=""
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--files) files+=("$2"); shift 2 ;;
@@ -55,6 +62,7 @@ sys_boot() {
 		--kernel) kdir=$2; shift 2 ;;
 		--root) root=$2; shift 2 ;;
 		--append) extra="$extra $2"; shift 2 ;;
+		--type) type_pat=$2 type_file=$3; shift 3 ;;
 		*) rest+=("$1"); shift ;;
 		esac
 	done
@@ -89,8 +97,24 @@ sys_boot() {
 	# The kernel named in the boot's line is the one booted.
 	local VM_KVER=$VM_KVER
 	[ "$kdir" = "$SYS_IMAGE" ] || VM_KVER="from $kdir"
+	if [ -n "$type_pat" ]; then
+		console_sock=$bd/console.sock
+		rm -f "$console_sock"
+		python3 "$VV_SRC/tests/system/console_type.py" "$console_sock" "$type_pat" \
+			"$type_file" >"$bd/console_type.log" 2>&1 &
+		typist=$!
+	fi
 	_vm_run "$n" "$bd" "$mem" "$timeout" "$bd/payload.tar" --verbose -- "${args[@]}"
 	local rc=$?
+	if [ -n "$typist" ]; then
+		if wait "$typist"; then
+			vm_record PASS "boot$n/console-typed"
+		else
+			vm_record FAIL "boot$n/console-typed" "exit=$? ($(tail -1 "$bd/console_type.log"))"
+		fi
+		sed 's/^/    /' "$bd/console_type.log"
+		rm -f "$console_sock"
+	fi
 	if [ -n "$export_mb" ]; then
 		mkdir -p "$bd/export"
 		tar -xf "$bd/export.img" -C "$bd/export" 2>/dev/null ||

@@ -89,10 +89,17 @@ _vm_run() {
 	shift 5
 	[ "$1" = --verbose ] && { verbose=1; shift; }
 	shift	# --
-	local t0=$SECONDS
+	local t0=$SECONDS con=(-serial "file:$bd/console.log")
+	# sys_boot --type (its local console_sock): the console is a socket the
+	# host types into; QEMU waits for that typist to connect before the
+	# guest starts (nothing is lost) and logs the guest's output to the
+	# same console.log (never the typed input).
+	[ -n "${console_sock:-}" ] && con=(-chardev
+		"socket,id=con0,path=$console_sock,server=on,wait=on,logfile=$bd/console.log"
+		-serial chardev:con0)
 	timeout --kill-after=5 "$timeout" qemu-system-x86_64 \
 		-m "$mem" -smp 2 -display none -no-reboot -nic none \
-		-serial "file:$bd/console.log" -serial "file:$bd/results.raw" \
+		"${con[@]}" -serial "file:$bd/results.raw" \
 		-device virtio-rng-pci $VM_ACCEL_ARGS "$@" \
 		>"$bd/qemu.log" 2>&1
 	local rc=$?

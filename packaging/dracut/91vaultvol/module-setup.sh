@@ -51,8 +51,9 @@ depends() {
 }
 
 installkernel() {
-	# The BEK VOLUME is FAT (vfat, code page 437, iso8859-1 names).
-	hostonly='' instmods vfat nls_cp437 nls_iso8859_1
+	# The BEK VOLUME is FAT (vfat, code page 437, iso8859-1 names); the
+	# plugin mounts it with iocharset=utf8: nls_utf8 (a module on Debian).
+	hostonly='' instmods vfat nls_cp437 nls_iso8859_1 nls_utf8
 }
 
 install() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""key_nowhere.py INITRAMFS_DIR: the vault's secrets of the fakes' state
-(/var/lib/vv-fakes/state.json), raw and base64, in none of the unpacked
-initramfs's files, the journal or /run. Exit 1 on a hit or when a place
-has no files to look at."""
+"""key_nowhere.py INITRAMFS_DIR [NAME=FILE]...: the vault's secrets of the
+fakes' state (/var/lib/vv-fakes/state.json), raw and base64, or, when
+NAME=FILE arguments are given, each FILE's content (a trailing newline
+dropped; e.g. a passphrase), in none of the unpacked initramfs's files, the
+journal or /run. Exit 1 on a hit or when a place has no files to look at."""
 import base64
 import glob
 import json
@@ -10,10 +11,14 @@ import os
 import sys
 
 needles = {}
-for op in json.load(open("/var/lib/vv-fakes/state.json")).get("ops", []):
-    if op.get("op") == "put_secret" and op.get("value"):
-        needles["vault secret %s (base64)" % op["name"]] = op["value"][:24].encode()
-        needles["vault secret %s (raw)" % op["name"]] = base64.b64decode(op["value"])
+for arg in sys.argv[2:]:
+    name, _, path = arg.partition("=")
+    needles[name] = open(path, "rb").read().rstrip(b"\r\n")
+if len(sys.argv) == 2:
+    for op in json.load(open("/var/lib/vv-fakes/state.json")).get("ops", []):
+        if op.get("op") == "put_secret" and op.get("value"):
+            needles["vault secret %s (base64)" % op["name"]] = op["value"][:24].encode()
+            needles["vault secret %s (raw)" % op["name"]] = base64.b64decode(op["value"])
 
 
 def files(top):

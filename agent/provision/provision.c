@@ -84,8 +84,8 @@ static bool label_ok(const char *fs, const char *label)
 	return true;
 }
 
-/* mkfs binaries are looked up in fixed system directories, not $PATH. */
-static int find_tool(const char *tool, char *path, size_t len)
+/* mkfs (and encrypt's e2fsck, resize2fs) are looked up in fixed system directories, not $PATH. */
+int pv_find_tool(const char *tool, char *path, size_t len)
 {
 	static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
 
@@ -111,7 +111,7 @@ static int run_mkfs(const char *fs, const char *label, const char *dev, struct v
 	pid_t pid;
 
 	snprintf(tool, sizeof(tool), "mkfs.%s", fs);
-	if (find_tool(tool, path, sizeof(path)) < 0)
+	if (pv_find_tool(tool, path, sizeof(path)) < 0)
 		return vv_fail(err, -ENOENT, VV_CAUSE_NONE, "%s not found", tool);
 	argv[argc++] = tool;
 	argv[argc++] = "-q";

@@ -82,6 +82,9 @@ int pv_store_guarded(struct vv_vault *v, const char *base, const struct vv_secre
 int pv_adopt_guard(struct vv_vault *v, const struct vv_bek *b, bool require,
 		   struct vv_error *err);
 
+/* path: tool in /usr/sbin, /sbin, /usr/bin or /bin (never $PATH). -ENOENT. */
+int pv_find_tool(const char *tool, char *path, size_t len);
+
 /* Erase every signature libblkid finds on device (--force only), like wipefs -a. */
 int pv_wipe_signatures(const char *device);
 

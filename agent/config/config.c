@@ -350,6 +350,51 @@ static bool http_url(const char *v)
 	return (!strncmp(v, "http://", 7) && v[7] && no_space_printable(v)) || https_url(v);
 }
 
+/*
+ * [vault] aad_authority: the AAD login host that receives the client
+ * secret or assertion, so only https://HOST[:PORT][/]: the token path
+ * (/TENANT/oauth2/token) is appended by the vault library, and userinfo,
+ * a query or a fragment would only hide where the secret goes.
+ * NULL when fine, else why not.
+ */
+static const char *aad_authority_why(const char *v)
+{
+	const char *h, *e;
+	size_t n;
+
+	if (!no_space_printable(v))
+		return "it has spaces or control characters";
+	if (strncmp(v, "https://", 8))
+		return "the client secret is sent to it, so it must be https://";
+	h = v + 8;
+	if (strchr(h, '@'))
+		return "no user@ part: only the host";
+	if (strpbrk(h, "?#"))
+		return "no query or fragment: only the host";
+	e = h + strcspn(h, "/");
+	if (*e && strcmp(e, "/"))
+		return "no path: vaultvol appends /TENANT/oauth2/token itself";
+	for (n = 0; h + n < e && (isalnum((unsigned char)h[n]) || h[n] == '-' || h[n] == '.'); n++)
+		;
+	if (n == 0 || h[0] == '.' || h[0] == '-' || h[n - 1] == '.' || h[n - 1] == '-')
+		return "it names no host";
+	if (h + n < e) {
+		long port = 0;
+		const char *q = h + n + 1;
+
+		if (h[n] != ':' || q == e || e - q > 5)
+			return "the host is followed by something other than :PORT";
+		for (; q < e; q++) {
+			if (!isdigit((unsigned char)*q))
+				return "the port is not a number";
+			port = port * 10 + (*q - '0');
+		}
+		if (port < 1 || port > 65535)
+			return "the port is not 1-65535";
+	}
+	return NULL;
+}
+
 /* Key references as vault/vault.h lists them; the vault checks the rest. */
 static bool key_ref_ok(const char *v)
 {
@@ -595,6 +640,17 @@ static int vault_key(struct parser *p, const char *k, const char *v)
 	}
 	if (!strcmp(k, "aad_tenant"))
 		return set_str(p, &c->aad_tenant, k, v, no_space_printable, "a tenant id");
+	if (!strcmp(k, "aad_authority")) {
+		const char *why = aad_authority_why(v);
+
+		/* A value with userinfo may carry a password: not echoed. */
+		if (why)
+			return perr(p, "aad_authority: invalid value '%s': %s (expected "
+				    "https://HOST[:PORT], e.g. https://login.microsoftonline.us; "
+				    "fix the line or remove it for https://login.microsoftonline.com)",
+				    strchr(v, '@') ? "(hidden)" : v, why);
+		return set_str(p, &c->aad_authority, k, v, NULL, NULL);
+	}
 	if (!strcmp(k, "aad_client_id"))
 		return set_str(p, &c->aad_client_id, k, v, no_space_printable, "a client id");
 	if (!strcmp(k, "aad_secret_file"))
@@ -899,6 +955,7 @@ void vv_config_free(struct vv_config *cfg)
 	free(c->identity_kind);
 	free(c->identity_value);
 	free(c->aad_tenant);
+	free(c->aad_authority);
 	free(c->aad_client_id);
 	free(c->aad_secret_file);
 	free(c->aad_cert_file);
@@ -942,6 +999,7 @@ int vv_config_vault(const struct vv_config *cfg, const struct vv_options *opt,
 		vcfg->identity_kind = c->identity_kind;
 		vcfg->identity_value = c->identity_value;
 		vcfg->aad_tenant = c->aad_tenant;
+		vcfg->aad_authority = c->aad_authority;	/* NULL: the public cloud's */
 		vcfg->aad_client_id = c->aad_client_id;
 		vcfg->aad_secret_file = c->aad_secret_file;
 		vcfg->aad_cert_file = c->aad_cert_file;

@@ -19,6 +19,8 @@
  *   identity = client_id:ID | object_id:ID | msi_res_id:ID
  *   aad_tenant = ..., aad_client_id = ..., aad_secret_file = /path,
  *   aad_cert_file = /path                      AAD application instead of MSI
+ *   aad_authority = https://login.microsoftonline.us   AAD login host (sovereign
+ *                                              clouds; default the public one)
  *   keystore = /etc/vaultvol/keys              local keystore directory
  *   timeout = 60                               seconds per key operation,
  *                                              retries included
@@ -97,6 +99,7 @@ struct vv_config_vault {
 	size_t nmoves;
 	char *identity_kind, *identity_value;
 	char *aad_tenant, *aad_client_id, *aad_secret_file, *aad_cert_file;
+	char *aad_authority;	/* https://HOST[:PORT]; NULL = login.microsoftonline.com */
 	char *keystore;
 	int timeout_s;		/* 0 = the vault library's default */
 	bool require_purge_protection;	/* provision, adopt, rotate: refuse, not warn */

@@ -88,6 +88,7 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 	take_str(&a->identity_kind, &b->identity_kind);
 	take_str(&a->identity_value, &b->identity_value);
 	take_str(&a->aad_tenant, &b->aad_tenant);
+	take_str(&a->aad_authority, &b->aad_authority);
 	take_str(&a->aad_client_id, &b->aad_client_id);
 	take_str(&a->aad_secret_file, &b->aad_secret_file);
 	take_str(&a->aad_cert_file, &b->aad_cert_file);

@@ -7,6 +7,7 @@
  * CMS code; the private key file and the plaintext only ever sit in locked,
  * wiped memory (struct vv_secret, OpenSSL's secure-memory BIO).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -179,6 +180,60 @@ static int parse_envelope(const char *b64, CMS_ContentInfo **out, struct vv_erro
 }
 
 /*
+ * The settings name a certificate waagent did not write: the settings were
+ * encrypted for another VM (a template or a copied VM), or before this VM's
+ * certificate was renewed. Say so, with the certificates this VM does have
+ * (<40 hex>.crt in waagent_dir, the first three in name order) and the fix,
+ * rather than a bare file error. No apostrophes: scripts quote the message.
+ */
+#define SHOW_CERTS 3
+static int missing_cert(const char *waagent_dir, const char *upper, struct vv_error *err)
+{
+	char have[SHOW_CERTS][41], list[SHOW_CERTS * 42 + 8] = "";
+	struct dirent *e;
+	size_t n = 0, len = 0;
+	DIR *d;
+
+	d = opendir(waagent_dir);
+	while (d && (e = readdir(d))) {
+		char t[41];
+		size_t k;
+
+		if (strlen(e->d_name) != 44 || strcmp(e->d_name + 40, ".crt"))
+			continue;
+		memcpy(t, e->d_name, 40);
+		t[40] = '\0';
+		if (!is_hex40(t))
+			continue;
+		for (int i = 0; i < 40; i++)
+			if (t[i] >= 'a' && t[i] <= 'f')
+				t[i] = (char)(t[i] - 'a' + 'A');
+		/* Keep the SHOW_CERTS smallest names: the list does not depend on readdir order. */
+		k = n < SHOW_CERTS ? n : SHOW_CERTS;
+		while (k > 0 && strcmp(have[k - 1], t) > 0) {
+			if (k < SHOW_CERTS)
+				memcpy(have[k], have[k - 1], 41);
+			k--;
+		}
+		if (k < SHOW_CERTS)
+			memcpy(have[k], t, 41);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < n && i < SHOW_CERTS; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", have[i]);
+	if (n > SHOW_CERTS)
+		snprintf(list + len, sizeof(list) - len, ", ...");
+	return vv_fail(err, -ENOENT, VV_CAUSE_NOT_FOUND,
+		       "protected settings are encrypted to certificate %s, which is not in %s "
+		       "(this VM has %zu certificate%s%s%s): the settings were made for another VM "
+		       "or before its certificate changed; apply the extension settings again so "
+		       "the platform encrypts them to the certificate of this VM",
+		       upper, waagent_dir, n, n == 1 ? "" : "s", n ? ": " : "", list);
+}
+
+/*
  * waagent_dir/<THUMBPRINT>.crt and .prv: the certificate must have that
  * thumbprint and the key must be its own.
  */
@@ -199,8 +254,11 @@ static int load_pair(const char *waagent_dir, const char *thumbprint, const char
 		goto out;
 	}
 	cert = load_cert(crt_path, err, &r);
-	if (!cert)
+	if (!cert) {
+		if (r == -ENOENT)
+			r = missing_cert(waagent_dir, upper, err);
 		goto out;
+	}
 	if (!X509_digest(cert, EVP_sha1(), md, &mdlen) || mdlen != 20) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_SYSTEM,
 			    "cannot compute the certificate thumbprint");
@@ -214,8 +272,15 @@ static int load_pair(const char *waagent_dir, const char *thumbprint, const char
 		goto out;
 	}
 	key = load_key(prv_path, err, &r);
-	if (!key)
+	if (!key) {
+		if (r == -ENOENT)
+			vv_fail(err, r, VV_CAUSE_NOT_FOUND,
+				"protected settings certificate %s is in %s but its private key "
+				"%s is not: waagent writes both from the certificates of the goal "
+				"state; restart waagent so it writes them again", upper,
+				waagent_dir, prv_path);
 		goto out;
+	}
 	if (X509_check_private_key(cert, key) != 1) {
 		r = vv_fail(err, -EINVAL, VV_CAUSE_CONFIG,
 			    "private key %s does not belong to certificate %s", prv_path, upper);

@@ -148,6 +148,9 @@ add("config", "snapshot", "[vault]\nurl = https://main.vault.azure.net\nallowed 
     "timeout = 2147483647\n\n[snapshot]\ntimeout = 60\nexclude = /tmp /var/tmp\nscripts_config = "
     "/etc/azure/VMSnapshotScriptPluginConfig.json\nhooks_dir = /etc/vaultvol/hooks.d\n\n"
     "[volume lun3]\nmatch = lun:3-part1\nkey = bek:LinuxPassPhraseFileName\nmount = /srv\n" % TENANT)
+add("config", "aad_authority", "[vault]\nurl = https://myvault.vault.usgovcloudapi.net\n"
+    "aad_authority = https://login.microsoftonline.us:443/\naad_client_id = 1f8a5e0b-0c47-4f5e-9d31-6b6f7b1a2c3d\n"
+    "aad_secret_file = /etc/vaultvol/aad.secret\n" + SEP + "[vault]\naad_authority = https://u@h.example/x?y#z\n")
 add("config", "dropins", "[vault]\nurl = https://main.vault.azure.net\n" + SEP +
     "# written by vaultvol adopt\n[vault]\nallowed = https://other.vault.azure.net\n" + SEP +
     "[vault]\nallowed = https://third.vault.azure.net:8443, https://other.vault.azure.net/\n"

@@ -8,8 +8,10 @@
 #
 # Runs on the host (no device-mapper): the operations it lets succeed touch no
 # disk (a reopen restricted to a volume the config does not know, a config
-# with no volumes); opening real volumes through the handler is the guest
-# scenario tests/vm/scenarios/handler_reopen.sh.
+# with no volumes), except a rotate through an AAD application (the fakes on
+# loopback, a LUKS2 image on a loop device: rotation needs no device-mapper);
+# opening real volumes through the handler is the guest scenario
+# tests/vm/scenarios/handler_reopen.sh.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 VV=${VV:-$PWD/build/vaultvol}
@@ -24,7 +26,8 @@ if [ ! -x "$VV" ]; then
 	finish
 fi
 T=$(mktemp -d /tmp/vv-handler-suite.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+LOOPS=()
+trap suite_cleanup EXIT
 
 # ---- the fake waagent tree -------------------------------------------------
 WA=$T/waagent
@@ -211,7 +214,8 @@ sed -i 's/"protectedSettings": "[^"]*"/"protectedSettings": "%%%not-base64%%%"/'
 hostile $n "bad base64" "not valid base64"
 settings_hostile 3 "encrypted to another certificate" "not encrypted to certificate $TP" \
 	'{"operation": "reopen"}' '{"aadClientSecret": "x"}' other
-settings_hostile 4 "unknown certificate thumbprint" "$OTHER.crt: not found" \
+settings_hostile 4 "unknown certificate thumbprint" \
+	"protected settings are encrypted to certificate $OTHER, which is not in $WA (this VM has 1 certificate: $TP): the settings were made for another VM or before its certificate changed; apply the extension settings again so the platform encrypts them to the certificate of this VM" \
 	'{"operation": "reopen"}' '{}' other "$OTHER"
 settings_hostile 5 "thumbprint path traversal" "not 40 hex digits" \
 	'{"operation": "reopen"}' '{}' vm "../../../etc/passwd"
@@ -295,6 +299,90 @@ echo '[{"handlerEnvironment": {"configFolder": "relative", "statusFolder": "/x"}
 run enable
 is "relative configFolder: exit 2" $? 2
 mv "$T/he.json" "$H/HandlerEnvironment.json"
+
+# ---- an AAD application instead of a managed identity (issue 18) --------------------
+# The identity case without managed identity, end to end: public aadClientId,
+# protected aadClientSecret, and the config naming the AAD authority
+# ([vault] aad_authority = the fake's AAD). rotate is the handler operation
+# that needs the vault and no device-mapper: a LUKS2 volume on a loop device
+# (provisioned --format-only through IMDS first), found as LUN 1. The
+# handler's token comes from the fake AAD, not IMDS; the secret is written
+# nowhere.
+aad_suite() {
+	local A=$T/aad WA2=$T/waagent-aad H2 L imds0 aad0 rc msg old new b64
+	H2=$WA2/Vaultvol.Linux-0.1.0
+	if ! tests/fakes/start.sh "$T/fakes" --quiet >/dev/null; then
+		bad "aad: fakes" "could not start tests/fakes"
+		return
+	fi
+	. "$T/fakes/ports.env"
+	export VAULTVOL_TEST_RESOLVE=$FAKE_RESOLVE
+	mkdir -p "$A/luns" "$A/state" "$WA2" "$H2/config"
+	truncate -s 40M "$A/disk.img"
+	if ! L=$(losetup -f --show "$A/disk.img" 2>"$A/losetup.err"); then
+		bad "aad: loop device" "$(cat "$A/losetup.err")"
+		return
+	fi
+	LOOPS+=("$L")
+	ln -s "$L" "$A/luns/lun1"
+	printf '[vault]\nurl = %s\nca_file = %s\nimds = %s\n' "$FAKE_KV_URL" "$FAKE_CA" \
+		"$FAKE_IMDS_URL" >"$A/imds.conf"
+	printf '[vault]\nurl = %s\nca_file = %s\nimds = %s\naad_authority = %s/\n' "$FAKE_KV_URL" \
+		"$FAKE_CA" "$FAKE_IMDS_URL" "$FAKE_AAD_URL" >"$A/vaultvol.conf"
+	chmod 600 "$A/imds.conf" "$A/vaultvol.conf"
+	if ! VAULTVOL_LUN_DIR=$A/luns "$VV" --config "$A/imds.conf" --state-dir "$A/state" \
+		provision "$L" --secret data1 --mount /data1 --format-only --recovery secret \
+		>"$A/prov.out" 2>&1; then
+		bad "aad: provision --format-only (IMDS)" "$(tail -2 "$A/prov.out")"
+		return
+	fi
+	ok "aad: volume provisioned on $L (through IMDS)"
+	fc() { python3 tests/fakes/fakectl.py -s "$T/fakes" -f value counter name="$1"; }
+	imds0=$(fc imds.token)
+	aad0=$(fc aad.tokens_issued)
+	cp "$WA/$TP.crt" "$WA/$TP.prv" "$WA2/"
+	sed "s|$H|$H2|g; s|$T/log|$A/log|" "$H/HandlerEnvironment.json" >"$H2/HandlerEnvironment.json"
+	b64=$(printf '{"aadClientSecret": "%s"}' "$FAKE_AAD_CLIENT_SECRET" | encrypt vm)
+	printf '{"runtimeSettings": [{"handlerSettings": {"protectedSettingsCertThumbprint": "%s", "protectedSettings": "%s", "publicSettings": {"operation": "rotate", "volumes": ["data1"], "aadClientId": "%s"}}}]}' \
+		"$TP" "$b64" "$FAKE_AAD_CLIENT_ID" >"$H2/config/0.settings"
+	VAULTVOL_LUN_DIR=$A/luns "$VV" --config "$A/vaultvol.conf" --state-dir "$A/state" handler enable \
+		--handler-dir "$H2" --waagent-dir "$WA2" >"$A/out" 2>"$A/err"
+	rc=$?
+	is "aad: enable 0 (rotate): exit 0" $rc 0
+	is "aad: status success" "$(H=$H2 field 0 'st["status"]')" success
+	is "aad: substatus data1 success" "$(H=$H2 field 0 'st["substatus"][0]["status"]')" success
+	msg=$(H=$H2 field 0 'st["substatus"][0]["formattedMessage"]["message"]')
+	has "aad: substatus says rotated" "$msg" "data1: rotated $L; key now $FAKE_KV_URL/secrets/data1/"
+	new=${msg#*key now }
+	new=${new%% *}
+	old=${msg##*(was }
+	old=${old%)}
+	check "aad: the key version changed ($old -> $new)" test -n "$old" -a "$new" != "$old"
+	is "aad: one token from the fake AAD" "$(fc aad.tokens_issued)" $((aad0 + 1))
+	is "aad: the AAD token request reached the configured authority" \
+		"$(fc primary.aad_token.ok)" 1
+	is "aad: IMDS not asked for a token" "$(fc imds.token)" "$imds0"
+	check "aad: no client secret in status, log, heartbeat, output" \
+		sh -c "! grep -r -q -F -- '$FAKE_AAD_CLIENT_SECRET' '$H2/status' '$A/log' '$H2/heartbeat.log' '$A/out' '$A/err'"
+	check "aad: no client secret in state, config or the disk" \
+		sh -c "! grep -r -a -q -F -- '$FAKE_AAD_CLIENT_SECRET' '$A/state' '$A/vaultvol.conf' '$A/disk.img' \$(ls -d '$A/conf.d' 2>/dev/null)"
+
+	# An authority that is not https: the config error names the line and the fix.
+	sed -i "s|^aad_authority = .*|aad_authority = http://login.example.test|" "$A/vaultvol.conf"
+	printf '{"runtimeSettings": [{"handlerSettings": {"protectedSettingsCertThumbprint": "%s", "protectedSettings": "%s", "publicSettings": {"operation": "rotate", "volumes": ["data1"], "aadClientId": "%s"}}}]}' \
+		"$TP" "$b64" "$FAKE_AAD_CLIENT_ID" >"$H2/config/1.settings"
+	aad0=$(fc aad.tokens_issued)
+	VAULTVOL_LUN_DIR=$A/luns "$VV" --config "$A/vaultvol.conf" --state-dir "$A/state" handler enable \
+		--handler-dir "$H2" --waagent-dir "$WA2" >"$A/out" 2>"$A/err"
+	rc=$?
+	check "aad: http:// authority: exit non-zero ($rc)" test "$rc" -ne 0
+	is "aad: http:// authority: status error" "$(H=$H2 field 1 'st["status"]')" error
+	has "aad: http:// authority: message names file:line and the fix" \
+		"$(H=$H2 field 1 'st["formattedMessage"]["message"]')" \
+		"$A/vaultvol.conf:5: aad_authority: invalid value 'http://login.example.test': the client secret is sent to it, so it must be https://"
+	is "aad: http:// authority: no token asked" "$(fc aad.tokens_issued)" "$aad0"
+}
+aad_suite
 
 # ---- the other commands -------------------------------------------------------------
 run update

@@ -418,6 +418,85 @@ static void test_load_file(void **state)
  * (name order, lists grow, a volume described twice is an error), the
  * directory checked like the files, and provision's drop-in writer.
  */
+/*
+ * [vault] aad_authority: the AAD host that receives the client secret.
+ * https with a plain host only; the error names file:line and the fix.
+ */
+static void test_aad_authority(void **state)
+{
+	static char dir[] = "/tmp/vv-test-aadauth-XXXXXX";
+	struct vv_config *cfg = NULL;
+	struct vv_vault_config vc;
+	struct vv_error err = { 0 };
+	char path[256], d[256], f[320];
+
+	(void)state;
+	/* not set: NULL, the vault library's public-cloud default */
+	assert_int_equal(vv_config_parse("[vault]\nurl = https://a.vault.azure.net\n", "t", &cfg, &err), 0);
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_null(vc.aad_authority);
+	vv_config_free(cfg);
+	/* good: a sovereign cloud, a port and a trailing slash */
+	assert_int_equal(vv_config_parse("[vault]\naad_authority = https://login.microsoftonline.us\n",
+					 "t", &cfg, &err), 0);
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_string_equal(vc.aad_authority, "https://login.microsoftonline.us");
+	vv_config_free(cfg);
+	assert_int_equal(vv_config_parse("[vault]\naad_authority = https://login.test:8443/\n",
+					 "t", &cfg, &err), 0);
+	assert_string_equal(cfg->vault.aad_authority, "https://login.test:8443/");
+	vv_config_free(cfg);
+	cfg = NULL;
+
+	/* bad: each names file:line, the key, what is wrong and the fix */
+	expect_error("[vault]\naad_authority = http://login.microsoftonline.us\n", "bad.conf:2:",
+		     "aad_authority: invalid value 'http://login.microsoftonline.us': the client "
+		     "secret is sent to it, so it must be https:// (expected https://HOST[:PORT]");
+	expect_error("[vault]\naad_authority = login.microsoftonline.us\n", "bad.conf:2:",
+		     "must be https://");
+	expect_error("[vault]\naad_authority = garbage\n", "bad.conf:2:",
+		     "aad_authority: invalid value 'garbage'");
+	expect_error("[vault]\naad_authority = https://\n", "bad.conf:2:", "names no host");
+	expect_error("[vault]\naad_authority = https:///tenant\n", "bad.conf:2:", "no path");
+	expect_error("[vault]\naad_authority = https://:443\n", "bad.conf:2:", "names no host");
+	expect_error("[vault]\naad_authority = https://login.test/tenant\n", "bad.conf:2:",
+		     "no path: vaultvol appends /TENANT/oauth2/token itself");
+	expect_error("[vault]\naad_authority = https://login.test?x=1\n", "bad.conf:2:",
+		     "no query or fragment");
+	expect_error("[vault]\naad_authority = https://login.test/#x\n", "bad.conf:2:",
+		     "no query or fragment");
+	expect_error("[vault]\naad_authority = https://login.test:0\n", "bad.conf:2:", "1-65535");
+	expect_error("[vault]\naad_authority = https://login.test:44x\n", "bad.conf:2:",
+		     "not a number");
+	expect_error("[vault]\naad_authority = https://login.test:\n", "bad.conf:2:", ":PORT");
+	/* userinfo may be a password: refused and not echoed */
+	assert_int_equal(vv_config_parse("[vault]\naad_authority = https://u:pw@evil.example\n",
+					 "t", &cfg, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "t:2: aad_authority: invalid value '(hidden)': "
+			       "no user@ part"));
+	assert_null(strstr(err.message, "pw"));
+	assert_null(cfg);
+	expect_error("[vault]\naad_authority = https://a\naad_authority = https://b\n",
+		     "bad.conf:3:", "duplicate key 'aad_authority'");
+
+	/* a drop-in sets it like the other [vault] keys */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vaultvol.conf", dir);
+	snprintf(d, sizeof(d), "%s/conf.d", dir);
+	snprintf(f, sizeof(f), "%s/10-cloud.conf", d);
+	write_file(path, "[vault]\nurl = https://main.vault.usgovcloudapi.net\n", 0600);
+	assert_int_equal(mkdir(d, 0755), 0);
+	write_file(f, "[vault]\naad_authority = https://login.microsoftonline.us\n", 0600);
+	assert_int_equal(vv_config_load(path, &cfg, &err), 0);
+	assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+	assert_string_equal(vc.aad_authority, "https://login.microsoftonline.us");
+	vv_config_free(cfg);
+	unlink(f);
+	rmdir(d);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_allowed_and_dropins(void **state)
 {
 	static char dir[] = "/tmp/vv-test-dropin-XXXXXX";
@@ -575,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_vault_merge),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_allowed_and_dropins),
+		cmocka_unit_test(test_aad_authority),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

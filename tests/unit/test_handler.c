@@ -789,7 +789,8 @@ static void test_cms_decrypt(void **state)
 	assert_int_equal(vv_handler_decrypt(wa, "../../etc/passwd", b64, &plain, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "not 40 hex digits"));
 	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -ENOENT);
-	assert_non_null(strstr(err.message, "not found"));
+	/* was "...<OTHER>.crt: not found"; the whole message: test_cms_missing_certificate */
+	assert_non_null(strstr(err.message, "which is not in"));
 	free(b64);
 
 	/* Encrypted to a certificate we do not hold. */
@@ -804,6 +805,72 @@ static void test_cms_decrypt(void **state)
 	assert_int_equal(sh("cd '%s' && cp a.crt waagent/%s.crt", c.dir, c.other), 0);
 	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -EINVAL);
 	assert_non_null(strstr(err.message, "does not match thumbprint"));
+	assert_null(plain);
+	free(b64);
+	sh("rm -rf '%s'", c.dir);
+	free(c.dir);
+}
+
+/*
+ * Settings encrypted to a certificate waagent did not write: the message
+ * says what happened, which certificates this VM has, and the fix.
+ */
+static void test_cms_missing_certificate(void **state)
+{
+	static const char fix[] = "the settings were made for another VM or before its "
+		"certificate changed; apply the extension settings again so the platform "
+		"encrypts them to the certificate of this VM";
+	struct vv_secret *plain = NULL;
+	struct vv_error err = { 0 };
+	struct certs c;
+	char wa[512], want[2048], z[3][41];
+	char *b64;
+
+	(void)state;
+	make_certs(&c);
+	snprintf(wa, sizeof(wa), "%s/waagent", c.dir);
+	b64 = encrypt_for(&c, "b.crt", "{}");
+
+	/* one certificate on this VM */
+	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -ENOENT);
+	assert_int_equal(err.cause, VV_CAUSE_NOT_FOUND);
+	snprintf(want, sizeof(want), "protected settings are encrypted to certificate %s, which "
+		 "is not in %s (this VM has 1 certificate: %s): %s", c.other, wa, c.thumb, fix);
+	assert_string_equal(err.message, want);
+	assert_null(strchr(err.message, '\''));	/* scripts single-quote it */
+
+	/* four: the first three in name order (a lower-case name shown upper), then "..." */
+	for (int i = 0; i < 3; i++)
+		snprintf(z[i], sizeof(z[i]), "%039d%c", 0, i == 2 ? 'a' : '0' + i);
+	assert_int_equal(sh("cd '%s/waagent' && : >%s.crt && : >%s.crt && : >%s.crt && "
+			    ": >TransportCert.pem && : >short.crt && : >%.39sX.crt && "
+			    ": >%s.prv", c.dir, z[2], z[0], z[1], c.other, c.other), 0);
+	z[2][39] = 'A';
+	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -ENOENT);
+	snprintf(want, sizeof(want), "protected settings are encrypted to certificate %s, which "
+		 "is not in %s (this VM has 4 certificates: %s, %s, %s, ...): %s", c.other, wa,
+		 z[0], z[1], z[2], fix);
+	assert_string_equal(err.message, want);
+
+	/* none at all, and a waagent directory that is not there */
+	assert_int_equal(sh("rm -f '%s'/waagent/*.crt", c.dir), 0);
+	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -ENOENT);
+	snprintf(want, sizeof(want), "protected settings are encrypted to certificate %s, which "
+		 "is not in %s (this VM has 0 certificates): %s", c.other, wa, fix);
+	assert_string_equal(err.message, want);
+	assert_int_equal(vv_handler_decrypt("/nonexistent/waagent", c.other, b64, &plain, &err),
+			 -ENOENT);
+	assert_non_null(strstr(err.message, "which is not in /nonexistent/waagent (this VM has "
+			       "0 certificates)"));
+
+	/* the certificate without its private key */
+	assert_int_equal(sh("cd '%s' && cp b.crt waagent/%s.crt && rm -f waagent/%s.prv", c.dir,
+			    c.other, c.other), 0);
+	assert_int_equal(vv_handler_decrypt(wa, c.other, b64, &plain, &err), -ENOENT);
+	snprintf(want, sizeof(want), "protected settings certificate %s is in %s but its private "
+		 "key %s/%s.prv is not: waagent writes both from the certificates of the goal "
+		 "state; restart waagent so it writes them again", c.other, wa, wa, c.other);
+	assert_string_equal(err.message, want);
 	assert_null(plain);
 	free(b64);
 	sh("rm -rf '%s'", c.dir);
@@ -1033,6 +1100,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_cut_and_sanitize),
 		cmocka_unit_test(test_status_write_and_handled),
 		cmocka_unit_test(test_cms_decrypt),
+		cmocka_unit_test(test_cms_missing_certificate),
 		cmocka_unit_test(test_enable_flow),
 	};
 

@@ -26,6 +26,7 @@
 #include "tests/unit/support/fakes_proc.h"
 #include "base/retry.h"
 #include "vault/vault.h"
+#include "agent/config/config.h"
 
 static struct vv_fakes F;
 
@@ -1394,6 +1395,51 @@ static void test_aad_client_secret(void **state)
 	}
 }
 
+/*
+ * [vault] aad_authority in the config file decides where the client
+ * secret goes: the token request reaches the fake AAD it names, and an
+ * authority nothing listens on gets no request at all (the fake's counter
+ * stays), so the configured value, not the default, is what is used.
+ */
+static void test_aad_authority_from_config(void **state)
+{
+	struct vv_config *cfg = NULL;
+	struct vv_vault_config vc;
+	struct vv_error err = { 0 };
+	struct vv_vault *v = NULL;
+	char path[300], line[200], text[2048];
+	const char *authorities[2] = { F.aad_url, "https://127.0.0.1:1" };
+
+	(void)state;
+	put_secret("primary", "aadcfg", "cv", NULL, 0);
+	snprintf(path, sizeof(path), "%s/aad-secret-cfg", F.dir);
+	snprintf(line, sizeof(line), "%s\n", F.aad_client_secret);
+	write_file(path, line, NULL);
+	assert_int_equal(chmod(path, 0600), 0);
+	for (int i = 1; i >= 0; i--) {
+		snprintf(text, sizeof(text),
+			 "[vault]\nurl = %s\nca_file = %s\nimds = %s\naad_authority = %s/\n"
+			 "aad_client_id = %s\naad_secret_file = %s\ntimeout = 5\n",
+			 F.kv_url, F.ca, F.imds_url, authorities[i], F.aad_client_id, path);
+		assert_int_equal(vv_config_parse(text, "t.conf", &cfg, &err), 0);
+		assert_int_equal(vv_config_vault(cfg, NULL, &vc), 0);
+		vc.max_retries = 1;
+		assert_int_equal(vv_vault_new(&vc, &v), 0);
+		if (i == 1) {
+			expect_fail(v, "aadcfg", VV_CAUSE_UNAVAILABLE, 0, NULL, NULL);
+			assert_int_equal(ctr("primary.aad_token.ok"), 0);
+		} else {
+			get_ok(v, "aadcfg", "cv");
+			assert_int_equal(ctr("primary.aad_token.ok"), 1);
+		}
+		assert_int_equal(ctr("imds.token"), 0);
+		vv_vault_free(v);
+		vv_config_free(cfg);
+		cfg = NULL;
+	}
+	unlink(path);
+}
+
 static void test_aad_certificate(void **state)
 {
 	struct vv_vault_stats st;
@@ -1466,6 +1512,7 @@ int main(void)
 		cmocka_unit_test(test_cause_names),
 		cmocka_unit_test_setup(test_aad_client_secret, reset),
 		cmocka_unit_test_setup(test_aad_certificate, reset),
+		cmocka_unit_test_setup(test_aad_authority_from_config, reset),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -140,39 +140,6 @@ static int parse(int argc, char **argv, struct vv_provision_req *req, const char
 	return 0;
 }
 
-/*
- * The one time the recovery passphrase exists outside locked memory: the
- * write(2) to stdout, bypassing stdio so no copy stays in its buffer.
- */
-static void show_recovery(const struct vv_provision_result *res, bool json)
-{
-	static const char nl = '\n';
-
-	if (isatty(STDOUT_FILENO))
-		fprintf(stderr, "vaultvol: the recovery passphrase below opens keyslot %d "
-			"of this volume. It is shown only once and stored nowhere: write it "
-			"down now.\n", res->recovery_keyslot);
-	else
-		fprintf(stderr, "vaultvol: warning: stdout is not a terminal - the recovery "
-			"passphrase is going to a file or pipe; protect or destroy that copy "
-			"(or use --recovery secret)\n");
-	fflush(stdout);
-	if (json) {
-		printf("{\"recovery_keyslot\":%d,\"recovery_passphrase\":\"", res->recovery_keyslot);
-		fflush(stdout);
-		if (write(STDOUT_FILENO, res->recovery->data, res->recovery->len) < 0)
-			vv_err("cannot write the recovery passphrase: %m");
-		printf("\"}\n");
-	} else {
-		printf("recovery passphrase (keyslot %d):\n", res->recovery_keyslot);
-		fflush(stdout);
-		if (write(STDOUT_FILENO, res->recovery->data, res->recovery->len) < 0 ||
-		    write(STDOUT_FILENO, &nl, 1) < 0)
-			vv_err("cannot write the recovery passphrase: %m");
-	}
-	fflush(stdout);
-}
-
 static int run_provision(const struct vv_options *opt, int argc, char **argv)
 {
 	struct vv_provision_req req = { .recovery = VV_RECOVERY_PRINT };
@@ -194,7 +161,7 @@ static int run_provision(const struct vv_options *opt, int argc, char **argv)
 	r = vv_provision(s.vault, &req, &res, &err);
 	/* Shown even after a later failure: its keyslot exists. */
 	if (res.recovery)
-		show_recovery(&res, opt->json);
+		pv_show_recovery(&res, opt->json);
 	if (r >= 0 && opt->json) {
 		struct json_object *o = pv_json_for(req.device);
 

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "agent/command.h"
 #include "agent/error_view.h"
@@ -135,4 +136,37 @@ struct json_object *pv_json_for(const char *device)
 
 	json_object_object_add(o, "device", json_object_new_string(device));
 	return o;
+}
+
+/*
+ * The one time the recovery passphrase exists outside locked memory: the
+ * write(2) to stdout, bypassing stdio so no copy stays in its buffer.
+ */
+void pv_show_recovery(const struct vv_provision_result *res, bool json)
+{
+	static const char nl = '\n';
+
+	if (isatty(STDOUT_FILENO))
+		fprintf(stderr, "vaultvol: the recovery passphrase below opens keyslot %d "
+			"of this volume. It is shown only once and stored nowhere: write it "
+			"down now.\n", res->recovery_keyslot);
+	else
+		fprintf(stderr, "vaultvol: warning: stdout is not a terminal - the recovery "
+			"passphrase is going to a file or pipe; protect or destroy that copy "
+			"(or use --recovery secret)\n");
+	fflush(stdout);
+	if (json) {
+		printf("{\"recovery_keyslot\":%d,\"recovery_passphrase\":\"", res->recovery_keyslot);
+		fflush(stdout);
+		if (write(STDOUT_FILENO, res->recovery->data, res->recovery->len) < 0)
+			vv_err("cannot write the recovery passphrase: %m");
+		printf("\"}\n");
+	} else {
+		printf("recovery passphrase (keyslot %d):\n", res->recovery_keyslot);
+		fflush(stdout);
+		if (write(STDOUT_FILENO, res->recovery->data, res->recovery->len) < 0 ||
+		    write(STDOUT_FILENO, &nl, 1) < 0)
+			vv_err("cannot write the recovery passphrase: %m");
+	}
+	fflush(stdout);
 }

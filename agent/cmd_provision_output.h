@@ -11,6 +11,7 @@
 #include "agent/config/config.h"
 #include "agent/config/config_vault.h"
 #include "agent/options.h"
+#include "agent/provision/provision.h"
 #include "agent/volume/luks2_token.h"
 
 /* The token as a JSON object (no secrets in a token). */
@@ -56,6 +57,12 @@ int pv_session_open(const struct vv_options *opt, const char *keystore, const ch
 int pv_trust_and_close(const struct vv_options *opt, struct vv_vault_session *s,
 		       const char *cmd, const char *device, const struct vv_error *err,
 		       const struct vv_token *t, int r);
+
+/*
+ * Show the recovery passphrase of res once on stdout (JSON or text), with
+ * the warning that fits where stdout goes (provision and encrypt).
+ */
+void pv_show_recovery(const struct vv_provision_result *res, bool json);
 
 /* A new JSON object holding "device": the start of their --json output. */
 struct json_object *pv_json_for(const char *device);

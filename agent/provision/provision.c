@@ -84,8 +84,8 @@ static bool label_ok(const char *fs, const char *label)
 	return true;
 }
 
-/* mkfs binaries are looked up in fixed system directories, not $PATH. */
-static int find_tool(const char *tool, char *path, size_t len)
+/* mkfs (and encrypt's e2fsck, resize2fs) are looked up in fixed system directories, not $PATH. */
+int pv_find_tool(const char *tool, char *path, size_t len)
 {
 	static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin", "/bin" };
 
@@ -111,7 +111,7 @@ static int run_mkfs(const char *fs, const char *label, const char *dev, struct v
 	pid_t pid;
 
 	snprintf(tool, sizeof(tool), "mkfs.%s", fs);
-	if (find_tool(tool, path, sizeof(path)) < 0)
+	if (pv_find_tool(tool, path, sizeof(path)) < 0)
 		return vv_fail(err, -ENOENT, VV_CAUSE_NONE, "%s not found", tool);
 	argv[argc++] = tool;
 	argv[argc++] = "-q";
@@ -153,22 +153,8 @@ static int ensure_node(const char *name, const char *path)
 	return -ENOENT;
 }
 
-/* One provisioning run: what its phases pass on to each other. */
-struct prov {
-	struct vv_vault *v;
-	const struct vv_provision_req *req;
-	struct vv_provision_result *res;
-	struct vv_error *err;
-	const char *fs;
-	char *name;
-	struct vv_secret *bek, *recovery;
-	char *ref, *kek_id;	/* the BEK's stored version and its KEK version */
-	char *rbase, *rkek;	/* --recovery secret: where, and its KEK version */
-	bool had_data;
-	struct pv_warned warned;	/* vaults without purge protection, warned about */
-};
 
-static int check_req(struct prov *p)
+int pv_check_req(struct prov *p)
 {
 	const struct vv_provision_req *req = p->req;
 	struct vv_error *err = p->err;
@@ -303,7 +289,7 @@ static int store_verified(struct prov *p, const char *base, const struct vv_secr
  * uses it. The recovery passphrase opens the volume as the BEK does, so it
  * gets the same protection: wrapped by the same KEK when there is one.
  */
-static int make_and_store_keys(struct prov *p)
+int pv_make_and_store_keys(struct prov *p)
 {
 	const struct vv_provision_req *req = p->req;
 	int r;
@@ -328,12 +314,6 @@ static int make_and_store_keys(struct prov *p)
 static int format_luks2(struct prov *p)
 {
 	const struct vv_provision_req *req = p->req;
-	const struct vv_luks2_kdf kdf = {
-		.iter_ms = req->recovery_iter_ms,
-		.max_kb = req->recovery_max_kb,
-		.iterations = req->recovery_iterations,
-		.parallel = req->recovery_parallel,
-	};
 	struct vv_luks2 *l = NULL;
 	int r;
 
@@ -347,6 +327,22 @@ static int format_luks2(struct prov *p)
 	if (r < 0)
 		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot open %s: %s", req->device,
 			       strerror(-r));
+	r = pv_format_keyslots(p, l);
+	vv_luks2_free(l);
+	return r;
+}
+
+int pv_format_keyslots(struct prov *p, struct vv_luks2 *l)
+{
+	const struct vv_provision_req *req = p->req;
+	const struct vv_luks2_kdf kdf = {
+		.iter_ms = req->recovery_iter_ms,
+		.max_kb = req->recovery_max_kb,
+		.iterations = req->recovery_iterations,
+		.parallel = req->recovery_parallel,
+	};
+	int r;
+
 	r = vv_luks2_format(l, p->res->sector_size, p->name);
 	if (r < 0) {
 		vv_fail(p->err, r, VV_CAUSE_NONE, "LUKS2 format failed: %s", strerror(-r));
@@ -367,7 +363,6 @@ static int format_luks2(struct prov *p)
 	p->res->recovery_keyslot = r;
 	r = 0;
 out:
-	vv_luks2_free(l);
 	return r;
 }
 
@@ -381,6 +376,15 @@ static int backup_and_write_token(struct prov *p)
 	r = vv_header_backup(req->device, req->state_dir, res->backup, sizeof(res->backup));
 	if (r < 0)
 		return vv_fail(p->err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
+	return pv_write_token(p, req->device);
+}
+
+int pv_write_token(struct prov *p, const char *header)
+{
+	const struct vv_provision_req *req = p->req;
+	struct vv_provision_result *res = p->res;
+	int r;
+
 	res->token.keyslot = res->bek_keyslot;
 	res->token.key = p->ref;
 	res->token.kek = p->kek_id;
@@ -393,28 +397,27 @@ static int backup_and_write_token(struct prov *p)
 	    !(res->token.fs = strdup(p->fs)) ||
 	    !(res->token.options = strdup(req->options ? req->options : "defaults")))
 		return -ENOMEM;
-	r = vv_token_write(req->device, &res->token);
+	r = vv_token_write(header, &res->token);
 	if (r < 0)
 		return vv_fail(p->err, r, VV_CAUSE_NONE, "writing the token failed: %s",
 			       strerror(-r));
 	return 0;
 }
 
-/* Step 10: what open will do - the token's key, from the vault, opens its keyslot. */
-static int check_token_opens(struct prov *p)
+/* Step 10 (on header: the device, or encrypt's header file): what open will do - the token's key, from the vault, opens its keyslot. */
+int pv_check_token_opens(struct prov *p, const char *header)
 {
-	const struct vv_provision_req *req = p->req;
 	struct vv_token *t = &p->res->token;
 	char why[sizeof(p->err->message)];
 	int r, slot;
 
 	vv_token_clear(t);
-	r = vv_token_read(req->device, t);
+	r = vv_token_read(header, t);
 	if (r == 0) {
 		struct vv_bek *b = NULL;
 
 		r = vv_bek_fetch(p->v, t->key, t->kek, &b, p->err);
-		slot = r < 0 ? r : vv_luks2_check_keyslot(req->device, t->keyslot, b->key);
+		slot = r < 0 ? r : vv_luks2_check_keyslot(header, t->keyslot, b->key);
 		vv_bek_free(b);
 		r = slot < 0 ? slot : 0;
 	}
@@ -473,7 +476,7 @@ int vv_provision(struct vv_vault *v, const struct vv_provision_req *req,
 	memset(res, 0, sizeof(*res));
 	vv_provision_result_clear(res);
 	vv_error_clear(err);
-	r = check_req(&p);
+	r = pv_check_req(&p);
 	if (r < 0)
 		goto out;
 	lock = pv_lock(req->state_dir);
@@ -485,7 +488,7 @@ int vv_provision(struct vv_vault *v, const struct vv_provision_req *req,
 	}
 	r = probe_device(&p);
 	if (r == 0)
-		r = make_and_store_keys(&p);
+		r = pv_make_and_store_keys(&p);
 	if (r == 0)
 		r = format_luks2(&p);
 	if (r < 0)
@@ -496,7 +499,7 @@ int vv_provision(struct vv_vault *v, const struct vv_provision_req *req,
 	}
 	r = backup_and_write_token(&p);
 	if (r == 0)
-		r = check_token_opens(&p);
+		r = pv_check_token_opens(&p, req->device);
 	if (r == 0 && !req->format_only)
 		r = make_fs_and_mount(&p);
 out:

@@ -227,4 +227,69 @@ void vv_rotate_result_clear(struct vv_rotate_result *res);
 int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 	      struct vv_rotate_result *res, struct vv_error *err);
 
+
+/* ---- encrypt: in place (provision_encrypt*.c, docs/encrypt.md) ----------- */
+
+/*
+ * The filesystem gives up this much at the end of the device: the LUKS2
+ * header (16 MiB) goes in front of the data, and libcryptsetup's data
+ * shift keeps as much again as the moved first segment
+ * (`cryptsetup reencrypt --encrypt --reduce-device-size 32M`).
+ */
+#define VV_ENCRYPT_SHRINK (32ULL << 20)
+#define VV_ENCRYPT_SHIFT (VV_ENCRYPT_SHRINK / 2)
+
+/* What encrypt makes of a device's content (vv_probe_content's answer). */
+enum vv_encrypt_kind {
+	VV_ENC_EXT4,		/* encrypt in place */
+	VV_ENC_XFS,		/* refused: xfs cannot shrink */
+	VV_ENC_LUKS,		/* resumed when in reencryption with our token, else refused */
+	VV_ENC_BITLOCKER,	/* refused: already encrypted */
+	VV_ENC_EMPTY,		/* refused: nothing to keep - provision it */
+	VV_ENC_OTHER,		/* refused: a filesystem or signature encrypt does not know */
+};
+
+/* probe_r and what as vv_probe_content returned them (probe_r >= 0). */
+enum vv_encrypt_kind vv_encrypt_classify(int probe_r, const char *what);
+
+/*
+ * An ext4 superblock (the 1024 bytes at offset 1024): block size and
+ * block count. -EINVAL when it is not one.
+ */
+int vv_ext4_sb_parse(const unsigned char *sb, size_t len, uint32_t *block_size,
+		     uint64_t *blocks);
+
+/*
+ * The filesystem size encrypt shrinks to on a device of dev_size bytes:
+ * VV_ENCRYPT_SHRINK less, rounded down to whole fs_block blocks; 0 when
+ * the device is too small for that.
+ */
+uint64_t vv_encrypt_target_size(uint64_t dev_size, uint32_t fs_block);
+
+/*
+ * The encryption sector size: the device's choice (vv_pick_sector_size)
+ * but never larger than the filesystem's block, whose I/O must stay
+ * whole sectors (a 1024-byte-block ext4 on 4096-byte sectors would not
+ * mount).
+ */
+uint32_t vv_encrypt_sector_size(uint32_t dev_choice, uint32_t fs_block);
+
+struct vv_encrypt_result {
+	struct vv_provision_result p;	/* token, keyslots, recovery, backup */
+	bool resumed;			/* an interrupted encryption was resumed */
+	bool stopped;			/* progress asked to stop: resumable */
+	uint64_t fs_bytes_before, fs_bytes_after;	/* ext4 size, 0 when resumed */
+};
+
+/*
+ * Encrypt req->device in place (see provision_encrypt.c for the order),
+ * or resume the encryption an earlier run left in the header. req as for
+ * provision (fs, label, force, format_only unused). progress is called
+ * while data is encrypted; a non-zero return stops (res->stopped, -EINTR).
+ * 0, or -errno with err saying why and what to do.
+ */
+int vv_encrypt(struct vv_vault *v, const struct vv_provision_req *req,
+	       vv_reencrypt_progress progress, void *ctx, struct vv_encrypt_result *res,
+	       struct vv_error *err);
+
 #endif

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "agent/provision/provision.h"
 #include "agent/volume/luks2_token.h"
 #include "base/error.h"
 #include "base/secret.h"
@@ -81,7 +82,40 @@ int pv_store_guarded(struct vv_vault *v, const char *base, const struct vv_secre
 int pv_adopt_guard(struct vv_vault *v, const struct vv_bek *b, bool require,
 		   struct vv_error *err);
 
+/* path: tool in /usr/sbin, /sbin, /usr/bin or /bin (never $PATH). -ENOENT. */
+int pv_find_tool(const char *tool, char *path, size_t len);
+
 /* Erase every signature libblkid finds on device (--force only), like wipefs -a. */
 int pv_wipe_signatures(const char *device);
+
+/*
+ * One provisioning run: what its phases pass on to each other. provision.c
+ * runs them all; provision_encrypt.c runs the key, keyslot and token
+ * phases on a header file before the device is touched.
+ */
+struct prov {
+	struct vv_vault *v;
+	const struct vv_provision_req *req;
+	struct vv_provision_result *res;
+	struct vv_error *err;
+	const char *fs;
+	char *name;
+	struct vv_secret *bek, *recovery;
+	char *ref, *kek_id;	/* the BEK's stored version and its KEK version */
+	char *rbase, *rkek;	/* --recovery secret: where, and its KEK version */
+	bool had_data;
+	struct pv_warned warned;	/* vaults without purge protection, warned about */
+};
+
+/* Request checks: secret without version, token references, mount point, name. */
+int pv_check_req(struct prov *p);
+/* New BEK (and recovery passphrase) generated in locked memory, stored and read back. */
+int pv_make_and_store_keys(struct prov *p);
+/* Format the header open in l, add the BEK and recovery keyslots (res->*_keyslot). */
+int pv_format_keyslots(struct prov *p, struct vv_luks2 *l);
+/* Fill res->token from the stored key and request, and write it into header. */
+int pv_write_token(struct prov *p, const char *header);
+/* The token in header names a key that the vault gives and that opens its keyslot. */
+int pv_check_token_opens(struct prov *p, const char *header);
 
 #endif

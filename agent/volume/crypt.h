@@ -242,6 +242,52 @@ int vv_luks2_destroy_keyslot(struct vv_luks2 *l, int slot);
 
 void vv_luks2_free(struct vv_luks2 *l);
 
+/* ---- in-place encryption (encrypt; crypt_reencrypt.c) -------------------- */
+
+/*
+ * A new LUKS2 header in the file header for data_device, its data starting
+ * data_offset bytes into data_device (vv_luks2_format then writes only the
+ * file). -errno.
+ */
+int vv_luks2_init_detached(const char *header, const char *data_device, uint64_t data_offset,
+			   struct vv_luks2 **out);
+
+/*
+ * Put the LUKS2 header in file header (made with vv_luks2_init_detached
+ * for data_device, keyslot slot opened by key) into LUKS2 encryption state with a data shift of shift bytes,
+ * libcryptsetup's "datashift" resilience, backward direction and the
+ * first segment moved (the layout of `cryptsetup reencrypt --encrypt
+ * --reduce-device-size 2*shift`), in sector_size-byte encryption sectors
+ * (as the header was formatted). Writes the moved first segment into the
+ * space data_device's filesystem gave up; the header itself is still only
+ * in the file. -errno.
+ */
+int vv_luks2_encrypt_init(const char *header, const char *data_device, int slot,
+			  const struct vv_secret *key, uint64_t shift, uint32_t sector_size);
+
+/* Copy the LUKS2 header in file header to the start of device. -errno. */
+int vv_luks2_header_restore(const char *device, const char *header);
+
+/*
+ * Is device's LUKS2 header in reencryption (encryption) state? 1 yes, 0 no,
+ * -EINVAL when device holds no LUKS2 header.
+ */
+int vv_luks2_reencrypt_pending(const char *device);
+
+/*
+ * Called after each hotzone with the bytes done of size; a non-zero return
+ * stops the run cleanly (resumable).
+ */
+typedef int (*vv_reencrypt_progress)(uint64_t size, uint64_t done, void *ctx);
+
+/*
+ * Resume (or start, after vv_luks2_encrypt_init) device's reencryption,
+ * offline, with key opening keyslot slot, and run it to the end or until
+ * progress asks to stop: 0 done, -EINTR stopped, other -errno.
+ */
+int vv_luks2_reencrypt_run(const char *device, int slot, const struct vv_secret *key,
+			   vv_reencrypt_progress progress, void *ctx);
+
 /*
  * Does key open exactly keyslot slot of device's LUKS2 header? Returns
  * slot, -EPERM (also for an inactive keyslot), -EINVAL when device is not

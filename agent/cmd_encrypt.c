@@ -100,26 +100,12 @@ static int parse(int argc, char **argv, struct vv_provision_req *req, const char
 		case OPT_KEYSTORE: *keystore = optarg; break;
 		case OPT_REQUIRE_PP: req->require_purge_protection = true; break;
 		case OPT_RECOVERY:
-			if (!strcmp(optarg, "print")) {
-				req->recovery = VV_RECOVERY_PRINT;
-			} else if (!strcmp(optarg, "secret")) {
-				req->recovery = VV_RECOVERY_SECRET;
-			} else {
-				fprintf(stderr, "vaultvol encrypt: --recovery print|secret\n");
-				return VV_EXIT_USAGE;
-			}
-			break;
 		case OPT_ITER:
 		case OPT_MEM:
 		case OPT_ITERS:
 		case OPT_PAR:
-			if (!pv_parse_u32(optarg, c == OPT_ITER ? &req->recovery_iter_ms :
-					  c == OPT_MEM ? &req->recovery_max_kb :
-					  c == OPT_PAR ? &req->recovery_parallel :
-					  &req->recovery_iterations)) {
-				fprintf(stderr, "vaultvol encrypt: '%s' is not a number\n", optarg);
+			if (pv_recovery_opt(c - OPT_RECOVERY, optarg, req, "encrypt"))
 				return VV_EXIT_USAGE;
-			}
 			break;
 		default:
 			return VV_EXIT_USAGE;

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "agent/command.h"
@@ -62,6 +63,33 @@ bool pv_parse_u32(const char *s, uint32_t *out)
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+int pv_recovery_opt(int which, const char *arg, struct vv_provision_req *req, const char *cmd)
+{
+	uint32_t *num[] = {
+		[PV_OPT_ITER_MS] = &req->recovery_iter_ms,
+		[PV_OPT_MEMORY] = &req->recovery_max_kb,
+		[PV_OPT_ITERATIONS] = &req->recovery_iterations,
+		[PV_OPT_PARALLEL] = &req->recovery_parallel,
+	};
+
+	if (which == PV_OPT_RECOVERY) {
+		if (!strcmp(arg, "print")) {
+			req->recovery = VV_RECOVERY_PRINT;
+		} else if (!strcmp(arg, "secret")) {
+			req->recovery = VV_RECOVERY_SECRET;
+		} else {
+			fprintf(stderr, "vaultvol %s: --recovery print|secret\n", cmd);
+			return VV_EXIT_USAGE;
+		}
+		return 0;
+	}
+	if (which < PV_OPT_ITER_MS || which > PV_OPT_PARALLEL || !pv_parse_u32(arg, num[which])) {
+		fprintf(stderr, "vaultvol %s: '%s' is not a number\n", cmd, arg);
+		return VV_EXIT_USAGE;
+	}
+	return 0;
 }
 
 void pv_print_json(struct json_object *o)

@@ -24,6 +24,16 @@ void pv_print_token(const char *prefix, const struct vv_token *t);
 bool pv_parse_u32(const char *s, uint32_t *out);
 
 /*
+ * The recovery keyslot's options, shared by provision and encrypt, in this
+ * order in each command's option enum (which is why c - OPT_RECOVERY is
+ * passed): --recovery print|secret, --recovery-iter-time MS,
+ * --recovery-memory KB, --recovery-iterations N, --recovery-parallel N.
+ * 0, or VV_EXIT_USAGE after "vaultvol CMD: why".
+ */
+enum { PV_OPT_RECOVERY, PV_OPT_ITER_MS, PV_OPT_MEMORY, PV_OPT_ITERATIONS, PV_OPT_PARALLEL };
+int pv_recovery_opt(int which, const char *arg, struct vv_provision_req *req, const char *cmd);
+
+/*
  * After provision, adopt or rotate: make the vaults the token names (key
  * and KEK) trusted through a drop-in beside the config file, so this
  * machine - and a VM restored from its backup - may fetch from them. The

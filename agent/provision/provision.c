@@ -479,11 +479,9 @@ int vv_provision(struct vv_vault *v, const struct vv_provision_req *req,
 	r = pv_check_req(&p);
 	if (r < 0)
 		goto out;
-	lock = pv_lock(req->state_dir);
+	lock = pv_lock(req->state_dir, err);
 	if (lock < 0) {
-		r = vv_fail(err, lock, VV_CAUSE_NONE, lock == -EBUSY ?
-			    "another vaultvol command is changing a header" :
-			    "cannot lock %s: %s", req->state_dir, strerror(-lock));
+		r = lock;
 		goto out;
 	}
 	r = probe_device(&p);

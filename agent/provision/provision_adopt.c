@@ -71,11 +71,9 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 			    r < 0 ? "not a LUKS volume" : vv_vol_type_str(info.type));
 		goto out;
 	}
-	lock = pv_lock(req->state_dir);
+	lock = pv_lock(req->state_dir, err);
 	if (lock < 0) {
-		r = vv_fail(err, lock, VV_CAUSE_NONE, "cannot lock %s: %s", req->state_dir,
-			    lock == -EBUSY ? "another vaultvol command is changing a header" :
-			    strerror(-lock));
+		r = lock;
 		goto out;
 	}
 	r = vv_token_read(req->device, &old);

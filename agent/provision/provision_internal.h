@@ -22,9 +22,10 @@ const char *pv_why(const struct vv_error *err, int r, char *buf, size_t len);
 /*
  * One header-changing vaultvol command at a time per machine: an exclusive
  * flock on <state_dir>/header-change.lock (state_dir created 0700).
- * Returns the held fd, -EBUSY when another command holds it.
+ * Returns the held fd, or -errno with err set (-EBUSY: another command
+ * holds it).
  */
-int pv_lock(const char *state_dir);
+int pv_lock(const char *state_dir, struct vv_error *err);
 void pv_unlock(int fd);
 
 /*

@@ -141,11 +141,9 @@ int vv_adopt_rewrite(struct vv_vault *v, const struct vv_rewrite_req *req,
 		return vv_fail(err, -EINVAL, VV_CAUSE_NONE,
 			       "%s is %s: only LUKS2 headers hold tokens", req->device,
 			       r < 0 ? "not a LUKS volume" : vv_vol_type_str(info.type));
-	lock = pv_lock(req->state_dir);
+	lock = pv_lock(req->state_dir, err);
 	if (lock < 0)
-		return vv_fail(err, lock, VV_CAUSE_NONE, "cannot lock %s: %s", req->state_dir,
-			       lock == -EBUSY ? "another vaultvol command is changing a header" :
-			       strerror(-lock));
+		return lock;
 	r = vv_token_read(req->device, &res->before);
 	if (r < 0) {
 		vv_fail(err, r, VV_CAUSE_NONE, r == -ENOENT ?

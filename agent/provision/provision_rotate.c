@@ -367,11 +367,9 @@ int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 	vv_error_clear(err);
 	if (!req->device || !req->state_dir)
 		return vv_fail(err, -EINVAL, VV_CAUSE_NONE, "device and state directory are required");
-	lock = pv_lock(req->state_dir);
+	lock = pv_lock(req->state_dir, err);
 	if (lock < 0)
-		return vv_fail(err, lock, VV_CAUSE_NONE, "cannot lock %s: %s", req->state_dir,
-			       lock == -EBUSY ? "another vaultvol command is changing a header" :
-			       strerror(-lock));
+		return lock;
 
 	r = vv_token_read(req->device, &c.tok);
 	if (r < 0) {

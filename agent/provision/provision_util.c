@@ -25,7 +25,7 @@ const char *pv_why(const struct vv_error *err, int r, char *buf, size_t len)
 	return buf;
 }
 
-int pv_lock(const char *state_dir)
+static int lock_file(const char *state_dir)
 {
 	char path[4096];
 	int fd;
@@ -52,6 +52,17 @@ int pv_lock(const char *state_dir)
 		close(fd);
 		return e == EWOULDBLOCK ? -EBUSY : -e;
 	}
+	return fd;
+}
+
+int pv_lock(const char *state_dir, struct vv_error *err)
+{
+	int fd = lock_file(state_dir);
+
+	if (fd < 0)
+		return vv_fail(err, fd, VV_CAUSE_NONE, "cannot lock %s: %s", state_dir ? state_dir : "",
+			       fd == -EBUSY ? "another vaultvol command is changing a header" :
+			       strerror(-fd));
 	return fd;
 }
 

@@ -21,6 +21,7 @@
 #include "agent/command.h"
 #include "agent/error_view.h"
 #include "agent/config/config_vault.h"
+#include "agent/open/open.h"
 #include "base/log.h"
 #include "vault/vault.h"
 
@@ -117,12 +118,14 @@ static int parse_args(int argc, char **argv, struct key_args *a)
 static void fail(const struct vv_options *opt, const char *what, const char *ref,
 		 const struct vv_error *err)
 {
+	struct vv_error shown = *err;
 	char *line = NULL;
 
+	vv_key_remedy_fill(ref, &shown);
 	/* As long as the reference is: a long URL is kept whole. */
 	if (asprintf(&line, "key %s %s", what, ref) < 0)
 		line = NULL;
-	vv_error_print(opt->json, VV_EV_LOG | VV_EV_CAUSE, line ? line : "key", err);
+	vv_error_print(opt->json, VV_EV_LOG | VV_EV_CAUSE, line ? line : "key", &shown);
 	free(line);
 }
 

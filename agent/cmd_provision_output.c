@@ -12,6 +12,7 @@
 
 #include "agent/command.h"
 #include "agent/error_view.h"
+#include "agent/open/open.h"
 #include "base/log.h"
 
 static void add(struct json_object *o, const char *k, const char *v)
@@ -145,11 +146,16 @@ int pv_trust_and_close(const struct vv_options *opt, struct vv_vault_session *s,
 		       const struct vv_token *t, int r)
 {
 	if (r < 0) {
+		struct vv_error shown = *err;
 		char what[PATH_MAX + 32];
+		unsigned flags = VV_EV_LOG;
 
+		/* A key source's failure gets its cause named and the remedy that fits. */
+		if (vv_key_remedy_fill(NULL, &shown))
+			flags |= VV_EV_CAUSE;
 		/* With --json the failure is the JSON answer, cause and remedy included. */
 		snprintf(what, sizeof(what), "%s %s", cmd, device);
-		vv_error_print(opt && opt->json, VV_EV_LOG, what, err);
+		vv_error_print(opt && opt->json, flags, what, &shown);
 	}
 	/* The vaults it used become trusted here (a drop-in), never by the disk. */
 	if (r >= 0 && pv_trust_vaults(opt, s->cfg, t) < 0)

@@ -419,6 +419,16 @@ static enum vv_http_fail classify(CURLcode rc, bool too_large)
 	}
 }
 
+const char *vv_http_fail_remedy(const struct vv_http_resp *resp)
+{
+	if (!resp || resp->fail != VV_HTTP_TLS)
+		return NULL;
+	/* Verification is never turned off: the remedy is to find who answered. */
+	return "the server's TLS certificate was refused (a TLS-inspecting proxy, or the name "
+	       "resolving to another host?): check what answers for that name from this VM; "
+	       "a private CA that should be trusted goes in [vault] ca_file";
+}
+
 /* Wipe header strings (they may hold a bearer token) before freeing. */
 static void slist_free_wiped(struct curl_slist *l)
 {

@@ -74,6 +74,13 @@ struct vv_http_resp {
 };
 
 /*
+ * The fix that fits a transport failure, when one does better than "check
+ * the network": a TLS verification failure (the certificate is not the
+ * service's, or not from a trusted CA). NULL for the others.
+ */
+const char *vv_http_fail_remedy(const struct vv_http_resp *resp);
+
+/*
  * Perform one request. Returns 0 when a response arrived (whatever its
  * status), -EIO on a transport failure (resp->fail and resp->errmsg say
  * which), another negative errno on local errors. Free resp with

@@ -716,6 +716,8 @@ static int kv_try(struct vv_vault *v, const char *base, const struct kv_op *op,
 		if (r == -EIO) {
 			vv_error_set(err, VV_CAUSE_UNAVAILABLE, 0, "Key Vault %s %s: %s",
 				     op->method, op->what, resp->errmsg);
+			if (vv_http_fail_remedy(resp))
+				vv_error_remedy(err, "%s", vv_http_fail_remedy(resp));
 			*outage = true;
 			goto out;
 		}

@@ -159,6 +159,15 @@ out:
 	return r;
 }
 
+/*
+ * IMDS is on the VM's own host, so a failure there is no vault outage: the
+ * vault remedy ("check network, DNS and firewall") would send the operator
+ * to the wrong place.
+ */
+#define IMDS_REMEDY "the VM's instance metadata service (IMDS, 169.254.169.254) gave no " \
+	"token: check that no firewall rule or HTTP proxy setting intercepts it, then retry " \
+	"(the boot service retries by itself)"
+
 /* Map a token endpoint's error answer; err already has the HTTP status. */
 static int token_error(const struct vv_http_resp *resp, int rc, bool imds,
 		       struct vv_error *err)
@@ -170,6 +179,10 @@ static int token_error(const struct vv_http_resp *resp, int rc, bool imds,
 
 	if (rc < 0) {
 		vv_error_set(err, VV_CAUSE_UNAVAILABLE, 0, "%s: %s", who, resp->errmsg);
+		if (vv_http_fail_remedy(resp))
+			vv_error_remedy(err, "%s", vv_http_fail_remedy(resp));
+		else if (imds)
+			vv_error_remedy(err, "%s", IMDS_REMEDY);
 		return -EIO;
 	}
 	o = vv_json_parse_wiped(vv_buf_str(&resp->body), vv_buf_len(&resp->body));
@@ -190,6 +203,8 @@ static int token_error(const struct vv_http_resp *resp, int rc, bool imds,
 		     desc ? ": " : "", desc ? desc : "");
 	if (err && code)
 		snprintf(err->code, sizeof(err->code), "%s", code);
+	if (imds && (cause == VV_CAUSE_UNAVAILABLE || cause == VV_CAUSE_THROTTLED))
+		vv_error_remedy(err, "%s", IMDS_REMEDY);
 	vv_json_put_wiped(o);
 	return cause == VV_CAUSE_UNAVAILABLE || cause == VV_CAUSE_THROTTLED ? -EIO : -EACCES;
 }

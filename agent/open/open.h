@@ -78,6 +78,14 @@ const char *vv_fail_str(enum vv_fail f);
 const char *vv_open_key_remedy(const char *ref, const struct vv_error *err);
 bool vv_open_key_transient(const char *ref, enum vv_cause cause);
 /*
+ * The same judgment for a command an operator ran (key, provision, adopt,
+ * rotate, encrypt): when err has no remedy and its cause is a key source's,
+ * give it the cause's remedy, worded for a command that is run again
+ * rather than a boot service that retries. ref may be NULL. Returns
+ * whether err is a key source's failure (its cause is worth naming).
+ */
+bool vv_key_remedy_fill(const char *ref, struct vv_error *err);
+/*
  * A fetched key the vault dates as expired or not yet valid is used all
  * the same (the volume's data matters more than the date), with a word:
  * that word in buf for `open` and the plugin alike; false when the dates

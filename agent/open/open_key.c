@@ -9,7 +9,12 @@
 #include <string.h>
 #include <time.h>
 
-static const char *cause_remedy(enum vv_cause c)
+/*
+ * boot: the failure is seen by `open` (the boot service and the plugin's
+ * callers retry an outage by themselves); otherwise by a command an
+ * operator ran, which does nothing more until it is run again.
+ */
+static const char *cause_remedy(enum vv_cause c, bool boot)
 {
 	switch (c) {
 	case VV_CAUSE_NOT_FOUND:
@@ -27,8 +32,15 @@ static const char *cause_remedy(enum vv_cause c)
 		return "the VM has no managed identity (or not the configured one): assign it";
 	case VV_CAUSE_THROTTLED:
 	case VV_CAUSE_UNAVAILABLE:
-		return "the vault is unreachable or overloaded: check network, DNS and firewall; "
-		       "the boot service retries";
+		return boot ? "the vault is unreachable or overloaded: check network, DNS and "
+			      "firewall; the boot service retries" :
+			      "the vault is unreachable or overloaded: check network, DNS and "
+			      "firewall, then run the command again";
+	case VV_CAUSE_BAD_RESPONSE:
+		return boot ? "the vault's answer made no sense (a proxy in the way?); the boot "
+			      "service retries" :
+			      "the vault's answer made no sense (a proxy in the way?): check what "
+			      "answers for the vault's host, then run the command again";
 	case VV_CAUSE_CRYPTO:
 		return "unwrapping failed: the KEK does not match the secret (wrong KEK version?)";
 	case VV_CAUSE_CONFIG:
@@ -76,7 +88,41 @@ const char *vv_open_key_remedy(const char *ref, const struct vv_error *err)
 	if (is_bek_ref(ref))
 		return bek_remedy(err->cause, err->message);
 	/* The vault's own remedy, when it gave one, fits better than the cause's. */
-	return err->remedy[0] ? err->remedy : cause_remedy(err->cause);
+	return err->remedy[0] ? err->remedy : cause_remedy(err->cause, true);
+}
+
+/* The causes a key source reports; other causes are this machine's or a disk's. */
+static bool key_access_cause(enum vv_cause c)
+{
+	switch (c) {
+	case VV_CAUSE_NOT_FOUND:
+	case VV_CAUSE_DISABLED:
+	case VV_CAUSE_FORBIDDEN:
+	case VV_CAUSE_UNAUTHORIZED:
+	case VV_CAUSE_THROTTLED:
+	case VV_CAUSE_UNAVAILABLE:
+	case VV_CAUSE_BAD_RESPONSE:
+	case VV_CAUSE_NO_IDENTITY:
+	case VV_CAUSE_EXPIRED:
+	case VV_CAUSE_CRYPTO:
+	case VV_CAUSE_UNTRUSTED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool vv_key_remedy_fill(const char *ref, struct vv_error *err)
+{
+	if (!key_access_cause(err->cause))
+		return false;
+	/* A missing file or device is no vault matter: only an answer's 404 is. */
+	if (err->cause == VV_CAUSE_NOT_FOUND && err->http_status != 404 && !is_bek_ref(ref))
+		return false;
+	if (!err->remedy[0])
+		vv_error_remedy(err, "%s", is_bek_ref(ref) ? bek_remedy(err->cause, err->message) :
+			cause_remedy(err->cause, false));
+	return true;
 }
 
 bool vv_open_key_transient(const char *ref, enum vv_cause cause)

@@ -279,7 +279,6 @@ static int store_verified(struct prov *p, const char *base, const struct vv_secr
 	}
 	if (r < 0)
 		vv_fail(p->err, r, VV_CAUSE_NONE, "storing %s at %s failed: %s", what, base,
-			r == -EIO ? "the vault returned different bytes" :
 			pv_why(p->err, r, why, sizeof(why)));
 	return r;
 }

@@ -282,7 +282,6 @@ static int rotate_bek(struct rot *c, const char *base, const struct vv_bek *cur)
 		r = pv_verify_stored(c->v, ref, kek_id, bek, c->err);
 	if (r < 0) {
 		vv_fail(c->err, r, VV_CAUSE_NONE, "storing the new key at %s failed: %s", base,
-			r == -EIO ? "the vault returned different bytes" :
 			pv_why(c->err, r, why, sizeof(why)));
 		goto out;
 	}
@@ -335,8 +334,7 @@ static int rotate_kek(struct rot *c, const char *base, const struct vv_bek *cur)
 		r = pv_verify_stored(c->v, ref, kek_id, cur->key, c->err);
 	if (r < 0) {
 		vv_fail(c->err, r, VV_CAUSE_NONE, "storing the re-wrapped key at %s failed: %s",
-			base, r == -EIO ? "the vault returned different bytes" :
-			pv_why(c->err, r, why, sizeof(why)));
+			base, pv_why(c->err, r, why, sizeof(why)));
 		goto out;
 	}
 	vv_info("stored %s wrapped by %s", ref, kek_id ? kek_id : "(none)");

@@ -142,7 +142,10 @@ int pv_verify_stored(struct vv_vault *v, const char *ref, const char *kek,
 	r = vv_bek_fetch(v, ref, kek, &b, err);
 	if (r < 0)
 		return r;
-	r = vv_secret_equal(b->key, expect) ? 0 : -EIO;
+	/* Its own cause: an outage while storing is not a vault that lies. */
+	r = vv_secret_equal(b->key, expect) ? 0 :
+		vv_fail(err, -EIO, VV_CAUSE_BAD_RESPONSE,
+			"%s read back different bytes than were stored", ref);
 	vv_bek_free(b);
 	return r;
 }

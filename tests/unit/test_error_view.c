@@ -123,12 +123,61 @@ static void test_vol_fail_record(void **state)
 	assert_int_equal(v.error.cause, VV_CAUSE_NONE);
 }
 
+/*
+ * A command's key failure (vv_key_remedy_fill): a vault's cause gets the
+ * remedy worded for a command run again, the vault's own remedy is kept,
+ * and failures that are no key source's (a missing device) are left alone.
+ */
+static void test_key_remedy_fill(void **state)
+{
+	struct vv_error e = { 0 };
+
+	(void)state;
+	vv_error_clear(&e);
+	vv_error_set(&e, VV_CAUSE_UNAVAILABLE, 503, "Key Vault GET x: HTTP 503");
+	assert_true(vv_key_remedy_fill("https://v.vault.azure.net/secrets/x", &e));
+	assert_non_null(strstr(e.remedy, "run the command again"));
+	assert_null(strstr(e.remedy, "boot service"));
+
+	vv_error_clear(&e);
+	vv_error_set(&e, VV_CAUSE_FORBIDDEN, 403, "denied");
+	vv_error_remedy(&e, "%s", "the vault's own words");
+	assert_true(vv_key_remedy_fill(NULL, &e));
+	assert_string_equal(e.remedy, "the vault's own words");
+
+	vv_error_clear(&e);
+	vv_error_set(&e, VV_CAUSE_DISABLED, 403, "disabled");
+	assert_true(vv_key_remedy_fill(NULL, &e));
+	assert_non_null(strstr(e.remedy, "re-enable"));
+
+	/* A device that is not there: no vault remedy, cause not worth naming. */
+	vv_error_clear(&e);
+	vv_error_set(&e, VV_CAUSE_NOT_FOUND, 0, "/dev/sdz: no such device");
+	assert_false(vv_key_remedy_fill(NULL, &e));
+	assert_string_equal(e.remedy, "");
+	vv_error_clear(&e);
+	vv_error_set(&e, VV_CAUSE_NOT_FOUND, 404, "SecretNotFound");
+	assert_true(vv_key_remedy_fill(NULL, &e));
+	assert_non_null(strstr(e.remedy, "soft-delete"));
+
+	vv_error_clear(&e);
+	vv_error_set(&e, VV_CAUSE_SYSTEM, 0, "I/O error");
+	assert_false(vv_key_remedy_fill(NULL, &e));
+	assert_string_equal(e.remedy, "");
+
+	/* open keeps the boot wording for the same cause. */
+	vv_error_clear(&e);
+	vv_error_set(&e, VV_CAUSE_THROTTLED, 429, "throttled");
+	assert_non_null(strstr(vv_open_key_remedy("x", &e), "boot service retries"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_line),
 		cmocka_unit_test(test_json_object),
 		cmocka_unit_test(test_vol_fail_record),
+		cmocka_unit_test(test_key_remedy_fill),
 	};
 
 	return cmocka_run_group_tests_name("error_view", tests, NULL, NULL);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "base/http.h"
 #include "base/retry.h"
 
 static void test_keyvault_retryable(void **state)
@@ -262,10 +263,28 @@ static void test_paced_retries_bounded_by_deadline(void **state)
 	}
 }
 
+/* A TLS failure is not retried and gets its own remedy; other failures none. */
+static void test_tls_failure_remedy(void **state)
+{
+	struct vv_http_resp r = { 0 };
+
+	(void)state;
+	r.fail = VV_HTTP_TLS;
+	assert_non_null(vv_http_fail_remedy(&r));
+	assert_non_null(strstr(vv_http_fail_remedy(&r), "TLS certificate"));
+	assert_non_null(strstr(vv_http_fail_remedy(&r), "ca_file"));
+	r.fail = VV_HTTP_CONNECT;
+	assert_null(vv_http_fail_remedy(&r));
+	r.fail = VV_HTTP_OK;
+	assert_null(vv_http_fail_remedy(&r));
+	assert_null(vv_http_fail_remedy(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keyvault_retryable),
+		cmocka_unit_test(test_tls_failure_remedy),
 		cmocka_unit_test(test_retry_after_spreads_a_herd),
 		cmocka_unit_test(test_paced_retries_bounded_by_deadline),
 		cmocka_unit_test(test_imds_retryable),

@@ -42,7 +42,7 @@ VMTOOL_BIN := $(VMTOOL_SRC:tests/vm/tools/%.c=$(B)/vm-tools/%)
 KVERS    := $(notdir $(patsubst %/build/Makefile,%,$(wildcard /lib/modules/*/build/Makefile)))
 KMODS    := $(KVERS:%=$(B)/kmod/%/dmtarget/dm-quiesce.ko)
 
-.PHONY: all userspace module unit unit-asan check deps vm-test vm-suite system-test bench demo packages clean \
+.PHONY: all userspace module unit unit-asan check deps vm-test vm-suite system-test bench demo packages clean faults \
 	fuzz fuzz-build fuzz-replay
 .DELETE_ON_ERROR:
 
@@ -140,6 +140,11 @@ system-test: all
 
 bench: all
 	bench/run.sh
+
+# The fault matrix (tests/faults/, docs/faults.md): every fault x command
+# cell with its measured verdict, and the table. make check runs ten cells.
+faults: all
+	tests/faults/run.sh
 
 demo:
 	tests/deps.sh

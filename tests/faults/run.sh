@@ -1,0 +1,253 @@
+#!/bin/bash
+# The fault matrix (issue 21): every vault and IMDS fault of faults.txt
+# injected into every command of COMMANDS below, on the host, against the
+# Key Vault and IMDS fakes on loopback (real vault host names pinned to
+# 127.0.0.1) and volumes on loop devices (no device-mapper: the commands
+# here change headers and talk to the vault, they do not activate).
+#
+#   tests/faults/run.sh [--bounded N] [--only FAULT[,FAULT]] [--cmd CMD[,CMD]]
+#
+# For each cell the verdict is measured, not assumed:
+#   exit     outage/definite faults fail (status 1), transient ones succeed;
+#   message  a failure names its object (the device or the secret), the
+#            cause the fault stands for, and the remedy that fits it;
+#   disk     a failed command leaves every byte of its device as it was
+#            (sha256 of the whole image before and after); a command that
+#            succeeded and changed a header backed it up first;
+#   leak     no secret value of the fake vault (hex or base64) in the output;
+#   rerun    after the fault ends, the same command succeeds.
+# Known gaps (gaps.txt: FAULT COMMAND REASON) are printed as "gap", not failed.
+# Each cell's output (and its rerun's) is kept in build/faults/CMD-FAULT.out.
+# Prints the table fault x command, then "faults: N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+. tests/suites/lib/common.bash
+VV=$PWD/build/vaultvol
+T=$(mktemp -d /tmp/vv-faults.XXXXXX)
+KEEP=$PWD/build/faults
+rm -rf "$KEEP" && mkdir -p "$KEEP"
+LOOPS=()
+trap suite_cleanup EXIT
+COMMANDS="key-show key-put provision adopt rotate rotate-kek encrypt"
+bounded=0 only="" cmds=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--bounded) bounded=$2; shift 2 ;;
+	--only) only=$2; shift 2 ;;
+	--cmd) cmds=$2; shift 2 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	*) echo "usage: $0 [--bounded N] [--only FAULTS] [--cmd CMDS]" >&2; exit 2 ;;
+	esac
+done
+[ -n "$cmds" ] && COMMANDS=${cmds//,/ }
+[ -x "$VV" ] || { bad "build/vaultvol built (make userspace)"; finish; }
+[ "$(id -u)" = 0 ] || { bad "run as root (losetup)"; finish; }
+for t in cryptsetup losetup mkfs.ext4 sha256sum xxd; do
+	command -v $t >/dev/null || { bad "$t installed"; finish; }
+done
+
+FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
+	{ bad "fakes start"; finish; }
+. "$T/fakes/ports.env"
+export VAULTVOL_TEST_RESOLVE=$FAKE_RESOLVE
+# Retry back-off scaled down: the retries still happen, in milliseconds.
+export VV_TEST_BACKOFF_SCALE=0.01
+mkdir -p "$T/etc" "$T/state"
+chmod 700 "$T/etc" "$T/state"
+printf '[vault]\nurl = %s\nimds = %s\nca_file = %s\ntimeout = 4\n' \
+	"$FAKE_KV_URL" "$FAKE_IMDS_URL" "$FAKE_CA" >"$T/etc/vaultvol.conf"
+chmod 600 "$T/etc/vaultvol.conf"
+vv() { "$VV" -c "$T/etc/vaultvol.conf" --state-dir "$T/state" "$@"; }
+# The interpreter itself, not a version manager's shim: a cell makes a dozen calls.
+PY=$(python3 -c 'import sys; print(sys.executable)')
+fake() { "$PY" tests/fakes/fakectl.py -s "$T/fakes" "$@"; }
+RCOST=(--recovery-iterations 4 --recovery-memory 32)
+KEKVER=$(fake -f version put_key name=kek bits=2048) || { bad "fake KEK"; finish; }
+KEK=$FAKE_KV_URL/keys/kek/$KEKVER
+
+# ---- the commands: prep_CMD makes a fresh object, run_CMD runs the command ----
+# prep sets DEV (device or ""), OBJ (what the message must name) and IMG.
+newloop() {	# NAME MIB: a zeroed image on a loop device -> DEV, IMG
+	IMG=$T/$1.img
+	rm -f "$IMG"
+	truncate -s "$2M" "$IMG"
+	DEV=$(losetup -f --show "$IMG") || return 1
+	LOOPS+=("$DEV")
+}
+# provisioned NAME: a vaultvol LUKS2 volume whose key is secret NAME wrapped by the KEK.
+provisioned() {
+	newloop "$1" 32 || return 1
+	vv provision "$DEV" --secret "$1" --kek "$KEK" --mount "/data/$1" --format-only \
+		"${RCOST[@]}" >"$T/prep.out" 2>&1
+}
+prep_key-show() { DEV="" OBJ=$1; vv key put "$1" --kek "$KEK" --generate 32 >"$T/prep.out" 2>&1; }
+run_key-show() { vv key show "$1"; }
+prep_key-put() { DEV="" OBJ=$1; }
+run_key-put() { vv key put "$1" --kek "$KEK" --generate 32; }
+prep_provision() { newloop "$1" 32 && OBJ=$DEV; }
+run_provision() {
+	vv provision "$DEV" --secret "$1" --kek "$KEK" --mount "/data/$1" --format-only "${RCOST[@]}"
+}
+prep_adopt() {
+	newloop "$1" 32 || return 1
+	OBJ=$DEV
+	(umask 077; head -c 32 /dev/urandom >"$T/$1.key")
+	cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+		--key-file "$T/$1.key" "$DEV" >"$T/prep.out" 2>&1 &&
+		vv key put "$1" --kek "$KEK" --from-file "$T/$1.key" >>"$T/prep.out" 2>&1
+	local r=$?
+	rm -f "$T/$1.key"
+	return $r
+}
+run_adopt() { vv adopt "$DEV" --secret "$1" --kek "$KEK" --force; }
+prep_rotate() { provisioned "$1" && OBJ=$DEV; }
+run_rotate() { vv rotate "$DEV"; }
+prep_rotate-kek() {
+	provisioned "$1" || return 1
+	OBJ=$DEV
+	KEK2=$FAKE_KV_URL/keys/kek2/$(fake -f version put_key name=kek2 bits=2048) || return 1
+}
+run_rotate-kek() { vv rotate "$DEV" --kek "$KEK2"; }
+prep_encrypt() {
+	newloop "$1" 64 || return 1
+	OBJ=$DEV
+	mkdir -p "$T/tree" && head -c 1M /dev/urandom >"$T/tree/f"
+	mkfs.ext4 -q -F -b 4096 -d "$T/tree" "$DEV"
+}
+run_encrypt() { vv encrypt "$DEV" --secret "$1" --kek "$KEK" "${RCOST[@]}"; }
+# Commands that change a header of an existing volume back it up first.
+backs_up() { case "$1" in adopt|rotate|rotate-kek) return 0 ;; esac; return 1; }
+
+# ---- faults ---------------------------------------------------------------------
+fault_start() {	# FAKECTL-CALLS ("a b ; c d")
+	local IFS=';' call
+	for call in $1; do
+		IFS=' ' read -r -a argv <<<"$call"
+		[ ${#argv[@]} -gt 0 ] && { fake -q "${argv[@]}" || return 1; }
+	done
+	return 0
+}
+fault_end() {
+	fake -q faults_clear && fake -q rbac_clear && fake -q tls cert=server &&
+		fake -q set_attributes kind=key name=kek enabled=true
+}
+# secret values of the fake vault, hex and base64, one per line (leak check).
+vault_values() {
+	fake export | "$PY" -c 'import base64, json, sys
+for op in json.load(sys.stdin)["ops"]:
+    if op["op"] == "put_secret":
+        v = base64.b64decode(op["value"])
+        print(v.hex()); print(op["value"])
+        try:
+            raw = base64.b64decode(v, validate=True)
+            if len(raw) >= 16: print(raw.hex())
+        except Exception: pass'
+}
+
+# cell FAULT CLASS CAUSE CALLS CMD -> VERDICT ("ok", or what failed)
+cell() {
+	local f=$1 class=$2 cause=$3 remedy=$4 calls=$5 cmd=$6 name out rc before after why=""
+	name=$(printf '%s-%s' "$cmd" "$f" | tr -c 'a-zA-Z0-9-\n' '-')
+	out=$T/cell-$name.out
+	DEV="" OBJ="" IMG=""
+	fault_end >/dev/null 2>&1
+	if ! "prep_$cmd" "$name"; then
+		VERDICT="prep failed: $(tail -2 "$T/prep.out" 2>/dev/null | tr '\n' ' ')"
+		return
+	fi
+	[ -n "$IMG" ] && before=$(sha256sum <"$IMG")
+	local backups0
+	backups0=$(ls "$T/state/header-backups" 2>/dev/null | wc -l)
+	fault_start "$calls" || { VERDICT="fault did not start"; return; }
+	"run_$cmd" "$name" >"$out" 2>&1
+	rc=$?
+	fault_end >/dev/null 2>&1 || { VERDICT="fault did not end"; return; }
+	sync
+	[ -n "$IMG" ] && after=$(sha256sum <"$IMG")
+	if [ "$class" = transient ]; then
+		[ $rc -eq 0 ] || why+="exit $rc (a transient fault must be ridden out); "
+		if [ $rc -eq 0 ] && backs_up "$cmd" && [ "$before" != "$after" ] &&
+			[ "$(ls "$T/state/header-backups" 2>/dev/null | wc -l)" -le "$backups0" ]; then
+			why+="header changed without a backup; "
+		fi
+	else
+		[ $rc -eq 1 ] || why+="exit $rc, not 1; "
+		grep -qF -- "$OBJ" "$out" || why+="object $OBJ not named; "
+		grep -qE -- "$cause" "$out" || why+="cause /$cause/ not named; "
+		grep -qE -- "remedy: .*($remedy)" "$out" || why+="no remedy /$remedy/; "
+		[ -n "$IMG" ] && [ "$before" != "$after" ] && why+="device changed; "
+	fi
+	vault_values >"$T/values" 2>/dev/null
+	[ -s "$T/values" ] && grep -qiF -f "$T/values" "$out" && why+="a key value in the output; "
+	if [ "$class" != transient ] && [ -z "$why" ]; then
+		"run_$cmd" "$name" >"$out.rerun" 2>&1 || why+="rerun failed: $(grep -m1 -i error "$out.rerun"); "
+	fi
+	cp "$out" "$KEEP/$name.out"
+	[ -f "$out.rerun" ] && cp "$out.rerun" "$KEEP/$name.rerun"
+	[ -n "$DEV" ] && losetup -d "$DEV" 2>/dev/null
+	rm -f "$IMG"
+	VERDICT=${why:-ok}
+}
+
+# ---- the matrix -----------------------------------------------------------------
+declare -A RES
+gap_reason() {	# FAULT CMD -> the known gap's reason, or nothing
+	[ -f tests/faults/gaps.txt ] || return
+	awk -v f="$1" -v c="$2" '$1 == f && $2 == c { $1 = ""; $2 = ""; sub(/^ +/, ""); print; exit }' \
+		tests/faults/gaps.txt
+}
+mapfile -t FAULTS < <(grep -v '^#' tests/faults/faults.txt | grep -v '^ *$')
+# The cells to run, "FAULT CMD" each: the whole cross product, or with
+# --bounded N the N cheapest faults (by COST, file order within a cost),
+# each with the next command in turn, so the subset spans both axes.
+CELLS=()
+if [ "$bounded" -gt 0 ]; then
+	read -r -a CMDV <<<"$COMMANDS"
+	i=0
+	while read -r f _; do
+		[ $i -ge "$bounded" ] && break
+		CELLS+=("$f ${CMDV[$((i % ${#CMDV[@]}))]}")
+		i=$((i + 1))
+	done < <(printf '%s\n' "${FAULTS[@]}" | sort -s -k5,5n)
+else
+	for line in "${FAULTS[@]}"; do
+		read -r f _ <<<"$line"
+		[ -n "$only" ] && ! grep -qx -- "$f" < <(tr "," "\n" <<<"$only") && continue
+		for cmd in $COMMANDS; do CELLS+=("$f $cmd"); done
+	done
+fi
+t0=$SECONDS ncell=0 ngap=0
+for c in "${CELLS[@]}"; do
+	read -r f cmd <<<"$c"
+	read -r _ class cause remedy cost calls < <(printf '%s\n' "${FAULTS[@]}" | awk -v f="$f" '$1 == f')
+	ncell=$((ncell + 1))
+	cell "$f" "$class" "$cause" "$remedy" "$calls" "$cmd"
+	g=$(gap_reason "$f" "$cmd")
+	if [ "$VERDICT" = ok ]; then
+		RES[$f,$cmd]=ok
+		ok "$f x $cmd"
+	elif [ -n "$g" ]; then
+		RES[$f,$cmd]=gap ngap=$((ngap + 1))
+		echo "gap  $f x $cmd: $g (measured: $VERDICT)"
+	else
+		RES[$f,$cmd]=FAIL
+		bad "$f x $cmd" "$VERDICT"
+	fi
+done
+
+echo
+printf '%-15s' "fault"
+for cmd in $COMMANDS; do printf ' %-10s' "$cmd"; done
+echo
+for line in "${FAULTS[@]}"; do
+	read -r f _ <<<"$line"
+	any=0
+	for cmd in $COMMANDS; do [ -n "${RES[$f,$cmd]:-}" ] && any=1; done
+	[ $any = 1 ] || continue
+	printf '%-15s' "$f"
+	for cmd in $COMMANDS; do printf ' %-10s' "${RES[$f,$cmd]:--}"; done
+	echo
+done
+echo "faults: $ncell cells ($ngap known gaps) in $((SECONDS - t0)) s"
+echo "faults: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

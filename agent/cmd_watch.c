@@ -209,6 +209,8 @@ static int run_watch(const struct vv_options *opt, int argc, char **argv)
 	if (!rv.enforce) {
 		printf("revocation is not enforced ([revocation] enforce = no): nothing to %s\n",
 		       once ? "check" : "watch");
+		/* A started service ends successfully rather than failing to start. */
+		sd_notify(0, "READY=1\nSTATUS=revocation is not enforced ([revocation] enforce = no)");
 		return VV_EXIT_OK;
 	}
 	if (once) {

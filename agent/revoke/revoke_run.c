@@ -15,7 +15,8 @@
 static void log_vol(enum vv_log_level lvl, const char *vol, const char *cause,
 		    const char *fmt, const char *a, const char *b)
 {
-	struct vv_log_fields f = { .volume = vol, .cause = cause && *cause ? cause : NULL };
+	struct vv_log_fields f = { .volume = vol, .cause = cause && *cause ? cause : NULL,
+				   .message_id = VV_MSGID_REVOCATION };
 
 	vv_log_with(lvl, &f, fmt, vol, a, b);
 }

@@ -223,12 +223,12 @@ static int run_watch(const struct vv_options *opt, int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	sigprocmask(SIG_BLOCK, &stop, &old);
 	vv_info("watch: enforcing revocation: check every %ds, grace %ds", rv.check_s, rv.grace_s);
+	/* Ready once watching: a first pass slowed by an outage must not fail the start. */
+	sd_notify(0, "READY=1");
 	for (;;) {
 		vv_error_clear(&err);
 		r = one_pass(opt, rv.grace_s, first, &st, &err);
 		report(&st, r, &err, false);
-		if (first)
-			sd_notify(0, "READY=1");
 		first = false;
 		if (wait_or_stop(&stop, rv.check_s))
 			break;

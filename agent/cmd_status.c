@@ -52,13 +52,9 @@ static const struct vv_rv_vol *revocation_of(struct vv_rv_table *rt, const struc
 /* The records of this boot; an unreadable file is reported, never fatal for status. */
 static void load_revocation(const char *state_dir, struct vv_rv_table *rt)
 {
-	char boot[VV_RV_BOOT_ID_LEN + 1];
 	struct vv_error err = { 0 };
 
-	memset(rt, 0, sizeof(*rt));
-	if (vv_rv_boot_id(boot, sizeof(boot)) < 0)
-		return;
-	if (vv_rv_state_load(state_dir, boot, vv_rv_now(), rt, &err) < 0)
+	if (vv_rv_state_load_current(state_dir, rt, &err) < 0)
 		fprintf(stderr, "vaultvol status: warning: %s\n", err.message);
 }
 

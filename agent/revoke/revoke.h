@@ -131,6 +131,10 @@ int vv_rv_state_load(const char *state_dir, const char *boot_id, int64_t now,
 		     struct vv_rv_table *t, struct vv_error *err);
 int vv_rv_state_save(const char *state_dir, const struct vv_rv_table *t, struct vv_error *err);
 
+/* vv_rv_state_load for this boot and now (status, the handler). */
+int vv_rv_state_load_current(const char *state_dir, struct vv_rv_table *t,
+			     struct vv_error *err);
+
 /* This boot's id (/proc/sys/kernel/random/boot_id), lower case. 0 or -errno. */
 int vv_rv_boot_id(char *buf, size_t len);
 /* CLOCK_BOOTTIME in seconds. */

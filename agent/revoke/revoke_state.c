@@ -251,6 +251,18 @@ int vv_rv_state_load(const char *state_dir, const char *boot_id, int64_t now,
 	return r;
 }
 
+int vv_rv_state_load_current(const char *state_dir, struct vv_rv_table *t,
+			     struct vv_error *err)
+{
+	char boot[VV_RV_BOOT_ID_LEN + 1];
+	int r = vv_rv_boot_id(boot, sizeof(boot));
+
+	memset(t, 0, sizeof(*t));
+	if (r < 0)
+		return vv_fail(err, r, VV_CAUSE_SYSTEM, "reading the boot id: %s", strerror(-r));
+	return vv_rv_state_load(state_dir, boot, vv_rv_now(), t, err);
+}
+
 int vv_rv_state_save(const char *state_dir, const struct vv_rv_table *t, struct vv_error *err)
 {
 	char *text = NULL;

@@ -49,8 +49,7 @@ static int act(const struct vv_rv_ops *ops, const struct vv_rv_target *tg,
 }
 
 static void log_transition(const struct vv_rv_target *tg, const struct vv_rv_vol *from,
-			   const struct vv_rv_vol *to, const struct vv_rv_check *in,
-			   int64_t now, int grace_s)
+			   const struct vv_rv_vol *to, int64_t now, int grace_s)
 {
 	char left[64];
 
@@ -79,7 +78,6 @@ static void log_transition(const struct vv_rv_target *tg, const struct vv_rv_vol
 				from->cause, "");
 		break;
 	}
-	(void)in;
 }
 
 static bool is_target(const struct vv_rv_target *tg, size_t n, const char *name)
@@ -146,7 +144,7 @@ int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_
 		} else if (a == VV_RV_RESUME) {
 			st->resumed++;
 		}
-		log_transition(&tg[i], &cur, &next, &in, now, grace_s);
+		log_transition(&tg[i], &cur, &next, now, grace_s);
 		if (vv_rv_table_set(t, &next) < 0) {
 			failed++;
 			st->failed++;

@@ -11,6 +11,7 @@
 #include "agent/command.h"
 #include "agent/error_view.h"
 #include "agent/open/open.h"
+#include "agent/revoke/revoke.h"
 
 /* The secret's name and version from a versioned id (URL or keystore:N/V). */
 static const char *short_version(const char *id, char *buf, size_t len)
@@ -37,7 +38,27 @@ static const char *days_str(int64_t exp, int64_t now, char *buf, size_t len)
 	return buf;
 }
 
-static void print_table(const struct vv_open_plan *plan)
+/*
+ * What `vaultvol watch` recorded for v (revocation.json), while its mapping
+ * is still there; NULL otherwise.
+ */
+static const struct vv_rv_vol *revocation_of(struct vv_rv_table *rt, const struct vv_vol *v)
+{
+	if (v->state != VV_VS_OPEN && v->state != VV_VS_MOUNTED)
+		return NULL;
+	return vv_rv_table_get(rt, v->conf.name);
+}
+
+/* The records of this boot; an unreadable file is reported, never fatal for status. */
+static void load_revocation(const char *state_dir, struct vv_rv_table *rt)
+{
+	struct vv_error err = { 0 };
+
+	if (vv_rv_state_load_current(state_dir, rt, &err) < 0)
+		fprintf(stderr, "vaultvol status: warning: %s\n", err.message);
+}
+
+static void print_table(const struct vv_open_plan *plan, struct vv_rv_table *rt)
 {
 	int64_t now = (int64_t)time(NULL);
 
@@ -48,6 +69,7 @@ static void print_table(const struct vv_open_plan *plan)
 		const struct vv_vol *v = &plan->v[i];
 		const char *err = v->fail ? vv_fail_str(v->fail) :
 				  v->last_error[0] ? v->last_error : "-";
+		const struct vv_rv_vol *rv = revocation_of(rt, v);
 		char ver[128], sd[24], kd[24];
 
 		printf("%-16s %-12s %-9s %-10s %-44s %-8s %-20s %-10s %-10s %s\n", v->conf.name,
@@ -55,7 +77,7 @@ static void print_table(const struct vv_open_plan *plan)
 		       v->key_source ? v->key_source :
 		       v->conf.key ? vv_origin_str(v->key_origin) : "-",
 		       short_version(v->key_version, ver, sizeof(ver)),
-		       vv_vstate_str(v->state),
+		       rv && rv->state == VV_RV_INACCESSIBLE ? "inaccessible" : vv_vstate_str(v->state),
 		       v->mounted_on ? v->mounted_on : v->conf.mount ? v->conf.mount : "-",
 		       days_str(v->secret_exp, now, sd, sizeof(sd)),
 		       days_str(v->kek_exp, now, kd, sizeof(kd)), err);
@@ -79,6 +101,16 @@ static void print_table(const struct vv_open_plan *plan)
 		}
 		if (v->reencrypt_pct >= 0)
 			printf("%s: encryption in progress, %d%%\n", v->conf.name, v->reencrypt_pct);
+		{
+			const struct vv_rv_vol *rv = revocation_of(rt, v);
+
+			if (rv && rv->state == VV_RV_INACCESSIBLE)
+				printf("%s: inaccessible: %s (suspended by `vaultvol watch`; resumed "
+				       "when access returns)\n", v->conf.name, rv->cause);
+			else if (rv)
+				printf("%s: warning: key revoked: %s (suspended after the grace "
+				       "period unless access returns)\n", v->conf.name, rv->cause);
+		}
 		if (v->error.message[0])
 			printf("%s: %s%s%s\n", v->conf.name, v->error.message,
 			       v->error.remedy[0] ? "; remedy: " : "", v->error.remedy);
@@ -100,6 +132,7 @@ static int run_status(const struct vv_options *opt, int argc, char **argv)
 		{ 0 }
 	};
 	struct vv_open_setup s;
+	struct vv_rv_table rt;
 	bool json = opt->json;
 	struct vv_error err = { 0 };
 	int c, r;
@@ -121,18 +154,32 @@ static int run_status(const struct vv_options *opt, int argc, char **argv)
 	}
 	vv_open_refresh(&s.plan);
 	vv_open_state_merge(opt->state_dir, &s.plan);
+	load_revocation(opt->state_dir, &rt);
 	if (json) {
 		struct json_object *o = json_object_new_object(), *a = json_object_new_array();
 
-		for (size_t i = 0; i < s.plan.n; i++)
-			json_object_array_add(a, vv_open_vol_json(&s.plan.v[i]));
+		for (size_t i = 0; i < s.plan.n; i++) {
+			struct json_object *vo = vv_open_vol_json(&s.plan.v[i]);
+			const struct vv_rv_vol *rv = revocation_of(&rt, &s.plan.v[i]);
+
+			if (vo && rv) {
+				struct json_object *ro = json_object_new_object();
+
+				json_object_object_add(ro, "state",
+						       json_object_new_string(vv_rv_state_str(rv->state)));
+				json_object_object_add(ro, "cause", json_object_new_string(rv->cause));
+				json_object_object_add(vo, "revocation", ro);
+			}
+			json_object_array_add(a, vo);
+		}
 		json_object_object_add(o, "volumes", a);
 		printf("%s\n", json_object_to_json_string_ext(o, VV_OPEN_JSON_FLAGS));
 		json_object_put(o);
 	} else if (s.plan.n == 0)
 		printf("no encrypted volumes described (config, ADE state or vaultvol tokens)\n");
 	else
-		print_table(&s.plan);
+		print_table(&s.plan, &rt);
+	vv_rv_table_free(&rt);
 	vv_open_teardown(&s);
 	return VV_EXIT_OK;
 }
@@ -149,7 +196,9 @@ VV_COMMAND(status,
 	"(SECRET-EXP, KEK-EXP: as the last open read them, \"-\" none or unknown; a\n"
 	"warning line under 30 days), and the last error with its remedy; an\n"
 	"encryption in progress with its percentage; and encrypted disks nobody\n"
-	"describes (state \"undescribed\") with what to put in a [volume] section. It\n"
+	"describes (state \"undescribed\") with what to put in a [volume] section; and\n"
+	"a volume `vaultvol watch` suspended for a revoked key as \"inaccessible: CAUSE\"\n"
+	"(a revocation still in its grace period as a warning). It\n"
 	"reads the disks' headers and the running system; it changes nothing and\n"
 	"contacts no vault.\n",
 	.order = 12,

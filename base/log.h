@@ -38,6 +38,7 @@ void vv_log_set_sink(vv_log_sink sink, void *ctx);
 #define VV_MSGID_VAULT_FAILOVER	"e73ea28f1e47426788ca8ceecc53d58b"
 #define VV_MSGID_SNAPSHOT	"8a60797e41c8499fb6ba92f740456e64"
 #define VV_MSGID_KEY_EXPIRING	"2171a5e7ed5041b0911dfd03eabe58c3"
+#define VV_MSGID_REVOCATION	"efce1500b93940d7ad69d40e475eecfa"
 
 /*
  * What a message is about: each non-NULL member becomes a journal field

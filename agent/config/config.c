@@ -452,7 +452,7 @@ static int parse_bool(const char *v, enum vv_tristate *out)
 
 /* ---- parser ------------------------------------------------------------ */
 
-enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_OPEN, SEC_ADE };
+enum section { SEC_NONE, SEC_VAULT, SEC_VOLUME, SEC_SNAPSHOT, SEC_OPEN, SEC_ADE, SEC_REVOCATION };
 
 struct parser {
 	const char *name;
@@ -461,7 +461,7 @@ struct parser {
 	struct vv_config *cfg;
 	enum section sec;
 	struct vv_volume_conf *vol;	/* current [volume] */
-	bool seen_vault, seen_snapshot, seen_open, seen_ade;
+	bool seen_vault, seen_snapshot, seen_open, seen_ade, seen_revocation;
 	/* keys seen in the current section, for duplicate detection */
 	char seen[32][32];
 	int nseen;
@@ -552,6 +552,14 @@ static int section_header(struct parser *p, char *s)
 		p->sec = SEC_OPEN;
 		return 0;
 	}
+	if (!strcmp(body, "revocation")) {
+		if (*arg || p->seen_revocation)
+			return perr(p, *arg ? "[revocation] takes no name" :
+				    "duplicate section [revocation]");
+		p->seen_revocation = true;
+		p->sec = SEC_REVOCATION;
+		return 0;
+	}
 	if (!strcmp(body, "ade")) {
 		if (*arg || p->seen_ade)
 			return perr(p, *arg ? "[ade] takes no name" : "duplicate section [ade]");
@@ -585,7 +593,7 @@ static int section_header(struct parser *p, char *s)
 		return 0;
 	}
 	return perr(p, "unknown section [%s] (known: [vault], [volume NAME], [open], [snapshot], "
-		    "[ade])", body);
+		    "[revocation], [ade])", body);
 }
 
 static int set_str(struct parser *p, char **dst, const char *key, const char *v,
@@ -759,6 +767,68 @@ static int snapshot_key(struct parser *p, const char *k, const char *v)
 	return perr(p, "unknown key '%s' in [snapshot]", k);
 }
 
+int vv_duration_parse(const char *s, int *secs)
+{
+	unsigned long long n = 0, unit = 1;
+	const char *c = s;
+
+	if (!isdigit((unsigned char)*c))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*c); c++) {
+		n = n * 10 + (unsigned)(*c - '0');
+		if (n > INT_MAX)
+			return -EINVAL;
+	}
+	switch (*c) {
+	case '\0': break;
+	case 's': c++; break;
+	case 'm': unit = 60; c++; break;
+	case 'h': unit = 3600; c++; break;
+	case 'd': unit = 86400; c++; break;
+	default: return -EINVAL;
+	}
+	if (*c || n * unit > INT_MAX)
+		return -EINVAL;
+	*secs = (int)(n * unit);
+	return 0;
+}
+
+static int set_duration(struct parser *p, int *dst, const char *k, const char *v, int min,
+			int max)
+{
+	int t;
+
+	if (vv_duration_parse(v, &t) < 0 || t < min || t > max)
+		return perr(p, "%s: invalid value '%s' (expected a duration such as 30s, 5m "
+			    "or 1h, %ds-%ds)", k, v, min, max);
+	*dst = t;
+	return 0;
+}
+
+static int revocation_key(struct parser *p, const char *k, const char *v)
+{
+	struct vv_config_revocation *rv = &p->cfg->revocation;
+	enum vv_tristate t;
+
+	if (!strcmp(k, "enforce")) {
+		if (parse_bool(v, &t) < 0)
+			return perr(p, "enforce: invalid value '%s' (expected yes or no)", v);
+		rv->enforce = t == VV_TRI_YES;
+		rv->given |= VV_REV_SET_ENFORCE;
+		return 0;
+	}
+	if (!strcmp(k, "check")) {
+		rv->given |= VV_REV_SET_CHECK;
+		return set_duration(p, &rv->check_s, k, v, VV_REVOCATION_CHECK_MIN_S,
+				    VV_REVOCATION_CHECK_MAX_S);
+	}
+	if (!strcmp(k, "grace")) {
+		rv->given |= VV_REV_SET_GRACE;
+		return set_duration(p, &rv->grace_s, k, v, 0, VV_REVOCATION_GRACE_MAX_S);
+	}
+	return perr(p, "unknown key '%s' in [revocation]", k);
+}
+
 /*
  * [open] token_options_allowed = suid, dev, exec: the mount options a
  * disk's token may ask for (a header is not authenticated; see docs/open.md).
@@ -820,6 +890,7 @@ static int key_line(struct parser *p, char *s)
 	case SEC_VOLUME: return volume_key(p, k, v);
 	case SEC_SNAPSHOT: return snapshot_key(p, k, v);
 	case SEC_OPEN: return open_key(p, k, v);
+	case SEC_REVOCATION: return revocation_key(p, k, v);
 	case SEC_ADE:
 		if (strcmp(k, "resource_disk"))
 			return perr(p, "unknown key '%s' in [ade]", k);
@@ -835,8 +906,11 @@ static struct vv_config *config_new(void)
 {
 	struct vv_config *cfg = calloc(1, sizeof(*cfg));
 
-	if (cfg)
+	if (cfg) {
 		cfg->snapshot.timeout_s = VV_SNAPSHOT_DEFAULT_TIMEOUT_S;
+		cfg->revocation.check_s = VV_REVOCATION_DEFAULT_CHECK_S;
+		cfg->revocation.grace_s = VV_REVOCATION_DEFAULT_GRACE_S;
+	}
 	return cfg;
 }
 

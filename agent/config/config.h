@@ -40,6 +40,12 @@
  *   exclude = /scratch, /tmp/x     mount points never frozen
  *   scripts_config = /etc/azure/VMSnapshotScriptPluginConfig.json
  *   hooks_dir = /etc/qemu/fsfreeze-hook.d
+ *   [revocation]                               `vaultvol watch` (docs/revocation.md)
+ *   enforce = yes|no       suspend a volume whose Key Vault secret or KEK is
+ *                          revoked past the grace period (default no)
+ *   check = 5m             how often watch re-checks (30s, 5m, 1h or seconds;
+ *                          10s-1d, default 5m)
+ *   grace = 10m            how long a revocation must last (0-7d, default 10m)
  */
 #ifndef VV_CONFIG_H
 #define VV_CONFIG_H
@@ -113,6 +119,29 @@ struct vv_config_snapshot {
 	char *hooks_dir;	/* qemu-ga style hook directory, NULL = none */
 };
 
+/* [revocation]: what `vaultvol watch` enforces. */
+struct vv_config_revocation {
+	bool enforce;
+	int check_s;		/* seconds between checks */
+	int grace_s;		/* seconds a revocation must last before a suspend */
+	/* VV_REV_SET_*: which keys the file gave (a drop-in overrides only those) */
+	unsigned given;
+};
+#define VV_REV_SET_ENFORCE	0x1
+#define VV_REV_SET_CHECK	0x2
+#define VV_REV_SET_GRACE	0x4
+#define VV_REVOCATION_DEFAULT_CHECK_S	300
+#define VV_REVOCATION_DEFAULT_GRACE_S	600
+#define VV_REVOCATION_CHECK_MIN_S	10
+#define VV_REVOCATION_CHECK_MAX_S	86400
+#define VV_REVOCATION_GRACE_MAX_S	(7 * 86400)
+
+/*
+ * A duration: plain seconds, or a number with s, m, h or d ("30s", "5m",
+ * "1h"). 0 with *secs, or -EINVAL (malformed or over INT_MAX seconds).
+ */
+int vv_duration_parse(const char *s, int *secs);
+
 /* [open] token_options_allowed: the mount options a token may ask for. */
 #define VV_TOKOPT_SUID	0x1
 #define VV_TOKOPT_DEV	0x2
@@ -125,6 +154,7 @@ struct vv_config {
 	struct vv_volume_conf *volumes;
 	size_t nvolumes;
 	struct vv_config_snapshot snapshot;
+	struct vv_config_revocation revocation;
 	/* [ade] resource_disk = reencrypt (default) | skip */
 	bool ade_resource_skip;
 };

@@ -95,6 +95,14 @@ static int merge(struct vv_config *cfg, struct vv_config *d, const char *path,
 	take_str(&a->keystore, &b->keystore);
 	if (b->timeout_s)
 		a->timeout_s = b->timeout_s;
+	/* [revocation]: what a drop-in says wins, key by key. */
+	if (d->revocation.given & VV_REV_SET_ENFORCE)
+		cfg->revocation.enforce = d->revocation.enforce;
+	if (d->revocation.given & VV_REV_SET_CHECK)
+		cfg->revocation.check_s = d->revocation.check_s;
+	if (d->revocation.given & VV_REV_SET_GRACE)
+		cfg->revocation.grace_s = d->revocation.grace_s;
+	cfg->revocation.given |= d->revocation.given;
 	/* [open] token_options_allowed: a list, it grows like allowed. */
 	cfg->token_options_allowed |= d->token_options_allowed;
 	if (!d->nvolumes)

@@ -20,6 +20,7 @@
 #include "agent/handler/handler.h"
 #include "agent/open/open.h"
 #include "agent/provision/provision.h"
+#include "agent/revoke/revoke.h"
 #include "agent/cmd_provision_output.h"
 #include "agent/snapshot/snapshot.h"
 #include "agent/config/config_vault.h"
@@ -161,8 +162,20 @@ static int make_vault(const struct vv_handler_ctx *ctx, const struct vv_handler_
 
 /* ---- reopen ---------------------------------------------------------------- */
 
-static void report_volume(struct vv_handler_result *res, const struct vv_vol *v)
+static void report_volume(struct vv_handler_result *res, const struct vv_vol *v,
+			  struct vv_rv_table *rt)
 {
+	const struct vv_rv_vol *rv = NULL;
+
+	if (v->state == VV_VS_OPEN || v->state == VV_VS_MOUNTED)
+		rv = vv_rv_table_get(rt, v->conf.name);
+	if (rv && rv->state == VV_RV_INACCESSIBLE) {
+		/* Open, but suspended by `vaultvol watch`: not usable. */
+		vv_handler_result_add(res, v->conf.name, VV_HS_ERROR, VV_EXIT_FAILURE,
+				      "%s: inaccessible: %s (suspended by vaultvol watch; resumed "
+				      "when access returns)", v->conf.name, rv->cause);
+		return;
+	}
 	if (v->undescribed) {
 		/* Listed so it is seen, never opened, no failure. */
 		vv_handler_result_add(res, v->conf.name, VV_HS_SUCCESS, 0,
@@ -223,6 +236,7 @@ static int op_reopen(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 {
 	struct vv_open_setup s;
 	struct vv_open_ctx oc = { 0 };
+	struct vv_rv_table rt = { 0 };
 	struct vv_error err = { 0 };
 	char bad[128];
 	struct aad_memfd m = { .fd = -1 };
@@ -267,9 +281,12 @@ static int op_reopen(const struct vv_handler_ctx *ctx, const struct vv_handler_r
 		if (vv_open_state_write(ctx->opt->state_dir, &s.plan, &err) < 0)
 			vv_warn("handler reopen: %s", err.message);
 	}
+	if (vv_rv_state_load_current(ctx->opt->state_dir, &rt, &err) < 0)
+		vv_warn("handler reopen: %s", err.message);
 	for (size_t i = 0; i < s.plan.n; i++)
 		if (s.plan.v[i].selected)
-			report_volume(res, &s.plan.v[i]);
+			report_volume(res, &s.plan.v[i], &rt);
+	vv_rv_table_free(&rt);
 	vv_handler_result_summarize(res, "reopen");
 	r = 0;
 out:

@@ -86,6 +86,21 @@ int vv_crypt_deactivate(const char *name);
 /* Is a mapping active; if so and dev_out is given, its underlying device. */
 bool vv_crypt_is_active(const char *name, char *dev_out, size_t dev_len);
 
+/*
+ * Revocation enforcement (crypt_suspend.c, device-mapper: serialise). LUKS
+ * only: -ENOTSUP for any other mapping, before anything changes. header is
+ * a detached LUKS header file, or NULL when it is on the disk.
+ *
+ * vv_crypt_suspend: suspend name and wipe its volume key from the kernel;
+ * I/O to it blocks (it does not fail) until a resume. The caller syncs
+ * the filesystem first. -ENODEV when no such mapping.
+ * vv_crypt_resume_by_key: resume it with the keyslot passphrase that opens
+ * it; -EPERM wrong key. vv_crypt_suspended: 1 suspended, 0 not, -errno.
+ */
+int vv_crypt_suspend(const char *name, const char *header);
+int vv_crypt_resume_by_key(const char *name, const char *header, const struct vv_secret *key);
+int vv_crypt_suspended(const char *name);
+
 /* A short human explanation of a vv_crypt_* error for messages. */
 const char *vv_crypt_strerror(int err);
 

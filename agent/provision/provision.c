@@ -372,9 +372,9 @@ static int backup_and_write_token(struct prov *p)
 	struct vv_provision_result *res = p->res;
 	int r;
 
-	r = vv_header_backup(req->device, req->state_dir, res->backup, sizeof(res->backup));
+	r = pv_backup(req->device, req->state_dir, res->backup, sizeof(res->backup), p->err);
 	if (r < 0)
-		return vv_fail(p->err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
+		return r;
 	return pv_write_token(p, req->device);
 }
 
@@ -484,6 +484,9 @@ int vv_provision(struct vv_vault *v, const struct vv_provision_req *req,
 		goto out;
 	}
 	r = probe_device(&p);
+	/* The new header is backed up before its token is written: room first. */
+	if (r == 0)
+		r = pv_state_room(req->device, req->state_dir, VV_LUKS2_HEADER_BYTES, err);
 	if (r == 0)
 		r = pv_make_and_store_keys(&p);
 	if (r == 0)

@@ -228,6 +228,13 @@ int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 	      struct vv_rotate_result *res, struct vv_error *err);
 
 
+/*
+ * A default LUKS2 header area (both metadata copies and the keyslots), the
+ * size of its backup: what the state directory must have room for before
+ * provision or encrypt stores a key.
+ */
+#define VV_LUKS2_HEADER_BYTES (16ULL << 20)
+
 /* ---- encrypt: in place (provision_encrypt*.c, docs/encrypt.md) ----------- */
 
 /*

@@ -114,11 +114,9 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 		goto out;
 	}
 
-	r = vv_header_backup(req->device, req->state_dir, backup, sizeof(backup));
-	if (r < 0) {
-		vv_fail(err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
+	r = pv_backup(req->device, req->state_dir, backup, sizeof(backup), err);
+	if (r < 0)
 		goto out;
-	}
 	r = vv_token_write(req->device, &t);
 	if (r < 0) {
 		vv_fail(err, r, VV_CAUSE_NONE, "writing the token failed: %s", strerror(-r));

@@ -59,6 +59,13 @@ static int plan_ext4(struct enc *e)
 	uint64_t blocks, min;
 	int r;
 
+	/*
+	 * The header is built in a file under the state directory, then backed
+	 * up there: a full directory found now costs no key and no shrink.
+	 */
+	r = pv_state_room(dev, e->p.req->state_dir, VV_LUKS2_HEADER_BYTES, err);
+	if (r < 0)
+		return r;
 	r = pe_ext4_read_sb(dev, &e->fs_block, &blocks);
 	if (r < 0)
 		return vv_fail(err, r, VV_CAUSE_NONE, "cannot read the ext4 superblock of %s: %s",
@@ -196,10 +203,7 @@ static int install_header(struct enc *e)
 	}
 	unlink(e->header);
 	e->header[0] = '\0';
-	r = vv_header_backup(req->device, req->state_dir, res->backup, sizeof(res->backup));
-	if (r < 0)
-		return vv_fail(err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
-	return 0;
+	return pv_backup(req->device, req->state_dir, res->backup, sizeof(res->backup), err);
 }
 
 /* Step 9, for a new encryption and a resumed one alike. */

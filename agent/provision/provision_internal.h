@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "agent/provision/provision.h"
 #include "agent/volume/luks2_token.h"
@@ -26,6 +27,20 @@ const char *pv_why(const struct vv_error *err, int r, char *buf, size_t len);
  * holds it).
  */
 int pv_lock(const char *state_dir, struct vv_error *err);
+/*
+ * Back up device's header into state_dir (vv_header_backup); a failure is
+ * recorded in err with the remedy that fits (space, a read-only or shared
+ * directory). 0 or -errno.
+ */
+int pv_backup(const char *device, const char *state_dir, char *path_out, size_t len,
+	      struct vv_error *err);
+/*
+ * Whether state_dir's filesystem has need bytes free for device's header
+ * files; -ENOSPC with the message and remedy in err when not. Checked
+ * before anything is stored or written, so a full directory costs nothing.
+ */
+int pv_state_room(const char *device, const char *state_dir, uint64_t need,
+		  struct vv_error *err);
 void pv_unlock(int fd);
 
 /*

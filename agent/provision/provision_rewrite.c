@@ -166,12 +166,9 @@ int vv_adopt_rewrite(struct vv_vault *v, const struct vv_rewrite_req *req,
 		goto out;
 	}
 	/* 4. the header backed up, 5. the token replaced in place */
-	r = vv_header_backup(req->device, req->state_dir, res->backup, sizeof(res->backup));
-	if (r < 0) {
-		vv_fail(err, r, VV_CAUSE_NONE, "header backup failed: %s; nothing was written",
-			strerror(-r));
+	r = pv_backup(req->device, req->state_dir, res->backup, sizeof(res->backup), err);
+	if (r < 0)
 		goto out;
-	}
 	r = vv_token_write(req->device, &res->after);
 	if (r < 0) {
 		vv_fail(err, r, VV_CAUSE_NONE, "writing the token failed: %s (the header backup "

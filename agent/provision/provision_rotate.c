@@ -80,10 +80,10 @@ static void report(struct rot *c, enum vv_rotate_step step)
 
 static int backup(struct rot *c)
 {
-	int r = vv_header_backup(c->req->device, c->req->state_dir, NULL, 0);
+	int r = pv_backup(c->req->device, c->req->state_dir, NULL, 0, c->err);
 
 	if (r < 0)
-		return vv_fail(c->err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
+		return r;
 	c->res->backups++;
 	return 0;
 }

@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
 
+#include "agent/volume/header_backup.h"
 #include "base/log.h"
 
 const char *pv_why(const struct vv_error *err, int r, char *buf, size_t len)
@@ -55,15 +57,63 @@ static int lock_file(const char *state_dir)
 	return fd;
 }
 
+/* The fix for a state directory vaultvol cannot write (lock, backup, header file). */
+static void state_dir_remedy(struct vv_error *err, int r, const char *state_dir)
+{
+	if (r == -ENOSPC || r == -EDQUOT)
+		vv_error_remedy(err, "free space in %s (old header backups can go once newer "
+				"ones exist) or give --state-dir on a larger filesystem, then run "
+				"the command again", state_dir);
+	else if (r == -EROFS)
+		vv_error_remedy(err, "%s is on a read-only filesystem: remount it read-write, "
+				"or give --state-dir on a writable one", state_dir);
+	else if (r == -EPERM || r == -EACCES)
+		vv_error_remedy(err, "%s must be owned by root and private: chmod 0700 it (or "
+				"give another --state-dir)", state_dir);
+}
+
 int pv_lock(const char *state_dir, struct vv_error *err)
 {
 	int fd = lock_file(state_dir);
 
-	if (fd < 0)
+	if (fd < 0) {
+		state_dir_remedy(err, fd, state_dir ? state_dir : "");
 		return vv_fail(err, fd, VV_CAUSE_NONE, "cannot lock %s: %s", state_dir ? state_dir : "",
 			       fd == -EBUSY ? "another vaultvol command is changing a header" :
 			       strerror(-fd));
+	}
 	return fd;
+}
+
+int pv_backup(const char *device, const char *state_dir, char *path_out, size_t len,
+	      struct vv_error *err)
+{
+	int r = vv_header_backup(device, state_dir, path_out, len);
+
+	if (r < 0) {
+		state_dir_remedy(err, r, state_dir);
+		return vv_fail(err, r, VV_CAUSE_NONE, "header backup failed: %s", strerror(-r));
+	}
+	return 0;
+}
+
+int pv_state_room(const char *device, const char *state_dir, uint64_t need,
+		  struct vv_error *err)
+{
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (statvfs(state_dir, &sv) < 0)
+		return 0;	/* a missing directory is made later, and reported there */
+	/* Root may use the blocks reserved for it. */
+	avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
+	if (avail >= need)
+		return 0;
+	state_dir_remedy(err, -ENOSPC, state_dir);
+	return vv_fail(err, -ENOSPC, VV_CAUSE_SYSTEM, "the state directory %s has %llu KiB "
+		       "free; the header files of %s need %llu KiB there; nothing was written",
+		       state_dir, (unsigned long long)(avail / 1024), device,
+		       (unsigned long long)(need / 1024));
 }
 
 void pv_unlock(int fd)

@@ -26,6 +26,7 @@
 
 #include "agent/volume/crypt.h"
 #include "agent/provision/provision.h"
+#include "agent/provision/provision_internal.h"
 #include "agent/volume/quiesce.h"
 #include "agent/volume/luks2_token.h"
 #include "tests/unit/keysrc_helpers.h"
@@ -771,10 +772,31 @@ static void test_adopt(void **state)
 	vv_secret_free(wrong);
 }
 
+/*
+ * The state directory's room is checked before any key is stored: a full
+ * directory is an error naming it, the need and the fix; enough room is 0.
+ */
+static void test_state_room(void **state)
+{
+	struct vv_error err = { 0 };
+
+	(void)state;
+	assert_int_equal(pv_state_room("/dev/x", "/tmp", 1, &err), 0);
+	assert_int_equal(pv_state_room("/dev/x", "/tmp", UINT64_MAX / 2, &err), -ENOSPC);
+	assert_non_null(strstr(err.message, "/tmp"));
+	assert_non_null(strstr(err.message, "/dev/x"));
+	assert_non_null(strstr(err.message, "nothing was written"));
+	assert_non_null(strstr(err.remedy, "--state-dir"));
+	/* A directory that is not there yet is made (and reported) later. */
+	vv_error_clear(&err);
+	assert_int_equal(pv_state_room("/dev/x", "/nonexistent/vv", UINT64_MAX / 2, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_state_room),
 		cmocka_unit_test(test_recovery_format),
 		cmocka_unit_test_setup_teardown(test_refuse_data, setup, prov_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_without_dm, setup, prov_fx_teardown),

@@ -144,7 +144,7 @@ bench: all
 # The fault matrix (tests/faults/, docs/faults.md): every fault x command
 # cell with its measured verdict, and the table. make check runs ten cells.
 faults: all
-	tests/faults/run.sh
+	tests/faults/run.sh --guest
 
 demo:
 	tests/deps.sh

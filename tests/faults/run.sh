@@ -5,7 +5,11 @@
 # 127.0.0.1) and volumes on loop devices (no device-mapper: the commands
 # here change headers and talk to the vault, they do not activate).
 #
-#   tests/faults/run.sh [--bounded N] [--only FAULT[,FAULT]] [--cmd CMD[,CMD]]
+#   tests/faults/run.sh [--guest] [--bounded N] [--only FAULT[,FAULT]] [--cmd CMD[,CMD]]
+#
+# --guest adds the `open` column: tests/vm/scenarios/faults_open.sh, the same
+# faults injected into `vaultvol open` in a busybox QEMU guest (open
+# activates: device-mapper), its steps read back into the table.
 #
 # For each cell the verdict is measured, not assumed:
 #   exit     outage/definite faults fail (status 1), transient ones succeed;
@@ -29,13 +33,14 @@ rm -rf "$KEEP" && mkdir -p "$KEEP"
 LOOPS=()
 trap suite_cleanup EXIT
 COMMANDS="key-show key-put provision adopt rotate rotate-kek encrypt"
-bounded=0 only="" cmds=""
+bounded=0 only="" cmds="" guest=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--bounded) bounded=$2; shift 2 ;;
+	--guest) guest=1; shift ;;
 	--only) only=$2; shift 2 ;;
 	--cmd) cmds=$2; shift 2 ;;
-	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,25p' "$0"; exit 0 ;;
 	*) echo "usage: $0 [--bounded N] [--only FAULTS] [--cmd CMDS]" >&2; exit 2 ;;
 	esac
 done
@@ -57,7 +62,9 @@ chmod 700 "$T/etc" "$T/state"
 printf '[vault]\nurl = %s\nimds = %s\nca_file = %s\ntimeout = 4\n' \
 	"$FAKE_KV_URL" "$FAKE_IMDS_URL" "$FAKE_CA" >"$T/etc/vaultvol.conf"
 chmod 600 "$T/etc/vaultvol.conf"
-vv() { "$VV" -c "$T/etc/vaultvol.conf" --state-dir "$T/state" "$@"; }
+# WRAP: what an @ fault puts before the command (e.g. prlimit), empty otherwise.
+WRAP=()
+vv() { "${WRAP[@]}" "$VV" -c "$T/etc/vaultvol.conf" --state-dir "$T/state" "$@"; }
 # The interpreter itself, not a version manager's shim: a cell makes a dozen calls.
 PY=$(python3 -c 'import sys; print(sys.executable)')
 fake() { "$PY" tests/fakes/fakectl.py -s "$T/fakes" "$@"; }
@@ -119,7 +126,16 @@ run_encrypt() { vv encrypt "$DEV" --secret "$1" --kek "$KEK" "${RCOST[@]}"; }
 backs_up() { case "$1" in adopt|rotate|rotate-kek) return 0 ;; esac; return 1; }
 
 # ---- faults ---------------------------------------------------------------------
-fault_start() {	# FAKECTL-CALLS ("a b ; c d")
+# This machine's faults (@NAME): the state directory under a tmpfs mounted
+# over it (full, or read-only; mode 0700, as vaultvol requires), and a limit.
+inject_state-full() { mount -t tmpfs -o size=1m,mode=0700 vvfull "$T/state"; }
+end_state-full() { umount "$T/state"; }
+inject_state-ro() { mount -t tmpfs -o ro,size=1m,mode=0700 vvro "$T/state"; }
+end_state-ro() { umount "$T/state"; }
+inject_nofile32() { WRAP=(prlimit --nofile=32 --); }
+end_nofile32() { WRAP=(); }
+fault_start() {	# FAKECTL-CALLS ("a b ; c d") or @NAME
+	case "$1" in @*) "inject_${1#@}"; return ;; esac
 	local IFS=';' call
 	for call in $1; do
 		IFS=' ' read -r -a argv <<<"$call"
@@ -127,7 +143,8 @@ fault_start() {	# FAKECTL-CALLS ("a b ; c d")
 	done
 	return 0
 }
-fault_end() {
+fault_end() {	# [@NAME]
+	case "${1:-}" in @*) "end_${1#@}" || return 1 ;; esac
 	fake -q faults_clear && fake -q rbac_clear && fake -q tls cert=server &&
 		fake -q set_attributes kind=key name=kek enabled=true
 }
@@ -161,7 +178,7 @@ cell() {
 	fault_start "$calls" || { VERDICT="fault did not start"; return; }
 	"run_$cmd" "$name" >"$out" 2>&1
 	rc=$?
-	fault_end >/dev/null 2>&1 || { VERDICT="fault did not end"; return; }
+	fault_end "$calls" >/dev/null 2>&1 || { VERDICT="fault did not end"; return; }
 	sync
 	[ -n "$IMG" ] && after=$(sha256sum <"$IMG")
 	if [ "$class" = transient ]; then
@@ -204,22 +221,27 @@ CELLS=()
 if [ "$bounded" -gt 0 ]; then
 	read -r -a CMDV <<<"$COMMANDS"
 	i=0
-	while read -r f _; do
+	while read -r f _ _ _ _ applies _; do
 		[ $i -ge "$bounded" ] && break
+		[ "$applies" = "*" ] || continue	# the subset keeps the faults of every command
 		CELLS+=("$f ${CMDV[$((i % ${#CMDV[@]}))]}")
 		i=$((i + 1))
 	done < <(printf '%s\n' "${FAULTS[@]}" | sort -s -k5,5n)
 else
 	for line in "${FAULTS[@]}"; do
-		read -r f _ <<<"$line"
+		read -r f _ _ _ _ applies _ <<<"$line"
 		[ -n "$only" ] && ! grep -qx -- "$f" < <(tr "," "\n" <<<"$only") && continue
-		for cmd in $COMMANDS; do CELLS+=("$f $cmd"); done
+		for cmd in $COMMANDS; do
+			[ "$applies" = "*" ] || grep -qx -- "$cmd" < <(tr "," "\n" <<<"$applies") ||
+				continue
+			CELLS+=("$f $cmd")
+		done
 	done
 fi
 t0=$SECONDS ncell=0 ngap=0
 for c in "${CELLS[@]}"; do
 	read -r f cmd <<<"$c"
-	read -r _ class cause remedy cost calls < <(printf '%s\n' "${FAULTS[@]}" | awk -v f="$f" '$1 == f')
+	read -r _ class cause remedy cost _ calls < <(printf '%s\n' "${FAULTS[@]}" | awk -v f="$f" '$1 == f')
 	ncell=$((ncell + 1))
 	cell "$f" "$class" "$cause" "$remedy" "$calls" "$cmd"
 	g=$(gap_reason "$f" "$cmd")
@@ -234,6 +256,24 @@ for c in "${CELLS[@]}"; do
 		bad "$f x $cmd" "$VERDICT"
 	fi
 done
+
+# The open column: one guest runs every fault; its steps are the cells.
+if [ $guest = 1 ]; then
+	COMMANDS+=" open"
+	VM_KEEP=1 tests/vm/run.sh faults_open
+	res=$(ls -d build/vm/runs/faults_open-*/ 2>/dev/null | head -1)results.tsv
+	for line in "${FAULTS[@]}"; do
+		read -r f _ _ _ _ applies calls <<<"$line"
+		case "$calls" in @*) continue ;; esac
+		[ "$applies" = "*" ] || grep -qx open < <(tr "," "\n" <<<"$applies") || continue
+		st=$(awk -F'\t' -v s="$f-x-open" '$2 == s { print $1; exit }' "$res" 2>/dev/null)
+		ncell=$((ncell + 1))
+		case "$st" in
+		PASS) RES[$f,open]=ok; ok "$f x open" ;;
+		*) RES[$f,open]=FAIL; bad "$f x open" "${st:-no result} (console: ${res%results.tsv})" ;;
+		esac
+	done
+fi
 
 echo
 printf '%-15s' "fault"

@@ -57,7 +57,10 @@ fault_end() {
 opened() { dmsetup info fv >/dev/null 2>&1 || dmsetup info fv-vvcrypt >/dev/null 2>&1; }
 n=0
 grep -v '^#' /vv/tests/faults/faults.txt | grep -v '^ *$' >/tmp/faults
-while read -r f class cause remedy cost calls; do
+while read -r f class cause remedy cost applies calls; do
+	# This machine's faults (@) are the host tier's; some faults name their commands.
+	case "$calls" in @*) continue ;; esac
+	case ",$applies," in *",open,"*|",*,") ;; *) continue ;; esac
 	n=$((n + 1))
 	why=""
 	fault_start "$calls" </dev/null || why="fault did not start; "

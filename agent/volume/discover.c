@@ -220,6 +220,44 @@ static bool skip_name(const char *name)
 	return !strncmp(name, "ram", 3) || !strncmp(name, "zram", 4) || name[0] == '.';
 }
 
+/*
+ * A suspended device-mapper device (one `vaultvol watch` suspended after a
+ * revocation), or one stacked on such a device (dm-quiesce over dm-crypt),
+ * blocks every read until it is resumed: probing it would hang the scan,
+ * and with it status, the watch that would resume it, open and close. Its
+ * holders are named in sysfs: dm/suspended, and slaves/ one level down.
+ */
+static bool dm_blocked(const char *sys, const char *name, int depth)
+{
+	char path[PATH_MAX], v = '0';
+	struct dirent *e;
+	bool blocked = false;
+	DIR *dh;
+	FILE *f;
+
+	if (depth > 8 ||
+	    snprintf(path, sizeof(path), "%s/%s/dm/suspended", sys, name) >= (int)sizeof(path))
+		return false;
+	f = fopen(path, "re");
+	if (!f)
+		return false;	/* not device-mapper (or an old kernel): nothing to fear */
+	if (fread(&v, 1, 1, f) != 1)
+		v = '0';
+	fclose(f);
+	if (v == '1')
+		return true;
+	if (snprintf(path, sizeof(path), "%s/%s/slaves", sys, name) >= (int)sizeof(path))
+		return false;
+	dh = opendir(path);
+	if (!dh)
+		return false;
+	while (!blocked && (e = readdir(dh)))
+		if (e->d_name[0] != '.')
+			blocked = dm_blocked(sys, e->d_name, depth + 1);
+	closedir(dh);
+	return blocked;
+}
+
 int vv_discover_scan(const struct vv_discover_opts *opts, struct vv_disks *out)
 {
 	const char *sys = opts && opts->sys_block ? opts->sys_block : "/sys/class/block";
@@ -252,6 +290,11 @@ int vv_discover_scan(const struct vv_discover_opts *opts, struct vv_disks *out)
 		fclose(f);
 		if (size == 0)
 			continue;
+		if (dm_blocked(sys, e->d_name, 0)) {
+			vv_debug("discover: %s is suspended (or stacked on a suspended device): "
+				 "not probed", path);
+			continue;
+		}
 		r = vv_discover_add(out, path);
 		if (r == -ENOMEM)
 			break;

@@ -114,10 +114,65 @@ static void test_devname_and_bad(void **state)
 	assert_int_equal(vv_discover_match(&disks, &none, &i, &o), -EINVAL);
 }
 
+static void put(const char *dir, const char *rel, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * A suspended dm device, and one stacked on it, are not probed (a read
+ * would block the scan until the volume resumes); the others are.
+ */
+static void test_scan_skips_suspended(void **state)
+{
+	char root[] = "/tmp/vv-disc-XXXXXX", sys[64], dev[64], cmd[512];
+	struct vv_discover_opts o = { 0 };
+	struct vv_disks d;
+	bool saw_vdz = false;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(sys, sizeof(sys), "%s/sys", root);
+	snprintf(dev, sizeof(dev), "%s/dev", root);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/dm-0/dm %s/dm-1/dm %s/dm-1/slaves/dm-0 %s/vdz %s",
+		 sys, sys, sys, sys, dev);
+	assert_int_equal(system(cmd), 0);
+	put(sys, "dm-0/size", "2048\n");
+	put(sys, "dm-0/dm/suspended", "1\n");
+	put(sys, "dm-1/size", "2048\n");
+	put(sys, "dm-1/dm/suspended", "0\n");
+	put(sys, "vdz/size", "2048\n");
+	/* The "devices": regular files that blkid reads as empty. */
+	put(dev, "dm-0", "x");
+	put(dev, "dm-1", "x");
+	put(dev, "vdz", "x");
+	o.sys_block = sys;
+	o.dev_dir = dev;
+	o.lun_dir = dev;
+	assert_int_equal(vv_discover_scan(&o, &d), 0);
+	for (size_t i = 0; i < d.n; i++) {
+		assert_null(strstr(d.dev[i].path, "dm-"));
+		if (strstr(d.dev[i].path, "/vdz"))
+			saw_vdz = true;
+	}
+	assert_true(saw_vdz);
+	vv_disks_free(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_by_uuid),
+		cmocka_unit_test(test_scan_skips_suspended),
 		cmocka_unit_test(test_by_lun_path_guid),
 		cmocka_unit_test(test_ambiguous_uuid),
 		cmocka_unit_test(test_devname_and_bad),

@@ -3,9 +3,9 @@
  * `vaultvol watch [--once]`: revocation enforcement (docs/revocation.md).
  * A long-running service rather than a timer: the grace period is counted
  * across checks, a suspended volume must be resumed soon after access
- * returns, and one process keeps one vault session and reports its state
- * to systemd (READY=1, STATUS=). --once runs one pass, for tests and for
- * those who prefer a timer.
+ * returns, and one process reports its state to systemd (READY=1,
+ * STATUS=). --once runs one pass, for tests and for those who prefer a
+ * timer.
  *
  * Each pass reads the configuration, the disks and volumes.json afresh
  * (a new key version configured is seen at the next pass), checks every

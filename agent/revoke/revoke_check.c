@@ -33,7 +33,7 @@ static void from_error(struct vv_rv_check *out, const char *what, const char *re
 		snprintf(why, sizeof(why), "%s", vv_cause_str(err->cause));
 	else
 		snprintf(why, sizeof(why), "%s (HTTP %d%s%s)", vv_cause_str(err->cause),
-			 err->http_status, err->inner[0] ? " " : "",
+			 err->http_status, err->inner[0] || err->code[0] ? " " : "",
 			 err->inner[0] ? err->inner : err->code);
 	verdict(out, vv_rv_cause_revokes(err->cause) ? VV_RV_REVOKED : VV_RV_OUTAGE, what, ref,
 		why);

@@ -51,17 +51,8 @@ for t in cryptsetup losetup mkfs.ext4 sha256sum xxd; do
 	command -v $t >/dev/null || { bad "$t installed"; finish; }
 done
 
-FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
-	{ bad "fakes start"; finish; }
-. "$T/fakes/ports.env"
-export VAULTVOL_TEST_RESOLVE=$FAKE_RESOLVE
-# Retry back-off scaled down: the retries still happen, in milliseconds.
-export VV_TEST_BACKOFF_SCALE=0.01
-mkdir -p "$T/etc" "$T/state"
-chmod 700 "$T/etc" "$T/state"
-printf '[vault]\nurl = %s\nimds = %s\nca_file = %s\ntimeout = 4\n' \
-	"$FAKE_KV_URL" "$FAKE_IMDS_URL" "$FAKE_CA" >"$T/etc/vaultvol.conf"
-chmod 600 "$T/etc/vaultvol.conf"
+# timeout 4 s: kv-slow's 8 s answers are past it.
+suite_vault 4 || { bad "fakes start"; finish; }
 # WRAP: what an @ fault puts before the command (e.g. prlimit), empty otherwise.
 WRAP=()
 vv() { "${WRAP[@]}" "$VV" -c "$T/etc/vaultvol.conf" --state-dir "$T/state" "$@"; }

@@ -27,16 +27,7 @@ for t in cryptsetup losetup mkfs.ext4 debugfs e2fsck sha256sum; do
 done
 [ "$(id -u)" = 0 ] || { bad "run as root (losetup)"; finish; }
 
-FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
-	{ bad "fakes start"; finish; }
-. "$T/fakes/ports.env"
-export VAULTVOL_TEST_RESOLVE=$FAKE_RESOLVE
-export VV_TEST_BACKOFF_SCALE=0.01
-mkdir -p "$T/etc" "$T/state"
-chmod 700 "$T/etc" "$T/state"
-printf '[vault]\nurl = %s\nimds = %s\nca_file = %s\ntimeout = 10\n' \
-	"$FAKE_KV_URL" "$FAKE_IMDS_URL" "$FAKE_CA" >"$T/etc/vaultvol.conf"
-chmod 600 "$T/etc/vaultvol.conf"
+suite_vault 10 || { bad "fakes start"; finish; }
 VVA=("$VV" -c "$T/etc/vaultvol.conf" --state-dir "$T/state")
 vv() { "${VVA[@]}" "$@"; }
 fake() { python3 tests/fakes/fakectl.py -s "$T/fakes" "$@"; }

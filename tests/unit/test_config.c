@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "agent/config/config.h"
+#include "tests/unit/config_expect.h"
 
 static const char full[] =
 	"# vaultvol test config\n"
@@ -109,19 +110,6 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->snapshot.timeout_s, VV_SNAPSHOT_DEFAULT_TIMEOUT_S);
 	assert_null(cfg->vault.url);
 	vv_config_free(cfg);
-}
-
-/* Each bad input must fail and name the right line and the problem. */
-static void expect_error(const char *text, const char *where, const char *what)
-{
-	struct vv_config *cfg = NULL;
-	struct vv_error err = { 0 };
-	int r = vv_config_parse(text, "bad.conf", &cfg, &err);
-
-	if (r == 0 || !strstr(err.message, where) || !strstr(err.message, what))
-		fail_msg("input:\n%s\ngot r=%d err='%s', wanted '%s' and '%s'", text, r,
-			 r ? err.message : "", where, what);
-	assert_null(cfg);
 }
 
 static void test_strictness(void **state)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "agent/config/config.h"
+#include "tests/unit/config_expect.h"
 
 static void test_durations(void **state)
 {
@@ -58,18 +59,6 @@ static void test_defaults_and_values(void **state)
 	assert_int_equal(vv_config_parse("[revocation]\ngrace = 0\n", "t", &cfg, &err), 0);
 	assert_int_equal(cfg->revocation.grace_s, 0);
 	vv_config_free(cfg);
-}
-
-static void expect_error(const char *text, const char *where, const char *what)
-{
-	struct vv_config *cfg = NULL;
-	struct vv_error err = { 0 };
-	int r = vv_config_parse(text, "bad.conf", &cfg, &err);
-
-	if (r == 0 || !strstr(err.message, where) || !strstr(err.message, what))
-		fail_msg("input:\n%s\ngot r=%d err='%s', wanted '%s' and '%s'", text, r,
-			 r ? err.message : "", where, what);
-	assert_null(cfg);
 }
 
 static void test_strictness(void **state)

@@ -17,6 +17,23 @@ suite_cleanup() {
 	tests/fakes/stop.sh "$T/fakes" >/dev/null 2>&1
 	rm -rf "$T"
 }
+# suite_vault TIMEOUT_S: the Key Vault and IMDS fakes under $T/fakes (no
+# secondary vault), their ports sourced, the vault's real name pinned to
+# loopback, retry back-off scaled down (the retries still happen, in
+# milliseconds), and $T/etc/vaultvol.conf naming them with [vault] timeout
+# = TIMEOUT_S; $T/etc and $T/state private. Fails when the fakes do not start.
+suite_vault() {
+	FAKES_START_TIMEOUT=120 tests/fakes/start.sh "$T/fakes" --quiet --kv2-port -1 >/dev/null ||
+		return 1
+	. "$T/fakes/ports.env"
+	export VAULTVOL_TEST_RESOLVE=$FAKE_RESOLVE
+	export VV_TEST_BACKOFF_SCALE=0.01
+	mkdir -p "$T/etc" "$T/state"
+	chmod 700 "$T/etc" "$T/state"
+	printf '[vault]\nurl = %s\nimds = %s\nca_file = %s\ntimeout = %s\n' \
+		"$FAKE_KV_URL" "$FAKE_IMDS_URL" "$FAKE_CA" "$1" >"$T/etc/vaultvol.conf"
+	chmod 600 "$T/etc/vaultvol.conf"
+}
 # rogue_start: the rogue vault (tests/fakes/rogue_vault.py) on loopback with
 # the fakes' certificate (under $T/fakes), logging every request to
 # $T/rogue.log (emptied once it listens); sets ROGUE_PID and RPORT (its port).

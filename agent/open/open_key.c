@@ -83,12 +83,17 @@ static bool cause_transient(enum vv_cause c)
 	return c == VV_CAUSE_UNAVAILABLE || c == VV_CAUSE_THROTTLED || c == VV_CAUSE_BAD_RESPONSE;
 }
 
-const char *vv_open_key_remedy(const char *ref, const struct vv_error *err)
+static const char *remedy_for(const char *ref, const struct vv_error *err, bool boot)
 {
 	if (is_bek_ref(ref))
 		return bek_remedy(err->cause, err->message);
 	/* The vault's own remedy, when it gave one, fits better than the cause's. */
-	return err->remedy[0] ? err->remedy : cause_remedy(err->cause, true);
+	return err->remedy[0] ? err->remedy : cause_remedy(err->cause, boot);
+}
+
+const char *vv_open_key_remedy(const char *ref, const struct vv_error *err)
+{
+	return remedy_for(ref, err, true);
 }
 
 /* The causes a key source reports; other causes are this machine's or a disk's. */
@@ -120,8 +125,7 @@ bool vv_key_remedy_fill(const char *ref, struct vv_error *err)
 	if (err->cause == VV_CAUSE_NOT_FOUND && err->http_status != 404 && !is_bek_ref(ref))
 		return false;
 	if (!err->remedy[0])
-		vv_error_remedy(err, "%s", is_bek_ref(ref) ? bek_remedy(err->cause, err->message) :
-			cause_remedy(err->cause, false));
+		vv_error_remedy(err, "%s", remedy_for(ref, err, false));
 	return true;
 }
 

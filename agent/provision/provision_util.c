@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,14 +99,10 @@ int pv_backup(const char *device, const char *state_dir, char *path_out, size_t 
 int pv_state_room(const char *device, const char *state_dir, uint64_t need,
 		  struct vv_error *err)
 {
-	struct statvfs sv;
 	uint64_t avail;
 
-	if (statvfs(state_dir, &sv) < 0)
-		return 0;	/* a missing directory is made later, and reported there */
-	/* Root may use the blocks reserved for it. */
-	avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
-	if (avail >= need)
+	/* A missing directory is made later, and reported there. */
+	if (vv_dir_room(state_dir, need, &avail) == 0)
 		return 0;
 	state_dir_remedy(err, -ENOSPC, state_dir);
 	return vv_fail(err, -ENOSPC, VV_CAUSE_SYSTEM, "the state directory %s has %llu KiB "

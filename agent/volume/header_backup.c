@@ -41,10 +41,21 @@ static int check_private_dir(const char *dir)
  * the header area (16 MiB for a default LUKS2 header): say up front when
  * the state directory's filesystem cannot hold it.
  */
+int vv_dir_room(const char *dir, uint64_t need, uint64_t *avail)
+{
+	struct statvfs sv;
+
+	*avail = 0;
+	if (statvfs(dir, &sv) < 0)
+		return 0;	/* no estimate: the write itself will say */
+	/* Root may use the blocks reserved for it. */
+	*avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
+	return *avail >= need ? 0 : -ENOSPC;
+}
+
 static int check_room(struct crypt_device *cd, const char *device, const char *dir)
 {
 	uint64_t need = 0, avail, meta = 0, keyslots = 0;
-	struct statvfs sv;
 
 	/*
 	 * LUKS2: both metadata copies and the keyslots area, what the backup
@@ -54,12 +65,8 @@ static int check_room(struct crypt_device *cd, const char *device, const char *d
 		need = 2 * meta + keyslots;
 	else
 		need = crypt_get_data_offset(cd) * 512;
-	if (!need || statvfs(dir, &sv) < 0)
-		return 0;	/* no estimate: let libcryptsetup try */
-	/* Root may use the blocks reserved for it. */
-	avail = (uint64_t)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) * sv.f_frsize;
-	if (avail >= need)
-		return 0;
+	if (!need || vv_dir_room(dir, need, &avail) == 0)
+		return 0;	/* room, or no estimate: let libcryptsetup try */
 	vv_err("%s: no room for its header backup in %s: it needs %llu KiB, %llu KiB are "
 	       "free; free space there (old backups can go once newer ones exist) or give "
 	       "--state-dir on a larger filesystem", device, dir,

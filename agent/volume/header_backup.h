@@ -15,6 +15,7 @@
 #define VV_HEADER_BACKUP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define VV_HEADER_BACKUP_DIR "header-backups"
 
@@ -26,5 +27,13 @@
  */
 int vv_header_backup(const char *device, const char *state_dir, char *path_out,
 		     size_t len);
+
+/*
+ * Whether dir's filesystem has need bytes free (as this user may use
+ * them: root the reserved blocks too); *avail gets what is free. 0, or
+ * -ENOSPC. A directory that cannot be read counts as room (0, *avail 0):
+ * the write that follows reports what is wrong with it.
+ */
+int vv_dir_room(const char *dir, uint64_t need, uint64_t *avail);
 
 #endif

@@ -17,9 +17,10 @@ pkgs=(
 	util-linux fdisk
 	# fuzzing (tests/fuzz: libFuzzer and the sanitizer runtimes come with clang)
 	clang libclang-rt-dev
-	# fakes, test tools, benchmarks (python3-distro: the unpacked waagent
+	# fakes, test tools, benchmarks (fio: the dm-quiesce throughput row;
+	# python3-distro: the unpacked waagent
 	# of tests/suites/fake-wire.sh imports it)
-	python3 openssl curl sqlite3 python3-distro
+	python3 openssl curl sqlite3 python3-distro fio
 	# packaging
 	debhelper dh-dkms devscripts lintian rpm dkms zip fakeroot debootstrap
 	# the dracut module (tests/suites/dracut.sh builds initramfs images with

@@ -52,7 +52,7 @@ _sys_payload() {
 }
 
 sys_boot() {
-	local disks=() serials=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra=""
+	local disks=() serials=() mem=1024 timeout=${SYS_TIMEOUT:-900} extra="" extras=()
 	local files=() export_mb="" kdir=$SYS_IMAGE rest=() root=/dev/vda
 	local type_pat="" type_file="" console_sock="" typist=""
 	while [ $# -gt 0 ]; do

@@ -56,7 +56,9 @@ _vm_guest_env() {
 }
 
 # _vm_boot_opts FN [--serial-ok] ARGS...: the boot options into the
-# caller's locals disks, serials (only with --serial-ok), mem, timeout, extra.
+# caller's locals disks, serials (only with --serial-ok), mem, timeout,
+# extra, extras (vm_boot --extra PROGRAM: that program and its libraries,
+# packed once by mkinitrd.sh --extra, appended to the initramfs).
 _vm_boot_opts() {
 	local fn=$1 serial_ok=""
 	shift
@@ -68,6 +70,7 @@ _vm_boot_opts() {
 		--mem) mem=$2; shift 2 ;;
 		--timeout) timeout=$2; shift 2 ;;
 		--cmdline) extra=$2; shift 2 ;;
+		--extra) extras+=("$2"); shift 2 ;;
 		*) break ;;
 		esac
 	done
@@ -176,14 +179,19 @@ vm_tally() {
 
 VM_BOOTS=0
 vm_boot() {
-	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra=""
+	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra="" extras=()
 	_vm_boot_opts vm_boot --serial-ok "$@" || return 2
 	VM_BOOTS=$((VM_BOOTS + 1))
-	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS"
+	local n=$VM_BOOTS bd="$VM_WORK/boot$VM_BOOTS" x cpios=()
+	for x in "${extras[@]}"; do
+		cpios+=("$(dirname "$(dirname "$VM_BASE")")/extra-$x.cpio")
+		[ -s "${cpios[-1]}" ] && [ "${cpios[-1]}" -nt tests/vm/mkinitrd.sh ] ||
+			tests/vm/mkinitrd.sh --extra "$x" "${cpios[-1]}" || return 2
+	done
 	mkdir -p "$bd/overlay"
 	cat >"$bd/scenario.sh"
 	_vm_overlay "$bd/overlay" "$bd/scenario.sh" >"$bd/overlay.cpio"
-	cat "$VM_BASE" "$bd/overlay.cpio" >"$bd/initrd.cpio"
+	cat "$VM_BASE" "${cpios[@]}" "$bd/overlay.cpio" >"$bd/initrd.cpio"
 	rm -rf "$bd/overlay" "$bd/overlay.cpio"
 
 	local args=(-kernel "$VM_KERNEL" -initrd "$bd/initrd.cpio"

@@ -7,12 +7,42 @@
 # (see lib.sh), so this is rebuilt only when this script or the kernel changes.
 #
 # Usage: tests/vm/mkinitrd.sh KVER OUT.cpio
+#        tests/vm/mkinitrd.sh --extra PROGRAM OUT.cpio
+# The second form packs one program and its shared libraries alone, for a
+# scenario that needs a large tool few others do (fio, ~80 MiB with its
+# libraries): vm_boot --extra NAME appends it after the base.
 # (No early exit in a pipeline reader here: with pipefail, a writer killed
 # by SIGPIPE would fail the build at random.)
 set -euo pipefail
 kver=$1 out=$2
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+
+# --- programs and their libraries -----------------------------------------
+copy_with_libs() {
+	local f=$1 dest=${2:-$1}
+	[ -e "$f" ] || return 0
+	mkdir -p "$root$(dirname "$dest")"
+	cp -L "$f" "$root$dest"
+	{ ldd "$f" 2>/dev/null || true; } | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
+		[ -n "$lib" ] && [ -e "$lib" ] || continue
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+pack() {
+	(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out.tmp.$$"
+	mv "$out.tmp.$$" "$out"
+}
+
+if [ "$kver" = --extra ]; then
+	prog=$(command -v "$2") || { echo "mkinitrd: $2 is not installed (tests/deps.sh)" >&2; exit 1; }
+	out=$3
+	copy_with_libs "$(readlink -f "$prog")" "$prog"
+	pack
+	exit 0
+fi
 
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,tmp,run,mnt,vv,root,var/lib,var/tmp}
 ln -s lib "$root/usr/lib64" 2>/dev/null || true
@@ -39,20 +69,7 @@ done | awk '!seen[$0]++' | while read -r ko; do
 	echo "/lib/modules/$kver/$base" >>"$root/vv/modules.list"
 done
 
-# --- programs and their libraries -----------------------------------------
-copy_with_libs() {
-	local f=$1 dest=${2:-$1}
-	[ -e "$f" ] || return 0
-	mkdir -p "$root$(dirname "$dest")"
-	cp -L "$f" "$root$dest"
-	{ ldd "$f" 2>/dev/null || true; } | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | while read -r lib; do
-		[ -n "$lib" ] && [ -e "$lib" ] || continue
-		[ -e "$root$lib" ] && continue
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
-}
-
+# --- programs and their libraries (copy_with_libs above) ----------------
 cp /bin/busybox "$root/bin/busybox"
 for p in /sbin/cryptsetup /sbin/dmsetup /sbin/mke2fs /sbin/e2fsck /sbin/tune2fs \
 	 /sbin/mkfs.xfs /sbin/xfs_repair /usr/sbin/xfs_freeze /sbin/mkfs.vfat /sbin/fatlabel \
@@ -108,5 +125,4 @@ install -m 0755 "$(dirname "$0")/guest/init" "$root/init"
 install -m 0644 "$(dirname "$0")/guest/lib.sh" "$root/vv/guest-lib.sh"
 echo "$kver" >"$root/vv/kernel"
 
-(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$out.tmp.$$"
-mv "$out.tmp.$$" "$out"
+pack

@@ -2,18 +2,16 @@
 # vm-suite: no
 # Bench (bench/rows/quiesce.sh): what the dm-quiesce target costs against
 # the stock dm targets, in one boot with one 256M disk.
-# 1. Throughput: a quiesce and a linear mapping over all of the same disk
-#    (filled first, so reads hit data); O_DIRECT at queue depth 1 with
-#    vv-iobench: 1 MiB sequential write/read (MB/s), 4 KiB random write/read
-#    (IOPS). The two mappings are measured in one process taking 100 ms turns
-#    (A B B A ...) for BENCH_MS each, so host load hits both alike; each
-#    figure comes from the median time of single I/Os (the mean is ruled by
-#    the moments the host deschedules the guest, which say nothing about the
-#    target; the overall rates are in the console log); random offsets are
-#    the same on both; BENCH_ROUNDS rounds, reporting the round whose
-#    quiesce/linear ratio is the median.
-#    Metrics: {seqwrite,seqread}_{quiesce,linear} MB/s,
-#    {randwrite,randread}_{quiesce,linear} IOPS.
+# 1. Throughput, measured with fio (Debian's, packed into this boot with
+#    vm_boot --extra fio): a quiesce and a linear mapping over all of the
+#    same disk (filled first, so reads hit data); O_DIRECT, libaio,
+#    sequential 1 MiB (MB/s) and random 4 KiB (IOPS), write and read, queue
+#    depth 1 and 16: eight cells. Each round runs every cell on both
+#    mappings back to back (which goes first alternates by round), BENCH_FIO_S
+#    seconds each, random offsets from fio's fixed seed (the same on both);
+#    BENCH_ROUNDS rounds (default 5). Metrics, one per round r:
+#    fio_{seq,rand}{write,read}_qd{1,16}_{quiesce,linear}_rR; the row
+#    (bench/rows/quiesce.sh) takes the median per-round ratio and its spread.
 # 2. Freeze+thaw: the disk split in halves, ext4 on a quiesce mapping (first
 #    half) and on a linear one (second half). BENCH_CYCLES cycles, each: dirty
 #    4 MiB + a new file on one fs, then `vv-quiesce freeze qf 10000` +
@@ -21,19 +19,19 @@
 #    then `dmsetup suspend lf` + `dmsetup resume lf` (which freezes the fs
 #    too); which goes first alternates. Wall time of each command from fork
 #    to reap (vv-iobench time, one process running both), summed per cycle.
-#    Metrics: freeze_thaw_{mean,p95}_ms and suspend_resume_{mean,p95}_ms;
+#    Metrics: freeze_thaw_ms_rN and suspend_resume_ms_rN per cycle (the
+#    row pairs them: the ratio's median and spread), their mean and p95;
 #    kernel_freeze_mean_ms (the target's own last_freeze_us after each thaw:
 #    freeze message to end of thaw, so it includes starting the thaw process).
-BENCH_ROUNDS=${BENCH_ROUNDS:-3}
-BENCH_MS=${BENCH_MS:-1500}
+BENCH_ROUNDS=${BENCH_ROUNDS:-5}
+BENCH_FIO_S=${BENCH_FIO_S:-2}
 BENCH_CYCLES=${BENCH_CYCLES:-30}
-export BENCH_ROUNDS BENCH_MS BENCH_CYCLES
-VM_GUEST_ENV="BENCH_ROUNDS BENCH_MS BENCH_CYCLES"
+export BENCH_ROUNDS BENCH_FIO_S BENCH_CYCLES
+VM_GUEST_ENV="BENCH_ROUNDS BENCH_FIO_S BENCH_CYCLES"
 vm_disk bench 256M
-vm_boot --disk bench --timeout 600 <<'GUEST'
+vm_boot --disk bench --extra fio --mem 1280 --timeout 1200 <<'GUEST'
 . /vv/tests/vm/scenarios/quiesce_lib.sh
 fail=0
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 # mean and nearest-rank 95th percentile of microsecond figures, in ms.
 mean_ms() { tr ' ' '\n' | grep . | awk '{s+=$1} END {printf "%.2f\n", s / NR / 1000}'; }
 p95_ms() {
@@ -50,34 +48,39 @@ step fill vv-iobench fill /dev/vda
 
 # --- throughput
 echo "phase throughput at $(now_ms) ms"
+# fio CELL DEV: one fio run, its rate on stdout (MB/s for 1 MiB sequential
+# cells, IOPS for 4 KiB random ones), from the terse v3 line (fields 7/8:
+# read KiB/s and IOPS, 48/49: write).
+fio_cell() {
+	_seq="" _w="" _bs=4k _rw=rand
+	case $1 in seq*) _seq=1 _bs=1M _rw="" ;; esac
+	case $1 in *write_*) _w=1 _rw=${_rw}write ;; *) _rw=${_rw}read ;; esac
+	fio --name=c --filename="$2" --direct=1 --ioengine=libaio --rw="$_rw" --bs=$_bs \
+		--iodepth="${1##*_qd}" --time_based --runtime="$BENCH_FIO_S" \
+		--output-format=terse --terse-version=3 2>/tmp/fio.err |
+		awk -F';' -v seq="$_seq" -v w="$_w" \
+			'NF > 49 { bw = w ? $48 : $7; io = w ? $49 : $8
+				if (seq) printf "%.1f\n", bw / 1024; else printf "%d\n", io }'
+}
+cells="seqwrite_qd1 seqread_qd1 randwrite_qd1 randread_qd1 seqwrite_qd16 seqread_qd16 randwrite_qd16 randread_qd16"
+step fio-runs sh -c 'fio --version'
 r=0
 while [ $r -lt "$BENCH_ROUNDS" ]; do
 	r=$((r + 1))
-	for t in seqwrite seqread randwrite randread; do
-		# Both mappings in one process, taking 100 ms turns; which one
-		# starts alternates by round. Random offsets: seed = round.
+	for c in $cells; do
 		if [ $((r % 2)) -eq 1 ]; then
-			v=$(vv-iobench $t "$BENCH_MS" $r /dev/mapper/q /dev/mapper/lin) || fail=1
-			vq=${v%% *} vl=${v##* }
+			vq=$(fio_cell $c /dev/mapper/q); vl=$(fio_cell $c /dev/mapper/lin)
 		else
-			v=$(vv-iobench $t "$BENCH_MS" $r /dev/mapper/lin /dev/mapper/q) || fail=1
-			vl=${v%% *} vq=${v##* }
+			vl=$(fio_cell $c /dev/mapper/lin); vq=$(fio_cell $c /dev/mapper/q)
 		fi
-		echo "round $r $t quiesce $vq linear $vl"
-		echo "$vq $vl" | awk '{printf "%.6f %s %s\n", ($2 > 0 ? $1 / $2 : 0), $1, $2}' >>/tmp/rounds.$t
+		echo "round $r $c quiesce $vq linear $vl"
+		if [ -z "$vq" ] || [ -z "$vl" ]; then
+			echo "fio failed: $(cat /tmp/fio.err)"; fail=1; continue
+		fi
+		case $c in seq*) u=MB/s ;; *) u=IOPS ;; esac
+		metric fio_${c}_quiesce_r$r "$vq" $u
+		metric fio_${c}_linear_r$r "$vl" $u
 	done
-done
-# Report the round with the median quiesce/linear ratio: both figures of a
-# pair come from the same interleaved run, so their ratio is a paired one
-# (medians taken separately could mix a calm round with a disturbed one).
-for t in seqwrite seqread randwrite randread; do
-	case $t in seq*) u=MB/s ;; *) u=IOPS ;; esac
-	echo "$t rounds (ratio quiesce linear):"
-	sort -n /tmp/rounds.$t >/tmp/sorted.$t
-	cat /tmp/sorted.$t
-	set -- $(awk '{a[NR]=$0} END {print a[int((NR + 1) / 2)]}' /tmp/sorted.$t)
-	metric ${t}_quiesce "$2" $u
-	metric ${t}_linear "$3" $u
 done
 step io-no-freezes q_expect q thawed 0 0 0
 step io-remove sh -c 'dmsetup remove q && dmsetup remove lin'
@@ -123,6 +126,10 @@ echo "phase freeze done at $(now_ms) ms"
 echo "freeze+thaw us:$qt"
 echo "suspend+resume us:$lt"
 echo "kernel last_freeze_us:$kq"
+i=0
+for t in $qt; do i=$((i + 1)); metric freeze_thaw_ms_r$i "$(echo $t | mean_ms)" ms; done
+i=0
+for t in $lt; do i=$((i + 1)); metric suspend_resume_ms_r$i "$(echo $t | mean_ms)" ms; done
 metric freeze_thaw_mean_ms "$(echo $qt | mean_ms)" ms
 metric freeze_thaw_p95_ms "$(echo $qt | p95_ms)" ms
 metric suspend_resume_mean_ms "$(echo $lt | mean_ms)" ms

@@ -18,7 +18,7 @@
 #    `vv-quiesce thaw qf` (agent/volume/quiesce.c); dirty the same on the other fs,
 #    then `dmsetup suspend lf` + `dmsetup resume lf` (which freezes the fs
 #    too); which goes first alternates. Wall time of each command from fork
-#    to reap (vv-iobench time, one process running both), summed per cycle.
+#    to reap (vv-time, one process running both), summed per cycle.
 #    Metrics: freeze_thaw_ms_rN and suspend_resume_ms_rN per cycle (the
 #    row pairs them: the ratio's median and spread), their mean and p95;
 #    kernel_freeze_mean_ms (the target's own last_freeze_us after each thaw:
@@ -44,7 +44,8 @@ sz=$(blockdev --getsz /dev/vda)
 step create-linear sh -c "dmsetup create lin --table '0 $sz linear /dev/vda 0' && dmsetup mknodes lin"
 step create-quiesce q_create q /dev/vda
 # Every block once, so reads hit data in the image rather than holes.
-step fill vv-iobench fill /dev/vda
+step fill fio --name=fill --filename=/dev/vda --direct=1 --ioengine=libaio --rw=write --bs=1M \
+	--iodepth=4 --output=/dev/null
 
 # --- throughput
 echo "phase throughput at $(now_ms) ms"
@@ -103,7 +104,7 @@ dirty() {
 # after, whose line comes out before the times): the same overhead both ways.
 qcycle() {
 	dirty /mnt/q "$1"
-	_o=$(vv-iobench time vv-quiesce freeze qf 10000 -- vv-quiesce thaw qf -- vv-quiesce status qf) ||
+	_o=$(vv-time vv-quiesce freeze qf 10000 -- vv-quiesce thaw qf -- vv-quiesce status qf) ||
 		{ echo "quiesce cycle $1 failed: $_o"; fail=1; return; }
 	set -- $_o
 	kq="$kq $3"
@@ -111,7 +112,7 @@ qcycle() {
 }
 lcycle() {
 	dirty /mnt/l "$1"
-	_o=$(vv-iobench time dmsetup suspend lf -- dmsetup resume lf) ||
+	_o=$(vv-time dmsetup suspend lf -- dmsetup resume lf) ||
 		{ echo "linear cycle $1 failed: $_o"; fail=1; return; }
 	set -- $_o
 	lt="$lt $(($1 + $2))"

@@ -15,7 +15,7 @@ ROUNDS=${VV_VAULT_REQUESTS_ROUNDS:-10}
 PKGS="libcryptsetup devmapper blkid mount libcurl json-c openssl libsystemd"
 make -s "$B/libvault.a" "$B/libbase.a" >&2
 mkdir -p "$B/bench"
-# shellcheck disable=SC2046
+# shellcheck disable=SC2046,SC2086
 cc -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wno-format-nonliteral -O2 -g -I. $(pkg-config --cflags $PKGS) \
 	-o "$B/bench/vault_requests" tests/bench/vault_requests.c \

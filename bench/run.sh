@@ -52,12 +52,21 @@ def fmt(v):
     if v is None:
         return "-"
     return f"{v:.3f}" if isinstance(v, float) else str(v)
-def spread(v, sp):
-    """V [LO-HI], the spread in V's own precision."""
+OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b,
+       ">=": lambda a, b: a >= b, ">": lambda a, b: a > b}
+def spread(v, sp, g=None):
+    """V [LO-HI] to 2 places; 3 where 2 would hide on which side of the
+    goal G (a goal dict judged on this column) a figure lies."""
     if not sp:
         return fmt(v)
     def short(x):
-        return f"{x:.2f}" if isinstance(x, float) else str(x)
+        if not isinstance(x, float):
+            return str(x)
+        if g and g["op"] in OPS:
+            meets = OPS[g["op"]]
+            if meets(x, g["limit"]) != meets(round(x, 2), g["limit"]):
+                return f"{x:.3f}"
+        return f"{x:.2f}"
     return f"{short(v)} [{short(sp[0])}-{short(sp[1])}]"
 def goal(r):
     g = r.get("goal")
@@ -66,14 +75,17 @@ def goal(r):
     on = "" if g.get("on") == ("ratio" if r.get("baseline") is not None else "value") else f" ({g['on']})"
     return f"{g['op']}{g['limit']}{on} {r.get('verdict', '?')}"
 verdicts = {"met": 0, "missed": 0, "straddles": 0}
-print(f"{'row':44} {'vaultvol':>22} {'baseline':>12} {'unit':>6} {'ratio':>20}  goal")
+w = min(72, max([len(r["name"]) for r in rows] + [3]))
+print(f"{'row':{w}} {'vaultvol':>22} {'baseline':>12} {'unit':>6} {'ratio':>20}  goal")
 for r in rows:
+    g = r.get("goal") or {}
     # The value's spread where the value is what the row is about: no
     # baseline, or a goal on the value.
-    vs = r.get("value_spread") if (r["baseline"] is None or
-                                   (r.get("goal") or {}).get("on") == "value") else None
-    print(f"{r['name']:44} {spread(r['value'], vs):>22} {fmt(r['baseline']):>12} {r['unit']:>6} "
-          f"{spread(r['ratio'], r.get('spread')):>20}  {goal(r)}".rstrip())
+    vs = r.get("value_spread") if r["baseline"] is None or g.get("on") == "value" else None
+    val = spread(r["value"], vs, g if g.get("on") == "value" else None)
+    rat = spread(r["ratio"], r.get("spread"), g if g.get("on") == "ratio" else None)
+    print(f"{r['name']:{w}} {val:>22} {fmt(r['baseline']):>12} {r['unit']:>6} {rat:>20}  "
+          f"{goal(r)}".rstrip())
     if r.get("verdict") in verdicts:
         verdicts[r["verdict"]] += 1
 print(f"\ngoals: {verdicts['met']} met, {verdicts['missed']} missed, {verdicts['straddles']} straddle")

@@ -2,9 +2,12 @@
 # `make bench`: runs every bench/rows/*.sh. Each row script measures a
 # vaultvol figure and its baseline side by side in the same run and prints
 # one JSON object per line: {"name","value","unit","baseline","ratio"}
-# (baseline/ratio null when there is nothing to compare). This script prints
+# (baseline/ratio null when there is nothing to compare). Rows written with
+# bench/lib/stats.py run the two interleaved over rounds and add "spread"
+# (min-max of the per-round ratios), "value_spread", "rounds" and, with a
+# goal, "goal" and "verdict" (met, missed, straddles). This script prints
 # them as a table and writes bench/results/latest.json: a list of those
-# objects, each with the kernel and machine it ran on.
+# objects, every field kept, each with the kernel and machine it ran on.
 # Usage: bench/run.sh [ROW...]   (row names without .sh; default: all)
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -49,11 +52,45 @@ def fmt(v):
     if v is None:
         return "-"
     return f"{v:.3f}" if isinstance(v, float) else str(v)
-print(f"{'row':44} {'vaultvol':>12} {'baseline':>12} {'unit':>8} {'ratio':>8}")
+OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b,
+       ">=": lambda a, b: a >= b, ">": lambda a, b: a > b}
+def spread(v, sp, g=None):
+    """V [LO-HI] to 2 places; 3 where 2 would hide on which side of the
+    goal G (a goal dict judged on this column) a figure lies."""
+    if not sp:
+        return fmt(v)
+    def short(x):
+        if not isinstance(x, float):
+            return str(x)
+        if g and g["op"] in OPS:
+            meets = OPS[g["op"]]
+            if meets(x, g["limit"]) != meets(round(x, 2), g["limit"]):
+                return f"{x:.3f}"
+        return f"{x:.2f}"
+    return f"{short(v)} [{short(sp[0])}-{short(sp[1])}]"
+def goal(r):
+    g = r.get("goal")
+    if not g:
+        return ""
+    on = "" if g.get("on") == ("ratio" if r.get("baseline") is not None else "value") else f" ({g['on']})"
+    return f"{g['op']}{g['limit']}{on} {r.get('verdict', '?')}"
+verdicts = {"met": 0, "missed": 0, "straddles": 0}
+w = min(72, max([len(r["name"]) for r in rows] + [3]))
+print(f"{'row':{w}} {'vaultvol':>22} {'baseline':>12} {'unit':>6} {'ratio':>20}  goal")
 for r in rows:
-    print(f"{r['name']:44} {fmt(r['value']):>12} {fmt(r['baseline']):>12} {r['unit']:>8} {fmt(r['ratio']):>8}")
-print(f"\n{len(rows)} rows on {machine}; host kernel {kernel} (guest rows name their kernel)")
-print("ratio = vaultvol / baseline: below 1 is better for times and costs.")
+    g = r.get("goal") or {}
+    # The value's spread where the value is what the row is about: no
+    # baseline, or a goal on the value.
+    vs = r.get("value_spread") if r["baseline"] is None or g.get("on") == "value" else None
+    val = spread(r["value"], vs, g if g.get("on") == "value" else None)
+    rat = spread(r["ratio"], r.get("spread"), g if g.get("on") == "ratio" else None)
+    print(f"{r['name']:{w}} {val:>22} {fmt(r['baseline']):>12} {r['unit']:>6} {rat:>20}  "
+          f"{goal(r)}".rstrip())
+    if r.get("verdict") in verdicts:
+        verdicts[r["verdict"]] += 1
+print(f"\ngoals: {verdicts['met']} met, {verdicts['missed']} missed, {verdicts['straddles']} straddle")
+print(f"{len(rows)} rows on {machine}; host kernel {kernel} (guest rows name their kernel)")
+print("ratio = vaultvol / baseline: below 1 is better for times and costs; [min-max] over the rounds.")
 PY
 echo "bench: results in bench/results/latest.json"
 [ $failed -eq 0 ]

@@ -23,3 +23,14 @@ def row(name, value, unit, baseline):
     """Print one bench row (bench/run.sh's JSON line)."""
     print(json.dumps({"name": name, "value": value, "unit": unit,
                       "baseline": baseline, "ratio": ratio(value, baseline)}))
+
+
+def series(m, key):
+    """The per-round figures a scenario stored as KEY_r1, KEY_r2, ... (in
+    round order, up to the first missing round), as floats; [] if none."""
+    out = []
+    i = 1
+    while "%s_r%d" % (key, i) in m:
+        out.append(float(m["%s_r%d" % (key, i)]))
+        i += 1
+    return out

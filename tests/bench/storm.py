@@ -11,11 +11,14 @@ with Retry-After, and a 503 every 50th admitted request.
 
 Runs the product, then the naive baseline (the same binary with every wait
 zeroed -- VV_TEST_BACKOFF_SCALE=0 -- and no retry budget: it retries at once
-and ignores Retry-After), against the same fake, and prints JSON lines:
-  {"name", "value", "unit", "baseline", "ratio"}   (bench rows)
-  {"storm": {...}}                                   (all figures)
+and ignores Retry-After), against the same fake, ROUNDS times interleaved
+(product, naive, product, naive, ...), and prints JSON lines:
+  {"storm": {...}}                  (all figures of one storm, as it ends)
+  {"name", "value", "unit", ...}    (bench rows: medians over the rounds,
+                                     spreads and goal verdicts, from
+                                     bench/lib/stats.py)
 
-Usage: storm.py [--vms N] [--limit L] [--build DIR] [--no-baseline]
+Usage: storm.py [--vms N] [--limit L] [--rounds R] [--build DIR] [--no-baseline]
 """
 
 import argparse
@@ -30,7 +33,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+sys.path.insert(0, os.path.join(ROOT, "bench", "lib"))
 import fakectl  # noqa: E402
+import stats  # noqa: E402
 
 VOLS = 4            # volumes per VM
 WRAPPED = 2         # of which KEK-wrapped
@@ -123,9 +128,37 @@ def storm(binary, ports, n, limit, naive):
     }
 
 
-def row(name, unit, a, b):
-    return {"name": name, "value": a, "unit": unit, "baseline": b,
-            "ratio": round(a / b, 3) if a is not None and b else None}
+# The rows: (name, unit, field, goal on the product's own figure).
+ROWS = (("VMs keyed", "VMs", "keyed", ">= N"),
+        ("requests / minimum", "x", "request_ratio", ("<=", 1.3)),
+        ("last keyed / ideal", "x", "time_ratio", ("<=", 1.25)),
+        ("last VM keyed", "ms", "last_ms", None),
+        ("p50 VM keyed", "ms", "p50_ms", None),
+        ("p99 VM keyed", "ms", "p99_ms", None))
+
+
+def emit_rows(n, product, naive):
+    """One bench row per figure: the median over the rounds and its spread,
+    with the naive client's rounds as the baseline when it ran (NAIVE None
+    when not). A round with no figure on either side (no VM keyed) is left
+    out of that row; a row with no round left prints nulls."""
+    for title, unit, key, goal in ROWS:
+        name = "storm %d VMs: %s" % (n, title)
+        if goal == ">= N":
+            goal = (">=", n)
+        opts = {"goal": goal, "goal_on": "value"} if goal else {}
+        if naive is None:
+            vv = [a[key] for a in product if a[key] is not None]
+            base = None
+        else:
+            kept = [(a[key], b[key]) for a, b in zip(product, naive) if a[key] is not None and b[key]]
+            vv, base = [k[0] for k in kept], [k[1] for k in kept]
+            opts["baseline_is"] = "the same VMs retrying at once, ignoring Retry-After"
+        if not vv:
+            print(json.dumps({"name": name, "value": None, "unit": unit,
+                              "baseline": None, "ratio": None, "rounds": 0}))
+            continue
+        stats.emit(name, unit, vv, base, **opts)
 
 
 def main():
@@ -133,6 +166,8 @@ def main():
     ap.add_argument("--vms", type=int, default=200)
     ap.add_argument("--limit", type=int, default=60,
                     help="secret GETs (and key operations) per 1 s window")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="storms per client, interleaved product, naive, product, ...")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-baseline", action="store_true")
     a = ap.parse_args()
@@ -145,24 +180,21 @@ def main():
     state = tempfile.mkdtemp(prefix="vv-storm-")
     try:
         ports = start_fakes(state, certs, a.vms)
-        s = storm(binary, ports, a.vms, a.limit, False)
-        print(json.dumps({"storm": s}), flush=True)
-        b = None
-        if not a.no_baseline:
-            time.sleep(WINDOW_S)  # the quota window empties
-            b = storm(binary, ports, a.vms, a.limit, True)
-            print(json.dumps({"storm": b}), flush=True)
-        bv = (lambda k: b[k]) if b else (lambda k: None)
-        n = a.vms
-        for r in (row("storm %d VMs: VMs keyed" % n, "VMs", s["keyed"], bv("keyed")),
-                  row("storm %d VMs: requests / minimum" % n, "x", s["request_ratio"],
-                      bv("request_ratio")),
-                  row("storm %d VMs: last keyed / ideal" % n, "x", s["time_ratio"],
-                      bv("time_ratio")),
-                  row("storm %d VMs: last VM keyed" % n, "ms", s["last_ms"], bv("last_ms")),
-                  row("storm %d VMs: p50 VM keyed" % n, "ms", s["p50_ms"], bv("p50_ms")),
-                  row("storm %d VMs: p99 VM keyed" % n, "ms", s["p99_ms"], bv("p99_ms"))):
-            print(json.dumps(r))
+        product, naive = [], []
+        for rnd in range(1, a.rounds + 1):
+            if rnd > 1:
+                time.sleep(WINDOW_S)  # the quota window empties
+            s = storm(binary, ports, a.vms, a.limit, False)
+            s["round"] = rnd
+            print(json.dumps({"storm": s}), flush=True)
+            product.append(s)
+            if not a.no_baseline:
+                time.sleep(WINDOW_S)
+                b = storm(binary, ports, a.vms, a.limit, True)
+                b["round"] = rnd
+                print(json.dumps({"storm": b}), flush=True)
+                naive.append(b)
+        emit_rows(a.vms, product, naive if not a.no_baseline else None)
     finally:
         subprocess.run([os.path.join(ROOT, "tests", "fakes", "stop.sh"), state],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -8,7 +8,9 @@
  * volume fetches its key on its own (a fresh client per volume, as a
  * per-disk invocation does): N GETs, N tokens, N connections.
  *
- * Usage: vault_requests N K   (run from the repository root)
+ * Usage: vault_requests N K [naive-first]   (run from the repository root;
+ * naive-first measures the baseline first, so that rounds can alternate
+ * which side meets the freshly started fakes)
  * Prints one JSON row per line: {"name","value","unit","baseline","ratio"}.
  */
 #include <errno.h>
@@ -161,6 +163,7 @@ int main(int argc, char **argv)
 {
 	static const char *const fake_args[] = { "--no-limits", NULL };
 	int n = argc > 1 ? atoi(argv[1]) : 16, k = argc > 2 ? atoi(argv[2]) : 4;
+	bool naive_first = argc > 3 && !strcmp(argv[3], "naive-first");
 	struct run shared = { 0 }, naive = { 0 };
 	struct counts a = { 0 }, b = { 0 };
 	char extra[512];
@@ -194,7 +197,8 @@ int main(int argc, char **argv)
 		pthread_mutex_init(&shared.slots[s].lock, NULL);
 		pthread_cond_init(&shared.slots[s].done_cv, NULL);
 	}
-	if (measure(&shared, &a) < 0 || measure(&naive, &b) < 0) {
+	if (naive_first ? measure(&naive, &b) < 0 || measure(&shared, &a) < 0 :
+			  measure(&shared, &a) < 0 || measure(&naive, &b) < 0) {
 		fprintf(stderr, "a volume did not get its key\n");
 		goto out;
 	}

@@ -34,3 +34,21 @@ def series(m, key):
         out.append(float(m["%s_r%d" % (key, i)]))
         i += 1
     return out
+
+
+def load_kept(work):
+    """The figures of one kept scenario run (VM_KEEP=1): WORK/metrics.tsv,
+    name -> float. The rows read the work dir rather than the shared
+    build/vm/metrics.tsv, which the next run of any scenario rewrites.
+    Exits (the row fails) when the run left none."""
+    import os
+    import sys
+    path = os.path.join(work, "metrics.tsv")
+    m = {}
+    for line in open(path) if os.path.exists(path) else []:
+        f = line.rstrip("\n").split("\t")
+        if len(f) == 3:
+            m[f[0]] = float(f[1])
+    if not m:
+        sys.exit("%s left no metrics" % work)
+    return m

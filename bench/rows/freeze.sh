@@ -1,20 +1,24 @@
 # Row: freeze window (first freeze to last thaw, empty snapshot) for 1, 4 and
 # 8 ext4 filesystems under buffered write load, in the QEMU guest:
 # `vaultvol snapshot` (parallel freezes, one process) vs a sequential
-# fsfreeze -f/-u loop. Runs tests/vm/scenarios/freeze_bench.sh; medians of
-# BENCH_REPS (default 5) runs each.
+# fsfreeze -f/-u loop. Runs tests/vm/scenarios/freeze_bench.sh: BENCH_REPS
+# interleaved rounds (default 10); median per-round ratio and its spread.
 set -eu
 B=${VV_BUILD:-$PWD/build}
-VV_BUILD=$B tests/vm/run.sh freeze_bench >&2
-python3 - "$B/vm/metrics.tsv" <<'PY'
-import sys
+VM_KEEP=1 VV_BUILD=$B tests/vm/run.sh freeze_bench >&2 || rc=$?
+work=$B/vm/runs/freeze_bench-6.1
+python3 - "$work" <<'PY'
+import os, sys
 sys.path.insert(0, "bench/lib")
-from vm_metrics import load, row
-m = load(sys.argv[1], "freeze_bench")
+from stats import emit
+from vm_metrics import load_kept, series
+m = load_kept(sys.argv[1])
 for n in (1, 4, 8):
-    vv = m.get("freeze_window_vaultvol_%dfs" % n)
-    fs = m.get("freeze_window_fsfreeze_%dfs" % n)
-    if vv is None:
-        continue
-    row("freeze window, %d ext4 under write load" % n, vv, "ms", fs)
+    vv = series(m, "freeze_window_vaultvol_%dfs" % n)
+    fs = series(m, "freeze_window_fsfreeze_%dfs" % n)
+    if vv and len(vv) == len(fs):
+        emit("freeze window, %d ext4 under write load, vs sequential fsfreeze" % n, "ms", vv, fs,
+             goal=("<=", 1.0), kernel="guest 6.1")
 PY
+[ "${rc:-0}" -ne 0 ] || rm -rf "$work"
+exit "${rc:-0}"

@@ -4,9 +4,11 @@
 # filesystems, each under buffered write load, vaultvol (parallel freezes in
 # one process, `vaultvol snapshot --consistency fs -- true`, its reported
 # freeze_window_ms) vs a sequential loop of fsfreeze -f / fsfreeze -u
-# processes (tests/vm/snapshot/fsfreeze_loop.py). Median of BENCH_REPS runs
-# each, alternating. Metrics: freeze_window_{vaultvol,fsfreeze}_<N>fs.
-BENCH_REPS=${BENCH_REPS:-5}
+# processes (tests/vm/snapshot/fsfreeze_loop.py). BENCH_REPS rounds
+# (default 10: each window is under a second), each running both back to
+# back, which goes first alternating. Metrics, per round r:
+# freeze_window_{vaultvol,fsfreeze}_<N>fs_rR (the row pairs them).
+BENCH_REPS=${BENCH_REPS:-10}
 export BENCH_REPS
 VM_GUEST_ENV="BENCH_REPS"
 disks=""
@@ -32,7 +34,6 @@ for m in $ALL; do
 	  done ) &
 done
 sleep 2
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 fail=0
 for n in 1 4 8; do
 	set -- $ALL
@@ -42,20 +43,20 @@ for n in 1 4 8; do
 		k=$((k + 1))
 		if [ $k -le $n ]; then use="$use $m"; else excl="$excl --exclude $m"; fi
 	done
-	vv="" fs=""
 	r=0
 	while [ $r -lt $BENCH_REPS ]; do
-		r=$((r + 1))
+		r=$((r + 1)) f=""
+		[ $((r % 2)) -eq 0 ] && f=$(python3 $T/fsfreeze_loop.py $use)
 		out=$(vaultvol --json snapshot --consistency fs $excl -- true) || fail=1
 		w=$(echo "$out" | sed -n 's/.*"freeze_window_ms":\([0-9]*\).*/\1/p')
 		c=$(echo "$out" | grep -o '"state":"frozen"' | wc -l)
 		[ "$c" -eq $n ] || { echo "vaultvol froze $c filesystems, expected $n: $out"; fail=1; }
-		vv="$vv $w"
-		fs="$fs $(python3 $T/fsfreeze_loop.py $use)" || fail=1
+		[ $((r % 2)) -eq 1 ] && f=$(python3 $T/fsfreeze_loop.py $use)
+		[ -n "$w" ] && [ -n "$f" ] || { echo "round $r, $n fs: no window ($w/$f)"; fail=1; continue; }
+		echo "round $r, $n fs: vaultvol $w ms, fsfreeze $f ms"
+		metric freeze_window_vaultvol_${n}fs_r$r $w ms
+		metric freeze_window_fsfreeze_${n}fs_r$r $f ms
 	done
-	echo "n=$n vaultvol:$vv fsfreeze:$fs"
-	metric freeze_window_vaultvol_${n}fs $(echo $vv | median) ms
-	metric freeze_window_fsfreeze_${n}fs $(echo $fs | median) ms
 done
 touch /tmp/stopload
 wait

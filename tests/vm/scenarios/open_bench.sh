@@ -10,13 +10,17 @@
 #             mount(2), 8 threads taking volumes from one list: the same work
 #             with the same parallelism minus what vaultvol adds (no KDF, no
 #             network, no discovery).
+#   keyslot floor  vv-floor --keyslot 8: the same, but the volume key taken
+#             from the BEK keyslot first (crypt_volume_key_get: PBKDF2 at
+#             its minimum and the anti-forensic merge), as vaultvol derives
+#             it: vaultvol over this is what vaultvol itself adds.
 #   ADE-style (8 volumes only) sequential `cryptsetup open` of a keyslot
 #             with cryptsetup's default argon2id cost (what luksAddKey
 #             makes), then mount: ADE_REPS rounds (default BENCH_REPS).
 # BENCH_REPS rounds (default 5); in each, every size runs vaultvol and the
-# floor back to back, which goes first alternating by round, everything
+# floors back to back, the order reversed every other round, everything
 # closed and caches dropped before each. Metrics, per round r:
-# restoreN_{vaultvol,floor}_ms_rR, restore8_{ade,vaultvol_ade}_ms_rR (the
+# restoreN_{vaultvol,floor,keyslot}_ms_rR, restore8_{ade,vaultvol_ade}_ms_rR (the
 # vaultvol run of the same round, for the ADE pair).
 # Memory (BENCH_MEM_REPS rounds, default 3, outside the timed runs: the
 # probe's sampling would disturb them): peak RSS and PSS from
@@ -96,10 +100,10 @@ close_all() {
 }
 mounted() { test "$(findmnt -rn -o TARGET | grep -c '^/bench/vol')" -eq "$1"; }
 names() { i=0; while [ $i -lt $1 ]; do i=$((i + 1)); echo vol$i; done; }
-floor_list() {
+floor_list() {	# N KEYFILE-PREFIX
 	i=0
 	while [ $i -lt $1 ]; do
-		i=$((i + 1)); echo "/dev/vda$i fl$i /tmp/k/vk$i /bench/vol$i ext4"
+		i=$((i + 1)); echo "/dev/vda$i fl$i /tmp/k/$2$i /bench/vol$i ext4"
 	done
 }
 # run_vv N: time `vaultvol open` of vol1..volN; ms on stdout, or nothing.
@@ -110,11 +114,11 @@ run_vv() {
 	ms=$(( $(now_ms) - t0 ))
 	mounted $1 && echo $ms
 }
-run_floor() {
+run_floor() {	# N [--keyslot]
 	close_all
-	floor_list $1 >/tmp/floor.list
+	if [ "${2:-}" = --keyslot ]; then floor_list $1 bek; else floor_list $1 vk; fi >/tmp/floor.list
 	t0=$(now_ms)
-	vv-floor 8 </tmp/floor.list || return 1
+	vv-floor ${2:-} 8 </tmp/floor.list || return 1
 	ms=$(( $(now_ms) - t0 ))
 	mounted $1 && echo $ms
 }
@@ -136,14 +140,15 @@ while [ $r -lt "$BENCH_REPS" ]; do
 	r=$((r + 1))
 	for s in $BENCH_SIZES; do
 		if [ $((r % 2)) -eq 1 ]; then
-			v=$(run_vv $s); f=$(run_floor $s)
+			v=$(run_vv $s); f=$(run_floor $s); k=$(run_floor $s --keyslot)
 		else
-			f=$(run_floor $s); v=$(run_vv $s)
+			k=$(run_floor $s --keyslot); f=$(run_floor $s); v=$(run_vv $s)
 		fi
-		echo "round $r, $s volumes: vaultvol ${v:-FAILED} ms, floor ${f:-FAILED} ms"
-		[ -n "$v" ] && [ -n "$f" ] || { fail=1; continue; }
+		echo "round $r, $s volumes: vaultvol ${v:-FAILED} ms, floor ${f:-FAILED} ms, keyslot floor ${k:-FAILED} ms"
+		[ -n "$v" ] && [ -n "$f" ] && [ -n "$k" ] || { fail=1; continue; }
 		metric restore${s}_vaultvol_ms_r$r "$v" ms
 		metric restore${s}_floor_ms_r$r "$f" ms
+		metric restore${s}_keyslot_ms_r$r "$k" ms
 		if [ "$s" = 8 ] && [ $r -le "$ADE_REPS" ]; then
 			a=$(run_ade)
 			echo "round $r, 8 volumes: ADE-style ${a:-FAILED} ms"

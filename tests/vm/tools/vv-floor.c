@@ -11,13 +11,19 @@
  * libcryptsetup and mount(2) directly, nothing of ours: a floor must not
  * share the code it bounds.
  *
- * Usage: vv-floor JOBS < LIST
- *	LIST: one volume per line, "DEVICE NAME VOLUME-KEY-FILE MOUNTPOINT FSTYPE".
+ * Usage: vv-floor [--keyslot] JOBS < LIST
+ *	LIST: one volume per line, "DEVICE NAME KEY-FILE MOUNTPOINT FSTYPE";
+ *	KEY-FILE holds the volume key, or with --keyslot a keyslot's
+ *	passphrase: the volume key is then taken from the keyslot first
+ *	(crypt_volume_key_get, outside the lock, as vaultvol derives it), which
+ *	is the part of vaultvol's cost that is libcryptsetup's keyslot work
+ *	(KDF and anti-forensic merge), not vaultvol's own.
  * Exit status: 0 when every volume is open and mounted, 1 otherwise (each
  * failure on stderr), 2 for usage.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,7 @@ struct vol {
 };
 
 struct list {
+	bool keyslot;
 	struct vol v[MAX_VOLS];
 	size_t n, next;
 	pthread_mutex_t lock;	/* n, next */
@@ -57,8 +64,8 @@ static int read_key(const char *path, char *key, size_t cap, size_t *len)
 static int open_one(struct list *l, struct vol *v)
 {
 	struct crypt_device *cd = NULL;
-	char key[256], path[300];
-	size_t len = 0;
+	char key[256], vk[256], path[300];
+	size_t len = 0, vklen = sizeof(vk);
 	int r;
 
 	r = read_key(v->keyfile, key, sizeof(key), &len);
@@ -68,6 +75,16 @@ static int open_one(struct list *l, struct vol *v)
 	r = crypt_init(&cd, v->dev);
 	if (r == 0)
 		r = crypt_load(cd, CRYPT_LUKS2, NULL);
+	pthread_mutex_unlock(&l->dm);
+	if (r == 0 && l->keyslot) {
+		r = crypt_volume_key_get(cd, CRYPT_ANY_SLOT, vk, &vklen, key, len);
+		if (r >= 0) {
+			memcpy(key, vk, vklen);
+			len = vklen;
+			r = 0;
+		}
+	}
+	pthread_mutex_lock(&l->dm);
 	if (r == 0)
 		r = crypt_activate_by_volume_key(cd, v->name, key, len, 0);
 	crypt_free(cd);
@@ -79,6 +96,7 @@ static int open_one(struct list *l, struct vol *v)
 		r = -errno;
 out:
 	explicit_bzero(key, sizeof(key));
+	explicit_bzero(vk, sizeof(vk));
 	return r;
 }
 
@@ -106,9 +124,14 @@ int main(int argc, char **argv)
 	int jobs, started = 0, failed = 0;
 	char line[1200];
 
+	if (argc == 3 && !strcmp(argv[1], "--keyslot")) {
+		l.keyslot = true;
+		argv++;
+		argc--;
+	}
 	jobs = argc == 2 ? atoi(argv[1]) : 0;
 	if (jobs < 1 || jobs > MAX_JOBS) {
-		fprintf(stderr, "usage: vv-floor JOBS(1-%d) < LIST\n", MAX_JOBS);
+		fprintf(stderr, "usage: vv-floor [--keyslot] JOBS(1-%d) < LIST\n", MAX_JOBS);
 		return 2;
 	}
 	while (fgets(line, sizeof(line), stdin)) {

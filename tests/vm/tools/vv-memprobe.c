@@ -2,7 +2,7 @@
 /*
  * Bench tool (host and guest): the peak memory of one command.
  *
- *   vv-memprobe [--interval-ms N] -- CMD [ARGS...]
+ *   vv-memprobe [--interval-ms N] [--smaps FILE] -- CMD [ARGS...]
  *
  * Runs CMD under ptrace and samples /proc/PID/smaps_rollup ("Rss:" and
  * "Pss:", which cover the whole address space, every thread's) every N ms
@@ -20,7 +20,8 @@
  * sampled only. maxrss_kib is wait4's ru_maxrss: it also counts this
  * probe's forked copy before the exec and the command's waited-for
  * children. Exits with CMD's status (128 + signal if it was killed); 125 when
- * the probe itself fails, 127 when CMD cannot be run.
+ * the probe itself fails, 127 when CMD cannot be run. --smaps: a copy of
+ * /proc/PID/smaps taken at the exit stop, to see which mappings hold it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -107,12 +108,33 @@ static void run_child(char **cmd)
 	_exit(127);
 }
 
+/* A copy of PID's /proc/PID/smaps in PATH: which mappings hold its memory. */
+static void save_smaps(pid_t pid, const char *path)
+{
+	char src[64], buf[65536];
+	FILE *in, *out;
+	size_t n;
+
+	snprintf(src, sizeof(src), "/proc/%d/smaps", (int)pid);
+	in = fopen(src, "re");
+	out = in ? fopen(path, "we") : NULL;
+	while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	if (!out)
+		fprintf(stderr, "vv-memprobe: cannot copy %s to %s\n", src, path);
+	if (out)
+		fclose(out);
+	if (in)
+		fclose(in);
+}
+
 /*
  * Follow PID to its end, sampling every INTERVAL_MS; *status is its exit
- * status in the shell's sense, *ru its resource usage.
+ * status in the shell's sense, *ru its resource usage; SMAPS (or NULL)
+ * gets its smaps as it exits.
  */
-static int trace(pid_t pid, long interval_ms, struct mem_peak *p, int *status,
-		 struct rusage *ru)
+static int trace(pid_t pid, long interval_ms, const char *smaps, struct mem_peak *p,
+		 int *status, struct rusage *ru)
 {
 	struct timespec tick = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
 	int st, sig, r = 0;
@@ -165,6 +187,8 @@ static int trace(pid_t pid, long interval_ms, struct mem_peak *p, int *status,
 			/* Exiting, memory still mapped: the last look. */
 			sample(pid, p);
 			read_hwm(pid, p);
+			if (smaps)
+				save_smaps(pid, smaps);
 			sig = 0;
 		} else if (st >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
 			sig = 0;
@@ -181,7 +205,7 @@ out:
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: vv-memprobe [--interval-ms N] -- CMD [ARGS...]\n");
+	fprintf(stderr, "usage: vv-memprobe [--interval-ms N] [--smaps FILE] -- CMD [ARGS...]\n");
 	return 125;
 }
 
@@ -189,6 +213,7 @@ int main(int argc, char **argv)
 {
 	struct mem_peak peak = { 0 };
 	struct rusage ru = { 0 };
+	const char *smaps = NULL;
 	long interval_ms = 5;
 	int i = 1, status = 125, r;
 	char *end;
@@ -199,6 +224,10 @@ int main(int argc, char **argv)
 		interval_ms = strtol(argv[i + 1], &end, 10);
 		if (errno || *end || interval_ms < 1 || interval_ms > 60000)
 			return usage();
+		i += 2;
+	}
+	if (i + 1 < argc && !strcmp(argv[i], "--smaps")) {
+		smaps = argv[i + 1];
 		i += 2;
 	}
 	if (i < argc && !strcmp(argv[i], "--"))
@@ -213,7 +242,7 @@ int main(int argc, char **argv)
 	}
 	if (pid == 0)
 		run_child(argv + i);
-	r = trace(pid, interval_ms, &peak, &status, &ru);
+	r = trace(pid, interval_ms, smaps, &peak, &status, &ru);
 	if (peak.hwm_kib > peak.rss_kib)
 		peak.rss_kib = peak.hwm_kib;
 	if (r == -ECHILD)

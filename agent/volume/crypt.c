@@ -136,6 +136,8 @@ int vv_unlock_load(const char *device, const char *header, struct vv_unlock **ou
 	if (!u)
 		return -ENOMEM;
 	u->bitlk_state[0] = u->bitlk_state[1] = -1;
+	/* What libcryptsetup says before the context's own callback is set (no dm). */
+	vv_crypt_quiet();
 	if (header)
 		r = crypt_init_data_device(&u->cd, header, device);
 	else

@@ -66,6 +66,7 @@ static int blkid_probe_type(const char *path, char *type, size_t tlen, char *uui
 int vv_discover_add(struct vv_disks *d, const char *path)
 {
 	struct vv_blockdev b = { .lun = -1, .token_rc = -ENOENT };
+	struct vv_unlock *u = NULL;
 	struct vv_blockdev *nd;
 	struct vv_crypt_info info;
 	char buuid[64];
@@ -88,7 +89,7 @@ int vv_discover_add(struct vv_disks *d, const char *path)
 		 * a failure here means a damaged header on a device that is
 		 * still recognisably ours.
 		 */
-		b.probe_rc = vv_crypt_probe(path, &info);
+		b.probe_rc = vv_unlock_load(path, NULL, &u, &info);
 		if (b.probe_rc == 0) {
 			b.type = info.type;
 			snprintf(b.uuid, sizeof(b.uuid), "%s", info.uuid);
@@ -110,8 +111,10 @@ int vv_discover_add(struct vv_disks *d, const char *path)
 			b.probe_rc = -EINVAL;
 		}
 		lower(b.uuid);
+		/* The token from the header just read: each header is read once here. */
 		if (b.type == VV_VOL_LUKS2)
-			b.token_rc = vv_token_read(path, &b.token);
+			b.token_rc = vv_token_read_loaded(u, path, &b.token);
+		vv_unlock_free(u);
 	}
 	b.path = strdup(path);
 	nd = b.path ? realloc(d->dev, (d->n + 1) * sizeof(*nd)) : NULL;

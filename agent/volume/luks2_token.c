@@ -354,11 +354,34 @@ static int find_token(struct crypt_device *cd)
 	return -ENOENT;
 }
 
+/* The vaultvol token of the LUKS2 header loaded in cd (vv_token_read's contract). */
+static int token_of(struct crypt_device *cd, const char *device, struct vv_token *t)
+{
+	const char *json = NULL;
+	int id, r;
+
+	memset(t, 0, sizeof(*t));
+	t->token_id = -1;
+	t->keyslot = -1;
+	id = find_token(cd);
+	if (id < 0)
+		return id;
+	r = crypt_token_json_get(cd, id, &json);
+	if (r < 0)
+		return r;
+	r = vv_token_from_json(json, t);
+	if (r < 0) {
+		vv_warn("%s: vaultvol token %d is malformed", device, id);
+		return r;
+	}
+	t->token_id = id;
+	return 0;
+}
+
 int vv_token_read(const char *device, struct vv_token *t)
 {
 	struct crypt_device *cd = NULL;
-	const char *json = NULL;
-	int id, r;
+	int r;
 
 	memset(t, 0, sizeof(*t));
 	t->token_id = -1;
@@ -366,23 +389,20 @@ int vv_token_read(const char *device, struct vv_token *t)
 	r = load_luks2(device, &cd);
 	if (r < 0)
 		return r;
-	id = find_token(cd);
-	if (id < 0) {
-		r = id;
-		goto out;
-	}
-	r = crypt_token_json_get(cd, id, &json);
-	if (r < 0)
-		goto out;
-	r = vv_token_from_json(json, t);
-	if (r < 0) {
-		vv_warn("%s: vaultvol token %d is malformed", device, id);
-		goto out;
-	}
-	t->token_id = id;
-out:
+	r = token_of(cd, device, t);
 	crypt_free(cd);
 	return r;
+}
+
+int vv_token_read_loaded(struct vv_unlock *u, const char *device, struct vv_token *t)
+{
+	if (u->type != VV_VOL_LUKS2) {
+		memset(t, 0, sizeof(*t));
+		t->token_id = -1;
+		t->keyslot = -1;
+		return -ENOENT;
+	}
+	return token_of(u->cd, device, t);
 }
 
 int vv_token_write(const char *device, const struct vv_token *t)

@@ -69,6 +69,14 @@ const char *vv_token_local_ref(const struct vv_token *t);
 int vv_token_read(const char *device, struct vv_token *t);
 
 /*
+ * The same from a header already loaded by vv_unlock_load (discovery reads
+ * each header once, not once for its type and again for its token).
+ * -ENOENT for anything but LUKS2.
+ */
+struct vv_unlock;
+int vv_token_read_loaded(struct vv_unlock *u, const char *device, struct vv_token *t);
+
+/*
  * Write (replace) the vaultvol token. The caller has backed up the header
  * (vv_header_backup) before calling. An existing vaultvol token is replaced
  * in place (one header write: a crash leaves the old or the new token).

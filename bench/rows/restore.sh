@@ -42,6 +42,16 @@ for n in (8, 32, 64):
     if ks and len(ks) == len(vv):
         emit("restore to mounted, %d LUKS2: vaultvol vs keyslot floor (what vaultvol adds)" % n, "ms",
              vv, ks, keyslot_ms_per_volume=round(median(ks) / n, 1), **g)
+# The marginal cost of a volume, per round: (T64 - T8) / 56, vaultvol vs
+# each floor. What vaultvol costs beyond a fixed start (discovery of every
+# device, the IMDS token and the vault's TLS session) shows here.
+v8, v64 = series(m, "restore8_vaultvol_ms"), series(m, "restore64_vaultvol_ms")
+for key, label in (("floor", "parallel kernel floor"), ("keyslot", "keyslot floor")):
+    b8, b64 = series(m, "restore8_%s_ms" % key), series(m, "restore64_%s_ms" % key)
+    if v8 and len({len(v8), len(v64), len(b8), len(b64)}) == 1:
+        emit("marginal cost of a volume (64 vs 8 volumes): vaultvol vs %s" % label, "ms",
+             [round((a - b) / 56, 1) for a, b in zip(v64, v8)],
+             [round((a - b) / 56, 1) for a, b in zip(b64, b8)], **g)
 if 8 in per and 64 in per:
     # Flat cost per volume: 64 volumes cost 8x what 8 do, no more.
     emit("vaultvol cost per volume, 64 vs 8 volumes", "ratio", [round(per[64] / per[8], 3)],

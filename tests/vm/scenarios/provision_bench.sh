@@ -23,20 +23,19 @@ mkdir -p /etc/vaultvol/keys && chmod 700 /etc/vaultvol /etc/vaultvol/keys
 by_vaultvol() {
 	t0=$(now_ms)
 	step provision-r$1 vaultvol --state-dir /tmp/state provision /dev/vda --secret keystore:bench$1 \
-		--kek keystore-kek:kek1 --mount /bench --recovery secret
+		--kek keystore-kek:kek1 --mount /bench --recovery secret || return
 	t1=$(now_ms)
-	metric provision_1g_ms_r$1 $((t1 - t0)) ms
-	step mounted-r$1 findmnt -n /bench
+	step mounted-r$1 findmnt -n /bench && metric provision_1g_ms_r$1 $((t1 - t0)) ms
 }
 by_hand() {
 	head -c 24 /dev/urandom | base64 >/tmp/pass
 	t0=$(now_ms)
 	step manual-format-r$1 cryptsetup luksFormat -q --type luks2 \
-		--key-file /tmp/pass /dev/vdb
-	step manual-open-r$1 cryptsetup open --key-file /tmp/pass /dev/vdb manual
-	step manual-mkfs-r$1 mkfs.ext4 -q /dev/mapper/manual
-	mkdir -p /manual
-	step manual-mount-r$1 mount /dev/mapper/manual /manual
+		--key-file /tmp/pass /dev/vdb &&
+	step manual-open-r$1 cryptsetup open --key-file /tmp/pass /dev/vdb manual &&
+	step manual-mkfs-r$1 mkfs.ext4 -q /dev/mapper/manual &&
+	mkdir -p /manual &&
+	step manual-mount-r$1 mount /dev/mapper/manual /manual || return
 	t1=$(now_ms)
 	metric manual_1g_ms_r$1 $((t1 - t0)) ms
 }
@@ -45,8 +44,8 @@ while [ $r -lt "$BENCH_REPS" ]; do
 	r=$((r + 1))
 	if [ $((r % 2)) -eq 1 ]; then by_vaultvol $r; by_hand $r; else by_hand $r; by_vaultvol $r; fi
 	umount /bench /manual
-	vaultvol close bench >/dev/null 2>&1
-	cryptsetup close manual
+	# every mapping of the round, whatever provision named it
+	for m in $(dmsetup ls | awk '$1 != "No" {print $1}'); do cryptsetup close "$m"; done
 	# blank again for the next round (the bench's own disks: its purpose)
 	dd if=/dev/zero of=/dev/vda bs=1M count=32 conv=fsync 2>/dev/null
 	dd if=/dev/zero of=/dev/vdb bs=1M count=32 conv=fsync 2>/dev/null

@@ -61,18 +61,16 @@ check("emit: goal on the ratio, met", (r["goal"], r["verdict"]),
       ({"op": "<=", "limit": 1.0, "on": "ratio"}, "met"))
 check("emit: paired fields", (r["value"], r["baseline"], r["ratio"], r["spread"], r["rounds"]),
       (95, 100, 0.95, [0.9, 1.0], 3))
-r = emitted("t", "us", [110, 120, 130], [100, 100, 100], goal=("<=", 1.0))
-check("emit: goal on the ratio, missed", r["verdict"], "missed")
-r = emitted("t", "us", [90, 98, 105], [100, 100, 100], goal=("<=", 1.0))
-check("emit: median meets, spread crosses: straddles", r["verdict"], "straddles")
-r = emitted("t", "us", [95, 103, 104], [100, 100, 100], goal=("<=", 1.0))
-check("emit: median misses, part of the spread meets: straddles", r["verdict"], "straddles")
-r = emitted("t", "x", [0.995, 0.999, 1.01], [1, 1, 1], goal=(">=", 0.99))
-check("emit: >= goal met", r["verdict"], "met")
-r = emitted("t", "x", [0.98, 0.995, 1.0], [1, 1, 1], goal=(">=", 0.99))
-check("emit: >= goal straddles", r["verdict"], "straddles")
-r = emitted("t", "x", [0.9, 0.95, 0.97], [1, 1, 1], goal=(">=", 0.99))
-check("emit: >= goal missed", r["verdict"], "missed")
+# Verdicts, one case a line: rounds vs a baseline of 1 (or 100), goal, verdict.
+for what, vv, base, goal, want in (
+        ("goal on the ratio, missed", [110, 120, 130], [100] * 3, ("<=", 1.0), "missed"),
+        ("median meets, spread crosses: straddles", [90, 98, 105], [100] * 3, ("<=", 1.0), "straddles"),
+        ("median misses, part of the spread meets: straddles", [95, 103, 104], [100] * 3, ("<=", 1.0),
+         "straddles"),
+        (">= goal met", [0.995, 0.999, 1.01], [1] * 3, (">=", 0.99), "met"),
+        (">= goal straddles", [0.98, 0.995, 1.0], [1] * 3, (">=", 0.99), "straddles"),
+        (">= goal missed", [0.9, 0.95, 0.97], [1] * 3, (">=", 0.99), "missed")):
+    check("emit: " + what, emitted("t", "x", vv, base, goal=goal)["verdict"], want)
 
 r = emitted("k", "VMs", [200, 200, 199, 200, 200], goal=(">=", 200))
 check("emit without baseline: median, value_spread, nulls",

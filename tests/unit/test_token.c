@@ -14,6 +14,7 @@
 
 #include <libcryptsetup.h>
 
+#include "agent/volume/discover.h"
 #include "agent/volume/luks2_token.h"
 #include "tests/unit/luks_craft.h"
 
@@ -358,6 +359,48 @@ static void test_not_luks2(void **state)
 	assert_true(vv_token_read("/nonexistent/vv-dev", &r) < 0);
 }
 
+/*
+ * Discovery reads each header once (vv_unlock_load, then the token from
+ * that same load): what it finds must be what vv_token_read finds.
+ */
+static void test_discovery_reads_token(void **state)
+{
+	char *good = kt_luks_image(CRYPT_LUKS2, "token", "pw");
+	char *bad = kt_luks_image(CRYPT_LUKS2, "token", "pw");
+	char *luks1 = kt_luks_image(CRYPT_LUKS1, "token", "pw");
+	struct vv_token w = {
+		.token_id = -1, .keyslot = 0, .key = "keystore:disc/00112233445566778899aabbccddeeff",
+		.name = "disc", .mount = "/disc", .fs = "ext4",
+	};
+	struct vv_disks d = { 0 };
+
+	(void)state;
+	assert_non_null(good);
+	assert_non_null(bad);
+	assert_non_null(luks1);
+	assert_int_equal(vv_token_write(good, &w), 0);
+	set_raw_token(bad, "{\"type\":\"vaultvol\",\"keyslots\":[\"0\"],\"vv_version\":1,\"name\":\"x\"}");
+	assert_int_equal(vv_discover_add(&d, good), 1);
+	assert_int_equal(vv_discover_add(&d, bad), 1);
+	assert_int_equal(vv_discover_add(&d, luks1), 1);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(d.dev[0].probe_rc, 0);
+	assert_int_equal(d.dev[0].type, VV_VOL_LUKS2);
+	assert_int_equal(d.dev[0].token_rc, 0);
+	assert_string_equal(d.dev[0].token.key, w.key);
+	assert_string_equal(d.dev[0].token.name, "disc");
+	assert_int_equal(d.dev[1].token_rc, -EINVAL);
+	assert_int_equal(d.dev[2].type, VV_VOL_LUKS1);
+	assert_int_equal(d.dev[2].token_rc, -ENOENT);
+	vv_disks_free(&d);
+	unlink(good);
+	unlink(bad);
+	unlink(luks1);
+	free(good);
+	free(bad);
+	free(luks1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_read_write_image),
 		cmocka_unit_test(test_malformed_on_disk),
 		cmocka_unit_test(test_not_luks2),
+		cmocka_unit_test(test_discovery_reads_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,10 +235,24 @@ static int probe_device(struct prov *p)
 		return vv_fail(p->err, r, VV_CAUSE_NONE, "cannot probe %s: %s", req->device,
 			       r == -EBUSY ? "it is in use (mounted or open)" : strerror(-r));
 	p->had_data = r == 1;
-	if (p->had_data && !req->force)
+	if (p->had_data && !req->force) {
+		/*
+		 * A LUKS header here may be one an interrupted provision left
+		 * (killed after the header, before the volume was done): the
+		 * fix is --force then, and never for a volume in use.
+		 */
+		if (!strncmp(what, "crypto_LUKS", 11))
+			vv_error_remedy(p->err, "if an interrupted vaultvol provision left this header "
+					"(no volume on it was ever used), run the same provision again "
+					"with --force; if it is a volume, open it (vaultvol open) or take "
+					"it over with vaultvol adopt instead");
+		else
+			vv_error_remedy(p->err, "if nothing on it is needed, run provision again with "
+					"--force; to keep the data, vaultvol encrypt it instead");
 		return vv_fail(p->err, -EEXIST, VV_CAUSE_NONE,
-			       "%s holds %s; refusing to overwrite it (--force to destroy it)",
+			       "%s holds %s; refusing to overwrite it, nothing was written",
 			       req->device, what);
+	}
 	if (p->had_data)
 		vv_warn("%s holds %s: overwriting it (--force)", req->device, what);
 	r = vv_pick_sector_size(req->device, &p->res->sector_size);

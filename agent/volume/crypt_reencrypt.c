@@ -161,6 +161,16 @@ int vv_luks2_reencrypt_run(const char *device, int slot, const struct vv_secret 
 		r = vv_luks2_load(device, &l);
 		if (r < 0)
 			return r;
+		/*
+		 * The hotzone was the last one: recovering it finished the
+		 * encryption, and there is nothing left to resume (a resume
+		 * would fail with -EINVAL on a header with no reencryption).
+		 */
+		if (crypt_reencrypt_status(l->cd, NULL) == CRYPT_REENCRYPT_NONE) {
+			vv_info("%s: the recovered hotzone was the last: encryption complete", device);
+			vv_luks2_free(l);
+			return 0;
+		}
 	}
 	r = crypt_reencrypt_init_by_passphrase(l->cd, NULL, (const char *)key->data, key->len,
 					       CRYPT_ANY_SLOT, slot, NULL, NULL, &params);

@@ -20,6 +20,11 @@
 #            succeeded and changed a header backed it up first;
 #   leak     no secret value of the fake vault (hex or base64) in the output;
 #   rerun    after the fault ends, the same command succeeds.
+# A killed fault (class "killed", injection @kill=SIG:PATTERN) sends SIG to
+# vaultvol the moment its output shows PATTERN (a step it prints); then: the
+# signal landed, no secret in the output, a header that changed was backed
+# up first, and a rerun either recovers (exit 0) or refuses with the
+# object and a remedy ("refused" in the table: it says exactly why not).
 # Known gaps (gaps.txt: FAULT COMMAND REASON) are printed as "gap", not failed.
 # Each cell's output (and its rerun's) is kept in build/faults/CMD-FAULT.out.
 # Prints the table fault x command, then "faults: N passed, N failed".
@@ -152,6 +157,53 @@ for op in json.load(sys.stdin)["ops"]:
         except Exception: pass'
 }
 
+# run_until SIG PATTERN CMD NAME OUT: run CMD, its output to OUT; send SIG to
+# its vaultvol process as soon as a line matches PATTERN. KILLED=1 when the
+# signal was sent; RC is the command's exit status.
+run_until() {
+	local sig=$1 pat=$2 cmd=$3 name=$4 out=$5 line pid
+	KILLED=0
+	: >"$out"
+	coproc RUNNER { "run_$cmd" "$name" 2>&1; }
+	pid=$RUNNER_PID
+	while IFS= read -r line; do
+		printf '%s\n' "$line" >>"$out"
+		if [ $KILLED = 0 ] && [[ $line =~ $pat ]]; then
+			pkill -"$sig" -P "$pid" -x vaultvol && KILLED=1
+		fi
+	done <&"${RUNNER[0]}"
+	wait "$pid"
+	RC=$?
+}
+
+# killed_cell CMD NAME OUT SIG:PATTERN -> VERDICT (the caller's prep done)
+killed_cell() {
+	local cmd=$1 name=$2 out=$3 sig=${4%%:*} pat=${4#*:} before after backups0 why="" rc2
+	[ -n "$IMG" ] && before=$(sha256sum <"$IMG")
+	backups0=$(ls "$T/state/header-backups" 2>/dev/null | wc -l)
+	run_until "$sig" "$pat" "$cmd" "$name" "$out"
+	sync
+	[ -n "$IMG" ] && after=$(sha256sum <"$IMG")
+	[ $KILLED = 1 ] || why+="never printed /$pat/ (exit $RC); "
+	[ $KILLED = 1 ] && [ $RC -eq 0 ] && why+="finished before SIG$sig landed; "
+	if backs_up "$cmd" && [ -n "$IMG" ] && [ "$before" != "$after" ] &&
+		[ "$(ls "$T/state/header-backups" 2>/dev/null | wc -l)" -le "$backups0" ]; then
+		why+="header changed without a backup; "
+	fi
+	"run_$cmd" "$name" >"$out.rerun" 2>&1
+	rc2=$?
+	if [ $rc2 -ne 0 ]; then
+		if [ $rc2 -eq 1 ] && grep -qF -- "$OBJ" "$out.rerun" && grep -q 'remedy: ' "$out.rerun"; then
+			REFUSED=$(grep -m1 -iE 'error|refus' "$out.rerun")
+		else
+			why+="rerun exit $rc2: $(grep -m1 -i error "$out.rerun"); "
+		fi
+	fi
+	vault_values >"$T/values" 2>/dev/null
+	[ -s "$T/values" ] && cat "$out" "$out.rerun" | grep -qiF -f "$T/values" && why+="a key value in the output; "
+	VERDICT=${why:-ok}
+}
+
 # cell FAULT CLASS CAUSE CALLS CMD -> VERDICT ("ok", or what failed)
 cell() {
 	local f=$1 class=$2 cause=$3 remedy=$4 calls=$5 cmd=$6 name out rc before after why=""
@@ -161,6 +213,15 @@ cell() {
 	fault_end >/dev/null 2>&1
 	if ! "prep_$cmd" "$name"; then
 		VERDICT="prep failed: $(tail -2 "$T/prep.out" 2>/dev/null | tr '\n' ' ')"
+		return
+	fi
+	REFUSED=""
+	if [ "$class" = killed ]; then
+		killed_cell "$cmd" "$name" "$out" "${calls#@kill=}"
+		cp "$out" "$KEEP/$name.out"
+		cp "$out.rerun" "$KEEP/$name.rerun"
+		[ -n "$DEV" ] && losetup -d "$DEV" 2>/dev/null
+		rm -f "$IMG"
 		return
 	fi
 	[ -n "$IMG" ] && before=$(sha256sum <"$IMG")
@@ -237,7 +298,10 @@ for c in "${CELLS[@]}"; do
 	ncell=$((ncell + 1))
 	cell "$f" "$class" "$cause" "$remedy" "$calls" "$cmd"
 	g=$(gap_reason "$f" "$cmd")
-	if [ "$VERDICT" = ok ]; then
+	if [ "$VERDICT" = ok ] && [ -n "$REFUSED" ]; then
+		RES[$f,$cmd]=refused
+		ok "$f x $cmd (rerun refused, with a remedy: $REFUSED)"
+	elif [ "$VERDICT" = ok ]; then
 		RES[$f,$cmd]=ok
 		ok "$f x $cmd"
 	elif [ -n "$g" ]; then

@@ -152,6 +152,7 @@ static int build_header(struct enc *e)
 	struct vv_luks2 *l = NULL;
 	int fd, r;
 
+	/* mkostemp(3)'s template: it replaces the six X's with a unique suffix. */
 	snprintf(e->header, sizeof(e->header), "%s/encrypt-header.XXXXXX", req->state_dir);
 	fd = mkostemp(e->header, O_CLOEXEC);
 	if (fd < 0) {

@@ -28,6 +28,14 @@
 /* A LUKS2 JSON area is at most 4 MiB; a token is a few hundred bytes. */
 #define VV_TOKEN_JSON_MAX (64 * 1024)
 
+/* *t as "no token": what a reader leaves when it finds none. */
+static void token_none(struct vv_token *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->token_id = -1;
+	t->keyslot = -1;
+}
+
 void vv_token_clear(struct vv_token *t)
 {
 	if (!t)
@@ -42,9 +50,7 @@ void vv_token_clear(struct vv_token *t)
 	free(t->retire_key);
 	free(t->retire_kek);
 	free(t->retire_alg);
-	memset(t, 0, sizeof(*t));
-	t->token_id = -1;
-	t->keyslot = -1;
+	token_none(t);
 }
 
 /* Printable, no control characters: these end up in messages and fstab-like output. */
@@ -127,9 +133,7 @@ int vv_token_from_json(const char *json, struct vv_token *t)
 	size_t len;
 	int r = -EINVAL;
 
-	memset(t, 0, sizeof(*t));
-	t->token_id = -1;
-	t->keyslot = -1;
+	token_none(t);
 	if (!json)
 		return -EINVAL;
 	tok = json_tokener_new();
@@ -360,9 +364,7 @@ static int token_of(struct crypt_device *cd, const char *device, struct vv_token
 	const char *json = NULL;
 	int id, r;
 
-	memset(t, 0, sizeof(*t));
-	t->token_id = -1;
-	t->keyslot = -1;
+	token_none(t);
 	id = find_token(cd);
 	if (id < 0)
 		return id;
@@ -383,9 +385,7 @@ int vv_token_read(const char *device, struct vv_token *t)
 	struct crypt_device *cd = NULL;
 	int r;
 
-	memset(t, 0, sizeof(*t));
-	t->token_id = -1;
-	t->keyslot = -1;
+	token_none(t);
 	r = load_luks2(device, &cd);
 	if (r < 0)
 		return r;
@@ -397,9 +397,7 @@ int vv_token_read(const char *device, struct vv_token *t)
 int vv_token_read_loaded(struct vv_unlock *u, const char *device, struct vv_token *t)
 {
 	if (u->type != VV_VOL_LUKS2) {
-		memset(t, 0, sizeof(*t));
-		t->token_id = -1;
-		t->keyslot = -1;
+		token_none(t);
 		return -ENOENT;
 	}
 	return token_of(u->cd, device, t);

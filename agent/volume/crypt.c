@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/volume/quiesce.h"
 #include "base/log.h"
 
 /* Larger than any volume key libcryptsetup supports (512-bit XTS = 64 B). */
@@ -266,10 +267,44 @@ static int name_free(const char *name)
 	}
 }
 
+/*
+ * name_free, after taking away what an interrupted activation of this
+ * volume left under NAME: libcryptsetup creates the device, then loads its
+ * table; a process killed in between (or a load that failed, e.g. a fatal
+ * signal failing the kernel's allocation) leaves a device with no table,
+ * which crypt_status calls invalid and which would block every later open.
+ * Its UUID (libcryptsetup's CRYPT-TYPE-UUID-NAME) proves it is ours.
+ */
+static int name_free_for(struct vv_unlock *u, const char *name)
+{
+	const char *type = crypt_get_type(u->cd), *uuid = crypt_get_uuid(u->cd);
+	char dm_uuid[160];
+	size_t n;
+	int r = name_free(name);
+
+	if (r != -ENXIO || !type || !uuid)
+		return r;
+	n = (size_t)snprintf(dm_uuid, sizeof(dm_uuid), "CRYPT-%s-", type);
+	for (; *uuid && n + 1 < sizeof(dm_uuid); uuid++)
+		if (*uuid != '-')
+			dm_uuid[n++] = *uuid;
+	dm_uuid[n] = '\0';
+	if (snprintf(dm_uuid + n, sizeof(dm_uuid) - n, "-%s", name) >= (int)(sizeof(dm_uuid) - n))
+		return r;
+	r = vv_dm_remove_stale(name, dm_uuid);
+	if (r == -EEXIST)
+		return r;	/* a device that is not a crypt mapping: someone else's */
+	if (r != 1)
+		return -ENXIO;
+	vv_info("%s: removed the remains of an interrupted activation (a mapping with no table)",
+		name);
+	return name_free(name);
+}
+
 int vv_unlock_activate(struct vv_unlock *u, const char *name,
 		       const struct vv_secret *vk, uint32_t flags)
 {
-	int r = name_free(name);
+	int r = name_free_for(u, name);
 
 	if (r < 0)
 		return r;
@@ -341,8 +376,9 @@ int vv_crypt_activate(const char *device, const char *name,
 	struct vv_secret *vk = NULL;
 	int r, slot;
 
+	/* -ENXIO may be an interrupted activation's remains: vv_unlock_activate sees. */
 	r = name_free(name);
-	if (r < 0)
+	if (r < 0 && r != -ENXIO)
 		return r;
 	r = vv_unlock_load(device, NULL, &u, NULL);
 	if (r < 0)

@@ -415,3 +415,40 @@ int vv_quiesce_remove(const char *name)
 		return -EINVAL;
 	return dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
 }
+
+int vv_dm_remove_stale(const char *name, const char *dm_uuid)
+{
+	struct dm_task *dmt = NULL;
+	struct dm_info info;
+	const char *uuid;
+	int r;
+
+	r = run_task(DM_DEVICE_INFO, name, &dmt);
+	if (r < 0)
+		return r;
+	if (!dm_task_get_info(dmt, &info) || !info.exists) {
+		r = 0;
+		goto out;
+	}
+	uuid = dm_task_get_uuid(dmt);
+	/*
+	 * Only the remains of an activation of this very volume: created,
+	 * then its table never loaded (the creator was killed, or the load
+	 * failed and nobody removed it). Anything with a table, an opener or
+	 * another UUID belongs to someone and is left alone.
+	 */
+	if (info.live_table || info.inactive_table || info.open_count || !uuid ||
+	    strcmp(uuid, dm_uuid)) {
+		r = -EEXIST;
+		goto out;
+	}
+	dm_task_destroy(dmt);
+	dmt = NULL;
+	r = dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
+	if (r == 0)
+		r = 1;
+out:
+	if (dmt)
+		dm_task_destroy(dmt);
+	return r;
+}

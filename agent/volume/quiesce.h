@@ -53,6 +53,14 @@ struct vv_quiesce_status {
  */
 int vv_dm_available(char *why, size_t len);
 
+/*
+ * Remove /dev/mapper/NAME when it is what an interrupted activation leaves:
+ * a device with no table, no opener, and exactly the device-mapper UUID
+ * dm_uuid. 1 removed, 0 no such device, -EEXIST something else is there,
+ * or -errno.
+ */
+int vv_dm_remove_stale(const char *name, const char *dm_uuid);
+
 /* The remedy that goes with vv_dm_available's reason. */
 #define VV_DM_REMEDY "load device-mapper and dm-crypt (modprobe dm_mod dm_crypt), or run " \
 	"vaultvol where they are available"

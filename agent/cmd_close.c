@@ -29,9 +29,21 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 		vv_open_teardown(&s);
 		return r == -EINVAL ? VV_EXIT_USAGE : VV_EXIT_FAILURE;
 	}
+	/*
+	 * A volume whose disk failed or was detached is no longer found by
+	 * discovery (its token was on that disk), but its mappings and mounts
+	 * are still there and must be taken away: volumes.json knows its name.
+	 */
+	for (int i = optind; !all && i < argc; i++)
+		if (!vv_open_plan_find(&s.plan, argv[i]) &&
+		    vv_open_plan_add_recorded(&s.plan, s.prev, s.nprev, argv[i]) == -ENOMEM) {
+			vv_open_teardown(&s);
+			return VV_EXIT_FAILURE;
+		}
 	if (!all && vv_open_select(&s.plan, argv + optind, (size_t)(argc - optind),
 				   bad, sizeof(bad)) < 0) {
-		fprintf(stderr, "vaultvol close: no volume named '%s'\n", bad);
+		fprintf(stderr, "vaultvol close: no volume named '%s' (`vaultvol status` lists them)\n",
+			bad);
 		vv_open_teardown(&s);
 		return VV_EXIT_USAGE;
 	}
@@ -66,7 +78,9 @@ VV_COMMAND(close,
 	"\n"
 	"Unmounts each volume (every mount of its device), removes its dm-quiesce layer\n"
 	"and closes its crypt mapping. Volumes that are not open are reported as\n"
-	"already closed. Nothing is written to the disks.\n"
+	"already closed. Nothing is written to the disks. A volume whose disk failed or\n"
+	"was detached (so its token can no longer be read) is still closed by name when\n"
+	"volumes.json recorded it.\n"
 	"\n"
 	"Exit status: 0 closed, 1 some volume could not be closed (busy), 2 usage or\n"
 	"configuration error.\n",

@@ -144,6 +144,38 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct vv_open
 }
 
 /*
+ * A named volume that discovery no longer finds but volumes.json recorded:
+ * its disk is detached, or cannot be read (a failed disk hides the token
+ * that named it). That is a missing disk, reported for the volume (exit
+ * 1, retried under --wait as a disk that comes up late), not an unknown
+ * name (exit 2).
+ */
+static int add_recorded(struct vv_open_setup *s, int argc, char **argv)
+{
+	for (int i = optind; i < argc; i++) {
+		struct vv_vol *v;
+		int r;
+
+		if (vv_open_plan_find(&s->plan, argv[i]))
+			continue;
+		r = vv_open_plan_add_recorded(&s->plan, s->prev, s->nprev, argv[i]);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+		v = vv_open_plan_find(&s->plan, argv[i]);
+		vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE,
+			    "attach the disk; if it is attached, look for I/O errors (dmesg) and "
+			    "replace it or restore the volume from backup",
+			    "no attached disk shows volume %s any more (last opened with LUKS UUID %s): "
+			    "detached, or unreadable", v->conf.name,
+			    v->opened_uuid[0] ? v->opened_uuid : v->uuid[0] ? v->uuid : "unknown");
+		v->transient = true;
+	}
+	return 0;
+}
+
+/*
  * Set up and run until nothing failed that time may fix, or --wait is over:
  * a vault that is not reachable yet or a disk that is not attached yet may
  * be there in a moment; the volumes that opened are left alone by the next
@@ -167,6 +199,10 @@ static int open_until(const struct vv_options *opt, const struct open_args *a, i
 			vv_error_print(a->json, 0, "open", &err);
 			vv_open_teardown(s);
 			return r == -EINVAL ? -VV_EXIT_USAGE : -VV_EXIT_FAILURE;
+		}
+		if (!a->all && add_recorded(s, argc, argv) < 0) {
+			vv_open_teardown(s);
+			return -VV_EXIT_FAILURE;
 		}
 		if (!a->all && vv_open_select(&s->plan, argv + optind, (size_t)(argc - optind),
 					      bad, sizeof(bad)) < 0) {

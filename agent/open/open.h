@@ -224,6 +224,15 @@ void vv_open_plan_free(struct vv_open_plan *plan);
 struct vv_vol *vv_open_plan_find(struct vv_open_plan *plan, const char *name);
 
 /*
+ * Add NAME to the plan from what volumes.json recorded (prev), with no
+ * device: for `close` of a volume whose disk can no longer be read (failed,
+ * detached), so its token is gone from discovery while its mappings are
+ * still there. -ENOENT when NAME was never recorded, -ENOMEM.
+ */
+int vv_open_plan_add_recorded(struct vv_open_plan *plan, const struct vv_prev *prev,
+			      size_t nprev, const char *name);
+
+/*
  * Select only the named volumes. -ENOENT when a name is unknown (it is
  * copied to bad).
  */

@@ -642,6 +642,31 @@ out:
 	return r;
 }
 
+int vv_open_plan_add_recorded(struct vv_open_plan *plan, const struct vv_prev *prev,
+			      size_t nprev, const char *name)
+{
+	struct vv_vol *v;
+
+	for (size_t i = 0; i < nprev; i++) {
+		if (strcmp(prev[i].name, name))
+			continue;
+		v = plan_add(plan);
+		if (!v)
+			return -ENOMEM;
+		/*
+		 * No device: vv_close_run then works from the mapping names
+		 * alone. The UUIDs are kept, so that volumes.json, rewritten
+		 * after the close, still pins the volume to its disk.
+		 */
+		v->conf.origin = VV_ORIGIN_CONFIG;
+		snprintf(v->uuid, sizeof(v->uuid), "%s", prev[i].uuid ? prev[i].uuid : "");
+		snprintf(v->opened_uuid, sizeof(v->opened_uuid), "%s",
+			 prev[i].opened_uuid ? prev[i].opened_uuid : "");
+		return set_str(&v->conf.name, name);
+	}
+	return -ENOENT;
+}
+
 int vv_open_select(struct vv_open_plan *plan, char *const *names, size_t n,
 		   char *bad, size_t badlen)
 {

@@ -75,6 +75,7 @@ struct vv_freezer {
 	void (*on_busy)(void *ctx, size_t idx);
 	void *on_busy_ctx;
 
+	long long flush_ms;		/* vv_freezer_flush's wait */
 	long long first_freeze_ms;	/* start of the first freeze call */
 	long long all_frozen_ms;	/* end of the last freeze call */
 	long long thaw_start_ms, last_thaw_ms;
@@ -100,6 +101,12 @@ int vv_thaw_fd(int fd, int *count);
  */
 int vv_freezer_open(struct vv_freezer *fz, const struct vv_freeze_plan *plan,
 		    const struct vv_freeze_ops *ops_override);
+
+/*
+ * syncfs(2) every planned filesystem, in parallel, before anything is
+ * frozen, waiting at most max_ms (freeze_flush.c says why). Sets flush_ms.
+ */
+void vv_freezer_flush(struct vv_freezer *fz, unsigned max_ms);
 
 /*
  * Freeze wave by wave, in parallel inside a wave. Returns the number of

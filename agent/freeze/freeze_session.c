@@ -71,6 +71,12 @@ int vv_freeze_session_arm(struct vv_freeze_session *s, int timeout_s, const char
 	struct vv_watchdog_cfg cfg = { 0 };
 	int r;
 
+	/*
+	 * Write back what is dirty while writers still run, so that the
+	 * freeze's own write-back is short; before the deadline starts, which
+	 * bounds the time writers are blocked, not this.
+	 */
+	vv_freezer_flush(&s->fz, timeout_s > 0 ? (unsigned)timeout_s * 1000 : 0);
 	/* The deadline is armed here, before anything is frozen. */
 	s->deadline_ms = vv_clock_ms() + (long long)timeout_s * 1000;
 	s->fz.deadline_ms = s->deadline_ms;

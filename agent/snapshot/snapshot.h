@@ -122,6 +122,7 @@ struct vv_snapshot_report {
 	char *service_result;	/* the service's answer to do-snapshot (JSON) */
 
 	long long pre_ms, freeze_ms, snapshot_ms, thaw_ms, post_ms, total_ms;
+	long long flush_ms;	/* part of freeze_ms: the write-back before the freeze */
 	long long window_ms;	/* first freeze call to last thaw */
 	int timeout_s;
 	bool deadline_expired;

@@ -220,6 +220,7 @@ int vv_snapshot_report_json(const struct vv_snapshot_report *rep, char **out)
 	ph = json_object_new_object();
 	json_object_object_add(ph, "pre_scripts_ms", json_object_new_int64(rep->pre_ms));
 	json_object_object_add(ph, "freeze_ms", json_object_new_int64(rep->freeze_ms));
+	json_object_object_add(ph, "flush_ms", json_object_new_int64(rep->flush_ms));
 	json_object_object_add(ph, "snapshot_ms", json_object_new_int64(rep->snapshot_ms));
 	json_object_object_add(ph, "thaw_ms", json_object_new_int64(rep->thaw_ms));
 	json_object_object_add(ph, "post_scripts_ms", json_object_new_int64(rep->post_ms));
@@ -270,10 +271,10 @@ void vv_snapshot_report_text(const struct vv_snapshot_report *rep, FILE *f)
 	fprintf(f, "%s\n", line);
 	for (size_t i = 1; i < rep->n_reasons; i++)
 		fprintf(f, "  also: %s\n", rep->reasons[i]);
-	fprintf(f, "  phases: pre-scripts %lld ms, freeze %lld ms, snapshot %lld ms, "
-		"thaw %lld ms, post-scripts %lld ms, total %lld ms\n",
-		rep->pre_ms, rep->freeze_ms, rep->snapshot_ms, rep->thaw_ms, rep->post_ms,
-		rep->total_ms);
+	fprintf(f, "  phases: pre-scripts %lld ms, freeze %lld ms (write-back first %lld ms), "
+		"snapshot %lld ms, thaw %lld ms, post-scripts %lld ms, total %lld ms\n",
+		rep->pre_ms, rep->freeze_ms, rep->flush_ms, rep->snapshot_ms, rep->thaw_ms,
+		rep->post_ms, rep->total_ms);
 	if (rep->thawed_by)
 		fprintf(f, "  thawed by %s; deadline %d s%s\n", rep->thawed_by, rep->timeout_s,
 			rep->deadline_expired ? ", expired" : "");

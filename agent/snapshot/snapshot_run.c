@@ -369,6 +369,7 @@ static void freeze_take_thaw(struct run *rn, const struct vv_snap_scripts *scrip
 	else if (arm_and_freeze(rn) == 0)
 		note_freeze_results(rn);
 	rep->freeze_ms = vv_clock_ms() - t;
+	rep->flush_ms = rn->fs.fz.flush_ms;
 
 	/* Snapshot. */
 	t = vv_clock_ms();

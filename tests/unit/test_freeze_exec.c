@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -46,10 +47,41 @@ static void test_method_falls_back_to_ioctl(void **state)
 	rmdir(dir);
 }
 
+/*
+ * The write-back before the freeze: every target that will be frozen is
+ * flushed (its fd stays the freezer's: the flush uses a duplicate), a
+ * target that failed to open is skipped, and the wait is measured.
+ */
+static void test_flush_before_freeze(void **state)
+{
+	char dir[] = "/tmp/vv-freeze-flush.XXXXXX";
+	struct vv_fs fs[2] = {
+		{ .target = dir, .fstype = "ext4" },
+		{ .target = "/nonexistent/vv-unit", .fstype = "ext4" },
+	};
+	struct vv_freeze_plan plan = { .fs = fs, .n = 2, .n_waves = 1 };
+	struct vv_freezer fz;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(vv_freezer_open(&fz, &plan, NULL), 0);
+	assert_true(fz.t[0].fd >= 0);
+	assert_int_equal(fz.t[1].state, VV_FZ_FAILED);
+	fz.flush_ms = -1;
+	vv_freezer_flush(&fz, 10000);
+	assert_true(fz.flush_ms >= 0 && fz.flush_ms < 10000);
+	/* Still the freezer's own, open fd. */
+	assert_true(fcntl(fz.t[0].fd, F_GETFD) >= 0);
+	assert_int_equal(fz.t[0].state, VV_FZ_PENDING);
+	vv_freezer_close(&fz);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_method_falls_back_to_ioctl),
+		cmocka_unit_test(test_flush_before_freeze),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,7 @@ ln -s lib "$root/usr/lib64" 2>/dev/null || true
 
 # --- kernel modules, in the order modprobe would load them ---------------
 mods=(virtio_pci virtio_blk virtio_console virtio_rng
-      dm_mod dm_crypt dm_zero dm_snapshot loop
+      dm_mod dm_crypt dm_zero dm_snapshot dm_flakey dm_delay loop
       ext4 xfs btrfs vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8 fuse
       xts cbc ecb sha256_generic sha512_generic aes_generic
       af_alg algif_skcipher algif_hash essiv)

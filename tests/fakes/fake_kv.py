@@ -6,6 +6,7 @@ is served on the primary vault's port under /{tenant}/oauth2/... .
 import fnmatch
 import hashlib
 import json
+import os
 import re
 import zlib
 import threading
@@ -356,6 +357,38 @@ def restore_blob(vault, kind, value):
     return vault.restore(obj)
 
 
+def persist(vault, path):
+    """Write every live secret and key of vault to path (their backup blobs:
+    versions, attributes and material), atomically and durably: a real
+    vault outlives the VM, so a test that kills the guest (a power cut)
+    restarts the fake from this file (load_persisted) on a disk that
+    survives."""
+    with vault.lock:
+        doc = [{"kind": kind, "blob": backup_blob(vault, kind, obj.name)}
+               for kind in ("secret", "key") for obj in list(vault.live[kind].values())]
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(tmp, path)
+    dfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def load_persisted(vault, path):
+    """Restore what persist wrote; False when there is no such file."""
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        for d in json.load(f):
+            restore_blob(vault, d["kind"], d["blob"])
+    return True
+
+
 class VaultApp(App):
     server_header = "Microsoft-IIS/10.0"
 
@@ -501,9 +534,12 @@ class VaultApp(App):
             name = req.route.get("name", "")
             if name and not NAME_RE.match(name):
                 raise KvError(400, "BadParameter", "The request URI contains an invalid name: %s" % name)
-            return getattr(self, "op_" + req.op)(req)
+            resp = getattr(self, "op_" + req.op)(req)
         except KvError as e:
             return e.response()
+        if req.method != "GET" and getattr(self.vault, "persist_path", None):
+            persist(self.vault, self.vault.persist_path)
+        return resp
 
     def throttle(self, req):
         """Service limits per vault per 10 s (REFERENCE.md): 4000 secret

@@ -34,7 +34,7 @@ from fake_core import Counters, Faults, FakeServer, RateLimiter, Tokens  # noqa:
 from fake_control import ControlApp, default_app  # noqa: E402
 from fake_identity import (AadApps, DEFAULT_APP_ID, DEFAULT_APP_SECRET,  # noqa: E402
                            DEFAULT_TENANT, Identities, ImdsApp, default_instance)
-from fake_kv import Vault, VaultApp  # noqa: E402
+from fake_kv import Vault, VaultApp, load_persisted, persist  # noqa: E402
 from fake_wire import HostPluginApp, Wire, WireApp  # noqa: E402
 
 TLS_CERTS = ("server", "wronghost", "untrusted", "expired")
@@ -143,6 +143,10 @@ def main():
     ap.add_argument("--certs", default=None, help="directory with ca.pem, server.pem/.key "
                     "(default: the state dir; made with mkca.sh when missing)")
     ap.add_argument("--preload", default=None, help="JSON list of {\"op\": ..., params} control calls")
+    ap.add_argument("--persist", default=None,
+                    help="keep the primary vault's secrets and keys in FILE, written after every "
+                         "change; when FILE exists it is loaded instead of --preload (a vault "
+                         "outlives the VM: power-cut tests)")
     ap.add_argument("--imds-token-lifetime", type=int, default=86399)
     ap.add_argument("--aad-token-lifetime", type=int, default=3599)
     ap.add_argument("--no-limits", action="store_true",
@@ -263,6 +267,9 @@ def main():
         })
     world.info = info
 
+    primary = world.vaults["primary"]
+    if args.persist and load_persisted(primary, args.persist):
+        args.preload = None
     if args.preload:
         with open(args.preload) as f:
             calls = json.load(f)
@@ -272,6 +279,10 @@ def main():
             call = dict(call)
             op = call.pop("op")
             ctl.run(op, call)
+
+    if args.persist:
+        persist(primary, args.persist)
+        primary.persist_path = args.persist
 
     threads = []
     for srv in servers:

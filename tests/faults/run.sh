@@ -13,7 +13,9 @@
 # device-mapper), and tests/vm/scenarios/faults_guest.sh, the faults of
 # faults.txt injected by %faults_guest (disks under the crypt mapping,
 # signals during open --all and a snapshot's freeze, the clock stepped while
-# frozen, a memory cgroup, pre-scripts) into open, close and snapshot.
+# frozen, a memory cgroup, pre-scripts) into open, close and snapshot; and
+# tests/vm/scenarios/faults_power.sh, power cuts (%faults_power) during
+# provision, rotate, adopt and snapshot, judged by the next boot.
 #
 # For each cell the verdict is measured, not assumed:
 #   exit     outage/definite faults fail (status 1), transient ones succeed;
@@ -355,6 +357,7 @@ if [ $guest = 1 ]; then
 	case " $COMMANDS " in *" open "*) ;; *) COMMANDS+=" open" ;; esac
 	guest_cells faults_open
 	guest_cells faults_guest
+	guest_cells faults_power
 fi
 
 echo

@@ -39,6 +39,9 @@ struct targets {
  * Which open volumes the policy covers: keys from Key Vault only (never
  * the BEK VOLUME, a keystore or a key file), and LUKS only (libcryptsetup
  * cannot suspend BitLocker; such volumes are named once, at the first pass).
+ * A volume whose [volume] section says `revocation = no` stays a target,
+ * marked exempt: the pass never suspends it, but resumes it if it was
+ * suspended before the opt-out (vv_rv_target.exempt).
  */
 static int pick_targets(struct vv_open_plan *plan, bool first, struct targets *tg)
 {
@@ -63,6 +66,10 @@ static int pick_targets(struct vv_open_plan *plan, bool first, struct targets *t
 					    vv_vol_type_str(v->type));
 			continue;
 		}
+		if (v->conf.revocation == VV_TRI_NO && first)
+			vv_log_with(VV_LOG_INFO, &(struct vv_log_fields){ .volume = v->conf.name },
+				    "%s: revocation not enforced: revocation = no in %s",
+				    v->conf.name, v->conf.where ? v->conf.where : "its [volume] section");
 		if (v->quiesced)
 			vv_open_crypt_name(v->conf.name, tg->crypt[tg->n], sizeof(tg->crypt[0]));
 		else
@@ -72,6 +79,7 @@ static int pick_targets(struct vv_open_plan *plan, bool first, struct targets *t
 			.name = v->conf.name, .crypt_name = tg->crypt[tg->n],
 			.header = v->conf.header, .mount = v->mounted_on,
 			.key_ref = v->conf.key, .kek_ref = v->conf.kek,
+			.exempt = v->conf.revocation == VV_TRI_NO,
 		};
 		tg->n++;
 	}
@@ -153,14 +161,16 @@ out:
 static void report(const struct vv_rv_stats *st, int r, const struct vv_error *err,
 		   bool once)
 {
-	char line[512];
+	char line[512], exempt[48] = "";
 
+	if (st->exempt)
+		snprintf(exempt, sizeof(exempt), "; %u not covered (revocation = no)", st->exempt);
 	if (r < 0)
 		snprintf(line, sizeof(line), "check failed: %.480s", err->message);
 	else
 		snprintf(line, sizeof(line), "%u checked: %u ok, %u revoked, %u outage; %u pending, "
-			 "%u inaccessible%s", st->checked, st->ok, st->revoked, st->outages,
-			 st->pending, st->inaccessible, r > 0 ? "; some actions failed" : "");
+			 "%u inaccessible%s%s", st->checked, st->ok, st->revoked, st->outages,
+			 st->pending, st->inaccessible, exempt, r > 0 ? "; some actions failed" : "");
 	sd_notifyf(0, "STATUS=%s", line);
 	if (r < 0)
 		vv_err("watch: %s", line);
@@ -268,7 +278,8 @@ VV_COMMAND(watch,
 	"permission restored, a new version configured) the volume is resumed and\n"
 	"applications continue. An outage (timeout, 5xx, 429, DNS) never suspends\n"
 	"anything, however long. Only LUKS volumes whose key comes from Key Vault are\n"
-	"covered: never the BEK VOLUME, a keystore or a key file. State is kept in\n"
+	"covered: never the BEK VOLUME, a keystore or a key file, nor a volume whose\n"
+	"[volume] section says revocation = no. State is kept in\n"
 	"STATE_DIR/revocation.json; `vaultvol status` shows \"inaccessible: CAUSE\".\n"
 	"Runs until SIGTERM, telling systemd READY=1 and STATUS= (vaultvol-watch.service).\n"
 	"With enforce = no it says so and exits 0.\n"

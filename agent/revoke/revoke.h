@@ -150,6 +150,14 @@ struct vv_rv_target {
 	const char *mount;	/* where it is mounted, NULL when not */
 	const char *key_ref;	/* the key reference open would use now */
 	const char *kek_ref;	/* NULL: the secret's tags decide */
+	/*
+	 * [volume] revocation = no: never suspended. Not even checked while it
+	 * is open or pending (a check that cannot lead to an action is only a
+	 * vault request and log noise; a pending record is dropped); one that
+	 * was suspended before the opt-out is still checked, so that it is
+	 * resumed when access returns rather than left suspended for good.
+	 */
+	bool exempt;
 };
 
 /*
@@ -169,13 +177,15 @@ struct vv_rv_stats {
 	unsigned checked, ok, revoked, outages;
 	unsigned suspended, resumed, failed;	/* actions done, actions that failed */
 	unsigned pending, inaccessible;		/* states after the pass */
+	unsigned exempt;			/* opted out, not checked */
 };
 
 /*
  * Check every target once and act on the verdicts: sync then suspend, or
  * resume; a failed action leaves the volume in its state (retried next
- * pass). Records of volumes not among the targets (closed since) are
- * dropped. Every transition and failure is logged with the volume's name
+ * pass). An exempt target is skipped unless it is inaccessible (see
+ * vv_rv_target.exempt). Records of volumes not among the targets (closed
+ * since) are dropped. Every transition and failure is logged with the volume's name
  * and cause. Returns the number of failed actions.
  */
 int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_t n,

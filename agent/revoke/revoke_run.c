@@ -88,6 +88,29 @@ static bool is_target(const struct vv_rv_target *tg, size_t n, const char *name)
 	return false;
 }
 
+/*
+ * An opted-out volume that is not suspended: not checked. A pending
+ * revocation recorded before the opt-out would otherwise sit in the state
+ * file (and status) for a suspend that never comes: dropped, and said so.
+ */
+static void skip_exempt(struct vv_rv_table *t, const struct vv_rv_target *tg,
+			const struct vv_rv_vol *rec)
+{
+	struct vv_rv_vol v;
+
+	if (!rec) {
+		vv_log_with(VV_LOG_DEBUG, &(struct vv_log_fields){ .volume = tg->name },
+			    "%s: not checked (revocation = no)", tg->name);
+		return;
+	}
+	v = *rec;
+	log_vol(VV_LOG_INFO, tg->name, v.cause,
+		"%s: revocation = no: its %s revocation is dropped (%s)",
+		vv_rv_state_str(v.state), v.cause);
+	v.state = VV_RV_OPEN;
+	vv_rv_table_set(t, &v);
+}
+
 int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_t n,
 	       struct vv_rv_table *t, int64_t now, int grace_s, struct vv_rv_stats *st)
 {
@@ -110,6 +133,11 @@ int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_
 		const struct vv_rv_vol *rec = vv_rv_table_get(t, tg[i].name);
 		enum vv_rv_action a;
 
+		if (tg[i].exempt && (!rec || rec->state != VV_RV_INACCESSIBLE)) {
+			skip_exempt(t, &tg[i], rec);
+			st->exempt++;
+			continue;
+		}
 		if (rec)
 			cur = *rec;
 		else

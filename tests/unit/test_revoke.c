@@ -255,12 +255,21 @@ struct fake {
 	int suspend_r, resume_r;
 	unsigned syncs, suspends, resumes;
 	char order[64];
+	char names[256];	/* "c:NAME s:NAME r:NAME ": checks and actions, by volume */
 };
+
+static void note(struct fake *f, char op, const char *name)
+{
+	size_t l = strlen(f->names);
+
+	snprintf(f->names + l, sizeof(f->names) - l, "%c:%s ", op, name);
+}
 
 static void f_check(void *ctx, const struct vv_rv_target *t, struct vv_rv_check *out)
 {
 	struct fake *f = ctx;
 
+	note(f, 'c', t->name);
 	memset(out, 0, sizeof(*out));
 	out->verdict = f->verdict;
 	if (f->verdict != VV_RV_OK)
@@ -283,7 +292,7 @@ static int f_suspend(void *ctx, const struct vv_rv_target *t, struct vv_error *e
 {
 	struct fake *f = ctx;
 
-	(void)t;
+	note(f, 's', t->name);
 	f->suspends++;
 	strcat(f->order, "s");
 	return f->suspend_r ? vv_fail(err, f->suspend_r, VV_CAUSE_SYSTEM, "no") : 0;
@@ -293,7 +302,7 @@ static int f_resume(void *ctx, const struct vv_rv_target *t, struct vv_error *er
 {
 	struct fake *f = ctx;
 
-	(void)t;
+	note(f, 'r', t->name);
 	f->resumes++;
 	strcat(f->order, "r");
 	return f->resume_r ? vv_fail(err, f->resume_r, VV_CAUSE_SYSTEM, "no") : 0;
@@ -380,6 +389,66 @@ static void test_pass_edges(void **state)
 	vv_rv_table_free(&t);
 }
 
+/*
+ * [volume] revocation = no: the exempt volume is neither checked nor
+ * suspended, while the other one is acted on in the same pass; a pending
+ * record from before the opt-out is dropped; one suspended before the
+ * opt-out is still checked and resumed when access returns, never left
+ * suspended for good.
+ */
+static void test_pass_exempt(void **state)
+{
+	struct fake f = { .verdict = VV_RV_REVOKED };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, &f };
+	struct vv_rv_target tg[] = {
+		{ .name = "out", .crypt_name = "out", .key_ref = "k1", .exempt = true },
+		{ .name = "data", .crypt_name = "data", .key_ref = "k2" },
+	};
+	struct vv_rv_table t = { .boot_id = BOOT };
+	struct vv_rv_vol was = { .name = "out", .state = VV_RV_PENDING, .first_seen = 1,
+				 .cause = "secret k1: disabled" };
+	struct vv_rv_stats st;
+
+	(void)state;
+	assert_int_equal(vv_rv_table_set(&t, &was), 0);
+	/* revoked, grace 0, far past a pending clock: only data is suspended */
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0, 0, &st), 0);
+	assert_string_equal(f.names, "c:data s:data ");
+	assert_int_equal(st.checked, 1);
+	assert_int_equal(st.exempt, 1);
+	assert_int_equal(st.suspended, 1);
+	assert_int_equal(st.pending, 0);
+	assert_null(vv_rv_table_get(&t, "out"));
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* again: still nothing for the exempt volume */
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 10 * GRACE, GRACE, &st), 0);
+	assert_string_equal(f.names, "c:data ");
+	assert_null(vv_rv_table_get(&t, "out"));
+	/* suspended, then opted out: checked, stays while revoked, resumed when OK */
+	tg[1].exempt = true;
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 20 * GRACE, GRACE, &st), 0);
+	assert_string_equal(f.names, "c:data ");
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	assert_int_equal(st.exempt, 1);
+	f.verdict = VV_RV_OK;
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 20 * GRACE, GRACE, &st), 0);
+	assert_string_equal(f.names, "c:data r:data ");
+	assert_int_equal(st.resumed, 1);
+	assert_int_equal(t.n, 0);
+	/* open and exempt now: no longer checked */
+	f.verdict = VV_RV_REVOKED;
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 30 * GRACE, 0, &st), 0);
+	assert_string_equal(f.names, "");
+	assert_int_equal(st.exempt, 2);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(f.suspends, 1);
+	vv_rv_table_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_boot_id),
 		cmocka_unit_test(test_pass),
 		cmocka_unit_test(test_pass_edges),
+		cmocka_unit_test(test_pass_exempt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,70 +28,6 @@
 #include "agent/revoke/revoke.h"
 #include "base/log.h"
 
-/* The targets of one pass: names owned by the plan, crypt names here. */
-struct targets {
-	struct vv_rv_target *t;
-	char (*crypt)[128];
-	size_t n;
-};
-
-/*
- * Which open volumes the policy covers: keys from Key Vault only (never
- * the BEK VOLUME, a keystore or a key file), and LUKS only (libcryptsetup
- * cannot suspend BitLocker; such volumes are named once, at the first pass).
- * A volume whose [volume] section says `revocation = no` stays a target,
- * marked exempt: the pass never suspends it, but resumes it if it was
- * suspended before the opt-out (vv_rv_target.exempt).
- */
-static int pick_targets(struct vv_open_plan *plan, bool first, struct targets *tg)
-{
-	memset(tg, 0, sizeof(*tg));
-	tg->t = calloc(plan->n ? plan->n : 1, sizeof(*tg->t));
-	tg->crypt = calloc(plan->n ? plan->n : 1, sizeof(*tg->crypt));
-	if (!tg->t || !tg->crypt)
-		return -ENOMEM;
-	for (size_t i = 0; i < plan->n; i++) {
-		struct vv_vol *v = &plan->v[i];
-		struct vv_rv_target *t = &tg->t[tg->n];
-
-		if (v->undescribed || (v->state != VV_VS_OPEN && v->state != VV_VS_MOUNTED))
-			continue;
-		if (!v->key_source || strcmp(v->key_source, "keyvault") || !v->conf.key)
-			continue;
-		if (v->type != VV_VOL_LUKS1 && v->type != VV_VOL_LUKS2) {
-			if (first)
-				vv_log_with(VV_LOG_WARN, &(struct vv_log_fields){ .volume = v->conf.name },
-					    "%s: revocation not enforced: a %s volume cannot be "
-					    "suspended and resumed (LUKS only)", v->conf.name,
-					    vv_vol_type_str(v->type));
-			continue;
-		}
-		if (v->conf.revocation == VV_TRI_NO && first)
-			vv_log_with(VV_LOG_INFO, &(struct vv_log_fields){ .volume = v->conf.name },
-				    "%s: revocation not enforced: revocation = no in %s",
-				    v->conf.name, v->conf.where ? v->conf.where : "its [volume] section");
-		if (v->quiesced)
-			vv_open_crypt_name(v->conf.name, tg->crypt[tg->n], sizeof(tg->crypt[0]));
-		else
-			snprintf(tg->crypt[tg->n], sizeof(tg->crypt[0]), "%s",
-				 strncmp(v->top, "/dev/mapper/", 12) ? v->conf.name : v->top + 12);
-		*t = (struct vv_rv_target){
-			.name = v->conf.name, .crypt_name = tg->crypt[tg->n],
-			.header = v->conf.header, .mount = v->mounted_on,
-			.key_ref = v->conf.key, .kek_ref = v->conf.kek,
-			.exempt = v->conf.revocation == VV_TRI_NO,
-		};
-		tg->n++;
-	}
-	return 0;
-}
-
-static void targets_free(struct targets *tg)
-{
-	free(tg->t);
-	free(tg->crypt);
-}
-
 /* The revocation settings as they are now; false with err when the config is bad. */
 static int read_policy(const struct vv_options *opt, struct vv_config_revocation *rv,
 		       struct vv_error *err)
@@ -113,7 +49,7 @@ static int one_pass(const struct vv_options *opt, int grace_s, bool first,
 	struct vv_open_setup s;
 	struct vv_rv_table table = { 0 };
 	struct vv_rv_ops ops;
-	struct targets tg = { 0 };
+	struct vv_rv_targets tg = { 0 };
 	char boot[VV_RV_BOOT_ID_LEN + 1], *before = NULL, *after = NULL;
 	int64_t now = vv_rv_now();
 	int r;
@@ -132,7 +68,7 @@ static int one_pass(const struct vv_options *opt, int grace_s, bool first,
 	r = vv_rv_state_load(opt->state_dir, boot, now, &table, err);
 	if (r < 0)
 		goto out;
-	r = pick_targets(&s.plan, first, &tg);
+	r = vv_rv_targets_pick(&s.plan, first, &tg);
 	if (r < 0)
 		goto out;
 	before = vv_rv_state_format(&table);
@@ -152,7 +88,7 @@ static int one_pass(const struct vv_options *opt, int grace_s, bool first,
 out:
 	free(before);
 	free(after);
-	targets_free(&tg);
+	vv_rv_targets_free(&tg);
 	vv_rv_table_free(&table);
 	vv_open_teardown(&s);
 	return r;

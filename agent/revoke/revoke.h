@@ -12,6 +12,8 @@
  *   revoke_check.c    one volume's verdict from the vault (vault/vault.h)
  *   revoke_run.c      one pass over the open volumes, through vv_rv_ops so
  *                     tests drive it with fakes
+ *   revoke_targets.c  which open volumes are covered (Key Vault keys, LUKS,
+ *                     not opted out)
  *   revoke_ops.c      the real ops: vault check, syncfs, crypt suspend and
  *                     resume (agent/volume/crypt.h)
  *
@@ -190,6 +192,27 @@ struct vv_rv_stats {
  */
 int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_t n,
 	       struct vv_rv_table *t, int64_t now, int grace_s, struct vv_rv_stats *st);
+
+/* ---- which open volumes (revoke_targets.c) ---- */
+
+struct vv_open_plan;
+
+/* The targets of one pass: names owned by the plan, crypt names here. */
+struct vv_rv_targets {
+	struct vv_rv_target *t;
+	char (*crypt)[128];
+	size_t n;
+};
+
+/*
+ * The plan's open volumes the policy covers: LUKS volumes whose key the
+ * last open fetched from Key Vault (never the BEK VOLUME, a keystore or a
+ * key file), with `revocation = no` ones marked exempt. first: name the
+ * BitLocker volumes left out (and the exempt ones) in the log. 0 or
+ * -ENOMEM; tg refers to plan's strings.
+ */
+int vv_rv_targets_pick(const struct vv_open_plan *plan, bool first, struct vv_rv_targets *tg);
+void vv_rv_targets_free(struct vv_rv_targets *tg);
 
 /* ---- the real ops (revoke_ops.c) ---- */
 

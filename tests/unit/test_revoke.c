@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "agent/open/open.h"
 #include "agent/revoke/revoke.h"
 
 #define GRACE 600
@@ -449,6 +450,68 @@ static void test_pass_exempt(void **state)
 	vv_rv_table_free(&t);
 }
 
+/*
+ * Which open volumes are targets: only LUKS volumes whose key came from Key
+ * Vault; never one keyed from the BEK VOLUME, a keystore or a key file,
+ * nor BitLocker, nor anything not open. The crypt mapping is the one below
+ * a quiesce layer, or the one the mount uses.
+ */
+static void test_targets(void **state)
+{
+#define VOL(n, src, ty, st) { .conf = { .name = n, .key = "s-" n }, .key_source = src, \
+			      .type = ty, .state = st, .top = "/dev/mapper/" n }
+	struct vv_vol v[] = {
+		VOL("kv", "keyvault", VV_VOL_LUKS2, VV_VS_MOUNTED),
+		VOL("bek", "bek-volume", VV_VOL_LUKS1, VV_VS_MOUNTED),
+		VOL("ks", "keystore", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("file", "file", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("nosrc", NULL, VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("bl", "keyvault", VV_VOL_BITLK, VV_VS_MOUNTED),
+		VOL("closed", "keyvault", VV_VOL_LUKS2, VV_VS_CLOSED),
+		VOL("failed", "keyvault", VV_VOL_LUKS2, VV_VS_FAILED),
+		VOL("undesc", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("nokey", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("q", "keyvault", VV_VOL_LUKS1, VV_VS_OPEN),
+		VOL("out", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("ct", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+	};
+#undef VOL
+	struct vv_open_plan plan = { .v = v, .n = sizeof(v) / sizeof(v[0]) };
+	struct vv_rv_targets tg;
+	char qcrypt[128];
+
+	(void)state;
+	v[0].mounted_on = "/data";
+	v[0].conf.kek = "https://v.vault.azure.net/keys/k/1";
+	v[8].undescribed = true;
+	v[9].conf.key = NULL;
+	v[10].quiesced = true;
+	v[11].conf.revocation = VV_TRI_NO;
+	snprintf(v[12].top, sizeof(v[12].top), "/dev/mapper/luks-ct");	/* crypttab's name */
+	assert_int_equal(vv_rv_targets_pick(&plan, true, &tg), 0);
+	assert_int_equal(tg.n, 4);
+	assert_string_equal(tg.t[0].name, "kv");
+	assert_string_equal(tg.t[0].crypt_name, "kv");
+	assert_string_equal(tg.t[0].mount, "/data");
+	assert_string_equal(tg.t[0].key_ref, "s-kv");
+	assert_string_equal(tg.t[0].kek_ref, "https://v.vault.azure.net/keys/k/1");
+	assert_false(tg.t[0].exempt);
+	assert_string_equal(tg.t[1].name, "q");
+	vv_open_crypt_name("q", qcrypt, sizeof(qcrypt));
+	assert_string_equal(tg.t[1].crypt_name, qcrypt);
+	assert_null(tg.t[1].mount);
+	assert_string_equal(tg.t[2].name, "out");
+	assert_true(tg.t[2].exempt);
+	assert_string_equal(tg.t[3].name, "ct");
+	assert_string_equal(tg.t[3].crypt_name, "luks-ct");
+	vv_rv_targets_free(&tg);
+	/* nothing open: no targets */
+	plan.n = 0;
+	assert_int_equal(vv_rv_targets_pick(&plan, false, &tg), 0);
+	assert_int_equal(tg.n, 0);
+	vv_rv_targets_free(&tg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_pass),
 		cmocka_unit_test(test_pass_edges),
 		cmocka_unit_test(test_pass_exempt),
+		cmocka_unit_test(test_targets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,16 +97,19 @@ out:
 static void report(const struct vv_rv_stats *st, int r, const struct vv_error *err,
 		   bool once)
 {
-	char line[512], exempt[48] = "";
+	char line[512], exempt[48] = "", by_hand[48] = "";
 
 	if (st->exempt)
 		snprintf(exempt, sizeof(exempt), "; %u not covered (revocation = no)", st->exempt);
+	if (st->resumed_by_hand)
+		snprintf(by_hand, sizeof(by_hand), "; %u resumed by hand", st->resumed_by_hand);
 	if (r < 0)
 		snprintf(line, sizeof(line), "check failed: %.480s", err->message);
 	else
 		snprintf(line, sizeof(line), "%u checked: %u ok, %u revoked, %u outage; %u pending, "
-			 "%u inaccessible%s%s", st->checked, st->ok, st->revoked, st->outages,
-			 st->pending, st->inaccessible, exempt, r > 0 ? "; some actions failed" : "");
+			 "%u inaccessible%s%s%s", st->checked, st->ok, st->revoked, st->outages,
+			 st->pending, st->inaccessible, exempt, by_hand,
+			 r > 0 ? "; some actions failed" : "");
 	sd_notifyf(0, "STATUS=%s", line);
 	if (r < 0)
 		vv_err("watch: %s", line);

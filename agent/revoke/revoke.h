@@ -165,13 +165,15 @@ struct vv_rv_target {
 /*
  * What the pass does to the world. check fills the verdict; sync flushes
  * the mounted filesystem; suspend and resume act on the mapping (resume
- * fetches the key itself). 0 or -errno with err.
+ * fetches the key itself). 0 or -errno with err. suspended asks the kernel
+ * whether the mapping is suspended now: 1, 0, or -errno when it cannot say.
  */
 struct vv_rv_ops {
 	void (*check)(void *ctx, const struct vv_rv_target *t, struct vv_rv_check *out);
 	int (*sync)(void *ctx, const struct vv_rv_target *t, struct vv_error *err);
 	int (*suspend)(void *ctx, const struct vv_rv_target *t, struct vv_error *err);
 	int (*resume)(void *ctx, const struct vv_rv_target *t, struct vv_error *err);
+	int (*suspended)(void *ctx, const struct vv_rv_target *t);
 	void *ctx;
 };
 
@@ -180,12 +182,17 @@ struct vv_rv_stats {
 	unsigned suspended, resumed, failed;	/* actions done, actions that failed */
 	unsigned pending, inaccessible;		/* states after the pass */
 	unsigned exempt;			/* opted out, not checked */
+	unsigned resumed_by_hand;		/* recorded inaccessible, running now */
 };
 
 /*
  * Check every target once and act on the verdicts: sync then suspend, or
  * resume; a failed action leaves the volume in its state (retried next
- * pass). An exempt target is skipped unless it is inaccessible (see
+ * pass). A volume recorded inaccessible whose mapping the kernel says is
+ * running (resumed by hand) is taken as open first: the kernel is the
+ * truth, and the check then decides as for any open volume (a revocation
+ * still there starts a new grace period). When the kernel cannot say, the
+ * record stands. An exempt target is skipped unless it is inaccessible (see
  * vv_rv_target.exempt). Records of volumes not among the targets (closed
  * since) are dropped. Every transition and failure is logged with the volume's name
  * and cause. Returns the number of failed actions.

@@ -257,6 +257,8 @@ struct fake {
 	unsigned syncs, suspends, resumes;
 	char order[64];
 	char names[256];	/* "c:NAME s:NAME r:NAME ": checks and actions, by volume */
+	char kernel[128];	/* " NAME NAME ": the mappings suspended now */
+	int kernel_r;		/* not 0: what asking the kernel returns */
 };
 
 static void note(struct fake *f, char op, const char *name)
@@ -296,7 +298,36 @@ static int f_suspend(void *ctx, const struct vv_rv_target *t, struct vv_error *e
 	note(f, 's', t->name);
 	f->suspends++;
 	strcat(f->order, "s");
-	return f->suspend_r ? vv_fail(err, f->suspend_r, VV_CAUSE_SYSTEM, "no") : 0;
+	if (f->suspend_r)
+		return vv_fail(err, f->suspend_r, VV_CAUSE_SYSTEM, "no");
+	snprintf(f->kernel + strlen(f->kernel), sizeof(f->kernel) - strlen(f->kernel), " %s ",
+		 t->name);
+	return 0;
+}
+
+/* " NAME " in f->kernel, or NULL. */
+static char *in_kernel(struct fake *f, const char *name)
+{
+	char pat[80];
+
+	snprintf(pat, sizeof(pat), " %s ", name);
+	return strstr(f->kernel, pat);
+}
+
+static int f_suspended(void *ctx, const struct vv_rv_target *t)
+{
+	struct fake *f = ctx;
+
+	return f->kernel_r ? f->kernel_r : in_kernel(f, t->name) != NULL;
+}
+
+/* Someone resumes the mapping by hand. */
+static void resume_by_hand(struct fake *f, const char *name)
+{
+	char *p = in_kernel(f, name);
+
+	assert_non_null(p);
+	memmove(p, p + strlen(name) + 2, strlen(p + strlen(name) + 2) + 1);
 }
 
 static int f_resume(void *ctx, const struct vv_rv_target *t, struct vv_error *err)
@@ -306,13 +337,16 @@ static int f_resume(void *ctx, const struct vv_rv_target *t, struct vv_error *er
 	note(f, 'r', t->name);
 	f->resumes++;
 	strcat(f->order, "r");
-	return f->resume_r ? vv_fail(err, f->resume_r, VV_CAUSE_SYSTEM, "no") : 0;
+	if (f->resume_r)
+		return vv_fail(err, f->resume_r, VV_CAUSE_SYSTEM, "no");
+	resume_by_hand(f, t->name);	/* the same to the kernel */
+	return 0;
 }
 
 static void test_pass(void **state)
 {
 	struct fake f = { .verdict = VV_RV_OK };
-	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, &f };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
 	struct vv_rv_target tg[] = {
 		{ .name = "data", .crypt_name = "data", .mount = "/data", .key_ref = "k1" },
 	};
@@ -366,7 +400,7 @@ static void test_pass(void **state)
 static void test_pass_edges(void **state)
 {
 	struct fake f = { .verdict = VV_RV_REVOKED };
-	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, &f };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
 	struct vv_rv_target tg[] = { { .name = "raw", .crypt_name = "raw", .key_ref = "k" } };
 	struct vv_rv_table t = { .boot_id = BOOT };
 	struct vv_rv_vol gone = { .name = "gone", .state = VV_RV_PENDING, .first_seen = 1,
@@ -400,7 +434,7 @@ static void test_pass_edges(void **state)
 static void test_pass_exempt(void **state)
 {
 	struct fake f = { .verdict = VV_RV_REVOKED };
-	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, &f };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
 	struct vv_rv_target tg[] = {
 		{ .name = "out", .crypt_name = "out", .key_ref = "k1", .exempt = true },
 		{ .name = "data", .crypt_name = "data", .key_ref = "k2" },
@@ -447,6 +481,68 @@ static void test_pass_exempt(void **state)
 	assert_int_equal(st.exempt, 2);
 	assert_int_equal(t.n, 0);
 	assert_int_equal(f.suspends, 1);
+	vv_rv_table_free(&t);
+}
+
+/*
+ * The kernel wins over the state file: a volume recorded inaccessible but
+ * resumed by hand is open again (not resumed a second time, counted,
+ * record dropped); a revocation still there starts a new grace period and
+ * suspends again after it; with the access back it stays open. When the
+ * kernel cannot say, the record stands. A volume exempt by then is left
+ * open.
+ */
+static void test_pass_resumed_by_hand(void **state)
+{
+	struct fake f = { .verdict = VV_RV_REVOKED };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
+	struct vv_rv_target tg[] = { { .name = "data", .crypt_name = "data", .key_ref = "k" } };
+	struct vv_rv_table t = { .boot_id = BOOT };
+	struct vv_rv_stats st;
+
+	(void)state;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0, 0, &st), 0);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* still suspended: nothing to reconcile */
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 1, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 0);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* resumed by hand, still revoked: pending from now, suspended past the grace */
+	resume_by_hand(&f, "data");
+	f.kernel_r = -ENODEV;	/* the kernel cannot say: the record stands */
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 2, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 0);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	f.kernel_r = 0;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 10, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 1);
+	assert_int_equal(st.pending, 1);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_PENDING);
+	assert_int_equal(vv_rv_table_get(&t, "data")->first_seen, T0 + 10);
+	assert_int_equal(f.suspends, 1);
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 10 + GRACE, GRACE, &st), 0);
+	assert_int_equal(f.suspends, 2);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* resumed by hand and the access back: open, not resumed again */
+	resume_by_hand(&f, "data");
+	f.verdict = VV_RV_OK;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 20 + GRACE, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 1);
+	assert_int_equal(st.resumed, 0);
+	assert_int_equal(f.resumes, 0);
+	assert_int_equal(t.n, 0);
+	/* suspended, then exempt, then resumed by hand: dropped and left alone */
+	f.verdict = VV_RV_REVOKED;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 30 + GRACE, 0, &st), 0);
+	assert_int_equal(f.suspends, 3);
+	tg[0].exempt = true;
+	resume_by_hand(&f, "data");
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 40 + GRACE, 0, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 1);
+	assert_int_equal(st.exempt, 1);
+	assert_string_equal(f.names, "");
+	assert_int_equal(t.n, 0);
 	vv_rv_table_free(&t);
 }
 
@@ -525,6 +621,7 @@ int main(void)
 		cmocka_unit_test(test_pass),
 		cmocka_unit_test(test_pass_edges),
 		cmocka_unit_test(test_pass_exempt),
+		cmocka_unit_test(test_pass_resumed_by_hand),
 		cmocka_unit_test(test_targets),
 	};
 

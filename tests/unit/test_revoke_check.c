@@ -166,6 +166,7 @@ static void test_outages_do_not_revoke(void **state)
 struct world {
 	struct vv_vault *vault;
 	unsigned suspends, resumes;
+	bool suspended;		/* the mapping, as the kernel would say */
 };
 
 static void w_check(void *ctx, const struct vv_rv_target *t, struct vv_rv_check *out)
@@ -186,6 +187,7 @@ static int w_suspend(void *ctx, const struct vv_rv_target *t, struct vv_error *e
 	(void)t;
 	(void)err;
 	((struct world *)ctx)->suspends++;
+	((struct world *)ctx)->suspended = true;
 	return 0;
 }
 
@@ -194,13 +196,20 @@ static int w_resume(void *ctx, const struct vv_rv_target *t, struct vv_error *er
 	(void)t;
 	(void)err;
 	((struct world *)ctx)->resumes++;
+	((struct world *)ctx)->suspended = false;
 	return 0;
+}
+
+static int w_suspended(void *ctx, const struct vv_rv_target *t)
+{
+	(void)t;
+	return ((struct world *)ctx)->suspended;
 }
 
 static void test_pass_with_vault(void **state)
 {
 	struct world w = { .vault = mkvault(NULL) };
-	struct vv_rv_ops ops = { w_check, w_sync, w_suspend, w_resume, &w };
+	struct vv_rv_ops ops = { w_check, w_sync, w_suspend, w_resume, w_suspended, &w };
 	struct vv_rv_target tg = { .name = "data", .crypt_name = "data", .key_ref = "s" };
 	struct vv_rv_table t = { .boot_id = "0f3c2a4e-1111-4222-8333-944455556666" };
 	struct vv_rv_stats st;

@@ -28,62 +28,6 @@
 #include "agent/revoke/revoke.h"
 #include "base/log.h"
 
-/* The targets of one pass: names owned by the plan, crypt names here. */
-struct targets {
-	struct vv_rv_target *t;
-	char (*crypt)[128];
-	size_t n;
-};
-
-/*
- * Which open volumes the policy covers: keys from Key Vault only (never
- * the BEK VOLUME, a keystore or a key file), and LUKS only (libcryptsetup
- * cannot suspend BitLocker; such volumes are named once, at the first pass).
- */
-static int pick_targets(struct vv_open_plan *plan, bool first, struct targets *tg)
-{
-	memset(tg, 0, sizeof(*tg));
-	tg->t = calloc(plan->n ? plan->n : 1, sizeof(*tg->t));
-	tg->crypt = calloc(plan->n ? plan->n : 1, sizeof(*tg->crypt));
-	if (!tg->t || !tg->crypt)
-		return -ENOMEM;
-	for (size_t i = 0; i < plan->n; i++) {
-		struct vv_vol *v = &plan->v[i];
-		struct vv_rv_target *t = &tg->t[tg->n];
-
-		if (v->undescribed || (v->state != VV_VS_OPEN && v->state != VV_VS_MOUNTED))
-			continue;
-		if (!v->key_source || strcmp(v->key_source, "keyvault") || !v->conf.key)
-			continue;
-		if (v->type != VV_VOL_LUKS1 && v->type != VV_VOL_LUKS2) {
-			if (first)
-				vv_log_with(VV_LOG_WARN, &(struct vv_log_fields){ .volume = v->conf.name },
-					    "%s: revocation not enforced: a %s volume cannot be "
-					    "suspended and resumed (LUKS only)", v->conf.name,
-					    vv_vol_type_str(v->type));
-			continue;
-		}
-		if (v->quiesced)
-			vv_open_crypt_name(v->conf.name, tg->crypt[tg->n], sizeof(tg->crypt[0]));
-		else
-			snprintf(tg->crypt[tg->n], sizeof(tg->crypt[0]), "%s",
-				 strncmp(v->top, "/dev/mapper/", 12) ? v->conf.name : v->top + 12);
-		*t = (struct vv_rv_target){
-			.name = v->conf.name, .crypt_name = tg->crypt[tg->n],
-			.header = v->conf.header, .mount = v->mounted_on,
-			.key_ref = v->conf.key, .kek_ref = v->conf.kek,
-		};
-		tg->n++;
-	}
-	return 0;
-}
-
-static void targets_free(struct targets *tg)
-{
-	free(tg->t);
-	free(tg->crypt);
-}
-
 /* The revocation settings as they are now; false with err when the config is bad. */
 static int read_policy(const struct vv_options *opt, struct vv_config_revocation *rv,
 		       struct vv_error *err)
@@ -105,7 +49,7 @@ static int one_pass(const struct vv_options *opt, int grace_s, bool first,
 	struct vv_open_setup s;
 	struct vv_rv_table table = { 0 };
 	struct vv_rv_ops ops;
-	struct targets tg = { 0 };
+	struct vv_rv_targets tg = { 0 };
 	char boot[VV_RV_BOOT_ID_LEN + 1], *before = NULL, *after = NULL;
 	int64_t now = vv_rv_now();
 	int r;
@@ -124,7 +68,7 @@ static int one_pass(const struct vv_options *opt, int grace_s, bool first,
 	r = vv_rv_state_load(opt->state_dir, boot, now, &table, err);
 	if (r < 0)
 		goto out;
-	r = pick_targets(&s.plan, first, &tg);
+	r = vv_rv_targets_pick(&s.plan, first, &tg);
 	if (r < 0)
 		goto out;
 	before = vv_rv_state_format(&table);
@@ -144,7 +88,7 @@ static int one_pass(const struct vv_options *opt, int grace_s, bool first,
 out:
 	free(before);
 	free(after);
-	targets_free(&tg);
+	vv_rv_targets_free(&tg);
 	vv_rv_table_free(&table);
 	vv_open_teardown(&s);
 	return r;
@@ -153,14 +97,19 @@ out:
 static void report(const struct vv_rv_stats *st, int r, const struct vv_error *err,
 		   bool once)
 {
-	char line[512];
+	char line[512], exempt[48] = "", by_hand[48] = "";
 
+	if (st->exempt)
+		snprintf(exempt, sizeof(exempt), "; %u not covered (revocation = no)", st->exempt);
+	if (st->resumed_by_hand)
+		snprintf(by_hand, sizeof(by_hand), "; %u resumed by hand", st->resumed_by_hand);
 	if (r < 0)
 		snprintf(line, sizeof(line), "check failed: %.480s", err->message);
 	else
 		snprintf(line, sizeof(line), "%u checked: %u ok, %u revoked, %u outage; %u pending, "
-			 "%u inaccessible%s", st->checked, st->ok, st->revoked, st->outages,
-			 st->pending, st->inaccessible, r > 0 ? "; some actions failed" : "");
+			 "%u inaccessible%s%s%s", st->checked, st->ok, st->revoked, st->outages,
+			 st->pending, st->inaccessible, exempt, by_hand,
+			 r > 0 ? "; some actions failed" : "");
 	sd_notifyf(0, "STATUS=%s", line);
 	if (r < 0)
 		vv_err("watch: %s", line);
@@ -268,7 +217,8 @@ VV_COMMAND(watch,
 	"permission restored, a new version configured) the volume is resumed and\n"
 	"applications continue. An outage (timeout, 5xx, 429, DNS) never suspends\n"
 	"anything, however long. Only LUKS volumes whose key comes from Key Vault are\n"
-	"covered: never the BEK VOLUME, a keystore or a key file. State is kept in\n"
+	"covered: never the BEK VOLUME, a keystore or a key file, nor a volume whose\n"
+	"[volume] section says revocation = no. State is kept in\n"
 	"STATE_DIR/revocation.json; `vaultvol status` shows \"inaccessible: CAUSE\".\n"
 	"Runs until SIGTERM, telling systemd READY=1 and STATUS= (vaultvol-watch.service).\n"
 	"With enforce = no it says so and exits 0.\n"

@@ -306,6 +306,7 @@ int vv_volume_conf_copy(struct vv_volume_conf *dst, const struct vv_volume_conf 
 	dst->match.part = src->match.part;
 	dst->readonly = src->readonly;
 	dst->quiesce = src->quiesce;
+	dst->revocation = src->revocation;
 	dst->origin = src->origin;
 	dst->ade_resource = src->ade_resource;
 	r |= dup_field(&dst->name, src->name);
@@ -723,6 +724,11 @@ static int volume_key(struct parser *p, const char *k, const char *v)
 			vol->quiesce = VV_TRI_AUTO;
 		else if (parse_bool(v, &vol->quiesce) < 0)
 			return perr(p, "quiesce: invalid value '%s' (expected auto, yes or no)", v);
+		return 0;
+	}
+	if (!strcmp(k, "revocation")) {
+		if (parse_bool(v, &vol->revocation) < 0)
+			return perr(p, "revocation: invalid value '%s' (expected yes or no)", v);
 		return 0;
 	}
 	return perr(p, "unknown key '%s' in [volume %s]", k, vol->name);

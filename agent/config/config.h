@@ -33,6 +33,8 @@
  *   mount = /data, fs = ext4, options = noatime
  *   readonly = yes|no      (default: yes for BitLocker/NTFS, no otherwise)
  *   quiesce = auto|yes|no  (stack dm-quiesce; auto = when it is loaded)
+ *   revocation = yes|no    no: `vaultvol watch` never suspends this volume
+ *                          (default yes: covered when [revocation] enforces)
  *   [open]
  *   token_options_allowed = exec, suid, dev   what a disk's token may ask for
  *   [snapshot]
@@ -92,6 +94,8 @@ struct vv_volume_conf {
 	char *header;		/* detached LUKS header (ADE), NULL when on disk */
 	enum vv_tristate readonly;	/* AUTO: BitLocker/NTFS read-only */
 	enum vv_tristate quiesce;
+	/* NO: `vaultvol watch` never suspends it; AUTO (unset) and YES: covered */
+	enum vv_tristate revocation;
 	enum vv_origin origin;
 	bool ade_resource;	/* ADE's resourceencrypt line: the platform's resource disk */
 	char *where;		/* "file:line" of the description, for messages */

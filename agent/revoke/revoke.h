@@ -12,6 +12,8 @@
  *   revoke_check.c    one volume's verdict from the vault (vault/vault.h)
  *   revoke_run.c      one pass over the open volumes, through vv_rv_ops so
  *                     tests drive it with fakes
+ *   revoke_targets.c  which open volumes are covered (Key Vault keys, LUKS,
+ *                     not opted out)
  *   revoke_ops.c      the real ops: vault check, syncfs, crypt suspend and
  *                     resume (agent/volume/crypt.h)
  *
@@ -150,18 +152,28 @@ struct vv_rv_target {
 	const char *mount;	/* where it is mounted, NULL when not */
 	const char *key_ref;	/* the key reference open would use now */
 	const char *kek_ref;	/* NULL: the secret's tags decide */
+	/*
+	 * [volume] revocation = no: never suspended. Not even checked while it
+	 * is open or pending (a check that cannot lead to an action is only a
+	 * vault request and log noise; a pending record is dropped); one that
+	 * was suspended before the opt-out is still checked, so that it is
+	 * resumed when access returns rather than left suspended for good.
+	 */
+	bool exempt;
 };
 
 /*
  * What the pass does to the world. check fills the verdict; sync flushes
  * the mounted filesystem; suspend and resume act on the mapping (resume
- * fetches the key itself). 0 or -errno with err.
+ * fetches the key itself). 0 or -errno with err. suspended asks the kernel
+ * whether the mapping is suspended now: 1, 0, or -errno when it cannot say.
  */
 struct vv_rv_ops {
 	void (*check)(void *ctx, const struct vv_rv_target *t, struct vv_rv_check *out);
 	int (*sync)(void *ctx, const struct vv_rv_target *t, struct vv_error *err);
 	int (*suspend)(void *ctx, const struct vv_rv_target *t, struct vv_error *err);
 	int (*resume)(void *ctx, const struct vv_rv_target *t, struct vv_error *err);
+	int (*suspended)(void *ctx, const struct vv_rv_target *t);
 	void *ctx;
 };
 
@@ -169,17 +181,45 @@ struct vv_rv_stats {
 	unsigned checked, ok, revoked, outages;
 	unsigned suspended, resumed, failed;	/* actions done, actions that failed */
 	unsigned pending, inaccessible;		/* states after the pass */
+	unsigned exempt;			/* opted out, not checked */
+	unsigned resumed_by_hand;		/* recorded inaccessible, running now */
 };
 
 /*
  * Check every target once and act on the verdicts: sync then suspend, or
  * resume; a failed action leaves the volume in its state (retried next
- * pass). Records of volumes not among the targets (closed since) are
- * dropped. Every transition and failure is logged with the volume's name
+ * pass). A volume recorded inaccessible whose mapping the kernel says is
+ * running (resumed by hand) is taken as open first: the kernel is the
+ * truth, and the check then decides as for any open volume (a revocation
+ * still there starts a new grace period). When the kernel cannot say, the
+ * record stands. An exempt target is skipped unless it is inaccessible (see
+ * vv_rv_target.exempt). Records of volumes not among the targets (closed
+ * since) are dropped. Every transition and failure is logged with the volume's name
  * and cause. Returns the number of failed actions.
  */
 int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_t n,
 	       struct vv_rv_table *t, int64_t now, int grace_s, struct vv_rv_stats *st);
+
+/* ---- which open volumes (revoke_targets.c) ---- */
+
+struct vv_open_plan;
+
+/* The targets of one pass: names owned by the plan, crypt names here. */
+struct vv_rv_targets {
+	struct vv_rv_target *t;
+	char (*crypt)[128];
+	size_t n;
+};
+
+/*
+ * The plan's open volumes the policy covers: LUKS volumes whose key the
+ * last open fetched from Key Vault (never the BEK VOLUME, a keystore or a
+ * key file), with `revocation = no` ones marked exempt. first: name the
+ * BitLocker volumes left out (and the exempt ones) in the log. 0 or
+ * -ENOMEM; tg refers to plan's strings.
+ */
+int vv_rv_targets_pick(const struct vv_open_plan *plan, bool first, struct vv_rv_targets *tg);
+void vv_rv_targets_free(struct vv_rv_targets *tg);
 
 /* ---- the real ops (revoke_ops.c) ---- */
 

@@ -64,10 +64,17 @@ static int op_resume(void *ctx, const struct vv_rv_target *t, struct vv_error *e
 	return 0;
 }
 
+/* The crypt mapping below any quiesce layer: the one a suspend acts on. */
+static int op_suspended(void *ctx, const struct vv_rv_target *t)
+{
+	(void)ctx;
+	return vv_crypt_suspended(t->crypt_name);
+}
+
 void vv_rv_ops_system(struct vv_vault *vault, struct vv_rv_ops *ops)
 {
 	*ops = (struct vv_rv_ops){
 		.check = op_check, .sync = op_sync, .suspend = op_suspend, .resume = op_resume,
-		.ctx = vault,
+		.suspended = op_suspended, .ctx = vault,
 	};
 }

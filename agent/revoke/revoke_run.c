@@ -88,6 +88,52 @@ static bool is_target(const struct vv_rv_target *tg, size_t n, const char *name)
 	return false;
 }
 
+/*
+ * An opted-out volume that is not suspended: not checked. A pending
+ * revocation recorded before the opt-out would otherwise sit in the state
+ * file (and status) for a suspend that never comes: dropped, and said so.
+ */
+static void skip_exempt(struct vv_rv_table *t, const struct vv_rv_target *tg,
+			const struct vv_rv_vol *rec)
+{
+	struct vv_rv_vol v;
+
+	if (!rec) {
+		vv_log_with(VV_LOG_DEBUG, &(struct vv_log_fields){ .volume = tg->name },
+			    "%s: not checked (revocation = no)", tg->name);
+		return;
+	}
+	v = *rec;
+	log_vol(VV_LOG_INFO, tg->name, v.cause,
+		"%s: revocation = no: its %s revocation is dropped (%s)",
+		vv_rv_state_str(v.state), v.cause);
+	v.state = VV_RV_OPEN;
+	vv_rv_table_set(t, &v);
+}
+
+/*
+ * Recorded inaccessible, but the kernel says the mapping runs: someone
+ * resumed it by hand (cryptsetup luksResume). The record would otherwise
+ * keep status saying `inaccessible` about a volume in use, and the watch
+ * would never suspend it again. Dropped, and said so; true when it was.
+ */
+static bool reconcile(const struct vv_rv_ops *ops, struct vv_rv_table *t,
+		      const struct vv_rv_target *tg, const struct vv_rv_vol *rec)
+{
+	struct vv_rv_vol v;
+
+	if (!rec || rec->state != VV_RV_INACCESSIBLE || ops->suspended(ops->ctx, tg) != 0)
+		return false;
+	v = *rec;
+	log_vol(VV_LOG_WARN, tg->name, v.cause,
+		"%s: resumed outside vaultvol watch: open, no longer inaccessible (was: %s)%s",
+		v.cause, tg->exempt ? "" : "; suspended again after the grace period if "
+		"the key is still revoked (revocation = no in its [volume] section keeps it open)");
+	v.state = VV_RV_OPEN;
+	vv_rv_table_set(t, &v);
+	return true;
+}
+
 int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_t n,
 	       struct vv_rv_table *t, int64_t now, int grace_s, struct vv_rv_stats *st)
 {
@@ -110,6 +156,15 @@ int vv_rv_pass(const struct vv_rv_ops *ops, const struct vv_rv_target *tg, size_
 		const struct vv_rv_vol *rec = vv_rv_table_get(t, tg[i].name);
 		enum vv_rv_action a;
 
+		if (reconcile(ops, t, &tg[i], rec)) {
+			st->resumed_by_hand++;
+			rec = NULL;
+		}
+		if (tg[i].exempt && (!rec || rec->state != VV_RV_INACCESSIBLE)) {
+			skip_exempt(t, &tg[i], rec);
+			st->exempt++;
+			continue;
+		}
 		if (rec)
 			cur = *rec;
 		else

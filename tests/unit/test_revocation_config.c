@@ -77,6 +77,38 @@ static void test_strictness(void **state)
 	expect_error("[revocation x]\n", "bad.conf:1:", "[revocation] takes no name");
 }
 
+/* [volume] revocation = no: the per-volume opt-out, kept through the plan's copy. */
+static void test_volume_optout(void **state)
+{
+	static const char text[] =
+		"[volume covered]\nmatch = lun:1\n"
+		"[volume said]\nmatch = lun:2\nrevocation = yes\n"
+		"[volume out]\nmatch = lun:3\nrevocation = no\n"
+		"[volume off]\nmatch = lun:4\nrevocation = false\n";
+	struct vv_config *cfg = NULL;
+	struct vv_error err = { 0 };
+	struct vv_volume_conf copy;
+
+	(void)state;
+	assert_int_equal(vv_config_parse(text, "t", &cfg, &err), 0);
+	assert_int_equal(vv_config_volume(cfg, "covered")->revocation, VV_TRI_AUTO);
+	assert_int_equal(vv_config_volume(cfg, "said")->revocation, VV_TRI_YES);
+	assert_int_equal(vv_config_volume(cfg, "out")->revocation, VV_TRI_NO);
+	assert_int_equal(vv_config_volume(cfg, "off")->revocation, VV_TRI_NO);
+	assert_int_equal(vv_volume_conf_copy(&copy, vv_config_volume(cfg, "out")), 0);
+	assert_int_equal(copy.revocation, VV_TRI_NO);
+	vv_volume_conf_clear(&copy);
+	vv_config_free(cfg);
+	expect_error("[volume d]\nmatch = lun:1\nkey = s\nrevocation = maybe\n", "bad.conf:4:",
+		     "revocation: invalid value 'maybe' (expected yes or no)");
+	expect_error("[volume d]\nmatch = lun:1\nrevocation =\n", "bad.conf:3:", "revocation");
+	expect_error("[volume d]\nmatch = lun:1\nrevocation = no\nrevocation = yes\n",
+		     "bad.conf:4:", "duplicate key 'revocation'");
+	/* the opt-out is a volume's: [revocation] has no such key */
+	expect_error("[revocation]\nrevocation = no\n", "bad.conf:2:",
+		     "unknown key 'revocation' in [revocation]");
+}
+
 static void write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -124,6 +156,7 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_defaults_and_values),
 		cmocka_unit_test(test_strictness),
+		cmocka_unit_test(test_volume_optout),
 		cmocka_unit_test(test_dropin_merge),
 	};
 

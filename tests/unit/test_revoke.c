@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "agent/open/open.h"
 #include "agent/revoke/revoke.h"
 
 #define GRACE 600
@@ -255,12 +256,23 @@ struct fake {
 	int suspend_r, resume_r;
 	unsigned syncs, suspends, resumes;
 	char order[64];
+	char names[256];	/* "c:NAME s:NAME r:NAME ": checks and actions, by volume */
+	char kernel[128];	/* " NAME NAME ": the mappings suspended now */
+	int kernel_r;		/* not 0: what asking the kernel returns */
 };
+
+static void note(struct fake *f, char op, const char *name)
+{
+	size_t l = strlen(f->names);
+
+	snprintf(f->names + l, sizeof(f->names) - l, "%c:%s ", op, name);
+}
 
 static void f_check(void *ctx, const struct vv_rv_target *t, struct vv_rv_check *out)
 {
 	struct fake *f = ctx;
 
+	note(f, 'c', t->name);
 	memset(out, 0, sizeof(*out));
 	out->verdict = f->verdict;
 	if (f->verdict != VV_RV_OK)
@@ -283,26 +295,58 @@ static int f_suspend(void *ctx, const struct vv_rv_target *t, struct vv_error *e
 {
 	struct fake *f = ctx;
 
-	(void)t;
+	note(f, 's', t->name);
 	f->suspends++;
 	strcat(f->order, "s");
-	return f->suspend_r ? vv_fail(err, f->suspend_r, VV_CAUSE_SYSTEM, "no") : 0;
+	if (f->suspend_r)
+		return vv_fail(err, f->suspend_r, VV_CAUSE_SYSTEM, "no");
+	snprintf(f->kernel + strlen(f->kernel), sizeof(f->kernel) - strlen(f->kernel), " %s ",
+		 t->name);
+	return 0;
+}
+
+/* " NAME " in f->kernel, or NULL. */
+static char *in_kernel(struct fake *f, const char *name)
+{
+	char pat[80];
+
+	snprintf(pat, sizeof(pat), " %s ", name);
+	return strstr(f->kernel, pat);
+}
+
+static int f_suspended(void *ctx, const struct vv_rv_target *t)
+{
+	struct fake *f = ctx;
+
+	return f->kernel_r ? f->kernel_r : in_kernel(f, t->name) != NULL;
+}
+
+/* Someone resumes the mapping by hand. */
+static void resume_by_hand(struct fake *f, const char *name)
+{
+	char *p = in_kernel(f, name);
+
+	assert_non_null(p);
+	memmove(p, p + strlen(name) + 2, strlen(p + strlen(name) + 2) + 1);
 }
 
 static int f_resume(void *ctx, const struct vv_rv_target *t, struct vv_error *err)
 {
 	struct fake *f = ctx;
 
-	(void)t;
+	note(f, 'r', t->name);
 	f->resumes++;
 	strcat(f->order, "r");
-	return f->resume_r ? vv_fail(err, f->resume_r, VV_CAUSE_SYSTEM, "no") : 0;
+	if (f->resume_r)
+		return vv_fail(err, f->resume_r, VV_CAUSE_SYSTEM, "no");
+	resume_by_hand(f, t->name);	/* the same to the kernel */
+	return 0;
 }
 
 static void test_pass(void **state)
 {
 	struct fake f = { .verdict = VV_RV_OK };
-	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, &f };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
 	struct vv_rv_target tg[] = {
 		{ .name = "data", .crypt_name = "data", .mount = "/data", .key_ref = "k1" },
 	};
@@ -356,7 +400,7 @@ static void test_pass(void **state)
 static void test_pass_edges(void **state)
 {
 	struct fake f = { .verdict = VV_RV_REVOKED };
-	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, &f };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
 	struct vv_rv_target tg[] = { { .name = "raw", .crypt_name = "raw", .key_ref = "k" } };
 	struct vv_rv_table t = { .boot_id = BOOT };
 	struct vv_rv_vol gone = { .name = "gone", .state = VV_RV_PENDING, .first_seen = 1,
@@ -380,6 +424,190 @@ static void test_pass_edges(void **state)
 	vv_rv_table_free(&t);
 }
 
+/*
+ * [volume] revocation = no: the exempt volume is neither checked nor
+ * suspended, while the other one is acted on in the same pass; a pending
+ * record from before the opt-out is dropped; one suspended before the
+ * opt-out is still checked and resumed when access returns, never left
+ * suspended for good.
+ */
+static void test_pass_exempt(void **state)
+{
+	struct fake f = { .verdict = VV_RV_REVOKED };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
+	struct vv_rv_target tg[] = {
+		{ .name = "out", .crypt_name = "out", .key_ref = "k1", .exempt = true },
+		{ .name = "data", .crypt_name = "data", .key_ref = "k2" },
+	};
+	struct vv_rv_table t = { .boot_id = BOOT };
+	struct vv_rv_vol was = { .name = "out", .state = VV_RV_PENDING, .first_seen = 1,
+				 .cause = "secret k1: disabled" };
+	struct vv_rv_stats st;
+
+	(void)state;
+	assert_int_equal(vv_rv_table_set(&t, &was), 0);
+	/* revoked, grace 0, far past a pending clock: only data is suspended */
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0, 0, &st), 0);
+	assert_string_equal(f.names, "c:data s:data ");
+	assert_int_equal(st.checked, 1);
+	assert_int_equal(st.exempt, 1);
+	assert_int_equal(st.suspended, 1);
+	assert_int_equal(st.pending, 0);
+	assert_null(vv_rv_table_get(&t, "out"));
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* again: still nothing for the exempt volume */
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 10 * GRACE, GRACE, &st), 0);
+	assert_string_equal(f.names, "c:data ");
+	assert_null(vv_rv_table_get(&t, "out"));
+	/* suspended, then opted out: checked, stays while revoked, resumed when OK */
+	tg[1].exempt = true;
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 20 * GRACE, GRACE, &st), 0);
+	assert_string_equal(f.names, "c:data ");
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	assert_int_equal(st.exempt, 1);
+	f.verdict = VV_RV_OK;
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 20 * GRACE, GRACE, &st), 0);
+	assert_string_equal(f.names, "c:data r:data ");
+	assert_int_equal(st.resumed, 1);
+	assert_int_equal(t.n, 0);
+	/* open and exempt now: no longer checked */
+	f.verdict = VV_RV_REVOKED;
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 2, &t, T0 + 30 * GRACE, 0, &st), 0);
+	assert_string_equal(f.names, "");
+	assert_int_equal(st.exempt, 2);
+	assert_int_equal(t.n, 0);
+	assert_int_equal(f.suspends, 1);
+	vv_rv_table_free(&t);
+}
+
+/*
+ * The kernel wins over the state file: a volume recorded inaccessible but
+ * resumed by hand is open again (not resumed a second time, counted,
+ * record dropped); a revocation still there starts a new grace period and
+ * suspends again after it; with the access back it stays open. When the
+ * kernel cannot say, the record stands. A volume exempt by then is left
+ * open.
+ */
+static void test_pass_resumed_by_hand(void **state)
+{
+	struct fake f = { .verdict = VV_RV_REVOKED };
+	struct vv_rv_ops ops = { f_check, f_sync, f_suspend, f_resume, f_suspended, &f };
+	struct vv_rv_target tg[] = { { .name = "data", .crypt_name = "data", .key_ref = "k" } };
+	struct vv_rv_table t = { .boot_id = BOOT };
+	struct vv_rv_stats st;
+
+	(void)state;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0, 0, &st), 0);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* still suspended: nothing to reconcile */
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 1, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 0);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* resumed by hand, still revoked: pending from now, suspended past the grace */
+	resume_by_hand(&f, "data");
+	f.kernel_r = -ENODEV;	/* the kernel cannot say: the record stands */
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 2, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 0);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	f.kernel_r = 0;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 10, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 1);
+	assert_int_equal(st.pending, 1);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_PENDING);
+	assert_int_equal(vv_rv_table_get(&t, "data")->first_seen, T0 + 10);
+	assert_int_equal(f.suspends, 1);
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 10 + GRACE, GRACE, &st), 0);
+	assert_int_equal(f.suspends, 2);
+	assert_int_equal(vv_rv_table_get(&t, "data")->state, VV_RV_INACCESSIBLE);
+	/* resumed by hand and the access back: open, not resumed again */
+	resume_by_hand(&f, "data");
+	f.verdict = VV_RV_OK;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 20 + GRACE, GRACE, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 1);
+	assert_int_equal(st.resumed, 0);
+	assert_int_equal(f.resumes, 0);
+	assert_int_equal(t.n, 0);
+	/* suspended, then exempt, then resumed by hand: dropped and left alone */
+	f.verdict = VV_RV_REVOKED;
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 30 + GRACE, 0, &st), 0);
+	assert_int_equal(f.suspends, 3);
+	tg[0].exempt = true;
+	resume_by_hand(&f, "data");
+	f.names[0] = '\0';
+	assert_int_equal(vv_rv_pass(&ops, tg, 1, &t, T0 + 40 + GRACE, 0, &st), 0);
+	assert_int_equal(st.resumed_by_hand, 1);
+	assert_int_equal(st.exempt, 1);
+	assert_string_equal(f.names, "");
+	assert_int_equal(t.n, 0);
+	vv_rv_table_free(&t);
+}
+
+/*
+ * Which open volumes are targets: only LUKS volumes whose key came from Key
+ * Vault; never one keyed from the BEK VOLUME, a keystore or a key file,
+ * nor BitLocker, nor anything not open. The crypt mapping is the one below
+ * a quiesce layer, or the one the mount uses.
+ */
+static void test_targets(void **state)
+{
+#define VOL(n, src, ty, st) { .conf = { .name = n, .key = "s-" n }, .key_source = src, \
+			      .type = ty, .state = st, .top = "/dev/mapper/" n }
+	struct vv_vol v[] = {
+		VOL("kv", "keyvault", VV_VOL_LUKS2, VV_VS_MOUNTED),
+		VOL("bek", "bek-volume", VV_VOL_LUKS1, VV_VS_MOUNTED),
+		VOL("ks", "keystore", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("file", "file", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("nosrc", NULL, VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("bl", "keyvault", VV_VOL_BITLK, VV_VS_MOUNTED),
+		VOL("closed", "keyvault", VV_VOL_LUKS2, VV_VS_CLOSED),
+		VOL("failed", "keyvault", VV_VOL_LUKS2, VV_VS_FAILED),
+		VOL("undesc", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("nokey", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("q", "keyvault", VV_VOL_LUKS1, VV_VS_OPEN),
+		VOL("out", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+		VOL("ct", "keyvault", VV_VOL_LUKS2, VV_VS_OPEN),
+	};
+#undef VOL
+	struct vv_open_plan plan = { .v = v, .n = sizeof(v) / sizeof(v[0]) };
+	struct vv_rv_targets tg;
+	char qcrypt[128];
+
+	(void)state;
+	v[0].mounted_on = "/data";
+	v[0].conf.kek = "https://v.vault.azure.net/keys/k/1";
+	v[8].undescribed = true;
+	v[9].conf.key = NULL;
+	v[10].quiesced = true;
+	v[11].conf.revocation = VV_TRI_NO;
+	snprintf(v[12].top, sizeof(v[12].top), "/dev/mapper/luks-ct");	/* crypttab's name */
+	assert_int_equal(vv_rv_targets_pick(&plan, true, &tg), 0);
+	assert_int_equal(tg.n, 4);
+	assert_string_equal(tg.t[0].name, "kv");
+	assert_string_equal(tg.t[0].crypt_name, "kv");
+	assert_string_equal(tg.t[0].mount, "/data");
+	assert_string_equal(tg.t[0].key_ref, "s-kv");
+	assert_string_equal(tg.t[0].kek_ref, "https://v.vault.azure.net/keys/k/1");
+	assert_false(tg.t[0].exempt);
+	assert_string_equal(tg.t[1].name, "q");
+	vv_open_crypt_name("q", qcrypt, sizeof(qcrypt));
+	assert_string_equal(tg.t[1].crypt_name, qcrypt);
+	assert_null(tg.t[1].mount);
+	assert_string_equal(tg.t[2].name, "out");
+	assert_true(tg.t[2].exempt);
+	assert_string_equal(tg.t[3].name, "ct");
+	assert_string_equal(tg.t[3].crypt_name, "luks-ct");
+	vv_rv_targets_free(&tg);
+	/* nothing open: no targets */
+	plan.n = 0;
+	assert_int_equal(vv_rv_targets_pick(&plan, false, &tg), 0);
+	assert_int_equal(tg.n, 0);
+	vv_rv_targets_free(&tg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +620,9 @@ int main(void)
 		cmocka_unit_test(test_boot_id),
 		cmocka_unit_test(test_pass),
 		cmocka_unit_test(test_pass_edges),
+		cmocka_unit_test(test_pass_exempt),
+		cmocka_unit_test(test_pass_resumed_by_hand),
+		cmocka_unit_test(test_targets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -177,6 +177,28 @@ vm_tally() {
 	return 0
 }
 
+# vm_test_pki: the test PKI for the guest's fakes, made once on the host
+# (tests/fakes/mkca.sh: seconds here, minutes under emulation), exported as
+# VV_CA_PEM, VV_SERVER_PEM and VV_SERVER_KEY (add them to VM_GUEST_ENV;
+# open_lib.sh's open_fakes_start reads them).
+vm_test_pki() {
+	tests/fakes/mkca.sh "$VM_WORK/certs" >/dev/null || return 1
+	export VV_CA_PEM=$(cat "$VM_WORK/certs/ca.pem") VV_SERVER_PEM=$(cat "$VM_WORK/certs/server.pem")
+	export VV_SERVER_KEY=$(cat "$VM_WORK/certs/server.key")
+}
+
+# vm_bek_preload N: N random 32-byte BEKs (BEKS, base64, one per line) and
+# the fakes' --preload that stores them as secrets bek1..bekN (PRELOAD,
+# base64 of the JSON): add both to VM_GUEST_ENV.
+vm_bek_preload() {
+	export BEKS=$(for _i in $(seq 1 "$1"); do head -c 32 /dev/urandom | base64 -w0; echo; done)
+	export PRELOAD=$(python3 -c '
+import json, os
+beks = os.environ["BEKS"].split()
+print(json.dumps([{"op": "put_bek", "name": "bek%d" % (i + 1), "key": k} for i, k in enumerate(beks)]))
+' | base64 -w0)
+}
+
 VM_BOOTS=0
 vm_boot() {
 	local disks=() serials=() mem=1024 timeout=${VM_TIMEOUT:-300} extra="" extras=()

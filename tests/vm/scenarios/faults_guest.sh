@@ -17,16 +17,8 @@ vm_disk vols 200M
 vm_disk fs 160M
 vm_disk ev 24M
 N=16
-export BEKS=$(for i in $(seq 1 $((N + 1))); do head -c 32 /dev/urandom | base64 -w0; echo; done)
-export PRELOAD=$(python3 - <<'PY' | base64 -w0
-import json, os
-beks = os.environ["BEKS"].split()
-print(json.dumps([{"op": "put_bek", "name": "bek%d" % (i + 1), "key": k} for i, k in enumerate(beks)]))
-PY
-)
-tests/fakes/mkca.sh "$VM_WORK/certs" >/dev/null
-export VV_CA_PEM=$(cat "$VM_WORK/certs/ca.pem") VV_SERVER_PEM=$(cat "$VM_WORK/certs/server.pem")
-export VV_SERVER_KEY=$(cat "$VM_WORK/certs/server.key")
+vm_bek_preload $((N + 1))
+vm_test_pki
 export FG_ONLY=${FG_ONLY:-}
 VM_GUEST_ENV="BEKS PRELOAD VV_CA_PEM VV_SERVER_PEM VV_SERVER_KEY FG_ONLY"
 
@@ -351,12 +343,18 @@ marker_gone() {
 # kill-agent / term-agent: vaultvol killed while frozen. SIGKILL: its
 # watchdog thaws within the deadline + 1 s. SIGTERM: vaultvol itself thaws
 # at once, reports, and exits non-zero.
-agent_signal() {	# SIG
+# frozen_by CMD: the writer started, then a snapshot with deadline D whose
+# command is CMD (it touches /tmp/frozen); why starts empty, tf is when it
+# was seen frozen.
+frozen_by() {
 	why=""
 	writer_start
-	snap_bg $D sh -c "$hold_cmd"
+	snap_bg $D sh -c "$1"
 	wait_file /tmp/frozen 30000 || why="never frozen; "
 	tf=$(now_ms)
+}
+agent_signal() {	# SIG
+	frozen_by "$hold_cmd"
 	frozen_now || why="${why}not frozen; "
 	kill -"$1" $SNAP
 	wait_probes $((D * 1000 + 1000)) || why="${why}not thawed within $((D + 1)) s; "
@@ -456,11 +454,7 @@ disk_slow fse /snap/b "$HALF"; cell disk-slow-ioctl snapshot "$why"
 # deadline is on the monotonic clock, so the thaw comes at the deadline:
 # not an hour late, not at once.
 clock_step() {	# SECONDS
-	why=""
-	writer_start
-	snap_bg $D sh -c 'touch /tmp/frozen; sleep 8'
-	wait_file /tmp/frozen 30000 || why="never frozen; "
-	tf=$(now_ms)
+	frozen_by 'touch /tmp/frozen; sleep 8'
 	python3 -c "import time; time.clock_settime(time.CLOCK_REALTIME, time.time() + $1)" ||
 		why="${why}clock not stepped; "
 	frozen_now || why="${why}thawed at the step; "

@@ -17,9 +17,7 @@ vm_disk pa 32M
 vm_disk pr 32M
 vm_disk ad 32M
 vm_disk sn 64M
-tests/fakes/mkca.sh "$VM_WORK/certs" >/dev/null
-export VV_CA_PEM=$(cat "$VM_WORK/certs/ca.pem") VV_SERVER_PEM=$(cat "$VM_WORK/certs/server.pem")
-export VV_SERVER_KEY=$(cat "$VM_WORK/certs/server.key")
+vm_test_pki
 VM_GUEST_ENV="VV_CA_PEM VV_SERVER_PEM VV_SERVER_KEY BOOT"
 # boot N <SCRIPT: boot the guest (vm_boot must run in this shell, not in a
 # pipeline's subshell, to count its boots).

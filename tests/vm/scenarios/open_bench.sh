@@ -33,16 +33,8 @@
 export BENCH_REPS ADE_REPS BENCH_MEM_REPS BENCH_SIZES
 n=64
 vm_disk many $((n * 12 + 8))M
-export BEKS=$(for i in $(seq 1 $n); do head -c 32 /dev/urandom | base64 -w0; echo; done)
-export PRELOAD=$(python3 - <<'PY' | base64 -w0
-import json, os
-beks = os.environ["BEKS"].split()
-print(json.dumps([{"op": "put_bek", "name": "bek%d" % (i + 1), "key": k} for i, k in enumerate(beks)]))
-PY
-)
-tests/fakes/mkca.sh "$VM_WORK/certs" >/dev/null
-export VV_CA_PEM=$(cat "$VM_WORK/certs/ca.pem") VV_SERVER_PEM=$(cat "$VM_WORK/certs/server.pem")
-export VV_SERVER_KEY=$(cat "$VM_WORK/certs/server.key")
+vm_bek_preload $n
+vm_test_pki
 VM_GUEST_ENV="BENCH_REPS ADE_REPS BENCH_MEM_REPS BENCH_SIZES BEKS PRELOAD VV_CA_PEM VV_SERVER_PEM VV_SERVER_KEY"
 
 vm_boot --disk many --mem 1536 --timeout 5400 <<'GUEST'

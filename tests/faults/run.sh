@@ -26,6 +26,9 @@
 #            succeeded and changed a header backed it up first;
 #   leak     no secret value of the fake vault (hex or base64) in the output;
 #   rerun    after the fault ends, the same command succeeds.
+# A fault injected as @at=PATTERN:FAKECTL-CALL starts mid-run, the moment
+# the command's output shows PATTERN (token expiry, RBAC denial); its
+# verdict is its class's.
 # A killed fault (class "killed", injection @kill=SIG:PATTERN) sends SIG to
 # vaultvol the moment its output shows PATTERN (a step it prints); then: the
 # signal landed, no secret in the output, a header that changed was backed
@@ -163,23 +166,30 @@ for op in json.load(sys.stdin)["ops"]:
         except Exception: pass'
 }
 
-# run_until SIG PATTERN CMD NAME OUT: run CMD, its output to OUT; send SIG to
-# its vaultvol process as soon as a line matches PATTERN. KILLED=1 when the
-# signal was sent; RC is the command's exit status.
-run_until() {
-	local sig=$1 pat=$2 cmd=$3 name=$4 out=$5 line pid
-	KILLED=0
+# run_at PATTERN CMD NAME OUT ACTION: run CMD, its output to OUT; eval
+# ACTION (with $pid, the runner's pid) once, as soon as a line matches
+# PATTERN. FIRED=1 when ACTION succeeded; RC is the command's exit status.
+run_at() {
+	local pat=$1 cmd=$2 name=$3 out=$4 act=$5 line pid
+	FIRED=0
 	: >"$out"
 	coproc RUNNER { "run_$cmd" "$name" 2>&1; }
 	pid=$RUNNER_PID
 	while IFS= read -r line; do
 		printf '%s\n' "$line" >>"$out"
-		if [ $KILLED = 0 ] && [[ $line =~ $pat ]]; then
-			pkill -"$sig" -P "$pid" -x vaultvol && KILLED=1
+		if [ $FIRED = 0 ] && [[ $line =~ $pat ]]; then
+			eval "$act" && FIRED=1
 		fi
 	done <&"${RUNNER[0]}"
 	wait "$pid"
 	RC=$?
+}
+
+# run_until SIG PATTERN CMD NAME OUT: run_at, sending SIG to the command's
+# vaultvol process. KILLED=1 when the signal was sent.
+run_until() {
+	run_at "$2" "$3" "$4" "$5" "pkill -$1 -P \"\$pid\" -x vaultvol"
+	KILLED=$FIRED
 }
 
 # killed_cell CMD NAME OUT SIG:PATTERN -> VERDICT (the caller's prep done)
@@ -233,9 +243,19 @@ cell() {
 	[ -n "$IMG" ] && before=$(sha256sum <"$IMG")
 	local backups0
 	backups0=$(ls "$T/state/header-backups" 2>/dev/null | wc -l)
-	fault_start "$calls" || { VERDICT="fault did not start"; return; }
-	"run_$cmd" "$name" >"$out" 2>&1
-	rc=$?
+	if [[ $calls == @at=* ]]; then
+		# A fault that starts mid-run: when the output shows PATTERN.
+		local at_pat=${calls#@at=}
+		AT_CALL=${at_pat#*:} at_pat=${at_pat%%:*}
+		run_at "$at_pat" "$cmd" "$name" "$out" 'fault_start "$AT_CALL"'
+		rc=$RC
+		[ $FIRED = 1 ] || why+="never printed /$at_pat/ (the fault never started); "
+		calls=""
+	else
+		fault_start "$calls" || { VERDICT="fault did not start"; return; }
+		"run_$cmd" "$name" >"$out" 2>&1
+		rc=$?
+	fi
 	fault_end "$calls" >/dev/null 2>&1 || { VERDICT="fault did not end"; return; }
 	sync
 	[ -n "$IMG" ] && after=$(sha256sum <"$IMG")
@@ -245,6 +265,21 @@ cell() {
 			[ "$(ls "$T/state/header-backups" 2>/dev/null | wc -l)" -le "$backups0" ]; then
 			why+="header changed without a backup; "
 		fi
+	elif [ "$class" = midrun ]; then
+		# Started while the command runs: it may land after the last
+		# request (exit 0) or between header changes; either way a
+		# failure says what and why, and a changed header was backed up.
+		if [ $rc -ne 0 ]; then
+			[ $rc -eq 1 ] || why+="exit $rc, not 0 or 1; "
+			grep -qF -- "$OBJ" "$out" || why+="object $OBJ not named; "
+			grep -qE -- "$cause" "$out" || why+="cause /$cause/ not named; "
+			grep -qE -- "remedy: .*($remedy)" "$out" || why+="no remedy /$remedy/; "
+		fi
+		if backs_up "$cmd" && [ "$before" != "$after" ] &&
+			[ "$(ls "$T/state/header-backups" 2>/dev/null | wc -l)" -le "$backups0" ]; then
+			why+="header changed without a backup; "
+		fi
+		echo "  $f x $cmd: exit $rc ($(grep -c 'header backed up' "$out") header change(s) before the fault landed)"
 	else
 		[ $rc -eq 1 ] || why+="exit $rc, not 1; "
 		grep -qF -- "$OBJ" "$out" || why+="object $OBJ not named; "

@@ -322,7 +322,8 @@ if [ "$bounded" -gt 0 ]; then
 	done < <(printf '%s\n' "${FAULTS[@]}" | sort -s -k5,5n)
 else
 	for line in "${FAULTS[@]}"; do
-		read -r f _ _ _ _ applies _ <<<"$line"
+		read -r f _ _ _ _ applies calls <<<"$line"
+		[[ $calls == %* ]] && continue	# a guest scenario's cell (--guest)
 		[ -n "$only" ] && ! grep -qx -- "$f" < <(tr "," "\n" <<<"$only") && continue
 		for cmd in $COMMANDS; do
 			declare -F "prep_$cmd" >/dev/null || continue	# open: the guest's column

@@ -34,12 +34,11 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 	 * discovery (its token was on that disk), but its mappings and mounts
 	 * are still there and must be taken away: volumes.json knows its name.
 	 */
-	for (int i = optind; !all && i < argc; i++)
-		if (!vv_open_plan_find(&s.plan, argv[i]) &&
-		    vv_open_plan_add_recorded(&s.plan, s.prev, s.nprev, argv[i]) == -ENOMEM) {
-			vv_open_teardown(&s);
-			return VV_EXIT_FAILURE;
-		}
+	if (!all && vv_open_plan_add_recorded_names(&s.plan, s.prev, s.nprev, argv + optind,
+						    (size_t)(argc - optind)) < 0) {
+		vv_open_teardown(&s);
+		return VV_EXIT_FAILURE;
+	}
 	if (!all && vv_open_select(&s.plan, argv + optind, (size_t)(argc - optind),
 				   bad, sizeof(bad)) < 0) {
 		fprintf(stderr, "vaultvol close: no volume named '%s' (`vaultvol status` lists them)\n",

@@ -152,18 +152,15 @@ static int parse_args(int argc, char **argv, struct open_args *a, struct vv_open
  */
 static int add_recorded(struct vv_open_setup *s, int argc, char **argv)
 {
-	for (int i = optind; i < argc; i++) {
-		struct vv_vol *v;
-		int r;
+	size_t first = s->plan.n;
+	int r = vv_open_plan_add_recorded_names(&s->plan, s->prev, s->nprev, argv + optind,
+						(size_t)(argc - optind));
 
-		if (vv_open_plan_find(&s->plan, argv[i]))
-			continue;
-		r = vv_open_plan_add_recorded(&s->plan, s->prev, s->nprev, argv[i]);
-		if (r == -ENOENT)
-			continue;
-		if (r < 0)
-			return r;
-		v = vv_open_plan_find(&s->plan, argv[i]);
+	if (r < 0)
+		return r;
+	for (size_t i = first; i < s->plan.n; i++) {
+		struct vv_vol *v = &s->plan.v[i];
+
 		vv_vol_fail(v, VV_FAIL_MISSING, VV_CAUSE_NONE,
 			    "attach the disk; if it is attached, look for I/O errors (dmesg) and "
 			    "replace it or restore the volume from backup",

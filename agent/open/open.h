@@ -231,6 +231,12 @@ struct vv_vol *vv_open_plan_find(struct vv_open_plan *plan, const char *name);
  */
 int vv_open_plan_add_recorded(struct vv_open_plan *plan, const struct vv_prev *prev,
 			      size_t nprev, const char *name);
+/*
+ * vv_open_plan_add_recorded for each of names that the plan lacks; the
+ * added volumes are the last ones of the plan. The number added, or -ENOMEM.
+ */
+int vv_open_plan_add_recorded_names(struct vv_open_plan *plan, const struct vv_prev *prev,
+				    size_t nprev, char *const *names, size_t n);
 
 /*
  * Select only the named volumes. -ENOENT when a name is unknown (it is

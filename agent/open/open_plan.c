@@ -667,6 +667,25 @@ int vv_open_plan_add_recorded(struct vv_open_plan *plan, const struct vv_prev *p
 	return -ENOENT;
 }
 
+int vv_open_plan_add_recorded_names(struct vv_open_plan *plan, const struct vv_prev *prev,
+				    size_t nprev, char *const *names, size_t n)
+{
+	int added = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (vv_open_plan_find(plan, names[i]))
+			continue;
+		r = vv_open_plan_add_recorded(plan, prev, nprev, names[i]);
+		if (r == -ENOMEM)
+			return r;
+		if (r == 0)
+			added++;
+	}
+	return added;
+}
+
 int vv_open_select(struct vv_open_plan *plan, char *const *names, size_t n,
 		   char *bad, size_t badlen)
 {

@@ -253,7 +253,8 @@ int vv_unlock_volume_key(struct vv_unlock *u, int keyslot, const struct vv_secre
 
 /*
  * 0 when no mapping has this name, -EEXIST when one has, -ENXIO when
- * device-mapper cannot be asked (not loaded: no mapping can be made).
+ * device-mapper cannot be asked (not loaded: no mapping can be made) or
+ * the device there has no live table (what name_free_for looks at).
  */
 static int name_free(const char *name)
 {
@@ -263,16 +264,18 @@ static int name_free(const char *name)
 	case CRYPT_INVALID:
 		return -ENXIO;
 	default:
-		return -EEXIST;
+		/* crypt_status calls a device whose table is only loaded active. */
+		return vv_dm_live(name) == 0 ? -ENXIO : -EEXIST;
 	}
 }
 
 /*
  * name_free, after taking away what an interrupted activation of this
- * volume left under NAME: libcryptsetup creates the device, then loads its
- * table; a process killed in between (or a load that failed, e.g. a fatal
- * signal failing the kernel's allocation) leaves a device with no table,
- * which crypt_status calls invalid and which would block every later open.
+ * volume left under NAME: libcryptsetup creates the device, loads its
+ * table, then resumes it; a process killed in between (or a load that
+ * failed, e.g. a fatal signal failing the kernel's allocation) leaves a
+ * device with no table, or with its table loaded and never made live,
+ * which would block every later open.
  * Its UUID (libcryptsetup's CRYPT-TYPE-UUID-NAME) proves it is ours.
  */
 static int name_free_for(struct vv_unlock *u, const char *name)
@@ -296,8 +299,8 @@ static int name_free_for(struct vv_unlock *u, const char *name)
 		return r;	/* a device that is not a crypt mapping: someone else's */
 	if (r != 1)
 		return -ENXIO;
-	vv_info("%s: removed the remains of an interrupted activation (a mapping with no table)",
-		name);
+	vv_info("%s: removed the remains of an interrupted activation "
+		"(a mapping with no active table)", name);
 	return name_free(name);
 }
 
@@ -409,7 +412,8 @@ bool vv_crypt_is_active(const char *name, char *dev_out, size_t dev_len)
 	struct crypt_device *cd = NULL;
 	crypt_status_info st = crypt_status(NULL, name);
 
-	if (st != CRYPT_ACTIVE && st != CRYPT_BUSY)
+	/* Debris of an interrupted activation is not an open volume. */
+	if ((st != CRYPT_ACTIVE && st != CRYPT_BUSY) || vv_dm_live(name) != 1)
 		return false;
 	if (dev_out && dev_len) {
 		dev_out[0] = '\0';

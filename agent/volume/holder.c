@@ -48,6 +48,13 @@ int vv_crypt_holder(const char *sysfs, dev_t devno, char *name, size_t len)
 		if (read_attr(dirfd(dir), rel, uuid, sizeof(uuid)) < 0 ||
 		    strncmp(uuid, "CRYPT-", 6))
 			continue;
+		/*
+		 * Size 0: no live table, what an interrupted activation
+		 * leaves (its table loaded, never resumed). It opens nothing.
+		 */
+		snprintf(rel, sizeof(rel), "%s/size", de->d_name);
+		if (read_attr(dirfd(dir), rel, dmname, sizeof(dmname)) == 0 && !strcmp(dmname, "0"))
+			continue;
 		snprintf(rel, sizeof(rel), "%s/dm/name", de->d_name);
 		if (read_attr(dirfd(dir), rel, dmname, sizeof(dmname)) < 0 || !dmname[0])
 			continue;

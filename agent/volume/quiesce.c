@@ -265,8 +265,8 @@ static int mapping_exists(const char *name)
  * Done step by step rather than with libdevmapper's create-with-table,
  * whose inner tasks keep the kernel's errno to themselves.
  */
-static int dm_simple(int type, const char *name, uint64_t sectors, const char *params,
-		     int with_cookie)
+static int dm_simple(int type, const char *name, const char *uuid, uint64_t sectors,
+		     const char *params, int with_cookie)
 {
 	struct dm_task *dmt;
 	uint32_t cookie = 0;
@@ -275,7 +275,7 @@ static int dm_simple(int type, const char *name, uint64_t sectors, const char *p
 	dmt = task_create(type);
 	if (!dmt)
 		return -ENOMEM;
-	if (!dm_task_set_name(dmt, name) ||
+	if (!dm_task_set_name(dmt, name) || (uuid && !dm_task_set_uuid(dmt, uuid)) ||
 	    (params && !dm_task_add_target(dmt, 0, sectors, VV_QUIESCE_TARGET, params)) ||
 	    (type == DM_DEVICE_REMOVE && !dm_task_retry_remove(dmt))) {
 		r = -EINVAL;
@@ -303,9 +303,7 @@ out:
 
 int vv_quiesce_create(const char *name, const char *lower_dev_path, uint64_t sectors)
 {
-	char params[PATH_MAX + 8];
-	char node[PATH_MAX];
-	struct stat sb;
+	char params[PATH_MAX + 8], uuid[DM_UUID_LEN];
 	int r;
 
 	if (!name || !*name || strlen(name) >= DM_NAME_LEN || strchr(name, '/') ||
@@ -319,26 +317,54 @@ int vv_quiesce_create(const char *name, const char *lower_dev_path, uint64_t sec
 	if ((size_t)snprintf(params, sizeof(params), "%s 0", lower_dev_path) >= sizeof(params))
 		return -ENAMETOOLONG;
 
-	r = dm_simple(DM_DEVICE_CREATE, name, 0, NULL, 0);
+	/* The UUID marks the layer as ours, for the removal of its debris. */
+	if ((size_t)snprintf(uuid, sizeof(uuid), "%s%s", VV_QUIESCE_UUID_PREFIX, name) >=
+	    sizeof(uuid))
+		return -ENAMETOOLONG;
+
+	/*
+	 * The kernel says EBUSY for a name already in use. What a create
+	 * killed before its resume leaves under this name (our UUID, no live
+	 * table) is taken away once; anything else is someone's mapping.
+	 */
+	r = dm_simple(DM_DEVICE_CREATE, name, uuid, 0, NULL, 0);
+	if (r == -EBUSY && vv_dm_remove_stale(name, uuid) == 1) {
+		vv_info("%s: removed the remains of an interrupted activation "
+			"(a quiesce mapping with no active table)", name);
+		r = dm_simple(DM_DEVICE_CREATE, name, uuid, 0, NULL, 0);
+	}
 	if (r < 0) {
-		/* The kernel says EBUSY for a name already in use. */
 		if (r == -EBUSY && mapping_exists(name) == 1)
 			r = -EEXIST;
 		return r;
 	}
-	r = dm_simple(DM_DEVICE_RELOAD, name, sectors, params, 0);
+	r = dm_simple(DM_DEVICE_RELOAD, name, NULL, sectors, params, 0);
 	if (r == 0)
-		r = dm_simple(DM_DEVICE_RESUME, name, 0, NULL, 1);
+		r = dm_simple(DM_DEVICE_RESUME, name, NULL, 0, NULL, 1);
 	if (r < 0) {
 		/* Leave no half-made mapping behind; the first error is the news. */
-		(void)dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
+		(void)dm_simple(DM_DEVICE_REMOVE, name, NULL, 0, NULL, 1);
 		return r;
 	}
-	snprintf(node, sizeof(node), "%s/%s", dm_dir(), name);
 	/* Belt and braces for a udev that did not make the node. */
-	if (stat(node, &sb) < 0 && !dm_mknodes(name))
+	r = vv_dm_ensure_node(name);
+	return r < 0 ? r : 0;
+}
+
+int vv_dm_ensure_node(const char *name)
+{
+	char node[PATH_MAX];
+	struct stat sb;
+
+	if ((size_t)snprintf(node, sizeof(node), "%s/%s", dm_dir(), name) >= sizeof(node))
+		return -ENAMETOOLONG;
+	if (stat(node, &sb) == 0)
+		return 0;
+	if (!dm_mknodes(name))
 		return -EIO;
-	return 0;
+	/* libdevmapper queues node operations; this runs them now. */
+	dm_task_update_nodes();
+	return stat(node, &sb) == 0 ? 1 : -ENOENT;
 }
 
 /* Send one target message to sector 0 of NAME. */
@@ -413,7 +439,24 @@ int vv_quiesce_remove(const char *name)
 {
 	if (!name || !*name)
 		return -EINVAL;
-	return dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
+	return dm_simple(DM_DEVICE_REMOVE, name, NULL, 0, NULL, 1);
+}
+
+int vv_dm_live(const char *name)
+{
+	struct dm_task *dmt;
+	struct dm_info info;
+	int r;
+
+	r = run_task(DM_DEVICE_INFO, name, &dmt);
+	if (r < 0)
+		return r;
+	if (!dm_task_get_info(dmt, &info) || !info.exists)
+		r = -ENODEV;
+	else
+		r = info.live_table ? 1 : 0;
+	dm_task_destroy(dmt);
+	return r;
 }
 
 int vv_dm_remove_stale(const char *name, const char *dm_uuid)
@@ -433,18 +476,20 @@ int vv_dm_remove_stale(const char *name, const char *dm_uuid)
 	uuid = dm_task_get_uuid(dmt);
 	/*
 	 * Only the remains of an activation of this very volume: created,
-	 * then its table never loaded (the creator was killed, or the load
-	 * failed and nobody removed it). Anything with a table, an opener or
-	 * another UUID belongs to someone and is left alone.
+	 * and then killed (or failed and not cleaned up) before its table
+	 * went live: no table, or one loaded into the inactive slot and never
+	 * resumed. Such a device holds no I/O path, so removing it loses
+	 * nothing. Anything with a live table (a suspended one included: a
+	 * revoked volume), an opener or another UUID belongs to someone and
+	 * is left alone.
 	 */
-	if (info.live_table || info.inactive_table || info.open_count || !uuid ||
-	    strcmp(uuid, dm_uuid)) {
+	if (info.live_table || info.open_count || !uuid || strcmp(uuid, dm_uuid)) {
 		r = -EEXIST;
 		goto out;
 	}
 	dm_task_destroy(dmt);
 	dmt = NULL;
-	r = dm_simple(DM_DEVICE_REMOVE, name, 0, NULL, 1);
+	r = dm_simple(DM_DEVICE_REMOVE, name, NULL, 0, NULL, 1);
 	if (r == 0)
 		r = 1;
 out:

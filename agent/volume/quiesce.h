@@ -55,11 +55,25 @@ int vv_dm_available(char *why, size_t len);
 
 /*
  * Remove /dev/mapper/NAME when it is what an interrupted activation leaves:
- * a device with no table, no opener, and exactly the device-mapper UUID
- * dm_uuid. 1 removed, 0 no such device, -EEXIST something else is there,
- * or -errno.
+ * a device with no live table (none, or one loaded and never resumed), no
+ * opener, and exactly the device-mapper UUID dm_uuid. 1 removed, 0 no such
+ * device, -EEXIST something else is there, or -errno.
  */
 int vv_dm_remove_stale(const char *name, const char *dm_uuid);
+
+/*
+ * Make /dev/mapper/NAME when the mapping exists and its node does not
+ * (without udev, libdevmapper makes nodes after the ioctls: a process
+ * killed in between leaves a live mapping with no node). 0 it was there,
+ * 1 made, -errno.
+ */
+int vv_dm_ensure_node(const char *name);
+
+/* 1 when /dev/mapper/NAME has a live table, 0 when it has none, -ENODEV when absent. */
+int vv_dm_live(const char *name);
+
+/* The device-mapper UUID of a quiesce layer: this prefix, then its name. */
+#define VV_QUIESCE_UUID_PREFIX "VAULTVOL-QUIESCE-"
 
 /* The remedy that goes with vv_dm_available's reason. */
 #define VV_DM_REMEDY "load device-mapper and dm-crypt (modprobe dm_mod dm_crypt), or run " \

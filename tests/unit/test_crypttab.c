@@ -177,6 +177,17 @@ static void test_holder(void **state)
 		assert_int_equal(vv_crypt_holder(sys, makedev(254, 16), name, sizeof(name)), 0);
 		assert_string_equal(name, "ctdata");
 		assert_int_equal(vv_crypt_holder(sys, makedev(254, 16), name, 4), -ENAMETOOLONG);
+		/* an interrupted activation's debris (no live table: size 0) opens nothing */
+		mk("sys/dev/block/254:48"); mk("sys/dev/block/254:48/holders");
+		mk("sys/dev/block/254:48/holders/dm-2"); mk("sys/dev/block/254:48/holders/dm-2/dm");
+		put("sys/dev/block/254:48/holders/dm-2/dm/uuid",
+		    "CRYPT-LUKS2-0a1b2c3d000040008000000000000002-vol7\n", 0644);
+		put("sys/dev/block/254:48/holders/dm-2/dm/name", "vol7\n", 0644);
+		put("sys/dev/block/254:48/holders/dm-2/size", "0\n", 0644);
+		assert_int_equal(vv_crypt_holder(sys, makedev(254, 48), name, sizeof(name)), -ENOENT);
+		put("sys/dev/block/254:48/holders/dm-2/size", "20480\n", 0644);
+		assert_int_equal(vv_crypt_holder(sys, makedev(254, 48), name, sizeof(name)), 0);
+		assert_string_equal(name, "vol7");
 	}
 }
 

@@ -413,7 +413,7 @@ int pv_write_token(struct prov *p, const char *header)
 	r = vv_token_write(header, &res->token);
 	if (r < 0)
 		return vv_fail(p->err, r, VV_CAUSE_NONE, "writing the token failed: %s",
-			       strerror(-r));
+			       vv_token_write_why(r));
 	return 0;
 }
 

@@ -119,7 +119,8 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 		goto out;
 	r = vv_token_write(req->device, &t);
 	if (r < 0) {
-		vv_fail(err, r, VV_CAUSE_NONE, "writing the token failed: %s", strerror(-r));
+		vv_fail(err, r, VV_CAUSE_NONE, "writing the token failed: %s",
+			vv_token_write_why(r));
 		goto out;
 	}
 	vv_info("%s: adopted with key %s (keyslot %d)", req->device, t.key, slot);

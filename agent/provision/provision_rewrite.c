@@ -172,7 +172,7 @@ int vv_adopt_rewrite(struct vv_vault *v, const struct vv_rewrite_req *req,
 	r = vv_token_write(req->device, &res->after);
 	if (r < 0) {
 		vv_fail(err, r, VV_CAUSE_NONE, "writing the token failed: %s (the header backup "
-			"is %s)", strerror(-r), res->backup);
+			"is %s)", vv_token_write_why(r), res->backup);
 		goto out;
 	}
 	vv_info("%s: token rewritten: key %s -> %s", req->device, res->before.key,

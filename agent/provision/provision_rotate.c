@@ -30,6 +30,7 @@
 #include "agent/provision/provision_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,7 +99,7 @@ static int write_token(struct rot *c, const struct vv_token *t)
 	r = vv_token_write(c->req->device, t);
 	if (r < 0)
 		return vv_fail(c->err, r, VV_CAUSE_NONE, "writing the token failed: %s",
-			       strerror(-r));
+			       vv_token_write_why(r));
 	vv_token_clear(&c->tok);
 	r = vv_token_read(c->req->device, &c->tok);
 	if (r < 0)
@@ -261,6 +262,51 @@ static int find_pending(struct rot *c, const char *base, struct vv_bek **pending
 	return 1;
 }
 
+/*
+ * A token naming its key without a version ("bek1", ".../secrets/bek1")
+ * means "the newest version": once step 2 stores a new one, that token
+ * names a key its keyslot does not take, and a rotation interrupted (or
+ * failed) after step 2 would leave a volume that no longer opens. So
+ * before anything is stored, such a token is rewritten (after a backup) to
+ * name the version that was just checked against its keyslot.
+ */
+static int pin_version(struct rot *c, const char *base, const struct vv_bek *cur)
+{
+	const char *ver = cur->secret_id ? strrchr(cur->secret_id, '/') : NULL;
+	struct vv_token t;
+	char *pinned = NULL, *check = NULL;
+	int r;
+
+	if (strcmp(base, c->tok.key))
+		return 0;	/* versioned already */
+	if (!ver || !ver[1] || asprintf(&pinned, "%s%s", base, ver) < 0) {
+		pinned = NULL;
+		r = vv_fail(c->err, -EINVAL, VV_CAUSE_NONE,
+			    "the token names %s without a version and the vault did not say "
+			    "which version it is: not rotating (name the version in the token)",
+			    c->tok.key);
+		goto out;
+	}
+	check = vv_ref_unversioned(pinned);
+	if (!check || strcmp(check, base)) {
+		r = vv_fail(c->err, -EINVAL, VV_CAUSE_NONE,
+			    "cannot name the version of %s (the vault said %s): not rotating",
+			    c->tok.key, cur->secret_id);
+		goto out;
+	}
+	r = token_with_key(c, &t, pinned, c->tok.kek, c->tok.alg, c->tok.keyslot);
+	if (r == 0)
+		r = write_token(c, &t);
+	vv_token_clear(&t);
+	if (r == 0)
+		vv_info("%s: the token now names the version it opens with: %s", c->req->device,
+			pinned);
+out:
+	free(pinned);
+	free(check);
+	return r;
+}
+
 /* Steps 2-4 of a BEK rotation. */
 static int rotate_bek(struct rot *c, const char *base, const struct vv_bek *cur)
 {
@@ -308,7 +354,9 @@ static int rotate_bek(struct rot *c, const char *base, const struct vv_bek *cur)
 	r = vv_luks2_check_keyslot(c->req->device, slot, bek);
 	if (r != slot) {
 		r = vv_fail(c->err, r < 0 ? r : -EIO, VV_CAUSE_NONE,
-			    "the new keyslot %d does not open with the new key", slot);
+			    "the new keyslot %d does not open with the new key when the header is "
+			    "read back (an I/O error, or a disk that loses writes): check the disk "
+			    "(dmesg) before running rotate again", slot);
 		goto out;
 	}
 	report(c, VV_ROT_KEYSLOT_ADDED);
@@ -402,6 +450,9 @@ int vv_rotate(struct vv_vault *v, const struct vv_rotate_req *req,
 		goto out;
 	}
 	report(&c, VV_ROT_CHECKED);
+	r = pin_version(&c, base, cur);
+	if (r < 0)
+		goto out;
 
 	if (c.tok.retire_key) {
 		vv_warn("%s: completing an interrupted rotation (removing keyslot %d)",

@@ -403,6 +403,37 @@ int vv_token_read_loaded(struct vv_unlock *u, const char *device, struct vv_toke
 	return token_of(u->cd, device, t);
 }
 
+/*
+ * Did the write land? The header is loaded afresh (libcryptsetup reads it
+ * with O_DIRECT, from the disk, not from its own copy) and its token
+ * serialised as the one written was: a disk that drops writes (a failing
+ * controller, dm-flakey drop_writes) returns the old token, and the
+ * caller must not report a change that is not there. 0 or -EIO.
+ */
+static int read_back_same(const char *device, const char *json)
+{
+	struct vv_token back;
+	char *again = NULL;
+	int r;
+
+	r = vv_token_read(device, &back);
+	if (r == 0)
+		r = vv_token_to_json(&back, &again);
+	if (r < 0 || strcmp(again, json))
+		r = -EIO;
+	vv_token_clear(&back);
+	free(again);
+	return r;
+}
+
+const char *vv_token_write_why(int r)
+{
+	if (r == -EIO)
+		return "the header did not read back as written (an I/O error, or a disk that "
+		       "loses writes): check the disk (dmesg) before running this again";
+	return strerror(-r);
+}
+
 int vv_token_write(const char *device, const struct vv_token *t)
 {
 	struct crypt_device *cd = NULL;
@@ -427,8 +458,11 @@ int vv_token_write(const char *device, const struct vv_token *t)
 	 */
 	id = find_token(cd);
 	r = crypt_token_json_set(cd, id >= 0 ? id : CRYPT_ANY_TOKEN, json);
-	if (r >= 0)
-		r = 0;
+	if (r < 0)
+		goto out;
+	crypt_free(cd);
+	cd = NULL;
+	r = read_back_same(device, json);
 out:
 	crypt_free(cd);
 	free(json);

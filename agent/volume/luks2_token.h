@@ -80,8 +80,13 @@ int vv_token_read_loaded(struct vv_unlock *u, const char *device, struct vv_toke
  * Write (replace) the vaultvol token. The caller has backed up the header
  * (vv_header_backup) before calling. An existing vaultvol token is replaced
  * in place (one header write: a crash leaves the old or the new token).
- * -EINVAL when t is invalid or t->keyslot is not an active keyslot.
+ * -EINVAL when t is invalid or t->keyslot is not an active keyslot; -EIO
+ * when the header, read back from the disk, does not hold the token
+ * written (the disk did not keep the write).
  */
 int vv_token_write(const char *device, const struct vv_token *t);
+
+/* vv_token_write's failure r in the operator's words, with what to do for -EIO. */
+const char *vv_token_write_why(int r);
 
 #endif

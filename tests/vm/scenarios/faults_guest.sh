@@ -185,6 +185,33 @@ fi
 cell disk-gone close "$why"
 close_all
 
+# drop-writes: the disk acknowledges every write and keeps none (dm-flakey
+# drop_writes; reads are served) while rotate changes the header. rotate
+# must not report a rotation the disk does not hold: it fails naming the
+# disk, nothing reaches the disk, the volume still opens with the key its
+# token names, and once the disk keeps writes again a rerun rotates.
+sync; echo 3 >/proc/sys/vm/drop_caches
+before=$(dev_sha /dev/vdc)
+why=""
+ev_table "0 $EVSZ flakey /dev/vdc 2048 0 1 1 drop_writes" || why="fault did not start; "
+vaultvol rotate /dev/mapper/evd >/tmp/out 2>&1 </dev/null
+rc=$?
+ev_table "$LINEAR" || why="${why}fault did not end; "
+blockdev --flushbufs /dev/mapper/evd
+[ $rc -ne 0 ] || why="${why}exit 0 with nothing written; "
+grep -qi "read back" /tmp/out || why="${why}the lost write not named; "
+grep -qi "check the disk" /tmp/out || why="${why}no remedy naming the disk; "
+[ "$(dev_sha /dev/vdc)" = "$before" ] || why="${why}disk changed; "
+if [ -z "$why" ]; then
+	{ vaultvol open ev && vaultvol close ev; } >/tmp/rerun 2>&1 </dev/null ||
+		why="open after the failed rotate: $(grep -m1 FAILED /tmp/rerun); "
+	vaultvol rotate /dev/mapper/evd >/tmp/rerun 2>&1 </dev/null ||
+		why="${why}rerun of rotate failed: $(tail -n 2 /tmp/rerun | tr '\n' ' '); "
+	{ vaultvol open ev && vaultvol close ev; } >/tmp/rerun 2>&1 </dev/null ||
+		why="${why}open after the rerun: $(grep -m1 FAILED /tmp/rerun); "
+fi
+cell drop-writes rotate "$why"
+
 fi
 if want open; then
 # --- processes and resources during open --all of 16 volumes -------------------
@@ -219,22 +246,36 @@ kill_open() {	# SIG
 kill_open KILL; cell kill-open open "$why"
 kill_open TERM; cell term-open open "$why"
 
-# stale-map: what an activation killed between creating its device and
-# loading the table leaves (seen above: a SIGTERM during the table load
-# fails the kernel's allocation): a device with no table and
-# libcryptsetup's UUID for this volume. open takes it away and opens; a
-# tableless device of someone else (another UUID) is left alone, and the
-# failure names it without blaming device-mapper.
+# stale-map: what an activation killed before its table went live leaves
+# (seen above: a SIGTERM during the table load fails the kernel's
+# allocation; a kill between load and resume leaves the table loaded and
+# never live): a device with no table (vol2), or with an inactive table
+# over the volume's disk (vol4), and libcryptsetup's UUID for this volume;
+# or, killed later, a live mapping whose node was never made (vol5).
+# open takes the first two away and opens, makes the node and mounts; a tableless device of someone else
+# (another UUID) is left alone, and the failure names it without blaming
+# device-mapper.
 why=""
 close_all
 u=$(cryptsetup luksUUID /dev/vda2 | tr -d -)
 dmsetup create vol2 --notable -u "CRYPT-LUKS2-$u-vol2" || why="debris not made; "
+u=$(cryptsetup luksUUID /dev/vda4 | tr -d -)
+{ dmsetup create vol4 --notable -u "CRYPT-LUKS2-$u-vol4" &&
+	dmsetup load vol4 --table "0 8 linear /dev/vda4 0"; } || why="${why}loaded debris not made; "
 dmsetup create vol3 --notable -u "OTHER-vol3" || why="${why}foreign device not made; "
-vaultvol open vol2 vol3 >/tmp/out 2>&1 </dev/null
+# vol5: killed after the kernel made the mapping, before libdevmapper made
+# its node (no udev here): open and live, no /dev/mapper/vol5.
+{ cryptsetup open --key-file /tmp/k/bek5 /dev/vda5 vol5 && rm /dev/mapper/vol5; } ||
+	why="${why}nodeless mapping not made; "
+vaultvol open vol2 vol3 vol4 vol5 >/tmp/out 2>&1 </dev/null
 rc=$?
 [ $rc -eq 1 ] || why="${why}exit $rc, not 1; "
 findmnt /flt/vol2 >/dev/null || why="${why}vol2 not mounted over its debris; "
+findmnt /flt/vol4 >/dev/null || why="${why}vol4 not mounted over its loaded debris; "
 grep -q "vol2: .*interrupted activation" /tmp/out || why="${why}the removal of vol2's debris not said; "
+grep -q "vol4: .*interrupted activation" /tmp/out || why="${why}the removal of vol4's debris not said; "
+findmnt /flt/vol5 >/dev/null || why="${why}vol5 not mounted (its node missing); "
+grep -q "vol5: made its missing device node" /tmp/out || why="${why}vol5's new node not said; "
 grep -q "^vol3: FAILED" /tmp/out || why="${why}vol3 not failed; "
 grep -q "^vol3: FAILED.*device-mapper is not available" /tmp/out && why="${why}vol3's failure blames device-mapper; "
 dmsetup info vol3 >/dev/null 2>&1 || why="${why}the foreign device was removed; "
@@ -246,7 +287,7 @@ cell stale-map open "$why"
 why=""
 close_all
 mkdir -p /sys/fs/cgroup
-mountpoint -q /sys/fs/cgroup || mount -t cgroup2 none /sys/fs/cgroup
+findmnt /sys/fs/cgroup >/dev/null || mount -t cgroup2 none /sys/fs/cgroup
 echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
 mkdir -p /sys/fs/cgroup/vv
 echo 64M >/sys/fs/cgroup/vv/memory.max || why="no memory cgroup; "

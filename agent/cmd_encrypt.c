@@ -36,7 +36,8 @@ static const char usage[] =
 	"Nothing is written before the key is stored and read back from the vault.\n"
 	"Refused, with nothing written: a mounted or open device, xfs (it cannot\n"
 	"shrink), a filesystem too full to give up 32 MiB, LUKS or BitLocker, and\n"
-	"anything else that is not ext4.\n"
+	"anything else that is not ext4. A LUKS2 volume whose vaultvol token names\n"
+	"the same --secret was encrypted before: nothing to do, exit status 0.\n"
 	"\n"
 	"Resumable: when stopped (Ctrl-C, SIGTERM) or killed, or after a power cut,\n"
 	"run the same command again: a DEVICE whose LUKS2 header is in encryption\n"
@@ -201,7 +202,8 @@ static int run_encrypt(const struct vv_options *opt, int argc, char **argv)
 
 		json_object_object_add(o, "token", pv_token_json(&pr->token));
 		json_object_object_add(o, "resumed", json_object_new_boolean(res.resumed));
-		if (!res.resumed) {
+		json_object_object_add(o, "already", json_object_new_boolean(res.already));
+		if (!res.resumed && !res.already) {
 			json_object_object_add(o, "sector_size",
 					       json_object_new_int64(pr->sector_size));
 			json_object_object_add(o, "recovery_keyslot",
@@ -218,11 +220,12 @@ static int run_encrypt(const struct vv_options *opt, int argc, char **argv)
 					       json_object_new_string(pr->recovery_ref));
 		pv_print_json(o);
 	} else if (r >= 0) {
-		pv_print_token(res.resumed ? "encrypted (resumed) " : "encrypted ", &pr->token);
+		pv_print_token(res.already ? "already encrypted " :
+			       res.resumed ? "encrypted (resumed) " : "encrypted ", &pr->token);
 		if (pr->recovery_ref)
 			printf("recovery passphrase stored as %s (keyslot %d)\n", pr->recovery_ref,
 			       pr->recovery_keyslot);
-		if (!res.resumed && res.fs_bytes_after != res.fs_bytes_before)
+		if (!res.resumed && !res.already && res.fs_bytes_after != res.fs_bytes_before)
 			printf("ext4 shrunk from %llu to %llu MiB for the LUKS2 header\n",
 			       (unsigned long long)(res.fs_bytes_before >> 20),
 			       (unsigned long long)(res.fs_bytes_after >> 20));

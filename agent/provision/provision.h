@@ -284,6 +284,7 @@ uint32_t vv_encrypt_sector_size(uint32_t dev_choice, uint32_t fs_block);
 struct vv_encrypt_result {
 	struct vv_provision_result p;	/* token, keyslots, recovery, backup */
 	bool resumed;			/* an interrupted encryption was resumed */
+	bool already;			/* encrypted before, with this secret: nothing done */
 	bool stopped;			/* progress asked to stop: resumable */
 	uint64_t fs_bytes_before, fs_bytes_after;	/* ext4 size, 0 when resumed */
 };

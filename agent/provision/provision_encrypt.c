@@ -228,6 +228,42 @@ static int run(struct enc *e, int slot, const struct vv_secret *key)
 	return 0;
 }
 
+/*
+ * Step 1 on a LUKS2 volume with no encryption pending. Encrypted before
+ * with the secret asked for (its token names it): done, exit 0, so that a
+ * rerun (the extension handler's enable runs again on every boot) is
+ * harmless. Anything else is refused with what to do instead.
+ */
+static int encrypted_before(struct enc *e)
+{
+	const char *dev = e->p.req->device;
+	struct vv_token *t = &e->p.res->token;
+	char *have = NULL, *want = NULL;
+	int r;
+
+	if (vv_token_read(dev, t) < 0) {
+		vv_error_remedy(e->p.err, "open it with its passphrase, or give it a vaultvol token "
+				"with vaultvol adopt %s", dev);
+		return vv_fail(e->p.err, -EEXIST, VV_CAUSE_NONE, "%s is already a LUKS volume "
+			       "(no vaultvol token); nothing was written", dev);
+	}
+	have = vv_ref_name(t->key);
+	want = vv_ref_name(e->p.req->secret);
+	if (have && want && !strcmp(have, want)) {
+		e->res->already = true;
+		vv_info("%s was encrypted before with %s; nothing to do", dev, t->key);
+		r = 0;
+	} else {
+		vv_error_remedy(e->p.err, "open it with vaultvol open; to change its key, use "
+				"vaultvol rotate %s", dev);
+		r = vv_fail(e->p.err, -EEXIST, VV_CAUSE_NONE, "%s is already encrypted, with %s, "
+			    "not %s; nothing was written", dev, t->key, e->p.req->secret);
+	}
+	free(have);
+	free(want);
+	return r;
+}
+
 /* Step 1's other branch: an encryption a run of ours began. */
 static int resume(struct enc *e)
 {
@@ -239,9 +275,7 @@ static int resume(struct enc *e)
 
 	r = vv_luks2_reencrypt_pending(dev);
 	if (r == 0)
-		return vv_fail(e->p.err, -EEXIST, VV_CAUSE_NONE,
-			       "%s is already a LUKS volume (no encryption pending); nothing was "
-			       "written", dev);
+		return encrypted_before(e);
 	if (r < 0)
 		return vv_fail(e->p.err, -EEXIST, VV_CAUSE_NONE,
 			       "%s is already a LUKS volume (not LUKS2: %s); nothing was written",

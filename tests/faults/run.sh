@@ -290,7 +290,17 @@ cell() {
 	vault_values >"$T/values" 2>/dev/null
 	[ -s "$T/values" ] && grep -qiF -f "$T/values" "$out" && why+="a key value in the output; "
 	if [ "$class" != transient ] && [ -z "$why" ]; then
-		"run_$cmd" "$name" >"$out.rerun" 2>&1 || why+="rerun failed: $(grep -m1 -i error "$out.rerun"); "
+		"run_$cmd" "$name" >"$out.rerun" 2>&1
+		rc=$?
+		# A mid-run fault can leave a command's work half done, as a kill
+		# does: the rerun then recovers, or refuses naming the object and
+		# what to do (provision's documented "run it again with --force").
+		if [ $rc -ne 0 ] && [ "$class" = midrun ] && [ $rc -eq 1 ] &&
+			grep -qF -- "$OBJ" "$out.rerun" && grep -q 'remedy: ' "$out.rerun"; then
+			REFUSED=$(grep -m1 -iE 'error|refus' "$out.rerun")
+		elif [ $rc -ne 0 ]; then
+			why+="rerun failed: $(grep -m1 -i error "$out.rerun"); "
+		fi
 	fi
 	cp "$out" "$KEEP/$name.out"
 	[ -f "$out.rerun" ] && cp "$out.rerun" "$KEEP/$name.rerun"

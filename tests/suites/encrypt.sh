@@ -152,7 +152,7 @@ truncate -s 64M "$T/luks.img"
 head -c 32 /dev/urandom >"$T/luks.key"
 cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
 	--key-file "$T/luks.key" "$T/luks.img"
-refused luks "$T/luks.img" "is already a LUKS volume (no encryption pending)" r-luks
+refused luks "$T/luks.img" "is already a LUKS volume (no vaultvol token)" r-luks
 
 truncate -s 320M "$T/xfs.img"
 if command -v mkfs.xfs >/dev/null && mkfs.xfs -q "$T/xfs.img" 2>/dev/null; then
@@ -191,9 +191,17 @@ grep -q "^encrypting $DEV: 100.0% .* MiB/s ETA" "$T/main.err" &&
 no_key main "$T/main.out" "$T/main.err" && ok "the key is in no output" || bad "the key is in no output"
 r=$(intact main) && ok "decrypted copy: e2fsck clean, every file's checksum the same" ||
 	bad "decrypted copy intact" "$r"
+h0=$(sha256sum <"$DEV")
 vv encrypt "$DEV" --secret enc-main "${RCOST[@]}" >"$T/again.out" 2>"$T/again.err"
-[ $? -eq 1 ] && grep -q "is already a LUKS volume (no encryption pending)" "$T/again.err" &&
-	ok "a second encrypt of the finished volume is refused" || bad "second encrypt refused" "$(cat "$T/again.err")"
+[ $? -eq 0 ] && grep -q "was encrypted before with .*enc-main.*; nothing to do" "$T/again.err" &&
+	grep -q "^already encrypted " "$T/again.out" && [ "$(sha256sum <"$DEV")" = "$h0" ] &&
+	ok "a second encrypt with the same secret: done before, exit 0, nothing written" ||
+	bad "second encrypt, same secret" "$(cat "$T/again.out" "$T/again.err")"
+vv encrypt "$DEV" --secret enc-other "${RCOST[@]}" >"$T/other.out" 2>"$T/other.err"
+[ $? -eq 1 ] && grep -q "is already encrypted, with .*enc-main.*, not enc-other; nothing was written" "$T/other.err" &&
+	grep -q "remedy: .*vaultvol rotate" "$T/other.err" && [ "$(sha256sum <"$DEV")" = "$h0" ] &&
+	ok "encrypt with another secret: refused, naming both and rotate" ||
+	bad "encrypt with another secret refused" "$(cat "$T/other.err")"
 
 # ---- stopped (SIGTERM), killed (SIGKILL), resumed -------------------------------
 mkimg kill 512 200 || bad "make the kill image"

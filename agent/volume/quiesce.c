@@ -245,21 +245,6 @@ static int lower_sectors(const char *path, uint64_t *sectors)
 	return r;
 }
 
-/* Does a mapping of this name exist (1), not (0), or -errno. */
-static int mapping_exists(const char *name)
-{
-	struct dm_task *dmt;
-	struct dm_info info;
-	int r;
-
-	r = run_task(DM_DEVICE_INFO, name, &dmt);
-	if (r < 0)
-		return r;
-	r = dm_task_get_info(dmt, &info) && info.exists;
-	dm_task_destroy(dmt);
-	return r;
-}
-
 /*
  * One dm ioctl on NAME: create (no table), load a table, resume or remove.
  * Done step by step rather than with libdevmapper's create-with-table,
@@ -334,7 +319,7 @@ int vv_quiesce_create(const char *name, const char *lower_dev_path, uint64_t sec
 		r = dm_simple(DM_DEVICE_CREATE, name, uuid, 0, NULL, 0);
 	}
 	if (r < 0) {
-		if (r == -EBUSY && mapping_exists(name) == 1)
+		if (r == -EBUSY && vv_dm_live(name) >= 0)
 			r = -EEXIST;
 		return r;
 	}

@@ -197,7 +197,13 @@ killed_cell() {
 	local cmd=$1 name=$2 out=$3 sig=${4%%:*} pat=${4#*:} before after backups0 why="" rc2
 	[ -n "$IMG" ] && before=$(sha256sum <"$IMG")
 	backups0=$(ls "$T/state/header-backups" 2>/dev/null | wc -l)
+	# Every vault answer 150 ms late: the signal is sent the moment the
+	# step is printed, and a command whose remaining work is one local
+	# write and one vault request (provision after its header backup)
+	# could otherwise finish before pkill lands.
+	fault_start "fault delay_ms=150 count=-1 when=authed"
 	run_until "$sig" "$pat" "$cmd" "$name" "$out"
+	fault_end >/dev/null 2>&1
 	sync
 	[ -n "$IMG" ] && after=$(sha256sum <"$IMG")
 	[ $KILLED = 1 ] || why+="never printed /$pat/ (exit $RC); "

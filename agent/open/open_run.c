@@ -468,6 +468,24 @@ static void set_top(struct vv_vol *v, const char *name)
 	snprintf(v->top, sizeof(v->top), "/dev/mapper/%s", name);
 }
 
+/*
+ * An open mapping whose /dev/mapper node is missing: its activation was
+ * killed after the kernel made the mapping and before libdevmapper made
+ * the node (no udev: the guest, the initramfs). Made again, and said.
+ * Caller holds run->dm.
+ */
+static void ensure_node(const struct vv_vol *v, const char *name)
+{
+	int r = vv_dm_ensure_node(name);
+
+	if (r == 1)
+		vv_info("%s: made its missing device node /dev/mapper/%s (an earlier activation "
+			"was interrupted)", v->conf.name, name);
+	else if (r < 0)
+		vv_warn("%s: cannot make its device node /dev/mapper/%s: %s", v->conf.name, name,
+			strerror(-r));
+}
+
 /* Activate (and stack quiesce); caller holds run->dm. */
 static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 		    const struct vv_secret *vk, enum mapping cur, bool want_q, bool ro)
@@ -491,9 +509,8 @@ static int activate(struct run *run, struct vv_vol *v, struct vv_unlock *u,
 	if (!want_q)
 		return 0;
 	/* The stacking resumed: the lower node may be what the kill left out. */
-	if (cur == MAP_LOWER_ONLY && vv_dm_ensure_node(lower) == 1)
-		vv_info("%s: made its missing device node %s (an earlier activation was "
-			"interrupted)", v->conf.name, lower_dev);
+	if (cur == MAP_LOWER_ONLY)
+		ensure_node(v, lower);
 	r = vv_quiesce_create(v->conf.name, lower_dev, 0);
 	if (r == 0) {
 		v->quiesced = true;
@@ -633,27 +650,6 @@ static bool refuse_token_mount(struct vv_vol *v)
 	return true;
 }
 
-/*
- * An open mapping whose /dev/mapper node is missing: its activation was
- * killed after the kernel made the mapping and before libdevmapper made
- * the node (no udev: the guest, the initramfs). Made again, and said.
- */
-static void ensure_node(struct run *run, struct vv_vol *v)
-{
-	const char *name = v->top + strlen("/dev/mapper/");
-	int r;
-
-	pthread_mutex_lock(&run->dm);
-	r = vv_dm_ensure_node(name);
-	pthread_mutex_unlock(&run->dm);
-	if (r == 1)
-		vv_info("%s: made its missing device node %s (an earlier activation was "
-			"interrupted)", v->conf.name, v->top);
-	else if (r < 0)
-		vv_warn("%s: cannot make its device node %s: %s", v->conf.name, v->top,
-			strerror(-r));
-}
-
 static void do_volume(struct run *run, struct vv_vol *v)
 {
 	struct vv_unlock *u = NULL;
@@ -710,12 +706,15 @@ static void do_volume(struct run *run, struct vv_vol *v)
 			 "systemd-cryptsetup@%.60s.service)", v->device, v->crypttab, v->crypttab);
 		goto out;
 	}
+	if (cur == MAP_FOREIGN || cur == MAP_PLAIN || cur == MAP_STACKED) {
+		pthread_mutex_lock(&run->dm);
+		ensure_node(v, cur == MAP_FOREIGN ? v->foreign : v->conf.name);
+		pthread_mutex_unlock(&run->dm);
+	}
 	if (cur == MAP_FOREIGN) {
 		/* Opened by someone else (crypttab): open; mounted as described. */
 		set_top(v, v->foreign);
-		ensure_node(run, v);
 	} else if (cur == MAP_PLAIN || cur == MAP_STACKED) {
-		ensure_node(run, v);
 		/* Already open: verified (same disk) and left as it is. */
 		v->quiesced = cur == MAP_STACKED;
 		if (cur == MAP_PLAIN && want_q && v->conf.quiesce == VV_TRI_YES)

@@ -117,18 +117,14 @@ int vv_adopt(struct vv_vault *v, const struct vv_adopt_req *req,
 	r = pv_backup(req->device, req->state_dir, backup, sizeof(backup), err);
 	if (r < 0)
 		goto out;
-	r = vv_token_write(req->device, &t);
+	/* What the disk holds now, token id included, is what the caller gets. */
+	r = vv_token_write_back(req->device, &t, tok_out);
 	if (r < 0) {
 		vv_fail(err, r, VV_CAUSE_NONE, "writing the token failed: %s",
 			vv_token_write_why(r));
 		goto out;
 	}
 	vv_info("%s: adopted with key %s (keyslot %d)", req->device, t.key, slot);
-	if (tok_out) {
-		r = vv_token_read(req->device, tok_out);
-		if (r < 0)
-			vv_fail(err, r, VV_CAUSE_NONE, "reading the token back failed: %s", strerror(-r));
-	}
 out:
 	pv_unlock(lock);
 	vv_bek_free(b);

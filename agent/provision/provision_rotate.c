@@ -92,19 +92,17 @@ static int backup(struct rot *c)
 /* Back up, write t, and make c->tok what is now on disk. */
 static int write_token(struct rot *c, const struct vv_token *t)
 {
+	struct vv_token back;
 	int r = backup(c);
 
 	if (r < 0)
 		return r;
-	r = vv_token_write(c->req->device, t);
+	r = vv_token_write_back(c->req->device, t, &back);
 	if (r < 0)
 		return vv_fail(c->err, r, VV_CAUSE_NONE, "writing the token failed: %s",
 			       vv_token_write_why(r));
 	vv_token_clear(&c->tok);
-	r = vv_token_read(c->req->device, &c->tok);
-	if (r < 0)
-		return vv_fail(c->err, r, VV_CAUSE_NONE, "reading the token back failed: %s",
-			       strerror(-r));
+	c->tok = back;
 	return 0;
 }
 

@@ -410,18 +410,18 @@ int vv_token_read_loaded(struct vv_unlock *u, const char *device, struct vv_toke
  * controller, dm-flakey drop_writes) returns the old token, and the
  * caller must not report a change that is not there. 0 or -EIO.
  */
-static int read_back_same(const char *device, const char *json)
+static int read_back_same(const char *device, const char *json, struct vv_token *back)
 {
-	struct vv_token back;
 	char *again = NULL;
 	int r;
 
-	r = vv_token_read(device, &back);
+	r = vv_token_read(device, back);
 	if (r == 0)
-		r = vv_token_to_json(&back, &again);
-	if (r < 0 || strcmp(again, json))
+		r = vv_token_to_json(back, &again);
+	if (r < 0 || strcmp(again, json)) {
+		vv_token_clear(back);
 		r = -EIO;
-	vv_token_clear(&back);
+	}
 	free(again);
 	return r;
 }
@@ -436,11 +436,19 @@ const char *vv_token_write_why(int r)
 
 int vv_token_write(const char *device, const struct vv_token *t)
 {
+	return vv_token_write_back(device, t, NULL);
+}
+
+int vv_token_write_back(const char *device, const struct vv_token *t, struct vv_token *back)
+{
+	struct vv_token mine;
 	struct crypt_device *cd = NULL;
 	crypt_keyslot_info st;
 	char *json = NULL;
 	int id, r;
 
+	if (back)
+		token_none(back);
 	r = vv_token_to_json(t, &json);
 	if (r < 0)
 		return r;
@@ -462,7 +470,9 @@ int vv_token_write(const char *device, const struct vv_token *t)
 		goto out;
 	crypt_free(cd);
 	cd = NULL;
-	r = read_back_same(device, json);
+	r = read_back_same(device, json, back ? back : &mine);
+	if (!back)
+		vv_token_clear(&mine);
 out:
 	crypt_free(cd);
 	free(json);

@@ -86,6 +86,13 @@ int vv_token_read_loaded(struct vv_unlock *u, const char *device, struct vv_toke
  */
 int vv_token_write(const char *device, const struct vv_token *t);
 
+/*
+ * The same, and *back filled with the token as read back from the disk
+ * (its token_id included): what callers would otherwise read once more.
+ * On failure *back is cleared.
+ */
+int vv_token_write_back(const char *device, const struct vv_token *t, struct vv_token *back);
+
 /* vv_token_write's failure r in the operator's words, with what to do for -EIO. */
 const char *vv_token_write_why(int r);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/command.h"
+#include "agent/volume/crypt.h"
 #include "agent/error_view.h"
 #include "agent/open/open.h"
 
@@ -23,6 +24,8 @@ static int run_close(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol close: give --all or volume names (see --help)\n");
 		return VV_EXIT_USAGE;
 	}
+	/* It only reads headers: an unusable /run must not hide them. */
+	vv_crypt_locks_check();
 	r = vv_open_setup(opt, false, &s, &err);
 	if (r < 0) {
 		vv_error_print(opt->json, 0, "close", &err);

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "agent/command.h"
+#include "agent/volume/crypt.h"
 #include "agent/error_view.h"
 #include "agent/open/open.h"
 #include "base/log.h"
@@ -266,6 +267,8 @@ static int run_open(const struct vv_options *opt, int argc, char **argv)
 	r = parse_args(argc, argv, &a, &ctx);
 	if (r != VV_EXIT_OK)
 		return r;
+	/* It only reads headers: an unusable /run must not hide them. */
+	vv_crypt_locks_check();
 	failed = open_until(opt, &a, argc, argv, &ctx, &s);
 	if (failed < 0)
 		return -failed;

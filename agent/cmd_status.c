@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "agent/command.h"
+#include "agent/volume/crypt.h"
 #include "agent/error_view.h"
 #include "agent/open/open.h"
 #include "agent/revoke/revoke.h"
@@ -146,6 +147,8 @@ static int run_status(const struct vv_options *opt, int argc, char **argv)
 		fprintf(stderr, "vaultvol status: no arguments expected\n");
 		return VV_EXIT_USAGE;
 	}
+	/* It only reads headers: an unusable /run must not hide them. */
+	vv_crypt_locks_check();
 	r = vv_open_setup(opt, false, &s, &err);
 	if (r < 0) {
 		vv_error_print(json, 0, "status", &err);

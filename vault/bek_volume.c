@@ -105,21 +105,16 @@ int vv_bek_volume_pick(int dirfd, const char *want, char *found, size_t foundlen
 	return 0;
 }
 
-static int read_dir(const char *dir, const char *want, unsigned kf_flags,
-		    struct vv_secret **key, char **found_name, struct vv_error *err)
+/* Pick and read the wanted file in the open directory dfd. */
+static int read_dirfd(int dfd, const char *want, unsigned kf_flags,
+		      struct vv_secret **key, char **found_name, struct vv_error *err)
 {
 	char found[256];
-	int dfd, r;
+	int r;
 
 	*key = NULL;
 	if (found_name)
 		*found_name = NULL;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		r = -errno;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", dir, strerror(-r));
-		return r;
-	}
 	r = vv_bek_volume_pick(dfd, want, found, sizeof(found), err);
 	if (r == 0)
 		r = vv_key_file_read(dfd, found, kf_flags, key, err);
@@ -135,6 +130,24 @@ static int read_dir(const char *dir, const char *want, unsigned kf_flags,
 		r = -ENOMEM;
 		vv_error_set(err, VV_CAUSE_CONFIG, 0, "out of memory");
 	}
+	return r;
+}
+
+static int read_dir(const char *dir, const char *want, unsigned kf_flags,
+		    struct vv_secret **key, char **found_name, struct vv_error *err)
+{
+	int dfd, r;
+
+	*key = NULL;
+	if (found_name)
+		*found_name = NULL;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		r = -errno;
+		vv_error_set(err, VV_CAUSE_CONFIG, 0, "%s: %s", dir, strerror(-r));
+		return r;
+	}
+	r = read_dirfd(dfd, want, kf_flags, key, found_name, err);
 	close(dfd);
 	return r;
 }
@@ -394,6 +407,73 @@ static void log_mount(const char *dev, const char *dir)
 	mnt_unref_table(tb);
 }
 
+/*
+ * /run/vaultvol cannot hold a mount point: /run is read-only or out of
+ * space or inodes (a full tmpfs refuses mkdir with ENOSPC). Those are the
+ * errors a detached mount gets round; anything else (a mount point others
+ * could reach into) is refused as it is.
+ */
+static bool run_dir_unusable(int r)
+{
+	return r == -EROFS || r == -ENOSPC || r == -EDQUOT;
+}
+
+/*
+ * Mount the BEK volume with the kernel's mount API (fsopen/fsmount, Linux
+ * 5.2) and read it through the mount's own file descriptor: the mount is
+ * attached nowhere, so it needs no mount point, is seen by no namespace,
+ * and goes away with the last descriptor, even if this process is killed.
+ * The same options as the mount under /run/vaultvol.
+ */
+static int read_detached(const char *dev, const char *want, struct vv_secret **key,
+			 char **found_name, struct vv_error *err)
+{
+	static const char *const opts[][2] = {
+		{ "uid", "0" }, { "gid", "0" }, { "fmask", "0077" }, { "dmask", "0077" },
+		{ "iocharset", "utf8" },
+	};
+	const char *step = "fsopen";
+	int fsfd, mfd = -1, dfd = -1, r = 0;
+
+	fsfd = fsopen("vfat", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		goto fail;
+	step = "fsconfig";
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "source", dev, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0)
+		goto fail;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (fsconfig(fsfd, FSCONFIG_SET_STRING, opts[i][0], opts[i][1], 0) < 0)
+			goto fail;
+	step = "mount";
+	if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto fail;
+	mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+		      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+	if (mfd < 0)
+		goto fail;
+	/* fsmount's descriptor is O_PATH: open the root to list it. */
+	dfd = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		goto fail;
+	vv_debug("BEK volume %s mounted detached (read-only, nosuid, nodev, noexec)", dev);
+	r = read_dirfd(dfd, want, VV_KF_PRIVATE | VV_KF_NOFOLLOW, key, found_name, err);
+	goto out;
+fail:
+	r = -errno;
+	/* A disk or kernel matter, not a vault outage: CONFIG is never retried. */
+	vv_error_set(err, VV_CAUSE_CONFIG, 0, "mounting %s without a mount point (%s) failed: %s",
+		     dev, step, strerror(-r));
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (mfd >= 0)
+		close(mfd);
+	if (fsfd >= 0)
+		close(fsfd);
+	return r;
+}
+
 int vv_bek_volume_read(const char *label, const char *want,
 		       struct vv_secret **key, char **found_name, char **device,
 		       struct vv_error *err)
@@ -428,18 +508,32 @@ int vv_bek_volume_read(const char *label, const char *want,
 		}
 	}
 	r = prepare_run_dir(err);
-	if (r < 0)
-		goto out;
-	/* mkdtemp's template: the prefix, then six 'X' it replaces. */
-	snprintf(dir, sizeof(dir), "%s/bek-", VV_BEK_RUN_DIR);
-	memset(dir + strlen(dir), 'X', 6);
-	dir[sizeof(dir) - 1] = '\0';
-	if (!mkdtemp(dir)) {
-		r = -errno;
-		vv_error_set(err, VV_CAUSE_CONFIG, 0, "mkdtemp under %s: %s",
-			     VV_BEK_RUN_DIR, strerror(-r));
+	if (r == 0) {
+		/* mkdtemp's template: the prefix, then six 'X' it replaces. */
+		snprintf(dir, sizeof(dir), "%s/bek-", VV_BEK_RUN_DIR);
+		memset(dir + strlen(dir), 'X', 6);
+		dir[sizeof(dir) - 1] = '\0';
+		if (!mkdtemp(dir)) {
+			r = -errno;
+			vv_error_set(err, VV_CAUSE_CONFIG, 0, "mkdtemp under %s: %s",
+				     VV_BEK_RUN_DIR, strerror(-r));
+		}
+	}
+	if (run_dir_unusable(r)) {
+		struct vv_error why;
+
+		if (err)
+			why = *err;
+		vv_warn("%s cannot hold a mount point (%s); reading the BEK volume "
+			"through a detached mount instead", VV_BEK_RUN_DIR, strerror(-r));
+		r = read_detached(dev, want, key, found_name, err);
+		/* Without the mount API (before Linux 5.2) the first cause is the one to fix. */
+		if (r == -ENOSYS && err)
+			*err = why;
 		goto out;
 	}
+	if (r < 0)
+		goto out;
 	made = true;
 	/*
 	 * Make the mount point a private mount of its own first: mounting

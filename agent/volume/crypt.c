@@ -9,9 +9,12 @@
 #include "agent/volume/crypt_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent/volume/quiesce.h"
 #include "base/log.h"
@@ -81,6 +84,36 @@ const char *vv_unlock_reason(const struct vv_unlock *u)
 void vv_crypt_quiet(void)
 {
 	crypt_set_log_callback(NULL, vv_crypt_log, NULL);
+}
+
+/*
+ * libcryptsetup's lock directory: its build's --with-luks2-lock-path, which
+ * is /run/cryptsetup on Debian, Ubuntu, Fedora and RHEL (upstream's default).
+ * The library does not say which one it was built with.
+ */
+#define VV_CRYPT_LOCK_DIR "/run/cryptsetup"
+
+void vv_crypt_locks_check(void)
+{
+	int fd, e;
+
+	/* libcryptsetup makes it 0700 when missing; so do we, or learn why not. */
+	if (mkdir(VV_CRYPT_LOCK_DIR, 0700) < 0 && errno != EEXIST) {
+		e = errno;
+	} else {
+		fd = open(VV_CRYPT_LOCK_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		e = errno;
+	}
+	if (e != EROFS && e != ENOSPC && e != EDQUOT)
+		return;
+	vv_warn("%s cannot hold libcryptsetup's header locks (%s); reading headers "
+		"without them (remount /run read-write or free space there)",
+		VV_CRYPT_LOCK_DIR, strerror(e));
+	crypt_metadata_locking(NULL, 0);
 }
 
 const char *vv_vol_type_str(enum vv_vol_type t)

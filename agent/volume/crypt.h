@@ -201,6 +201,19 @@ void vv_unlock_free(struct vv_unlock *u);
 #define VV_BEK_PBKDF2_ITERATIONS 1000
 
 /* A LUKS2 header open for changes. */
+/*
+ * libcryptsetup takes a lock file per device in its lock directory
+ * (/run/cryptsetup) before it reads a LUKS2 header, and fails the read
+ * when it cannot create one: with /run read-only or out of space or
+ * inodes, every LUKS2 volume would look unreadable, and a token-described
+ * one absent. Commands that only read headers (open, close, status) call
+ * this first: when the directory cannot take a lock file, it says so and
+ * turns the locking off for this process. A header read torn by a
+ * concurrent writer is caught by the header's checksums, and no other
+ * libcryptsetup user can take a lock there to write one either.
+ */
+void vv_crypt_locks_check(void);
+
 struct vv_luks2;
 
 /* Open device to format it (nothing read yet). -errno from libcryptsetup. */

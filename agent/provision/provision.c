@@ -374,7 +374,10 @@ int pv_format_keyslots(struct prov *p, struct vv_luks2 *l)
 		goto out;
 	}
 	p->res->recovery_keyslot = r;
-	r = 0;
+	r = vv_luks2_check_written(l);
+	if (r < 0)
+		vv_fail(p->err, r, VV_CAUSE_NONE, "writing the LUKS2 header failed: %s",
+			vv_token_write_why(r));
 out:
 	return r;
 }

@@ -265,6 +265,16 @@ bool vv_luks2_keyslot_active(struct vv_luks2 *l, int slot);
 /* Is slot a vaultvol BEK keyslot (PBKDF2 at VV_BEK_PBKDF2_ITERATIONS)? */
 bool vv_luks2_keyslot_is_bek(struct vv_luks2 *l, int slot);
 
+/*
+ * Did the format and the keyslots of l land? Its header is loaded afresh
+ * from the disk (libcryptsetup reads with O_DIRECT) and must carry l's UUID
+ * and the same active keyslots. A disk that loses writes still shows the
+ * old header, or none: -EIO, and nothing may then be written on top of a
+ * header that is not the one formatted (a token in another volume's
+ * header). 0 or -EIO (or libcryptsetup's error opening the device).
+ */
+int vv_luks2_check_written(struct vv_luks2 *l);
+
 /* Erase keyslot slot. -errno. */
 int vv_luks2_destroy_keyslot(struct vv_luks2 *l, int slot);
 

@@ -202,6 +202,33 @@ bool vv_luks2_keyslot_is_bek(struct vv_luks2 *l, int slot)
 	       p.iterations == VV_BEK_PBKDF2_ITERATIONS;
 }
 
+int vv_luks2_check_written(struct vv_luks2 *l)
+{
+	/* A detached header's file, else the device that holds the header. */
+	const char *dev = crypt_get_metadata_device_name(l->cd) ?: crypt_get_device_name(l->cd);
+	const char *want = crypt_get_uuid(l->cd), *got;
+	int max = crypt_keyslot_max(CRYPT_LUKS2);
+	struct crypt_device *cd = NULL;
+	int r;
+
+	if (!dev || !want)
+		return -EINVAL;
+	r = crypt_init(&cd, dev);
+	if (r < 0)
+		return r;
+	/* A header that does not load, or another volume's, is not what we wrote. */
+	r = crypt_load(cd, CRYPT_LUKS2, NULL) < 0 ? -EIO : 0;
+	got = r ? NULL : crypt_get_uuid(cd);
+	if (!got || strcmp(got, want))
+		r = -EIO;
+	for (int i = 0; !r && i < max; i++)
+		if ((crypt_keyslot_status(l->cd, i) >= CRYPT_SLOT_ACTIVE) !=
+		    (crypt_keyslot_status(cd, i) >= CRYPT_SLOT_ACTIVE))
+			r = -EIO;
+	crypt_free(cd);
+	return r;
+}
+
 int vv_luks2_destroy_keyslot(struct vv_luks2 *l, int slot)
 {
 	return crypt_keyslot_destroy(l->cd, slot);

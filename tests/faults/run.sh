@@ -352,7 +352,9 @@ fi
 t0=$SECONDS ncell=0 ngap=0
 for c in "${CELLS[@]}"; do
 	read -r f cmd <<<"$c"
-	read -r _ class cause remedy cost _ calls < <(printf '%s\n' "${FAULTS[@]}" | awk -v f="$f" '$1 == f')
+	# A fault may have a host line and a guest line (%SCENARIO): the host's.
+	read -r _ class cause remedy cost _ calls < <(printf '%s\n' "${FAULTS[@]}" |
+		awk -v f="$f" '$1 == f && $7 !~ /^%/')
 	ncell=$((ncell + 1))
 	cell "$f" "$class" "$cause" "$remedy" "$calls" "$cmd"
 	g=$(gap_reason "$f" "$cmd")
@@ -416,8 +418,11 @@ echo
 printf '%-15s' "fault"
 for cmd in $COMMANDS; do printf ' %-10s' "$cmd"; done
 echo
+declare -A SHOWN
 for line in "${FAULTS[@]}"; do
 	read -r f _ <<<"$line"
+	[ -n "${SHOWN[$f]:-}" ] && continue	# one row for a host and a guest line
+	SHOWN[$f]=1
 	any=0
 	for cmd in $COMMANDS; do [ -n "${RES[$f,$cmd]:-}" ] && any=1; done
 	[ $any = 1 ] || continue

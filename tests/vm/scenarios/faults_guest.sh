@@ -16,13 +16,15 @@
 vm_disk vols 200M
 vm_disk fs 160M
 vm_disk ev 24M
+vm_disk bek 8M
+vm_disk bv 16M
 N=16
 vm_bek_preload $((N + 1))
 vm_test_pki
 export FG_ONLY=${FG_ONLY:-}
 VM_GUEST_ENV="BEKS PRELOAD VV_CA_PEM VV_SERVER_PEM VV_SERVER_KEY FG_ONLY"
 
-vm_boot --disk vols --disk fs --disk ev --mem 1024 --timeout 1500 <<'GUEST'
+vm_boot --disk vols --disk fs --disk ev --disk bek --disk bv --mem 1024 --timeout 1500 <<'GUEST'
 set -u
 . /vv/tests/vm/scenarios/open_lib.sh
 . /vv/tests/vm/scenarios/snapshot_lib.sh
@@ -74,6 +76,23 @@ LINEAR="0 $EVSZ linear /dev/vdc 2048"
 # In use before the faults (volumes.json records it), as a production volume is.
 step ev-first-open sh -c 'vaultvol open ev && vaultvol close ev'
 
+# bv: a volume keyed as ADE keys a data disk, by a passphrase file on the
+# BEK VOLUME disk (vdd), listed in /etc/crypttab by UUID; on a disk of its
+# own (vde), the one hot-unplugged. The BEK volume is read through a mount
+# of vaultvol's own, under /run/vaultvol (or detached when /run is unusable).
+BVPASS=$(head -c 24 /dev/urandom | base64)
+printf '%s' "$BVPASS" >/tmp/k/bv
+step bek-volume sh -c "mkfs.vfat -n 'BEK VOLUME' /dev/vdd >/dev/null && mkdir -p /mnt/bekw &&
+	mount -t vfat -o iocharset=utf8 /dev/vdd /mnt/bekw &&
+	cp /tmp/k/bv /mnt/bekw/LinuxPassPhraseFileName_1_0 && umount /mnt/bekw"
+step bv-volume sh -c 'cryptsetup luksFormat -q --type luks2 --luks2-keyslots-size 1m --pbkdf pbkdf2 \
+	--pbkdf-force-iterations 1000 \
+	--key-file /tmp/k/bv /dev/vde && cryptsetup open --key-file /tmp/k/bv /dev/vde prepbv &&
+	mkfs.ext4 -q /dev/mapper/prepbv && cryptsetup close prepbv'
+printf 'bv UUID=%s /mnt/azure_bek_disk/LinuxPassPhraseFileName_1_0 luks,nofail\n' \
+	"$(cryptsetup luksUUID /dev/vde)" >>/etc/crypttab
+step bv-first-open sh -c 'vaultvol open bv && vaultvol close bv'
+
 # cell NAME CMD WHY: one cell's verdict (WHY empty: passed). A failure that
 # tests/faults/gaps.txt lists as a known gap is step NAME-x-CMD-gap, which
 # passes (the suite stays green; run.sh prints "gap" with the reason).
@@ -104,9 +123,22 @@ fails_well() {
 	grep -qiE -- "remedy: .*($3)" /tmp/out || _w="${_w}no remedy /$3/; "
 	printf '%s' "$_w"
 }
-no_key_out() { for k in $BEKS; do grep -qF "$k" "$1" && return 1; done; return 0; }
+no_key_out() { for k in $BEKS $BVPASS; do grep -qF "$k" "$1" && return 1; done; return 0; }
 
-# FG_ONLY (a debugging aid): the sections to run, of "disks open snapshot".
+# fs_fault DIR ro|full / fs_fault_end DIR: the filesystem holding DIR
+# read-only, or out of space and inodes; DIR's contents kept.
+fs_fault() {
+	case $2 in
+	ro) mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" ;;
+	full) rm -rf /tmp/save && mkdir /tmp/save && cp -a "$1/." /tmp/save/ &&
+		mount -t tmpfs -o size=$(( $(du -sk /tmp/save | cut -f1) + 1024 ))k,nr_inodes=1024 tmpfs "$1" &&
+		cp -a /tmp/save/. "$1/" && chmod "$(stat -c %a /tmp/save)" "$1" &&
+		{ dd if=/dev/zero of="$1/.fill" bs=4k 2>/dev/null; _i=0
+		  while true >"$1/.fill$_i" 2>/dev/null; do _i=$((_i + 1)); done; true; } ;;
+	esac
+}
+fs_fault_end() { umount "$1"; }
+# FG_ONLY (a debugging aid): the sections to run, of "disks space open snapshot".
 want() { [ -z "${FG_ONLY:-}" ] || case " $FG_ONLY " in *" $1 "*) true ;; *) false ;; esac; }
 if want disks; then
 # --- disks -------------------------------------------------------------------
@@ -186,31 +218,133 @@ cell disk-gone close "$why"
 close_all
 
 # drop-writes: the disk acknowledges every write and keeps none (dm-flakey
-# drop_writes; reads are served) while rotate changes the header. rotate
-# must not report a rotation the disk does not hold: it fails naming the
-# disk, nothing reaches the disk, the volume still opens with the key its
-# token names, and once the disk keeps writes again a rerun rotates.
-sync; echo 3 >/proc/sys/vm/drop_caches
-before=$(dev_sha /dev/vdc)
+# drop_writes; reads are served) while a command changes the header
+# (rotate; adopt, which writes a token; provision, which writes a whole new
+# header over the volume). The command must not report a change the disk
+# does not hold: it fails naming the lost write and the disk, nothing
+# reaches the disk, the volume still opens with the key its token names,
+# and once the disk keeps writes again the same command succeeds and the
+# volume opens.
+drop_writes() {	# COMMAND ARGS...
+	sync; echo 3 >/proc/sys/vm/drop_caches
+	before=$(dev_sha /dev/vdc)
+	why=""
+	ev_table "0 $EVSZ flakey /dev/vdc 2048 0 1 1 drop_writes" || why="fault did not start; "
+	vaultvol "$@" >/tmp/out 2>&1 </dev/null
+	rc=$?
+	ev_table "$LINEAR" || why="${why}fault did not end; "
+	blockdev --flushbufs /dev/mapper/evd
+	cat /tmp/out
+	[ $rc -ne 0 ] || why="${why}exit 0 with nothing written; "
+	grep -qi "read back" /tmp/out || why="${why}the lost write not named; "
+	grep -qi "check the disk" /tmp/out || why="${why}no remedy naming the disk; "
+	no_key_out /tmp/out || why="${why}a key in the output; "
+	[ "$(dev_sha /dev/vdc)" = "$before" ] || why="${why}disk changed; "
+	if [ -z "$why" ]; then
+		{ vaultvol open ev && vaultvol close ev; } >/tmp/rerun 2>&1 </dev/null ||
+			why="open after the failed $1: $(grep -m1 FAILED /tmp/rerun); "
+		vaultvol "$@" >/tmp/rerun 2>&1 </dev/null ||
+			why="${why}rerun of $1 failed: $(tail -n 2 /tmp/rerun | tr '\n' ' '); "
+		{ vaultvol open ev && vaultvol close ev; } >/tmp/rerun 2>&1 </dev/null ||
+			why="${why}open after the rerun: $(grep -m1 FAILED /tmp/rerun); "
+	fi
+}
+drop_writes rotate /dev/mapper/evd; cell drop-writes rotate "$why"
+# A token that differs from the one there (the mount added), so that adopt has a write to lose.
+drop_writes adopt /dev/mapper/evd --secret bek$EV --name ev --mount /flt/ev --force
+cell drop-writes adopt "$why"
+# Last of the disk cells: the rerun makes ev a new volume (a new secret).
+drop_writes provision /dev/mapper/evd --secret evnew --name ev --format-only --force
+cell drop-writes provision "$why"
+
+# hot-unplug: the disk of an open, mounted volume removed from the VM (the
+# kernel's PCI removal of the virtio disk, as a detach does). close must not
+# hang and must take the mapping away or name the volume with a remedy;
+# status must not hang; once the disk is back (PCI rescan), the volume opens.
 why=""
-ev_table "0 $EVSZ flakey /dev/vdc 2048 0 1 1 drop_writes" || why="fault did not start; "
-vaultvol rotate /dev/mapper/evd >/tmp/out 2>&1 </dev/null
+mkdir -p /flt/bv
+{ vaultvol open bv >/dev/null 2>&1 && mount /dev/mapper/bv /flt/bv &&
+	echo data >/flt/bv/f && sync; } </dev/null || why="not open and mounted before the fault; "
+pci=$(readlink -f /sys/block/vde/device/..)
+echo "hot-unplug: removing $pci"
+echo 1 >"$pci/remove" || why="${why}removal failed; "
+sleep 1
+[ -e /sys/block/vde ] && why="${why}disk still present; "
+timeout 60 vaultvol status >/tmp/status 2>&1 </dev/null
+[ $? -eq 124 ] && why="${why}status hung; "
+t0=$(now_ms)
+timeout 60 vaultvol close bv >/tmp/out 2>&1 </dev/null
 rc=$?
-ev_table "$LINEAR" || why="${why}fault did not end; "
-blockdev --flushbufs /dev/mapper/evd
-[ $rc -ne 0 ] || why="${why}exit 0 with nothing written; "
-grep -qi "read back" /tmp/out || why="${why}the lost write not named; "
-grep -qi "check the disk" /tmp/out || why="${why}no remedy naming the disk; "
-[ "$(dev_sha /dev/vdc)" = "$before" ] || why="${why}disk changed; "
-if [ -z "$why" ]; then
-	{ vaultvol open ev && vaultvol close ev; } >/tmp/rerun 2>&1 </dev/null ||
-		why="open after the failed rotate: $(grep -m1 FAILED /tmp/rerun); "
-	vaultvol rotate /dev/mapper/evd >/tmp/rerun 2>&1 </dev/null ||
-		why="${why}rerun of rotate failed: $(tail -n 2 /tmp/rerun | tr '\n' ' '); "
-	{ vaultvol open ev && vaultvol close ev; } >/tmp/rerun 2>&1 </dev/null ||
-		why="${why}open after the rerun: $(grep -m1 FAILED /tmp/rerun); "
+cat /tmp/out
+echo "hot-unplug: close exit $rc in $(( $(now_ms) - t0 )) ms"
+[ $rc -eq 124 ] && why="${why}close hung; "
+if [ $rc -eq 0 ]; then
+	opened bv && why="${why}mapping left after exit 0; "
+else
+	grep -q "bv" /tmp/out || why="${why}exit $rc without naming the volume; "
+	grep -qi "remedy:" /tmp/out || why="${why}exit $rc without a remedy; "
 fi
-cell drop-writes rotate "$why"
+umount /flt/bv 2>/dev/null
+opened bv && cryptsetup close bv 2>/dev/null
+echo 1 >/sys/bus/pci/rescan
+sleep 1
+back=$(for b in /sys/block/vd*; do [ "$(cat "$b/size")" = "$(( 16 * 2048 ))" ] && echo "/dev/${b##*/}"; done | head -1)
+echo "hot-unplug: the disk is back as ${back:-nothing}"
+[ -n "$back" ] || why="${why}disk not back after rescan; "
+if [ -z "$why" ]; then
+	vaultvol open bv >/tmp/rerun 2>&1 </dev/null || why="rerun failed: $(grep -m1 FAILED /tmp/rerun); "
+	opened bv || why="${why}not open after the rerun; "
+fi
+no_key_out /tmp/out || why="${why}a key in the output; "
+cell hot-unplug close "$why"
+close_all
+
+fi
+if want space; then
+# --- /run and the state directory full or read-only -------------------------
+# The filesystem holding /run (where vaultvol mounts the BEK volume and
+# libcryptsetup keeps its header locks) or /var/lib/vaultvol (volumes.json,
+# header backups, the freeze marker) read-only, or out of space and inodes.
+# `open` and `key show` read; they must still work, or fail naming the
+# volume, the cause and a remedy; once the fault ends they work.
+# space_cell FAULT DIR MODE CMD: run CMD (open or key-show) under the fault.
+space_cell() {
+	why=""
+	close_all
+	fs_fault "$2" "$3" || why="fault did not start; "
+	echo "$1: $(touch "$2/.probe" 2>&1 || true)"
+	case $4 in
+	open) vaultvol open bv vol1 >/tmp/out 2>&1 </dev/null ;;
+	key-show) vaultvol key show bek:LinuxPassPhraseFileName_1_0 >/tmp/out 2>&1 </dev/null ;;
+	esac
+	rc=$?
+	fs_fault_end "$2" || why="${why}fault did not end; "
+	cat /tmp/out
+	if [ $rc -eq 0 ]; then
+		case $4 in
+		open) opened bv || why="${why}bv not open after exit 0; "
+		      findmnt /flt/vol1 >/dev/null || why="${why}vol1 not mounted after exit 0; " ;;
+		key-show) grep -q "^fingerprint: *sha256:" /tmp/out || why="${why}no fingerprint; " ;;
+		esac
+	else
+		grep -qE "bv|vol1|bek:" /tmp/out || why="${why}exit $rc without naming the object; "
+		grep -qi "remedy:" /tmp/out || why="${why}exit $rc without a remedy; "
+	fi
+	no_key_out /tmp/out || why="${why}a key in the output; "
+	close_all
+	if [ -z "$why" ] && [ $4 = open ]; then
+		vaultvol open bv vol1 >/tmp/rerun 2>&1 </dev/null || why="rerun failed: $(grep -m1 FAILED /tmp/rerun); "
+	fi
+	cell "$1" "$4" "$why"
+	close_all
+}
+mkdir -p /run/vaultvol && chmod 0700 /run/vaultvol
+space_cell run-ro /run ro open
+space_cell run-ro /run ro key-show
+space_cell run-full /run full open
+space_cell run-full /run full key-show
+space_cell state-ro /var/lib/vaultvol ro open
+space_cell state-full /var/lib/vaultvol full open
 
 fi
 if want open; then
@@ -245,6 +379,65 @@ kill_open() {	# SIG
 }
 kill_open KILL; cell kill-open open "$why"
 kill_open TERM; cell term-open open "$why"
+
+# token-expiry / rbac-mid: once `open --all` of 16 volumes has its first
+# mapping up (8 keys at a time are fetched: at least 8 are still to come), the managed identity's tokens expire (the vault answers 401 to the
+# cached one), or its role is removed (403 ForbiddenByRbac from then on).
+# Expiry: a new token is fetched and all 16 open (exit 0). Denial: the
+# volumes not yet keyed fail, each named with "forbidden" and a remedy that
+# says what to grant; those already open stay open; once the role is back
+# the rerun opens the rest.
+# The fake's counters prove that the fault met a request (COUNTER > 0).
+counter_sum() {
+	fakectl counters | python3 -c 'import json, sys
+print(sum(v for k, v in json.load(sys.stdin)["counters"].items() if sys.argv[1] in k))' "$1"
+}
+mid_open() {	# FAKECTL-CALL...
+	why=""
+	close_all
+	fakectl reset_counters >/dev/null
+	vaultvol open --all >/tmp/out 2>&1 </dev/null &
+	p=$!
+	t0=$(now_ms)
+	while [ "$(dmsetup ls --target crypt 2>/dev/null | grep -c '^vol')" -lt 1 ]; do
+		[ $(( $(now_ms) - t0 )) -gt 60000 ] && break
+		kill -0 $p 2>/dev/null || break
+		sleep 0.02
+	done
+	if kill -0 $p 2>/dev/null; then
+		fakectl "$@" >/dev/null || why="fault did not start; "
+		echo "$1 with $(dmsetup ls --target crypt | grep -c '^vol') mappings"
+	else
+		why="the fault did not land (open finished first); "
+	fi
+	wait $p
+	rc=$?
+	fakectl rbac_clear >/dev/null
+	no_key_out /tmp/out || why="${why}a key in the output; "
+}
+mid_open expire_tokens
+n=$(counter_sum challenges.bad_token)
+echo "token-expiry: $n request(s) refused for the expired token"
+[ "${n:-0}" -gt 0 ] || why="${why}no request met the expiry; "
+[ $rc -eq 0 ] || why="${why}exit $rc: $(grep -m1 FAILED /tmp/out); "
+[ "$(mounted_n)" -eq $N ] || why="${why}$(mounted_n) of $N mounted; "
+cell token-expiry open "$why"
+mid_open rbac_deny path='*' count=-1
+before_n=$(mounted_n)
+n=$(counter_sum rbac_denied)
+echo "rbac-mid: exit $rc, $before_n of $N mounted, $n request(s) denied"
+[ "${n:-0}" -gt 0 ] || why="${why}no request met the denial; "
+if [ "$before_n" -lt $N ]; then
+	[ $rc -eq 1 ] || why="${why}exit $rc with volumes not opened; "
+	f=$(grep -m1 ': FAILED' /tmp/out | cut -d: -f1)
+	why="$why$(fails_well "$f" forbidden grant)"
+else
+	[ $rc -eq 0 ] || why="${why}exit $rc with all mounted; "
+fi
+[ "$before_n" -ge 1 ] || why="${why}volumes open before the denial were lost; "
+vaultvol open --all >/tmp/rerun 2>&1 </dev/null || why="${why}rerun exit $?: $(grep -m1 FAILED /tmp/rerun); "
+[ "$(mounted_n)" -eq $N ] || why="${why}$(mounted_n) of $N mounted after the rerun; "
+cell rbac-mid open "$why"
 
 # stale-map: what an activation killed before its table went live leaves
 # (seen above: a SIGTERM during the table load fails the kernel's
@@ -570,6 +763,31 @@ script_cell script-stdout 'sleep 300 &
 echo started' application 0
 cell script-stdout snapshot "$why"
 rm -f /etc/azure/VMSnapshotScriptPluginConfig.json
+
+# state-ro / state-full: the state directory (the freeze marker's home)
+# read-only, or out of space and inodes. snapshot freezes all the same (its
+# watchdog still holds the deadline; only a kill of both would go
+# unrecorded) and its report says the marker could not be written; nothing
+# stays frozen, no record is lost, and the next snapshot succeeds.
+state_snap() {	# FAULT ro|full
+	why=""
+	writer_start
+	fs_fault /var/lib/vaultvol "$2" || why="fault did not start; "
+	vaultvol --json snapshot --consistency fs --timeout 20 -- true >/tmp/snap.json 2>/tmp/out
+	rc=$?
+	fs_fault_end /var/lib/vaultvol || why="${why}fault did not end; "
+	cat /tmp/snap.json /tmp/out
+	[ $rc -eq 0 ] || why="${why}exit $rc; "
+	json_has /tmp/snap.json '"consistency":"filesystem"' >/dev/null || why="${why}not filesystem; "
+	grep -q "frozen-state marker" /tmp/snap.json || why="${why}the marker's failure not in the report; "
+	probe_start
+	wait_probes 1500 || why="${why}not thawed; "
+	writer_check || why="${why}records lost; "
+	next_ok || why="${why}next snapshot failed; "
+	cell "$1" snapshot "$why"
+}
+state_snap state-ro ro
+state_snap state-full full
 
 fi
 umount /snap/a /snap/b 2>/dev/null

@@ -829,6 +829,43 @@ static void explain_vault(const struct kv_ref *ref, const struct vv_http_resp *r
 }
 
 /*
+ * A 403 of the identity's role or access policy: the remedy names the grant
+ * the refused request needed, not a generic one (a refused store needs
+ * secrets set, which granting secrets get does not give; a refused unwrap
+ * needs keys unwrapKey, while the secret itself was readable).
+ */
+#define KV_CRYPTO_ROLE "Key Vault Crypto Service Encryption User"
+static const struct kv_grant {
+	const char *kind, *method, *action;	/* the request; action NULL: none */
+	const char *what, *perm, *role;
+} kv_grants[] = {
+	{ "secrets", "GET", NULL, "read the secret", "secrets get", "Key Vault Secrets User" },
+	{ "secrets", "PUT", NULL, "store the secret", "secrets set", "Key Vault Secrets Officer" },
+	{ "keys", "GET", NULL, "read the KEK", "keys get", KV_CRYPTO_ROLE },
+	{ "keys", "POST", "wrapkey", "wrap with the KEK", "keys wrapKey", KV_CRYPTO_ROLE },
+	{ "keys", "POST", "unwrapkey", "unwrap with the KEK", "keys unwrapKey", KV_CRYPTO_ROLE },
+};
+
+static void explain_denied(const struct kv_ref *ref, const struct kv_op *op,
+			   struct vv_error *err)
+{
+	const struct kv_grant *g;
+
+	if (err->cause != VV_CAUSE_FORBIDDEN || err->remedy[0])
+		return;
+	for (size_t i = 0; i < sizeof(kv_grants) / sizeof(kv_grants[0]); i++) {
+		g = &kv_grants[i];
+		if (strcmp(g->kind, ref->kind) || strcmp(g->method, op->method) ||
+		    (g->action ? !op->action || strcmp(g->action, op->action) : !!op->action))
+			continue;
+		vv_error_remedy(err, "the VM's identity may not %s: grant %s to that identity "
+				"(Azure RBAC role %s, or the permission in the vault's access "
+				"policy)", g->what, g->perm, g->role);
+		return;
+	}
+}
+
+/*
  * Run op against the reference's vault and, on outage only, against the
  * secondary vault (same path, its host instead). Each vault gets the full
  * retry budget.
@@ -896,8 +933,10 @@ static int kv_call(struct vv_vault *v, const struct kv_ref *ref,
 	v->in_flight--;
 	pthread_cond_signal(&v->gate_cv);
 	pthread_mutex_unlock(&v->lock);
-	if (r < 0)
+	if (r < 0) {
 		explain_vault(ref, resp, outage, err);
+		explain_denied(ref, req, err);
+	}
 	vv_buf_free(&path);
 	return r;
 }

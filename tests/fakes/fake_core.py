@@ -77,7 +77,7 @@ class Counters:
 
 FAULT_KEYS = {"server", "path", "method", "when", "count", "status", "retry_after",
               "body", "content_type", "headers", "delay_ms", "garbage", "close",
-              "reset", "truncate"}
+              "reset", "truncate", "expire_tokens"}
 
 
 class Faults:
@@ -103,8 +103,10 @@ class Faults:
         f.setdefault("when", "any")
         if f["when"] not in ("any", "authed", "unauthed"):
             raise ValueError("when must be any, authed or unauthed")
-        if not any(k in f for k in ("status", "delay_ms", "garbage", "close", "reset", "truncate")):
-            raise ValueError("a fault needs status, delay_ms, garbage, close, reset or truncate")
+        if not any(k in f for k in ("status", "delay_ms", "garbage", "close", "reset", "truncate",
+                                    "expire_tokens")):
+            raise ValueError("a fault needs status, delay_ms, garbage, close, reset, truncate"
+                             " or expire_tokens")
         if "status" in f:
             f["status"] = int(f["status"])
             if not 100 <= f["status"] <= 599:
@@ -458,6 +460,12 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
         """-> True when the fault produced the whole outcome."""
         if f.get("delay_ms"):
             time.sleep(int(f["delay_ms"]) / 1000.0)
+        if f.get("expire_tokens"):
+            # The tokens expire at this request: as the control op
+            # expire_tokens, every token issued so far is refused from now
+            # on, this request's included, with the vault's own answer to
+            # an expired token (the app's token check, below).
+            self.app.world.tokens.expire_all()
         if f.get("close") or f.get("reset"):
             self.close_connection = True
             if f.get("reset"):
@@ -479,7 +487,7 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             else:
                 resp = self.app.fault_response(req, f["status"])
         else:
-            return False  # delay (or truncate) only: handle normally
+            return False  # delay, truncate or expire_tokens only: handle normally
         if f.get("retry_after") is not None:
             resp.headers.append(("Retry-After", str(f["retry_after"])))
         for k, v in (f.get("headers") or {}).items():

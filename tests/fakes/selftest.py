@@ -168,6 +168,25 @@ def run(env):
         expect(st == 401 and "TokenExpired" in doc["error"]["message"], (st, doc))
         expect(env.counter("primary.challenges.bad_token") >= 3, "bad_token not counted")
 
+    @check("fault expire_tokens: path-scoped; the expired-token answer; stays expired; new token ok")
+    def _():
+        t1 = env.token()
+        env.ctl("fault", path="/keys/*", when="authed", count=1, expire_tokens=True)
+        st, _, _ = env.kv("GET", "/secrets/x" + V, token=t1)
+        expect(st == 404, "a request outside the path expired the token: %d" % st)
+        n = env.counter("primary.challenges.bad_token")
+        st, r, doc = env.kv("GET", "/keys/x" + V, token=t1)
+        want = ('Bearer authorization="https://login.windows.net/%s", resource="https://vault.azure.net"'
+                % tenant)
+        expect(st == 401 and r.getheader("WWW-Authenticate") == want, (st, r.getheader("WWW-Authenticate")))
+        expect(doc == {"error": {"code": "Unauthorized",
+                                 "message": "[TokenExpired] Error validating token: 'S2S12086'."}}, doc)
+        expect(env.counter("primary.challenges.bad_token") == n + 1, "not counted as bad_token")
+        st, _, _ = env.kv("GET", "/secrets/x" + V, token=t1)
+        expect(st == 401, "the expired token works again: %d" % st)
+        st, _, _ = env.kv("GET", "/keys/x" + V, token=env.token())
+        expect(st == 404, "a new token refused: %d" % st)
+
     tok = env.token()
 
     @check("api-version required; percent-encoded name accepted")

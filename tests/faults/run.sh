@@ -384,7 +384,10 @@ guest_cells() {	# SCENARIO: run it; read its FAULT-x-CMD steps into RES
 		read -r f _ _ _ _ applies calls <<<"$line"
 		case "$sc:$calls" in
 		faults_open:[@%]*) continue ;;
-		faults_open:*) applies=open ;;	# the vault faults' open column
+		# The vault faults' open column: the lines for every command or
+		# naming open (faults_open.sh runs those only).
+		faults_open:*)
+			case ",$applies," in *",open,"*|",*,") applies=open ;; *) continue ;; esac ;;
 		*:"%$sc") ;;
 		*) continue ;;
 		esac

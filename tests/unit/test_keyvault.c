@@ -735,6 +735,100 @@ static void test_rbac_forbidden(void **state)
 	vv_vault_free(v);
 }
 
+/* The remedy of a 403 names the grant the refused request needed. */
+static void deny(const char *path, const char *method, const char *style)
+{
+	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_clear", NULL), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_deny", "{\"vault\":\"primary\",\"path\":\"%s\","
+					 "\"method\":\"%s\",\"style\":\"%s\"}", path, method, style), 0);
+}
+
+static void expect_grant(const struct vv_error *err, const char *grant)
+{
+	if (err->cause != VV_CAUSE_FORBIDDEN || !strstr(err->remedy, grant))
+		fprintf(stderr, "%s: %s\nremedy: %s\n", vv_cause_str(err->cause), err->message,
+			err->remedy);
+	assert_int_equal(err->cause, VV_CAUSE_FORBIDDEN);
+	assert_non_null(strstr(err->remedy, grant));
+}
+
+static void test_rbac_remedy_names_grant(void **state)
+{
+	struct vv_secret *plain = vv_secret_from("k", 1), *back = NULL;
+	struct vv_secret_bundle *b = NULL;
+	struct vv_key_info *ki = NULL;
+	struct vv_error err;
+	struct vv_vault *v;
+	char kid[256], *w = NULL;
+
+	(void)state;
+	put_secret("primary", "g", "x", NULL, 0);
+	put_key("kg", kid, sizeof(kid));
+	v = mkvault(NULL);
+	assert_int_equal(vv_key_wrap(v, kid, "RSA-OAEP", plain, &w, NULL, &err), 0);
+	deny("/secrets/*", "GET", "rbac");
+	assert_true(vv_secret_get(v, "g", &b, &err) < 0);
+	expect_grant(&err, "grant secrets get");
+	deny("/secrets/*", "PUT", "policy");
+	assert_true(vv_secret_put(v, "g2", plain, NULL, NULL, 0, NULL, &err) < 0);
+	expect_grant(&err, "grant secrets set");
+	deny("/keys/*", "GET", "rbac");
+	assert_true(vv_key_get(v, kid, &ki, &err) < 0);
+	expect_grant(&err, "grant keys get");
+	deny("/keys/*/wrapkey", "POST", "rbac");
+	free(w);
+	w = NULL;
+	assert_true(vv_key_wrap(v, kid, "RSA-OAEP", plain, &w, NULL, &err) < 0);
+	expect_grant(&err, "grant keys wrapKey");
+	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_clear", NULL), 0);
+	assert_int_equal(vv_key_wrap(v, kid, "RSA-OAEP", plain, &w, NULL, &err), 0);
+	deny("/keys/*/unwrapkey", "POST", "policy");
+	assert_true(vv_key_unwrap(v, kid, "RSA-OAEP", w, &back, &err) < 0);
+	expect_grant(&err, "grant keys unwrapKey");
+	assert_null(back);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "rbac_clear", NULL), 0);
+	vv_key_info_free(ki);
+	vv_secret_free(plain);
+	free(w);
+	vv_vault_free(v);
+}
+
+/*
+ * The token expires at the unwrap, after the secret was read with it: a
+ * new token is fetched and the POST sent again, body and all.
+ */
+static void test_token_expired_at_unwrap(void **state)
+{
+	struct vv_secret *plain = vv_secret_from("kk", 2), *back = NULL;
+	struct vv_secret_bundle *b = NULL;
+	struct vv_vault_stats st;
+	struct vv_error err;
+	struct vv_vault *v;
+	char kid[256], *w = NULL;
+
+	(void)state;
+	put_secret("primary", "t", "x", NULL, 0);
+	put_key("kt", kid, sizeof(kid));
+	v = mkvault(NULL);
+	assert_int_equal(vv_key_wrap(v, kid, "RSA-OAEP", plain, &w, NULL, &err), 0);
+	assert_int_equal(vv_fakes_ctl_ok(&F, "fault", "{\"path\":\"/keys/*/unwrapkey\","
+					 "\"when\":\"authed\",\"count\":1,\"expire_tokens\":true}"), 0);
+	assert_int_equal(vv_secret_get(v, "t", &b, &err), 0);
+	vv_secret_bundle_free(b);
+	assert_int_equal(vv_key_unwrap(v, kid, "RSA-OAEP", w, &back, &err), 0);
+	assert_int_equal(back->len, 2);
+	assert_memory_equal(back->data, "kk", 2);
+	vv_vault_get_stats(v, &st);
+	assert_int_equal(st.token_requests, 2);
+	assert_int_equal(ctr("primary.faults"), 1);
+	assert_int_equal(ctr("primary.challenges.bad_token"), 1);
+	assert_int_equal(ctr("primary.unwrapkey.ok"), 1);
+	vv_secret_free(back);
+	vv_secret_free(plain);
+	free(w);
+	vv_vault_free(v);
+}
+
 static void get_ok(struct vv_vault *v, const char *ref, const char *value)
 {
 	struct vv_secret_bundle *b = NULL;
@@ -1497,6 +1591,8 @@ int main(void)
 		cmocka_unit_test_setup(test_not_found, reset),
 		cmocka_unit_test_setup(test_disabled, reset),
 		cmocka_unit_test_setup(test_rbac_forbidden, reset),
+		cmocka_unit_test_setup(test_rbac_remedy_names_grant, reset),
+		cmocka_unit_test_setup(test_token_expired_at_unwrap, reset),
 		cmocka_unit_test_setup(test_throttled_then_ok, reset),
 		cmocka_unit_test_setup(test_throttled_exhausted, reset),
 		cmocka_unit_test_setup(test_5xx_retried, reset),

@@ -444,7 +444,7 @@ class ControlApp(App):
         for k in ("count", "delay_ms", "status"):
             if isinstance(p.get(k), str):
                 p[k] = int(p[k])
-        for k in ("garbage", "close", "reset", "truncate", "expire_tokens"):
+        for k in ("garbage", "close", "reset", "truncate", "expire_tokens", "deny_role"):
             if k in p:
                 p[k] = _bool(p[k], k)
         if isinstance(p.get("headers"), str):

@@ -77,7 +77,7 @@ class Counters:
 
 FAULT_KEYS = {"server", "path", "method", "when", "count", "status", "retry_after",
               "body", "content_type", "headers", "delay_ms", "garbage", "close",
-              "reset", "truncate", "expire_tokens"}
+              "reset", "truncate", "expire_tokens", "deny_role"}
 
 
 class Faults:
@@ -104,9 +104,9 @@ class Faults:
         if f["when"] not in ("any", "authed", "unauthed"):
             raise ValueError("when must be any, authed or unauthed")
         if not any(k in f for k in ("status", "delay_ms", "garbage", "close", "reset", "truncate",
-                                    "expire_tokens")):
-            raise ValueError("a fault needs status, delay_ms, garbage, close, reset, truncate"
-                             " or expire_tokens")
+                                    "expire_tokens", "deny_role")):
+            raise ValueError("a fault needs status, delay_ms, garbage, close, reset, truncate,"
+                             " expire_tokens or deny_role")
         if "status" in f:
             f["status"] = int(f["status"])
             if not 100 <= f["status"] <= 599:
@@ -466,6 +466,11 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             # on, this request's included, with the vault's own answer to
             # an expired token (the app's token check, below).
             self.app.world.tokens.expire_all()
+        if f.get("deny_role") and getattr(self.app, "vault", None):
+            # The identity's role is removed at this request: as the
+            # control op rbac_deny path=* count=-1, this request and every
+            # later one get the vault's own 403 ForbiddenByRbac.
+            self.app.vault.rbac_add({"path": "*", "count": -1})
         if f.get("close") or f.get("reset"):
             self.close_connection = True
             if f.get("reset"):
@@ -487,7 +492,7 @@ class FakeHandler(http.server.BaseHTTPRequestHandler):
             else:
                 resp = self.app.fault_response(req, f["status"])
         else:
-            return False  # delay, truncate or expire_tokens only: handle normally
+            return False  # delay, truncate, expire_tokens or deny_role only: handle normally
         if f.get("retry_after") is not None:
             resp.headers.append(("Retry-After", str(f["retry_after"])))
         for k, v in (f.get("headers") or {}).items():

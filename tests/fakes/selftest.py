@@ -187,6 +187,20 @@ def run(env):
         st, _, _ = env.kv("GET", "/keys/x" + V, token=env.token())
         expect(st == 404, "a new token refused: %d" % st)
 
+    @check("fault deny_role: path-scoped; the role gone from that request on; rbac_clear ends it")
+    def _():
+        t1 = env.token()
+        env.ctl("fault", path="/keys/*", when="authed", count=1, deny_role=True)
+        st, _, _ = env.kv("GET", "/secrets/x" + V, token=t1)
+        expect(st == 404, "a request outside the path was denied: %d" % st)
+        st, _, doc = env.kv("GET", "/keys/x" + V, token=t1)
+        expect(st == 403 and doc["error"]["innererror"]["code"] == "ForbiddenByRbac", (st, doc))
+        st, _, _ = env.kv("GET", "/secrets/x" + V, token=t1)
+        expect(st == 403, "a later request was allowed: %d" % st)
+        env.ctl("rbac_clear")
+        st, _, _ = env.kv("GET", "/secrets/x" + V, token=t1)
+        expect(st == 404, "rbac_clear did not end it: %d" % st)
+
     tok = env.token()
 
     @check("api-version required; percent-encoded name accepted")

@@ -114,6 +114,25 @@ close_all() {
 		cryptsetup close "$m"
 	done
 }
+# close_gone VOL CELL: close VOL, mounted on /flt/VOL, whose disk is gone:
+# it must not hang, and must take the mapping away (exit 0) or name VOL
+# with a remedy. What is left is taken away by hand for the next cells.
+close_gone() {
+	t0=$(now_ms)
+	timeout 60 vaultvol close "$1" >/tmp/out 2>&1 </dev/null
+	rc=$?
+	cat /tmp/out
+	echo "$2: close exit $rc in $(( $(now_ms) - t0 )) ms"
+	[ $rc -eq 124 ] && why="${why}close hung; "
+	if [ $rc -eq 0 ]; then
+		opened "$1" && why="${why}mapping left after exit 0; "
+	else
+		grep -q "$1" /tmp/out || why="${why}exit $rc without naming the volume; "
+		grep -qi "remedy:" /tmp/out || why="${why}exit $rc without a remedy; "
+	fi
+	umount "/flt/$1" 2>/dev/null
+	opened "$1" && cryptsetup close "$1" 2>/dev/null
+}
 # fails_well VOL CAUSE REMEDY: the failed command's output (/tmp/out) names
 # VOL, a cause matching the ERE CAUSE and a remedy matching REMEDY.
 fails_well() {
@@ -196,19 +215,7 @@ opened ev || vaultvol open ev >/dev/null 2>&1 </dev/null
 mkdir -p /flt/ev
 mount /dev/mapper/ev /flt/ev && echo data >/flt/ev/f && sync || why="not open and mounted before the fault; "
 ev_table "0 $EVSZ error" || why="${why}fault did not start; "
-t0=$(now_ms)
-timeout 60 vaultvol close ev >/tmp/out 2>&1 </dev/null
-rc=$?
-echo "disk-gone: close exit $rc in $(( $(now_ms) - t0 )) ms"
-[ $rc -eq 124 ] && why="${why}close hung; "
-if [ $rc -eq 0 ]; then
-	opened ev && why="${why}mapping left after exit 0; "
-else
-	grep -q "ev" /tmp/out || why="${why}exit $rc without naming the volume; "
-	grep -qi "remedy:" /tmp/out || why="${why}exit $rc without a remedy; "
-fi
-umount /flt/ev 2>/dev/null
-opened ev && cryptsetup close ev 2>/dev/null
+close_gone ev disk-gone
 ev_table "$LINEAR" || why="${why}fault did not end; "
 if [ -z "$why" ]; then
 	e2fsck -fy /dev/mapper/evd >/dev/null 2>&1
@@ -272,20 +279,7 @@ sleep 1
 [ -e /sys/block/vde ] && why="${why}disk still present; "
 timeout 60 vaultvol status >/tmp/status 2>&1 </dev/null
 [ $? -eq 124 ] && why="${why}status hung; "
-t0=$(now_ms)
-timeout 60 vaultvol close bv >/tmp/out 2>&1 </dev/null
-rc=$?
-cat /tmp/out
-echo "hot-unplug: close exit $rc in $(( $(now_ms) - t0 )) ms"
-[ $rc -eq 124 ] && why="${why}close hung; "
-if [ $rc -eq 0 ]; then
-	opened bv && why="${why}mapping left after exit 0; "
-else
-	grep -q "bv" /tmp/out || why="${why}exit $rc without naming the volume; "
-	grep -qi "remedy:" /tmp/out || why="${why}exit $rc without a remedy; "
-fi
-umount /flt/bv 2>/dev/null
-opened bv && cryptsetup close bv 2>/dev/null
+close_gone bv hot-unplug
 echo 1 >/sys/bus/pci/rescan
 sleep 1
 back=$(for b in /sys/block/vd*; do [ "$(cat "$b/size")" = "$(( 16 * 2048 ))" ] && echo "/dev/${b##*/}"; done | head -1)

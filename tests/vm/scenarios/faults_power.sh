@@ -43,6 +43,19 @@ step fakes-start open_fakes_start --kv-port 8443 --persist /st/kv.json
 printf '[vault]\nurl = %s\nca_file = %s\ntimeout = 8\n' "$FAKE_KV_URL" "$FAKE_CA" >/etc/vaultvol/vaultvol.conf
 chmod 600 /etc/vaultvol/vaultvol.conf
 RCOST="--recovery-iterations 4 --recovery-memory 32"
+# The extension handler's tree, on the state disk as on an OS disk.
+WA=/st/waagent H=/st/waagent/Vaultvol.Linux-0.1.0
+# status_ok N STATE: <N>.status is whole JSON of waagent's shape, its state
+# STATE (an ERE), and no temporary file of a status write is left beside it.
+status_ok() {
+	python3 - "$H/status/$1.status" "$2" <<'PY' || return 1
+import json, re, sys
+st = json.load(open(sys.argv[1]))[0]["status"]
+print("status %s: %s (%s)" % (sys.argv[1], st["status"], st.get("operation")))
+sys.exit(0 if re.fullmatch(sys.argv[2], st["status"]) else 1)
+PY
+	! ls -A "$H/status" | grep -q tmp
+}
 # power_cut PATTERN CMD...: run CMD, and cut the power the moment its
 # output shows PATTERN (an ERE); for @FILE, the moment FILE exists (a
 # snapshot's command cannot print to a frozen filesystem); for !exit, the
@@ -237,5 +250,57 @@ cat /tmp/out
 echo probe >>/mnt/sn/after || why="${why}not writable; "
 umount /mnt/sn
 judge cut-frozen snapshot "$why"
+# The handler: a "reopen" request (sequence 0) whose enable is cut the
+# moment its first status (transitioning) is on disk, while it opens.
+mkdir -p $H/config /st/log
+cat >$H/HandlerEnvironment.json <<E
+[{"name": "Vaultvol.Linux", "version": "1.0", "handlerEnvironment": {
+  "logFolder": "/st/log", "configFolder": "$H/config",
+  "statusFolder": "$H/status", "heartbeatFile": "$H/heartbeat.log"}}]
+E
+printf '{"runtimeSettings": [{"handlerSettings": {"publicSettings": {"operation": "reopen"}}}]}' \
+	>$H/config/0.settings
+step handler-install vaultvol handler install --handler-dir $H
+sync
+power_cut @$H/status/0.status vaultvol handler enable --handler-dir $H --waagent-dir $WA
 G
 } >"$VM_WORK/script.sh"; boot 6 <"$VM_WORK/script.sh"
+
+# --- boot 7: judge the handler's cut; cut the next request as it succeeds --------
+{ prologue; cat <<'G'
+why=""
+cat /st/cut.out
+# What waagent reads after the cut: whole, and the request not done.
+status_ok 0 'transitioning|success' || why="0.status not whole after the cut; "
+# waagent runs enable again after the reboot: sequence 0 is redone.
+vaultvol handler enable --handler-dir $H --waagent-dir $WA >/tmp/out 2>&1 </dev/null ||
+	why="${why}rerun exit $?; "
+cat /tmp/out
+status_ok 0 success || why="${why}0.status not success after the rerun; "
+for v in pr pa ad; do findmnt /data/$v >/dev/null || why="${why}$v not mounted; "; done
+[ "$(tree_sum /data/pr 2>/dev/null)" = "$(cat /st/pr.sum)" ] || why="${why}pr's data changed; "
+no_secret $H/status/0.status /st/log/* || why="${why}a secret in the status or log; "
+judge cut-status handler "$why"
+for v in pr pa ad; do vaultvol close $v >/dev/null 2>&1; done
+# Sequence 1: the power is cut the moment enable has exited 0: the success
+# it reported must be on disk.
+printf '{"runtimeSettings": [{"handlerSettings": {"publicSettings": {"operation": "reopen"}}}]}' \
+	>$H/config/1.settings
+sync
+power_cut '!exit' vaultvol handler enable --handler-dir $H --waagent-dir $WA
+G
+} >"$VM_WORK/script.sh"; boot 7 <"$VM_WORK/script.sh"
+
+# --- boot 8: judge it ---------------------------------------------------------------
+{ prologue; cat <<'G'
+why=""
+cat /st/cut.out
+status_ok 1 success || why="1.status not success after the cut; "
+# The next enable of the same sequence redoes nothing (it was handled).
+vaultvol handler enable --handler-dir $H --waagent-dir $WA >/tmp/out 2>&1 </dev/null ||
+	why="${why}rerun exit $?; "
+grep -q 'sequence 1 was already handled' /st/log/vaultvol-handler.log || why="${why}sequence 1 redone; "
+no_secret $H/status/1.status /st/log/* || why="${why}a secret in the status or log; "
+judge cut-done handler "$why"
+G
+} >"$VM_WORK/script.sh"; boot 8 <"$VM_WORK/script.sh"

@@ -71,7 +71,7 @@ done
 
 # --- programs and their libraries (copy_with_libs above) ----------------
 cp /bin/busybox "$root/bin/busybox"
-for p in /sbin/cryptsetup /sbin/dmsetup /sbin/mke2fs /sbin/e2fsck /sbin/tune2fs \
+for p in /sbin/cryptsetup /sbin/dmsetup /sbin/mke2fs /sbin/e2fsck /sbin/tune2fs /sbin/resize2fs \
 	 /sbin/mkfs.xfs /sbin/xfs_repair /usr/sbin/xfs_freeze /sbin/mkfs.vfat /sbin/fatlabel \
 	 /sbin/fsfreeze /sbin/blkid /sbin/blockdev /sbin/losetup /sbin/wipefs \
 	 /bin/mount /bin/umount /bin/findmnt /usr/bin/ntfs-3g /bin/ntfs-3g /usr/bin/sqlite3 \

@@ -12,18 +12,20 @@
 # with its data intact (checksums), the header was backed up before any
 # change to an existing header, and no key is in any output; for the
 # snapshot, every record a writer had fsynced before the cut is there.
-vm_disk st 256M
+vm_disk st 512M
 vm_disk pa 32M
 vm_disk pr 32M
 vm_disk ad 32M
 vm_disk sn 64M
+vm_disk pn 32M
+vm_disk a2 32M
 vm_test_pki
 VM_GUEST_ENV="VV_CA_PEM VV_SERVER_PEM VV_SERVER_KEY BOOT"
 # boot N <SCRIPT: boot the guest (vm_boot must run in this shell, not in a
 # pipeline's subshell, to count its boots).
 boot() {
 	export BOOT=$1
-	vm_boot --disk st --disk pa --disk pr --disk ad --disk sn --timeout 600
+	vm_boot --disk st --disk pa --disk pr --disk ad --disk sn --disk pn --disk a2 --timeout 600
 }
 
 # The prologue of every boot, then this boot's part.
@@ -302,5 +304,96 @@ vaultvol handler enable --handler-dir $H --waagent-dir $WA >/tmp/out 2>&1 </dev/
 grep -q 'sequence 1 was already handled' /st/log/vaultvol-handler.log || why="${why}sequence 1 redone; "
 no_secret $H/status/1.status /st/log/* || why="${why}a secret in the status or log; "
 judge cut-done handler "$why"
+# A second ADE-style volume for adopt (vdg), its passphrase put in the
+# vault; adopt is cut once it has fetched the key (the key's recovery-level
+# warning), before its header backup and token.
+head -c 32 /dev/urandom >/tmp/a2.key
+cryptsetup luksFormat -q --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+	--key-file /tmp/a2.key /dev/vdg
+cryptsetup open --key-file /tmp/a2.key /dev/vdg a2prep && mkfs.ext4 -q /dev/mapper/a2prep &&
+	mkdir -p /tmp/m && mount /dev/mapper/a2prep /tmp/m && echo "a2 data" >/tmp/m/f &&
+	umount /tmp/m && cryptsetup close a2prep
+step key-put-a2 vaultvol key put a2 --from-file /tmp/a2.key
+rm -f /tmp/a2.key
+sync
+power_cut 'no purge protection' vaultvol adopt /dev/vdg --secret a2 --mount /data/a2
 G
 } >"$VM_WORK/script.sh"; boot 8 <"$VM_WORK/script.sh"
+
+# --- boot 9: judge the adopt; cut a provision the moment it has succeeded ---------
+{ prologue; cat <<'G'
+why=""
+cat /st/cut.out
+vaultvol adopt /dev/vdg --secret a2 --mount /data/a2 >/tmp/out 2>&1 </dev/null ||
+	why="rerun exit $?: $(grep -m1 -i 'error\|failed' /tmp/out); "
+cat /tmp/out
+vaultvol open a2 >/tmp/o 2>&1 </dev/null || why="${why}does not open: $(cat /tmp/o); "
+grep -q "a2 data" /data/a2/f 2>/dev/null || why="${why}data lost; "
+vaultvol close a2 >/dev/null 2>&1
+judge cut-fetched adopt "$why"
+sync
+power_cut '!exit' vaultvol provision /dev/vdf --secret pn --mount /data/pn $RCOST
+G
+} >"$VM_WORK/script.sh"; boot 9 <"$VM_WORK/script.sh"
+
+# --- boot 10: judge it; cut a rotate the moment it has succeeded -------------------
+{ prologue; cat <<'G'
+why=""
+cat /st/cut.out
+# provision said it was done: after the cut, the volume opens by its token.
+vaultvol open pn >/tmp/o 2>&1 </dev/null || why="${why}does not open: $(cat /tmp/o); "
+findmnt /data/pn >/dev/null || why="${why}not mounted; "
+vaultvol close pn >/dev/null 2>&1
+judge cut-done provision "$why"
+sync
+power_cut '!exit' vaultvol rotate /dev/vdc
+G
+} >"$VM_WORK/script.sh"; boot 10 <"$VM_WORK/script.sh"
+
+# --- boot 11: judge it; cut a snapshot the moment it has succeeded -----------------
+{ prologue; cat <<'G'
+why=""
+cat /st/cut.out
+# rotate said it was done: the volume opens with the key its token now names.
+vaultvol open pr >/tmp/o 2>&1 </dev/null || why="${why}does not open: $(cat /tmp/o); "
+[ "$(tree_sum /data/pr 2>/dev/null)" = "$(cat /st/pr.sum)" ] || why="${why}data changed; "
+vaultvol close pr >/dev/null 2>&1
+judge cut-done rotate "$why"
+mount /dev/vde /mnt/sn
+rm -f /st/acked /mnt/sn/rec
+python3 - <<'PY' &
+import os, time
+fd = os.open("/mnt/sn/rec", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+log = os.open("/st/acked", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+n = 0
+while True:
+    n += 1
+    os.write(fd, b"record %08d\n" % n)
+    os.fsync(fd)
+    os.write(log, b"%d\n" % n)
+    os.fsync(log)
+    time.sleep(0.01)
+PY
+sleep 2
+sync
+power_cut '!exit' vaultvol snapshot --consistency fs --timeout 30 -- true
+G
+} >"$VM_WORK/script.sh"; boot 11 <"$VM_WORK/script.sh"
+
+# --- boot 12: judge it --------------------------------------------------------------
+{ prologue; cat <<'G'
+why=""
+cat /st/cut.out
+mount /dev/vde /mnt/sn || why="snapshot filesystem does not mount; "
+last=$(tail -n 1 /st/acked 2>/dev/null)
+echo "acknowledged before the cut: ${last:-none}"
+[ -n "$last" ] || why="${why}no record acknowledged; "
+[ -n "$last" ] && ! grep -q "^record $(printf %08d "$last")\$" /mnt/sn/rec && why="${why}record $last lost; "
+[ -e /var/lib/vaultvol/frozen.json ] && why="${why}a marker after a snapshot that ended; "
+echo probe >>/mnt/sn/after || why="${why}not writable; "
+vaultvol --json snapshot --consistency fs --timeout 20 -- true >/tmp/out 2>&1 ||
+	why="${why}the next snapshot failed: $(cat /tmp/out); "
+umount /mnt/sn
+judge cut-done snapshot "$why"
+G
+} >"$VM_WORK/script.sh"; boot 12 <"$VM_WORK/script.sh"

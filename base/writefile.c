@@ -122,3 +122,11 @@ out:
 	}
 	return r;
 }
+
+int vv_file_unlink_durable(int dirfd, const char *name)
+{
+	if (unlinkat(dirfd, name, 0) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	sync_parent(dirfd, name);
+	return 0;
+}

@@ -32,4 +32,11 @@ enum {
 int vv_file_write_atomic(int dirfd, const char *name, const void *data, size_t len,
 			 mode_t mode, unsigned flags, struct vv_error *err);
 
+/*
+ * Remove name (relative to dirfd, or AT_FDCWD) and fsync its directory, so
+ * that the removal survives a power cut as a write by vv_file_write_atomic
+ * does. 0 (also when name did not exist) or -errno of the unlink.
+ */
+int vv_file_unlink_durable(int dirfd, const char *name);
+
 #endif

@@ -315,8 +315,7 @@ int vv_marker_recover(const char *state_dir, bool force, struct vv_recover_resul
 		res->other_boot = true;
 		vv_debug("removing the frozen-state marker %s of boot %s: nothing is frozen "
 			 "after a reboot", path, mk.boot_id);
-		if (unlink(path) < 0 && errno != ENOENT)
-			r = -errno;
+		r = vv_file_unlink_durable(AT_FDCWD, path);
 		goto out;
 	}
 	if (!force && vv_marker_live(&mk)) {
@@ -352,8 +351,7 @@ int vv_marker_recover(const char *state_dir, bool force, struct vv_recover_resul
 			close(fd);
 		}
 	}
-	if (unlink(path) < 0 && errno != ENOENT)
-		r = -errno;
+	r = vv_file_unlink_durable(AT_FDCWD, path);
 out:
 	vv_marker_clear(&mk);
 	return r;

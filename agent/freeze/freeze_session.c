@@ -5,6 +5,7 @@
  * before anything is frozen, whoever freezes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent/freeze/freeze_session.h"
+#include "base/writefile.h"
 
 /*
  * Watchdog thaw callback: runs in the forked watchdog, on its copy of the
@@ -150,7 +152,8 @@ void vv_freeze_session_disarm(struct vv_freeze_session *s)
 void vv_freeze_session_unmark(struct vv_freeze_session *s)
 {
 	if (s->marker_on) {
-		unlink(s->marker);
+		/* Durable: after a power cut, no marker says a finished freeze is on. */
+		vv_file_unlink_durable(AT_FDCWD, s->marker);
 		s->marker_on = false;
 	}
 	s->frozen = false;

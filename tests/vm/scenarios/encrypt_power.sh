@@ -10,14 +10,19 @@
 # written yet), the volume must open by its token, and every file's
 # checksum must be as before. Then a fresh device for the next cut.
 #
-# Boot 1 runs one encryption to the end to learn how long a run takes (D);
-# each cut lands at a uniformly random moment in [0.02 D, 0.9 D]. The seed
+# Boot 1 runs one encryption to the end to learn how long a run takes (D)
+# and when its reencryption starts (B: the header backup is the step before
+# it). Odd rounds cut at a uniformly random moment of the whole run, in
+# [0.02 D, 0.9 D]; even rounds in the reencryption, uniformly in [0,
+# 0.7 (D - B)] after the run's own header backup (the reencryption is the
+# shorter part of a run, and uniform cuts over the whole seldom land there;
+# runs differ in length, the first being the slowest). The seed
 # (VV_ENC_SEED, default the time) and every cut point are printed. The vm
 # suite makes VV_ENC_CUTS=3 cuts; `make faults` makes 10 (issue 17's count).
 # The vault outlives the VM, as in faults_power: the fake persists its
 # secrets on the state disk, with vaultvol's state directory.
-vm_disk st 256M
-vm_disk ed 64M
+vm_disk st 1G
+vm_disk ed 128M
 vm_test_pki
 CUTS=${VV_ENC_CUTS:-3}
 SEED=${VV_ENC_SEED:-$(date +%s)}
@@ -75,17 +80,20 @@ judge() {
 	echo "$1 ${_w:-ok}" >>/st/verdicts
 	step "round-$1" test -z "$_w"
 }
-# cut_at MS N: run round N's encryption and cut the power MS ms after it
-# started; the last thing it printed is the cut point's report.
+# cut_at MS N [PATTERN]: run round N's encryption and cut the power MS ms
+# after it started, or after it printed PATTERN; the last thing it printed
+# is the cut point's report.
 cut_at() {
 	enc "$2" >/st/cut.out 2>&1 </dev/null &
 	_p=$!
 	_t=$(now_ms)
+	[ -n "${3:-}" ] && _t=
 	while kill -0 $_p 2>/dev/null; do
-		if [ $(( $(now_ms) - _t )) -ge "$1" ]; then
+		[ -z "$_t" ] && grep -q -- "$3" /st/cut.out && _t=$(now_ms)
+		if [ -n "$_t" ] && [ $(( $(now_ms) - _t )) -ge "$1" ]; then
 			_said=$(grep -v '^ *$' /st/cut.out | tail -n 1)
-			echo "power cut in round $2 at $1 ms; last said: ${_said:-nothing yet}"
-			echo "$2 $1 ms: ${_said:-nothing yet}" >>/st/points
+			echo "power cut in round $2 at $1 ms${3:+ after /$3/}; last said: ${_said:-nothing yet}"
+			echo "$2 $1 ms${3:+ after /$3/}: ${_said:-nothing yet}" >>/st/points
 			sync
 			echo "DONE 0" >/dev/ttyS1
 			echo b >/proc/sysrq-trigger
@@ -127,9 +135,17 @@ PY
 # next_cut N: a fresh device, then round N cut at a random moment.
 next_cut() {
 	fresh || { step "fresh-$1" false; return; }
-	_ms=$(awk -v s="$SEED" -v n="$1" -v d="$(cat /st/duration)" \
-		'BEGIN { srand(s + n); print int(d * (0.02 + 0.88 * rand())) }')
-	cut_at "$_ms" "$1"
+	# Even rounds: a moment of the reencryption, timed from this run's own
+	# header backup (runs differ in length; the first is the slowest).
+	_ms=$(awk -v s="$SEED" -v n="$1" -v d="$(cat /st/duration)" -v b="$(cat /st/backup_at)" \
+		'BEGIN { srand(s + n); lo = 0.02 * d; hi = 0.9 * d
+			 if (n % 2 == 0 && b > 0) { lo = 0; hi = 0.7 * (d - b) }
+			 print int(lo + (hi - lo) * rand()) }')
+	if [ $(($1 % 2)) -eq 0 ]; then
+		cut_at "$_ms" "$1" 'header backed up'
+	else
+		cut_at "$_ms" "$1"
+	fi
 }
 G
 }
@@ -138,9 +154,17 @@ G
 { prologue; cat <<'G'
 step fresh-0 fresh
 t0=$(now_ms)
-step encrypt-0 sh -c "vaultvol encrypt /dev/vdb --secret enc0 --mount /data/e $RCOST >/tmp/o0 2>&1"
+vaultvol encrypt /dev/vdb --secret enc0 --mount /data/e $RCOST >/tmp/o0 2>&1 </dev/null &
+p0=$!
+echo 0 >/st/backup_at
+while kill -0 $p0 2>/dev/null; do
+	[ "$(cat /st/backup_at)" = 0 ] && grep -q 'header backed up' /tmp/o0 &&
+		echo $(( $(now_ms) - t0 )) >/st/backup_at
+	sleep 0.01
+done
+step encrypt-0 wait $p0
 echo $(( $(now_ms) - t0 )) >/st/duration
-echo "a whole encryption took $(cat /st/duration) ms"
+echo "a whole encryption took $(cat /st/duration) ms; its reencryption began at $(cat /st/backup_at) ms"
 cat /tmp/o0
 step open-0 vaultvol open enc0
 step tree-0 test "$(tree_sum /data/e)" = "$(cat /st/tree.sum)"
